@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs what the test suites need: git-lfs and PostgreSQL from Debian,
+# a Python virtual environment with the official Hugging Face client, and the
+# JavaScript client for the e2e/js suite. Safe to run again; fast once done.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+HF_HUB_VERSION=2.4.0
+PYTEST_VERSION=9.2.0
+
+log() { printf 'setup-test-deps: %s\n' "$*" >&2; }
+
+# Debian packages, only when something is missing.
+missing=()
+command -v git >/dev/null 2>&1 || missing+=(git)
+command -v git-lfs >/dev/null 2>&1 || missing+=(git-lfs)
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+	missing+=(postgresql)
+fi
+command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+if ((${#missing[@]})); then
+	if [ "$(id -u)" -ne 0 ]; then
+		log "missing ${missing[*]} and not root: install them first"
+		exit 1
+	fi
+	log "apt-get install ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# git-lfs filters for the current user (the e2e tests set up their own HOME as well).
+if ! git config --global --get filter.lfs.process >/dev/null 2>&1; then
+	git lfs install --skip-repo >/dev/null
+fi
+
+# Python: a virtual environment with pinned clients. A stamp file records the pins
+# so a re-run does nothing unless they change.
+py_stamp=".venv/.haven-deps"
+py_want="huggingface_hub==${HF_HUB_VERSION} pytest==${PYTEST_VERSION}"
+if [ ! -x .venv/bin/python ] || [ "$(cat "$py_stamp" 2>/dev/null)" != "$py_want" ]; then
+	if [ ! -x .venv/bin/python ]; then
+		log "creating .venv"
+		python3 -m venv .venv || {
+			if [ "$(id -u)" -eq 0 ]; then
+				apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+				python3 -m venv .venv
+			else
+				exit 1
+			fi
+		}
+	fi
+	log "pip install $py_want"
+	# shellcheck disable=SC2086
+	.venv/bin/python -m pip install -q --disable-pip-version-check $py_want
+	printf '%s' "$py_want" >"$py_stamp"
+fi
+
+# JavaScript: npm ci from the committed lock file, only when the lock changed.
+js_dir=e2e/js
+js_stamp="$js_dir/node_modules/.haven-lock-sha"
+lock_sha=$(sha256sum "$js_dir/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$js_stamp" 2>/dev/null)" != "$lock_sha" ]; then
+	log "npm ci in $js_dir"
+	(cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	printf '%s' "$lock_sha" >"$js_stamp"
+fi
+
+log "ok (root $root)"
