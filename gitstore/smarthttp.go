@@ -1,0 +1,155 @@
+package gitstore
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/havenhub/haven"
+)
+
+// The two git services offered over smart HTTP.
+const (
+	UploadPack  = "git-upload-pack"  // fetch and clone
+	ReceivePack = "git-receive-pack" // push
+)
+
+// maxStderr bounds how much of git's stderr is kept for an error message.
+const maxStderr = 8 << 10
+
+// ServeSmartHTTP answers one request of git's smart HTTP protocol for the
+// repository of id. The caller has routed and authorised it; sub is the part
+// of the URL path after "{repo}.git/": "info/refs" (with ?service=...),
+// "git-upload-pack" or "git-receive-pack". Pack data streams both ways.
+//
+// An error returned before anything was written (unknown repository,
+// malformed request) is for the caller to turn into a response; after
+// output has started it can only be logged.
+func (s *Store) ServeSmartHTTP(w http.ResponseWriter, r *http.Request, t haven.RepoType, id haven.RepoID, sub string) error {
+	var service string
+	advertise := false
+	switch sub {
+	case "info/refs":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return haven.Errorf(haven.EInvalid, "Method %s not allowed on info/refs", r.Method)
+		}
+		service, advertise = r.URL.Query().Get("service"), true
+		if service != UploadPack && service != ReceivePack {
+			return haven.Errorf(haven.EForbidden, "Only the smart HTTP protocol is supported")
+		}
+	case UploadPack, ReceivePack:
+		if r.Method != http.MethodPost {
+			return haven.Errorf(haven.EInvalid, "Method %s not allowed on %s", r.Method, sub)
+		}
+		service = sub
+	default:
+		return haven.Errorf(haven.ENotFound, "Not found")
+	}
+	if err := checkID(id); err != nil {
+		return haven.Errorf(haven.ERepoNotFound, "Repository not found")
+	}
+	repo, err := s.open(s.Path(t, id))
+	if err != nil {
+		return err
+	}
+
+	protocol := r.Header.Get("Git-Protocol")
+	args := []string{strings.TrimPrefix(service, "git-"), "--stateless-rpc"}
+	if advertise {
+		args = append(args, "--advertise-refs")
+	}
+	args = append(args, repo.path)
+	cmd := gitCommand(r.Context(), "", args...)
+	if protocol != "" {
+		cmd.Env = append(cmd.Env, "GIT_PROTOCOL="+protocol)
+	}
+	stderr := &limitedBuffer{max: maxStderr}
+	cmd.Stderr = stderr
+
+	h := w.Header()
+	h.Set("Expires", "Fri, 01 Jan 1980 00:00:00 GMT")
+	h.Set("Pragma", "no-cache")
+	h.Set("Cache-Control", "no-cache, max-age=0, must-revalidate")
+
+	if advertise {
+		// The advertisement is small: build it whole so a failure can still
+		// become a proper error response.
+		out, err := cmd.Output()
+		if err != nil {
+			return &gitError{args: args, err: err, stderr: stderr.String()}
+		}
+		h.Set("Content-Type", "application/x-"+service+"-advertisement")
+		w.WriteHeader(http.StatusOK)
+		// Protocol v2 (fetch only) starts with its capabilities; v0 and v1
+		// clients expect the service announcement first.
+		if !(service == UploadPack && strings.Contains(protocol, "version=2")) {
+			io.WriteString(w, pktLine("# service="+service+"\n")+"0000")
+		}
+		_, err = w.Write(out)
+		return err
+	}
+
+	body := r.Body
+	if enc := r.Header.Get("Content-Encoding"); enc == "gzip" || enc == "x-gzip" {
+		gz, err := gzip.NewReader(body)
+		if err != nil {
+			return haven.Errorf(haven.EInvalid, "Bad gzip request body: %v", err)
+		}
+		defer gz.Close()
+		body = gz
+	}
+	rc := http.NewResponseController(w)
+	// git reads the rest of the request while it already answers.
+	_ = rc.EnableFullDuplex()
+	h.Set("Content-Type", "application/x-"+service+"-result")
+	out := &flushWriter{w: w, rc: rc}
+	cmd.Stdin = body
+	cmd.Stdout = out
+	if err := cmd.Run(); err != nil {
+		return &gitError{args: args, err: err, stderr: stderr.String()}
+	}
+	return nil
+}
+
+// pktLine frames s as one git pkt-line.
+func pktLine(s string) string {
+	const hexdigits = "0123456789abcdef"
+	n := len(s) + 4
+	return string([]byte{hexdigits[n>>12&15], hexdigits[n>>8&15], hexdigits[n>>4&15], hexdigits[n&15]}) + s
+}
+
+// flushWriter pushes every write to the client at once, so that progress
+// and pack data are not held back in buffers.
+type flushWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (f *flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err != nil {
+		return n, err
+	}
+	if ferr := f.rc.Flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
+		return n, ferr
+	}
+	return n, nil
+}
+
+// limitedBuffer keeps the first max bytes written to it and drops the rest.
+type limitedBuffer struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (b *limitedBuffer) String() string { return strings.TrimSpace(b.buf.String()) }
