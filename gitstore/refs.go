@@ -283,9 +283,9 @@ func (r *Repo) casRef(ctx context.Context, name plumbing.ReferenceName, h, old p
 
 // ValidRefName reports whether name is acceptable as a branch or tag
 // created through the API: git's check-ref-format rules, no "refs/" prefix,
-// no leading '-', and not "HEAD".
+// no leading '-', and not "HEAD" or "@".
 func ValidRefName(name string) bool {
-	if name == "HEAD" || strings.HasPrefix(name, "refs/") || strings.HasPrefix(name, "-") {
+	if name == "HEAD" || name == "@" || strings.HasPrefix(name, "refs/") || strings.HasPrefix(name, "-") {
 		return false
 	}
 	return checkRefFormat("refs/heads/" + name)
