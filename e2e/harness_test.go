@@ -402,8 +402,9 @@ func psql(t *testing.T, dsn, sql string) {
 	}
 }
 
-// freshS3Store returns the blob-store URL of HAVEN_TEST_S3_URL with a prefix
-// of its own, so each server starts with an empty store.
+// freshS3Store returns the blob-store URL of HAVEN_TEST_S3_URL
+// (s3://key:secret@host:port/bucket[/prefix]?...) with a key prefix of its
+// own, so each server starts with an empty store.
 func freshS3Store(t *testing.T) string {
 	t.Helper()
 	raw := os.Getenv("HAVEN_TEST_S3_URL")
@@ -411,17 +412,10 @@ func freshS3Store(t *testing.T) string {
 		t.Fatal("HAVEN_TEST_S3_URL is not set")
 	}
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "s3" {
-		t.Fatalf("HAVEN_TEST_S3_URL must be an s3:// URL, got %q", raw)
+	if err != nil || u.Scheme != "s3" || strings.Trim(u.Path, "/") == "" {
+		t.Fatalf("HAVEN_TEST_S3_URL must be an s3://…/bucket URL, got %q", raw)
 	}
-	q := u.Query()
-	prefix := strings.Trim(q.Get("prefix"), "/")
-	own := fmt.Sprintf("e2e-%d-%d", os.Getpid(), time.Now().UnixNano())
-	if prefix != "" {
-		own = prefix + "/" + own
-	}
-	q.Set("prefix", own)
-	u.RawQuery = q.Encode()
+	u.Path = strings.TrimSuffix(u.Path, "/") + fmt.Sprintf("/e2e-%d-%d", os.Getpid(), time.Now().UnixNano())
 	return u.String()
 }
 
