@@ -150,7 +150,7 @@ func startServer(t *testing.T, opts serverOpts) *server {
 	t.Cleanup(func() {
 		s.Stop()
 		if t.Failed() {
-			t.Logf("server log (%s):\n%s", s.URL, s.log.String())
+			t.Logf("server log (%s):\n%s", s.URL, tail(s.log.String(), 64<<10))
 		}
 	})
 	return s
@@ -167,7 +167,14 @@ func (s *server) start() {
 	args = append(args, s.extra...)
 	cmd := exec.Command(havenBin, args...)
 	cmd.Env = os.Environ()
-	lb := &lockedBuffer{}
+	s.mu.Lock()
+	lb := s.log
+	s.mu.Unlock()
+	if lb == nil {
+		lb = &lockedBuffer{}
+	} else {
+		fmt.Fprintf(lb, "--- server restarted ---\n")
+	}
 	cmd.Stdout, cmd.Stderr = lb, lb
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start haven serve: %v", err)
@@ -326,6 +333,7 @@ func (s *server) clientEnv(t *testing.T, f fixture) []string {
 		"HF_HUB_DISABLE_PROGRESS_BARS=1",
 		"HF_HOME="+filepath.Join(home, "hf"),
 		"NO_COLOR=1",
+		"PYTHONDONTWRITEBYTECODE=1",
 	)
 }
 
@@ -532,6 +540,18 @@ func (a *api) commit(typePlural, id, branch, summary string, lines ...commitLine
 		a.t.Fatalf("commit to %s@%s: answer %s (%v)", id, branch, truncate(data, 500), err)
 	}
 	return out.CommitOid
+}
+
+// tail returns the last n bytes of s, from a line start.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return "…\n" + s
 }
 
 func truncate(b []byte, n int) string {
