@@ -57,7 +57,7 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 	v.n += int64(n)
 	if v.n > v.wantSize {
 		v.mismatch = haven.Errorf(haven.EInvalid, "Size mismatch: received more than the expected %d bytes", v.wantSize)
-		return 0, v.mismatch
+		return n - int(v.n-v.wantSize), v.mismatch
 	}
 	if err == io.EOF {
 		switch {
@@ -107,7 +107,7 @@ func (g *guardReader) Read(p []byte) (int, error) {
 	switch {
 	case g.size >= 0 && g.n > g.size:
 		g.err = haven.Errorf(haven.EInvalid, "Size mismatch: received more than the expected %d bytes", g.size)
-		return 0, g.err
+		return n - int(g.n-g.size), g.err
 	case err == io.EOF && g.size >= 0 && g.n != g.size:
 		g.err = haven.Errorf(haven.EInvalid, "Size mismatch: received %d bytes, expected %d", g.n, g.size)
 		return n, g.err
