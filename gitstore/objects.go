@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 )
 
 // largeObjectThreshold is the blob size above which go-git streams a loose
@@ -69,7 +70,8 @@ func (o *objects) refreshPacks() bool {
 // retryable reports whether err may come from a stale pack index: an object
 // in a pack not indexed yet, or a pack deleted by a repack.
 func retryable(err error) bool {
-	return errors.Is(err, plumbing.ErrObjectNotFound) || errors.Is(err, fs.ErrNotExist)
+	return errors.Is(err, plumbing.ErrObjectNotFound) || errors.Is(err, fs.ErrNotExist) ||
+		errors.Is(err, dotgit.ErrPackfileNotFound) || errors.Is(err, dotgit.ErrIdxNotFound)
 }
 
 func (o *objects) NewEncodedObject() plumbing.EncodedObject { return &plumbing.MemoryObject{} }
