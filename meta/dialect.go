@@ -1,0 +1,122 @@
+package meta
+
+import (
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// dialect holds everything that differs between SQLite and PostgreSQL, so
+// that the queries elsewhere are written once, with '?' placeholders.
+type dialect struct {
+	name   string // also the folder of its migrations
+	driver string // database/sql driver name
+
+	// lockRow is appended to a SELECT inside a write transaction to lock the
+	// rows it reads. SQLite needs none: a write transaction there holds the
+	// database's single write lock from BEGIN on (see _txlock=immediate).
+	lockRow string
+	// skipLocked makes concurrent queue workers pass over each other's rows.
+	skipLocked string
+	// numbered reports whether placeholders are $1, $2, … instead of '?'.
+	numbered bool
+}
+
+var (
+	sqliteDialect = &dialect{
+		name:   "sqlite",
+		driver: "sqlite",
+	}
+	postgresDialect = &dialect{
+		name:       "postgres",
+		driver:     "pgx",
+		lockRow:    " FOR UPDATE",
+		skipLocked: " FOR UPDATE SKIP LOCKED",
+		numbered:   true,
+	}
+)
+
+// dialectFor chooses the database from the form of dsn and returns the
+// data source name its driver expects.
+func dialectFor(dsn string) (*dialect, string) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return postgresDialect, dsn
+	}
+	return sqliteDialect, sqliteDSN(dsn)
+}
+
+// sqliteDSN turns a file path into a modernc DSN with the settings every
+// connection needs: WAL so readers never wait for the writer, a busy
+// timeout so that writers from other processes queue instead of failing,
+// foreign keys for cascading deletes, and immediate transactions so that a
+// transaction that reads before it writes cannot fail on a lock upgrade.
+func sqliteDSN(path string) string {
+	memory := path == ":memory:" || strings.Contains(path, "mode=memory")
+	name, query, _ := strings.Cut(strings.TrimPrefix(path, "file:"), "?")
+	params := []string{
+		"_pragma=busy_timeout(5000)",
+		"_pragma=foreign_keys(1)",
+		"_txlock=immediate",
+		"_time_format=sqlite",
+	}
+	if !memory {
+		params = append(params, "_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)")
+	}
+	if query != "" {
+		params = append(params, query)
+	}
+	u := url.URL{Scheme: "file", Opaque: escapePath(name), RawQuery: strings.Join(params, "&")}
+	return u.String()
+}
+
+// escapePath escapes the characters that would end the path part of a
+// "file:" URI.
+func escapePath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
+}
+
+// rebind rewrites '?' placeholders into the dialect's form. Queries in this
+// package never contain a literal '?'.
+func (d *dialect) rebind(query string) string {
+	if !d.numbered || !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// isUniqueViolation reports whether err is a unique or primary key violation.
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// isForeignKeyViolation reports whether err is a reference to a missing row.
+func isForeignKeyViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
+}
