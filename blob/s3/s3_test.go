@@ -60,6 +60,7 @@ func newDriverWith(t testing.TB, cfg s3.Config) *s3.Driver {
 }
 
 func TestConformance(t *testing.T) {
+	testConfig(t) // skip or fail once, not in every subtest
 	blobtest.Run(t, func(t *testing.T) blob.Driver { return newDriver(t) })
 }
 
