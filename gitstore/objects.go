@@ -5,8 +5,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
-	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -30,7 +30,7 @@ type objects struct {
 	mu        sync.Mutex
 	fs        *filesystem.Storage
 	packDir   string
-	packMtime time.Time
+	packNames string // the pack indexes present when go-git's index was last dropped
 }
 
 var _ storer.EncodedObjectStorer = (*objects)(nil)
@@ -42,27 +42,36 @@ func newObjects(path string) *objects {
 			filesystem.Options{LargeObjectThreshold: largeObjectThreshold}),
 		packDir: filepath.Join(path, "objects", "pack"),
 	}
-	o.packMtime = o.packDirMtime()
+	o.packNames = o.listPacks()
 	return o
 }
 
-func (o *objects) packDirMtime() time.Time {
-	fi, err := os.Stat(o.packDir)
+// listPacks names the pack indexes on disk. The directory's modification
+// time would not do: go-git creates its temporary object files there.
+func (o *objects) listPacks() string {
+	entries, err := os.ReadDir(o.packDir)
 	if err != nil {
-		return time.Time{}
+		return ""
 	}
-	return fi.ModTime()
+	var names strings.Builder
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".idx") {
+			names.WriteString(e.Name())
+			names.WriteByte(' ')
+		}
+	}
+	return names.String()
 }
 
-// refreshPacks drops go-git's pack index when the pack directory changed.
+// refreshPacks drops go-git's pack index when packs were added or removed.
 // It reports whether anything changed, that is whether a retry may help.
 // The caller holds o.mu.
 func (o *objects) refreshPacks() bool {
-	m := o.packDirMtime()
-	if m.Equal(o.packMtime) {
+	names := o.listPacks()
+	if names == o.packNames {
 		return false
 	}
-	o.packMtime = m
+	o.packNames = names
 	o.fs.Reindex()
 	return true
 }
