@@ -1,0 +1,430 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/api"
+	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/blob/fs"
+	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/meta"
+)
+
+// hub is a running API server on real stores in a temporary folder.
+type hub struct {
+	t      *testing.T
+	url    string
+	tokens map[string]string // user → write token
+	read   map[string]string // user → read token
+}
+
+func newHub(t *testing.T) *hub {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	m, err := meta.Open(ctx, filepath.Join(dir, "haven.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	g, err := gitstore.New(filepath.Join(dir, "repos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := fs.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hub{t: t, tokens: map[string]string{}, read: map[string]string{}}
+	ts := httptest.NewUnstartedServer(nil)
+	ts.Start()
+	t.Cleanup(ts.Close)
+	srv, err := api.New(api.Config{Meta: m, Git: g, Blobs: b, PublicURL: ts.URL, Secret: []byte("test-secret-test-secret-test-secret")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	ts.Config.Handler = srv
+	h.url = ts.URL
+	for _, name := range []string{"alice", "bob"} {
+		u := &haven.User{Name: name}
+		if err := m.CreateUser(ctx, u, ""); err != nil {
+			t.Fatal(err)
+		}
+		for _, role := range []haven.Role{haven.RoleWrite, haven.RoleRead} {
+			plain, hash := auth.NewToken()
+			if err := m.CreateToken(ctx, &haven.Token{UserID: u.ID, DisplayName: "t", Role: role}, hash); err != nil {
+				t.Fatal(err)
+			}
+			if role == haven.RoleWrite {
+				h.tokens[name] = plain
+			} else {
+				h.read[name] = plain
+			}
+		}
+	}
+	return h
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r resp) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decoding %q: %v", r.body, err)
+	}
+}
+
+func (h *hub) do(method, path, token, contentType string, body []byte, hdr ...string) resp {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.url+path, bytes.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{res.StatusCode, res.Header, b}
+}
+
+func (h *hub) createRepo(token, name string, private bool) {
+	h.t.Helper()
+	body, _ := json.Marshal(map[string]any{"name": name, "private": private})
+	if r := h.do("POST", "/api/repos/create", token, "application/json", body); r.status != 200 {
+		h.t.Fatalf("create %s: %d %s", name, r.status, r.body)
+	}
+}
+
+func ndjson(lines ...map[string]any) []byte {
+	var b bytes.Buffer
+	for _, l := range lines {
+		json.NewEncoder(&b).Encode(l)
+	}
+	return b.Bytes()
+}
+
+func header(summary string) map[string]any {
+	return map[string]any{"key": "header", "value": map[string]any{"summary": summary, "description": ""}}
+}
+
+func file(path, content string) map[string]any {
+	return map[string]any{"key": "file", "value": map[string]any{"path": path, "content": base64.StdEncoding.EncodeToString([]byte(content)), "encoding": "base64"}}
+}
+
+func (h *hub) commit(token, repo, rev string, lines ...map[string]any) resp {
+	h.t.Helper()
+	return h.do("POST", "/api/models/"+repo+"/commit/"+rev, token, "application/x-ndjson", ndjson(lines...))
+}
+
+func TestErrorShape(t *testing.T) {
+	h := newHub(t)
+	alice := h.tokens["alice"]
+	h.createRepo(alice, "private-model", true)
+	h.createRepo(alice, "public-model", false)
+
+	cases := []struct {
+		name, method, path, token string
+		status                    int
+		code                      string
+	}{
+		{"missing repo anonymous", "GET", "/api/models/alice/nope", "", 401, "RepoNotFound"},
+		{"missing repo signed in", "GET", "/api/models/alice/nope", h.tokens["bob"], 404, "RepoNotFound"},
+		{"private repo for bob", "GET", "/api/models/alice/private-model", h.tokens["bob"], 404, "RepoNotFound"},
+		{"private resolve for bob", "HEAD", "/alice/private-model/resolve/main/.gitattributes", h.tokens["bob"], 404, "RepoNotFound"},
+		{"private tree anonymous", "GET", "/api/models/alice/private-model/tree/main", "", 401, "RepoNotFound"},
+		{"private commits for bob", "GET", "/api/models/alice/private-model/commits/main", h.tokens["bob"], 404, "RepoNotFound"},
+		{"private lfs batch for bob", "POST", "/alice/private-model.git/info/lfs/objects/batch", h.tokens["bob"], 404, "RepoNotFound"},
+		{"private git for bob", "GET", "/alice/private-model.git/info/refs?service=git-upload-pack", h.tokens["bob"], 404, "RepoNotFound"},
+		{"unknown revision", "GET", "/api/models/alice/public-model/revision/nope", "", 404, "RevisionNotFound"},
+		{"unknown file", "HEAD", "/alice/public-model/resolve/main/nope.txt", "", 404, "EntryNotFound"},
+		{"unknown folder in tree", "GET", "/api/models/alice/public-model/tree/main/nope", "", 404, "EntryNotFound"},
+		{"invalid token", "GET", "/api/models/alice/public-model", "hf_notatokenatall", 401, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := h.do(c.method, c.path, c.token, "application/json", []byte(`{"operation":"download","objects":[]}`))
+			if r.status != c.status {
+				t.Fatalf("status %d, want %d (%s)", r.status, c.status, r.body)
+			}
+			if got := r.header.Get("X-Error-Code"); got != c.code {
+				t.Errorf("X-Error-Code %q, want %q", got, c.code)
+			}
+			if r.header.Get("X-Error-Message") == "" || r.header.Get("X-Request-Id") == "" {
+				t.Errorf("missing X-Error-Message or X-Request-Id: %v", r.header)
+			}
+			if c.method != "HEAD" && !bytes.Contains(r.body, []byte(`"error"`)) {
+				t.Errorf("body %q has no error", r.body)
+			}
+		})
+	}
+	if r := h.do("HEAD", "/alice/public-model/resolve/main/nope.txt", "", "", nil); len(r.header.Get("X-Repo-Commit")) != 40 {
+		t.Errorf("EntryNotFound must carry X-Repo-Commit, got %q", r.header.Get("X-Repo-Commit"))
+	}
+	if r := h.do("GET", "/api/models/alice/public-model", "hf_notatokenatall", "", nil); r.header.Get("X-Error-Message") != auth.ErrInvalidToken {
+		t.Errorf("invalid token message %q", r.header.Get("X-Error-Message"))
+	}
+}
+
+func TestHostileCommits(t *testing.T) {
+	h := newHub(t)
+	alice := h.tokens["alice"]
+	h.createRepo(alice, "m", false)
+	cases := []struct {
+		name   string
+		body   []byte
+		status int
+	}{
+		{"dot dot", ndjson(header("x"), file("../evil", "x")), 422},
+		{"nested dot dot", ndjson(header("x"), file("a/../../evil", "x")), 422},
+		{"absolute", ndjson(header("x"), file("/etc/passwd", "x")), 422},
+		{"git folder", ndjson(header("x"), file(".git/config", "x")), 422},
+		{"nested git folder", ndjson(header("x"), file("a/.git/hooks/post-update", "x")), 422},
+		{"backslash", ndjson(header("x"), file(`..\ddd`, "x")), 422},
+		{"malformed json", []byte("{\"key\":\"header\",\"value\":{}}\n{not json\n"), 400},
+		{"no header", ndjson(file("a.txt", "x")), 400},
+		{"unknown key", ndjson(header("x"), map[string]any{"key": "explode", "value": map[string]any{}}), 400},
+		{"lfs object never uploaded", ndjson(header("x"), map[string]any{"key": "lfsFile", "value": map[string]any{"path": "w.bin", "algo": "sha256", "oid": strings.Repeat("a", 64), "size": 3}}), 400},
+		{"regular file over 10 MiB", ndjson(header("x"), file("big.txt", strings.Repeat("x", 10<<20+1))), 400},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := h.do("POST", "/api/models/alice/m/commit/main", alice, "application/x-ndjson", c.body)
+			if r.status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.status, c.status, r.body)
+			}
+		})
+	}
+	// Nothing of the refused commits reached the repository.
+	var commits []map[string]any
+	h.do("GET", "/api/models/alice/m/commits/main", alice, "", nil).json(t, &commits)
+	if len(commits) != 1 {
+		t.Errorf("refused commits changed history: %d commits", len(commits))
+	}
+}
+
+func TestReadTokenCannotWrite(t *testing.T) {
+	h := newHub(t)
+	h.createRepo(h.tokens["alice"], "m", false)
+	r := h.commit(h.read["alice"], "alice/m", "main", header("x"), file("a.txt", "x"))
+	if r.status != 403 {
+		t.Fatalf("read token commit: %d %s", r.status, r.body)
+	}
+	r = h.commit(h.tokens["bob"], "alice/m", "main", header("x"), file("a.txt", "x"))
+	if r.status != 403 {
+		t.Fatalf("bob commit to alice's repo: %d %s", r.status, r.body)
+	}
+}
+
+func TestConcurrentCommitsKeepEveryChange(t *testing.T) {
+	h := newHub(t)
+	alice := h.tokens["alice"]
+	h.createRepo(alice, "m", false)
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := h.commit(alice, "alice/m", "main", header(fmt.Sprintf("c%d", i)), file(fmt.Sprintf("f%d.txt", i), "x"))
+			if r.status != 200 {
+				errs <- fmt.Sprintf("%d %s", r.status, r.body)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	var tree []map[string]any
+	h.do("GET", "/api/models/alice/m/tree/main", "", "", nil).json(t, &tree)
+	if len(tree) != n+1 {
+		t.Fatalf("tree has %d entries, want %d", len(tree), n+1)
+	}
+	r := h.do("GET", "/api/models/alice/m/commits/main", "", "", nil)
+	if r.header.Get("X-Total-Count") != fmt.Sprint(n+1) {
+		t.Fatalf("X-Total-Count %q, want %d", r.header.Get("X-Total-Count"), n+1)
+	}
+}
+
+func TestStaleParentCommit(t *testing.T) {
+	h := newHub(t)
+	alice := h.tokens["alice"]
+	h.createRepo(alice, "m", false)
+	var info map[string]any
+	h.do("GET", "/api/models/alice/m", "", "", nil).json(t, &info)
+	first := info["sha"].(string)
+	if r := h.commit(alice, "alice/m", "main", header("one"), file("a.txt", "1")); r.status != 200 {
+		t.Fatal(r.status, string(r.body))
+	}
+	stale := map[string]any{"key": "header", "value": map[string]any{"summary": "two", "parentCommit": first}}
+	if r := h.commit(alice, "alice/m", "main", stale, file("a.txt", "2")); r.status != 412 {
+		t.Fatalf("stale parent: %d %s", r.status, r.body)
+	}
+}
+
+func lfsUpload(t *testing.T, h *hub, token, repo string, data []byte) (oid string, r resp) {
+	t.Helper()
+	sum := sha256.Sum256(data)
+	oid = hex.EncodeToString(sum[:])
+	body, _ := json.Marshal(map[string]any{"operation": "upload", "transfers": []string{"basic"}, "objects": []map[string]any{{"oid": oid, "size": len(data)}}})
+	br := h.do("POST", "/"+repo+".git/info/lfs/objects/batch", token, "application/vnd.git-lfs+json", body)
+	if br.status != 200 {
+		t.Fatalf("batch: %d %s", br.status, br.body)
+	}
+	var batch struct {
+		Objects []struct {
+			Actions map[string]struct {
+				Href string `json:"href"`
+			} `json:"actions"`
+		} `json:"objects"`
+	}
+	br.json(t, &batch)
+	up, ok := batch.Objects[0].Actions["upload"]
+	if !ok {
+		return oid, resp{status: 200}
+	}
+	req, _ := http.NewRequest("PUT", up.Href, bytes.NewReader(data))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return oid, resp{res.StatusCode, res.Header, b}
+}
+
+func TestLFSUploadVerifiesContent(t *testing.T) {
+	h := newHub(t)
+	alice := h.tokens["alice"]
+	h.createRepo(alice, "m", false)
+	data := bytes.Repeat([]byte("weights"), 1000)
+	oid, r := lfsUpload(t, h, alice, "alice/m", data)
+	if r.status != 200 {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	// A PUT whose bytes do not match the signed oid is refused and stores nothing.
+	other := bytes.Repeat([]byte("poison!"), 1000)
+	sum := sha256.Sum256(other)
+	badOID := hex.EncodeToString(sum[:])
+	body, _ := json.Marshal(map[string]any{"operation": "upload", "objects": []map[string]any{{"oid": badOID, "size": len(other)}}})
+	var batch struct {
+		Objects []struct {
+			Actions map[string]struct{ Href string } `json:"actions"`
+		} `json:"objects"`
+	}
+	h.do("POST", "/alice/m.git/info/lfs/objects/batch", alice, "application/json", body).json(t, &batch)
+	req, _ := http.NewRequest("PUT", batch.Objects[0].Actions["upload"].Href, bytes.NewReader(data[:len(other)]))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 400 {
+		t.Fatalf("mismatching bytes: status %d, want 400", res.StatusCode)
+	}
+	lfsLine := func(p, o string, size int) map[string]any {
+		return map[string]any{"key": "lfsFile", "value": map[string]any{"path": p, "algo": "sha256", "oid": o, "size": size}}
+	}
+	if r := h.commit(alice, "alice/m", "main", header("bad"), lfsLine("bad.bin", badOID, len(other))); r.status != 400 {
+		t.Fatalf("commit of a refused object: %d %s", r.status, r.body)
+	}
+	// A tampered signature is refused.
+	req, _ = http.NewRequest("PUT", strings.Replace(batch.Objects[0].Actions["upload"].Href, "sig=", "sig=0", 1), bytes.NewReader(other))
+	res, _ = http.DefaultClient.Do(req)
+	res.Body.Close()
+	if res.StatusCode != 403 {
+		t.Fatalf("tampered signature: %d", res.StatusCode)
+	}
+	if r := h.commit(alice, "alice/m", "main", header("w"), lfsLine("weights.dat", oid, len(data))); r.status != 200 {
+		t.Fatalf("commit: %d %s", r.status, r.body)
+	}
+	got := h.do("GET", "/alice/m/resolve/main/weights.dat", "", "", nil)
+	if !bytes.Equal(got.body, data) || got.header.Get("X-Linked-Etag") != `"`+oid+`"` {
+		t.Fatalf("resolve gave %d bytes, etag %q", len(got.body), got.header.Get("X-Linked-Etag"))
+	}
+	// The path was not covered by .gitattributes, so a rule was added.
+	attrs := h.do("GET", "/alice/m/resolve/main/.gitattributes", "", "", nil)
+	if !bytes.Contains(attrs.body, []byte("weights.dat filter=lfs")) {
+		t.Fatalf(".gitattributes lacks a rule for weights.dat:\n%s", attrs.body)
+	}
+	rg := h.do("GET", "/alice/m/resolve/main/weights.dat", "", "", nil, "Range", "bytes=7-13")
+	if rg.status != 206 || string(rg.body) != "weights" || rg.header.Get("Content-Range") != fmt.Sprintf("bytes 7-13/%d", len(data)) {
+		t.Fatalf("range: %d %q %q", rg.status, rg.body, rg.header.Get("Content-Range"))
+	}
+	if r := h.do("GET", "/alice/m/resolve/main/weights.dat", "", "", nil, "Range", fmt.Sprintf("bytes=%d-", len(data)+5)); r.status != 416 {
+		t.Fatalf("unsatisfiable range: %d", r.status)
+	}
+}
+
+func TestRevisionEncodings(t *testing.T) {
+	h := newHub(t)
+	alice := h.tokens["alice"]
+	h.createRepo(alice, "m", false)
+	if r := h.commit(alice, "alice/m", "main", header("add"), file("dir/a b?.txt", "hello")); r.status != 200 {
+		t.Fatal(r.status, string(r.body))
+	}
+	pr := h.do("POST", "/api/models/alice/m/commit/main?create_pr=1", h.tokens["bob"], "application/x-ndjson", ndjson(header("pr"), file("pr.txt", "from bob")))
+	if pr.status != 200 || !bytes.Contains(pr.body, []byte("/discussions/1")) {
+		t.Fatalf("create_pr: %d %s", pr.status, pr.body)
+	}
+	var info map[string]any
+	h.do("GET", "/api/models/alice/m/revision/main", "", "", nil).json(t, &info)
+	sha := info["sha"].(string)
+	cases := []struct{ path, want string }{
+		{"/alice/m/resolve/main/dir/a%20b%3F.txt", "hello"},
+		{"/alice/m/resolve/" + sha + "/dir/a%20b%3F.txt", "hello"},
+		{"/alice/m/resolve/" + sha[:7] + "/dir/a%20b%3F.txt", "hello"},
+		{"/alice/m/resolve/HEAD/dir/a%20b%3F.txt", "hello"},
+		{"/alice/m/resolve/refs%2Fpr%2F1/pr.txt", "from bob"},
+		{"/alice/m/resolve/refs/pr/1/pr.txt", "from bob"},
+	}
+	for _, c := range cases {
+		r := h.do("GET", c.path, "", "", nil)
+		if r.status != 200 || string(r.body) != c.want {
+			t.Errorf("%s: %d %q", c.path, r.status, r.body)
+		}
+		if len(r.header.Get("X-Repo-Commit")) != 40 {
+			t.Errorf("%s: X-Repo-Commit %q", c.path, r.header.Get("X-Repo-Commit"))
+		}
+	}
+	if r := h.do("GET", "/alice/m/resolve/main/pr.txt", "", "", nil); r.status != 404 {
+		t.Errorf("pull request change leaked to main: %d", r.status)
+	}
+	var tree []map[string]any
+	h.do("GET", "/api/models/alice/m/tree/main/dir", "", "", nil).json(t, &tree)
+	if len(tree) != 1 || tree[0]["path"] != "dir/a b?.txt" {
+		t.Errorf("tree of dir: %v", tree)
+	}
+}

@@ -1,0 +1,313 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/blob"
+	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/lfs"
+)
+
+// routeRepoFiles handles the web-style URLs of a repository:
+// /{prefix}{ns}/{name}/resolve|raw/{rev}/{path}, the LFS batch API under
+// {name}.git/info/lfs and git smart HTTP.
+func (s *Server) routeRepoFiles(w http.ResponseWriter, r *http.Request, segs []string) {
+	t := haven.Model
+	if len(segs) > 0 && (segs[0] == "datasets" || segs[0] == "spaces") {
+		t, _ = haven.ParseRepoType(segs[0])
+		segs = segs[1:]
+	}
+	if len(segs) < 3 {
+		s.writeError(w, r, errNotFound("Not Found"))
+		return
+	}
+	ns, name, rest := segs[0], segs[1], segs[2:]
+	isGit := strings.HasSuffix(name, ".git")
+	name = strings.TrimSuffix(name, ".git")
+	switch {
+	case len(rest) >= 4 && rest[0] == "info" && rest[1] == "lfs":
+		s.withRepo(w, r, t, ns, name, func(repo *haven.Repo) { s.handleLFS(w, r, repo, rest[2:]) })
+	case rest[0] == "info" || rest[0] == "git-upload-pack" || rest[0] == "git-receive-pack":
+		s.withRepo(w, r, t, ns, name, func(repo *haven.Repo) { s.handleGit(w, r, repo, strings.Join(rest, "/")) })
+	case !isGit && (rest[0] == "resolve" || rest[0] == "raw") && (r.Method == "GET" || r.Method == "HEAD"):
+		repo, err := s.findRepo(r.Context(), t, ns, name)
+		if moved, ok := movedRepo(err); ok {
+			// Python follows relative redirects on HEAD by hand; keep it relative.
+			redirect(w, r, "/"+t.URLPrefix()+escapeRepoID(moved)+suffixAfter(r.URL.EscapedPath(), strings.Count(t.URLPrefix(), "/")+2))
+			return
+		}
+		if err == nil {
+			err = auth.Can(actorOf(r), auth.Read, repo)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.handleResolve(w, r, repo, rest[1:], rest[0] == "raw")
+	default:
+		s.writeError(w, r, errNotFound("Not Found"))
+	}
+}
+
+// withRepo finds a repository (following renames) and checks read access
+// before calling fn. Git clients get a credentials challenge instead of a
+// bare 401 so that they prompt or use their credential helper.
+func (s *Server) withRepo(w http.ResponseWriter, r *http.Request, t haven.RepoType, ns, name string, fn func(*haven.Repo)) {
+	repo, err := s.findRepo(r.Context(), t, ns, name)
+	if moved, ok := movedRepo(err); ok {
+		repo, err = moved, nil
+	}
+	if err == nil {
+		err = auth.Can(actorOf(r), auth.Read, repo)
+	}
+	if err != nil {
+		if actorOf(r).Anonymous() {
+			askForCredentials(w)
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	fn(repo)
+}
+
+func askForCredentials(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="Haven", charset="UTF-8"`)
+}
+
+func isGitRequest(segs []string) bool {
+	for _, s := range segs {
+		if strings.HasSuffix(s, ".git") || s == "git-upload-pack" || s == "git-receive-pack" || s == "info" {
+			return true
+		}
+	}
+	return false
+}
+
+// splitRevision takes the revision off the front of segs: one segment, or
+// three for "refs/pr/N" and "refs/convert/NAME" sent unescaped. When exists
+// is given, longer prefixes that name an existing ref win (branch names with
+// "/" sent unescaped by the JS client).
+func splitRevision(segs []string, exists func(string) bool) (rev string, rest []string) {
+	if len(segs) == 0 {
+		return "", nil
+	}
+	if len(segs) >= 3 && segs[0] == "refs" && (segs[1] == "pr" || segs[1] == "convert" || segs[1] == "heads" || segs[1] == "tags") {
+		return strings.Join(segs[:3], "/"), segs[3:]
+	}
+	if exists != nil && len(segs) > 1 && !exists(segs[0]) {
+		for n := len(segs) - 1; n >= 2; n-- {
+			cand := strings.Join(segs[:n], "/")
+			if exists(cand) {
+				return cand, segs[n:]
+			}
+		}
+	}
+	return segs[0], segs[1:]
+}
+
+// openRev opens the repository's git store and resolves rev to a commit.
+func (s *Server) openRev(ctx context.Context, repo *haven.Repo, rev string) (*gitstore.Repo, string, error) {
+	g, err := s.git.Open(ctx, repo.Type, repo.RepoID())
+	if err != nil {
+		return nil, "", err
+	}
+	if rev == "" {
+		rev = repo.DefaultBranch()
+	}
+	sha, err := g.Resolve(rev)
+	if err != nil {
+		return nil, "", err
+	}
+	return g, sha, nil
+}
+
+func resolves(g *gitstore.Repo) func(string) bool {
+	return func(rev string) bool { _, err := g.Resolve(rev); return err == nil }
+}
+
+// handleResolve serves a file at a revision: the real content (LFS objects
+// from the blob store) for resolve, the git blob for raw.
+func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string, raw bool) {
+	g, err := s.git.Open(r.Context(), repo.Type, repo.RepoID())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rev, rest := splitRevision(segs, resolves(g))
+	sha, err := g.Resolve(rev)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("X-Repo-Commit", sha)
+	p := strings.Join(rest, "/")
+	entry, err := g.Stat(sha, p)
+	if err == nil && entry.Type != "file" {
+		err = haven.Errorf(haven.EEntryNotFound, "Entry not found")
+	}
+	if p == "" {
+		err = haven.Errorf(haven.EEntryNotFound, "Entry not found")
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("Content-Disposition", contentDisposition(path.Base(p)))
+	h.Set("Cache-Control", "private, max-age=0, must-revalidate")
+	if ct := mime.TypeByExtension(path.Ext(p)); ct != "" && !strings.HasPrefix(ct, "text/html") {
+		h.Set("Content-Type", ct)
+	} else {
+		h.Set("Content-Type", "application/octet-stream")
+	}
+	if r.URL.Query().Has("download") {
+		h.Set("Content-Disposition", strings.Replace(contentDisposition(path.Base(p)), "inline", "attachment", 1))
+	}
+
+	ptr, isLFS := s.pointer(g, entry)
+	if isLFS && !raw {
+		s.serveLFSContent(w, r, repo, p, ptr, entry)
+		return
+	}
+	rc, size, err := g.Blob(entry.OID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer rc.Close()
+	h.Set("ETag", `"`+entry.OID+`"`)
+	if isLFS {
+		// raw of an LFS file is the pointer; say where the content is.
+		h.Set("X-Linked-Etag", `"`+ptr.OID+`"`)
+		h.Set("X-Linked-Size", fmt.Sprint(ptr.Size))
+	}
+	s.countDownload(r, repo, p)
+	if size > maxBufferedBlob {
+		// Very large plain git blobs (pushed without LFS) stream without Range.
+		h.Set("Content-Length", fmt.Sprint(size))
+		if r.Method != http.MethodHead {
+			io.Copy(w, rc)
+		}
+		return
+	}
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	serveContent(w, r, bytes.NewReader(data), int64(len(data)))
+}
+
+// maxBufferedBlob bounds the git blobs read into memory to serve ranges.
+const maxBufferedBlob = 64 << 20
+
+func (s *Server) serveLFSContent(w http.ResponseWriter, r *http.Request, repo *haven.Repo, p string, ptr lfs.Pointer, entry gitstore.Entry) {
+	h := w.Header()
+	h.Set("ETag", `"`+ptr.OID+`"`)
+	h.Set("X-Linked-Etag", `"`+ptr.OID+`"`)
+	h.Set("X-Linked-Size", fmt.Sprint(ptr.Size))
+	f, info, err := s.blobs.Open(r.Context(), blob.LFSKey(ptr.OID))
+	if err != nil {
+		if errorsIsNotFound(err) {
+			err = haven.Errorf(haven.EEntryNotFound, "The content of %s (LFS object %s) is not stored on this server", p, ptr.OID)
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	defer f.Close()
+	s.countDownload(r, repo, p)
+	serveContent(w, r, f, info.Size)
+}
+
+// serveContent answers GET and HEAD with Range support. An empty file
+// answers a "bytes=0-0" probe with 200 and "Content-Range: bytes */0" so that
+// the JS client can still read the size.
+func serveContent(w http.ResponseWriter, r *http.Request, content io.ReadSeeker, size int64) {
+	if size == 0 && r.Header.Get("Range") != "" {
+		w.Header().Set("Content-Range", "bytes */0")
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if r.Method == http.MethodHead && r.Header.Get("Range") == "" {
+		// ServeContent omits nothing on HEAD, but set it explicitly: the
+		// Python client requires Content-Length on the metadata HEAD.
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	http.ServeContent(w, r, "", timeZero, content)
+}
+
+func contentDisposition(name string) string {
+	ascii := strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return '_'
+		}
+		return r
+	}, name)
+	return fmt.Sprintf(`inline; filename*=UTF-8''%s; filename="%s";`, url.PathEscape(name), ascii)
+}
+
+// pointer reports whether a git entry is an LFS pointer. Blobs are immutable,
+// so answers are cached by blob id.
+func (s *Server) pointer(g *gitstore.Repo, e gitstore.Entry) (lfs.Pointer, bool) {
+	if e.Type != "file" || e.Size > 1024 || e.Size < 40 {
+		return lfs.Pointer{}, false
+	}
+	if p, ok := s.pointers.get(e.OID); ok {
+		return p, p.OID != ""
+	}
+	rc, _, err := g.Blob(e.OID)
+	if err != nil {
+		return lfs.Pointer{}, false
+	}
+	data, err := io.ReadAll(io.LimitReader(rc, 2048))
+	rc.Close()
+	if err != nil {
+		return lfs.Pointer{}, false
+	}
+	p, ok := lfs.Parse(data)
+	if !ok {
+		p = lfs.Pointer{}
+	}
+	s.pointers.put(e.OID, p)
+	return p, ok
+}
+
+// pointerCache maps blob ids to their parsed pointer (zero when the blob is
+// not a pointer). It is cleared when it grows past its bound.
+type pointerCache struct {
+	mu sync.RWMutex
+	m  map[string]lfs.Pointer
+}
+
+const pointerCacheMax = 200_000
+
+func (c *pointerCache) get(oid string) (lfs.Pointer, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	p, ok := c.m[oid]
+	return p, ok
+}
+
+func (c *pointerCache) put(oid string, p lfs.Pointer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= pointerCacheMax {
+		c.m = make(map[string]lfs.Pointer)
+	}
+	c.m[oid] = p
+}

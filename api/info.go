@@ -1,0 +1,253 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/card"
+	"github.com/havenhub/haven/meta"
+)
+
+type syncMutex = sync.Mutex
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// expandParams returns the requested properties ("expand" and "expand[]"
+// are one key); nil means "the default set".
+func expandParams(r *http.Request) map[string]bool {
+	q := r.URL.Query()
+	vals := append(q["expand"], q["expand[]"]...)
+	if len(vals) == 0 {
+		return nil
+	}
+	m := map[string]bool{}
+	for _, v := range vals {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				m[p] = true
+			}
+		}
+	}
+	return m
+}
+
+// repoFields renders the metadata fields shared by repo info and listings.
+func (s *Server) repoFields(repo *haven.Repo) map[string]any {
+	tags := repo.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	m := map[string]any{
+		"_id":              repoObjectID(repo),
+		"id":               repo.FullName(),
+		"author":           repo.Namespace,
+		"private":          repo.Private,
+		"gated":            gatedValue(repo.Gated),
+		"disabled":         false,
+		"downloads":        repo.Downloads,
+		"downloadsAllTime": repo.DownloadsAllTime,
+		"likes":            repo.Likes,
+		"trendingScore":    repo.TrendingScore,
+		"tags":             tags,
+		"createdAt":        haven.FormatTime(repo.CreatedAt),
+		"lastModified":     haven.FormatTime(repo.UpdatedAt),
+		"usedStorage":      repo.UsedStorage,
+		"sha":              repo.SHA,
+		"xetEnabled":       false,
+	}
+	if repo.CardData != nil {
+		m["cardData"] = repo.CardData
+	}
+	switch repo.Type {
+	case haven.Model:
+		if repo.PipelineTag != "" {
+			m["pipeline_tag"] = repo.PipelineTag
+		}
+		if repo.LibraryName != "" {
+			m["library_name"] = repo.LibraryName
+		}
+	case haven.Dataset:
+		if d, ok := repo.CardData["pretty_name"].(string); ok {
+			m["description"] = d
+		}
+	case haven.Space:
+		m["sdk"] = repo.SDK
+		m["subdomain"] = strings.ToLower(strings.ReplaceAll(repo.FullName(), "/", "-"))
+		m["runtime"] = map[string]any{"stage": "NO_APP_FILE", "hardware": map[string]any{"current": nil, "requested": nil}}
+	}
+	return m
+}
+
+// filterExpand keeps only the requested properties, plus "_id" and "id".
+func filterExpand(m map[string]any, expand map[string]bool) map[string]any {
+	if expand == nil {
+		return m
+	}
+	out := map[string]any{"_id": m["_id"], "id": m["id"]}
+	for k := range expand {
+		if v, ok := m[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// handleRepoInfo answers GET /api/{types}/{id} and /revision/{rev}.
+func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
+	rev := strings.Join(segs, "/")
+	g, sha, err := s.openRev(r.Context(), repo, rev)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m := s.repoFields(repo)
+	m["sha"] = sha
+	if sha != repo.SHA {
+		// Another revision: its own date and card.
+		if c, err := g.CommitInfo(sha); err == nil {
+			m["lastModified"] = haven.FormatTime(c.Author.When)
+		}
+		delete(m, "cardData")
+		if readme, err := g.ReadFile(sha, "README.md"); err == nil {
+			if cd, err := card.Parse(readme); err == nil && cd.Data != nil {
+				m["cardData"] = cd.Data
+			}
+		}
+	}
+	expand := expandParams(r)
+	blobs := flag(r.URL.Query().Get("blobs"))
+	if expand == nil || expand["siblings"] {
+		entries, err := g.List(sha, "", true)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		siblings := make([]map[string]any, 0, len(entries))
+		for _, e := range entries {
+			if e.Type != "file" {
+				continue
+			}
+			sib := map[string]any{"rfilename": e.Path}
+			if blobs {
+				te := s.toTreeEntry(g, e)
+				sib["size"] = te.Size
+				sib["blobId"] = e.OID
+				if te.LFS != nil {
+					sib["lfs"] = map[string]any{"sha256": te.LFS.OID, "size": te.LFS.Size, "pointerSize": te.LFS.PointerSize}
+				}
+			}
+			siblings = append(siblings, sib)
+		}
+		m["siblings"] = siblings
+	}
+	writeJSON(w, http.StatusOK, filterExpand(m, expand))
+}
+
+// handleListRepos answers GET /api/models, /api/datasets and /api/spaces.
+func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven.RepoType) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.writeError(w, r, errNotFound("Not Found"))
+		return
+	}
+	q := r.URL.Query()
+	actor := actorOf(r)
+	f := meta.RepoFilter{
+		Type:      t,
+		Search:    strings.Join(q["search"], " "),
+		Author:    q.Get("author"),
+		Sort:      q.Get("sort"),
+		VisibleTo: actor.Namespaces(),
+		SeeAll:    !actor.Anonymous() && actor.User.IsAdmin,
+	}
+	for _, v := range q["filter"] {
+		for _, tag := range strings.Split(v, ",") {
+			if tag = strings.TrimSpace(tag); tag != "" {
+				f.Tags = append(f.Tags, tag)
+			}
+		}
+	}
+	for _, key := range []string{"pipeline_tag", "library", "language", "license", "task_categories", "size_categories"} {
+		if v := q.Get(key); v != "" {
+			switch key {
+			case "pipeline_tag", "library":
+				f.Tags = append(f.Tags, v)
+			default:
+				f.Tags = append(f.Tags, key+":"+v)
+			}
+		}
+	}
+	if g := q.Get("gated"); g != "" {
+		b := flag(g)
+		f.Gated = &b
+	}
+	switch f.Sort {
+	case "", "lastModified", "createdAt", "downloads", "likes", "trendingScore", "id", "updatedAt":
+	case "likes30d":
+		f.Sort = "likes"
+	default:
+		f.Sort = ""
+	}
+	pageSize := 1000
+	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 && n < pageSize {
+		pageSize = n
+	}
+	f.Offset = cursorOffset(q.Get("cursor"))
+	f.Limit = pageSize + 1
+	repos, err := s.meta.ListRepos(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if len(repos) > pageSize {
+		repos = repos[:pageSize]
+		s.setNextLink(w, r, f.Offset+pageSize)
+	}
+	expand := expandParams(r)
+	full := flag(q.Get("full"))
+	withCard := flag(q.Get("cardData"))
+	out := make([]map[string]any, 0, len(repos))
+	for _, repo := range repos {
+		m := s.repoFields(repo)
+		if expand == nil {
+			delete(m, "usedStorage")
+			delete(m, "downloadsAllTime")
+			delete(m, "disabled")
+			delete(m, "xetEnabled")
+			delete(m, "runtime")
+			if !withCard && !full {
+				delete(m, "cardData")
+			}
+			if !full {
+				delete(m, "sha")
+			}
+		}
+		if full || (expand != nil && expand["siblings"]) {
+			if sibs, err := s.siblingNames(r, repo); err == nil {
+				m["siblings"] = sibs
+			}
+		}
+		out = append(out, filterExpand(m, expand))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) siblingNames(r *http.Request, repo *haven.Repo) ([]map[string]any, error) {
+	g, sha, err := s.openRev(r.Context(), repo, "")
+	if err != nil {
+		return nil, err
+	}
+	entries, err := g.List(sha, "", true)
+	if err != nil {
+		return nil, err
+	}
+	sibs := []map[string]any{}
+	for _, e := range entries {
+		if e.Type == "file" {
+			sibs = append(sibs, map[string]any{"rfilename": e.Path})
+		}
+	}
+	return sibs, nil
+}

@@ -1,0 +1,469 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/card"
+	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/lfs"
+	"github.com/havenhub/haven/meta"
+)
+
+// repoURL is the web URL of a repository on the public base.
+func (s *Server) repoURL(repo *haven.Repo) string {
+	return s.publicURL("/" + repo.Type.URLPrefix() + escapeRepoID(repo))
+}
+
+// decodeJSON reads a bounded JSON body into v.
+func decodeJSON(r *http.Request, v any) error {
+	if r.Body == nil {
+		return errInvalid("Missing JSON body")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 16<<20))
+	if err := dec.Decode(v); err != nil {
+		return errInvalid("Invalid JSON body: %v", err)
+	}
+	return nil
+}
+
+type createRepoRequest struct {
+	Name         string  `json:"name"`
+	Organization *string `json:"organization"`
+	Type         string  `json:"type"`
+	Private      *bool   `json:"private"`
+	Visibility   string  `json:"visibility"`
+	SDK          string  `json:"sdk"`
+	License      string  `json:"license"`
+	Files        []struct {
+		Path     string `json:"path"`
+		Content  string `json:"content"`
+		Encoding string `json:"encoding"`
+	} `json:"files"`
+}
+
+// handleCreateRepo answers POST /api/repos/create.
+func (s *Server) handleCreateRepo(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		s.writeError(w, r, errNotFound("Not Found"))
+		return
+	}
+	actor := actorOf(r)
+	var req createRepoRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	t, err := haven.ParseRepoType(req.Type)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ns := actor.Name()
+	name := req.Name
+	if req.Organization != nil && *req.Organization != "" {
+		ns = *req.Organization
+	} else if a, b, ok := strings.Cut(req.Name, "/"); ok {
+		ns, name = a, b
+	}
+	if actor.Anonymous() {
+		s.writeError(w, r, haven.Errorf(haven.EUnauthorized, "You must be authenticated to create a repository. Please log in or pass a token."))
+		return
+	}
+	if !haven.ValidName(name) {
+		s.writeError(w, r, errInvalid("Invalid repo name %q: use 1 to 96 letters, digits, '-', '_' and '.', no '--' or '..', not ending in '.git'", name))
+		return
+	}
+	owner, err := s.meta.UserByName(r.Context(), ns)
+	if err != nil {
+		if haven.IsCode(err, haven.ENotFound) {
+			err = haven.Errorf(haven.EForbidden, "You don't have the rights to create a %s under the namespace %q", t, ns)
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	if err := auth.CanCreateIn(actor, t, owner.Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	private := req.Private != nil && *req.Private
+	switch req.Visibility {
+	case "private":
+		private = true
+	case "public", "":
+	case "protected":
+		if t != haven.Space {
+			s.writeError(w, r, errInvalid("Visibility 'protected' is only available for Spaces"))
+			return
+		}
+	default:
+		s.writeError(w, r, errInvalid("Invalid visibility %q: expected public, private or protected", req.Visibility))
+		return
+	}
+	if t == haven.Space {
+		switch req.SDK {
+		case "gradio", "streamlit", "docker", "static":
+		case "":
+			req.SDK = "static"
+		default:
+			s.writeError(w, r, errInvalid("Invalid Space SDK %q: expected gradio, streamlit, docker or static", req.SDK))
+			return
+		}
+	}
+	// Initial files: the JS client may send its own; otherwise the default
+	// .gitattributes (and, for Spaces, a README that names the SDK).
+	var ops []gitstore.Op
+	for _, f := range req.Files {
+		content, err := decodeContent(f.Content, f.Encoding)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		ops = append(ops, gitstore.Op{Kind: gitstore.OpPut, Path: f.Path, Content: content})
+	}
+	if len(ops) == 0 {
+		ops = append(ops, gitstore.Op{Kind: gitstore.OpPut, Path: ".gitattributes", Content: lfs.DefaultAttributes(t)})
+		if t == haven.Space {
+			ops = append(ops, gitstore.Op{Kind: gitstore.OpPut, Path: "README.md", Content: spaceReadme(name, req.SDK, req.License)})
+		}
+	}
+	now := time.Now().UTC()
+	repo := &haven.Repo{Type: t, Namespace: owner.Name, Name: name, Private: private, CreatedAt: now, UpdatedAt: now, SDK: req.SDK}
+	if err := s.meta.CreateRepo(r.Context(), repo); err != nil {
+		if haven.IsCode(err, haven.EConflict) {
+			if existing, gerr := s.meta.RepoByName(r.Context(), t, owner.Name, name); gerr == nil {
+				repo = existing
+			}
+			// The Python client reads "url" from the 409 body when exist_ok=True.
+			w.Header().Set("X-Error-Message", "You already created this "+string(t)+" repo")
+			writeJSON(w, http.StatusConflict, map[string]string{
+				"error": "You already created this " + string(t) + " repo",
+				"url":   s.repoURL(repo),
+			})
+			return
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.initGitRepo(r.Context(), repo, actor, ops); err != nil {
+		s.meta.DeleteRepo(context.WithoutCancel(r.Context()), repo.ID)
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{
+		"url":  s.repoURL(repo),
+		"name": repo.FullName(),
+		"id":   repoObjectID(repo),
+	})
+}
+
+func spaceReadme(name, sdk, license string) []byte {
+	var b strings.Builder
+	b.WriteString("---\ntitle: " + name + "\nsdk: " + sdk + "\n")
+	if license != "" {
+		b.WriteString("license: " + license + "\n")
+	}
+	b.WriteString("---\n")
+	return []byte(b.String())
+}
+
+// initGitRepo creates the bare repository with its first commit, replacing
+// leftovers of an earlier attempt that has no metadata row.
+func (s *Server) initGitRepo(ctx context.Context, repo *haven.Repo, actor *auth.Actor, ops []gitstore.Op) error {
+	ctx = context.WithoutCancel(ctx)
+	if err := s.git.Init(ctx, repo.Type, repo.RepoID()); err != nil {
+		if !haven.IsCode(err, haven.EConflict) {
+			return err
+		}
+		if err := s.git.Remove(ctx, repo.Type, repo.RepoID()); err != nil {
+			return err
+		}
+		if err := s.git.Init(ctx, repo.Type, repo.RepoID()); err != nil {
+			return err
+		}
+	}
+	g, err := s.git.Open(ctx, repo.Type, repo.RepoID())
+	if err != nil {
+		return err
+	}
+	_, err = g.Commit(ctx, gitstore.CommitRequest{
+		Ref:       "refs/heads/" + repo.DefaultBranch(),
+		CreateRef: true,
+		Author:    signature(actor),
+		Title:     "initial commit",
+		Ops:       ops,
+	})
+	if err != nil {
+		return err
+	}
+	return s.refreshRepo(ctx, repo)
+}
+
+// signature is the git identity of the actor.
+func signature(a *auth.Actor) gitstore.Signature {
+	name := a.Name()
+	if name == "" {
+		name = "haven"
+	}
+	email := name + "@users.noreply.haven"
+	if a.User != nil && a.User.Email != "" {
+		email = a.User.Email
+	}
+	return gitstore.Signature{Name: name, Email: email, When: time.Now().UTC()}
+}
+
+// repoObjectID is the opaque "_id" of a repository.
+func repoObjectID(repo *haven.Repo) string {
+	return strings.Repeat("0", 24-len(itoa(repo.ID))) + itoa(repo.ID)
+}
+
+type repoNameRequest struct {
+	Name         string  `json:"name"`
+	Organization *string `json:"organization"`
+	Type         string  `json:"type"`
+}
+
+// lookupNamed resolves the {name, organization, type} body of delete.
+func (s *Server) lookupNamed(r *http.Request, req repoNameRequest) (*haven.Repo, error) {
+	t, err := haven.ParseRepoType(req.Type)
+	if err != nil {
+		return nil, err
+	}
+	ns, name := actorOf(r).Name(), req.Name
+	if req.Organization != nil && *req.Organization != "" {
+		ns = *req.Organization
+	} else if a, b, ok := strings.Cut(req.Name, "/"); ok {
+		ns, name = a, b
+	}
+	repo, err := s.meta.RepoByName(r.Context(), t, ns, name)
+	if err != nil {
+		return nil, auth.RepoNotFound()
+	}
+	return repo, nil
+}
+
+// handleDeleteRepo answers DELETE /api/repos/delete.
+func (s *Server) handleDeleteRepo(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodDelete {
+		s.writeError(w, r, errNotFound("Not Found"))
+		return
+	}
+	var req repoNameRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	repo, err := s.lookupNamed(r, req)
+	if err == nil {
+		err = auth.Can(actorOf(r), auth.Admin, repo)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// The row goes first: once it is gone nobody can reach the repository,
+	// and a leftover folder is replaced if the name is taken again.
+	ctx := context.WithoutCancel(r.Context())
+	if err := s.meta.DeleteRepo(ctx, repo.ID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.git.Remove(ctx, repo.Type, repo.RepoID()); err != nil {
+		s.log.Error("removing git repository", "repo", repo.FullName(), "err", err)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+// handleMoveRepo answers POST /api/repos/move.
+func (s *Server) handleMoveRepo(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		s.writeError(w, r, errNotFound("Not Found"))
+		return
+	}
+	var req struct {
+		From string `json:"fromRepo"`
+		To   string `json:"toRepo"`
+		Type string `json:"type"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	t, err := haven.ParseRepoType(req.Type)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	from, err := haven.ParseRepoID(req.From)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	to, err := haven.ParseRepoID(req.To)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	actor := actorOf(r)
+	repo, err := s.meta.RepoByName(r.Context(), t, from.Namespace, from.Name)
+	if err != nil {
+		s.writeError(w, r, auth.RepoNotFound())
+		return
+	}
+	if err := auth.Can(actor, auth.Admin, repo); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	owner, err := s.meta.UserByName(r.Context(), to.Namespace)
+	if err != nil {
+		s.writeError(w, r, haven.Errorf(haven.EForbidden, "You don't have the rights to move a repository to the namespace %q", to.Namespace))
+		return
+	}
+	if err := auth.CanCreateIn(actor, t, owner.Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	to.Namespace = owner.Name
+	if _, err := s.meta.RepoByName(r.Context(), t, to.Namespace, to.Name); err == nil && !strings.EqualFold(from.String(), to.String()) {
+		s.writeError(w, r, haven.Errorf(haven.EConflict, "A %s repository called %s already exists", t, to))
+		return
+	}
+	ctx := context.WithoutCancel(r.Context())
+	old := repo.RepoID()
+	if err := s.git.Move(ctx, t, old, to); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.meta.MoveRepo(ctx, repo.ID, to.Namespace, to.Name); err != nil {
+		s.git.Move(ctx, t, to, old) // put the folder back where the row says it is
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+// handleSettings answers PUT /api/{types}/{id}/settings.
+func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, repo *haven.Repo, _ []string) {
+	if err := auth.Can(actorOf(r), auth.Admin, repo); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req struct {
+		Private    *bool  `json:"private"`
+		Visibility string `json:"visibility"`
+		Gated      any    `json:"gated"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	private, gated := repo.Private, repo.Gated
+	if req.Private != nil {
+		private = *req.Private
+	}
+	switch req.Visibility {
+	case "":
+	case "private":
+		private = true
+	case "public", "protected":
+		private = false
+	default:
+		s.writeError(w, r, errInvalid("Invalid visibility %q", req.Visibility))
+		return
+	}
+	switch g := req.Gated.(type) {
+	case nil:
+	case bool:
+		if g {
+			s.writeError(w, r, errInvalid(`Invalid gated value: expected "auto", "manual" or false`))
+			return
+		}
+		gated = ""
+	case string:
+		if g != "auto" && g != "manual" {
+			s.writeError(w, r, errInvalid(`Invalid gated value %q: expected "auto", "manual" or false`, g))
+			return
+		}
+		gated = g
+	default:
+		s.writeError(w, r, errInvalid(`Invalid gated value: expected "auto", "manual" or false`))
+		return
+	}
+	if err := s.meta.UpdateRepoSettings(r.Context(), repo.ID, private, gated); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"private": private, "gated": gatedValue(gated)})
+}
+
+func gatedValue(g string) any {
+	if g == "" {
+		return false
+	}
+	return g
+}
+
+// refreshRepo derives the metadata of the default branch (head, card,
+// tags, storage) after it moved. Refreshes of one repository run one at a
+// time so that an older state never overwrites a newer one.
+func (s *Server) refreshRepo(ctx context.Context, repo *haven.Repo) error {
+	mu, _ := s.refresh.LoadOrStore(repo.ID, new(syncMutex))
+	mu.(*syncMutex).Lock()
+	defer mu.(*syncMutex).Unlock()
+
+	g, sha, err := s.openRev(ctx, repo, repo.DefaultBranch())
+	if err != nil {
+		return err
+	}
+	c, err := g.CommitInfo(sha)
+	if err != nil {
+		return err
+	}
+	content := meta.RepoContent{SHA: sha, UpdatedAt: c.Author.When.UTC(), SDK: repo.SDK}
+	if readme, err := g.ReadFile(sha, "README.md"); err == nil {
+		if cd, err := card.Parse(readme); err == nil && cd.Data != nil {
+			m := cd.Meta(repo.Type)
+			content.CardData = cd.Data
+			content.Tags = m.Tags
+			content.PipelineTag = m.PipelineTag
+			content.LibraryName = m.LibraryName
+			if sdk, ok := cd.Data["sdk"].(string); ok && repo.Type == haven.Space {
+				content.SDK = sdk
+			}
+		}
+	}
+	if entries, err := g.List(sha, "", true); err == nil {
+		for _, e := range entries {
+			if e.Type != "file" {
+				continue
+			}
+			if p, ok := s.pointer(g, e); ok {
+				content.UsedStorage += p.Size
+			} else {
+				content.UsedStorage += e.Size
+			}
+		}
+	}
+	return s.meta.UpdateRepoContent(ctx, repo.ID, content)
+}
+
+// decodeContent decodes an initial file sent with create-repo.
+func decodeContent(content, encoding string) ([]byte, error) {
+	switch encoding {
+	case "base64":
+		b, err := base64.StdEncoding.DecodeString(content)
+		if err != nil {
+			return nil, errInvalid("Invalid base64 content: %v", err)
+		}
+		return b, nil
+	case "", "utf-8", "utf8":
+		return []byte(content), nil
+	}
+	return nil, errInvalid("Unknown encoding %q", encoding)
+}

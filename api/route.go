@@ -1,0 +1,305 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/auth"
+)
+
+type actorKey struct{}
+
+// actorOf returns the caller identity stored in the request context; it is
+// never nil.
+func actorOf(r *http.Request) *auth.Actor {
+	if a, ok := r.Context().Value(actorKey{}).(*auth.Actor); ok {
+		return a
+	}
+	return &auth.Actor{}
+}
+
+// route authenticates the caller and dispatches on the escaped path.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	segs, err := splitPath(r.URL.EscapedPath())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// The signed LFS object URLs authorise themselves and are called without
+	// credentials; everything else resolves the caller first.
+	if len(segs) >= 2 && segs[0] == "lfs" && segs[1] == "objects" {
+		s.serveLFSObject(w, r, segs[2:])
+		return
+	}
+	actor, err := s.authenticate(r)
+	if err != nil {
+		if isGitRequest(segs) {
+			askForCredentials(w)
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	r = r.WithContext(context.WithValue(r.Context(), actorKey{}, actor))
+
+	if len(segs) > 0 && segs[0] == "api" {
+		s.routeAPI(w, r, segs[1:])
+		return
+	}
+	s.routeRepoFiles(w, r, segs)
+}
+
+// splitPath splits an escaped URL path on "/" and unescapes each segment.
+func splitPath(escaped string) ([]string, error) {
+	escaped = strings.Trim(escaped, "/")
+	if escaped == "" {
+		return nil, nil
+	}
+	parts := strings.Split(escaped, "/")
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		u, err := url.PathUnescape(p)
+		if err != nil {
+			return nil, errInvalid("Invalid URL path")
+		}
+		out[i] = u
+	}
+	return out, nil
+}
+
+func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, segs []string) {
+	if len(segs) == 0 {
+		s.writeError(w, r, errNotFound("Not Found"))
+		return
+	}
+	switch segs[0] {
+	case "health":
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		return
+	case "whoami-v2", "whoami":
+		s.handleWhoami(w, r)
+		return
+	case "validate-yaml":
+		s.handleValidateYAML(w, r)
+		return
+	case "repos":
+		if len(segs) == 2 {
+			switch segs[1] {
+			case "create":
+				s.handleCreateRepo(w, r)
+				return
+			case "delete":
+				s.handleDeleteRepo(w, r)
+				return
+			case "move":
+				s.handleMoveRepo(w, r)
+				return
+			}
+		}
+	case "users":
+		if len(segs) == 3 && segs[2] == "likes" {
+			s.handleUserLikes(w, r, segs[1])
+			return
+		}
+		if len(segs) == 3 && segs[2] == "overview" {
+			s.handleUserOverview(w, r, segs[1])
+			return
+		}
+	case "organizations":
+		if len(segs) == 3 && segs[2] == "overview" {
+			s.handleUserOverview(w, r, segs[1])
+			return
+		}
+	case "models", "datasets", "spaces":
+		t, _ := haven.ParseRepoType(segs[0])
+		if len(segs) == 1 {
+			s.handleListRepos(w, r, t)
+			return
+		}
+		if len(segs) >= 3 {
+			s.routeRepoAPI(w, r, t, segs[1], segs[2], segs[3:])
+			return
+		}
+	case "telemetry":
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	s.writeError(w, r, errNotFound("Not Found"))
+}
+
+// repoRequest is a request addressed to one repository.
+type repoRequest struct {
+	repo *haven.Repo
+	rest []string // path segments after the action word
+}
+
+func (s *Server) routeRepoAPI(w http.ResponseWriter, r *http.Request, t haven.RepoType, ns, name string, rest []string) {
+	action := ""
+	if len(rest) > 0 {
+		action, rest = rest[0], rest[1:]
+	}
+	m := r.Method
+	type handler func(http.ResponseWriter, *http.Request, *haven.Repo, []string)
+	var h handler
+	switch {
+	case action == "" && (m == "GET" || m == "HEAD"):
+		h = s.handleRepoInfo
+	case action == "revision" && (m == "GET" || m == "HEAD"):
+		h = s.handleRepoInfo
+	case action == "tree" && m == "GET":
+		h = s.handleTree
+	case action == "paths-info" && m == "POST":
+		h = s.handlePathsInfo
+	case action == "refs" && m == "GET":
+		h = s.handleRefs
+	case action == "commits" && m == "GET":
+		h = s.handleCommits
+	case action == "branch" && (m == "POST" || m == "DELETE"):
+		h = s.handleBranch
+	case action == "tag" && (m == "POST" || m == "DELETE"):
+		h = s.handleTag
+	case action == "super-squash" && m == "POST":
+		h = s.handleSuperSquash
+	case action == "preupload" && m == "POST":
+		h = s.handlePreupload
+	case action == "commit" && m == "POST":
+		h = s.handleCommit
+	case action == "settings" && m == "PUT":
+		h = s.handleSettings
+	case action == "like" && (m == "POST" || m == "DELETE"):
+		h = s.handleLike
+	case action == "likers" && m == "GET":
+		h = s.handleLikers
+	case action == "auth-check" && m == "GET":
+		h = s.handleAuthCheck
+	}
+	if h == nil {
+		s.writeError(w, r, errNotFound("Not Found"))
+		return
+	}
+	repo, err := s.findRepo(r.Context(), t, ns, name)
+	if err != nil {
+		if moved, ok := movedRepo(err); ok && (m == "GET" || m == "HEAD") {
+			// Keep old API URLs working after a rename: point at the new name.
+			loc := "/api/" + t.Plural() + "/" + escapeRepoID(moved) + suffixAfter(r.URL.EscapedPath(), 4)
+			redirect(w, r, loc)
+			return
+		} else if ok {
+			repo = moved
+		} else {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if err := auth.Can(actorOf(r), auth.Read, repo); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h(w, r, repo, rest)
+}
+
+// suffixAfter returns the escaped path after its first n segments, with the
+// leading slash and the original query string.
+func suffixAfter(escapedPath string, n int) string {
+	p := strings.TrimPrefix(escapedPath, "/")
+	for range n {
+		i := strings.IndexByte(p, '/')
+		if i < 0 {
+			return ""
+		}
+		p = p[i+1:]
+	}
+	return "/" + p
+}
+
+func redirect(w http.ResponseWriter, r *http.Request, loc string) {
+	if r.URL.RawQuery != "" {
+		loc += "?" + r.URL.RawQuery
+	}
+	w.Header().Set("Location", loc)
+	w.WriteHeader(http.StatusTemporaryRedirect)
+}
+
+func escapeRepoID(repo *haven.Repo) string {
+	return url.PathEscape(repo.Namespace) + "/" + url.PathEscape(repo.Name)
+}
+
+// movedError carries the new location of a renamed repository.
+type movedError struct{ repo *haven.Repo }
+
+func (e *movedError) Error() string { return "repository moved to " + e.repo.FullName() }
+
+func movedRepo(err error) (*haven.Repo, bool) {
+	if m, ok := err.(*movedError); ok {
+		return m.repo, true
+	}
+	return nil, false
+}
+
+// findRepo looks a repository up by name. For a renamed repository it returns
+// a *movedError carrying the current one.
+func (s *Server) findRepo(ctx context.Context, t haven.RepoType, ns, name string) (*haven.Repo, error) {
+	repo, err := s.meta.RepoByName(ctx, t, ns, name)
+	if err == nil {
+		return repo, nil
+	}
+	if !haven.IsCode(err, haven.ERepoNotFound) {
+		return nil, err
+	}
+	if moved, rerr := s.meta.Redirect(ctx, t, ns, name); rerr == nil {
+		return nil, &movedError{moved}
+	}
+	return nil, auth.RepoNotFound()
+}
+
+// authenticate resolves the Authorization header: "Bearer hf_…", or HTTP
+// Basic with the token as password (git and git-lfs).
+func (s *Server) authenticate(r *http.Request) (*auth.Actor, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return &auth.Actor{}, nil
+	}
+	var token string
+	scheme, cred, _ := strings.Cut(h, " ")
+	switch strings.ToLower(scheme) {
+	case "bearer":
+		token = strings.TrimSpace(cred)
+	case "basic":
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+		if err != nil {
+			return nil, haven.Errorf(haven.EUnauthorized, auth.ErrInvalidToken)
+		}
+		_, pass, _ := strings.Cut(string(raw), ":")
+		token = pass
+	default:
+		return nil, haven.Errorf(haven.EUnauthorized, auth.ErrInvalidToken)
+	}
+	return s.actorForToken(r.Context(), token)
+}
+
+// tokenCache remembers resolved tokens briefly: the read path should not pay
+// for two queries on every request. Revocation takes effect within the TTL.
+var tokenCache sync.Map // hash → actorEntry
+
+const tokenCacheTTL = 10 * time.Second
+
+func (s *Server) actorForToken(ctx context.Context, token string) (*auth.Actor, error) {
+	key := auth.HashToken(token)
+	if e, ok := tokenCache.Load(key); ok && time.Now().Before(e.(actorEntry).expires) {
+		return e.(actorEntry).actor, nil
+	}
+	a, err := auth.FromToken(ctx, s.meta, token)
+	if err != nil {
+		return nil, err
+	}
+	tokenCache.Store(key, actorEntry{a, time.Now().Add(tokenCacheTTL)})
+	return a, nil
+}
+
+// forgetTokens drops cached identities, e.g. after a membership change.
+func forgetTokens() { tokenCache.Clear() }

@@ -1,0 +1,120 @@
+// Package api serves the Hugging Face Hub HTTP protocol: the JSON API under
+// /api, file downloads (resolve, raw), the Git LFS batch API and git smart
+// HTTP. It maps every error to the Hub's shape in one place (errors.go).
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/blob"
+	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/meta"
+)
+
+// Config is what the server needs to run.
+type Config struct {
+	Meta      *meta.Store
+	Git       *gitstore.Store
+	Blobs     blob.Driver
+	PublicURL string // base of every URL in responses, e.g. "http://127.0.0.1:8080"
+	Secret    []byte // signs upload and download URLs handed to LFS clients
+	Logger    *slog.Logger
+}
+
+// Server is the HTTP API. Create it with New.
+type Server struct {
+	meta   *meta.Store
+	git    *gitstore.Store
+	blobs  blob.Driver
+	base   *url.URL
+	secret []byte
+	log    *slog.Logger
+
+	downloads *downloadCounter
+	pointers  pointerCache
+	refresh   sync.Map // repo ID → *sync.Mutex, serialises metadata refreshes
+}
+
+// New returns a Server. Call Close to flush counters on shutdown.
+func New(cfg Config) (*Server, error) {
+	base, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{
+		meta:   cfg.Meta,
+		git:    cfg.Git,
+		blobs:  cfg.Blobs,
+		base:   base,
+		secret: cfg.Secret,
+		log:    cfg.Logger,
+	}
+	s.downloads = newDownloadCounter(cfg.Meta, cfg.Logger)
+	return s, nil
+}
+
+// Close flushes buffered download counts.
+func (s *Server) Close() error {
+	s.downloads.Close()
+	return nil
+}
+
+// publicURL joins path (already escaped) to the public base URL.
+func (s *Server) publicURL(path string) string {
+	return strings.TrimRight(s.base.String(), "/") + path
+}
+
+// ServeHTTP routes a request. Routing is on the escaped path so that a "%2F"
+// inside a revision or file name stays inside its segment.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := r.Header.Get("X-Request-Id")
+	if reqID == "" {
+		reqID = r.Header.Get("X-Amzn-Trace-Id")
+	}
+	if reqID == "" {
+		reqID = newRequestID()
+	}
+	w.Header().Set("X-Request-Id", reqID)
+	setCORS(w, r)
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	ctx := context.WithValue(r.Context(), requestIDKey{}, reqID)
+	r = r.WithContext(ctx)
+	s.route(w, r)
+}
+
+type requestIDKey struct{}
+
+func setCORS(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Vary", "Origin")
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Range, Content-Type, X-Request-Id, Accept, User-Agent")
+	h.Set("Access-Control-Expose-Headers", "ETag, Content-Range, Content-Length, Link, X-Error-Code, X-Error-Message, X-Request-Id, X-Repo-Commit, X-Linked-Size, X-Linked-ETag, X-Total-Count")
+	h.Set("Access-Control-Max-Age", "86400")
+}
+
+// actorCache keeps recently seen tokens for a few seconds so that the hot
+// read path does not query the database twice per request.
+type actorEntry struct {
+	actor   *auth.Actor
+	expires time.Time
+}

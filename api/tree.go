@@ -1,0 +1,194 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/blob"
+	"github.com/havenhub/haven/gitstore"
+)
+
+var timeZero time.Time
+
+func errorsIsNotFound(err error) bool { return errors.Is(err, blob.ErrNotFound) }
+
+// treeEntry is a file or folder as the tree and paths-info endpoints list it.
+type treeEntry struct {
+	Type       string      `json:"type"`
+	OID        string      `json:"oid"`
+	Size       int64       `json:"size"`
+	Path       string      `json:"path"`
+	LFS        *lfsInfo    `json:"lfs,omitempty"`
+	LastCommit *lastCommit `json:"lastCommit,omitempty"`
+}
+
+type lfsInfo struct {
+	OID         string `json:"oid"`
+	Size        int64  `json:"size"`
+	PointerSize int64  `json:"pointerSize"`
+}
+
+type lastCommit struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	Date  string `json:"date"`
+}
+
+func (s *Server) toTreeEntry(g *gitstore.Repo, e gitstore.Entry) treeEntry {
+	te := treeEntry{Type: e.Type, OID: e.OID, Size: e.Size, Path: e.Path}
+	if e.Type == "file" {
+		if p, ok := s.pointer(g, e); ok {
+			te.LFS = &lfsInfo{OID: p.OID, Size: p.Size, PointerSize: e.Size}
+			te.Size = p.Size
+		}
+	} else {
+		te.Size = 0
+	}
+	return te
+}
+
+// addLastCommits fills lastCommit for every entry with one history walk.
+func addLastCommits(g *gitstore.Repo, sha string, entries []treeEntry) error {
+	paths := make([]string, len(entries))
+	for i, e := range entries {
+		paths[i] = e.Path
+	}
+	lc, err := g.LastCommits(sha, paths)
+	if err != nil {
+		return err
+	}
+	for i := range entries {
+		if c := lc[entries[i].Path]; c != nil {
+			entries[i].LastCommit = &lastCommit{ID: c.ID, Title: c.Title, Date: haven.FormatTime(c.Author.When)}
+		}
+	}
+	return nil
+}
+
+// handleTree lists a folder: GET /api/{types}/{id}/tree/{rev}[/{path}].
+func (s *Server) handleTree(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
+	g, err := s.git.Open(r.Context(), repo.Type, repo.RepoID())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rev, rest := splitRevision(segs, resolves(g))
+	sha, err := g.Resolve(rev)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	recursive, expand := flag(q.Get("recursive")), flag(q.Get("expand"))
+	dir := strings.Trim(strings.Join(rest, "/"), "/")
+	entries, err := g.List(sha, dir, recursive)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	pageSize := 1000
+	if expand {
+		pageSize = 50
+	}
+	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 && n < pageSize {
+		pageSize = n
+	}
+	offset := cursorOffset(q.Get("cursor"))
+	if offset > len(entries) {
+		offset = len(entries)
+	}
+	end := min(offset+pageSize, len(entries))
+	page := make([]treeEntry, 0, end-offset)
+	for _, e := range entries[offset:end] {
+		page = append(page, s.toTreeEntry(g, e))
+	}
+	if expand {
+		if err := addLastCommits(g, sha, page); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if end < len(entries) {
+		s.setNextLink(w, r, end)
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// handlePathsInfo answers POST /api/{types}/{id}/paths-info/{rev} for a list
+// of paths, form-encoded (Python) or JSON (JS). Unknown paths are left out.
+func (s *Server) handlePathsInfo(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
+	g, sha, err := s.openRev(r.Context(), repo, strings.Join(segs, "/"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req struct {
+		Paths  []string `json:"paths"`
+		Expand any      `json:"expand"`
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	body := http.MaxBytesReader(w, r.Body, 8<<20)
+	if ct == "application/json" {
+		if err := json.NewDecoder(body).Decode(&req); err != nil {
+			s.writeError(w, r, errInvalid("Invalid JSON body: %v", err))
+			return
+		}
+	} else {
+		r.Body = body
+		if err := r.ParseForm(); err != nil {
+			s.writeError(w, r, errInvalid("Invalid form body: %v", err))
+			return
+		}
+		req.Paths = r.PostForm["paths"]
+		req.Expand = r.PostForm.Get("expand")
+	}
+	if len(req.Paths) > 1000 {
+		s.writeError(w, r, haven.Errorf(haven.ETooLarge, "Too many paths: at most 1000 per request"))
+		return
+	}
+	out := make([]treeEntry, 0, len(req.Paths))
+	for _, p := range req.Paths {
+		e, err := g.Stat(sha, strings.Trim(p, "/"))
+		if err != nil {
+			if haven.IsCode(err, haven.EEntryNotFound) {
+				continue
+			}
+			s.writeError(w, r, err)
+			return
+		}
+		if e.Path == "" {
+			continue
+		}
+		out = append(out, s.toTreeEntry(g, e))
+	}
+	if flagAny(req.Expand) {
+		if err := addLastCommits(g, sha, out); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// flag parses "1"/"true" in any case as true.
+func flag(v string) bool {
+	return v == "1" || strings.EqualFold(v, "true")
+}
+
+func flagAny(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		return flag(x)
+	case float64:
+		return x != 0
+	}
+	return false
+}

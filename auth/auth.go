@@ -1,0 +1,188 @@
+// Package auth decides who a request comes from and what they may do. Every
+// access decision in Haven goes through Can, so that private repositories are
+// hidden the same way on every endpoint.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/havenhub/haven"
+)
+
+// Actor is the identity behind a request. The zero Actor is anonymous.
+type Actor struct {
+	User    *haven.User
+	Role    haven.Role        // the token's role; write for web sessions
+	TokenID int64             // 0 when not authenticated by token
+	Token   *haven.Token      // the token used, if any
+	Orgs    map[string]string // lower-cased org name → role in it ("admin", "write", "read")
+}
+
+// Anonymous reports whether the request carries no identity.
+func (a *Actor) Anonymous() bool { return a == nil || a.User == nil }
+
+// Name is the user name, or "" for anonymous callers.
+func (a *Actor) Name() string {
+	if a.Anonymous() {
+		return ""
+	}
+	return a.User.Name
+}
+
+// Namespaces lists the namespaces whose private repositories the actor may see.
+func (a *Actor) Namespaces() []string {
+	if a.Anonymous() {
+		return nil
+	}
+	ns := []string{a.User.Name}
+	for org := range a.Orgs {
+		ns = append(ns, org)
+	}
+	return ns
+}
+
+// Action is what an actor wants to do with a repository.
+type Action int
+
+// Actions, from weakest to strongest.
+const (
+	Read  Action = iota // read files, metadata, history
+	Write               // commit, push, create branches and tags
+	Admin               // change settings, rename, delete
+)
+
+// namespaceRole is the actor's standing in a namespace: "admin" for their
+// own, their role for an org they belong to, "" otherwise.
+func (a *Actor) namespaceRole(namespace string) string {
+	if a.Anonymous() {
+		return ""
+	}
+	if a.User.IsAdmin || strings.EqualFold(a.User.Name, namespace) {
+		return "admin"
+	}
+	return a.Orgs[strings.ToLower(namespace)]
+}
+
+// Can reports whether the actor may perform act on repo. A caller who may not
+// even read a private repository learns nothing about it: the error is
+// RepoNotFound, exactly as for a repository that does not exist.
+func Can(a *Actor, act Action, repo *haven.Repo) error {
+	role := a.namespaceRole(repo.Namespace)
+	if repo.Private && role == "" {
+		return RepoNotFound()
+	}
+	if act == Read {
+		return nil
+	}
+	if a.Anonymous() {
+		return haven.Errorf(haven.EUnauthorized, "You must be authenticated to do this. Please log in or pass a token.")
+	}
+	if a.Role != haven.RoleWrite {
+		return haven.Errorf(haven.EForbidden, "This token has read access only: a token with write access is needed to modify %s", repo.FullName())
+	}
+	switch {
+	case act == Write && (role == "admin" || role == "write"):
+		return nil
+	case act == Admin && role == "admin":
+		return nil
+	}
+	return haven.Errorf(haven.EForbidden, "You don't have the rights to modify the %s repository %s", repo.Type, repo.FullName())
+}
+
+// CanCreateIn reports whether the actor may create repositories in namespace.
+func CanCreateIn(a *Actor, t haven.RepoType, namespace string) error {
+	if a.Anonymous() {
+		return haven.Errorf(haven.EUnauthorized, "You must be authenticated to create a repository. Please log in or pass a token.")
+	}
+	if a.Role != haven.RoleWrite {
+		return haven.Errorf(haven.EForbidden, "This token has read access only: a token with write access is needed to create a repository")
+	}
+	switch a.namespaceRole(namespace) {
+	case "admin", "write":
+		return nil
+	}
+	return haven.Errorf(haven.EForbidden, "You don't have the rights to create a %s under the namespace %q", t, namespace)
+}
+
+// RepoNotFound is the error every endpoint gives for a repository the caller may not see.
+func RepoNotFound() error {
+	return haven.Errorf(haven.ERepoNotFound, "Repository not found")
+}
+
+// Store is what authentication needs from the metadata store.
+type Store interface {
+	TokenByHash(ctx context.Context, hash string) (*haven.Token, *haven.User, error)
+	Memberships(ctx context.Context, userID int64) ([]haven.Membership, error)
+	TouchToken(ctx context.Context, tokenID int64, at time.Time) error
+}
+
+// ErrInvalidToken is the Hub's exact message for a token it does not know;
+// the Python client tells it apart from "repository not found" by this text.
+const ErrInvalidToken = "Invalid credentials in Authorization header"
+
+// FromToken looks up a plain token and builds the actor behind it.
+func FromToken(ctx context.Context, s Store, plain string) (*Actor, error) {
+	if !strings.HasPrefix(plain, TokenPrefix) {
+		return nil, haven.Errorf(haven.EUnauthorized, ErrInvalidToken)
+	}
+	tok, user, err := s.TokenByHash(ctx, HashToken(plain))
+	if err != nil {
+		if haven.IsCode(err, haven.ENotFound) {
+			return nil, haven.Errorf(haven.EUnauthorized, ErrInvalidToken)
+		}
+		return nil, err
+	}
+	return ForUser(ctx, s, user, tok)
+}
+
+// ForUser builds the actor for a known user, with the role of tok (or write
+// access when tok is nil, as for a signed-in browser session).
+func ForUser(ctx context.Context, s Store, user *haven.User, tok *haven.Token) (*Actor, error) {
+	ms, err := s.Memberships(ctx, user.ID)
+	if err != nil {
+		return nil, err
+	}
+	a := &Actor{User: user, Role: haven.RoleWrite, Orgs: make(map[string]string, len(ms))}
+	if tok != nil {
+		a.Role, a.TokenID, a.Token = tok.Role, tok.ID, tok
+	}
+	for _, m := range ms {
+		a.Orgs[strings.ToLower(m.Org.Name)] = m.Role
+	}
+	return a, nil
+}
+
+// TokenPrefix starts every token; the JS client refuses tokens without it.
+const TokenPrefix = "hf_"
+
+const tokenAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// NewToken returns a fresh random token ("hf_" and 34 letters, about 194 bits)
+// and the hash under which it is stored.
+func NewToken() (plain, hash string) {
+	var b strings.Builder
+	b.WriteString(TokenPrefix)
+	max := big.NewInt(int64(len(tokenAlphabet)))
+	for range 34 {
+		n, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			panic(err) // crypto/rand never fails on supported platforms
+		}
+		b.WriteByte(tokenAlphabet[n.Int64()])
+	}
+	plain = b.String()
+	return plain, HashToken(plain)
+}
+
+// HashToken is how tokens are stored. Tokens carry enough entropy that a
+// plain SHA-256 cannot be reversed by guessing.
+func HashToken(plain string) string {
+	sum := sha256.Sum256([]byte(plain))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,55 @@
+// Command haven runs the Haven hub and administers its data folder.
+//
+//	haven serve [--addr 127.0.0.1:8080] [--data ./data] [--public-url URL] [--database DSN] [--blob-store URL]
+//	haven user create NAME [--admin] [--fullname F] [--email E] [--password P]
+//	haven token create NAME --role read|write [--name DISPLAY]
+//	haven org create NAME --owner USER
+//
+// The admin commands work on the same data folder (or database) as a running
+// server.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	if err := rootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "haven:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the settings shared by every command. Flags win over HAVEN_*
+// environment variables, which win over the defaults.
+type options struct {
+	data      string
+	database  string
+	blobStore string
+}
+
+func rootCmd() *cobra.Command {
+	opts := &options{}
+	root := &cobra.Command{
+		Use:           "haven",
+		Short:         "A self-hosted hub for machine learning models, datasets and Spaces",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&opts.data, "data", envOr("HAVEN_DATA", "./data"), "data folder (SQLite database, git repositories, large files)")
+	pf.StringVar(&opts.database, "database", os.Getenv("HAVEN_DATABASE"), "metadata database: a postgres:// URL, or empty for SQLite in the data folder")
+	pf.StringVar(&opts.blobStore, "blob-store", os.Getenv("HAVEN_BLOB_STORE"), "large-file store: an s3://KEY:SECRET@host:port/bucket URL, or empty for the data folder")
+	root.AddCommand(serveCmd(opts), userCmd(opts), tokenCmd(opts), orgCmd(opts))
+	return root
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/havenhub/haven/api"
+	"github.com/havenhub/haven/blob"
+	"github.com/havenhub/haven/blob/blobstore"
+	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/meta"
+)
+
+func serveCmd(opts *options) *cobra.Command {
+	var addr, publicURL string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the hub: HTTP API, git, LFS",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, opts, addr, publicURL)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", envOr("HAVEN_ADDR", "127.0.0.1:8080"), "address to listen on")
+	cmd.Flags().StringVar(&publicURL, "public-url", os.Getenv("HAVEN_PUBLIC_URL"), "base URL clients use to reach the server (default http://ADDR)")
+	return cmd
+}
+
+// stores opens the metadata database, the git store and the blob store.
+type stores struct {
+	meta  *meta.Store
+	git   *gitstore.Store
+	blobs blob.Driver
+}
+
+func openMeta(ctx context.Context, opts *options) (*meta.Store, error) {
+	if err := os.MkdirAll(opts.data, 0o755); err != nil {
+		return nil, err
+	}
+	dsn := opts.database
+	if dsn == "" {
+		dsn = filepath.Join(opts.data, "haven.db")
+	}
+	return meta.Open(ctx, dsn)
+}
+
+func openStores(ctx context.Context, opts *options) (*stores, error) {
+	m, err := openMeta(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("opening database: %w", err)
+	}
+	g, err := gitstore.New(filepath.Join(opts.data, "repos"))
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("opening git store: %w", err)
+	}
+	blobURL := opts.blobStore
+	if blobURL == "" {
+		abs, err := filepath.Abs(filepath.Join(opts.data, "blobs"))
+		if err != nil {
+			m.Close()
+			return nil, err
+		}
+		blobURL = abs
+	}
+	b, err := blobstore.Open(ctx, blobURL)
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("opening blob store: %w", err)
+	}
+	return &stores{meta: m, git: g, blobs: b}, nil
+}
+
+func serve(ctx context.Context, opts *options, addr, publicURL string) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	st, err := openStores(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer st.meta.Close()
+	secret, err := loadSecret(opts.data)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	srv, err := api.New(api.Config{
+		Meta:      st.meta,
+		Git:       st.git,
+		Blobs:     st.blobs,
+		PublicURL: publicURL,
+		Secret:    secret,
+		Logger:    log,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("haven listening", "addr", ln.Addr().String(), "public_url", publicURL, "data", opts.data)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// loadSecret reads the key that signs LFS URLs, creating it on first start.
+// Replicas that share a data folder share the key.
+func loadSecret(data string) ([]byte, error) {
+	p := filepath.Join(data, "secret.key")
+	b, err := os.ReadFile(p)
+	if err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	text := fmt.Sprintf("%x", key)
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(text+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return nil, err
+	}
+	return []byte(text), nil
+}
