@@ -23,12 +23,12 @@ func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request) {
 	orgs := make([]map[string]any, 0, len(ms))
 	for _, m := range ms {
 		orgs = append(orgs, map[string]any{
-			"type":       "org",
-			"id":         repoObjectIDFor(m.Org.ID),
-			"name":       m.Org.Name,
-			"fullname":   fullName(&m.Org),
-			"avatarUrl":  "",
-			"roleInOrg":  m.Role,
+			"type":         "org",
+			"id":           repoObjectIDFor(m.Org.ID),
+			"name":         m.Org.Name,
+			"fullname":     fullName(&m.Org),
+			"avatarUrl":    "",
+			"roleInOrg":    m.Role,
 			"isEnterprise": false,
 		})
 	}

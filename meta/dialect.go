@@ -2,7 +2,6 @@ package meta
 
 import (
 	"errors"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -56,22 +55,30 @@ func dialectFor(dsn string) (*dialect, string) {
 // foreign keys for cascading deletes, and immediate transactions so that a
 // transaction that reads before it writes cannot fail on a lock upgrade.
 func sqliteDSN(path string) string {
-	memory := path == ":memory:" || strings.Contains(path, "mode=memory")
-	name, query, _ := strings.Cut(strings.TrimPrefix(path, "file:"), "?")
+	// A "file:" URI is taken as written, with its own query; a plain path
+	// may contain any character and is escaped.
+	name, query := escapePath(path), ""
+	if uri, ok := strings.CutPrefix(path, "file:"); ok {
+		name, query, _ = strings.Cut(uri, "?")
+	}
 	params := []string{
 		"_pragma=busy_timeout(5000)",
 		"_pragma=foreign_keys(1)",
 		"_txlock=immediate",
 		"_time_format=sqlite",
 	}
-	if !memory {
+	if !sqliteInMemory(path) {
 		params = append(params, "_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)")
 	}
 	if query != "" {
 		params = append(params, query)
 	}
-	u := url.URL{Scheme: "file", Opaque: escapePath(name), RawQuery: strings.Join(params, "&")}
-	return u.String()
+	return "file:" + name + "?" + strings.Join(params, "&")
+}
+
+// sqliteInMemory reports whether a SQLite DSN names an in-memory database.
+func sqliteInMemory(dsn string) bool {
+	return dsn == ":memory:" || strings.HasPrefix(dsn, "file::memory:") || strings.Contains(dsn, "mode=memory")
 }
 
 // escapePath escapes the characters that would end the path part of a

@@ -34,8 +34,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("meta: open %s: %w", d.name, err)
 	}
 	if d == sqliteDialect {
-		if dsn == ":memory:" {
-			// Every connection to ":memory:" is a database of its own.
+		if sqliteInMemory(dsn) {
+			// Every connection to an in-memory database has one of its own.
 			db.SetMaxOpenConns(1)
 		} else {
 			// Writers queue on SQLite's lock; a few connections are enough

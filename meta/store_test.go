@@ -615,7 +615,7 @@ func testLikes(t *testing.T, s *meta.Store) {
 
 	mustNil(t, s.Like(ctx, alice.ID, r1.ID))
 	mustNil(t, s.Like(ctx, alice.ID, r1.ID)) // idempotent
-	time.Sleep(2 * time.Millisecond)        // distinct like times, for the order
+	time.Sleep(2 * time.Millisecond)         // distinct like times, for the order
 	mustNil(t, s.Like(ctx, alice.ID, r2.ID))
 	mustNil(t, s.Like(ctx, bob.ID, r1.ID))
 	if n := likes(r1.ID); n != 2 {
