@@ -36,7 +36,7 @@ func (s *Server) routeRepoFiles(w http.ResponseWriter, r *http.Request, segs []s
 	isGit := strings.HasSuffix(name, ".git")
 	name = strings.TrimSuffix(name, ".git")
 	switch {
-	case len(rest) >= 4 && rest[0] == "info" && rest[1] == "lfs":
+	case len(rest) >= 3 && rest[0] == "info" && rest[1] == "lfs":
 		s.withRepo(w, r, t, ns, name, func(repo *haven.Repo) { s.handleLFS(w, r, repo, rest[2:]) })
 	case rest[0] == "info" || rest[0] == "git-upload-pack" || rest[0] == "git-receive-pack":
 		s.withRepo(w, r, t, ns, name, func(repo *haven.Repo) { s.handleGit(w, r, repo, strings.Join(rest, "/")) })

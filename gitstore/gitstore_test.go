@@ -321,7 +321,10 @@ func TestStatAndList(t *testing.T) {
 	if want := git(t, r.Path(), "rev-parse", sha+":a"); mustStat(t, r, sha, "a").OID != want {
 		t.Errorf("tree OID differs from git's %s", want)
 	}
-	for _, p := range []string{"nope", "a/nope", "README.md/x", "a/b/c.txt/d"} {
+	if byName, err := r.Stat("main", "a/b/c.txt"); err != nil || byName != e {
+		t.Errorf("Stat by branch name = %+v, %v", byName, err)
+	}
+	for _, p := range []string{"nope", "a/nope", "README.md/x", "a/b/c.txt/d", "../a", "a/../a"} {
 		_, err := r.Stat(sha, p)
 		wantCode(t, err, haven.EEntryNotFound)
 	}
@@ -339,8 +342,18 @@ func TestStatAndList(t *testing.T) {
 	rc.Close()
 	_, _, err = r.Blob(strings.Repeat("0", 40))
 	wantCode(t, err, haven.EEntryNotFound)
-	_, err = r.Stat(strings.Repeat("1", 40), "")
-	wantCode(t, err, haven.ERevisionNotFound)
+	for _, rev := range []string{strings.Repeat("1", 40), "nope"} {
+		_, err = r.Stat(rev, "")
+		wantCode(t, err, haven.ERevisionNotFound)
+		_, err = r.List(rev, "", false)
+		wantCode(t, err, haven.ERevisionNotFound)
+		_, _, err = r.Log(rev, 0, 0)
+		wantCode(t, err, haven.ERevisionNotFound)
+		_, err = r.LastCommits(rev, []string{"a"})
+		wantCode(t, err, haven.ERevisionNotFound)
+		_, err = r.CommitInfo(rev)
+		wantCode(t, err, haven.ERevisionNotFound)
+	}
 }
 
 func mustStat(t *testing.T, r *gitstore.Repo, commit, path string) gitstore.Entry {

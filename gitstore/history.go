@@ -36,29 +36,42 @@ func toCommit(c *object.Commit) *Commit {
 	}
 }
 
-// CommitInfo returns the commit with the given full sha.
+// CommitInfo returns the commit with the given sha (any revision is
+// accepted, but a full sha saves resolving it).
 func (r *Repo) CommitInfo(sha string) (*Commit, error) {
-	if len(sha) != 40 || !isHex(sha) {
-		return nil, revisionNotFound(sha)
-	}
-	c, err := r.commitObject(plumbing.NewHash(strings.ToLower(sha)))
-	if errors.Is(err, plumbing.ErrObjectNotFound) {
-		return nil, revisionNotFound(sha)
-	}
+	c, err := r.commitAt(sha)
 	if err != nil {
 		return nil, err
 	}
 	return toCommit(c), nil
 }
 
+// commitAt loads the commit a revision names; full shas, which is what
+// callers hold after Resolve, are looked up directly.
+func (r *Repo) commitAt(rev string) (*object.Commit, error) {
+	h := plumbing.NewHash(strings.ToLower(rev))
+	if len(rev) != 40 || !isHex(rev) {
+		var err error
+		if h, err = r.resolve(rev); err != nil {
+			return nil, err
+		}
+	}
+	c, err := r.commitObject(h)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return nil, revisionNotFound(rev)
+	}
+	return c, err
+}
+
 // Log lists the commits reachable from commit, newest first (by committer
 // date, as git log does), skipping offset and returning at most limit
 // (0: all). total counts the whole history.
 func (r *Repo) Log(commit string, offset, limit int) ([]*Commit, int, error) {
-	if len(commit) != 40 || !isHex(commit) {
-		return nil, 0, revisionNotFound(commit)
+	head, err := r.commitAt(commit)
+	if err != nil {
+		return nil, 0, err
 	}
-	order, err := r.historyOf(plumbing.NewHash(strings.ToLower(commit)))
+	order, err := r.historyOf(head)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -86,16 +99,10 @@ func (r *Repo) Log(commit string, offset, limit int) ([]*Commit, int, error) {
 
 // historyOf returns every commit reachable from head in log order. A
 // commit's history never changes, so recent answers are kept.
-func (r *Repo) historyOf(head plumbing.Hash) ([]plumbing.Hash, error) {
+func (r *Repo) historyOf(c *object.Commit) ([]plumbing.Hash, error) {
+	head := c.Hash
 	if order, ok := r.history.get(head); ok {
 		return order, nil
-	}
-	c, err := r.commitObject(head)
-	if errors.Is(err, plumbing.ErrObjectNotFound) {
-		return nil, revisionNotFound(head.String())
-	}
-	if err != nil {
-		return nil, err
 	}
 	var order []plumbing.Hash
 	seen := map[plumbing.Hash]bool{head: true}
@@ -206,13 +213,7 @@ type pathNode struct {
 // reachable from commit along first parents that changed it. Paths that do
 // not exist at commit are left out. All paths share one walk of history.
 func (r *Repo) LastCommits(commit string, paths []string) (map[string]*Commit, error) {
-	if len(commit) != 40 || !isHex(commit) {
-		return nil, revisionNotFound(commit)
-	}
-	head, err := r.commitObject(plumbing.NewHash(strings.ToLower(commit)))
-	if errors.Is(err, plumbing.ErrObjectNotFound) {
-		return nil, revisionNotFound(commit)
-	}
+	head, err := r.commitAt(commit)
 	if err != nil {
 		return nil, err
 	}

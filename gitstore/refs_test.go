@@ -29,7 +29,35 @@ func TestConcurrentCommits(t *testing.T) {
 
 	const n = 20
 	var wg sync.WaitGroup
-	errs := make(chan error, n)
+	errs := make(chan error, n+4)
+	// Readers run alongside the writers on the same handles.
+	done := make(chan struct{})
+	var readers sync.WaitGroup
+	for i := range 4 {
+		r := []*gitstore.Repo{r1, r2}[i%2]
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				head, err := r.Resolve("main")
+				if err == nil {
+					_, err = r.List(head, "", true)
+				}
+				if err == nil {
+					_, _, err = r.Log(head, 0, 5)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
 	for i := range n {
 		r := r1
 		if i%2 == 1 {
@@ -46,6 +74,8 @@ func TestConcurrentCommits(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	close(done)
+	readers.Wait()
 	close(errs)
 	for err := range errs {
 		if err != nil {

@@ -30,15 +30,9 @@ type Entry struct {
 
 func entryNotFound() error { return haven.Errorf(haven.EEntryNotFound, "Entry not found") }
 
-// rootTree returns the tree of a commit given by its full sha.
+// rootTree returns the tree of a commit, preferably given by its full sha.
 func (r *Repo) rootTree(commit string) (*object.Tree, error) {
-	if len(commit) != 40 || !isHex(commit) {
-		return nil, revisionNotFound(commit)
-	}
-	c, err := r.commitObject(plumbing.NewHash(strings.ToLower(commit)))
-	if errors.Is(err, plumbing.ErrObjectNotFound) {
-		return nil, revisionNotFound(commit)
-	}
+	c, err := r.commitAt(commit)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +43,8 @@ func (r *Repo) rootTree(commit string) (*object.Tree, error) {
 func cleanPath(p string) string { return strings.Trim(p, "/") }
 
 // Stat returns the entry at path in commit; path "" is the root directory.
-// A missing path is haven.EEntryNotFound.
+// A missing path is haven.EEntryNotFound. Here and in the other readers,
+// commit is best the full sha from Resolve; other revisions are resolved.
 func (r *Repo) Stat(commit, path string) (Entry, error) {
 	root, err := r.rootTree(commit)
 	if err != nil {
