@@ -29,7 +29,7 @@ func (s *Server) routeRepoFiles(w http.ResponseWriter, r *http.Request, segs []s
 		segs = segs[1:]
 	}
 	if len(segs) < 3 {
-		s.writeError(w, r, errNotFound("Not Found"))
+		s.notFound(w, r)
 		return
 	}
 	ns, name, rest := segs[0], segs[1], segs[2:]
@@ -56,7 +56,7 @@ func (s *Server) routeRepoFiles(w http.ResponseWriter, r *http.Request, segs []s
 		}
 		s.handleResolve(w, r, repo, rest[1:], rest[0] == "raw")
 	default:
-		s.writeError(w, r, errNotFound("Not Found"))
+		s.notFound(w, r)
 	}
 }
 

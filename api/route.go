@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/havenhub/haven"
@@ -52,6 +51,15 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.routeRepoFiles(w, r, segs)
+}
+
+// notFound hands paths the API does not know to the web pages, if any.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if s.web != nil {
+		s.web.ServeHTTP(w, r)
+		return
+	}
+	s.writeError(w, r, errNotFound("Not Found"))
 }
 
 // splitPath splits an escaped URL path on "/" and unescapes each segment.
@@ -262,6 +270,9 @@ func (s *Server) findRepo(ctx context.Context, t haven.RepoType, ns, name string
 func (s *Server) authenticate(r *http.Request) (*auth.Actor, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
+		if s.sessions != nil {
+			return s.sessions.Actor(r)
+		}
 		return &auth.Actor{}, nil
 	}
 	var token string
@@ -282,24 +293,24 @@ func (s *Server) authenticate(r *http.Request) (*auth.Actor, error) {
 	return s.actorForToken(r.Context(), token)
 }
 
-// tokenCache remembers resolved tokens briefly: the read path should not pay
-// for two queries on every request. Revocation takes effect within the TTL.
-var tokenCache sync.Map // hash → actorEntry
-
+// Resolved tokens are remembered briefly (Server.tokens): the read path
+// should not pay for two queries on every request. Revocation takes effect
+// within the TTL, or at once through ForgetTokens.
 const tokenCacheTTL = 10 * time.Second
 
 func (s *Server) actorForToken(ctx context.Context, token string) (*auth.Actor, error) {
 	key := auth.HashToken(token)
-	if e, ok := tokenCache.Load(key); ok && time.Now().Before(e.(actorEntry).expires) {
+	if e, ok := s.tokens.Load(key); ok && time.Now().Before(e.(actorEntry).expires) {
 		return e.(actorEntry).actor, nil
 	}
 	a, err := auth.FromToken(ctx, s.meta, token)
 	if err != nil {
 		return nil, err
 	}
-	tokenCache.Store(key, actorEntry{a, time.Now().Add(tokenCacheTTL)})
+	s.tokens.Store(key, actorEntry{a, time.Now().Add(tokenCacheTTL)})
 	return a, nil
 }
 
-// forgetTokens drops cached identities, e.g. after a membership change.
-func forgetTokens() { tokenCache.Clear() }
+// ForgetTokens drops cached identities, e.g. after a token is revoked or a
+// membership changes.
+func (s *Server) ForgetTokens() { s.tokens.Clear() }

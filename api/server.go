@@ -26,16 +26,30 @@ type Config struct {
 	PublicURL string // base of every URL in responses, e.g. "http://127.0.0.1:8080"
 	Secret    []byte // signs upload and download URLs handed to LFS clients
 	Logger    *slog.Logger
+
+	// Web serves every path the API does not claim (the pages of the hub).
+	Web http.Handler
+	// Sessions identifies callers without an Authorization header, such as
+	// a signed-in browser. It returns an anonymous actor when there is none.
+	Sessions SessionResolver
+}
+
+// SessionResolver finds the identity behind a request that carries no token.
+type SessionResolver interface {
+	Actor(r *http.Request) (*auth.Actor, error)
 }
 
 // Server is the HTTP API. Create it with New.
 type Server struct {
-	meta   *meta.Store
-	git    *gitstore.Store
-	blobs  blob.Driver
-	base   *url.URL
-	secret []byte
-	log    *slog.Logger
+	meta     *meta.Store
+	git      *gitstore.Store
+	blobs    blob.Driver
+	base     *url.URL
+	secret   []byte
+	log      *slog.Logger
+	web      http.Handler
+	sessions SessionResolver
+	tokens   sync.Map // token hash → actorEntry
 
 	downloads *downloadCounter
 	pointers  pointerCache
@@ -52,12 +66,14 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{
-		meta:   cfg.Meta,
-		git:    cfg.Git,
-		blobs:  cfg.Blobs,
-		base:   base,
-		secret: cfg.Secret,
-		log:    cfg.Logger,
+		meta:     cfg.Meta,
+		git:      cfg.Git,
+		blobs:    cfg.Blobs,
+		base:     base,
+		secret:   cfg.Secret,
+		log:      cfg.Logger,
+		web:      cfg.Web,
+		sessions: cfg.Sessions,
 	}
 	s.downloads = newDownloadCounter(cfg.Meta, cfg.Logger)
 	return s, nil

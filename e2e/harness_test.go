@@ -361,8 +361,6 @@ func runLogged(t *testing.T, timeout time.Duration, cmd *exec.Cmd) {
 	t.Helper()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", cmd, err)
 	}
@@ -373,7 +371,13 @@ func runLogged(t *testing.T, timeout time.Duration, cmd *exec.Cmd) {
 	case err = <-errc:
 	case <-time.After(timeout):
 		cmd.Process.Signal(syscall.SIGTERM)
-		err = fmt.Errorf("timed out after %s: %w", timeout, <-errc)
+		select {
+		case err = <-errc:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			err = <-errc
+		}
+		err = fmt.Errorf("timed out after %s: %w", timeout, err)
 	}
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out.String())
