@@ -6,6 +6,7 @@ HAVEN_OTHER_TOKEN (bob, write) and HAVEN_ORG (an organisation owned by alice).
 """
 
 import os
+import re
 
 import pytest
 from huggingface_hub import HfApi
@@ -78,7 +79,7 @@ def anon_api(endpoint):
 @pytest.fixture
 def repo_name(request):
     """A fresh repository name derived from the test name."""
-    base = request.node.name.replace("test_", "").replace("_", "-")[:40].strip("-")
+    base = re.sub(r"[^A-Za-z0-9]+", "-", request.node.originalname.removeprefix("test_"))[:40].strip("-")
     return unique(base)
 
 
