@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,6 +60,23 @@ func TestPythonServices(t *testing.T) {
 	pytestPath(t)
 	s := startServer(t, serverOpts{Postgres: true, S3: true})
 	runPytest(t, s, "backends")
+
+	// The suite uploads a 50 MB file: it must have gone to S3, not to the data folder.
+	filepath.WalkDir(s.DataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if info, err := d.Info(); err == nil && info.Size() >= 10<<20 {
+			t.Errorf("with --blob-store s3://… a large file was written to the data folder: %s (%d bytes)", path, info.Size())
+		}
+		return nil
+	})
+	// And the metadata must be in PostgreSQL.
+	out, err := exec.Command("psql", "-At", "-d", s.databaseURL(), "-c",
+		"SELECT count(*) FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) == "0" {
+		t.Errorf("the server's PostgreSQL database has no tables (%v): %s", err, out)
+	}
 }
 
 // TestJS runs e2e/js (@huggingface/hub) with node's test runner.

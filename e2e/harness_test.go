@@ -244,11 +244,14 @@ func (s *server) Kill() {
 	<-done
 }
 
-// Restart starts the server again on the same port, data and backends.
-func (s *server) Restart() {
-	s.t.Helper()
-	s.Stop()
-	s.start()
+// databaseURL is the --database value the server runs with, or "".
+func (s *server) databaseURL() string {
+	for i, a := range s.extra {
+		if a == "--database" && i+1 < len(s.extra) {
+			return s.extra[i+1]
+		}
+	}
+	return ""
 }
 
 // admin runs an admin subcommand of haven on the server's data folder and
