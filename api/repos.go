@@ -450,7 +450,27 @@ func (s *Server) refreshRepo(ctx context.Context, repo *haven.Repo) error {
 			}
 		}
 	}
-	return s.meta.UpdateRepoContent(ctx, repo.ID, content)
+	if err := s.meta.UpdateRepoContent(ctx, repo.ID, content); err != nil {
+		return err
+	}
+	if repo.Type == haven.Dataset {
+		// Background work (the dataset viewer's conversion) picks this up.
+		payload, _ := json.Marshal(RepoUpdated{RepoID: repo.ID, SHA: sha})
+		if _, err := s.meta.Enqueue(ctx, JobDatasetUpdated, payload, time.Now()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// JobDatasetUpdated is the queue job kind enqueued when the default branch
+// of a dataset moves; its payload is a JSON RepoUpdated.
+const JobDatasetUpdated = "dataset.updated"
+
+// RepoUpdated says which commit a repository's default branch now points at.
+type RepoUpdated struct {
+	RepoID int64  `json:"repo_id"`
+	SHA    string `json:"sha"`
 }
 
 // decodeContent decodes an initial file sent with create-repo.

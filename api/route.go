@@ -36,6 +36,16 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.serveLFSObject(w, r, segs[2:])
 		return
 	}
+	if s.viewer != nil && (strings.HasPrefix(r.Host, "datasets-server.") || len(segs) > 0 && segs[0] == "datasets-server") {
+		// The viewer authenticates callers itself (through the same tokens).
+		if !strings.HasPrefix(r.Host, "datasets-server.") {
+			r = r.Clone(r.Context())
+			r.URL.Path = strings.TrimPrefix(r.URL.Path, "/datasets-server")
+			r.URL.RawPath = strings.TrimPrefix(r.URL.RawPath, "/datasets-server")
+		}
+		s.viewer.ServeHTTP(w, r)
+		return
+	}
 	actor, err := s.authenticate(r)
 	if err != nil {
 		if isGitRequest(segs) {
@@ -264,6 +274,11 @@ func (s *Server) findRepo(ctx context.Context, t haven.RepoType, ns, name string
 	}
 	return nil, auth.RepoNotFound()
 }
+
+// Authenticate returns the identity behind a request: a token, a browser
+// session, or anonymous. Other handlers (the dataset viewer) use it so that
+// access rules stay the same everywhere.
+func (s *Server) Authenticate(r *http.Request) (*auth.Actor, error) { return s.authenticate(r) }
 
 // authenticate resolves the Authorization header: "Bearer hf_…", or HTTP
 // Basic with the token as password (git and git-lfs).

@@ -32,6 +32,9 @@ type Config struct {
 	// Sessions identifies callers without an Authorization header, such as
 	// a signed-in browser. It returns an anonymous actor when there is none.
 	Sessions SessionResolver
+	// Viewer serves the dataset viewer API under /datasets-server/ and for
+	// requests whose Host starts with "datasets-server.".
+	Viewer http.Handler
 }
 
 // SessionResolver finds the identity behind a request that carries no token.
@@ -49,6 +52,7 @@ type Server struct {
 	log      *slog.Logger
 	web      http.Handler
 	sessions SessionResolver
+	viewer   http.Handler
 	tokens   sync.Map // token hash → actorEntry
 
 	downloads *downloadCounter
@@ -74,6 +78,7 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		web:      cfg.Web,
 		sessions: cfg.Sessions,
+		viewer:   cfg.Viewer,
 	}
 	s.downloads = newDownloadCounter(cfg.Meta, cfg.Logger)
 	return s, nil
