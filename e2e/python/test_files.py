@@ -350,3 +350,47 @@ def test_dataset_repo_upload_and_download(api, user, repo_name, tmp_path):
     assert read(p) == parquet
     snap = Path(api.snapshot_download(repo_id, repo_type="dataset", cache_dir=tmp_path / "s"))
     assert files_under(snap)["data/train.csv"] == b"a,b\n1,2\n"
+
+
+# --- edge cases from the wire contract -------------------------------------------------------
+
+
+def test_awkward_file_names(api, new_repo, tmp_path):
+    names = ["odd/we?ird.txt", "odd/100%.txt", "odd/a,b=c.txt", "odd/space name.txt", "odd/ünï.txt"]
+    api.create_commit(
+        new_repo, [CommitOperationAdd(n, n.encode()) for n in names], commit_message="awkward names"
+    )
+    assert sorted(f for f in api.list_repo_files(new_repo) if f.startswith("odd/")) == sorted(names)
+    for n in names:
+        assert read(api.hf_hub_download(new_repo, n, cache_dir=tmp_path)) == n.encode(), n
+    assert {e.path for e in api.get_paths_info(new_repo, names)} == set(names)
+
+
+def test_repo_ids_are_case_insensitive(api, user):
+    repo_id = f"{user}/CamelCase-{os.urandom(4).hex()}"
+    api.create_repo(repo_id)
+    api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo_id.lower())
+    info = api.model_info(repo_id.lower())
+    assert info.id == repo_id, "the canonical spelling is kept"
+    assert "x.txt" in [s.rfilename for s in info.siblings]
+
+
+def test_upload_modes(api, new_repo):
+    big_text = b"0123456789abcdef" * (11 * 1024 * 1024 // 16)  # 11 MiB of text
+    api.create_commit(
+        new_repo,
+        [
+            CommitOperationAdd("empty.pkl", b""),
+            CommitOperationAdd("tiny.bin", b"7 bytes"),
+            CommitOperationAdd("large.txt", big_text),
+            CommitOperationAdd("small.txt", b"small"),
+        ],
+        commit_message="modes",
+    )
+    tree = {e.path: e for e in api.list_repo_tree(new_repo)}
+    assert tree["empty.pkl"].lfs is None, "empty files are always committed as regular files"
+    assert tree["empty.pkl"].size == 0
+    assert tree["tiny.bin"].lfs is not None, "*.bin is an LFS pattern whatever the size"
+    assert tree["large.txt"].lfs is not None, "files of 10 MiB and more go to LFS"
+    assert tree["large.txt"].lfs.sha256 == hashlib.sha256(big_text).hexdigest()
+    assert tree["small.txt"].lfs is None
