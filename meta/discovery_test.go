@@ -1,0 +1,55 @@
+package meta_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/meta"
+)
+
+func TestDiscoverySQLite(t *testing.T) { testDiscovery(t, openSQLite(t)) }
+
+func TestDiscoveryPostgres(t *testing.T) { testDiscovery(t, postgresOpener(t)(t)) }
+
+func testDiscovery(t *testing.T, s *meta.Store) {
+	for _, n := range []string{"alice", "malice", "bob"} {
+		mustUser(t, s, n, false)
+	}
+	mustUser(t, s, "alicorp", true)
+	mustUser(t, s, "under_score", false)
+	mustRepo(t, s, &haven.Repo{Type: haven.Model, Namespace: "alice", Name: "a", Tags: []string{"pytorch", "license:mit"}})
+	mustRepo(t, s, &haven.Repo{Type: haven.Model, Namespace: "alice", Name: "b", Tags: []string{"pytorch"}})
+	mustRepo(t, s, &haven.Repo{Type: haven.Model, Namespace: "alice", Name: "secret", Private: true, Tags: []string{"pytorch", "secret-tag"}})
+	mustRepo(t, s, &haven.Repo{Type: haven.Dataset, Namespace: "alice", Name: "d", Tags: []string{"language:en"}})
+
+	counts, err := s.TagCounts(ctx, haven.Model)
+	mustNil(t, err)
+	want := []meta.TagCount{{Tag: "pytorch", Count: 2}, {Tag: "license:mit", Count: 1}}
+	if !reflect.DeepEqual(counts, want) {
+		t.Errorf("TagCounts(model) = %v, want %v", counts, want)
+	}
+
+	tests := []struct {
+		q    string
+		orgs bool
+		want []string
+	}{
+		{"ali", false, []string{"alice", "malice"}}, // prefix matches first
+		{"ALI", false, []string{"alice", "malice"}},
+		{"ali", true, []string{"alicorp"}},
+		{"_", false, []string{"under_score"}}, // '_' is literal, not a wildcard
+		{"zzz", false, nil},
+	}
+	for _, tc := range tests {
+		users, err := s.SearchUsers(ctx, tc.q, tc.orgs, 10)
+		mustNil(t, err)
+		var got []string
+		for _, u := range users {
+			got = append(got, u.Name)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("SearchUsers(%q, orgs=%v) = %v, want %v", tc.q, tc.orgs, got, tc.want)
+		}
+	}
+}
