@@ -24,12 +24,15 @@ type dialect struct {
 	skipLocked string
 	// numbered reports whether placeholders are $1, $2, … instead of '?'.
 	numbered bool
+	// trigramSearch reports whether the repo_search trigram index exists.
+	trigramSearch bool
 }
 
 var (
 	sqliteDialect = &dialect{
-		name:   "sqlite",
-		driver: "sqlite",
+		name:          "sqlite",
+		driver:        "sqlite",
+		trigramSearch: true,
 	}
 	postgresDialect = &dialect{
 		name:       "postgres",
@@ -106,6 +109,21 @@ func (d *dialect) rebind(query string) string {
 		b.WriteByte(query[i])
 	}
 	return b.String()
+}
+
+// searchCond returns a condition on repos r that holds when "namespace/name"
+// contains the lower-cased text q, and its argument.
+func (d *dialect) searchCond(q string) (string, any) {
+	// A trigram index can only look up text of three characters or more.
+	if d.trigramSearch && len(q) >= 3 {
+		return "r.id IN (SELECT rowid FROM repo_search WHERE repo_search MATCH ?)", `"` + strings.ReplaceAll(q, `"`, `""`) + `"`
+	}
+	return `r.full_key LIKE ? ESCAPE '\'`, "%" + escapeLike(q) + "%"
+}
+
+// escapeLike makes s match literally in a LIKE pattern with ESCAPE '\'.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
 }
 
 // isUniqueViolation reports whether err is a unique or primary key violation.

@@ -50,7 +50,24 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.Optimize(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// Optimize refreshes the statistics the query planner chooses indexes by,
+// where they are missing or stale. It runs on Open; a long-running server
+// should also run it daily. PostgreSQL keeps its own statistics current.
+func (s *Store) Optimize(ctx context.Context) error {
+	if s.d != sqliteDialect {
+		return nil
+	}
+	// 0x10002 analyses every table whose size changed a lot since its last
+	// analysis; analysis_limit keeps that to milliseconds on big tables.
+	_, err := s.db.ExecContext(ctx, "PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002")
+	return err
 }
 
 // Close closes the database.

@@ -48,6 +48,11 @@ func (d *dialect) migrations() ([]migration, error) {
 		ms = append(ms, migration{version: version, name: e.Name(), sql: string(body)})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("meta: migrations %s and %s share a number", ms[i-1].name, ms[i].name)
+		}
+	}
 	return ms, nil
 }
 

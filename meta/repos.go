@@ -326,7 +326,7 @@ func (s *Store) Redirect(ctx context.Context, t haven.RepoType, namespace, name 
 }
 
 // where builds the WHERE clause of a filter.
-func (f RepoFilter) where() (string, []any) {
+func (f RepoFilter) where(d *dialect) (string, []any) {
 	var (
 		conds []string
 		args  []any
@@ -335,7 +335,8 @@ func (f RepoFilter) where() (string, []any) {
 		conds, args = append(conds, "r.type = ?"), append(args, string(f.Type))
 	}
 	if f.Search != "" {
-		conds, args = append(conds, `r.full_key LIKE ? ESCAPE '\'`), append(args, "%"+escapeLike(strings.ToLower(f.Search))+"%")
+		cond, arg := d.searchCond(strings.ToLower(f.Search))
+		conds, args = append(conds, cond), append(args, arg)
 	}
 	if f.Author != "" {
 		conds, args = append(conds, "r.ns_key = ?"), append(args, strings.ToLower(f.Author))
@@ -366,11 +367,6 @@ func (f RepoFilter) where() (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
-// escapeLike makes s match literally in a LIKE pattern with ESCAPE '\'.
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
-}
-
 // placeholders returns n comma-separated '?'.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
@@ -387,7 +383,7 @@ func (s *Store) ListRepos(ctx context.Context, f RepoFilter) ([]*haven.Repo, err
 	if f.Limit > 0 {
 		limit = int64(f.Limit)
 	}
-	where, args := f.where()
+	where, args := f.where(s.d)
 	args = append(args, limit, max(f.Offset, 0))
 	return scanRepos(ctx, s.conn(), "SELECT "+repoColumns+" FROM repos r"+where+" ORDER BY "+order+" LIMIT ? OFFSET ?", args...)
 }
@@ -395,7 +391,7 @@ func (s *Store) ListRepos(ctx context.Context, f RepoFilter) ([]*haven.Repo, err
 // CountRepos counts the repositories that match f, ignoring its sort,
 // offset and limit.
 func (s *Store) CountRepos(ctx context.Context, f RepoFilter) (int, error) {
-	where, args := f.where()
+	where, args := f.where(s.d)
 	var n int
 	err := s.conn().queryRow(ctx, "SELECT COUNT(*) FROM repos r"+where, args...).Scan(&n)
 	return n, err

@@ -452,6 +452,22 @@ func testMoveRepo(t *testing.T, s *meta.Store) {
 		t.Errorf("old name still found directly: %v", err)
 	}
 	resolves("alice", "a", a.ID, "alice/B")
+	searched := func(q string) []int64 {
+		t.Helper()
+		repos, err := s.ListRepos(ctx, meta.RepoFilter{Type: haven.Model, Search: q, Sort: "id"})
+		mustNil(t, err)
+		var ids []int64
+		for _, r := range repos {
+			ids = append(ids, r.ID)
+		}
+		return ids
+	}
+	if got := searched("alice/b"); fmt.Sprint(got) != fmt.Sprint([]int64{a.ID}) {
+		t.Errorf("search for the new name = %v, want [%d]", got, a.ID)
+	}
+	if got := searched("alice/a"); got != nil {
+		t.Errorf("search for the old name = %v, want nothing", got)
+	}
 
 	// A→B→C: both old names lead to C, in any letter case.
 	mustNil(t, s.MoveRepo(ctx, a.ID, "acme", "C"))
@@ -542,6 +558,8 @@ func testListRepos(t *testing.T, s *meta.Store) {
 		{"search across slash", meta.RepoFilter{Type: haven.Model, Search: "alice/ll"}, []string{"alice/Llama-Tiny"}},
 		{"search underscore is literal", meta.RepoFilter{Type: haven.Model, Search: "_"}, []string{"bob/llama_fork"}},
 		{"search percent is literal", meta.RepoFilter{Type: haven.Model, Search: "%"}, nil},
+		{"search with a quote", meta.RepoFilter{Type: haven.Model, Search: `llama"`}, nil},
+		{"search short", meta.RepoFilter{Type: haven.Model, Search: "ll"}, []string{"alice/Llama-Tiny", "bob/llama_fork"}},
 		{"author", meta.RepoFilter{Type: haven.Model, Author: "ACME", SeeAll: true},
 			[]string{"acme/internal", "acme/Vision"}},
 		{"tag", meta.RepoFilter{Type: haven.Model, Tags: []string{"pytorch"}},
