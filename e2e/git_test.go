@@ -292,13 +292,19 @@ func TestGit(t *testing.T) {
 
 	t.Run("files uploaded through the API are cloned", func(t *testing.T) {
 		api := []byte("committed through the HTTP API\n")
+		large := randomBytes(4, 1<<20)
+		alice.uploadLFS("alice/git-model", large)
 		alice.commit("models", "alice/git-model", "main", "API commit",
-			commitLine{Key: "file", Value: map[string]any{"path": "api.txt", "encoding": "base64", "content": b64(api)}})
-		dir := filepath.Join(work, "model")
-		g.run(t, dir, "checkout", "-q", "main")
-		g.run(t, dir, "pull", "-q", "--ff-only", "origin", "main")
+			commitLine{Key: "file", Value: map[string]any{"path": "api.txt", "encoding": "base64", "content": b64(api)}},
+			commitLine{Key: "lfsFile", Value: map[string]any{"path": "api-large.bin", "algo": "sha256", "oid": sha256Hex(large), "size": len(large)}})
+		dir := filepath.Join(work, "api-clone")
+		g.run(t, work, "clone", "-q", gitURL(s, "", "alice/git-model", "alice", f.Alice), dir)
 		if got := readFile(t, filepath.Join(dir, "api.txt")); !bytes.Equal(got, api) {
-			t.Fatalf("api.txt after pull = %q, want %q", got, api)
+			t.Fatalf("api.txt in a clone = %q, want %q", got, api)
+		}
+		if got := readFile(t, filepath.Join(dir, "api-large.bin")); !bytes.Equal(got, large) {
+			t.Fatalf("api-large.bin (uploaded through the LFS batch API) in a clone: %d bytes (%.40q…), want %d bytes",
+				len(got), got, len(large))
 		}
 	})
 
