@@ -7,17 +7,33 @@ import (
 	"github.com/havenhub/haven"
 )
 
-// TagCount is how many public repositories of a type carry a tag.
+// Tag kinds, the groups in which tags are offered as filters.
+const (
+	TagPipeline = "pipeline_tag"
+	TagLibrary  = "library"
+	TagLicense  = "license"
+	TagLanguage = "language"
+	TagOther    = "other"
+)
+
+// TagCount is how many public repositories of a type carry a tag, and
+// which kind of tag it is.
 type TagCount struct {
 	Tag   string
+	Kind  string // one of the Tag* kinds
 	Count int64
 }
 
 // TagCounts counts the tags of the public repositories of type t, most
 // used first. Private repositories are left out so that their tags reveal
-// nothing.
+// nothing. A tag is a pipeline tag or a library when some repository has
+// it as its pipeline_tag or library_name; "license:" and "language:" tags
+// are licenses and languages; the rest are other tags.
 func (s *Store) TagCounts(ctx context.Context, t haven.RepoType) ([]TagCount, error) {
-	rows, err := s.conn().query(ctx, `SELECT x.tag, COUNT(*) AS n FROM repo_tags x JOIN repos r ON r.id = x.repo_id
+	rows, err := s.conn().query(ctx, `SELECT x.tag, COUNT(*) AS n,
+			SUM(CASE WHEN r.pipeline_tag = x.tag THEN 1 ELSE 0 END),
+			SUM(CASE WHEN r.library_name = x.tag THEN 1 ELSE 0 END)
+		FROM repo_tags x JOIN repos r ON r.id = x.repo_id
 		WHERE r.type = ? AND r.private = FALSE GROUP BY x.tag ORDER BY n DESC, x.tag`, string(t))
 	if err != nil {
 		return nil, err
@@ -25,9 +41,24 @@ func (s *Store) TagCounts(ctx context.Context, t haven.RepoType) ([]TagCount, er
 	defer rows.Close()
 	var out []TagCount
 	for rows.Next() {
-		var tc TagCount
-		if err := rows.Scan(&tc.Tag, &tc.Count); err != nil {
+		var (
+			tc                TagCount
+			pipeline, library int64
+		)
+		if err := rows.Scan(&tc.Tag, &tc.Count, &pipeline, &library); err != nil {
 			return nil, err
+		}
+		switch {
+		case strings.HasPrefix(tc.Tag, "license:"):
+			tc.Kind = TagLicense
+		case strings.HasPrefix(tc.Tag, "language:"):
+			tc.Kind = TagLanguage
+		case pipeline > 0:
+			tc.Kind = TagPipeline
+		case library > 0:
+			tc.Kind = TagLibrary
+		default:
+			tc.Kind = TagOther
 		}
 		out = append(out, tc)
 	}

@@ -18,14 +18,20 @@ func testDiscovery(t *testing.T, s *meta.Store) {
 	}
 	mustUser(t, s, "alicorp", true)
 	mustUser(t, s, "under_score", false)
-	mustRepo(t, s, &haven.Repo{Type: haven.Model, Namespace: "alice", Name: "a", Tags: []string{"pytorch", "license:mit"}})
+	mustRepo(t, s, &haven.Repo{Type: haven.Model, Namespace: "alice", Name: "a", LibraryName: "pytorch", PipelineTag: "fill-mask",
+		Tags: []string{"pytorch", "fill-mask", "language:en", "license:mit"}})
 	mustRepo(t, s, &haven.Repo{Type: haven.Model, Namespace: "alice", Name: "b", Tags: []string{"pytorch"}})
 	mustRepo(t, s, &haven.Repo{Type: haven.Model, Namespace: "alice", Name: "secret", Private: true, Tags: []string{"pytorch", "secret-tag"}})
 	mustRepo(t, s, &haven.Repo{Type: haven.Dataset, Namespace: "alice", Name: "d", Tags: []string{"language:en"}})
 
 	counts, err := s.TagCounts(ctx, haven.Model)
 	mustNil(t, err)
-	want := []meta.TagCount{{Tag: "pytorch", Count: 2}, {Tag: "license:mit", Count: 1}}
+	want := []meta.TagCount{
+		{Tag: "pytorch", Kind: meta.TagLibrary, Count: 2},
+		{Tag: "fill-mask", Kind: meta.TagPipeline, Count: 1},
+		{Tag: "language:en", Kind: meta.TagLanguage, Count: 1},
+		{Tag: "license:mit", Kind: meta.TagLicense, Count: 1},
+	}
 	if !reflect.DeepEqual(counts, want) {
 		t.Errorf("TagCounts(model) = %v, want %v", counts, want)
 	}
