@@ -14,7 +14,6 @@ import (
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
-	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/lfs"
 )
@@ -218,7 +217,8 @@ func (s *Server) serveLFSContent(w http.ResponseWriter, r *http.Request, repo *h
 	h.Set("ETag", `"`+ptr.OID+`"`)
 	h.Set("X-Linked-Etag", `"`+ptr.OID+`"`)
 	h.Set("X-Linked-Size", fmt.Sprint(ptr.Size))
-	f, info, err := s.blobs.Open(r.Context(), blob.LFSKey(ptr.OID))
+	s.setXetHeaders(w, r, repo, h.Get("X-Repo-Commit"), ptr.OID)
+	f, size, err := s.openObject(r.Context(), ptr.OID)
 	if err != nil {
 		if errorsIsNotFound(err) {
 			err = haven.Errorf(haven.EEntryNotFound, "The content of %s (LFS object %s) is not stored on this server", p, ptr.OID)
@@ -228,7 +228,7 @@ func (s *Server) serveLFSContent(w http.ResponseWriter, r *http.Request, repo *h
 	}
 	defer f.Close()
 	s.countDownload(r, repo, p)
-	serveContent(w, r, f, info.Size)
+	serveContent(w, r, f, size)
 }
 
 // serveContent answers GET and HEAD with Range support. An empty file

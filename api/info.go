@@ -56,7 +56,7 @@ func (s *Server) repoFields(repo *haven.Repo) map[string]any {
 		"lastModified":     haven.FormatTime(repo.UpdatedAt),
 		"usedStorage":      repo.UsedStorage,
 		"sha":              repo.SHA,
-		"xetEnabled":       false,
+		"xetEnabled":       s.xetOn,
 	}
 	if repo.CardData != nil {
 		m["cardData"] = repo.CardData

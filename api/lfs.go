@@ -73,11 +73,15 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, repo *haven
 		s.writeError(w, r, haven.Errorf(haven.ETooLarge, "Too many objects: at most 1000 per batch"))
 		return
 	}
-	multipartOK := false
+	multipartOK, xetOK := false, false
 	for _, t := range req.Transfers {
 		multipartOK = multipartOK || t == "multipart"
+		xetOK = xetOK || (t == "xet" && s.xetOn)
 	}
 	resp := lfs.BatchResponse{Transfer: "basic", HashAlgo: "sha256", Objects: make([]lfs.ObjectResult, 0, len(req.Objects))}
+	if xetOK && req.Operation == "upload" {
+		resp.Transfer = "xet"
+	}
 	exp := time.Now().Add(signedURLTTL).Unix()
 	for _, o := range req.Objects {
 		res := lfs.ObjectResult{OID: o.OID, Size: o.Size}
@@ -86,8 +90,8 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, repo *haven
 			resp.Objects = append(resp.Objects, res)
 			continue
 		}
-		info, err := s.blobs.Stat(r.Context(), blob.LFSKey(o.OID))
-		stored := err == nil && info.Size == o.Size
+		size, err := s.statObject(r.Context(), o.OID)
+		stored := err == nil && size == o.Size
 		if err != nil && !errorsIsNotFound(err) {
 			s.writeError(w, r, err)
 			return
@@ -97,11 +101,15 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, repo *haven
 			if stored {
 				break
 			}
-			if err == nil && info.Size != o.Size {
-				res.Error = &lfs.ObjectError{Code: 422, Message: fmt.Sprintf("Object %s is stored with size %d, not %d", o.OID, info.Size, o.Size)}
+			if err == nil && size != o.Size {
+				res.Error = &lfs.ObjectError{Code: 422, Message: fmt.Sprintf("Object %s is stored with size %d, not %d", o.OID, size, o.Size)}
 				break
 			}
 			res.Authenticated = true
+			if resp.Transfer == "xet" {
+				res.Actions = map[string]*lfs.Action{"upload": s.xetUploadAction(repo, req.Ref)}
+				break
+			}
 			upload := &lfs.Action{Href: s.signedObjectURL("upload", o.OID, o.Size, exp, ""), ExpiresIn: int(signedURLTTL.Seconds())}
 			if multipartOK && o.Size >= MultipartThreshold {
 				upload = s.multipartAction(o.OID, o.Size, exp)
@@ -201,7 +209,7 @@ func (s *Server) serveLFSObject(w http.ResponseWriter, r *http.Request, segs []s
 	case op == "complete" && r.Method == http.MethodPost:
 		s.completeMultipart(w, r, oid, size, extra)
 	case op == "download" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		f, info, err := s.blobs.Open(ctx, blob.LFSKey(oid))
+		f, size, err := s.openObject(ctx, oid)
 		if err != nil {
 			if errorsIsNotFound(err) {
 				err = errNotFound("Object not found")
@@ -212,7 +220,7 @@ func (s *Server) serveLFSObject(w http.ResponseWriter, r *http.Request, segs []s
 		defer f.Close()
 		w.Header().Set("ETag", `"`+oid+`"`)
 		w.Header().Set("Content-Type", "application/octet-stream")
-		serveContent(w, r, f, info.Size)
+		serveContent(w, r, f, size)
 	default:
 		s.writeError(w, r, haven.Errorf(haven.EInvalid, "Method %s not allowed for this URL", r.Method))
 	}
@@ -339,7 +347,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errInvalid("Invalid oid"))
 		return
 	}
-	info, err := s.blobs.Stat(r.Context(), blob.LFSKey(req.OID))
+	size, err := s.statObject(r.Context(), req.OID)
 	if err != nil {
 		if errorsIsNotFound(err) {
 			err = errNotFound("Object %s was not uploaded", req.OID)
@@ -347,8 +355,8 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if info.Size != req.Size {
-		s.writeError(w, r, errInvalid("Object %s has size %d, not %d", req.OID, info.Size, req.Size))
+	if size != req.Size {
+		s.writeError(w, r, errInvalid("Object %s has size %d, not %d", req.OID, size, req.Size))
 		return
 	}
 	w.Header().Set("Content-Type", lfsMediaType)

@@ -146,6 +146,13 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, segs []string)
 	case "telemetry":
 		w.WriteHeader(http.StatusOK)
 		return
+	case "quicksearch":
+		s.handleQuickSearch(w, r)
+		return
+	case "models-tags-by-type", "datasets-tags-by-type":
+		t, _ := haven.ParseRepoType(strings.TrimSuffix(segs[0], "-tags-by-type"))
+		s.handleTagsByType(w, r, t)
+		return
 	}
 	s.writeError(w, r, errNotFound("Not Found"))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/xet/casstore"
 )
 
 // Config is what the server needs to run.
@@ -35,6 +36,11 @@ type Config struct {
 	// Viewer serves the dataset viewer API under /datasets-server/ and for
 	// requests whose Host starts with "datasets-server.".
 	Viewer http.Handler
+
+	// Xet turns on the Xet protocol: token endpoints, the CAS service under
+	// /v1 and the Xet hints in resolve, tree, repo info and LFS batch. Files
+	// already stored through Xet stay downloadable when it is off.
+	Xet bool
 }
 
 // SessionResolver finds the identity behind a request that carries no token.
@@ -58,6 +64,10 @@ type Server struct {
 	downloads *downloadCounter
 	pointers  pointerCache
 	refresh   sync.Map // repo ID → *sync.Mutex, serialises metadata refreshes
+
+	cas       *casstore.Store
+	xetOn     bool
+	xetMisses missCache
 }
 
 // New returns a Server. Call Close to flush counters on shutdown.
@@ -78,6 +88,8 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		web:      cfg.Web,
 		sessions: cfg.Sessions,
+		cas:      casstore.New(cfg.Blobs),
+		xetOn:    cfg.Xet,
 		viewer:   cfg.Viewer,
 	}
 	s.downloads = newDownloadCounter(cfg.Meta, cfg.Logger)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -25,6 +26,7 @@ type treeEntry struct {
 	Size       int64       `json:"size"`
 	Path       string      `json:"path"`
 	LFS        *lfsInfo    `json:"lfs,omitempty"`
+	XetHash    string      `json:"xetHash,omitempty"`
 	LastCommit *lastCommit `json:"lastCommit,omitempty"`
 }
 
@@ -45,6 +47,7 @@ func (s *Server) toTreeEntry(g *gitstore.Repo, e gitstore.Entry) treeEntry {
 	if e.Type == "file" {
 		if p, ok := s.pointer(g, e); ok {
 			te.LFS = &lfsInfo{OID: p.OID, Size: p.Size, PointerSize: e.Size}
+			te.XetHash = s.xetHashOf(context.Background(), p.OID)
 			te.Size = p.Size
 		}
 	} else {

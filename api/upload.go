@@ -12,7 +12,6 @@ import (
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
-	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/commitreq"
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/lfs"
@@ -266,20 +265,20 @@ func (s *Server) gitOps(ctx context.Context, g *gitstore.Repo, head string, in [
 			}
 			ops = append(ops, gitstore.Op{Kind: gitstore.OpPut, Path: op.Path, Content: op.Content})
 		case "lfsFile":
-			info, err := s.blobs.Stat(ctx, blob.LFSKey(op.OID))
+			size, err := s.statObject(ctx, op.OID)
 			if err != nil {
 				if errorsIsNotFound(err) {
 					return nil, errInvalid("LFS object %s for %s was not uploaded: upload it through the LFS batch API first", op.OID, op.Path)
 				}
 				return nil, err
 			}
-			if op.Size >= 0 && op.Size != info.Size {
-				return nil, errInvalid("LFS object %s has size %d, not %d as declared for %s", op.OID, info.Size, op.Size, op.Path)
+			if op.Size >= 0 && op.Size != size {
+				return nil, errInvalid("LFS object %s has size %d, not %d as declared for %s", op.OID, size, op.Size, op.Path)
 			}
 			if op.OldPath != "" && op.OldPath != op.Path {
 				ops = append(ops, gitstore.Op{Kind: gitstore.OpDelete, Path: op.OldPath})
 			}
-			ptr := lfs.Pointer{OID: op.OID, Size: info.Size}
+			ptr := lfs.Pointer{OID: op.OID, Size: size}
 			ops = append(ops, gitstore.Op{Kind: gitstore.OpPut, Path: op.Path, Content: ptr.Bytes()})
 			if !parsed.LFS(op.Path) {
 				newAttrs = lfs.WithPattern(newAttrs, op.Path)

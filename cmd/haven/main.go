@@ -43,7 +43,7 @@ func rootCmd() *cobra.Command {
 	pf.StringVar(&opts.data, "data", envOr("HAVEN_DATA", "./data"), "data folder (SQLite database, git repositories, large files)")
 	pf.StringVar(&opts.database, "database", os.Getenv("HAVEN_DATABASE"), "metadata database: a postgres:// URL, or empty for SQLite in the data folder")
 	pf.StringVar(&opts.blobStore, "blob-store", os.Getenv("HAVEN_BLOB_STORE"), "large-file store: an s3://KEY:SECRET@host:port/bucket URL, or empty for the data folder")
-	root.AddCommand(serveCmd(opts), userCmd(opts), tokenCmd(opts), orgCmd(opts))
+	root.AddCommand(serveCmd(opts), userCmd(opts), tokenCmd(opts), orgCmd(opts), gcCmd(opts))
 	return root
 }
 

@@ -27,6 +27,7 @@ import (
 
 func serveCmd(opts *options) *cobra.Command {
 	var addr, publicURL string
+	storage := &storageOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the hub: HTTP API, git, LFS",
@@ -34,11 +35,12 @@ func serveCmd(opts *options) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, opts, addr, publicURL)
+			return serve(ctx, opts, addr, publicURL, storage)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("HAVEN_ADDR", "127.0.0.1:8080"), "address to listen on")
 	cmd.Flags().StringVar(&publicURL, "public-url", os.Getenv("HAVEN_PUBLIC_URL"), "base URL clients use to reach the server (default http://ADDR)")
+	addStorageFlags(cmd, storage)
 	return cmd
 }
 
@@ -87,7 +89,7 @@ func openStores(ctx context.Context, opts *options) (*stores, error) {
 	return &stores{meta: m, git: g, blobs: b}, nil
 }
 
-func serve(ctx context.Context, opts *options, addr, publicURL string) error {
+func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	st, err := openStores(ctx, opts)
 	if err != nil {
@@ -112,6 +114,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string) error {
 		PublicURL: publicURL,
 		Secret:    secret,
 		Logger:    log,
+		Xet:       storage.xet,
 	})
 	if err != nil {
 		return err
@@ -125,6 +128,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string) error {
 	log.Info("haven listening", "addr", ln.Addr().String(), "public_url", publicURL, "data", opts.data)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	go runGC(ctx, st, storage, log)
 	select {
 	case err := <-errc:
 		return err

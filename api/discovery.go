@@ -1,0 +1,209 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/meta"
+)
+
+// Discovery: the quick search behind the search box and the tag groups
+// behind the listing filters. Private repositories count and appear only
+// for callers who may read them; tag groups are computed from public
+// repositories only, so that they reveal nothing.
+
+// quicksearchMax bounds the results per group of a quick search.
+const quicksearchMax = 100
+
+// quickSearchTypes maps the type parameter to the groups it selects.
+var quickSearchTypes = map[string]string{
+	"model": "models", "models": "models",
+	"dataset": "datasets", "datasets": "datasets",
+	"space": "spaces", "spaces": "spaces",
+	"org": "orgs", "orgs": "orgs", "organization": "orgs",
+	"user": "users", "users": "users",
+}
+
+// handleQuickSearch answers GET /api/quicksearch?q=&type=&limit=: repositories
+// whose id contains q (most downloaded first), organisations and users
+// whose name does, and how many repositories of each type match.
+func (s *Server) handleQuickSearch(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.writeError(w, r, errNotFound("Not Found"))
+		return
+	}
+	q := r.URL.Query()
+	text := strings.TrimSpace(q.Get("q"))
+	limit := 10
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			s.writeError(w, r, errInvalid("Invalid limit %q: expected a number from 0 to %d", v, quicksearchMax))
+			return
+		}
+		limit = min(n, quicksearchMax)
+	}
+	want := map[string]bool{"models": true, "datasets": true, "spaces": true, "orgs": true, "users": true}
+	if t := q.Get("type"); t != "" {
+		group, ok := quickSearchTypes[strings.ToLower(t)]
+		if !ok {
+			s.writeError(w, r, errInvalid("Invalid type %q: expected model, dataset, space, org or user", t))
+			return
+		}
+		want = map[string]bool{group: true}
+	}
+	actor := actorOf(r)
+	out := map[string]any{}
+	for _, t := range haven.RepoTypes {
+		group := t.Plural()
+		items := []map[string]any{}
+		count := 0
+		if want[group] {
+			f := meta.RepoFilter{
+				Type: t, Search: text, Sort: "downloads", Limit: limit,
+				VisibleTo: actor.Namespaces(), SeeAll: !actor.Anonymous() && actor.User.IsAdmin,
+			}
+			var repos []*haven.Repo
+			var err error
+			if limit > 0 {
+				repos, err = s.meta.ListRepos(r.Context(), f)
+			}
+			if err == nil {
+				count, err = s.meta.CountRepos(r.Context(), f)
+			}
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			for _, repo := range repos {
+				items = append(items, map[string]any{
+					"_id": repoObjectID(repo), "id": repo.FullName(), "private": repo.Private,
+					"downloads": repo.Downloads, "likes": repo.Likes, "trendingScore": repo.TrendingScore,
+				})
+			}
+		}
+		out[group] = items
+		out[group+"Count"] = count
+	}
+	for _, g := range []struct {
+		group string
+		orgs  bool
+	}{{"orgs", true}, {"users", false}} {
+		items := []map[string]any{}
+		if want[g.group] && text != "" && limit > 0 {
+			users, err := s.meta.SearchUsers(r.Context(), text, g.orgs, limit)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			for i := range users {
+				u := &users[i]
+				item := map[string]any{"_id": repoObjectIDFor(u.ID), "name": u.Name, "fullname": fullName(u), "avatarUrl": ""}
+				if !g.orgs {
+					item["user"] = u.Name
+				}
+				items = append(items, item)
+			}
+		}
+		out[g.group] = items
+	}
+	out["q"] = text
+	writeJSON(w, http.StatusOK, out)
+}
+
+// tagGroupTTL is how long the tag groups of a type are reused: counting
+// every tag of every repository is too slow to do on each request.
+const tagGroupTTL = time.Minute
+
+// tagGroups caches the answer of the tags-by-type endpoints per type.
+var tagGroups = struct {
+	sync.Mutex
+	m map[tagGroupKey]tagGroupEntry
+}{m: map[tagGroupKey]tagGroupEntry{}}
+
+type tagGroupKey struct {
+	store *meta.Store
+	t     haven.RepoType
+}
+
+type tagGroupEntry struct {
+	groups  map[string][]map[string]any
+	expires time.Time
+}
+
+// handleTagsByType answers GET /api/models-tags-by-type and
+// /api/datasets-tags-by-type: the tags of public repositories grouped as
+// pipeline_tag, library, license, language and other, each tag with its
+// count, most used first. ?type= keeps one group.
+func (s *Server) handleTagsByType(w http.ResponseWriter, r *http.Request, t haven.RepoType) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.writeError(w, r, errNotFound("Not Found"))
+		return
+	}
+	groups, err := s.tagGroups(r.Context(), t)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if only := r.URL.Query().Get("type"); only != "" {
+		g, ok := groups[only]
+		if !ok {
+			s.writeError(w, r, errInvalid("Invalid tag type %q: expected pipeline_tag, library, license, language or other", only))
+			return
+		}
+		groups = map[string][]map[string]any{only: g}
+	}
+	writeJSON(w, http.StatusOK, groups)
+}
+
+func (s *Server) tagGroups(ctx context.Context, t haven.RepoType) (map[string][]map[string]any, error) {
+	key := tagGroupKey{s.meta, t}
+	tagGroups.Lock()
+	e, ok := tagGroups.m[key]
+	tagGroups.Unlock()
+	if ok && time.Now().Before(e.expires) {
+		return e.groups, nil
+	}
+	counts, err := s.meta.TagCounts(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	groups := map[string][]map[string]any{}
+	for _, k := range []string{meta.TagPipeline, meta.TagLibrary, meta.TagLicense, meta.TagLanguage, meta.TagOther} {
+		groups[k] = []map[string]any{}
+	}
+	for _, tc := range counts {
+		label := tc.Tag
+		if _, v, ok := strings.Cut(tc.Tag, ":"); ok && (tc.Kind == meta.TagLicense || tc.Kind == meta.TagLanguage) {
+			label = v
+		}
+		groups[tc.Kind] = append(groups[tc.Kind], map[string]any{"id": tc.Tag, "label": label, "type": tc.Kind, "count": tc.Count})
+	}
+	tagGroups.Lock()
+	tagGroups.m[key] = tagGroupEntry{groups, time.Now().Add(tagGroupTTL)}
+	tagGroups.Unlock()
+	return groups, nil
+}
+
+// RefreshTrending recomputes the trending scores (and the other windowed
+// counters) every interval until ctx ends. Likes and downloads update their
+// repository's score at once; this lets old activity drop out of the window.
+func (s *Server) RefreshTrending(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := s.meta.RefreshCounters(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("refreshing trending scores", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

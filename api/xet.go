@@ -1,0 +1,523 @@
+package api
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/blob"
+	"github.com/havenhub/haven/lfs"
+	"github.com/havenhub/haven/xet"
+)
+
+// The Xet protocol: the token endpoints of the Hub API, the CAS service
+// under /v1 on the same port, and the helpers through which resolve, the LFS
+// batch API and commits see files stored as xorbs.
+
+// xetTokenTTL is how long a CAS token lasts; clients refresh it through the
+// token endpoint shortly before it expires.
+const xetTokenTTL = time.Hour
+
+// xetFetchTTL is how long a signed xorb range URL stays valid: long enough
+// for one reconstruction to be downloaded.
+const xetFetchTTL = time.Hour
+
+// casWords are the second path segments of the CAS routes. Only these are
+// taken from the repository namespace "v1". Upload grants (direct uploads
+// to object storage) are not offered: their route answers 404, on which
+// clients upload xorbs through the CAS itself.
+var casWords = map[string]bool{
+	"xorbs": true, "shards": true, "chunks": true, "reconstructions": true, "files": true, "fetch": true,
+	"xorb-grants": true,
+}
+
+// isCASPath reports whether segs address the CAS service.
+func (s *Server) isCASPath(segs []string) bool {
+	// The v2 routes (streamed shard upload, multi-range reconstruction) are
+	// answered 404, on which clients use the v1 routes.
+	return s.xetOn && len(segs) >= 2 && (segs[0] == "v1" || segs[0] == "v2") && casWords[segs[1]]
+}
+
+// xetClaims is what a CAS token grants.
+type xetClaims struct {
+	Repo  int64 `json:"r"`
+	Write bool  `json:"w"`
+	Exp   int64 `json:"e"`
+}
+
+func (s *Server) signXet(payload string) string {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte("xet-token\n" + payload))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (s *Server) newXetToken(c xetClaims) string {
+	js, _ := json.Marshal(c)
+	payload := base64.RawURLEncoding.EncodeToString(js)
+	return "xet_" + payload + "." + s.signXet(payload)
+}
+
+// xetActor checks the CAS token of a request; write requires a write token.
+func (s *Server) xetActor(r *http.Request, write bool) (*xetClaims, error) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return nil, haven.Errorf(haven.EUnauthorized, "A Xet access token is required: get one from the xet-read-token or xet-write-token endpoint")
+	}
+	tok, ok = strings.CutPrefix(strings.TrimSpace(tok), "xet_")
+	payload, sig, ok2 := strings.Cut(tok, ".")
+	if !ok || !ok2 || !hmac.Equal([]byte(sig), []byte(s.signXet(payload))) {
+		return nil, haven.Errorf(haven.EUnauthorized, "Invalid Xet access token")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	var c xetClaims
+	if err != nil || json.Unmarshal(raw, &c) != nil {
+		return nil, haven.Errorf(haven.EUnauthorized, "Invalid Xet access token")
+	}
+	if time.Now().Unix() > c.Exp {
+		return nil, haven.Errorf(haven.EUnauthorized, "Xet access token expired; refresh it")
+	}
+	if write && !c.Write {
+		return nil, haven.Errorf(haven.EForbidden, "This Xet token is read-only; request one from xet-write-token")
+	}
+	return &c, nil
+}
+
+// handleXetToken answers GET /api/{types}/{id}/xet-{read|write}-token/{rev}
+// with {casUrl, accessToken, exp}, also as the X-Xet-* headers that the
+// Python client reads. A write token needs write access, or read access
+// with ?create_pr=1 (the Python client then sends "None" as revision).
+func (s *Server) handleXetToken(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string, write bool) {
+	rev := strings.Join(segs, "/")
+	createPR := flag(r.URL.Query().Get("create_pr"))
+	if write {
+		if err := canWriteOrPropose(actorOf(r), repo, createPR); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if rev != "" && rev != "None" && !createPR {
+		if _, _, err := s.openRev(r.Context(), repo, rev); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	exp := time.Now().Add(xetTokenTTL).Unix()
+	tok := s.newXetToken(xetClaims{Repo: repo.ID, Write: write, Exp: exp})
+	cas := s.publicURL("")
+	h := w.Header()
+	h.Set("X-Xet-Cas-Url", cas)
+	h.Set("X-Xet-Access-Token", tok)
+	h.Set("X-Xet-Token-Expiration", strconv.FormatInt(exp, 10))
+	writeJSON(w, http.StatusOK, map[string]any{"casUrl": cas, "accessToken": tok, "exp": exp})
+}
+
+// routeCAS serves the CAS API. Its callers authenticate with CAS tokens,
+// except for the signed xorb range URLs handed out in reconstructions.
+func (s *Server) routeCAS(w http.ResponseWriter, r *http.Request, segs []string) {
+	m := r.Method
+	switch {
+	case segs[0] != "v1":
+		s.writeError(w, r, errNotFound("Not Found"))
+	case len(segs) == 3 && segs[1] == "fetch" && (m == "GET" || m == "HEAD"):
+		s.serveXorbRange(w, r, segs[2])
+	case len(segs) == 4 && segs[1] == "xorbs" && m == "POST":
+		s.handlePutXorb(w, r, segs[2], segs[3])
+	case len(segs) == 4 && segs[1] == "xorbs" && m == "HEAD":
+		s.handleHeadXorb(w, r, segs[2], segs[3])
+	case len(segs) == 2 && segs[1] == "shards" && m == "POST":
+		s.handlePutShard(w, r)
+	case len(segs) == 4 && segs[1] == "chunks" && m == "GET":
+		s.handleDedupQuery(w, r, segs[2], segs[3])
+	case len(segs) == 3 && segs[1] == "reconstructions" && m == "GET":
+		s.handleReconstruction(w, r, segs[2])
+	case len(segs) == 3 && segs[1] == "files" && m == "HEAD":
+		s.handleHeadFile(w, r, segs[2])
+	default:
+		s.writeError(w, r, errNotFound("Not Found"))
+	}
+}
+
+func parseXetHash(s string) (xet.Hash, error) {
+	h, err := xet.ParseHash(strings.ToLower(s))
+	if err != nil {
+		return h, errInvalid("Invalid hash %q: expected 64 hex digits", s)
+	}
+	return h, nil
+}
+
+func (s *Server) handlePutXorb(w http.ResponseWriter, r *http.Request, prefix, hash string) {
+	if _, err := s.xetActor(r, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h, err := parseXetHash(hash)
+	if err == nil && prefix != "default" {
+		err = errInvalid("Unknown xorb prefix %q", prefix)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if r.ContentLength > xet.MaxXorbSize+(1<<20) {
+		s.writeError(w, r, haven.Errorf(haven.ETooLarge, "Xorb larger than %d bytes", xet.MaxXorbSize))
+		return
+	}
+	inserted, err := s.cas.PutXorb(r.Context(), h, r.Body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"was_inserted": inserted})
+}
+
+func (s *Server) handleHeadXorb(w http.ResponseWriter, r *http.Request, prefix, hash string) {
+	if _, err := s.xetActor(r, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h, err := parseXetHash(hash)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	x, err := s.cas.Xorb(r.Context(), h)
+	if err != nil {
+		s.writeError(w, r, notFoundAs(err, "Xorb not found"))
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(x.DataLen))
+	w.WriteHeader(http.StatusOK)
+}
+
+func notFoundAs(err error, msg string) error {
+	if errors.Is(err, blob.ErrNotFound) {
+		return errNotFound("%s", msg)
+	}
+	return err
+}
+
+func (s *Server) handlePutShard(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.xetActor(r, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	added, err := s.cas.PutShard(r.Context(), r.Body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	result := 0
+	if added > 0 {
+		result = 1
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"result": result})
+}
+
+func (s *Server) handleDedupQuery(w http.ResponseWriter, r *http.Request, prefix, hash string) {
+	if _, err := s.xetActor(r, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h, err := parseXetHash(hash)
+	if err == nil && prefix != "default-merkledb" {
+		err = errInvalid("Unknown dedup prefix %q", prefix)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	data, ok, err := s.cas.DedupShard(r.Context(), h)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !ok {
+		s.writeError(w, r, errNotFound("Chunk not known"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Write(data)
+}
+
+func (s *Server) handleHeadFile(w http.ResponseWriter, r *http.Request, hash string) {
+	if _, err := s.xetActor(r, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h, err := parseXetHash(hash)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f, err := s.cas.File(r.Context(), h)
+	if err != nil {
+		s.writeError(w, r, notFoundAs(err, "File not found"))
+		return
+	}
+	w.Header().Set("Content-Length", strconv.FormatInt(f.Size, 10))
+	w.WriteHeader(http.StatusOK)
+}
+
+// parseByteRange reads a single "bytes=a-b" (inclusive) or "bytes=a-"
+// range as [from, to), to = -1 when open.
+func parseByteRange(h string) (from, to int64, err error) {
+	spec, ok := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
+	a, b, ok2 := strings.Cut(spec, "-")
+	if !ok || !ok2 || strings.Contains(spec, ",") {
+		return 0, 0, errInvalid("Invalid Range header %q", h)
+	}
+	from, err1 := strconv.ParseInt(a, 10, 64)
+	to = -1
+	var err2 error
+	if b != "" {
+		to, err2 = strconv.ParseInt(b, 10, 64)
+		to++
+	}
+	if err1 != nil || err2 != nil || from < 0 || (to >= 0 && to <= from) {
+		return 0, 0, errInvalid("Invalid Range header %q", h)
+	}
+	return from, to, nil
+}
+
+type xetRange struct {
+	Start int64 `json:"start"`
+	End   int64 `json:"end"`
+}
+
+type xetTerm struct {
+	Hash           string   `json:"hash"`
+	UnpackedLength uint32   `json:"unpacked_length"`
+	Range          xetRange `json:"range"`
+}
+
+type xetFetchInfo struct {
+	Range    xetRange `json:"range"`
+	URL      string   `json:"url"`
+	URLRange xetRange `json:"url_range"`
+}
+
+// handleReconstruction answers GET /v1/reconstructions/{file_id}: the terms
+// of the file (or of the requested Range) and, per xorb, signed URLs with
+// the byte ranges to fetch. A range that starts at or past the end is 416.
+func (s *Server) handleReconstruction(w http.ResponseWriter, r *http.Request, hash string) {
+	if _, err := s.xetActor(r, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h, err := parseXetHash(hash)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f, err := s.cas.File(r.Context(), h)
+	if err != nil {
+		s.writeError(w, r, notFoundAs(err, "File not found"))
+		return
+	}
+	from, to := int64(0), f.Size
+	if rh := r.Header.Get("Range"); rh != "" {
+		if from, to, err = parseByteRange(rh); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if to < 0 || to > f.Size {
+			to = f.Size
+		}
+		if from >= f.Size {
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", f.Size))
+			s.writeError(w, r, haven.Errorf(haven.ERange, "Range starts at %d, the file has %d bytes", from, f.Size))
+			return
+		}
+	}
+	resp := struct {
+		Offset    int64                     `json:"offset_into_first_range"`
+		Terms     []xetTerm                 `json:"terms"`
+		FetchInfo map[string][]xetFetchInfo `json:"fetch_info"`
+	}{Terms: []xetTerm{}, FetchInfo: map[string][]xetFetchInfo{}}
+	if from < to {
+		plan, err := s.cas.Reconstruct(r.Context(), f, from, to)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		resp.Offset = plan.Skip
+		exp := time.Now().Add(xetFetchTTL).Unix()
+		seen := map[[3]int64]bool{}
+		for _, t := range plan.Terms {
+			xh := t.Xorb.String()
+			resp.Terms = append(resp.Terms, xetTerm{Hash: xh, UnpackedLength: t.Size, Range: xetRange{int64(t.Start), int64(t.End)}})
+			key := [3]int64{int64(t.Xorb.Truncated()), int64(t.Start), int64(t.End)}
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			resp.FetchInfo[xh] = append(resp.FetchInfo[xh], xetFetchInfo{
+				Range:    xetRange{int64(t.Start), int64(t.End)},
+				URL:      s.xorbFetchURL(xh, exp),
+				URLRange: xetRange{int64(t.ByteStart), int64(t.ByteEnd) - 1},
+			})
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) signFetch(xorb string, exp int64) string {
+	m := hmac.New(sha256.New, s.secret)
+	fmt.Fprintf(m, "xet-fetch\n%s\n%d", xorb, exp)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// xorbFetchURL is a self-authorising URL for ranged reads of one xorb; the
+// client sends the Range itself.
+func (s *Server) xorbFetchURL(xorb string, exp int64) string {
+	q := url.Values{}
+	q.Set("exp", strconv.FormatInt(exp, 10))
+	q.Set("sig", s.signFetch(xorb, exp))
+	return s.publicURL("/v1/fetch/" + xorb + "?" + q.Encode())
+}
+
+func (s *Server) serveXorbRange(w http.ResponseWriter, r *http.Request, xorb string) {
+	q := r.URL.Query()
+	exp, err := strconv.ParseInt(q.Get("exp"), 10, 64)
+	if err != nil || !hmac.Equal([]byte(q.Get("sig")), []byte(s.signFetch(xorb, exp))) {
+		s.writeError(w, r, haven.Errorf(haven.EForbidden, "Invalid or tampered signature on this URL"))
+		return
+	}
+	if time.Now().Unix() > exp {
+		s.writeError(w, r, haven.Errorf(haven.EForbidden, "This URL has expired; ask for a new reconstruction"))
+		return
+	}
+	h, err := parseXetHash(xorb)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f, info, err := s.cas.OpenXorb(r.Context(), h)
+	if err != nil {
+		s.writeError(w, r, notFoundAs(err, "Xorb not found"))
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	serveContent(w, r, f, info.Size)
+}
+
+// openObject opens the content of an LFS object: the stored object, or the
+// Xet file with that SHA-256, reconstructed.
+func (s *Server) openObject(ctx context.Context, oid string) (io.ReadSeekCloser, int64, error) {
+	f, info, err := s.blobs.Open(ctx, blob.LFSKey(oid))
+	if err == nil {
+		return f, info.Size, nil
+	}
+	if !errors.Is(err, blob.ErrNotFound) {
+		return nil, 0, err
+	}
+	return s.cas.OpenSHA256(ctx, oid)
+}
+
+// statObject returns the size of an LFS object stored either way, or an
+// error wrapping blob.ErrNotFound.
+func (s *Server) statObject(ctx context.Context, oid string) (int64, error) {
+	info, err := s.blobs.Stat(ctx, blob.LFSKey(oid))
+	if err == nil {
+		return info.Size, nil
+	}
+	if !errors.Is(err, blob.ErrNotFound) {
+		return 0, err
+	}
+	f, err := s.cas.FileBySHA256(ctx, oid)
+	if err != nil {
+		return 0, err
+	}
+	return f.Size, nil
+}
+
+// xetHashOf returns the Xet file hash of an LFS object stored through Xet,
+// or "" (also when Xet is off: then no Xet signal may leave the server).
+// Objects stored as plain LFS objects are served as such and not advertised
+// to Xet clients.
+func (s *Server) xetHashOf(ctx context.Context, oid string) string {
+	if !s.xetOn {
+		return ""
+	}
+	if s.xetMisses.recent(oid) {
+		return ""
+	}
+	f, err := s.cas.FileBySHA256(ctx, oid)
+	if err != nil {
+		s.xetMisses.add(oid)
+		return ""
+	}
+	return f.Hash.String()
+}
+
+// setXetHeaders advertises a Xet-stored file on a resolve answer: its file
+// hash and where to get a read token for the commit.
+func (s *Server) setXetHeaders(w http.ResponseWriter, r *http.Request, repo *haven.Repo, commit, oid string) {
+	xh := s.xetHashOf(r.Context(), oid)
+	if xh == "" {
+		return
+	}
+	tokenURL := s.publicURL("/api/" + repo.Type.Plural() + "/" + escapeRepoID(repo) + "/xet-read-token/" + commit)
+	w.Header().Set("X-Xet-Hash", xh)
+	w.Header().Add("Link", "<"+tokenURL+`>; rel="xet-auth"`)
+}
+
+// missCache remembers for a few seconds which oids are not Xet files, so
+// that tree listings do not look every plain LFS object up each time.
+type missCache struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+const missTTL = 5 * time.Second
+
+func (c *missCache) recent(oid string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.m[oid]
+	return ok && time.Since(t) < missTTL
+}
+
+func (c *missCache) add(oid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 100_000 {
+		c.m = map[string]time.Time{}
+	}
+	c.m[oid] = time.Now()
+}
+
+// xetUploadAction is the upload action of the LFS batch answer when the
+// transfer is "xet": the CAS URL and a write token in the header, and the
+// token endpoint (to refresh it) as href.
+func (s *Server) xetUploadAction(repo *haven.Repo, ref *lfs.Ref) *lfs.Action {
+	rev := repo.DefaultBranch()
+	if ref != nil && ref.Name != "" {
+		rev = ref.Name
+	}
+	exp := time.Now().Add(xetTokenTTL).Unix()
+	return &lfs.Action{
+		Href: s.publicURL("/api/" + repo.Type.Plural() + "/" + escapeRepoID(repo) + "/xet-write-token/" + url.PathEscape(rev)),
+		Header: map[string]string{
+			"X-Xet-Cas-Url":          s.publicURL(""),
+			"X-Xet-Access-Token":     s.newXetToken(xetClaims{Repo: repo.ID, Write: true, Exp: exp}),
+			"X-Xet-Token-Expiration": strconv.FormatInt(exp, 10),
+		},
+		ExpiresIn: int(xetTokenTTL.Seconds()),
+	}
+}
