@@ -46,6 +46,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.viewer.ServeHTTP(w, r)
 		return
 	}
+	// The CAS service authenticates with its own tokens.
+	if s.isCASPath(segs) {
+		s.routeCAS(w, r, segs)
+		return
+	}
 	actor, err := s.authenticate(r)
 	if err != nil {
 		if isGitRequest(segs) {
@@ -202,6 +207,11 @@ func (s *Server) routeRepoAPI(w http.ResponseWriter, r *http.Request, t haven.Re
 		h = s.handleLikers
 	case action == "auth-check" && m == "GET":
 		h = s.handleAuthCheck
+	case (action == "xet-read-token" || action == "xet-write-token") && m == "GET" && s.xetOn:
+		write := action == "xet-write-token"
+		h = func(w http.ResponseWriter, r *http.Request, repo *haven.Repo, rest []string) {
+			s.handleXetToken(w, r, repo, rest, write)
+		}
 	}
 	if h == nil {
 		s.writeError(w, r, errNotFound("Not Found"))
