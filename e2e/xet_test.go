@@ -1,0 +1,375 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/havenhub/haven/xet"
+)
+
+// xetToken fetches a CAS token from the Hub API and returns it with the CAS URL.
+func (a *api) xetToken(typePlural, id, kind, rev string) (casURL, token string) {
+	a.t.Helper()
+	var out struct {
+		CasURL      string `json:"casUrl"`
+		AccessToken string `json:"accessToken"`
+		Exp         int64  `json:"exp"`
+	}
+	a.json("GET", "/api/"+typePlural+"/"+id+"/xet-"+kind+"-token/"+rev, nil, http.StatusOK, &out)
+	if out.CasURL == "" || out.AccessToken == "" || out.Exp < time.Now().Unix() {
+		a.t.Fatalf("xet-%s-token answer incomplete: %+v", kind, out)
+	}
+	return out.CasURL, out.AccessToken
+}
+
+// xetUpload is a file prepared the way a Xet client prepares it: chunks
+// packed into one xorb, and a shard that registers the file.
+type xetUpload struct {
+	data      []byte
+	xorb      []byte
+	xorbHash  xet.Hash
+	shard     *xet.Shard
+	fileHash  xet.Hash
+	sha256Hex string
+}
+
+func prepareXet(t *testing.T, data []byte) *xetUpload {
+	t.Helper()
+	var chunks [][]byte
+	rest := data
+	for _, n := range xet.Chunks(data) {
+		chunks = append(chunks, rest[:n])
+		rest = rest[n:]
+	}
+	u := &xetUpload{data: data}
+	u.xorb, u.xorbHash = xet.EncodeXorb(chunks)
+	var refs []xet.ChunkRef
+	var hashes []xet.Hash
+	xi := xet.XorbInfo{Hash: u.xorbHash, BytesOnDisk: uint32(len(u.xorb))}
+	for _, c := range chunks {
+		h := xet.ChunkHash(c)
+		xi.Chunks = append(xi.Chunks, xet.XorbInfoChunk{Hash: h, Offset: xi.BytesInXorb, Size: uint32(len(c))})
+		xi.BytesInXorb += uint32(len(c))
+		refs = append(refs, xet.ChunkRef{Hash: h, Size: uint64(len(c))})
+		hashes = append(hashes, h)
+	}
+	u.fileHash = xet.FileHash(refs)
+	u.sha256Hex = sha256Hex(data)
+	// The shard carries the SHA-256 in the protocol's hash byte order, so
+	// that its string form is the usual hex digest.
+	sumHash, _ := xet.ParseHash(u.sha256Hex)
+	u.shard = &xet.Shard{
+		Files: []xet.FileInfo{{
+			Hash:      u.fileHash,
+			Terms:     []xet.FileTerm{{Xorb: u.xorbHash, Size: xi.BytesInXorb, Start: 0, End: uint32(len(chunks)), Verification: xet.VerificationHash(hashes)}},
+			Verified:  true,
+			SHA256:    sumHash,
+			HasSHA256: true,
+		}},
+		Xorbs: []xet.XorbInfo{xi},
+	}
+	return u
+}
+
+// cas sends one CAS request and returns the status and body.
+func casDo(t *testing.T, method, url, token string, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
+	return resp.StatusCode, buf.Bytes()
+}
+
+// xetFiles lists the objects the server keeps under blobs/xet.
+func xetFiles(t *testing.T, dataDir string) []string {
+	t.Helper()
+	var out []string
+	root := filepath.Join(dataDir, "blobs", "xet")
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	return out
+}
+
+// TestXetPython runs e2e/python_xet: the default huggingface_hub client with
+// hf_xet (no HF_HUB_DISABLE_XET) uploads and downloads through Xet, and the
+// files are then fetched with git + git-lfs and plain ranged HTTP.
+func TestXetPython(t *testing.T) {
+	pytest := pytestPath(t)
+	if err := exec.Command(filepath.Join(repoRoot, ".venv", "bin", "python"), "-c", "import hf_xet").Run(); err != nil {
+		skipOrFail(t, "hf_xet is not installed in .venv")
+	}
+	g := newGitEnv(t)
+	s := startServer(t, serverOpts{})
+	f := s.setupAccounts()
+	cmd := exec.Command(pytest, filepath.Join(repoRoot, "e2e", "python_xet"), "-q", "-rfEs", "-p", "no:cacheprovider")
+	cmd.Dir = repoRoot
+	env := filterEnv(s.clientEnv(t, f), "HF_HUB_DISABLE_XET=", "HOME=", "GIT_")
+	cmd.Env = append(env,
+		"HAVEN_DATA_DIR="+s.DataDir,
+		"PATH="+filepath.Join(repoRoot, ".venv", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	for _, kv := range g.env {
+		if strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "GIT_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	runLogged(t, 15*time.Minute, cmd)
+}
+
+// TestXetUploadVerification uploads through the CAS API directly: a valid
+// xorb and shard register a file that a commit can name by SHA-256, and
+// corrupt xorbs and shards are refused with 400 and leave nothing behind.
+func TestXetUploadVerification(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	f := s.setupAccounts()
+	alice := s.api(f.Alice)
+	alice.createRepo("model", "alice", "cas", false)
+	cas, tok := alice.xetToken("models", "alice/cas", "write", "main")
+	_, readTok := s.api(f.AliceRead).xetToken("models", "alice/cas", "read", "main")
+
+	up := prepareXet(t, randomBytes(41, 3<<20))
+	xorbURL := cas + "/v1/xorbs/default/" + up.xorbHash.String()
+
+	t.Run("corrupt uploads are refused", func(t *testing.T) {
+		flipped := append([]byte(nil), up.xorb...)
+		flipped[len(flipped)/2] ^= 1
+		other := prepareXet(t, randomBytes(42, 100<<10))
+		missingXorb := other.shard.MarshalUpload()
+		badVerification := *up.shard
+		badVerification.Files = append([]xet.FileInfo(nil), up.shard.Files...)
+		badVerification.Files[0].Terms = append([]xet.FileTerm(nil), up.shard.Files[0].Terms...)
+		badVerification.Files[0].Terms[0].Verification[0] ^= 1
+		wrongSHA := *up.shard
+		wrongSHA.Files = append([]xet.FileInfo(nil), up.shard.Files...)
+		wrongSHA.Files[0].SHA256[3] ^= 1
+		cases := []struct {
+			name, url, token string
+			body             []byte
+			want             int
+			msg              string
+		}{
+			{"xorb with a flipped byte", xorbURL, tok, flipped, 400, "hash"},
+			{"truncated xorb", xorbURL, tok, up.xorb[:len(up.xorb)-100], 400, "truncated"},
+			{"xorb under another hash (wrong merkle root)", cas + "/v1/xorbs/default/" + other.xorbHash.String(), tok, up.xorb, 400, "xorb hash mismatch"},
+			{"xorb with a read token", xorbURL, readTok, up.xorb, 403, "read-only"},
+			{"xorb without a token", xorbURL, "", up.xorb, 401, "token"},
+			{"shard naming a missing xorb", cas + "/v1/shards", tok, missingXorb, 400, "not uploaded"},
+			{"truncated shard", cas + "/v1/shards", tok, up.shard.MarshalUpload()[:200], 400, "truncated"},
+			{"not a shard", cas + "/v1/shards", tok, []byte("hello"), 400, "magic"},
+		}
+		for _, c := range cases {
+			status, body := casDo(t, "POST", c.url, c.token, c.body)
+			if status != c.want || !strings.Contains(string(body), c.msg) {
+				t.Errorf("%s: status %d, body %s; want %d mentioning %q", c.name, status, truncate(body, 300), c.want, c.msg)
+			}
+		}
+		if left := xetFiles(t, s.DataDir); len(left) != 0 {
+			t.Fatalf("refused uploads left objects behind: %v", left)
+		}
+		// Now store the xorb, then send shards that lie about it.
+		if status, body := casDo(t, "POST", xorbURL, tok, up.xorb); status != 200 || !strings.Contains(string(body), `"was_inserted":true`) {
+			t.Fatalf("valid xorb: status %d: %s", status, body)
+		}
+		before := len(xetFiles(t, s.DataDir))
+		for name, sh := range map[string]*xet.Shard{"wrong verification hash": &badVerification, "wrong SHA-256": &wrongSHA} {
+			if status, body := casDo(t, "POST", cas+"/v1/shards", tok, sh.MarshalUpload()); status != 400 {
+				t.Errorf("shard with %s: status %d: %s", name, status, truncate(body, 300))
+			}
+		}
+		if after := len(xetFiles(t, s.DataDir)); after != before {
+			t.Errorf("refused shards stored %d objects", after-before)
+		}
+	})
+
+	t.Run("valid upload, commit, download, dedup query", func(t *testing.T) {
+		casDo(t, "POST", xorbURL, tok, up.xorb)
+		status, body := casDo(t, "POST", xorbURL, tok, up.xorb)
+		if status != 200 || !strings.Contains(string(body), `"was_inserted":false`) {
+			t.Fatalf("second xorb upload: status %d: %s", status, body)
+		}
+		if status, body := casDo(t, "POST", cas+"/v1/shards", tok, up.shard.MarshalUpload()); status != 200 {
+			t.Fatalf("shard: status %d: %s", status, body)
+		}
+		alice.commit("models", "alice/cas", "main", "add weights", commitLine{Key: "lfsFile", Value: map[string]any{
+			"path": "weights.bin", "algo": "sha256", "oid": up.sha256Hex, "size": len(up.data)}})
+		got, hdr := alice.resolve("", "alice/cas", "main", "weights.bin")
+		if !bytes.Equal(got, up.data) {
+			t.Fatal("resolve returned other bytes than uploaded")
+		}
+		if hdr.Get("X-Xet-Hash") != up.fileHash.String() || !strings.Contains(hdr.Get("Link"), `rel="xet-auth"`) {
+			t.Errorf("resolve headers: X-Xet-Hash %q, Link %q", hdr.Get("X-Xet-Hash"), hdr.Get("Link"))
+		}
+		// Range through resolve, and past the end.
+		resp, part := alice.do("GET", "/alice/cas/resolve/main/weights.bin", nil, map[string]string{"Range": "bytes=1000000-1000099"})
+		if resp.StatusCode != 206 || !bytes.Equal(part, up.data[1000000:1000100]) {
+			t.Errorf("ranged resolve: status %d, %d bytes", resp.StatusCode, len(part))
+		}
+		// Reconstruction API with a range, and 416 past the end.
+		rURL := cas + "/v1/reconstructions/" + up.fileHash.String()
+		req, _ := http.NewRequest("GET", rURL, nil)
+		req.Header.Set("Authorization", "Bearer "+readTok)
+		req.Header.Set("Range", "bytes=100000-199999")
+		rresp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec struct {
+			Offset int64 `json:"offset_into_first_range"`
+			Terms  []struct {
+				Hash  string                   `json:"hash"`
+				Range struct{ Start, End int } `json:"range"`
+			} `json:"terms"`
+			FetchInfo map[string][]struct {
+				URL      string                     `json:"url"`
+				URLRange struct{ Start, End int64 } `json:"url_range"`
+			} `json:"fetch_info"`
+		}
+		json.NewDecoder(rresp.Body).Decode(&rec)
+		rresp.Body.Close()
+		if rresp.StatusCode != 200 || len(rec.Terms) != 1 || rec.Offset <= 0 || len(rec.FetchInfo[up.xorbHash.String()]) != 1 {
+			t.Fatalf("reconstruction: status %d, %+v", rresp.StatusCode, rec)
+		}
+		fi := rec.FetchInfo[up.xorbHash.String()][0]
+		freq, _ := http.NewRequest("GET", fi.URL, nil)
+		freq.Header.Set("Range", "bytes="+itoa(fi.URLRange.Start)+"-"+itoa(fi.URLRange.End))
+		fresp, err := http.DefaultClient.Do(freq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw bytes.Buffer
+		raw.ReadFrom(fresp.Body)
+		fresp.Body.Close()
+		decoded, err := xet.DecodeChunks(nil, raw.Bytes())
+		if err != nil || !bytes.Equal(decoded[rec.Offset:rec.Offset+100000], up.data[100000:200000]) {
+			t.Fatalf("xorb range (status %d) does not decode to the requested bytes: %v", fresp.StatusCode, err)
+		}
+		req.Header.Set("Range", "bytes="+itoa(int64(len(up.data)))+"-")
+		if rresp, err := http.DefaultClient.Do(req); err != nil || rresp.StatusCode != 416 {
+			t.Errorf("reconstruction past the end: %v, status %v", err, rresp.StatusCode)
+		}
+		// The first chunk of every file answers a dedup query.
+		first := up.shard.Xorbs[0].Chunks[0].Hash
+		status, shard := casDo(t, "GET", cas+"/v1/chunks/default-merkledb/"+first.String(), readTok, nil)
+		if sh, err := xet.ParseShard(shard); status != 200 || err != nil || len(sh.Xorbs) != 1 || sh.Xorbs[0].Hash != up.xorbHash {
+			t.Errorf("dedup query: status %d, %v", status, err)
+		}
+		var unknown xet.Hash
+		unknown[0] = 7
+		if status, _ := casDo(t, "GET", cas+"/v1/chunks/default-merkledb/"+unknown.String(), readTok, nil); status != 404 {
+			t.Errorf("dedup query for an unknown chunk: status %d, want 404", status)
+		}
+		// git-lfs downloads through the batch API get the reconstructed bytes too.
+		obj := alice.lfsBatch("alice/cas", "download", up.sha256Hex, int64(len(up.data)))
+		dl, ok := obj.Actions["download"]
+		if !ok {
+			t.Fatalf("LFS batch download offers no action: %+v", obj)
+		}
+		resp, got = s.api("").do("GET", dl.Href, nil, nil)
+		if resp.StatusCode != 200 || !bytes.Equal(got, up.data) {
+			t.Errorf("LFS download of a Xet file: status %d, equal %v", resp.StatusCode, bytes.Equal(got, up.data))
+		}
+	})
+
+	t.Run("garbage collection", func(t *testing.T) {
+		keep := prepareXet(t, randomBytes(43, 500<<10))
+		casDo(t, "POST", cas+"/v1/xorbs/default/"+keep.xorbHash.String(), tok, keep.xorb)
+		casDo(t, "POST", cas+"/v1/shards", tok, keep.shard.MarshalUpload())
+		before := alice.commit("models", "alice/cas", "main", "add kept", commitLine{Key: "lfsFile", Value: map[string]any{
+			"path": "kept.bin", "algo": "sha256", "oid": keep.sha256Hex, "size": len(keep.data)}})
+		alice.commit("models", "alice/cas", "main", "remove weights", commitLine{Key: "deletedFile", Value: map[string]any{"path": "weights.bin"}})
+		// History still reaches the old file: nothing may go yet.
+		out := s.admin("gc", "--grace", "0s")
+		if _, hdr := alice.resolve("", "alice/cas", before, "weights.bin"); hdr.Get("X-Xet-Hash") == "" {
+			t.Fatalf("gc removed a file that history still reaches (%s)", out)
+		}
+		alice.json("POST", "/api/models/alice/cas/super-squash/main", map[string]any{"message": "squash"}, http.StatusOK, nil)
+		// A grace period protects recent objects.
+		if out := s.admin("gc", "--grace", "1h"); !strings.Contains(out, "0 xorbs") {
+			t.Errorf("gc with a grace period removed xorbs: %s", out)
+		}
+		out = s.admin("gc", "--grace", "0s")
+		if !strings.Contains(out, "1 xorbs") {
+			t.Errorf("gc after super-squash: %s; want 1 xorb removed", out)
+		}
+		if _, err := os.Stat(filepath.Join(s.DataDir, "blobs", "xet", "xorbs", up.xorbHash.String()[:2], up.xorbHash.String())); err == nil {
+			t.Error("the unreachable xorb is still stored")
+		}
+		if got, _ := alice.resolve("", "alice/cas", "main", "kept.bin"); !bytes.Equal(got, keep.data) {
+			t.Error("gc broke a file the branch still has")
+		}
+	})
+}
+
+// TestXetDisabled checks that --xet=false (HAVEN_XET=false) hides every
+// Xet signal while files stored through Xet stay downloadable.
+func TestXetDisabled(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	f := s.setupAccounts()
+	alice := s.api(f.Alice)
+	alice.createRepo("model", "alice", "off", false)
+	cas, tok := alice.xetToken("models", "alice/off", "write", "main")
+	up := prepareXet(t, randomBytes(44, 1<<20))
+	casDo(t, "POST", cas+"/v1/xorbs/default/"+up.xorbHash.String(), tok, up.xorb)
+	if status, body := casDo(t, "POST", cas+"/v1/shards", tok, up.shard.MarshalUpload()); status != 200 {
+		t.Fatalf("shard: %d %s", status, body)
+	}
+	alice.commit("models", "alice/off", "main", "add", commitLine{Key: "lfsFile", Value: map[string]any{
+		"path": "w.bin", "algo": "sha256", "oid": up.sha256Hex, "size": len(up.data)}})
+
+	t.Setenv("HAVEN_XET", "false")
+	s.Stop()
+	s.start()
+	got, hdr := alice.resolve("", "alice/off", "main", "w.bin")
+	if !bytes.Equal(got, up.data) {
+		t.Fatal("a Xet-stored file is not downloadable with Xet off")
+	}
+	if hdr.Get("X-Xet-Hash") != "" || hdr.Get("Link") != "" {
+		t.Errorf("resolve advertises Xet while off: %v", hdr)
+	}
+	if resp, _ := alice.do("GET", "/api/models/alice/off/xet-read-token/main", nil, nil); resp.StatusCode != 404 {
+		t.Errorf("xet-read-token while off: status %d, want 404", resp.StatusCode)
+	}
+	if status, _ := casDo(t, "POST", cas+"/v1/shards", tok, up.shard.MarshalUpload()); status == 200 {
+		t.Error("the CAS accepts shards while off")
+	}
+	_, body := alice.do("GET", "/api/models/alice/off/tree/main", nil, nil)
+	if strings.Contains(string(body), "xetHash") {
+		t.Errorf("tree lists xetHash while off: %s", body)
+	}
+	var info map[string]any
+	alice.json("GET", "/api/models/alice/off?expand[]=xetEnabled", nil, http.StatusOK, &info)
+	if info["xetEnabled"] == true {
+		t.Error("repo info says xetEnabled while off")
+	}
+	resp, data := alice.do("POST", "/alice/off.git/info/lfs/objects/batch", map[string]any{
+		"operation": "upload", "transfers": []string{"basic", "xet"},
+		"objects": []map[string]any{{"oid": sha256Hex([]byte("x")), "size": 1}},
+	}, map[string]string{"Content-Type": "application/vnd.git-lfs+json"})
+	if resp.StatusCode != 200 || strings.Contains(string(data), "xet") {
+		t.Errorf("LFS batch while off: status %d: %s", resp.StatusCode, data)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
