@@ -116,7 +116,9 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, repo *haven
 			}
 			res.Actions = map[string]*lfs.Action{
 				"upload": upload,
-				"verify": {Href: s.publicURL("/" + repo.Type.URLPrefix() + escapeRepoID(repo) + ".git/info/lfs/verify")},
+				// Signed like the upload URL: git-lfs sends no credentials to
+				// action URLs of an "authenticated" object.
+				"verify": {Href: s.signedObjectURL("verify", o.OID, o.Size, exp, "")},
 			}
 		case "download":
 			if !stored {
@@ -208,6 +210,8 @@ func (s *Server) serveLFSObject(w http.ResponseWriter, r *http.Request, segs []s
 		s.putPart(w, r, extra, size)
 	case op == "complete" && r.Method == http.MethodPost:
 		s.completeMultipart(w, r, oid, size, extra)
+	case op == "verify" && r.Method == http.MethodPost:
+		s.verifyObject(w, r, oid, size)
 	case op == "download" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		f, size, err := s.openObject(ctx, oid)
 		if err != nil {
@@ -331,23 +335,30 @@ func (s *Server) deleteParts(ctx context.Context, uploadID string) {
 	}
 }
 
-// handleVerify answers the LFS verify call: the object must be stored with
-// the announced size.
+// handleVerify answers the LFS verify call of older links, addressed to
+// the repository with the caller's credentials.
 func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	if actorOf(r).Anonymous() {
 		s.writeError(w, r, haven.Errorf(haven.EUnauthorized, "You must be authenticated to verify an upload"))
 		return
 	}
+	s.verifyObject(w, r, "", -1)
+}
+
+// verifyObject checks that the object named in the body is stored with the
+// announced size; oid and size, when given, come from a signed URL and must
+// match the body.
+func (s *Server) verifyObject(w http.ResponseWriter, r *http.Request, oid string, size int64) {
 	var req lfs.ObjectSpec
 	if err := decodeJSON(r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if !lfs.ValidOID(req.OID) {
-		s.writeError(w, r, errInvalid("Invalid oid"))
+	if !lfs.ValidOID(req.OID) || (oid != "" && (req.OID != oid || req.Size != size)) {
+		s.writeError(w, r, errInvalid("Invalid oid or size"))
 		return
 	}
-	size, err := s.statObject(r.Context(), req.OID)
+	info, err := s.blobs.Stat(r.Context(), blob.LFSKey(req.OID))
 	if err != nil {
 		if errorsIsNotFound(err) {
 			err = errNotFound("Object %s was not uploaded", req.OID)
@@ -355,8 +366,8 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if size != req.Size {
-		s.writeError(w, r, errInvalid("Object %s has size %d, not %d", req.OID, size, req.Size))
+	if info.Size != req.Size {
+		s.writeError(w, r, errInvalid("Object %s has size %d, not %d", req.OID, info.Size, req.Size))
 		return
 	}
 	w.Header().Set("Content-Type", lfsMediaType)
