@@ -1,0 +1,60 @@
+"""Fixtures for the Xet end-to-end suite: the default huggingface_hub client
+with hf_xet installed and HF_HUB_DISABLE_XET unset, against Haven.
+
+The Go test TestXetPython starts the server and passes HF_ENDPOINT,
+HAVEN_TOKEN (alice, write), HAVEN_USER and HAVEN_DATA_DIR (the server's data
+folder, to measure what the server stores).
+"""
+
+import os
+import uuid
+
+import pytest
+from huggingface_hub import HfApi
+
+
+def _env(name):
+    value = os.environ.get(name)
+    if not value:
+        pytest.exit(f"{name} is not set: run this suite through `go test ./e2e -run TestXetPython`", 2)
+    return value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def xet_enabled():
+    # The point of this suite is the default client: Xet must be active.
+    if os.environ.get("HF_HUB_DISABLE_XET"):
+        pytest.exit("HF_HUB_DISABLE_XET is set; this suite tests the client with Xet on", 2)
+    import hf_xet  # noqa: F401  (the suite requires it)
+
+
+@pytest.fixture(scope="session")
+def endpoint():
+    return _env("HF_ENDPOINT").rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def token():
+    return _env("HAVEN_TOKEN")
+
+
+@pytest.fixture(scope="session")
+def user():
+    return os.environ.get("HAVEN_USER", "alice")
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    return _env("HAVEN_DATA_DIR")
+
+
+@pytest.fixture(scope="session")
+def api(endpoint, token):
+    return HfApi(endpoint=endpoint, token=token)
+
+
+@pytest.fixture
+def repo_id(api, user):
+    rid = f"{user}/xet-{uuid.uuid4().hex[:10]}"
+    api.create_repo(rid)
+    return rid
