@@ -107,7 +107,13 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
 	}
+	vw, err := startViewer(ctx, opts, st, publicURL, log)
+	if err != nil {
+		return err
+	}
+	defer vw.Close()
 	srv, err := api.New(api.Config{
+		Viewer:    vw,
 		Meta:      st.meta,
 		Git:       st.git,
 		Blobs:     st.blobs,
@@ -120,6 +126,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		return err
 	}
 	defer srv.Close()
+	vw.Authenticate = srv.Authenticate
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 30 * time.Second,

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/havenhub/haven/api"
+	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/viewer"
+	"github.com/havenhub/haven/viewer/server"
+	"github.com/havenhub/haven/viewer/ui"
+	"github.com/havenhub/haven/viewer/worker"
+)
+
+// viewerService is the dataset viewer: its HTTP handler and the background
+// worker that converts datasets after each push.
+type viewerService struct {
+	*server.Server
+	// Authenticate is the hub's, set once the API server exists.
+	Authenticate func(*http.Request) (*auth.Actor, error)
+	cancel       context.CancelFunc
+	done         chan struct{}
+}
+
+// startViewer opens the viewer's query database and starts its worker.
+func startViewer(ctx context.Context, opts *options, st *stores, publicURL string, log *slog.Logger) (*viewerService, error) {
+	dir := filepath.Join(opts.data, "viewer")
+	cache, err := viewer.NewCache(filepath.Join(dir, "cache"), st.blobs)
+	if err != nil {
+		return nil, err
+	}
+	v := &viewerService{done: make(chan struct{})}
+	srv, err := server.New(server.Config{
+		Meta: st.meta, Blobs: st.blobs, Cache: cache, PublicURL: publicURL,
+		IndexDir: filepath.Join(dir, "index"), JobKind: api.JobDatasetUpdated, Logger: log,
+		Authenticate: func(r *http.Request) (*auth.Actor, error) { return v.Authenticate(r) },
+		UI:           ui.Handler(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	v.Server = srv
+	w := worker.New(worker.Config{
+		Meta: st.meta, Git: st.git, Blobs: st.blobs, Dir: dir, Cache: cache,
+		Kind: api.JobDatasetUpdated, Logger: log, OnDone: srv.Warm,
+	})
+	wctx, cancel := context.WithCancel(ctx)
+	v.cancel = cancel
+	go func() {
+		defer close(v.done)
+		w.Run(wctx, time.Second)
+	}()
+	return v, nil
+}
+
+// Close stops the worker (an interrupted job is taken up again after a
+// restart) and closes the query database.
+func (v *viewerService) Close() error {
+	v.cancel()
+	<-v.done
+	return v.Server.Close()
+}

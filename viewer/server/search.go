@@ -1,0 +1,191 @@
+package server
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/havenhub/haven/viewer"
+	"github.com/havenhub/haven/viewer/duck"
+	"github.com/havenhub/haven/viewer/fts"
+)
+
+// indexWait is how long a /search waits for its index to be built before
+// answering ResponseNotReady (the build goes on).
+const indexWait = 20 * time.Second
+
+// indexes builds the search index of a split on first use, once, and keeps
+// the open ones.
+type indexes struct {
+	dir string
+	s   *Server
+
+	mu       sync.Mutex
+	building map[string]chan struct{}
+	open     map[string]*fts.Index
+	failed   map[string]error
+}
+
+func newIndexes(dir string, s *Server) *indexes {
+	os.MkdirAll(dir, 0o755)
+	return &indexes{dir: dir, s: s, building: map[string]chan struct{}{}, open: map[string]*fts.Index{}, failed: map[string]error{}}
+}
+
+func (ix *indexes) path(st *viewer.State, c *viewer.Config, sp *viewer.Split) string {
+	h := sha1.Sum([]byte(c.Name + "\x00" + sp.Name))
+	return filepath.Join(ix.dir, fmt.Sprint(st.RepoID), st.SHA, hex.EncodeToString(h[:8])+".fts")
+}
+
+// ensure starts building the index unless it exists or is being built, and
+// returns a channel closed when it is ready.
+func (ix *indexes) ensure(st *viewer.State, c *viewer.Config, sp *viewer.Split) <-chan struct{} {
+	p := ix.path(st, c, sp)
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ch, ok := ix.building[p]; ok {
+		return ch
+	}
+	ch := make(chan struct{})
+	ix.building[p] = ch
+	if _, err := os.Stat(p); err == nil {
+		close(ch)
+		return ch
+	}
+	go func() {
+		defer close(ch)
+		err := ix.build(p, c, sp)
+		ix.mu.Lock()
+		if err != nil {
+			ix.s.cfg.Logger.Warn("viewer search index", "dataset", st.Dataset, "config", c.Name, "split", sp.Name, "err", err)
+			ix.failed[p] = err
+			delete(ix.building, p)
+		}
+		ix.mu.Unlock()
+	}()
+	return ch
+}
+
+// build indexes the text of every string-bearing column of the split.
+func (ix *indexes) build(p string, c *viewer.Config, sp *viewer.Split) error {
+	ctx := context.Background()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	var exprs []string
+	for _, f := range c.Features {
+		t := string(f.Type)
+		if strings.Contains(t, `"string"`) || strings.Contains(t, `"large_string"`) || strings.Contains(t, `"Translation`) || strings.Contains(t, `"Json"`) {
+			exprs = append(exprs, duck.Ident(f.Name)+"::VARCHAR")
+		}
+	}
+	if len(exprs) == 0 {
+		return fmt.Errorf("no text column")
+	}
+	shards, err := ix.s.shards(ctx, sp)
+	if err != nil {
+		return err
+	}
+	return fts.Build(ctx, p, func(yield func(fts.Doc) error) error {
+		for _, sh := range shards {
+			q := "SELECT file_row_number, concat_ws(' ', " + strings.Join(exprs, ", ") + ") FROM read_parquet(" + duck.Quote(sh.path) + ", file_row_number=true)"
+			err := ix.s.db.Each(ctx, q, func(row []any) error {
+				n, _ := row[0].(int64)
+				text, _ := row[1].(string)
+				return yield(fts.Doc{ID: sh.start + n, Text: text})
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// get returns the open index, waiting up to indexWait for its build.
+func (ix *indexes) get(ctx context.Context, st *viewer.State, c *viewer.Config, sp *viewer.Split) (*fts.Index, error) {
+	p := ix.path(st, c, sp)
+	ix.mu.Lock()
+	if idx, ok := ix.open[p]; ok {
+		ix.mu.Unlock()
+		return idx, nil
+	}
+	ix.mu.Unlock()
+	ch := ix.ensure(st, c, sp)
+	select {
+	case <-ch:
+	case <-time.After(indexWait):
+		return nil, &apiError{500, "ResponseNotReady", "The server is busier than usual and the response is not ready yet. Please retry later (the dataset index is loading, this can take a minute)."}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if err, ok := ix.failed[p]; ok {
+		delete(ix.failed, p)
+		return nil, err
+	}
+	if idx, ok := ix.open[p]; ok {
+		return idx, nil
+	}
+	idx, err := fts.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	ix.open[p] = idx
+	return idx, nil
+}
+
+func (ix *indexes) close() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for p, idx := range ix.open {
+		idx.Close()
+		delete(ix.open, p)
+	}
+}
+
+func (s *Server) search(ctx context.Context, req *request) (any, error) {
+	c, sp, err := req.splitOf()
+	if err != nil {
+		return nil, err
+	}
+	query := param(req.r, "query")
+	if query == "" {
+		return nil, errMissing("Parameter 'query' is required")
+	}
+	if len(query) > fts.MaxQueryLength {
+		return nil, errParam(fmt.Sprintf("Parameter 'query' must be at most %d bytes", fts.MaxQueryLength))
+	}
+	offset, length, err := paging(req)
+	if err != nil {
+		return nil, err
+	}
+	if !searchable(c.Features) {
+		return nil, &apiError{500, "NoIndexableColumnsError", "The split has no column that can be searched."}
+	}
+	idx, err := s.indexes.get(ctx, req.st, c, sp)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	ids, total, err := idx.Search(ctx, query, int(min(offset, 1<<31)), length)
+	if err != nil {
+		return nil, errParam("Parameter 'query' is invalid")
+	}
+	shards, err := s.shards(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	items, err := s.readIDs(ctx, shards, ids)
+	if err != nil {
+		return nil, err
+	}
+	return page{featureList(c.Features), items, total, maxRowsPerPage, false}, nil
+}

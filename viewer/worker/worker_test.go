@@ -1,0 +1,158 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/blob"
+	"github.com/havenhub/haven/blob/fs"
+	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/viewer"
+)
+
+// env is a hub's storage in a temporary folder.
+type env struct {
+	t     *testing.T
+	meta  *meta.Store
+	git   *gitstore.Store
+	blobs blob.Driver
+	w     *Worker
+	cache *viewer.Cache
+	owner *haven.User
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	m, err := meta.Open(ctx, filepath.Join(dir, "haven.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	g, err := gitstore.New(filepath.Join(dir, "repos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := fs.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := viewer.NewCache(filepath.Join(dir, "viewer", "cache"), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &haven.User{Name: "alice"}
+	if err := m.CreateUser(ctx, u, ""); err != nil {
+		t.Fatal(err)
+	}
+	w := New(Config{Meta: m, Git: g, Blobs: b, Dir: filepath.Join(dir, "viewer"), Cache: cache, Kind: viewer.JobKind})
+	return &env{t: t, meta: m, git: g, blobs: b, w: w, cache: cache, owner: u}
+}
+
+// dataset creates a dataset with the given files and returns it with its head.
+func (e *env) dataset(name string, files map[string]string) *haven.Repo {
+	e.t.Helper()
+	ctx := context.Background()
+	id := haven.RepoID{Namespace: "alice", Name: name}
+	if err := e.git.Init(ctx, haven.Dataset, id); err != nil {
+		e.t.Fatal(err)
+	}
+	g, err := e.git.Open(ctx, haven.Dataset, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var ops []gitstore.Op
+	for p, c := range files {
+		ops = append(ops, gitstore.Op{Kind: gitstore.OpPut, Path: p, Content: []byte(c)})
+	}
+	sha, err := g.Commit(ctx, gitstore.CommitRequest{Ref: "refs/heads/main", Ops: ops, Title: "data",
+		Author: gitstore.Signature{Name: "alice", Email: "alice@example.com"}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r := &haven.Repo{Type: haven.Dataset, Namespace: "alice", Name: name}
+	if err := e.meta.CreateRepo(ctx, r); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.meta.UpdateRepoContent(ctx, r.ID, meta.RepoContent{SHA: sha}); err != nil {
+		e.t.Fatal(err)
+	}
+	r.SHA = sha
+	return r
+}
+
+func (e *env) convert(r *haven.Repo) *viewer.State {
+	e.t.Helper()
+	st, err := e.w.Convert(context.Background(), r.ID, r.SHA)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if st == nil {
+		e.t.Fatal("Convert did nothing")
+	}
+	return st
+}
+
+func TestConvertFormats(t *testing.T) {
+	e := newEnv(t)
+	csv := "name,age,ok,score\n"
+	for i := 0; i < 30; i++ {
+		csv += strings.Repeat("x", i%3) + "person,"
+		csv += []string{"1", "2", "3"}[i%3] + ",true,0.5\n"
+	}
+	tests := []struct {
+		name     string
+		files    map[string]string
+		splits   map[string]int64 // split → rows
+		features string
+	}{
+		{"csv", map[string]string{"data/train.csv": csv, "data/test.csv": "name,age,ok,score\nbob,3,false,1.5\n"},
+			map[string]int64{"train": 30, "test": 1},
+			`{"name":{"dtype":"string","_type":"Value"},"age":{"dtype":"int64","_type":"Value"},"ok":{"dtype":"bool","_type":"Value"},"score":{"dtype":"float64","_type":"Value"}}`},
+		{"jsonl", map[string]string{"train.jsonl": `{"a":1,"b":"x","c":[1,2],"d":{"e":"f"}}` + "\n" + `{"a":2,"b":"y","c":[],"d":{"e":"g"}}` + "\n"},
+			map[string]int64{"train": 2},
+			`{"a":{"dtype":"int64","_type":"Value"},"b":{"dtype":"string","_type":"Value"},"c":{"feature":{"dtype":"int64","_type":"Value"},"_type":"List"},"d":{"e":{"dtype":"string","_type":"Value"}}}`},
+		{"text", map[string]string{"notes.txt": "first line\r\nsecond\n\nfourth\n"},
+			map[string]int64{"train": 4},
+			`{"text":{"dtype":"string","_type":"Value"}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := e.convert(e.dataset(tc.name, tc.files))
+			if st.Error != nil {
+				t.Fatalf("state error: %+v", st.Error)
+			}
+			if len(st.Configs) != 1 || st.Configs[0].Error != nil {
+				b, _ := json.Marshal(st.Configs)
+				t.Fatalf("configs: %s", b)
+			}
+			c := st.Configs[0]
+			if got := string(c.Features.MarshalObject()); got != tc.features {
+				t.Errorf("features\n got %s\nwant %s", got, tc.features)
+			}
+			if len(c.Splits) != len(tc.splits) {
+				t.Fatalf("splits: %+v", c.Splits)
+			}
+			for _, sp := range c.Splits {
+				if sp.NumRows != tc.splits[sp.Name] {
+					t.Errorf("split %s: %d rows, want %d", sp.Name, sp.NumRows, tc.splits[sp.Name])
+				}
+				if len(sp.Files) != 1 || sp.Files[0].Path != "default/"+sp.Name+"/0000.parquet" {
+					t.Errorf("split %s files: %+v", sp.Name, sp.Files)
+				}
+				if sp.Statistics == nil {
+					t.Errorf("split %s: no statistics (%v)", sp.Name, sp.StatsError)
+				}
+			}
+			if st.ParquetSHA == "" {
+				t.Error("no refs/convert/parquet commit")
+			}
+		})
+	}
+}
