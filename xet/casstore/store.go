@@ -22,6 +22,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -271,7 +272,7 @@ func hexDecode(s string) ([32]byte, error) {
 	if !blob.ValidOID(s) {
 		return out, errors.New("not a SHA-256")
 	}
-	_, err := fmt.Sscanf(s, "%x", &out)
+	_, err := hex.Decode(out[:], []byte(s))
 	return out, err
 }
 
