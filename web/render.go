@@ -1,0 +1,227 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/auth"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// staticVersion changes whenever an asset does, so that asset URLs can be
+// cached for a long time.
+var staticVersion = func() string {
+	h := sha256.New()
+	fs.WalkDir(staticFiles, "static", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := staticFiles.ReadFile(p)
+			h.Write([]byte(p))
+			h.Write(b)
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}()
+
+// serveStatic serves an embedded asset.
+func serveStatic(w http.ResponseWriter, r *http.Request, name string) {
+	b, err := staticFiles.ReadFile(path.Join("static", path.Clean("/"+name)))
+	if name == "highlight.css" {
+		b, err = highlightCSS, nil
+	}
+	if err != nil || name == "" {
+		http.NotFound(w, r)
+		return
+	}
+	if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
+		w.Header().Set("Content-Type", ct)
+	}
+	if r.URL.Query().Get("v") == staticVersion {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Write(b)
+}
+
+// pageSet holds one template per page, each joined with the layout.
+type pageSet struct {
+	byName map[string]*template.Template
+}
+
+func parsePages() (*pageSet, error) {
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/parts.html")
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(templateFiles, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	ps := &pageSet{byName: map[string]*template.Template{}}
+	for _, n := range names {
+		base := strings.TrimSuffix(path.Base(n), ".html")
+		if base == "layout" || base == "parts" {
+			continue
+		}
+		t, err := template.Must(layout.Clone()).ParseFS(templateFiles, n)
+		if err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", n, err)
+		}
+		ps.byName[base] = t
+	}
+	return ps, nil
+}
+
+// page is what every template gets: the layout's fields and the page's own
+// data in D.
+type page struct {
+	Title     string
+	Me        *haven.User
+	Actor     *auth.Actor
+	PublicURL string
+	Path      string
+	Query     string // search box value
+	Static    string // asset version
+	D         any
+}
+
+// render writes a page with the layout around it.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name, title string, d any) {
+	t := h.pages.byName[name]
+	if t == nil {
+		panic("web: no template " + name)
+	}
+	a := actorOf(r)
+	p := page{
+		Title:     title,
+		Me:        a.User,
+		Actor:     a,
+		PublicURL: h.publicURL(""),
+		Path:      r.URL.RequestURI(),
+		Static:    staticVersion,
+		D:         d,
+	}
+	if q := r.URL.Query().Get("search"); q != "" {
+		p.Query = q
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+		h.log.Error("rendering page", "page", name, "err", err)
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "same-origin")
+	// Card HTML is sanitised; the policy is a second fence: no inline or
+	// foreign scripts, no plugins, no framing.
+	hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https: http:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write(buf.Bytes())
+	}
+}
+
+var funcs = template.FuncMap{
+	"ago":       ago,
+	"date":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"isodate":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"bytes":     humanBytes,
+	"count":     humanCount,
+	"short":     func(sha string) string { return sha[:min(len(sha), 7)] },
+	"repoURL":   repoURL,
+	"pathEsc":   url.PathEscape,
+	"queryEsc":  url.QueryEscape,
+	"typeLabel": typeLabel,
+	"add":       func(a, b int) int { return a + b },
+	"join":      strings.Join,
+	"lower":     strings.ToLower,
+	"list":      func(v ...string) []string { return v },
+}
+
+// repoURL is the path of a repository's page, with optional escaped suffix.
+func repoURL(repo *haven.Repo, suffix ...string) string {
+	return "/" + repo.Type.URLPrefix() + url.PathEscape(repo.Namespace) + "/" + url.PathEscape(repo.Name) + strings.Join(suffix, "")
+}
+
+func typeLabel(t haven.RepoType) string {
+	switch t {
+	case haven.Dataset:
+		return "Dataset"
+	case haven.Space:
+		return "Space"
+	}
+	return "Model"
+}
+
+// ago renders a past time as "3 days ago".
+func ago(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute") + " ago"
+	case d < 24*time.Hour:
+		return plural(int(d/time.Hour), "hour") + " ago"
+	case d < 30*24*time.Hour:
+		return plural(int(d/(24*time.Hour)), "day") + " ago"
+	case d < 365*24*time.Hour:
+		return plural(int(d/(30*24*time.Hour)), "month") + " ago"
+	}
+	return plural(int(d/(365*24*time.Hour)), "year") + " ago"
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// humanBytes renders a size with a decimal unit, as the Hub does.
+func humanBytes(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// humanCount renders a counter compactly: 950, 1.2k, 3.4M.
+func humanCount(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d", n)
+	case n < 1_000_000:
+		return strings.Replace(fmt.Sprintf("%.1fk", float64(n)/1e3), ".0k", "k", 1)
+	}
+	return strings.Replace(fmt.Sprintf("%.1fM", float64(n)/1e6), ".0M", "M", 1)
+}

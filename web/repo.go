@@ -1,0 +1,758 @@
+package web
+
+import (
+	"context"
+	"html/template"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/card"
+	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/lfs"
+)
+
+// repoView is what every repository page shows around its content.
+type repoView struct {
+	Repo     *haven.Repo
+	Tab      string
+	Rev      string // the revision as named in the URL (branch, tag or sha)
+	SHA      string // the commit it resolves to
+	Refs     gitstore.Refs
+	APIPath  string // "/api/models/ns/name", escaped
+	SignedIn bool
+	Liked    bool
+	CanWrite bool
+	CanAdmin bool
+
+	// The branch and tag switcher links to SwitchBase + rev + SwitchPath.
+	SwitchBase, SwitchPath string
+	TreeBase               string // the tree root at Rev
+	Crumbs                 []crumb
+
+	g *gitstore.Repo
+}
+
+// View returns the view itself, for templates: pages embed it, and the
+// shared parts of the layout take it whole.
+func (v *repoView) View() *repoView { return v }
+
+type crumb struct{ Name, URL string }
+
+// escPath escapes each segment of a slash-separated path.
+func escPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
+}
+
+// routeRepo serves the pages under a repository's URL.
+func (h *Handler) routeRepo(w http.ResponseWriter, r *http.Request, t haven.RepoType, ns, name string, rest []string) {
+	get := r.Method == http.MethodGet || r.Method == http.MethodHead
+	if !get {
+		h.notFound(w, r)
+		return
+	}
+	repo, err := h.findRepo(r, t, ns, name, rest)
+	if err != nil {
+		if moved, ok := err.(*movedError); ok {
+			http.Redirect(w, r, moved.to, http.StatusMovedPermanently)
+			return
+		}
+		h.fail(w, r, err)
+		return
+	}
+	action := ""
+	if len(rest) > 0 {
+		action, rest = rest[0], rest[1:]
+	}
+	switch action {
+	case "":
+		if len(rest) == 0 {
+			h.repoCard(w, r, repo)
+			return
+		}
+	case "tree":
+		h.tree(w, r, repo, rest)
+		return
+	case "blob":
+		h.blob(w, r, repo, rest)
+		return
+	case "commits":
+		h.commits(w, r, repo, rest)
+		return
+	case "commit":
+		if len(rest) == 1 {
+			h.commit(w, r, repo, rest[0])
+			return
+		}
+	case "refs":
+		h.refs(w, r, repo)
+		return
+	case "insights":
+		h.insights(w, r, repo)
+		return
+	case "settings":
+		h.repoSettings(w, r, repo)
+		return
+	case "upload":
+		h.upload(w, r, repo, rest)
+		return
+	case "edit":
+		h.edit(w, r, repo, rest)
+		return
+	}
+	h.notFound(w, r)
+}
+
+// movedError sends the visitor to a repository's new name.
+type movedError struct{ to string }
+
+func (e *movedError) Error() string { return "moved to " + e.to }
+
+// findRepo finds a repository the visitor may read. A renamed repository
+// gives a *movedError with the same page under the new name; a hidden one
+// is not found, exactly like a missing one.
+func (h *Handler) findRepo(r *http.Request, t haven.RepoType, ns, name string, rest []string) (*haven.Repo, error) {
+	a := actorOf(r)
+	repo, err := h.meta.RepoByName(r.Context(), t, ns, name)
+	if haven.IsCode(err, haven.ERepoNotFound) {
+		moved, rerr := h.meta.Redirect(r.Context(), t, ns, name)
+		if rerr != nil || auth.Can(a, auth.Read, moved) != nil {
+			return nil, auth.RepoNotFound()
+		}
+		to := repoURL(moved)
+		if len(rest) > 0 {
+			to += "/" + escPath(strings.Join(rest, "/"))
+		}
+		if r.URL.RawQuery != "" {
+			to += "?" + r.URL.RawQuery
+		}
+		return nil, &movedError{to}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := auth.Can(a, auth.Read, repo); err != nil {
+		return nil, err
+	}
+	return repo, nil
+}
+
+// view opens a repository at rev ("" for the default branch) and fills
+// the parts of the page every tab shares.
+func (h *Handler) view(ctx context.Context, r *http.Request, repo *haven.Repo, tab, rev string) (*repoView, error) {
+	a := actorOf(r)
+	v := &repoView{
+		Repo:     repo,
+		Tab:      tab,
+		Rev:      rev,
+		APIPath:  "/api/" + repo.Type.Plural() + "/" + url.PathEscape(repo.Namespace) + "/" + url.PathEscape(repo.Name),
+		SignedIn: !a.Anonymous(),
+		CanWrite: auth.Can(a, auth.Write, repo) == nil,
+		CanAdmin: auth.Can(a, auth.Admin, repo) == nil,
+	}
+	if v.Rev == "" {
+		v.Rev = repo.DefaultBranch()
+	}
+	g, err := h.git.Open(ctx, repo.Type, repo.RepoID())
+	if err != nil {
+		return nil, err
+	}
+	v.g = g
+	if v.SHA, err = g.Resolve(v.Rev); err != nil {
+		return nil, err
+	}
+	if v.Refs, err = g.Refs(); err != nil {
+		return nil, err
+	}
+	if v.SignedIn {
+		liked, err := h.meta.LikedRepos(ctx, a.User.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range liked {
+			if l.Repo.ID == repo.ID {
+				v.Liked = true
+			}
+		}
+	}
+	v.TreeBase = repoURL(repo, "/tree/", url.PathEscape(v.Rev))
+	v.SwitchBase = repoURL(repo, "/"+tab+"/")
+	return v, nil
+}
+
+// setPath fills the breadcrumbs and the switcher's path for a file or folder.
+func (v *repoView) setPath(p string, isDir bool) {
+	v.SwitchPath = ""
+	if p != "" {
+		v.SwitchPath = "/" + escPath(p)
+	}
+	if p == "" {
+		return
+	}
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		c := crumb{Name: s}
+		if i < len(segs)-1 || !isDir {
+			if i < len(segs)-1 {
+				c.URL = v.TreeBase + "/" + escPath(strings.Join(segs[:i+1], "/"))
+			}
+		}
+		v.Crumbs = append(v.Crumbs, c)
+	}
+}
+
+// splitRev separates a revision from a path in URL segments. A revision
+// containing "/" arrives escaped as one segment; if the first segment is
+// not a revision, longer prefixes are tried, since some links split it.
+func splitRev(g *gitstore.Repo, segs []string) (rev string, rest []string) {
+	if len(segs) == 0 {
+		return "", nil
+	}
+	if len(segs) >= 3 && segs[0] == "refs" {
+		return strings.Join(segs[:3], "/"), segs[3:]
+	}
+	if _, err := g.Resolve(segs[0]); err != nil {
+		for n := len(segs); n >= 2; n-- {
+			if _, err := g.Resolve(strings.Join(segs[:n], "/")); err == nil {
+				return strings.Join(segs[:n], "/"), segs[n:]
+			}
+		}
+	}
+	return segs[0], segs[1:]
+}
+
+// openRev opens the repository and splits rev and path from the URL.
+func (h *Handler) openRev(r *http.Request, repo *haven.Repo, tab string, segs []string) (*repoView, string, error) {
+	g, err := h.git.Open(r.Context(), repo.Type, repo.RepoID())
+	if err != nil {
+		return nil, "", err
+	}
+	rev, rest := splitRev(g, segs)
+	v, err := h.view(r.Context(), r, repo, tab, rev)
+	if err != nil {
+		return nil, "", err
+	}
+	return v, strings.Trim(strings.Join(rest, "/"), "/"), nil
+}
+
+// chip is one piece of card metadata shown as a link.
+type chip struct{ Key, Label, URL string }
+
+type snippet struct{ Label, Code string }
+
+type cardData struct {
+	*repoView
+	Card       template.HTML
+	HasReadme  bool
+	Chips      []chip
+	License    string
+	LastCommit *gitstore.Commit
+	Snippets   []snippet
+	Chart      template.HTML
+}
+
+// repoCard answers GET /{repo}: the card, metadata and sidebar.
+func (h *Handler) repoCard(w http.ResponseWriter, r *http.Request, repo *haven.Repo) {
+	v, err := h.view(r.Context(), r, repo, "card", "")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d := cardData{repoView: v}
+	blobBase := repoURL(repo, "/blob/", url.PathEscape(v.Rev))
+	resolveBase := repoURL(repo, "/resolve/", url.PathEscape(v.SHA))
+	key := cardKey{repo: repo.ID, sha: v.SHA, base: blobBase}
+	readme, rerr := v.g.ReadFile(v.SHA, "README.md")
+	if rerr == nil {
+		d.HasReadme = true
+		body := readme
+		if c, err := card.Parse(readme); err == nil {
+			body = c.Body
+		}
+		if html, ok := h.cards.get(key); ok {
+			d.Card = html
+		} else {
+			d.Card = renderCard(body, blobBase, resolveBase)
+			h.cards.put(key, d.Card)
+		}
+	} else if !haven.IsCode(rerr, haven.EEntryNotFound) {
+		h.fail(w, r, rerr)
+		return
+	}
+	d.Chips, d.License = cardChips(repo)
+	if c, err := v.g.CommitInfo(v.SHA); err == nil {
+		d.LastCommit = c
+	}
+	d.Snippets = h.snippets(repo)
+	days, err := h.meta.DownloadsByDay(r.Context(), repo.ID, time.Now().AddDate(0, 0, -29))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d.Chart = downloadsChart(days, 30, time.Now(), 300, 80)
+	h.render(w, r, http.StatusOK, "repo", repo.FullName(), d)
+}
+
+// cardChips turns the indexed metadata into links to filtered listings.
+func cardChips(repo *haven.Repo) (chips []chip, license string) {
+	list := "/" + repo.Type.Plural()
+	q := func(k, v string) string { return list + "?" + k + "=" + url.QueryEscape(v) }
+	if repo.PipelineTag != "" {
+		chips = append(chips, chip{"task", repo.PipelineTag, q("pipeline_tag", repo.PipelineTag)})
+	}
+	if repo.LibraryName != "" {
+		chips = append(chips, chip{"library", repo.LibraryName, q("library", repo.LibraryName)})
+	}
+	if repo.SDK != "" && repo.Type == haven.Space {
+		chips = append(chips, chip{"sdk", repo.SDK, ""})
+	}
+	for _, tag := range repo.Tags {
+		k, v, ok := strings.Cut(tag, ":")
+		switch {
+		case tag == repo.PipelineTag || tag == repo.LibraryName:
+		case ok && k == "license":
+			if license == "" {
+				license = v
+			}
+			chips = append(chips, chip{"license", v, q("license", v)})
+		case ok && k == "language":
+			chips = append(chips, chip{"language", v, q("language", v)})
+		case ok && k == "dataset":
+			chips = append(chips, chip{"dataset", v, "/datasets/" + escPath(v)})
+		case ok && k == "base_model":
+			chips = append(chips, chip{"base model", v, "/" + escPath(v)})
+		default:
+			chips = append(chips, chip{"", tag, q("tag", tag)})
+		}
+	}
+	return chips, license
+}
+
+// snippets shows how to use the repository with the official clients and
+// git, against this hub's public URL.
+func (h *Handler) snippets(repo *haven.Repo) []snippet {
+	base := h.publicURL("")
+	id := repo.FullName()
+	env := "# export HF_ENDPOINT=" + base + "\n"
+	var out []snippet
+	switch repo.Type {
+	case haven.Model:
+		hub := env + "from huggingface_hub import snapshot_download\n\npath = snapshot_download(\"" + id + "\")\n"
+		out = append(out, snippet{"huggingface_hub", hub})
+		tf := env + "from transformers import AutoModel\n\nmodel = AutoModel.from_pretrained(\"" + id + "\")\n"
+		if repo.PipelineTag != "" {
+			tf = env + "from transformers import pipeline\n\npipe = pipeline(\"" + repo.PipelineTag + "\", model=\"" + id + "\")\n"
+		}
+		out = append(out, snippet{"transformers", tf})
+	default:
+		hub := env + "from huggingface_hub import snapshot_download\n\npath = snapshot_download(\"" + id + "\", repo_type=\"" + string(repo.Type) + "\")\n"
+		out = append(out, snippet{"huggingface_hub", hub})
+		if repo.Type == haven.Dataset {
+			out = append(out, snippet{"datasets", env + "from datasets import load_dataset\n\nds = load_dataset(\"" + id + "\")\n"})
+		}
+	}
+	git := "git lfs install\ngit clone " + base + "/" + repo.Type.URLPrefix() + id + "\n"
+	out = append(out, snippet{"git clone", git})
+	return out
+}
+
+// fileRow is one entry of the file browser.
+type fileRow struct {
+	Name, URL string
+	Dir       bool
+	Size      int64
+	LFS       bool
+	Commit    *gitstore.Commit
+}
+
+type treeData struct {
+	*repoView
+	Path      string
+	Rows      []fileRow
+	Up        string
+	Total     int64
+	UploadURL string
+}
+
+// maxLastCommitRows bounds the folders whose rows show their last commit:
+// finding it walks history once per listing.
+const maxLastCommitRows = 300
+
+// tree answers GET /{repo}/tree/{rev}/{path}.
+func (h *Handler) tree(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
+	v, dir, err := h.openRev(r, repo, "files", segs)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	e, err := v.g.Stat(v.SHA, dir)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if e.Type != gitstore.TypeDirectory {
+		http.Redirect(w, r, repoURL(repo, "/blob/", url.PathEscape(v.Rev), "/", escPath(dir)), http.StatusFound)
+		return
+	}
+	v.SwitchBase = repoURL(repo, "/tree/")
+	v.setPath(dir, true)
+	entries, err := v.g.List(v.SHA, dir, false)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d := treeData{repoView: v, Path: dir, UploadURL: repoURL(repo, "/upload/", url.PathEscape(v.Rev))}
+	if dir != "" {
+		d.UploadURL += "/" + escPath(dir)
+	}
+	if dir != "" {
+		d.Up = v.TreeBase
+		if i := strings.LastIndexByte(dir, '/'); i >= 0 {
+			d.Up += "/" + escPath(dir[:i])
+		}
+	}
+	var paths []string
+	for _, e := range entries {
+		row := fileRow{Name: path.Base(e.Path), Dir: e.Type == gitstore.TypeDirectory, Size: e.Size}
+		if row.Dir {
+			row.URL = v.TreeBase + "/" + escPath(e.Path)
+		} else {
+			row.URL = repoURL(repo, "/blob/", url.PathEscape(v.Rev), "/", escPath(e.Path))
+			if p, ok := h.pointer(v.g, e); ok {
+				row.LFS, row.Size = true, p.Size
+			}
+			d.Total += row.Size
+		}
+		d.Rows = append(d.Rows, row)
+		paths = append(paths, e.Path)
+	}
+	sort.SliceStable(d.Rows, func(i, j int) bool { return d.Rows[i].Dir && !d.Rows[j].Dir })
+	if len(paths) <= maxLastCommitRows {
+		if last, err := v.g.LastCommits(v.SHA, paths); err == nil {
+			for i := range d.Rows {
+				d.Rows[i].Commit = last[strings.TrimPrefix(dir+"/"+d.Rows[i].Name, "/")]
+			}
+		}
+	}
+	h.render(w, r, http.StatusOK, "tree", repo.FullName()+" at "+v.Rev, d)
+}
+
+type blobData struct {
+	*repoView
+	Path        string
+	Name        string
+	Size        int64
+	LFS         *lfs.Pointer
+	Image       bool
+	Code        template.HTML
+	Binary      bool
+	TooLarge    bool
+	Lines       int
+	RawURL      string
+	ImageURL    string
+	DownloadURL string
+	PointerSize int64
+	EditURL     string
+}
+
+// blob answers GET /{repo}/blob/{rev}/{path}: a file with highlighting, a
+// picture, or the facts of a large file.
+func (h *Handler) blob(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
+	v, file, err := h.openRev(r, repo, "files", segs)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if file == "" {
+		http.Redirect(w, r, v.TreeBase, http.StatusFound)
+		return
+	}
+	e, err := v.g.Stat(v.SHA, file)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if e.Type == gitstore.TypeDirectory {
+		http.Redirect(w, r, v.TreeBase+"/"+escPath(file), http.StatusFound)
+		return
+	}
+	v.SwitchBase = repoURL(repo, "/blob/")
+	v.setPath(file, false)
+	revPath := url.PathEscape(v.Rev) + "/" + escPath(file)
+	d := blobData{
+		repoView:    v,
+		Path:        file,
+		Name:        path.Base(file),
+		Size:        e.Size,
+		Image:       isImage(file),
+		RawURL:      repoURL(repo, "/raw/", revPath),
+		ImageURL:    repoURL(repo, "/resolve/", revPath),
+		DownloadURL: repoURL(repo, "/resolve/", revPath) + "?download=true",
+		PointerSize: e.Size,
+	}
+	if p, ok := h.pointer(v.g, e); ok {
+		d.LFS, d.Size = &p, p.Size
+	} else if !d.Image {
+		if e.Size > maxTextView {
+			d.TooLarge = true
+		} else {
+			content, err := readBlob(v.g, e.OID, maxTextView)
+			if err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			if isText(content) {
+				d.Code = highlight(file, content)
+				d.Lines = strings.Count(string(content), "\n")
+				if v.CanWrite && isBranch(v.Refs, v.Rev) {
+					d.EditURL = repoURL(repo, "/edit/", revPath)
+				}
+			} else {
+				d.Binary = true
+			}
+		}
+	}
+	h.render(w, r, http.StatusOK, "blob", file+" · "+repo.FullName(), d)
+}
+
+// isBranch reports whether rev names a branch, the only place commits go.
+func isBranch(refs gitstore.Refs, rev string) bool {
+	for _, b := range refs.Branches {
+		if b.Name == rev {
+			return true
+		}
+	}
+	return false
+}
+
+// readBlob reads at most limit bytes of a blob.
+func readBlob(g *gitstore.Repo, oid string, limit int64) ([]byte, error) {
+	rc, _, err := g.Blob(oid)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, limit))
+}
+
+// pointer reads a small blob as an LFS pointer, remembering the answer by
+// blob id, which never changes meaning.
+func (h *Handler) pointer(g *gitstore.Repo, e gitstore.Entry) (lfs.Pointer, bool) {
+	if e.Type != gitstore.TypeFile || e.Size < 40 || e.Size > 1024 {
+		return lfs.Pointer{}, false
+	}
+	if p, ok := pointers.get(e.OID); ok {
+		return p, p.OID != ""
+	}
+	b, err := readBlob(g, e.OID, 2048)
+	if err != nil {
+		return lfs.Pointer{}, false
+	}
+	p, ok := lfs.Parse(b)
+	if !ok {
+		p = lfs.Pointer{}
+	}
+	pointers.put(e.OID, p)
+	return p, ok
+}
+
+// pointers caches parsed LFS pointers by blob id (zero for non-pointers).
+var pointers = &pointerCache{}
+
+type pointerCache struct {
+	mu sync.RWMutex
+	m  map[string]lfs.Pointer
+}
+
+const pointerCacheMax = 100_000
+
+func (c *pointerCache) get(oid string) (lfs.Pointer, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	p, ok := c.m[oid]
+	return p, ok
+}
+
+func (c *pointerCache) put(oid string, p lfs.Pointer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= pointerCacheMax {
+		c.m = map[string]lfs.Pointer{}
+	}
+	c.m[oid] = p
+}
+
+type commitsData struct {
+	*repoView
+	Commits    []*gitstore.Commit
+	Total      int
+	Pages      []pageLink
+	Prev, Next string
+}
+
+// commitsPageSize is the number of commits per history page.
+const commitsPageSize = 30
+
+// commits answers GET /{repo}/commits/{rev}.
+func (h *Handler) commits(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
+	v, _, err := h.openRev(r, repo, "commits", segs)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v.SwitchBase = repoURL(repo, "/commits/")
+	pageNo, _ := strconv.Atoi(r.URL.Query().Get("p"))
+	pageNo = max(pageNo, 1)
+	list, total, err := v.g.Log(v.SHA, (pageNo-1)*commitsPageSize, commitsPageSize)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d := commitsData{repoView: v, Commits: list, Total: total}
+	d.Pages, d.Prev, d.Next = pager(r.URL.Query(), pageNo, total, commitsPageSize)
+	h.render(w, r, http.StatusOK, "commits", "History of "+repo.FullName(), d)
+}
+
+type refRow struct {
+	gitstore.Ref
+	Commit *gitstore.Commit
+}
+
+type refsData struct {
+	*repoView
+	Groups map[string][]refRow // "Branches", "Tags"
+}
+
+// refs answers GET /{repo}/refs: branches and tags.
+func (h *Handler) refs(w http.ResponseWriter, r *http.Request, repo *haven.Repo) {
+	v, err := h.view(r.Context(), r, repo, "refs", "")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d := refsData{repoView: v}
+	rows := func(refs []gitstore.Ref) []refRow {
+		var out []refRow
+		for _, ref := range refs {
+			c, _ := v.g.CommitInfo(ref.Target)
+			out = append(out, refRow{ref, c})
+		}
+		return out
+	}
+	d.Groups = map[string][]refRow{"Branches": rows(v.Refs.Branches), "Tags": rows(v.Refs.Tags)}
+	h.render(w, r, http.StatusOK, "refs", "Branches and tags of "+repo.FullName(), d)
+}
+
+type settingsData struct {
+	*repoView
+	TypeName string
+}
+
+// repoSettings answers GET /{repo}/settings: visibility, rename, delete,
+// each a form whose script calls the API.
+func (h *Handler) repoSettings(w http.ResponseWriter, r *http.Request, repo *haven.Repo) {
+	if err := auth.Can(actorOf(r), auth.Admin, repo); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v, err := h.view(r.Context(), r, repo, "settings", "")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "settings", "Settings of "+repo.FullName(), settingsData{v, string(repo.Type)})
+}
+
+type uploadData struct {
+	*repoView
+	Dir string
+}
+
+// upload answers GET /{repo}/upload/{rev}/{dir}: the upload form.
+func (h *Handler) upload(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
+	if err := auth.Can(actorOf(r), auth.Write, repo); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v, dir, err := h.openRev(r, repo, "files", segs)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !isBranch(v.Refs, v.Rev) {
+		h.fail(w, r, haven.Errorf(haven.EInvalid, "Files can only be uploaded to a branch."))
+		return
+	}
+	v.SwitchBase = repoURL(repo, "/upload/")
+	v.setPath(dir, true)
+	h.render(w, r, http.StatusOK, "upload", "Upload to "+repo.FullName(), uploadData{v, dir})
+}
+
+type editData struct {
+	*repoView
+	Path    string
+	Content string
+	New     bool
+}
+
+// edit answers GET /{repo}/edit/{rev}/{path}: a text file in a form whose
+// script commits it. A missing README.md can be created this way.
+func (h *Handler) edit(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
+	if err := auth.Can(actorOf(r), auth.Write, repo); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v, file, err := h.openRev(r, repo, "files", segs)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if file == "" || !isBranch(v.Refs, v.Rev) {
+		h.notFound(w, r)
+		return
+	}
+	v.setPath(file, false)
+	d := editData{repoView: v, Path: file}
+	e, err := v.g.Stat(v.SHA, file)
+	switch {
+	case haven.IsCode(err, haven.EEntryNotFound) && file == "README.md":
+		d.New = true
+	case err != nil:
+		h.fail(w, r, err)
+		return
+	case e.Type != gitstore.TypeFile || e.Size > maxTextView:
+		h.fail(w, r, haven.Errorf(haven.EInvalid, "Only text files up to 2 MB can be edited here."))
+		return
+	default:
+		if _, ok := h.pointer(v.g, e); ok {
+			h.fail(w, r, haven.Errorf(haven.EInvalid, "Large files stored with LFS cannot be edited here."))
+			return
+		}
+		b, err := readBlob(v.g, e.OID, maxTextView)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if !isText(b) {
+			h.fail(w, r, haven.Errorf(haven.EInvalid, "Binary files cannot be edited here."))
+			return
+		}
+		d.Content = string(b)
+	}
+	h.render(w, r, http.StatusOK, "edit", "Edit "+file, d)
+}

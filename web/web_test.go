@@ -1,0 +1,603 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/net/html"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/api"
+	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/blob/fs"
+	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/web"
+)
+
+// site is the API with the pages behind it, on real stores in a
+// temporary folder, with users alice (in org acme) and bob, both with the
+// password "password-<name>".
+type site struct {
+	t      *testing.T
+	url    string
+	meta   *meta.Store
+	tokens map[string]string // user → write token
+}
+
+func newSite(t *testing.T) *site {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	m, err := meta.Open(ctx, filepath.Join(dir, "haven.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	g, err := gitstore.New(filepath.Join(dir, "repos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := fs.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(nil)
+	ts.Start()
+	t.Cleanup(ts.Close)
+	pages, err := web.New(web.Config{Meta: m, Git: g, PublicURL: ts.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Config{Meta: m, Git: g, Blobs: b, PublicURL: ts.URL, Secret: []byte("test-secret-test-secret-test-secret"),
+		Web: pages, Sessions: pages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	pages.TokensChanged = srv.ForgetTokens
+	ts.Config.Handler = srv
+	s := &site{t: t, url: ts.URL, meta: m, tokens: map[string]string{}}
+	for _, name := range []string{"alice", "bob"} {
+		hash, _ := bcrypt.GenerateFromPassword([]byte("password-"+name), bcrypt.MinCost)
+		u := &haven.User{Name: name}
+		if err := m.CreateUser(ctx, u, string(hash)); err != nil {
+			t.Fatal(err)
+		}
+		plain, th := auth.NewToken()
+		if err := m.CreateToken(ctx, &haven.Token{UserID: u.ID, DisplayName: "cli", Role: haven.RoleWrite}, th); err != nil {
+			t.Fatal(err)
+		}
+		s.tokens[name] = plain
+	}
+	org := &haven.User{Name: "acme", IsOrg: true}
+	if err := m.CreateUser(ctx, org, ""); err != nil {
+		t.Fatal(err)
+	}
+	alice, _ := m.UserByName(ctx, "alice")
+	if err := m.AddMember(ctx, org.ID, alice.ID, meta.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// browser is a client with a cookie jar that sends the site's origin on
+// unsafe requests, as a browser on the site's pages does.
+type browser struct {
+	s      *site
+	c      *http.Client
+	origin string // "" sends no Origin header
+}
+
+func (s *site) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{s: s, origin: s.url, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+type page struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (b *browser) do(method, path, contentType string, body []byte, hdr ...string) page {
+	b.s.t.Helper()
+	req, err := http.NewRequest(method, b.s.url+path, bytes.NewReader(body))
+	if err != nil {
+		b.s.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if b.origin != "" && method != http.MethodGet {
+		req.Header.Set("Origin", b.origin)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	return page{res.StatusCode, res.Header, string(data)}
+}
+
+func (b *browser) get(path string) page { return b.do("GET", path, "", nil) }
+
+func (b *browser) form(path string, v url.Values) page {
+	return b.do("POST", path, "application/x-www-form-urlencoded", []byte(v.Encode()))
+}
+
+func (b *browser) json(method, path string, v any) page {
+	data, _ := json.Marshal(v)
+	return b.do(method, path, "application/json", data)
+}
+
+// signIn signs the browser in and fails the test if that does not work.
+func (b *browser) signIn(user string) {
+	b.s.t.Helper()
+	p := b.form("/login", url.Values{"username": {user}, "password": {"password-" + user}, "next": {"/"}})
+	if p.status != http.StatusSeeOther {
+		b.s.t.Fatalf("sign in as %s: status %d\n%s", user, p.status, p.body)
+	}
+}
+
+// apiDo calls the API with a token.
+func (s *site) apiDo(method, path, token, contentType string, body []byte) page {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, s.url+path, bytes.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	return page{res.StatusCode, res.Header, string(data)}
+}
+
+func (s *site) createRepo(user, name string, private bool) {
+	s.t.Helper()
+	body, _ := json.Marshal(map[string]any{"name": name, "private": private})
+	if p := s.apiDo("POST", "/api/repos/create", s.tokens[user], "application/json", body); p.status != 200 {
+		s.t.Fatalf("create %s/%s: %d %s", user, name, p.status, p.body)
+	}
+}
+
+// commit writes files to main and returns the commit id.
+func (s *site) commit(user, repo, summary string, files map[string]string) string {
+	s.t.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.Encode(map[string]any{"key": "header", "value": map[string]any{"summary": summary, "description": ""}})
+	for p, c := range files {
+		enc.Encode(map[string]any{"key": "file", "value": map[string]any{"path": p, "content": base64.StdEncoding.EncodeToString([]byte(c)), "encoding": "base64"}})
+	}
+	p := s.apiDo("POST", "/api/models/"+repo+"/commit/main", s.tokens[user], "application/x-ndjson", b.Bytes())
+	if p.status != 200 {
+		s.t.Fatalf("commit to %s: %d %s", repo, p.status, p.body)
+	}
+	var out struct{ CommitOid string }
+	json.Unmarshal([]byte(p.body), &out)
+	return out.CommitOid
+}
+
+func TestSignInAndOut(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	tests := []struct {
+		user, password string
+		status         int
+	}{
+		{"alice", "wrong", http.StatusUnauthorized},
+		{"nobody", "password-nobody", http.StatusUnauthorized},
+		{"acme", "", http.StatusUnauthorized}, // organisations cannot sign in
+		{"alice", "password-alice", http.StatusSeeOther},
+	}
+	for _, tc := range tests {
+		p := b.form("/login", url.Values{"username": {tc.user}, "password": {tc.password}, "next": {"/models"}})
+		if p.status != tc.status {
+			t.Errorf("sign in as %s/%s: status %d, want %d", tc.user, tc.password, p.status, tc.status)
+		}
+	}
+	// The last sign-in worked: the cookie is HttpOnly and SameSite=Lax, and
+	// the redirect stays on the site.
+	u, _ := url.Parse(s.url)
+	cookies := b.c.Jar.Cookies(u)
+	if len(cookies) != 1 || cookies[0].Name != web.SessionCookie {
+		t.Fatalf("cookies after sign-in: %v", cookies)
+	}
+	p := b.form("/login", url.Values{"username": {"alice"}, "password": {"password-alice"}, "next": {"//evil.example/x"}})
+	if loc := p.header.Get("Location"); loc != "/" {
+		t.Errorf("next=//evil.example/x redirected to %q, want /", loc)
+	}
+	if sc := p.header.Get("Set-Cookie"); !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Lax") {
+		t.Errorf("session cookie %q lacks HttpOnly or SameSite=Lax", sc)
+	}
+	var who struct{ Name string }
+	p = b.get("/api/whoami-v2")
+	json.Unmarshal([]byte(p.body), &who)
+	if p.status != 200 || who.Name != "alice" {
+		t.Fatalf("whoami with the session cookie: %d %s", p.status, p.body)
+	}
+	if p := b.form("/logout", nil); p.status != http.StatusSeeOther {
+		t.Fatalf("sign out: %d", p.status)
+	}
+	if p := b.get("/api/whoami-v2"); p.status != http.StatusUnauthorized {
+		t.Errorf("whoami after signing out: %d, want 401", p.status)
+	}
+}
+
+func TestCrossSiteRequests(t *testing.T) {
+	s := newSite(t)
+	s.createRepo("alice", "m", false)
+	b := s.browser()
+	b.signIn("alice")
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		hdr    []string
+		status int
+	}{
+		{"like from the site", "POST", "/api/models/alice/m/like", []string{"Origin", s.url}, 200},
+		{"like from another site", "POST", "/api/models/alice/m/like", []string{"Origin", "http://evil.example"}, 401},
+		{"like without origin or referer", "POST", "/api/models/alice/m/like", nil, 403},
+		{"like with the script header", "POST", "/api/models/alice/m/like", []string{web.CSRFHeader, s.url}, 200},
+		{"like with a foreign script header", "POST", "/api/models/alice/m/like", []string{web.CSRFHeader, "http://evil.example"}, 403},
+		{"like with a referer from the site", "POST", "/api/models/alice/m/like", []string{"Referer", s.url + "/alice/m"}, 200},
+		{"like with a look-alike referer", "POST", "/api/models/alice/m/like", []string{"Referer", s.url + ".evil.example/"}, 403},
+		{"cross-site read is anonymous", "GET", "/api/whoami-v2", []string{"Origin", "http://evil.example"}, 401},
+		{"sign out from another site", "POST", "/logout", []string{"Origin", "http://evil.example"}, 403},
+		{"token form without origin", "POST", "/settings/tokens", nil, 403},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b.origin = "" // headers come from the table
+			p := b.do(tc.method, tc.path, "", nil, tc.hdr...)
+			if p.status != tc.status {
+				t.Errorf("status %d, want %d: %s", p.status, tc.status, p.body)
+			}
+		})
+	}
+}
+
+// TestPrivateRepoPages checks every page of a private repository, and the
+// pages that list repositories, for the owner, another user and a visitor.
+func TestPrivateRepoPages(t *testing.T) {
+	s := newSite(t)
+	s.createRepo("alice", "hidden-gem", true)
+	sha := s.commit("alice", "alice/hidden-gem", "add", map[string]string{"README.md": "# Hidden\n", "a.txt": "x\n"})
+	s.createRepo("alice", "open", false)
+	alice, bob, anon := s.browser(), s.browser(), s.browser()
+	alice.signIn("alice")
+	bob.signIn("bob")
+	repoPages := []string{
+		"/alice/hidden-gem", "/alice/hidden-gem/tree/main", "/alice/hidden-gem/blob/main/a.txt",
+		"/alice/hidden-gem/commits/main", "/alice/hidden-gem/commit/" + sha, "/alice/hidden-gem/refs",
+		"/alice/hidden-gem/insights", "/alice/hidden-gem/settings", "/alice/hidden-gem/upload/main",
+		"/alice/hidden-gem/edit/main/a.txt",
+	}
+	for _, path := range repoPages {
+		if p := alice.get(path); p.status != 200 {
+			t.Errorf("owner: GET %s = %d", path, p.status)
+		}
+		for who, b := range map[string]*browser{"bob": bob, "visitor": anon} {
+			p := b.get(path)
+			if p.status != http.StatusNotFound {
+				t.Errorf("%s: GET %s = %d, want 404", who, path, p.status)
+			}
+			// The sign-in link carries the visitor's own URL back; nothing else may name the repository.
+			if strings.Contains(strings.ReplaceAll(p.body, "?next="+strings.ToLower(url.QueryEscape(path)), ""), "hidden-gem") {
+				t.Errorf("%s: GET %s shows the private name", who, path)
+			}
+		}
+	}
+	for _, path := range []string{"/", "/models", "/models?search=hidden", "/alice", "/api/quicksearch?q=hidden"} {
+		if p := alice.get(path); !strings.Contains(p.body, "hidden-gem") {
+			t.Errorf("owner: %s does not list the private repository", path)
+		}
+		for who, b := range map[string]*browser{"bob": bob, "visitor": anon} {
+			if p := b.get(path); p.status != 200 || strings.Contains(p.body, "hidden-gem") {
+				t.Errorf("%s: %s = %d and lists the private repository: %v", who, path, p.status, strings.Contains(p.body, "hidden-gem"))
+			}
+		}
+	}
+}
+
+// TestHostileCards renders cards that try to run script or break the page:
+// nothing runnable survives, and the page after the card is intact.
+func TestHostileCards(t *testing.T) {
+	s := newSite(t)
+	s.createRepo("alice", "evil", false)
+	cards := map[string]struct {
+		card   string
+		banned []string
+	}{
+		"script":       {"<script>alert(1)</script>\n", []string{"<script>alert"}},
+		"handler":      {"<img src=x onerror=\"alert(1)\">\n", []string{"onerror"}},
+		"js link":      {"[x](javascript:alert(1)) <a href=\"javascript:alert(2)\">y</a>\n", []string{"javascript:"}},
+		"iframe":       {"<iframe src=\"http://evil.example\"></iframe>\n", []string{"<iframe"}},
+		"style":        {"<style>body{display:none}</style><p style=\"position:fixed\">x</p>\n", []string{"display:none", "position:fixed"}},
+		"form":         {"<form action=\"/logout\" method=\"post\"><button>go</button></form>\n", []string{"action=\"/logout\""}},
+		"svg script":   {"<svg><script>alert(1)</script></svg>\n", []string{"alert(1)"}},
+		"unclosed":     {"<div><table><tr><td><b><a href=\"http://x.example\">open\n", nil},
+		"huge table":   {"|" + strings.Repeat(" c |", 500) + "\n|" + strings.Repeat("---|", 500) + "\n", nil},
+		"id clobber":   {"<a id=\"qs-input\" name=\"qs-list\">x</a>\n", []string{`id="qs-input" name`}},
+		"closing tags": {"</article></aside></main></body></html><p>after</p>\n", nil},
+	}
+	for name, tc := range cards {
+		t.Run(name, func(t *testing.T) {
+			s.commit("alice", "alice/evil", name, map[string]string{"README.md": "# Card\n\n" + tc.card})
+			p := s.browser().get("/alice/evil")
+			if p.status != 200 {
+				t.Fatalf("status %d", p.status)
+			}
+			article := between(p.body, `<article class="card-body"`, `</article>`)
+			for _, bad := range tc.banned {
+				if strings.Contains(article, bad) {
+					t.Errorf("card contains %q:\n%s", bad, article)
+				}
+			}
+			// The card must not swallow the sidebar: the <aside> is a
+			// sibling of the <article> in the parsed page.
+			doc, err := html.Parse(strings.NewReader(p.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			art, side := find(doc, "article"), find(doc, "aside")
+			if art == nil || side == nil || art.Parent != side.Parent {
+				t.Errorf("the card broke the page structure")
+			}
+			if p.header.Get("Content-Security-Policy") == "" {
+				t.Error("no Content-Security-Policy")
+			}
+		})
+	}
+}
+
+func between(s, from, to string) string {
+	i := strings.Index(s, from)
+	if i < 0 {
+		return ""
+	}
+	s = s[i:]
+	if j := strings.Index(s, to); j >= 0 {
+		return s[:j]
+	}
+	return s
+}
+
+func find(n *html.Node, tag string) *html.Node {
+	if n.Type == html.ElementNode && n.Data == tag {
+		return n
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if f := find(c, tag); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+func TestRepoPages(t *testing.T) {
+	s := newSite(t)
+	s.createRepo("alice", "bert", false)
+	first := s.commit("alice", "alice/bert", "Add card", map[string]string{
+		"README.md":   "---\nlicense: mit\npipeline_tag: fill-mask\nlanguage: en\n---\n# Bert card\n\nSee [config](config.json) and ![logo](img/logo.png).\n",
+		"config.json": "{\"hidden\": 768}\n",
+		"src/run.py":  "def main():\n    return 1\n",
+		"weights.bin": "version https://git-lfs.github.com/spec/v1\noid sha256:" + strings.Repeat("ab", 32) + "\nsize 123456789\n",
+	})
+	second := s.commit("alice", "alice/bert", "Change run.py", map[string]string{"src/run.py": "def main():\n    return 2\n"})
+	if p := s.apiDo("POST", "/api/models/alice/bert/tag/"+first, s.tokens["alice"], "application/json", []byte(`{"tag":"v1"}`)); p.status != 200 {
+		t.Fatalf("tag: %d %s", p.status, p.body)
+	}
+	b := s.browser()
+	tests := []struct {
+		path string
+		want []string
+		not  []string
+	}{
+		{"/alice/bert", []string{"Bert card", `href="/alice/bert/blob/main/config.json"`, `src="/alice/bert/resolve/` + second + `/img/logo.png"`,
+			`/models?pipeline_tag=fill-mask`, `/models?license=mit`, "snapshot_download(&#34;alice/bert&#34;)", "git clone " + s.url + "/alice/bert", "<svg class=\"chart\""}, nil},
+		{"/alice/bert/tree/main", []string{"config.json", "src", "weights.bin", "LFS", "123.5 MB", "Change run.py"}, nil},
+		{"/alice/bert/tree/v1/src", []string{"run.py", "aria-current=\"true\">v1<"}, nil},
+		{"/alice/bert/blob/main/src/run.py", []string{"chroma", "return", "/alice/bert/raw/main/src/run.py"}, nil},
+		{"/alice/bert/blob/v1/src/run.py", []string{"1"}, nil},
+		{"/alice/bert/blob/main/weights.bin", []string{strings.Repeat("ab", 32), "123.5 MB"}, nil},
+		{"/alice/bert/commits/main", []string{"Change run.py", "Add card", second[:7]}, nil},
+		{"/alice/bert/commit/" + second, []string{"src/run.py", "return 1", "return 2", "+1", "−1"}, []string{"config.json"}},
+		{"/alice/bert/commit/" + first, []string{"added", "Large file stored with LFS."}, nil},
+		{"/alice/bert/refs", []string{"main", "v1"}, nil},
+		{"/alice/bert/insights", []string{"Storage", "weights.bin"}, nil},
+		{"/alice", []string{"alice/bert"}, nil},
+		{"/acme", []string{"Members", "alice"}, nil},
+	}
+	for _, tc := range tests {
+		p := b.get(tc.path)
+		if p.status != 200 {
+			t.Errorf("GET %s: %d", tc.path, p.status)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(p.body, w) {
+				t.Errorf("GET %s: no %q", tc.path, w)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(p.body, w) {
+				t.Errorf("GET %s: has %q", tc.path, w)
+			}
+		}
+	}
+	// A renamed repository's pages move with it.
+	if p := s.apiDo("POST", "/api/repos/move", s.tokens["alice"], "application/json", []byte(`{"fromRepo":"alice/bert","toRepo":"alice/bert2","type":"model"}`)); p.status != 200 {
+		t.Fatalf("move: %d %s", p.status, p.body)
+	}
+	if p := b.get("/alice/bert/tree/main/src?x=1"); p.status != http.StatusMovedPermanently || p.header.Get("Location") != "/alice/bert2/tree/main/src?x=1" {
+		t.Errorf("old name: %d to %q", p.status, p.header.Get("Location"))
+	}
+}
+
+func TestListing(t *testing.T) {
+	s := newSite(t)
+	cards := map[string]string{
+		"bert-en": "---\npipeline_tag: fill-mask\nlibrary_name: transformers\nlicense: mit\nlanguage: en\n---\n",
+		"bert-fr": "---\npipeline_tag: fill-mask\nlibrary_name: transformers\nlicense: apache-2.0\nlanguage: fr\n---\n",
+		"gpt":     "---\npipeline_tag: text-generation\nlibrary_name: transformers\nlicense: mit\ntags: [chat]\n---\n",
+	}
+	for name, c := range cards {
+		s.createRepo("alice", name, false)
+		s.commit("alice", "alice/"+name, "card", map[string]string{"README.md": c})
+	}
+	s.createRepo("bob", "other", false)
+	s.apiDo("POST", "/api/models/alice/gpt/like", s.tokens["bob"], "", nil)
+	b := s.browser()
+	tests := []struct {
+		query string
+		want  []string // in order
+		not   []string
+	}{
+		{"", []string{"alice/gpt"}, nil}, // trending first: it has a like
+		{"?search=bert", []string{"alice/bert-fr", "alice/bert-en"}, []string{"alice/gpt", "bob/other"}},
+		{"?search=BERT-E", []string{"alice/bert-en"}, []string{"alice/bert-fr"}},
+		{"?pipeline_tag=fill-mask", []string{"alice/bert-fr", "alice/bert-en"}, []string{"alice/gpt"}},
+		{"?library=transformers&license=mit", []string{"alice/gpt", "alice/bert-en"}, []string{"alice/bert-fr", "bob/other"}},
+		{"?language=fr", []string{"alice/bert-fr"}, []string{"alice/bert-en"}},
+		{"?tag=chat", []string{"alice/gpt"}, []string{"alice/bert-en"}},
+		{"?author=bob", []string{"bob/other"}, []string{"alice/gpt"}},
+		{"?sort=likes", []string{"alice/gpt"}, nil},
+		{"?sort=created", []string{"bob/other", "alice/"}, nil},
+		{"?sort=updated&author=alice", []string{"alice/"}, []string{"bob/other"}},
+		{"?sort=downloads", []string{"4 Models"}, nil},
+		{"?p=2", []string{"4 Models", "Nothing matches"}, nil}, // one page of 30 only
+		{"?sort=nonsense", []string{"4 Models"}, nil},
+	}
+	for _, tc := range tests {
+		p := b.get("/models" + tc.query)
+		if p.status != 200 {
+			t.Errorf("/models%s: %d", tc.query, p.status)
+			continue
+		}
+		results := between(p.body, `id="results-title"`, "</section>")
+		at := 0
+		for _, w := range tc.want {
+			i := strings.Index(results[at:], w)
+			if i < 0 {
+				t.Errorf("/models%s: no %q in order", tc.query, w)
+				break
+			}
+			at += i + len(w)
+		}
+		for _, w := range tc.not {
+			if strings.Contains(results, w) {
+				t.Errorf("/models%s: lists %q", tc.query, w)
+			}
+		}
+	}
+	// Facets list the tags with counts, and active ones link to removing them.
+	p := b.get("/models?license=mit")
+	for _, w := range []string{`fill-mask <span class="k">2</span>`, `transformers <span class="k">3</span>`, `aria-label="Remove filter mit"`} {
+		if !strings.Contains(p.body, w) {
+			t.Errorf("facets: no %q", w)
+		}
+	}
+}
+
+func TestTokensPage(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	if p := b.get("/settings/tokens"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/login?next=") {
+		t.Errorf("tokens page for a visitor: %d %q", p.status, p.header.Get("Location"))
+	}
+	b.signIn("alice")
+	p := b.form("/settings/tokens", url.Values{"name": {"laptop"}, "role": {"write"}})
+	if p.status != 200 {
+		t.Fatalf("create: %d", p.status)
+	}
+	token := between(p.body, "hf_", "<")
+	if len(token) != 37 {
+		t.Fatalf("no token shown: %q", token)
+	}
+	if p := s.apiDo("GET", "/api/whoami-v2", token, "", nil); p.status != 200 {
+		t.Fatalf("the new token does not work: %d", p.status)
+	}
+	if p := b.form("/settings/tokens", url.Values{"name": {""}, "role": {"write"}}); p.status != http.StatusBadRequest {
+		t.Errorf("token without a name: %d", p.status)
+	}
+	alice, _ := s.meta.UserByName(context.Background(), "alice")
+	list, _ := s.meta.ListTokens(context.Background(), alice.ID)
+	var id int64
+	for _, tk := range list {
+		if tk.DisplayName == "laptop" {
+			id = tk.ID
+		}
+	}
+	// Bob cannot revoke alice's token.
+	bob := s.browser()
+	bob.signIn("bob")
+	if p := bob.form("/settings/tokens/"+itoa(id)+"/delete", nil); p.status != http.StatusNotFound {
+		t.Errorf("bob revoking alice's token: %d", p.status)
+	}
+	if p := b.form("/settings/tokens/"+itoa(id)+"/delete", nil); p.status != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", p.status)
+	}
+	if p := s.apiDo("GET", "/api/whoami-v2", token, "", nil); p.status != http.StatusUnauthorized {
+		t.Errorf("revoked token still works: %d", p.status)
+	}
+}
+
+func TestChangePassword(t *testing.T) {
+	s := newSite(t)
+	b, other := s.browser(), s.browser()
+	b.signIn("alice")
+	other.signIn("alice")
+	tests := []struct {
+		current, next, confirm string
+		status                 int
+	}{
+		{"wrong", "new-password-1", "new-password-1", 400},
+		{"password-alice", "short", "short", 400},
+		{"password-alice", "new-password-1", "new-password-2", 400},
+		{"password-alice", "new-password-1", "new-password-1", 200},
+	}
+	for _, tc := range tests {
+		p := b.form("/settings/password", url.Values{"current": {tc.current}, "new": {tc.next}, "confirm": {tc.confirm}})
+		if p.status != tc.status {
+			t.Errorf("change %q→%q: %d, want %d", tc.current, tc.next, p.status, tc.status)
+		}
+	}
+	if p := b.get("/api/whoami-v2"); p.status != 200 {
+		t.Errorf("the browser that changed the password was signed out: %d", p.status)
+	}
+	if p := other.get("/api/whoami-v2"); p.status != http.StatusUnauthorized {
+		t.Errorf("another session survived the password change: %d", p.status)
+	}
+	if p := s.browser().form("/login", url.Values{"username": {"alice"}, "password": {"new-password-1"}}); p.status != http.StatusSeeOther {
+		t.Errorf("sign in with the new password: %d", p.status)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
