@@ -23,6 +23,7 @@ import (
 	"github.com/havenhub/haven/blob/blobstore"
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/web"
 )
 
 func serveCmd(opts *options) *cobra.Command {
@@ -112,7 +113,13 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		return err
 	}
 	defer vw.Close()
+	pages, err := web.New(web.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Logger: log})
+	if err != nil {
+		return err
+	}
 	srv, err := api.New(api.Config{
+		Web:       pages,
+		Sessions:  pages,
 		Viewer:    vw,
 		Meta:      st.meta,
 		Git:       st.git,
@@ -126,6 +133,8 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		return err
 	}
 	defer srv.Close()
+	pages.TokensChanged = srv.ForgetTokens
+	go srv.RefreshTrending(ctx, time.Hour)
 	vw.Authenticate = srv.Authenticate
 	hs := &http.Server{
 		Handler:           srv,
