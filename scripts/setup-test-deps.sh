@@ -22,6 +22,8 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 fi
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+# Headless Chromium for the browser tests of the web pages (e2e/browser).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if ((${#missing[@]})); then
 	if [ "$(id -u)" -ne 0 ]; then
 		log "missing ${missing[*]} and not root: install them first"
@@ -61,13 +63,15 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$py_stamp" 2>/dev/null)" != "$py_want"
 fi
 
 # JavaScript: npm ci from the committed lock file, only when the lock changed.
-js_dir=e2e/js
-js_stamp="$js_dir/node_modules/.haven-lock-sha"
-lock_sha=$(sha256sum "$js_dir/package-lock.json" | cut -d' ' -f1)
-if [ "$(cat "$js_stamp" 2>/dev/null)" != "$lock_sha" ]; then
-	log "npm ci in $js_dir"
-	(cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-	printf '%s' "$lock_sha" >"$js_stamp"
-fi
+# e2e/js holds the official JavaScript client, e2e/browser playwright-core.
+for js_dir in e2e/js e2e/browser; do
+	js_stamp="$js_dir/node_modules/.haven-lock-sha"
+	lock_sha=$(sha256sum "$js_dir/package-lock.json" | cut -d' ' -f1)
+	if [ "$(cat "$js_stamp" 2>/dev/null)" != "$lock_sha" ]; then
+		log "npm ci in $js_dir"
+		(cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+		printf '%s' "$lock_sha" >"$js_stamp"
+	fi
+done
 
 log "ok (root $root)"

@@ -1,0 +1,247 @@
+// Browser tests of Haven's pages: a signed-in user creates a repository,
+// writes its card, uploads a file, browses a tag, reads a diff, searches,
+// likes and manages tokens, all through the pages in headless Chromium.
+// Each step saves a screenshot. Run by e2e/browser_test.go, which starts
+// the server and passes:
+//
+//   HAVEN_URL, HAVEN_USER, HAVEN_PASSWORD, HAVEN_TOKEN (write token of the
+//   user, for setting up a tag), HAVEN_CHROMIUM, HAVEN_SCREENSHOTS.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const base = process.env.HAVEN_URL;
+const user = process.env.HAVEN_USER;
+const password = process.env.HAVEN_PASSWORD;
+const token = process.env.HAVEN_TOKEN;
+const shots = process.env.HAVEN_SCREENSHOTS;
+const repo = "browser-model";
+const repoPath = `/${user}/${repo}`;
+
+let context, page, profile;
+
+before(async () => {
+	mkdirSync(shots, { recursive: true });
+	profile = mkdtempSync(join(tmpdir(), "haven-chromium-"));
+	// A persistent context on a fresh profile folder: Chromium's own
+	// --user-data-dir, which the launch flags below must not repeat.
+	context = await chromium.launchPersistentContext(profile, {
+		executablePath: process.env.HAVEN_CHROMIUM || "/usr/bin/chromium",
+		headless: true,
+		args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync"],
+		viewport: { width: 1280, height: 860 },
+		baseURL: base,
+	});
+	page = context.pages()[0] || (await context.newPage());
+	page.setDefaultTimeout(20000);
+	page.on("pageerror", (err) => { throw err; });
+});
+
+after(async () => {
+	if (context) await context.close();
+	if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+async function shot(name) {
+	await page.screenshot({ path: join(shots, name + ".png"), fullPage: true });
+}
+
+// api calls the JSON API with the user's token, for set-up the pages do
+// not offer (tags).
+async function api(method, path, body) {
+	const res = await fetch(base + path, {
+		method,
+		headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
+	const text = await res.text();
+	assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
+	return JSON.parse(text);
+}
+
+test("sign in", async () => {
+	await page.goto("/login");
+	await page.getByLabel("User name").fill(user);
+	await page.getByLabel("Password").fill("not the password");
+	await page.getByRole("button", { name: "Sign in" }).click();
+	await page.getByRole("alert").filter({ hasText: "Wrong user name or password" }).waitFor();
+	await page.getByLabel("Password").fill(password);
+	await page.getByRole("button", { name: "Sign in" }).click();
+	await page.waitForURL(base + "/");
+	await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: user }).waitFor();
+	await shot("01-signed-in-home");
+});
+
+test("create a repository", async () => {
+	await page.goto("/new");
+	await page.getByLabel("Name").fill(repo);
+	await page.getByLabel("License").fill("apache-2.0");
+	await page.getByRole("button", { name: "Create repository" }).click();
+	await page.waitForURL(base + repoPath);
+	await page.getByRole("heading", { name: `${user} / ${repo}` }).waitFor();
+	await shot("02-new-repository");
+});
+
+test("write the card and read it rendered", async () => {
+	await page.goto(repoPath);
+	await page.getByRole("link", { name: "Edit the card" }).click();
+	const card = [
+		"---", "license: apache-2.0", "pipeline_tag: text-classification", "library_name: transformers",
+		"language: [en]", "tags: [browser-test]", "---", "",
+		"# Browser model", "", "A model whose card was written **in the browser**.", "",
+		"| metric | value |", "|---|---|", "| accuracy | 0.97 |", "",
+		"<script>window.hacked = true</script>", "",
+		"```python", "print('hello')", "```", "",
+	].join("\n");
+	await page.getByLabel("Content").fill(card);
+	await page.getByLabel("Commit message").fill("Write the card");
+	await page.getByRole("button", { name: "Commit changes" }).click();
+	await page.waitForURL(base + repoPath);
+	const article = page.getByRole("article", { name: "Card" });
+	await article.getByRole("heading", { name: "Browser model" }).waitFor();
+	assert.equal(await article.locator("strong").first().textContent(), "in the browser");
+	assert.equal(await article.locator("td").nth(1).textContent(), "0.97");
+	assert.equal(await page.evaluate(() => window.hacked), undefined, "the card's script ran");
+	await page.getByRole("link", { name: "task: text-classification" }).waitFor();
+	await shot("03-rendered-card");
+});
+
+test("upload a file from the browser", async () => {
+	await page.goto(repoPath + "/upload/main");
+	await page.getByLabel("Choose files, or drop them here").setInputFiles([
+		{ name: "config.json", mimeType: "application/json", buffer: Buffer.from('{\n  "hidden_size": 768,\n  "layers": 12\n}\n') },
+		{ name: "weights.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(4096, 7) },
+	]);
+	await page.getByLabel("Commit message").fill("Upload config and weights");
+	await page.getByRole("button", { name: /Commit changes/ }).click();
+	await page.waitForURL(base + repoPath + "/tree/main");
+	const files = page.getByRole("table");
+	await files.getByRole("link", { name: "config.json" }).waitFor();
+	await files.getByRole("row").filter({ hasText: "weights.bin" }).getByText("LFS").waitFor();
+	await files.getByRole("link", { name: "config.json" }).click();
+	await page.locator(".chroma").getByText('"hidden_size"').waitFor();
+	await shot("04-uploaded-file");
+	await page.goto(repoPath + "/blob/main/weights.bin");
+	await page.getByText("SHA-256").waitFor();
+	await shot("05-lfs-file");
+});
+
+test("browse the tree at a tag", async () => {
+	await api("POST", `/api/models${repoPath}/tag/main`, { tag: "v1.0" });
+	// A commit after the tag, so that the tag and main differ.
+	await page.goto(repoPath + "/edit/main/config.json");
+	await page.getByLabel("Content").fill('{\n  "hidden_size": 1024,\n  "layers": 24\n}\n');
+	await page.getByLabel("Commit message").fill("Grow the model");
+	await page.getByRole("button", { name: "Commit changes" }).click();
+	await page.waitForURL(/\/blob\/main\/config.json$/);
+
+	await page.goto(repoPath + "/tree/main");
+	await page.getByText("main ▾").click();
+	await page.locator(".rev-switch .menu").getByRole("link", { name: "v1.0" }).click();
+	await page.waitForURL(base + repoPath + "/tree/v1.0");
+	await page.getByRole("link", { name: "config.json" }).click();
+	await page.waitForURL(base + repoPath + "/blob/v1.0/config.json");
+	await page.locator(".chroma").getByText("768").waitFor();
+	await shot("06-tree-at-tag");
+});
+
+test("open a commit diff", async () => {
+	await page.goto(repoPath + "/commits/main");
+	await page.getByRole("link", { name: "Grow the model" }).click();
+	await page.waitForURL(/\/commit\/[0-9a-f]{40}$/);
+	const diff = page.getByRole("region", { name: "config.json" });
+	await diff.locator("tr.del").filter({ hasText: "768" }).waitFor();
+	await diff.locator("tr.add").filter({ hasText: "1024" }).waitFor();
+	await shot("07-commit-diff");
+});
+
+test("search and filter", async () => {
+	await page.goto("/");
+	const box = page.getByRole("combobox", { name: /Search models/ });
+	await box.fill("browser-mod");
+	const option = page.getByRole("option", { name: `${user}/${repo}` });
+	await option.waitFor();
+	await shot("08-quick-search");
+	await box.press("ArrowDown");
+	assert.equal(await option.getAttribute("aria-selected"), "true");
+	await box.press("Enter");
+	await page.waitForURL(base + repoPath);
+
+	await page.goto("/models");
+	await page.getByRole("complementary", { name: "Filters" }).getByRole("link", { name: /^text-classification/ }).click();
+	await page.waitForURL(/pipeline_tag=text-classification/);
+	await page.getByRole("link", { name: `${user}/${repo}` }).waitFor();
+	await page.getByLabel("Filter by name").fill("no-such-model");
+	await page.getByRole("button", { name: "Apply" }).click();
+	await page.getByText("Nothing matches these filters.").waitFor();
+	assert.match(page.url(), /pipeline_tag=text-classification/, "the tag filter was dropped");
+	await page.getByLabel("Filter by name").fill("browser");
+	await page.getByLabel("Sort").selectOption("likes");
+	await page.waitForURL(/sort=likes/);
+	await page.getByRole("link", { name: `${user}/${repo}` }).waitFor();
+	await shot("09-filtered-listing");
+});
+
+test("like a repository", async () => {
+	await page.goto(repoPath);
+	const like = page.getByRole("button", { name: /Like/ });
+	assert.equal(await like.getAttribute("aria-pressed"), "false");
+	await like.click();
+	await page.getByRole("button", { name: /Liked/ }).waitFor();
+	await page.reload();
+	const liked = page.getByRole("button", { name: /Liked/ });
+	assert.equal(await liked.getAttribute("aria-pressed"), "true");
+	assert.equal((await liked.locator(".like-count").textContent()).trim(), "1");
+	await shot("10-liked");
+});
+
+test("create and revoke a token", async () => {
+	await page.goto("/settings/tokens");
+	await page.getByLabel("Name").fill("from-the-browser");
+	await page.getByLabel("write").check();
+	await page.getByRole("button", { name: "Create token" }).click();
+	const plain = (await page.locator("[data-token]").textContent()).trim();
+	assert.match(plain, /^hf_[A-Za-z]{34}$/);
+	const who = await fetch(base + "/api/whoami-v2", { headers: { Authorization: "Bearer " + plain } });
+	assert.equal(who.status, 200);
+	await shot("11-token-created");
+	page.once("dialog", (d) => d.accept());
+	await page.getByRole("button", { name: "Revoke from-the-browser" }).click();
+	await page.getByText("The token was revoked.").waitFor();
+	assert.equal(await page.getByRole("button", { name: "Revoke from-the-browser" }).count(), 0);
+	const after = await fetch(base + "/api/whoami-v2", { headers: { Authorization: "Bearer " + plain } });
+	assert.equal(after.status, 401);
+	await shot("12-token-revoked");
+});
+
+test("repository settings: visibility", async () => {
+	await page.goto(repoPath + "/settings");
+	await page.getByLabel("Private").check();
+	await page.getByRole("button", { name: "Save visibility" }).click();
+	await page.getByRole("status").filter({ hasText: "now private" }).waitFor();
+	const anon = await fetch(base + `/api/models${repoPath}`);
+	assert.equal(anon.status, 401, "a private repository is visible to visitors");
+	await shot("13-settings");
+	await page.getByLabel("Public").check();
+	await page.getByRole("button", { name: "Save visibility" }).click();
+	await page.getByRole("status").filter({ hasText: "now public" }).waitFor();
+});
+
+test("pages on a phone and in the dark", async () => {
+	await page.setViewportSize({ width: 390, height: 844 });
+	await page.goto(repoPath);
+	const width = await page.evaluate(() => document.documentElement.scrollWidth);
+	assert.ok(width <= 390, `the page is ${width}px wide on a 390px screen`);
+	await shot("14-phone");
+	await page.emulateMedia({ colorScheme: "dark" });
+	await page.setViewportSize({ width: 1280, height: 860 });
+	await page.goto(repoPath);
+	await shot("15-dark");
+	await page.goto(repoPath + "/blob/v1.0/config.json");
+	await shot("16-dark-code");
+	await page.emulateMedia({ colorScheme: "light" });
+});
