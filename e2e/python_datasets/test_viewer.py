@@ -102,7 +102,8 @@ def test_search_unicode(viewer, ds, token):
         assert body["num_rows_total"] == expected_total, query
         assert len(body["rows"]) == min(10, expected_total)
     body = viewer.ok("search", token, dataset=ds, config="default", split="train", query="row 7")
-    assert body["rows"][0]["row_idx"] == 7  # the best match first
+    assert body["num_rows_total"] == 1  # every word must occur
+    assert body["rows"][0]["row_idx"] == 7
     assert body["rows"][0]["row"] == TRAIN[7]
 
 

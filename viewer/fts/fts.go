@@ -19,6 +19,9 @@ import (
 // MaxQueryLength bounds a search query, in bytes.
 const MaxQueryLength = 1000
 
+// maxRanked is the number of matches up to which results are ranked by BM25.
+const maxRanked = 100_000
+
 // maxTerms bounds the words of a query.
 const maxTerms = 32
 
@@ -52,9 +55,13 @@ func tokenChar(r rune) bool {
 }
 
 // MatchExpr turns a user's query into an FTS5 expression that matches rows
-// containing any of its words (as upstream, matching is disjunctive). Each
-// word becomes a quoted phrase of its tokens, so FTS5 operators in the query
-// are plain text. It returns "" when the query has no searchable word.
+// containing every one of its words. Each word becomes a quoted phrase of its
+// tokens, so FTS5 operators in the query are plain text. It returns "" when
+// the query has no searchable word.
+//
+// Upstream matches any word (a disjunction); requiring all of them is what a
+// search box usually means, and it keeps the matches of a multi-word query
+// few enough to rank quickly.
 func MatchExpr(query string) (string, error) {
 	if len(query) > MaxQueryLength {
 		return "", fmt.Errorf("the query is longer than %d bytes", MaxQueryLength)
@@ -75,7 +82,7 @@ func MatchExpr(query string) (string, error) {
 			return "", fmt.Errorf("the query has more than %d words", maxTerms)
 		}
 	}
-	return strings.Join(phrases, " OR "), nil
+	return strings.Join(phrases, " AND "), nil
 }
 
 // Doc is one row to index: its index in the split and its searchable text.
@@ -184,7 +191,14 @@ func (ix *Index) Search(ctx context.Context, query string, offset, limit int) ([
 	if total == 0 || limit == 0 || int64(offset) >= total {
 		return nil, total, nil
 	}
-	rows, err := ix.db.QueryContext(ctx, "SELECT rowid FROM docs WHERE docs MATCH ? ORDER BY rank, rowid LIMIT ? OFFSET ?", expr, limit, offset)
+	// Ranking computes BM25 for every match; past maxRanked matches (a query
+	// of one very common word) the rows come in index order instead, which
+	// FTS5 streams without scoring them all.
+	q := "SELECT rowid FROM docs WHERE docs MATCH ? ORDER BY rank, rowid LIMIT ? OFFSET ?"
+	if total > maxRanked {
+		q = "SELECT rowid FROM docs WHERE docs MATCH ? ORDER BY rowid LIMIT ? OFFSET ?"
+	}
+	rows, err := ix.db.QueryContext(ctx, q, expr, limit, offset)
 	if err != nil {
 		return nil, 0, err
 	}
