@@ -162,12 +162,6 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, segs []string)
 	s.writeError(w, r, errNotFound("Not Found"))
 }
 
-// repoRequest is a request addressed to one repository.
-type repoRequest struct {
-	repo *haven.Repo
-	rest []string // path segments after the action word
-}
-
 func (s *Server) routeRepoAPI(w http.ResponseWriter, r *http.Request, t haven.RepoType, ns, name string, rest []string) {
 	action := ""
 	if len(rest) > 0 {
