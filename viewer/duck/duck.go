@@ -55,6 +55,8 @@ func Open(opts Options) (*DB, error) {
 	settings := []string{
 		"SET autoinstall_known_extensions=false",
 		"SET autoload_known_extensions=false",
+		// Footers are read once per file, not once per query.
+		"SET parquet_metadata_cache=true",
 	}
 	if opts.MemoryLimit != "" {
 		settings = append(settings, "SET memory_limit="+Quote(opts.MemoryLimit))

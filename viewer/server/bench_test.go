@@ -25,8 +25,8 @@ func benchRows() int64 {
 	return 10_000_000
 }
 
-// benchSplit writes a parquet split of n rows (in row groups of 10,000, as
-// the converter does) and returns a server over it.
+// benchSplit writes a parquet split of n rows (in row groups of 100,000, as
+// the converter does for short rows) and returns a server over it.
 func benchSplit(b *testing.B, n int64) (*Server, []shard, *viewer.Config, *viewer.Split) {
 	b.Helper()
 	dir := b.TempDir()
@@ -40,7 +40,7 @@ func benchSplit(b *testing.B, n int64) (*Server, []shard, *viewer.Config, *viewe
 	start := time.Now()
 	_, err = db.CopyToParquet(context.Background(), fmt.Sprintf(`(SELECT range AS id,
 		'row ' || range::VARCHAR || ' ' || %[1]s[1 + range %% 10] || ' ' || %[1]s[1 + (range // 10) %% 10] AS text,
-		(range %% 7)::BIGINT AS label, (range %% 1000) / 10.0 AS score FROM range(%[2]d))`, words, n), p, 10000, nil)
+		(range %% 7)::BIGINT AS label, (range %% 1000) / 10.0 AS score FROM range(%[2]d))`, words, n), p, 100_000, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

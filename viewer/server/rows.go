@@ -26,7 +26,7 @@ const (
 	firstRowsMinRows      = 10
 	firstRowsMinCellBytes = 100
 	// bucketRows groups row indexes read together from one parquet file.
-	bucketRows = 10_000
+	bucketRows = 100_000
 )
 
 // rowItem is one row of a paginated answer.

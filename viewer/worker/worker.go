@@ -46,7 +46,8 @@ type Config struct {
 	Kind string
 	// MemoryLimit bounds DuckDB during a conversion ("1GB" by default).
 	MemoryLimit string
-	// RowGroupSize is the number of rows per parquet row group (10,000 by default).
+	// RowGroupSize is the largest number of rows per parquet row group
+	// (100,000 by default); rows of large lines get smaller groups.
 	RowGroupSize int
 	Logger       *slog.Logger
 	// OnDone, if set, is called after a revision's state is saved (the
@@ -73,7 +74,7 @@ func New(cfg Config) *Worker {
 		cfg.MemoryLimit = "1GB"
 	}
 	if cfg.RowGroupSize == 0 {
-		cfg.RowGroupSize = 10000
+		cfg.RowGroupSize = 100_000
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -420,7 +421,7 @@ func (c *conversion) convertSplit(ctx context.Context, dc discover.Config, ds di
 	}
 	out := filepath.Join(c.work, "out", fmt.Sprintf("%d-%s.parquet", len(c.st.Configs), ds.Name))
 	os.MkdirAll(filepath.Dir(out), 0o755)
-	n, err := c.db.CopyToParquet(ctx, rel, out, c.w.cfg.RowGroupSize, map[string]string{"huggingface": hfMetadata(feats)})
+	n, err := c.db.CopyToParquet(ctx, rel, out, rowGroupSize(inputs, c.w.cfg.RowGroupSize), map[string]string{"huggingface": hfMetadata(feats)})
 	if err != nil {
 		return generationError(err)
 	}
@@ -571,6 +572,42 @@ func (c *conversion) publish(ctx context.Context) error {
 	}
 	c.st.ParquetSHA = sha
 	return nil
+}
+
+// Row groups aim at rowGroupBytes of input each: big enough that a file has
+// few of them (every /rows read walks the list), small enough that reading
+// one for a page of 100 rows stays cheap when rows are large.
+const rowGroupBytes = 32 << 20
+
+// rowGroupSize picks the rows per row group from the average line length of
+// the inputs, between 1,000 and max rows.
+func rowGroupSize(inputs []string, most int) int {
+	var size, lines int64
+	buf := make([]byte, 1<<20)
+	for _, in := range inputs {
+		f, err := os.Open(in)
+		if err != nil {
+			return most
+		}
+		for {
+			n, err := f.Read(buf)
+			size += int64(n)
+			for _, b := range buf[:n] {
+				if b == '\n' {
+					lines++
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		f.Close()
+	}
+	if lines == 0 || size == 0 {
+		return most
+	}
+	rows := rowGroupBytes / (size/lines + 1)
+	return int(min(max(rows, 1000), int64(most)))
 }
 
 // linkOrCopy makes dst a hard link to src, or a copy when linking fails.
