@@ -156,3 +156,81 @@ func TestConvertFormats(t *testing.T) {
 		})
 	}
 }
+
+func TestConvertFailuresAreRecorded(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name  string
+		files map[string]string
+		code  string // on the state, or on its only config
+	}{
+		{"nodata", map[string]string{"README.md": "# nothing"}, "DataFilesNotFoundError"},
+		{"disabled", map[string]string{"README.md": "---\nviewer: false\n---\n", "a.csv": "a\n1\n"}, "NotSupportedDisabledViewerError"},
+		{"images", map[string]string{"img/a.png": "x", "img/b.png": "y"}, "DatasetGenerationError"},
+		{"badjson", map[string]string{"train.jsonl": "{not json\n"}, "DatasetGenerationError"},
+		{"mismatch", map[string]string{"train.csv": "a,b\n1,2\n", "test.csv": "c\nx\n"}, "DatasetGenerationCastError"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.dataset(tc.name, tc.files)
+			st := e.convert(r)
+			got := ""
+			if st.Error != nil {
+				got = st.Error.Code
+			} else if len(st.Configs) == 1 && st.Configs[0].Error != nil {
+				got = st.Configs[0].Error.Code
+			}
+			if got != tc.code {
+				b, _ := json.Marshal(st)
+				t.Fatalf("code %q, want %q: %s", got, tc.code, b)
+			}
+			// Recorded once: converting the same revision again does nothing.
+			if again, err := e.w.Convert(context.Background(), r.ID, r.SHA); err != nil || again != nil {
+				t.Errorf("second conversion: %v, %v", again, err)
+			}
+			saved, err := viewer.LoadState(context.Background(), e.blobs, r.ID, r.SHA)
+			if err != nil || saved.SHA != r.SHA {
+				t.Errorf("saved state: %+v, %v", saved, err)
+			}
+		})
+	}
+}
+
+func TestConvertConfigsAndExportRef(t *testing.T) {
+	e := newEnv(t)
+	card := "---\nconfigs:\n- config_name: en\n  data_files:\n  - split: train\n    path: en/*.csv\n- config_name: fr\n  data_files: fr/*.csv\n---\n"
+	r := e.dataset("cfgs", map[string]string{"README.md": card, "en/a.csv": "x\n1\n2\n", "fr/b.csv": "y\nz\n"})
+	st := e.convert(r)
+	if st.Error != nil || len(st.Configs) != 2 {
+		t.Fatalf("state: %+v", st)
+	}
+	g, err := e.git.Open(context.Background(), haven.Dataset, r.RepoID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := g.Refs()
+	if err != nil || len(refs.Converts) != 1 || refs.Converts[0].Name != "parquet" || refs.Converts[0].Target != st.ParquetSHA {
+		t.Fatalf("converts: %+v %v", refs.Converts, err)
+	}
+	entries, err := g.List(st.ParquetSHA, "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, en := range entries {
+		if en.Type == gitstore.TypeFile {
+			paths = append(paths, en.Path)
+		}
+	}
+	want := []string{".gitattributes", "en/train/0000.parquet", "fr/train/0000.parquet"}
+	if strings.Join(paths, " ") != strings.Join(want, " ") {
+		t.Errorf("export files %v, want %v", paths, want)
+	}
+	// The shards are LFS objects in the blob store.
+	for _, c := range st.Configs {
+		f := c.Splits[0].Files[0]
+		if info, err := e.blobs.Stat(context.Background(), blob.LFSKey(f.OID)); err != nil || info.Size != f.Size {
+			t.Errorf("%s: blob %+v, %v", f.Path, info, err)
+		}
+	}
+}
