@@ -24,7 +24,10 @@ func Handler() http.Handler {
 		r2.URL.Path = strings.TrimPrefix(r.URL.Path, "/ui")
 		r2.URL.RawPath = ""
 		if r2.URL.Path == "" {
-			http.Redirect(w, r, "ui/"+queryOf(r), http.StatusFound)
+			// A relative Location: the hub may have stripped a path prefix
+			// ("/datasets-server") that the browser still has.
+			w.Header().Set("Location", "ui/"+queryOf(r))
+			w.WriteHeader(http.StatusFound)
 			return
 		}
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'")
