@@ -20,6 +20,10 @@ import (
 // quicksearchMax bounds the results per group of a quick search.
 const quicksearchMax = 100
 
+// quicksearchCountCap bounds the counts of a quick search: they label a
+// search box, where "10000" and "52000" say the same.
+const quicksearchCountCap = 10_000
+
 // quickSearchTypes maps the type parameter to the groups it selects.
 var quickSearchTypes = map[string]string{
 	"model": "models", "models": "models",
@@ -74,7 +78,7 @@ func (s *Server) handleQuickSearch(w http.ResponseWriter, r *http.Request) {
 				repos, err = s.meta.ListRepos(r.Context(), f)
 			}
 			if err == nil {
-				count, err = s.meta.CountRepos(r.Context(), f)
+				count, err = s.meta.CountReposUpTo(r.Context(), f, quicksearchCountCap)
 			}
 			if err != nil {
 				s.writeError(w, r, err)

@@ -88,3 +88,13 @@ func (s *Store) SearchUsers(ctx context.Context, q string, orgs bool, limit int)
 	}
 	return users, rows.Err()
 }
+
+// CountReposUpTo counts the repositories that match f like CountRepos,
+// but stops at limit: pages that show "10,000+" need not count a large
+// result to its end.
+func (s *Store) CountReposUpTo(ctx context.Context, f RepoFilter, limit int) (int, error) {
+	where, args := f.where(s.d)
+	var n int
+	err := s.conn().queryRow(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM repos r"+where+" LIMIT ?) x", append(args, limit)...).Scan(&n)
+	return n, err
+}

@@ -58,4 +58,12 @@ func testDiscovery(t *testing.T, s *meta.Store) {
 			t.Errorf("SearchUsers(%q, orgs=%v) = %v, want %v", tc.q, tc.orgs, got, tc.want)
 		}
 	}
+
+	for _, tc := range []struct{ limit, want int }{{1, 1}, {2, 2}, {10, 3}} {
+		n, err := s.CountReposUpTo(ctx, meta.RepoFilter{Type: haven.Model, VisibleTo: []string{"alice"}}, tc.limit)
+		mustNil(t, err)
+		if n != tc.want {
+			t.Errorf("CountReposUpTo(limit %d) = %d, want %d", tc.limit, n, tc.want)
+		}
+	}
 }

@@ -99,6 +99,7 @@ type listingData struct {
 	Label          string
 	Repos          []*haven.Repo
 	Total          int
+	More           bool // there are more than Total
 	Search, Author string
 	Sort           string
 	Sorts          []option
@@ -108,6 +109,10 @@ type listingData struct {
 	Prev, Next     string
 	Hidden         map[string][]string // tag filters kept when the toolbar is sent
 }
+
+// countCap bounds the counting of search results: beyond it a page says
+// "10000+", which keeps broad searches as fast as narrow ones.
+const countCap = 10_000
 
 // listPageSize is the number of repositories per listing page.
 const listPageSize = 30
@@ -150,7 +155,9 @@ func (h *Handler) listing(w http.ResponseWriter, r *http.Request, t haven.RepoTy
 	f = visible(actorOf(r), f)
 	var err error
 	if d.Repos, err = h.meta.ListRepos(r.Context(), f); err == nil {
-		d.Total, err = h.meta.CountRepos(r.Context(), f)
+		d.Total, err = h.meta.CountReposUpTo(r.Context(), f, countCap+1)
+		d.More = d.Total > countCap
+		d.Total = min(d.Total, countCap)
 	}
 	if err != nil {
 		h.fail(w, r, err)
@@ -305,7 +312,7 @@ func (h *Handler) profile(w http.ResponseWriter, r *http.Request, name string) {
 		f := visible(a, meta.RepoFilter{Type: t, Author: u.Name, Sort: "lastModified", Limit: profileRepoLimit})
 		sec := profileSection{Type: t, Label: pluralLabel(t)}
 		if sec.Repos, err = h.meta.ListRepos(r.Context(), f); err == nil {
-			sec.Total, err = h.meta.CountRepos(r.Context(), f)
+			sec.Total, err = h.meta.CountReposUpTo(r.Context(), f, countCap)
 		}
 		if err != nil {
 			h.fail(w, r, err)

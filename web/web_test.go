@@ -31,13 +31,14 @@ import (
 // temporary folder, with users alice (in org acme) and bob, both with the
 // password "password-<name>".
 type site struct {
-	t      *testing.T
-	url    string
-	meta   *meta.Store
-	tokens map[string]string // user → write token
+	t       testing.TB
+	url     string
+	meta    *meta.Store
+	handler http.Handler
+	tokens  map[string]string // user → write token
 }
 
-func newSite(t *testing.T) *site {
+func newSite(t testing.TB) *site {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -69,7 +70,7 @@ func newSite(t *testing.T) *site {
 	t.Cleanup(func() { srv.Close() })
 	pages.TokensChanged = srv.ForgetTokens
 	ts.Config.Handler = srv
-	s := &site{t: t, url: ts.URL, meta: m, tokens: map[string]string{}}
+	s := &site{t: t, url: ts.URL, meta: m, handler: srv, tokens: map[string]string{}}
 	for _, name := range []string{"alice", "bob"} {
 		hash, _ := bcrypt.GenerateFromPassword([]byte("password-"+name), bcrypt.MinCost)
 		u := &haven.User{Name: name}
