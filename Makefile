@@ -12,7 +12,10 @@ build:
 test:
 	scripts/test.sh
 
+# Benchmarks of the running server against nginx and the disk (bench/README.md),
+# then the Go micro-benchmarks.
 bench:
+	bench/run-all.sh
 	$(GO) test -run '^$$' -bench . ./...
 
 # Short fuzz runs of the parsers.

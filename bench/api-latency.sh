@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Latency of the repo info and tree endpoints under 200 concurrent clients
+# (wrk -c200 -t2 -d15s --latency), on a repository of about 50 files.
+# Target: p99 < 10 ms and no errors. Baseline in the same run: nginx serving
+# each response, saved as a static file of the same size, with the same wrk.
+#
+#   bench/api-latency.sh
+#   DURATION=5s bench/api-latency.sh
+#   PROFILE=1 bench/api-latency.sh   # also a CPU profile of the server under load
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_tools
+need_pkg wrk wrk
+DURATION=${DURATION:-15s}
+CONNS=${CONNS:-200}
+THREADS=${THREADS:-2}
+
+build_haven
+setup_haven
+start_haven
+create_repo api
+log "filling bench/api with ~50 files"
+python3 "$BENCH_DIR/mkrepo.py" "$HAVEN_URL" "$TOKEN" bench/api
+
+mkdir -p "$WORK/static"
+curl -fsS "$HAVEN_URL/api/models/bench/api" >"$WORK/static/info.json"
+curl -fsS "$HAVEN_URL/api/models/bench/api/tree/main" >"$WORK/static/tree.json"
+ENTRIES=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$WORK/static/tree.json")
+start_nginx "$WORK/static" 'default_type application/json;'
+
+# to_ms VALUE-WITH-UNIT: wrk's 812.00us / 3.21ms / 1.02s / 2.00m in ms.
+to_ms() {
+	awk -v v="$1" 'BEGIN {
+		n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+		if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+		printf "%.2f", n }'
+}
+
+# bench_url NAME URL [CONNS THREADS DURATION]: runs wrk; appends
+# "NAME p50 p99 max rps errors non2xx" to $WORK/rows.
+bench_url() {
+	local name=$1 url=$2 CONNS=${3:-$CONNS} THREADS=${4:-$THREADS} DURATION=${5:-$DURATION}
+	local out p50 p99 max rps err non2xx
+	log "wrk -c$CONNS -t$THREADS -d$DURATION $name"
+	local prof=""
+	if [[ ${PROFILE:-0} == 1 && $name == haven-* ]]; then
+		(sleep 1 && profile_cpu "${PROFILE_SECONDS:-10}" "$name") &
+		prof=$!
+	fi
+	out=$(wrk -c"$CONNS" -t"$THREADS" -d"$DURATION" --latency "$url")
+	[[ -z $prof ]] || wait "$prof"
+	echo "$out" >"$WORK/wrk-$name.txt"
+	p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+	p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+	max=$(to_ms "$(awk '$1 == "Latency" && NF >= 4 {print $4; exit}' <<<"$out")")
+	rps=$(awk '$1 == "Requests/sec:" {printf "%.0f", $2}' <<<"$out")
+	err=$(awk '/Socket errors/ {gsub(/,/, ""); print $4 + $6 + $8 + $10}' <<<"$out")
+	non2xx=$(awk '/Non-2xx or 3xx responses/ {print $NF}' <<<"$out")
+	echo "$name ${p50:-?} ${p99:-?} ${max:-?} ${rps:-?} ${err:-0} ${non2xx:-0}" >>"$WORK/rows"
+}
+
+: >"$WORK/rows"
+bench_url haven-info "$HAVEN_URL/api/models/bench/api"
+bench_url nginx-info "$NGINX_URL/info.json"
+bench_url haven-tree "$HAVEN_URL/api/models/bench/api/tree/main"
+bench_url nginx-tree "$NGINX_URL/tree.json"
+# One client at a time: the cost of a single request, without queueing.
+bench_url haven-info-c1 "$HAVEN_URL/api/models/bench/api" 1 1 5s
+bench_url haven-tree-c1 "$HAVEN_URL/api/models/bench/api/tree/main" 1 1 5s
+bench_url nginx-tree-c1 "$NGINX_URL/tree.json" 1 1 5s
+
+echo
+echo "== api latency: wrk -c$CONNS -t$THREADS -d$DURATION --latency; info $(stat -c %s "$WORK/static/info.json") B, tree $ENTRIES entries $(stat -c %s "$WORK/static/tree.json") B"
+echo "   $(machine_line)"
+printf '%-14s %9s %9s %9s %9s %8s %8s  %s\n' endpoint "p50 ms" "p99 ms" "max ms" "req/s" "sockerr" "non-2xx" "target p99<10ms, 0 errors"
+while read -r name p50 p99 max rps err non2xx; do
+	v=""
+	[[ $name == haven-* && $name != *-c1 ]] && v=$(verdict "$p99 < 10 && $err == 0 && $non2xx == 0")
+	printf '%-14s %9s %9s %9s %9s %8s %8s  %s\n' "$name" "$p50" "$p99" "$max" "$rps" "$err" "$non2xx" "$v"
+done <"$WORK/rows"
+echo "(*-c1: one connection, 5 s, for the cost of a single request; not part of the target)"

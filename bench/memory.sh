@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Server memory while 20 clients each download the large LFS file at once.
+# Target: Haven's peak RSS < 150 MB. Baseline in the same run: nginx serving
+# the same blob file to the same 20 clients.
+#
+# Peak RSS is the kernel's high-water mark (VmHWM in /proc/PID/status) of a
+# server started fresh for the measurement; VmRSS is also sampled every 50 ms.
+#
+#   bench/memory.sh
+#   SIZE_MB=256 CLIENTS=20 bench/memory.sh
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_tools
+CLIENTS=${CLIENTS:-20}
+
+build_haven
+setup_haven
+start_haven
+log "making a ${SIZE_MB} MiB file and uploading it"
+make_file "$WORK/big.bin" "$SIZE_MB"
+create_repo mem
+upload_lfs mem "$WORK/big.bin" big.bin
+rm -f "$WORK/big.bin"
+BYTES=$(stat -c %s "$(blob_path "$LFS_OID")")
+# Warm the page cache so that both servers read from memory.
+cat "$(blob_path "$LFS_OID")" >/dev/null
+
+# A fresh server: its high-water mark then covers only this load.
+stop_haven
+start_haven
+curl -fsS -o /dev/null "$HAVEN_URL/api/models/bench/mem"
+
+# status_kb PID FIELD: a Vm* field of /proc/PID/status in kB (0 when gone).
+status_kb() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# sample PIDS...: until killed, writes the largest total VmRSS and the largest
+# total RssAnon (heap, stacks: what is not file-backed) seen, in kB, to $WORK/sampled.
+sample() {
+	local max=0 maxanon=0 total anon pid
+	while :; do
+		read -r total anon < <(for pid in "$@"; do cat "/proc/$pid/status" 2>/dev/null; done |
+			awk '$1 == "VmRSS:" {r += $2} $1 == "RssAnon:" {a += $2} END {print r + 0, a + 0}')
+		if ((total > max || anon > maxanon)); then
+			((total > max)) && max=$total
+			((anon > maxanon)) && maxanon=$anon
+			echo "$max $maxanon" >"$WORK/sampled"
+		fi
+		sleep 0.05
+	done
+}
+
+# load URL: CLIENTS concurrent full downloads; prints wall seconds; fails on short reads.
+load() {
+	local i t0 t1 bad=0
+	t0=$(date +%s.%N)
+	for i in $(seq 1 "$CLIENTS"); do
+		curl -sS -o /dev/null -w '%{http_code} %{size_download}\n' "$1" >"$WORK/client.$i" &
+	done
+	wait $(jobs -p | grep -vx "$SAMPLER") 2>/dev/null || true
+	t1=$(date +%s.%N)
+	for i in $(seq 1 "$CLIENTS"); do
+		[[ $(cat "$WORK/client.$i") == "200 $BYTES" ]] || bad=$((bad + 1))
+	done
+	((bad == 0)) || die "$bad of $CLIENTS downloads from $1 failed"
+	awk -v a="$t0" -v b="$t1" 'BEGIN {print b-a}'
+}
+
+# Haven.
+H_IDLE=$(status_kb "$HAVEN_PID" VmRSS)
+echo "0 0" >"$WORK/sampled"
+sample "$HAVEN_PID" &
+SAMPLER=$!
+log "$CLIENTS clients downloading from haven"
+H_SECS=$(load "$HAVEN_URL/bench/mem/resolve/main/big.bin")
+kill "$SAMPLER"
+wait "$SAMPLER" 2>/dev/null || true
+read -r H_SAMPLED H_ANON <"$WORK/sampled"
+H_HWM=$(status_kb "$HAVEN_PID" VmHWM)
+stop_haven
+
+# nginx, one worker per core, same file.
+start_nginx "$DATA/blobs/lfs"
+mapfile -t NPIDS < <(nginx_pids)
+N_IDLE=0
+for p in "${NPIDS[@]}"; do N_IDLE=$((N_IDLE + $(status_kb "$p" VmRSS))); done
+echo "0 0" >"$WORK/sampled"
+sample "${NPIDS[@]}" &
+SAMPLER=$!
+log "$CLIENTS clients downloading from nginx (${#NPIDS[@]} processes)"
+N_SECS=$(load "$NGINX_URL/${LFS_OID:0:2}/${LFS_OID:2:2}/$LFS_OID")
+kill "$SAMPLER"
+wait "$SAMPLER" 2>/dev/null || true
+read -r N_SAMPLED N_ANON <"$WORK/sampled"
+N_HWM=0
+N_WORKER_HWM=0
+for p in "${NPIDS[@]}"; do
+	v=$(status_kb "$p" VmHWM)
+	N_HWM=$((N_HWM + v))
+	((v > N_WORKER_HWM)) && N_WORKER_HWM=$v
+done
+
+mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k*1024/1e6}'; }
+agg() { awk -v n="$CLIENTS" -v b="$BYTES" -v s="$1" 'BEGIN {printf "%.0f", n*b/s/1e6}'; }
+
+echo
+echo "== memory: $CLIENTS concurrent downloads of a $((BYTES >> 20)) MiB LFS file (page cache warm)"
+echo "   $(machine_line)"
+printf '%-30s %10s %12s %12s %12s %8s %12s\n' server "idle RSS" "peak VmHWM" "max sampled" "of it anon" "wall s" "aggregate"
+printf '%-30s %7s MB %9s MB %9s MB %9s MB %8.1f %7s MB/s\n' "haven /resolve" "$(mb "$H_IDLE")" "$(mb "$H_HWM")" \
+	"$(mb "$H_SAMPLED")" "$(mb "$H_ANON")" "$H_SECS" "$(agg "$H_SECS")"
+printf '%-30s %7s MB %9s MB %9s MB %9s MB %8.1f %7s MB/s\n' "nginx (all ${#NPIDS[@]} processes)" "$(mb "$N_IDLE")" \
+	"$(mb "$N_HWM")" "$(mb "$N_SAMPLED")" "$(mb "$N_ANON")" "$N_SECS" "$(agg "$N_SECS")"
+printf '%-30s %10s %9s MB\n' "nginx (largest process)" "" "$(mb "$N_WORKER_HWM")"
+printf '%-30s %10s %9s MB   target < 150 MB   %s\n' "haven peak" "" "$(mb "$H_HWM")" "$(verdict "$H_HWM * 1024 < 150e6")"
