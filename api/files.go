@@ -121,18 +121,16 @@ func (s *Server) openRev(ctx context.Context, repo *haven.Repo, rev string) (*gi
 	if err != nil {
 		return nil, "", err
 	}
-	if rev == "" {
-		rev = repo.DefaultBranch()
-	}
-	sha, err := g.Resolve(rev)
+	sha, err := s.resolveRev(repo, g, rev)
 	if err != nil {
 		return nil, "", err
 	}
 	return g, sha, nil
 }
 
-func resolves(g *gitstore.Repo) func(string) bool {
-	return func(rev string) bool { _, err := g.Resolve(rev); return err == nil }
+// resolves tells whether rev names a revision of the repository.
+func (s *Server) resolves(repo *haven.Repo, g *gitstore.Repo) func(string) bool {
+	return func(rev string) bool { _, err := s.resolveRev(repo, g, rev); return err == nil }
 }
 
 // handleResolve serves a file at a revision: the real content (LFS objects
@@ -143,8 +141,8 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request, repo *hav
 		s.writeError(w, r, err)
 		return
 	}
-	rev, rest := splitRevision(segs, resolves(g))
-	sha, err := g.Resolve(rev)
+	rev, rest := splitRevision(segs, s.resolves(repo, g))
+	sha, err := s.resolveRev(repo, g, rev)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

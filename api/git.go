@@ -41,6 +41,7 @@ func (s *Server) handleGit(w http.ResponseWriter, r *http.Request, repo *haven.R
 		return
 	}
 	if sub == "git-receive-pack" {
+		s.changed(repo)
 		if err := s.refreshRepo(context.WithoutCancel(r.Context()), repo); err != nil {
 			s.log.Error("refreshing repository metadata after push", "repo", repo.FullName(), "err", err)
 		}

@@ -120,7 +120,7 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 	expand := expandParams(r)
 	blobs := flag(r.URL.Query().Get("blobs"))
 	if expand == nil || expand["siblings"] {
-		entries, err := g.List(sha, "", true)
+		entries, err := s.listTree(repo, g, sha, "", true)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -239,7 +239,7 @@ func (s *Server) siblingNames(r *http.Request, repo *haven.Repo) ([]map[string]a
 	if err != nil {
 		return nil, err
 	}
-	entries, err := g.List(sha, "", true)
+	entries, err := s.listTree(repo, g, sha, "", true)
 	if err != nil {
 		return nil, err
 	}

@@ -56,11 +56,11 @@ func (s *Server) handleCommits(w http.ResponseWriter, r *http.Request, repo *hav
 		s.writeError(w, r, err)
 		return
 	}
-	rev, _ := splitRevision(segs, resolves(g))
+	rev, _ := splitRevision(segs, s.resolves(repo, g))
 	if len(segs) > 1 {
 		rev = strings.Join(segs, "/")
 		if _, err := g.Resolve(rev); err != nil {
-			rev, _ = splitRevision(segs, resolves(g))
+			rev, _ = splitRevision(segs, s.resolves(repo, g))
 		}
 	}
 	sha, err := g.Resolve(rev)
@@ -112,6 +112,7 @@ func (s *Server) handleCommits(w http.ResponseWriter, r *http.Request, repo *hav
 
 // handleBranch answers POST and DELETE /api/{types}/{id}/branch/{branch}.
 func (s *Server) handleBranch(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
+	defer s.changed(repo)
 	if err := auth.Can(actorOf(r), auth.Write, repo); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -185,6 +186,7 @@ func (s *Server) handleBranch(w http.ResponseWriter, r *http.Request, repo *have
 // handleTag answers POST /api/{types}/{id}/tag/{rev} (body names the tag)
 // and DELETE /api/{types}/{id}/tag/{tag}.
 func (s *Server) handleTag(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
+	defer s.changed(repo)
 	actor := actorOf(r)
 	if err := auth.Can(actor, auth.Write, repo); err != nil {
 		s.writeError(w, r, err)
@@ -241,6 +243,7 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request, repo *haven.R
 
 // handleSuperSquash answers POST /api/{types}/{id}/super-squash/{branch}.
 func (s *Server) handleSuperSquash(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
+	defer s.changed(repo)
 	actor := actorOf(r)
 	if err := auth.Can(actor, auth.Write, repo); err != nil {
 		s.writeError(w, r, err)

@@ -274,6 +274,7 @@ func (s *Server) handleDeleteRepo(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.changed(repo)
 	if err := s.git.Remove(ctx, repo.Type, repo.RepoID()); err != nil {
 		s.log.Error("removing git repository", "repo", repo.FullName(), "err", err)
 	}
@@ -345,6 +346,7 @@ func (s *Server) handleMoveRepo(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.changed(repo)
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
@@ -399,6 +401,7 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, repo *ha
 		s.writeError(w, r, err)
 		return
 	}
+	s.changed(repo)
 	writeJSON(w, http.StatusOK, map[string]any{"private": private, "gated": gatedValue(gated)})
 }
 
@@ -416,6 +419,7 @@ func (s *Server) refreshRepo(ctx context.Context, repo *haven.Repo) error {
 	mu, _ := s.refresh.LoadOrStore(repo.ID, new(syncMutex))
 	mu.(*syncMutex).Lock()
 	defer mu.(*syncMutex).Unlock()
+	defer s.changed(repo)
 
 	g, sha, err := s.openRev(ctx, repo, repo.DefaultBranch())
 	if err != nil {

@@ -273,8 +273,12 @@ func movedRepo(err error) (*haven.Repo, bool) {
 // findRepo looks a repository up by name. For a renamed repository it returns
 // a *movedError carrying the current one.
 func (s *Server) findRepo(ctx context.Context, t haven.RepoType, ns, name string) (*haven.Repo, error) {
+	if repo, ok := s.cache.repo(t, ns, name); ok {
+		return repo, nil
+	}
 	repo, err := s.meta.RepoByName(ctx, t, ns, name)
 	if err == nil {
+		s.cache.putRepo(repo)
 		return repo, nil
 	}
 	if !haven.IsCode(err, haven.ERepoNotFound) {

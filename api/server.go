@@ -62,6 +62,7 @@ type Server struct {
 	tokens   sync.Map // token hash → actorEntry
 
 	downloads *downloadCounter
+	cache     readCache
 	pointers  pointerCache
 	refresh   sync.Map // repo ID → *sync.Mutex, serialises metadata refreshes
 

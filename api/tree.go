@@ -81,8 +81,8 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request, repo *haven.
 		s.writeError(w, r, err)
 		return
 	}
-	rev, rest := splitRevision(segs, resolves(g))
-	sha, err := g.Resolve(rev)
+	rev, rest := splitRevision(segs, s.resolves(repo, g))
+	sha, err := s.resolveRev(repo, g, rev)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -90,7 +90,7 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request, repo *haven.
 	q := r.URL.Query()
 	recursive, expand := flag(q.Get("recursive")), flag(q.Get("expand"))
 	dir := strings.Trim(strings.Join(rest, "/"), "/")
-	entries, err := g.List(sha, dir, recursive)
+	entries, err := s.listTree(repo, g, sha, dir, recursive)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -187,6 +187,7 @@ func (s *Server) handleCommit(w http.ResponseWriter, r *http.Request, repo *have
 		creq.ParentCommit = ""
 	}
 	sha, err := g.Commit(context.WithoutCancel(r.Context()), creq)
+	s.changed(repo)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

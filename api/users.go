@@ -105,6 +105,7 @@ func (s *Server) handleLike(w http.ResponseWriter, r *http.Request, repo *haven.
 		return
 	}
 	var err error
+	defer s.changed(repo)
 	if r.Method == http.MethodPost {
 		err = s.meta.Like(r.Context(), a.User.ID, repo.ID)
 	} else {

@@ -1,0 +1,159 @@
+package api
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/gitstore"
+)
+
+// readCache keeps what the hot read path (repo info, tree, resolve) would
+// otherwise fetch on every request: repository rows, revision → commit
+// answers, and tree listings. Listings are keyed by commit, so they never go
+// stale; rows and revisions expire after a short TTL and are dropped at once
+// when this server changes the repository. Another replica's change is seen
+// within the TTL.
+type readCache struct {
+	mu    sync.Mutex
+	repos map[string]repoEntry          // type/ns/name, lower-cased
+	revs  map[int64]map[string]revEntry // repo ID → revision → commit
+	trees map[treeKey][]gitstore.Entry
+	size  int // entries held in trees
+}
+
+type repoEntry struct {
+	repo    *haven.Repo
+	expires time.Time
+}
+
+type revEntry struct {
+	sha     string
+	expires time.Time
+}
+
+type treeKey struct {
+	repoID    int64
+	sha, dir  string
+	recursive bool
+}
+
+const (
+	repoTTL = 2 * time.Second
+	revTTL  = time.Second
+	// maxTreeEntries bounds the listings held; the cache starts afresh when full.
+	maxTreeEntries = 500_000
+)
+
+func repoCacheKey(t haven.RepoType, ns, name string) string {
+	return string(t) + "/" + strings.ToLower(ns) + "/" + strings.ToLower(name)
+}
+
+func (c *readCache) repo(t haven.RepoType, ns, name string) (*haven.Repo, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.repos[repoCacheKey(t, ns, name)]
+	if !ok || time.Now().After(e.expires) {
+		return nil, false
+	}
+	return e.repo, true
+}
+
+func (c *readCache) putRepo(r *haven.Repo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.repos == nil || len(c.repos) > 100_000 {
+		c.repos = map[string]repoEntry{}
+	}
+	c.repos[repoCacheKey(r.Type, r.Namespace, r.Name)] = repoEntry{r, time.Now().Add(repoTTL)}
+}
+
+func (c *readCache) rev(repoID int64, rev string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.revs[repoID][rev]
+	if !ok || (!e.expires.IsZero() && time.Now().After(e.expires)) {
+		return "", false
+	}
+	return e.sha, true
+}
+
+func (c *readCache) putRev(repoID int64, rev, sha string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.revs == nil || len(c.revs) > 100_000 {
+		c.revs = map[int64]map[string]revEntry{}
+	}
+	m := c.revs[repoID]
+	if m == nil || len(m) > 1000 {
+		m = map[string]revEntry{}
+		c.revs[repoID] = m
+	}
+	e := revEntry{sha: sha}
+	if rev != sha {
+		// Names move; a full commit id always means the same commit.
+		e.expires = time.Now().Add(revTTL)
+	}
+	m[rev] = e
+}
+
+func (c *readCache) tree(k treeKey) ([]gitstore.Entry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.trees[k]
+	return e, ok
+}
+
+func (c *readCache) putTree(k treeKey, entries []gitstore.Entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.trees == nil || c.size+len(entries) > maxTreeEntries {
+		c.trees, c.size = map[treeKey][]gitstore.Entry{}, 0
+	}
+	c.trees[k] = entries
+	c.size += len(entries)
+}
+
+// forget drops what is cached about a repository after this server changed it.
+func (c *readCache) forget(r *haven.Repo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.repos, repoCacheKey(r.Type, r.Namespace, r.Name))
+	delete(c.revs, r.ID)
+}
+
+// resolveRev resolves a revision for reading, through the cache.
+func (s *Server) resolveRev(repo *haven.Repo, g *gitstore.Repo, rev string) (string, error) {
+	if rev == "" {
+		rev = repo.DefaultBranch()
+	}
+	if sha, ok := s.cache.rev(repo.ID, rev); ok {
+		return sha, nil
+	}
+	sha, err := g.Resolve(rev)
+	if err != nil {
+		return "", err
+	}
+	s.cache.putRev(repo.ID, rev, sha)
+	return sha, nil
+}
+
+// listTree lists a folder at a commit, through the cache. Callers must not
+// modify the returned slice.
+func (s *Server) listTree(repo *haven.Repo, g *gitstore.Repo, sha, dir string, recursive bool) ([]gitstore.Entry, error) {
+	k := treeKey{repo.ID, sha, dir, recursive}
+	if e, ok := s.cache.tree(k); ok {
+		return e, nil
+	}
+	e, err := g.List(sha, dir, recursive)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.putTree(k, e)
+	return e, nil
+}
+
+// changed records that this server changed a repository: its cached row and
+// revisions are dropped.
+func (s *Server) changed(repo *haven.Repo) { s.cache.forget(repo) }
