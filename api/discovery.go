@@ -62,49 +62,68 @@ func (s *Server) handleQuickSearch(w http.ResponseWriter, r *http.Request) {
 		want = map[string]bool{group: true}
 	}
 	actor := actorOf(r)
-	out := map[string]any{}
+	// The groups are independent queries; running them side by side lets
+	// the database's readers work in parallel.
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		errs []error
+		out  = map[string]any{}
+	)
+	set := func(k string, v any, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		out[k] = v
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, t := range haven.RepoTypes {
 		group := t.Plural()
-		items := []map[string]any{}
-		count := 0
-		if want[group] {
-			f := meta.RepoFilter{
-				Type: t, Search: text, Sort: "downloads", Limit: limit,
-				VisibleTo: actor.Namespaces(), SeeAll: !actor.Anonymous() && actor.User.IsAdmin,
-			}
-			var repos []*haven.Repo
-			var err error
-			if limit > 0 {
-				repos, err = s.meta.ListRepos(r.Context(), f)
-			}
-			if err == nil {
-				count, err = s.meta.CountReposUpTo(r.Context(), f, quicksearchCountCap)
-			}
-			if err != nil {
-				s.writeError(w, r, err)
+		set(group, []map[string]any{}, nil)
+		set(group+"Count", 0, nil)
+		if !want[group] {
+			continue
+		}
+		f := meta.RepoFilter{
+			Type: t, Search: text, Sort: "downloads", Limit: limit,
+			VisibleTo: actor.Namespaces(), SeeAll: !actor.Anonymous() && actor.User.IsAdmin,
+		}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			items := []map[string]any{}
+			if limit == 0 {
 				return
 			}
+			repos, err := s.meta.ListRepos(r.Context(), f)
 			for _, repo := range repos {
 				items = append(items, map[string]any{
 					"_id": repoObjectID(repo), "id": repo.FullName(), "private": repo.Private,
 					"downloads": repo.Downloads, "likes": repo.Likes, "trendingScore": repo.TrendingScore,
 				})
 			}
-		}
-		out[group] = items
-		out[group+"Count"] = count
+			set(group, items, err)
+		}()
+		go func() {
+			defer wg.Done()
+			count, err := s.meta.CountReposUpTo(r.Context(), f, quicksearchCountCap)
+			set(group+"Count", count, err)
+		}()
 	}
 	for _, g := range []struct {
 		group string
 		orgs  bool
 	}{{"orgs", true}, {"users", false}} {
-		items := []map[string]any{}
-		if want[g.group] && text != "" && limit > 0 {
+		set(g.group, []map[string]any{}, nil)
+		if !want[g.group] || text == "" || limit == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			users, err := s.meta.SearchUsers(r.Context(), text, g.orgs, limit)
-			if err != nil {
-				s.writeError(w, r, err)
-				return
-			}
+			items := []map[string]any{}
 			for i := range users {
 				u := &users[i]
 				item := map[string]any{"_id": repoObjectIDFor(u.ID), "name": u.Name, "fullname": fullName(u), "avatarUrl": ""}
@@ -113,8 +132,13 @@ func (s *Server) handleQuickSearch(w http.ResponseWriter, r *http.Request) {
 				}
 				items = append(items, item)
 			}
-		}
-		out[g.group] = items
+			set(g.group, items, err)
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		s.writeError(w, r, errs[0])
+		return
 	}
 	out["q"] = text
 	writeJSON(w, http.StatusOK, out)

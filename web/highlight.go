@@ -34,6 +34,8 @@ var highlightCSS = func() []byte {
 	var b bytes.Buffer
 	codeFormatter.WriteCSS(&b, styles.Get("github"))
 	b.WriteString("\n@media (prefers-color-scheme: dark) {\n")
+	// Tokens the dark style leaves alone must not keep their light colour.
+	b.WriteString(".chroma [class] { color: inherit; background-color: transparent; }\n")
 	codeFormatter.WriteCSS(&b, styles.Get("github-dark"))
 	b.WriteString("}\n")
 	return b.Bytes()

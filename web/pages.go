@@ -153,11 +153,24 @@ func (h *Handler) listing(w http.ResponseWriter, r *http.Request, t haven.RepoTy
 	pageNo = max(pageNo, 1)
 	f.Offset, f.Limit = (pageNo-1)*listPageSize, listPageSize
 	f = visible(actorOf(r), f)
+	// The page and its count are independent queries: side by side, the
+	// database's readers work on both at once.
+	var (
+		wg       sync.WaitGroup
+		countErr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.Total, countErr = h.meta.CountReposUpTo(r.Context(), f, countCap+1)
+	}()
 	var err error
-	if d.Repos, err = h.meta.ListRepos(r.Context(), f); err == nil {
-		d.Total, err = h.meta.CountReposUpTo(r.Context(), f, countCap+1)
-		d.More = d.Total > countCap
-		d.Total = min(d.Total, countCap)
+	d.Repos, err = h.meta.ListRepos(r.Context(), f)
+	wg.Wait()
+	d.More = d.Total > countCap
+	d.Total = min(d.Total, countCap)
+	if err == nil {
+		err = countErr
 	}
 	if err != nil {
 		h.fail(w, r, err)
