@@ -21,6 +21,11 @@ type readCache struct {
 	revs  map[int64]map[string]revEntry // repo ID → revision → commit
 	trees map[treeKey][]gitstore.Entry
 	size  int // entries held in trees
+
+	// rendered holds JSON fragments that depend only on a commit (tree
+	// pages, siblings), so that hot requests skip re-encoding them.
+	rendered      map[string][]byte
+	renderedBytes int
 }
 
 type repoEntry struct {
@@ -113,6 +118,26 @@ func (c *readCache) putTree(k treeKey, entries []gitstore.Entry) {
 	}
 	c.trees[k] = entries
 	c.size += len(entries)
+}
+
+// maxRenderedBytes bounds the JSON fragments held.
+const maxRenderedBytes = 64 << 20
+
+func (c *readCache) render(key string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.rendered[key]
+	return b, ok
+}
+
+func (c *readCache) putRender(key string, b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rendered == nil || c.renderedBytes+len(b) > maxRenderedBytes {
+		c.rendered, c.renderedBytes = map[string][]byte{}, 0
+	}
+	c.rendered[key] = b
+	c.renderedBytes += len(b)
 }
 
 // forget drops what is cached about a repository after this server changed it.

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/card"
+	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/meta"
 )
 
@@ -120,30 +123,48 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 	expand := expandParams(r)
 	blobs := flag(r.URL.Query().Get("blobs"))
 	if expand == nil || expand["siblings"] {
-		entries, err := s.listTree(repo, g, sha, "", true)
+		sibs, err := s.siblingsJSON(repo, g, sha, blobs)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		siblings := make([]map[string]any, 0, len(entries))
-		for _, e := range entries {
-			if e.Type != "file" {
-				continue
-			}
-			sib := map[string]any{"rfilename": e.Path}
-			if blobs {
-				te := s.toTreeEntry(g, e)
-				sib["size"] = te.Size
-				sib["blobId"] = e.OID
-				if te.LFS != nil {
-					sib["lfs"] = map[string]any{"sha256": te.LFS.OID, "size": te.LFS.Size, "pointerSize": te.LFS.PointerSize}
-				}
-			}
-			siblings = append(siblings, sib)
-		}
-		m["siblings"] = siblings
+		m["siblings"] = sibs
 	}
 	writeJSON(w, http.StatusOK, filterExpand(m, expand))
+}
+
+// siblingsJSON renders the file list of a commit once per commit.
+func (s *Server) siblingsJSON(repo *haven.Repo, g *gitstore.Repo, sha string, blobs bool) (json.RawMessage, error) {
+	key := fmt.Sprintf("siblings\x00%d\x00%s\x00%t", repo.ID, sha, blobs)
+	if b, ok := s.cache.render(key); ok {
+		return b, nil
+	}
+	entries, err := s.listTree(repo, g, sha, "", true)
+	if err != nil {
+		return nil, err
+	}
+	siblings := make([]map[string]any, 0, len(entries))
+	for _, e := range entries {
+		if e.Type != "file" {
+			continue
+		}
+		sib := map[string]any{"rfilename": e.Path}
+		if blobs {
+			te := s.toTreeEntry(g, e)
+			sib["size"] = te.Size
+			sib["blobId"] = e.OID
+			if te.LFS != nil {
+				sib["lfs"] = map[string]any{"sha256": te.LFS.OID, "size": te.LFS.Size, "pointerSize": te.LFS.PointerSize}
+			}
+		}
+		siblings = append(siblings, sib)
+	}
+	b, err := marshalJSON(siblings)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.putRender(key, b)
+	return b, nil
 }
 
 // handleListRepos answers GET /api/models, /api/datasets and /api/spaces.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
@@ -107,6 +108,18 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request, repo *haven.
 		offset = len(entries)
 	}
 	end := min(offset+pageSize, len(entries))
+	if end < len(entries) {
+		s.setNextLink(w, r, end)
+	}
+	// Pages without lastCommit depend only on the commit: render them once.
+	key := ""
+	if !expand {
+		key = fmt.Sprintf("tree\x00%d\x00%s\x00%s\x00%t\x00%d\x00%d", repo.ID, sha, dir, recursive, offset, end)
+		if b, ok := s.cache.render(key); ok {
+			writeJSONBytes(w, http.StatusOK, b)
+			return
+		}
+	}
 	page := make([]treeEntry, 0, end-offset)
 	for _, e := range entries[offset:end] {
 		page = append(page, s.toTreeEntry(g, e))
@@ -117,10 +130,15 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request, repo *haven.
 			return
 		}
 	}
-	if end < len(entries) {
-		s.setNextLink(w, r, end)
+	b, err := marshalJSON(page)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, page)
+	if key != "" {
+		s.cache.putRender(key, b)
+	}
+	writeJSONBytes(w, http.StatusOK, b)
 }
 
 // handlePathsInfo answers POST /api/{types}/{id}/paths-info/{rev} for a list
