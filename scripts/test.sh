@@ -39,8 +39,14 @@ eval "$s3_env"
 export HAVEN_TEST_POSTGRES_DSN HAVEN_TEST_S3_URL
 export HAVEN_TEST_REQUIRE_SERVICES=1
 
-log "go vet ./..."
+log "gofmt, go vet, staticcheck"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+	printf 'gofmt would change:\n%s\n' "$unformatted" >&2
+	exit 1
+fi
 go vet ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 log "go test ./..."
 go test -count=1 -timeout 20m "$@" ./...

@@ -145,11 +145,6 @@ func (b *browser) form(path string, v url.Values) page {
 	return b.do("POST", path, "application/x-www-form-urlencoded", []byte(v.Encode()))
 }
 
-func (b *browser) json(method, path string, v any) page {
-	data, _ := json.Marshal(v)
-	return b.do(method, path, "application/json", data)
-}
-
 // signIn signs the browser in and fails the test if that does not work.
 func (b *browser) signIn(user string) {
 	b.s.t.Helper()
