@@ -26,8 +26,8 @@ func BenchmarkConvertCSV(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// About 110 bytes a row.
-	rows := mb << 20 / 110
+	// About 95 bytes a row.
+	rows := mb << 20 / 95
 	err = gen.Exec(context.Background(), fmt.Sprintf(`COPY (SELECT range AS id, 'user ' || (range %% 100000)::VARCHAR AS name,
 		md5(range::VARCHAR) || ' some free text ' || (range * 7)::VARCHAR AS text, (range %% 97) / 3.0 AS score,
 		range %% 2 = 0 AS flag FROM range(%d)) TO %s (HEADER, DELIMITER ',')`, rows, Quote(csv)))
