@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"path"
 	"strings"
-	"sync"
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
@@ -173,7 +172,7 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request, repo *hav
 		h.Set("Content-Disposition", strings.Replace(contentDisposition(path.Base(p)), "inline", "attachment", 1))
 	}
 
-	ptr, isLFS := s.pointer(g, entry)
+	ptr, isLFS := g.Pointer(entry)
 	if isLFS && !raw {
 		s.serveLFSContent(w, r, repo, p, ptr, entry)
 		return
@@ -257,55 +256,4 @@ func contentDisposition(name string) string {
 		return r
 	}, name)
 	return fmt.Sprintf(`inline; filename*=UTF-8''%s; filename="%s";`, url.PathEscape(name), ascii)
-}
-
-// pointer reports whether a git entry is an LFS pointer. Blobs are immutable,
-// so answers are cached by blob id.
-func (s *Server) pointer(g *gitstore.Repo, e gitstore.Entry) (lfs.Pointer, bool) {
-	if e.Type != "file" || e.Size > 1024 || e.Size < 40 {
-		return lfs.Pointer{}, false
-	}
-	if p, ok := s.pointers.get(e.OID); ok {
-		return p, p.OID != ""
-	}
-	rc, _, err := g.Blob(e.OID)
-	if err != nil {
-		return lfs.Pointer{}, false
-	}
-	data, err := io.ReadAll(io.LimitReader(rc, 2048))
-	rc.Close()
-	if err != nil {
-		return lfs.Pointer{}, false
-	}
-	p, ok := lfs.Parse(data)
-	if !ok {
-		p = lfs.Pointer{}
-	}
-	s.pointers.put(e.OID, p)
-	return p, ok
-}
-
-// pointerCache maps blob ids to their parsed pointer (zero when the blob is
-// not a pointer). It is cleared when it grows past its bound.
-type pointerCache struct {
-	mu sync.RWMutex
-	m  map[string]lfs.Pointer
-}
-
-const pointerCacheMax = 200_000
-
-func (c *pointerCache) get(oid string) (lfs.Pointer, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	p, ok := c.m[oid]
-	return p, ok
-}
-
-func (c *pointerCache) put(oid string, p lfs.Pointer) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= pointerCacheMax {
-		c.m = make(map[string]lfs.Pointer)
-	}
-	c.m[oid] = p
 }

@@ -447,7 +447,7 @@ func (s *Server) refreshRepo(ctx context.Context, repo *haven.Repo) error {
 			if e.Type != "file" {
 				continue
 			}
-			if p, ok := s.pointer(g, e); ok {
+			if p, ok := g.Pointer(e); ok {
 				content.UsedStorage += p.Size
 			} else {
 				content.UsedStorage += e.Size

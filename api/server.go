@@ -63,7 +63,6 @@ type Server struct {
 
 	downloads *downloadCounter
 	cache     readCache
-	pointers  pointerCache
 	refresh   sync.Map // repo ID → *sync.Mutex, serialises metadata refreshes
 
 	cas       *casstore.Store

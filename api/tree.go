@@ -46,7 +46,7 @@ type lastCommit struct {
 func (s *Server) toTreeEntry(g *gitstore.Repo, e gitstore.Entry) treeEntry {
 	te := treeEntry{Type: e.Type, OID: e.OID, Size: e.Size, Path: e.Path}
 	if e.Type == "file" {
-		if p, ok := s.pointer(g, e); ok {
+		if p, ok := g.Pointer(e); ok {
 			te.LFS = &lfsInfo{OID: p.OID, Size: p.Size, PointerSize: e.Size}
 			te.XetHash = s.xetHashOf(context.Background(), p.OID)
 			te.Size = p.Size

@@ -91,7 +91,7 @@ func (s *Server) handlePreupload(w http.ResponseWriter, r *http.Request, repo *h
 		}
 		res := fileResult{Path: f.Path, UploadMode: mode, ShouldIgnore: ignore != nil && ignore.Match(strings.Split(p, "/"), false)}
 		if e, err := g.Stat(sha, p); err == nil && e.Type == "file" {
-			if ptr, ok := s.pointer(g, e); ok {
+			if ptr, ok := g.Pointer(e); ok {
 				res.OID = ptr.OID
 			} else {
 				res.OID = e.OID

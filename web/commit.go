@@ -137,7 +137,7 @@ func (h *Handler) diffFile(g *gitstore.Repo, fd *fileDiff, o gitstore.Entry, had
 		if !present {
 			return nil, "", true
 		}
-		if p, isPtr := h.pointer(g, e); isPtr {
+		if p, isPtr := g.Pointer(e); isPtr {
 			return nil, p.OID, false
 		}
 		if e.Size > maxDiffBytes {

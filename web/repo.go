@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/havenhub/haven"
@@ -433,7 +432,7 @@ func (h *Handler) tree(w http.ResponseWriter, r *http.Request, repo *haven.Repo,
 			row.URL = v.TreeBase + "/" + escPath(e.Path)
 		} else {
 			row.URL = repoURL(repo, "/blob/", url.PathEscape(v.Rev), "/", escPath(e.Path))
-			if p, ok := h.pointer(v.g, e); ok {
+			if p, ok := v.g.Pointer(e); ok {
 				row.LFS, row.Size = true, p.Size
 			}
 			d.Total += row.Size
@@ -505,7 +504,7 @@ func (h *Handler) blob(w http.ResponseWriter, r *http.Request, repo *haven.Repo,
 		DownloadURL: repoURL(repo, "/resolve/", revPath) + "?download=true",
 		PointerSize: e.Size,
 	}
-	if p, ok := h.pointer(v.g, e); ok {
+	if p, ok := v.g.Pointer(e); ok {
 		d.LFS, d.Size = &p, p.Size
 	} else if !d.Image {
 		if e.Size > maxTextView {
@@ -548,53 +547,6 @@ func readBlob(g *gitstore.Repo, oid string, limit int64) ([]byte, error) {
 	}
 	defer rc.Close()
 	return io.ReadAll(io.LimitReader(rc, limit))
-}
-
-// pointer reads a small blob as an LFS pointer, remembering the answer by
-// blob id, which never changes meaning.
-func (h *Handler) pointer(g *gitstore.Repo, e gitstore.Entry) (lfs.Pointer, bool) {
-	if e.Type != gitstore.TypeFile || e.Size < 40 || e.Size > 1024 {
-		return lfs.Pointer{}, false
-	}
-	if p, ok := pointers.get(e.OID); ok {
-		return p, p.OID != ""
-	}
-	b, err := readBlob(g, e.OID, 2048)
-	if err != nil {
-		return lfs.Pointer{}, false
-	}
-	p, ok := lfs.Parse(b)
-	if !ok {
-		p = lfs.Pointer{}
-	}
-	pointers.put(e.OID, p)
-	return p, ok
-}
-
-// pointers caches parsed LFS pointers by blob id (zero for non-pointers).
-var pointers = &pointerCache{}
-
-type pointerCache struct {
-	mu sync.RWMutex
-	m  map[string]lfs.Pointer
-}
-
-const pointerCacheMax = 100_000
-
-func (c *pointerCache) get(oid string) (lfs.Pointer, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	p, ok := c.m[oid]
-	return p, ok
-}
-
-func (c *pointerCache) put(oid string, p lfs.Pointer) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= pointerCacheMax {
-		c.m = map[string]lfs.Pointer{}
-	}
-	c.m[oid] = p
 }
 
 type commitsData struct {
@@ -739,7 +691,7 @@ func (h *Handler) edit(w http.ResponseWriter, r *http.Request, repo *haven.Repo,
 		h.fail(w, r, haven.Errorf(haven.EInvalid, "Only text files up to 2 MB can be edited here."))
 		return
 	default:
-		if _, ok := h.pointer(v.g, e); ok {
+		if _, ok := v.g.Pointer(e); ok {
 			h.fail(w, r, haven.Errorf(haven.EInvalid, "Large files stored with LFS cannot be edited here."))
 			return
 		}

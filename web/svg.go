@@ -138,7 +138,7 @@ func (h *Handler) insights(w http.ResponseWriter, r *http.Request, repo *haven.R
 			continue
 		}
 		it := storageItem{Path: e.Path, Size: e.Size}
-		if p, ok := h.pointer(v.g, e); ok {
+		if p, ok := v.g.Pointer(e); ok {
 			it.Size, it.LFS = p.Size, true
 		}
 		d.StorageTotal += it.Size
