@@ -106,6 +106,15 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 		s.writeError(w, r, err)
 		return
 	}
+	// The answer depends only on the commit, the row's counters and the
+	// query: render it once per combination.
+	key := fmt.Sprintf("info\x00%d\x00%s\x00%s\x00%t\x00%s\x00%d\x00%d\x00%d\x00%d\x00%d\x00%s",
+		repo.ID, sha, repo.SHA, repo.Private, repo.Gated, repo.Likes, repo.Downloads, repo.DownloadsAllTime,
+		repo.TrendingScore, repo.UpdatedAt.UnixNano(), r.URL.RawQuery)
+	if b, ok := s.cache.render(key); ok {
+		writeJSONBytes(w, http.StatusOK, b)
+		return
+	}
 	m := s.repoFields(repo)
 	m["sha"] = sha
 	if sha != repo.SHA {
@@ -130,7 +139,13 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 		}
 		m["siblings"] = sibs
 	}
-	writeJSON(w, http.StatusOK, filterExpand(m, expand))
+	b, err := marshalJSON(filterExpand(m, expand))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.cache.putRender(key, b)
+	writeJSONBytes(w, http.StatusOK, b)
 }
 
 // siblingsJSON renders the file list of a commit once per commit.
