@@ -22,56 +22,111 @@ type SweepStats struct {
 // whatever refers to it, so uploads in progress (xorbs, then a shard, then
 // the commit) survive a concurrent sweep; so is everything a kept object
 // refers to.
+//
+// Age alone does not protect an old xorb or file that a new shard re-uses:
+// the shard may be checked before the sweep and its file record written
+// after. So PutShard first records a reference time for every xorb and file
+// it names (xet/refs/) and only then checks that they exist, and the sweep
+// keeps whatever was referenced after cutoff. It removes an object by
+// deleting it and then reading its reference time again: a shard that
+// referenced the object in between was either checked before the deletion,
+// and then the object is put back, or after it, and then it was refused or
+// rewrote the record itself.
 func (s *Store) Sweep(ctx context.Context, liveOIDs map[string]bool, cutoff time.Time) (SweepStats, error) {
 	var st SweepStats
 	young := func(i blob.Info) bool { return !i.ModTime.Before(cutoff) }
 
-	liveFiles := map[xet.Hash]bool{}
-	var deadSHA []blob.Info
-	err := s.blobs.List(ctx, PrefixSHA256, func(i blob.Info) error {
-		oid := path.Base(i.Key)
-		if liveOIDs[oid] || young(i) {
-			f, err := s.FileBySHA256(ctx, oid)
-			if err == nil {
-				liveFiles[f.Hash] = true
-			} else if !errors.Is(err, blob.ErrNotFound) {
-				return err
-			}
-			return nil
+	refs := map[xet.Hash]blob.Info{}
+	err := s.blobs.List(ctx, PrefixRefs, func(i blob.Info) error {
+		if h, err := xet.ParseHash(path.Base(i.Key)); err == nil {
+			refs[h] = i
 		}
-		deadSHA = append(deadSHA, i)
 		return nil
 	})
 	if err != nil {
 		return st, err
 	}
-	for _, i := range deadSHA {
-		if err := s.delete(ctx, i, &st); err != nil {
-			return st, err
+	referenced := func(h xet.Hash) bool {
+		i, ok := refs[h]
+		return ok && young(i)
+	}
+	// remove deletes an object unless h was referenced since the listing
+	// of references, in which case it writes it back.
+	remove := func(i blob.Info, h xet.Hash) (bool, error) {
+		data, err := s.get(ctx, i.Key, 64<<20)
+		if errors.Is(err, blob.ErrNotFound) {
+			return false, nil
 		}
-		st.SHA256Entries++
-		s.mu.Lock()
-		delete(s.shas, path.Base(i.Key))
-		s.mu.Unlock()
+		if err != nil {
+			return false, err
+		}
+		if err := s.blobs.Delete(ctx, i.Key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+			return false, err
+		}
+		now, err := s.blobs.Stat(ctx, refKey(h))
+		if err != nil && !errors.Is(err, blob.ErrNotFound) {
+			return false, err
+		}
+		before, had := refs[h]
+		if err == nil && (young(now) || !had || !now.ModTime.Equal(before.ModTime)) {
+			return false, s.put(ctx, i.Key, data)
+		}
+		st.Bytes += i.Size
+		return true, nil
 	}
 
-	liveXorbs := map[xet.Hash]bool{}
-	var deadFiles []blob.Info
-	err = s.blobs.List(ctx, PrefixFiles, func(i blob.Info) error {
-		h, err := xet.ParseHash(path.Base(i.Key))
-		if err != nil {
+	liveFiles := map[xet.Hash]bool{}
+	type shaEntry struct {
+		info blob.Info
+		file xet.Hash
+	}
+	var deadSHA []shaEntry
+	err = s.blobs.List(ctx, PrefixSHA256, func(i blob.Info) error {
+		data, err := s.get(ctx, i.Key, 128)
+		if errors.Is(err, blob.ErrNotFound) {
 			return nil
 		}
-		if !liveFiles[h] && !young(i) {
-			deadFiles = append(deadFiles, i)
-			return nil
-		}
-		f, err := s.File(ctx, h)
 		if err != nil {
 			return err
 		}
-		for _, t := range f.Terms {
-			liveXorbs[t.Xorb] = true
+		fh, err := xet.ParseHash(string(data))
+		if err != nil {
+			deadSHA = append(deadSHA, shaEntry{info: i})
+			return nil
+		}
+		if liveOIDs[path.Base(i.Key)] || young(i) || referenced(fh) {
+			liveFiles[fh] = true
+			return nil
+		}
+		deadSHA = append(deadSHA, shaEntry{i, fh})
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	for _, e := range deadSHA {
+		ok, err := remove(e.info, e.file)
+		if err != nil {
+			return st, err
+		}
+		if !ok {
+			liveFiles[e.file] = true
+			continue
+		}
+		st.SHA256Entries++
+		s.mu.Lock()
+		delete(s.shas, path.Base(e.info.Key))
+		s.mu.Unlock()
+	}
+
+	files := map[xet.Hash]bool{}
+	var deadFiles []blob.Info
+	err = s.blobs.List(ctx, PrefixFiles, func(i blob.Info) error {
+		if h, err := xet.ParseHash(path.Base(i.Key)); err == nil {
+			files[h] = true
+			if !liveFiles[h] && !young(i) && !referenced(h) {
+				deadFiles = append(deadFiles, i)
+			}
 		}
 		return nil
 	})
@@ -79,38 +134,66 @@ func (s *Store) Sweep(ctx context.Context, liveOIDs map[string]bool, cutoff time
 		return st, err
 	}
 	for _, i := range deadFiles {
-		if err := s.delete(ctx, i, &st); err != nil {
+		h, _ := xet.ParseHash(path.Base(i.Key))
+		ok, err := remove(i, h)
+		if err != nil {
 			return st, err
 		}
+		if !ok {
+			continue
+		}
+		delete(files, h)
 		st.Files++
-		if h, err := xet.ParseHash(path.Base(i.Key)); err == nil {
-			s.mu.Lock()
-			delete(s.files, h)
-			s.mu.Unlock()
+		s.mu.Lock()
+		delete(s.files, h)
+		s.mu.Unlock()
+	}
+	// The xorbs of every file still stored are live, including files that
+	// a shard registered during this sweep.
+	liveXorbs := map[xet.Hash]bool{}
+	for h := range files {
+		f, err := s.File(ctx, h)
+		if errors.Is(err, blob.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return st, err
+		}
+		for _, t := range f.Terms {
+			liveXorbs[t.Xorb] = true
 		}
 	}
 
-	deadXorbs := map[xet.Hash]bool{}
+	xorbs := map[xet.Hash]bool{}
 	var deadMeta []blob.Info
 	err = s.blobs.List(ctx, PrefixXorbMeta, func(i blob.Info) error {
 		h, err := xet.ParseHash(path.Base(i.Key))
-		if err != nil || liveXorbs[h] || young(i) {
+		if err != nil {
 			return nil
 		}
-		deadXorbs[h] = true
-		deadMeta = append(deadMeta, i)
+		xorbs[h] = true
+		if !liveXorbs[h] && !young(i) && !referenced(h) {
+			deadMeta = append(deadMeta, i)
+		}
 		return nil
 	})
 	if err != nil {
 		return st, err
 	}
+	deadXorbs := map[xet.Hash]bool{}
 	for _, i := range deadMeta {
 		h, _ := xet.ParseHash(path.Base(i.Key))
 		// Metadata first: without it the xorb counts as absent, so a
 		// half-finished removal never leaves metadata for missing data.
-		if err := s.delete(ctx, i, &st); err != nil {
+		ok, err := remove(i, h)
+		if err != nil {
 			return st, err
 		}
+		if !ok {
+			continue
+		}
+		delete(xorbs, h)
+		deadXorbs[h] = true
 		if info, err := s.blobs.Stat(ctx, xorbKey(h)); err == nil {
 			if err := s.delete(ctx, info, &st); err != nil {
 				return st, err
@@ -127,7 +210,7 @@ func (s *Store) Sweep(ctx context.Context, liveOIDs map[string]bool, cutoff time
 	var orphans []blob.Info
 	err = s.blobs.List(ctx, PrefixXorbs, func(i blob.Info) error {
 		h, err := xet.ParseHash(path.Base(i.Key))
-		if err != nil || young(i) {
+		if err != nil || young(i) || deadXorbs[h] {
 			return nil
 		}
 		if ok, err := s.exists(ctx, xorbMetaKey(h)); err != nil || ok {
@@ -167,6 +250,21 @@ func (s *Store) Sweep(ctx context.Context, liveOIDs map[string]bool, cutoff time
 			return st, err
 		}
 		st.ChunkEntries++
+	}
+
+	// Old references to objects that are gone: the removed ones, and those
+	// of shards that were refused. A shard that references such an object
+	// again finds it missing, or writes its record anew.
+	for h, i := range refs {
+		if young(i) || files[h] || xorbs[h] {
+			continue
+		}
+		if now, err := s.blobs.Stat(ctx, i.Key); err != nil || !now.ModTime.Equal(i.ModTime) {
+			continue
+		}
+		if err := s.blobs.Delete(ctx, i.Key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+			return st, err
+		}
 	}
 	return st, nil
 }

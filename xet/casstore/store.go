@@ -11,6 +11,8 @@
 //	xet/sha256/ab/<oid>    the file hash of the Xet file with that SHA-256
 //	xet/chunks/ab/<hash>   the xorb holding that chunk (dedup-eligible chunks
 //	                       and the first chunk of every file only)
+//	xet/refs/ab/<hash>     empty; its time is when a shard last referenced
+//	                       that xorb or file (see Sweep)
 //
 // Every object is written only after the data it describes has been
 // verified and stored, so a reader never finds an index entry whose target
@@ -60,6 +62,7 @@ const (
 	PrefixFiles    = "xet/files/"
 	PrefixSHA256   = "xet/sha256/"
 	PrefixChunks   = "xet/chunks/"
+	PrefixRefs     = "xet/refs/"
 )
 
 func xorbKey(h xet.Hash) string     { return fanout(PrefixXorbs, h.String()) }
@@ -67,6 +70,7 @@ func xorbMetaKey(h xet.Hash) string { return fanout(PrefixXorbMeta, h.String()) 
 func fileKey(h xet.Hash) string     { return fanout(PrefixFiles, h.String()) }
 func sha256Key(oid string) string   { return fanout(PrefixSHA256, oid) }
 func chunkKey(h xet.Hash) string    { return fanout(PrefixChunks, h.String()) }
+func refKey(h xet.Hash) string      { return fanout(PrefixRefs, h.String()) }
 
 // invalid wraps a format problem as the client error it is.
 func invalid(err error) error {
@@ -353,12 +357,27 @@ func (s *Store) PutShard(ctx context.Context, body io.Reader) (int, error) {
 	if err != nil {
 		return 0, invalid(err)
 	}
+	// Record that this shard references its xorbs and files before looking
+	// at them. A concurrent sweep either sees the reference and keeps them,
+	// or has already removed them, and then the checks below fail.
+	if err := s.touch(ctx, sh); err != nil {
+		return 0, err
+	}
+	present := map[xet.Hash]bool{}
 	xorb := func(h xet.Hash) (*xet.Xorb, error) {
-		x, err := s.Xorb(ctx, h)
-		if errors.Is(err, blob.ErrNotFound) {
-			return nil, haven.Errorf(haven.EInvalid, "shard references xorb %s, which was not uploaded", h)
+		// Presence is asked of the blob store, not of the cache, which may
+		// predate a sweep.
+		if !present[h] {
+			ok, err := s.exists(ctx, xorbMetaKey(h))
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, haven.Errorf(haven.EInvalid, "shard references xorb %s, which was not uploaded", h)
+			}
+			present[h] = true
 		}
-		return x, err
+		return s.Xorb(ctx, h)
 	}
 	for _, xi := range sh.Xorbs {
 		x, err := xorb(xi.Hash)
@@ -449,26 +468,54 @@ func (s *Store) checkFile(ctx context.Context, fi *xet.FileInfo, xorb func(xet.H
 	return f, nil
 }
 
-// register stores a verified file record and its indexes.
-func (s *Store) register(ctx context.Context, f *File) (bool, error) {
-	isNew := false
-	if ok, err := s.exists(ctx, fileKey(f.Hash)); err != nil {
-		return false, err
-	} else if !ok {
-		if err := s.put(ctx, fileKey(f.Hash), encodeFile(f)); err != nil {
-			return false, err
+// touch records the time at which a shard references each xorb and file
+// it names; Sweep keeps what was referenced within its grace period.
+func (s *Store) touch(ctx context.Context, sh *xet.Shard) error {
+	done := map[xet.Hash]bool{}
+	mark := func(h xet.Hash) error {
+		if done[h] {
+			return nil
 		}
-		isNew = true
+		done[h] = true
+		return s.put(ctx, refKey(h), nil)
+	}
+	for _, xi := range sh.Xorbs {
+		if err := mark(xi.Hash); err != nil {
+			return err
+		}
+	}
+	for _, fi := range sh.Files {
+		if err := mark(fi.Hash); err != nil {
+			return err
+		}
+		for _, t := range fi.Terms {
+			if err := mark(t.Xorb); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// register stores a verified file record and its SHA-256 entry. Both are
+// written even when they exist: the existing ones may be an old, unreferenced
+// pair that a concurrent sweep is removing, and a write after the reference
+// was recorded is one the sweep cannot miss.
+func (s *Store) register(ctx context.Context, f *File) (bool, error) {
+	ok, err := s.exists(ctx, fileKey(f.Hash))
+	if err != nil {
+		return false, err
+	}
+	if err := s.put(ctx, fileKey(f.Hash), encodeFile(f)); err != nil {
+		return false, err
 	}
 	if f.SHA256 != "" {
-		if known, err := s.FileBySHA256(ctx, f.SHA256); err != nil || known.Hash != f.Hash {
-			if err := s.put(ctx, sha256Key(f.SHA256), []byte(f.Hash.String())); err != nil {
-				return false, err
-			}
-			s.mu.Lock()
-			s.shas[f.SHA256] = f.Hash
-			s.mu.Unlock()
+		if err := s.put(ctx, sha256Key(f.SHA256), []byte(f.Hash.String())); err != nil {
+			return false, err
 		}
+		s.mu.Lock()
+		s.shas[f.SHA256] = f.Hash
+		s.mu.Unlock()
 	}
 	if len(f.Terms) > 0 {
 		// Clients always ask about the first chunk of a file.
@@ -480,5 +527,5 @@ func (s *Store) register(ctx context.Context, f *File) (bool, error) {
 			return false, err
 		}
 	}
-	return isNew, nil
+	return !ok, nil
 }
