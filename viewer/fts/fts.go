@@ -1,88 +1,171 @@
 // Package fts is the full-text index behind the viewer's /search: one SQLite
-// FTS5 table per split, ranked by BM25, with the unicode61 tokenizer so that
-// words of every script are searchable, not only a–z. Scripts written without
-// spaces between words (Chinese, Japanese, Thai…) are indexed one character
-// per token and searched as phrases of consecutive characters.
+// FTS5 table per split, searched and ranked as the upstream viewer does (any
+// word of the query matches, English stop words ignored, BM25 with k = 1.2
+// and b = 0.75 over all the text of a row), but with words of every script,
+// and digits, searchable instead of a–z only. Scripts written without spaces
+// between words (Chinese, Japanese, Thai…) are indexed one character per
+// token and a run of them in a query is searched as a phrase.
 package fts
 
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"math"
 	"os"
+	"slices"
 	"strings"
 	"unicode"
 
+	"golang.org/x/text/unicode/norm"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, with FTS5
 )
 
-// MaxQueryLength bounds a search query, in bytes.
+// MaxQueryLength bounds a search query, in bytes, so that one request cannot
+// make the server fetch thousands of term lists.
 const MaxQueryLength = 1000
 
-// maxRanked is the number of matches up to which results are ranked by BM25.
-const maxRanked = 100_000
-
-// maxTerms bounds the words of a query.
+// maxTerms bounds the distinct terms of a query, for the same reason.
 const maxTerms = 32
 
+// BM25 parameters, the upstream index's defaults.
+const (
+	bm25K = 1.2
+	bm25B = 0.75
+)
+
+func setOf(words string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(words) {
+		m[w] = true
+	}
+	return m
+}
+
 // unspaced reports whether r belongs to a script written without spaces,
-// which the index splits into one token per character.
+// which the index splits into one token per character (the prolonged sound
+// marks belong to no script but are part of Japanese words).
 func unspaced(r rune) bool {
-	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai, unicode.Lao,
+	return r == '\u30fc' || r == '\uff70' || unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai, unicode.Lao,
 		unicode.Khmer, unicode.Myanmar, unicode.Tibetan)
 }
 
-// Segment prepares text for the tokenizer: characters of unspaced scripts
-// are set apart by spaces.
-func Segment(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if unspaced(r) {
-			b.WriteByte(' ')
-			b.WriteRune(r)
-			b.WriteByte(' ')
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// tokenChar mirrors unicode61: letters, numbers and marks make tokens, the
-// rest separates them.
+// tokenChar is what the FTS5 tokenizer is configured to keep (categories
+// L* N* Co M*): the rest separates tokens.
 func tokenChar(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.IsMark(r) || unicode.Is(unicode.Co, r)
 }
 
-// MatchExpr turns a user's query into an FTS5 expression that matches rows
-// containing every one of its words. Each word becomes a quoted phrase of its
-// tokens, so FTS5 operators in the query are plain text. It returns "" when
-// the query has no searchable word.
-//
-// Upstream matches any word (a disjunction); requiring all of them is what a
-// search box usually means, and it keeps the matches of a multi-word query
-// few enough to rank quickly.
-func MatchExpr(query string) (string, error) {
-	if len(query) > MaxQueryLength {
-		return "", fmt.Errorf("the query is longer than %d bytes", MaxQueryLength)
-	}
-	var phrases []string
-	seen := map[string]bool{}
-	for _, word := range strings.Fields(query) {
-		toks := strings.FieldsFunc(Segment(word), func(r rune) bool { return !tokenChar(r) })
-		if len(toks) == 0 {
+// fold lowercases s and strips its accents (decomposes it and drops the
+// nonspacing marks), so that "Café" and "cafe" are one word, like upstream's
+// strip_accents and lower.
+func fold(s string) string {
+	s = norm.NFD.String(s)
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.Is(unicode.Mn, r) {
 			continue
 		}
-		ph := `"` + strings.ReplaceAll(strings.ToLower(strings.Join(toks, " ")), `"`, `""`) + `"`
-		if !seen[ph] {
-			seen[ph] = true
-			phrases = append(phrases, ph)
-		}
-		if len(phrases) > maxTerms {
-			return "", fmt.Errorf("the query has more than %d words", maxTerms)
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return norm.NFC.String(b.String())
+}
+
+// terms splits s into its terms: a term is a run of token characters, except
+// that every character of an unspaced script is a term of its own; runs of
+// those are returned together (one phrase each) in phrases.
+func terms(s string) (words []string, phrases [][]string) {
+	var cur []rune
+	var run []string
+	flushWord := func() {
+		if len(cur) > 0 {
+			words = append(words, string(cur))
+			cur = cur[:0]
 		}
 	}
-	return strings.Join(phrases, " AND "), nil
+	flushRun := func() {
+		if len(run) > 0 {
+			phrases = append(phrases, run)
+			run = nil
+		}
+	}
+	for _, r := range fold(s) {
+		switch {
+		case unspaced(r):
+			flushWord()
+			run = append(run, string(r))
+		case tokenChar(r):
+			flushRun()
+			cur = append(cur, r)
+		default:
+			flushWord()
+			flushRun()
+		}
+	}
+	flushWord()
+	flushRun()
+	return words, phrases
+}
+
+// Tokens returns the tokens of s that the index holds, in order: folded,
+// unspaced scripts one character per token, stop words left out.
+func Tokens(s string) []string {
+	var out []string
+	var cur []rune
+	flush := func() {
+		if len(cur) > 0 {
+			if w := string(cur); !stopWords[w] {
+				out = append(out, w)
+			}
+			cur = cur[:0]
+		}
+	}
+	for _, r := range fold(s) {
+		switch {
+		case unspaced(r):
+			flush()
+			out = append(out, string(r))
+		case tokenChar(r):
+			cur = append(cur, r)
+		default:
+			flush()
+		}
+	}
+	flush()
+	return out
+}
+
+// QueryTerms returns the distinct terms a query searches for, each a list of
+// tokens (more than one for a phrase of an unspaced script). Any of them
+// makes a row match, as upstream: the query is a disjunction. Stop words
+// are dropped, since the index does not hold them.
+func QueryTerms(query string) ([][]string, error) {
+	if len(query) > MaxQueryLength {
+		return nil, fmt.Errorf("the query is longer than %d bytes", MaxQueryLength)
+	}
+	words, phrases := terms(query)
+	var out [][]string
+	seen := map[string]bool{}
+	add := func(t []string) {
+		k := strings.Join(t, " ")
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, t)
+		}
+	}
+	for _, w := range words {
+		if !stopWords[w] {
+			add([]string{w})
+		}
+	}
+	for _, p := range phrases {
+		add(p)
+	}
+	if len(out) > maxTerms {
+		return nil, fmt.Errorf("the query has more than %d distinct words", maxTerms)
+	}
+	return out, nil
 }
 
 // Doc is one row to index: its index in the split and its searchable text.
@@ -104,49 +187,74 @@ func Build(ctx context.Context, path string, docs func(yield func(Doc) error) er
 	db.SetMaxOpenConns(1)
 	for _, s := range []string{
 		"PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF",
-		"CREATE VIRTUAL TABLE docs USING fts5(body, content='', tokenize='unicode61 remove_diacritics 2')",
+		// The text arrives tokenized and folded (Tokens); the tokenizer
+		// only splits it on the spaces again.
+		"CREATE VIRTUAL TABLE docs USING fts5(body, content='', tokenize=\"unicode61 remove_diacritics 0 categories 'L* N* Co M*'\")",
+		// BM25 needs each row's length in tokens and the totals.
+		// Term frequencies and positions come from the index through its
+		// vocabulary table.
+		"CREATE VIRTUAL TABLE vocab USING fts5vocab(docs, instance)",
+		"CREATE TABLE lens(id INTEGER PRIMARY KEY, len INTEGER NOT NULL)",
+		"CREATE TABLE stats(num_docs INTEGER NOT NULL, num_tokens INTEGER NOT NULL)",
 	} {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("fts: %s: %w", s, err)
 		}
 	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
+	var tx *sql.Tx
+	var ins, insLen *sql.Stmt
+	begin := func() error {
+		var err error
+		if tx, err = db.BeginTx(ctx, nil); err != nil {
+			return err
+		}
+		if ins, err = tx.PrepareContext(ctx, "INSERT INTO docs(rowid, body) VALUES (?, ?)"); err != nil {
+			return err
+		}
+		insLen, err = tx.PrepareContext(ctx, "INSERT INTO lens(id, len) VALUES (?, ?)")
 		return err
 	}
-	stmt, err := tx.PrepareContext(ctx, "INSERT INTO docs(rowid, body) VALUES (?, ?)")
-	if err != nil {
-		tx.Rollback()
+	commit := func() error {
+		ins.Close()
+		insLen.Close()
+		return tx.Commit()
+	}
+	if err := begin(); err != nil {
 		return err
 	}
-	n := 0
+	var n, total int64
 	err = docs(func(d Doc) error {
-		if _, err := stmt.ExecContext(ctx, d.ID, Segment(d.Text)); err != nil {
+		toks := Tokens(d.Text)
+		if len(toks) > 0 {
+			if _, err := ins.ExecContext(ctx, d.ID, strings.Join(toks, " ")); err != nil {
+				return err
+			}
+		}
+		if _, err := insLen.ExecContext(ctx, d.ID, len(toks)); err != nil {
 			return err
 		}
 		n++
+		total += int64(len(toks))
 		if n%50000 == 0 {
 			// Commit in batches: one huge transaction would hold every
 			// pending page in memory.
-			stmt.Close()
-			if err := tx.Commit(); err != nil {
+			if err := commit(); err != nil {
 				return err
 			}
-			if tx, err = db.BeginTx(ctx, nil); err != nil {
-				return err
-			}
-			stmt, err = tx.PrepareContext(ctx, "INSERT INTO docs(rowid, body) VALUES (?, ?)")
-			return err
+			return begin()
 		}
 		return nil
 	})
+	if err == nil {
+		_, err = tx.ExecContext(ctx, "INSERT INTO stats VALUES (?, ?)", n, total)
+	}
 	if err != nil {
 		tx.Rollback()
+		db.Close()
 		os.Remove(tmp)
 		return err
 	}
-	stmt.Close()
-	if err := tx.Commit(); err != nil {
+	if err := commit(); err != nil {
 		return err
 	}
 	if _, err := db.ExecContext(ctx, "INSERT INTO docs(docs) VALUES ('optimize')"); err != nil {
@@ -174,42 +282,153 @@ func Open(path string) (*Index, error) {
 // Close closes the index.
 func (ix *Index) Close() error { return ix.db.Close() }
 
-// Search returns the ids of the matching rows ranked by BM25 (best first),
-// from offset, at most limit of them, and the number of matches.
-func (ix *Index) Search(ctx context.Context, query string, offset, limit int) ([]int64, int64, error) {
-	expr, err := MatchExpr(query)
+// positions returns, for each row holding token, the token's positions.
+func (ix *Index) positions(ctx context.Context, token string) (map[int64][]int64, error) {
+	rows, err := ix.db.QueryContext(ctx, "SELECT doc, offset FROM vocab WHERE term = ?", token)
 	if err != nil {
-		return nil, 0, err
-	}
-	if expr == "" {
-		return nil, 0, nil
-	}
-	var total int64
-	if err := ix.db.QueryRowContext(ctx, "SELECT count(*) FROM docs WHERE docs MATCH ?", expr).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	if total == 0 || limit == 0 || int64(offset) >= total {
-		return nil, total, nil
-	}
-	// Ranking computes BM25 for every match; past maxRanked matches (a query
-	// of one very common word) the rows come in index order instead, which
-	// FTS5 streams without scoring them all.
-	q := "SELECT rowid FROM docs WHERE docs MATCH ? ORDER BY rank, rowid LIMIT ? OFFSET ?"
-	if total > maxRanked {
-		q = "SELECT rowid FROM docs WHERE docs MATCH ? ORDER BY rowid LIMIT ? OFFSET ?"
-	}
-	rows, err := ix.db.QueryContext(ctx, q, expr, limit, offset)
-	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer rows.Close()
-	var ids []int64
+	out := map[int64][]int64{}
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var doc, off int64
+		if err := rows.Scan(&doc, &off); err != nil {
+			return nil, err
+		}
+		out[doc] = append(out[doc], off)
+	}
+	return out, rows.Err()
+}
+
+// frequencies returns how many times the term occurs in each row that holds
+// it; a phrase occurs where its tokens follow each other.
+func (ix *Index) frequencies(ctx context.Context, term []string) (map[int64]int, error) {
+	first, err := ix.positions(ctx, term[0])
+	if err != nil {
+		return nil, err
+	}
+	// at[doc] are the positions where the phrase so far starts.
+	at := first
+	for i, tok := range term[1:] {
+		next, err := ix.positions(ctx, tok)
+		if err != nil {
+			return nil, err
+		}
+		kept := map[int64][]int64{}
+		for doc, starts := range at {
+			offs := next[doc]
+			for _, s := range starts {
+				if slices.Contains(offs, s+int64(i)+1) {
+					kept[doc] = append(kept[doc], s)
+				}
+			}
+		}
+		at = kept
+	}
+	tf := make(map[int64]int, len(at))
+	for doc, starts := range at {
+		tf[doc] = len(starts)
+	}
+	return tf, nil
+}
+
+// lengths returns the length in tokens of each of ids (sorted).
+func (ix *Index) lengths(ctx context.Context, ids []int64, numDocs int64) (map[int64]int64, error) {
+	out := make(map[int64]int64, len(ids))
+	scan := func(q string, args ...any) error {
+		rows, err := ix.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, n int64
+			if err := rows.Scan(&id, &n); err != nil {
+				return err
+			}
+			out[id] = n
+		}
+		return rows.Err()
+	}
+	// Many matches: one pass over the table beats a lookup each.
+	if int64(len(ids))*16 > numDocs {
+		err := scan("SELECT id, len FROM lens")
+		return out, err
+	}
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), 500)]
+		ids = ids[len(batch):]
+		args := make([]any, len(batch))
+		for i, id := range batch {
+			args[i] = id
+		}
+		q := "SELECT id, len FROM lens WHERE id IN (?" + strings.Repeat(",?", len(batch)-1) + ")"
+		if err := scan(q, args...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Search returns the ids of the rows matching any term of the query, best
+// BM25 score first (ties in row order), from offset, at most limit of them,
+// and the number of matches.
+func (ix *Index) Search(ctx context.Context, query string, offset, limit int) ([]int64, int64, error) {
+	qterms, err := QueryTerms(query)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(qterms) == 0 {
+		return nil, 0, nil
+	}
+	var numDocs, numTokens int64
+	if err := ix.db.QueryRowContext(ctx, "SELECT num_docs, num_tokens FROM stats").Scan(&numDocs, &numTokens); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, 0, nil
+		}
+		return nil, 0, err
+	}
+	tfs := make([]map[int64]int, len(qterms))
+	matched := map[int64]bool{}
+	for i, t := range qterms {
+		if tfs[i], err = ix.frequencies(ctx, t); err != nil {
 			return nil, 0, err
 		}
-		ids = append(ids, id)
+		for doc := range tfs[i] {
+			matched[doc] = true
+		}
 	}
-	return ids, total, rows.Err()
+	ids := make([]int64, 0, len(matched))
+	for doc := range matched {
+		ids = append(ids, doc)
+	}
+	slices.Sort(ids)
+	lens, err := ix.lengths(ctx, ids, numDocs)
+	if err != nil {
+		return nil, 0, err
+	}
+	avg := float64(numTokens) / float64(numDocs)
+	score := make(map[int64]float64, len(ids))
+	for _, tf := range tfs {
+		df := float64(len(tf))
+		idf := math.Log10((float64(numDocs)-df+0.5)/(df+0.5) + 1)
+		for doc, n := range tf {
+			f := float64(n)
+			score[doc] += idf * f * (bm25K + 1) / (f + bm25K*(1-bm25B+bm25B*float64(lens[doc])/avg))
+		}
+	}
+	slices.SortStableFunc(ids, func(a, b int64) int {
+		switch sa, sb := score[a], score[b]; {
+		case sa > sb:
+			return -1
+		case sa < sb:
+			return 1
+		}
+		return 0
+	})
+	total := int64(len(ids))
+	if offset >= len(ids) {
+		return nil, total, nil
+	}
+	return ids[offset:min(len(ids), offset+limit)], total, nil
 }

@@ -20,6 +20,10 @@ import (
 // answering ResponseNotReady (the build goes on).
 const indexWait = 20 * time.Second
 
+// indexExt names the index files; it changes with the index's layout so that
+// files of an older layout are rebuilt rather than misread.
+const indexExt = ".v2.fts"
+
 // indexes builds the search index of a split on first use, once, and keeps
 // the open ones.
 type indexes struct {
@@ -39,7 +43,7 @@ func newIndexes(dir string, s *Server) *indexes {
 
 func (ix *indexes) path(st *viewer.State, c *viewer.Config, sp *viewer.Split) string {
 	h := sha1.Sum([]byte(c.Name + "\x00" + sp.Name))
-	return filepath.Join(ix.dir, fmt.Sprint(st.RepoID), st.SHA, hex.EncodeToString(h[:8])+".fts")
+	return filepath.Join(ix.dir, fmt.Sprint(st.RepoID), st.SHA, hex.EncodeToString(h[:8])+indexExt)
 }
 
 // ensure starts building the index unless it exists or is being built, and
