@@ -83,7 +83,14 @@ type Split struct {
 	NumRows        int64           `json:"num_rows"`
 	NumBytesMemory int64           `json:"num_bytes_memory"`
 	NumBytesOrig   int64           `json:"num_bytes_original_files"`
-	Statistics     json.RawMessage `json:"statistics,omitempty"`
+	// Partial: the export holds only the first rows of the split, those
+	// that fit the conversion cap; the files are then under
+	// "<config>/partial-<split>/" as on the Hub.
+	Partial bool `json:"partial,omitempty"`
+	// EstimatedNumRows is the number of rows of the whole split when the
+	// export is partial.
+	EstimatedNumRows int64           `json:"estimated_num_rows,omitempty"`
+	Statistics       json.RawMessage `json:"statistics,omitempty"`
 	StatsError     *Error          `json:"statistics_error,omitempty"`
 }
 
@@ -114,6 +121,16 @@ func (c *Config) SplitByName(name string) *Split {
 		}
 	}
 	return nil
+}
+
+// Partial reports whether the export of any split of the config is partial.
+func (c *Config) Partial() bool {
+	for i := range c.Splits {
+		if c.Splits[i].Partial {
+			return true
+		}
+	}
+	return false
 }
 
 // State is everything the viewer knows about one revision of a dataset.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/havenhub/haven/api"
@@ -46,6 +48,7 @@ func startViewer(ctx context.Context, opts *options, st *stores, publicURL strin
 	w := worker.New(worker.Config{
 		Meta: st.meta, Git: st.git, Blobs: st.blobs, Dir: dir, Cache: cache,
 		Kind: api.JobDatasetUpdated, Logger: log, OnDone: srv.Warm,
+		MaxSplitBytes: maxSplitBytes(log),
 	})
 	wctx, cancel := context.WithCancel(ctx)
 	v.cancel = cancel
@@ -62,4 +65,24 @@ func (v *viewerService) Close() error {
 	v.cancel()
 	<-v.done
 	return v.Server.Close()
+}
+
+// defaultMaxSplitBytes caps a converted split's export as the Hub's viewer
+// does (5 GB of uncompressed data); the rest of a bigger split is left out
+// and the split is marked partial.
+const defaultMaxSplitBytes = 5_000_000_000
+
+// maxSplitBytes reads the cap from HAVEN_VIEWER_MAX_SPLIT_BYTES: a number of
+// bytes, or 0 for no cap.
+func maxSplitBytes(log *slog.Logger) int64 {
+	v := os.Getenv("HAVEN_VIEWER_MAX_SPLIT_BYTES")
+	if v == "" {
+		return defaultMaxSplitBytes
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		log.Warn("ignoring HAVEN_VIEWER_MAX_SPLIT_BYTES: not a number of bytes", "value", v)
+		return defaultMaxSplitBytes
+	}
+	return n
 }

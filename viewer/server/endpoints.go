@@ -181,10 +181,11 @@ func (s *Server) parquet(ctx context.Context, req *request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return ordered{{"parquet_files", s.parquetFiles(req.dataset, c)}, {"features", c.Features.MarshalObject()}, {"partial", false}}, nil
+		return ordered{{"parquet_files", s.parquetFiles(req.dataset, c)}, {"features", c.Features.MarshalObject()}, {"partial", c.Partial()}}, nil
 	}
 	files := []parquetItem{}
 	failed := []map[string]any{}
+	partial := false
 	for i := range req.st.Configs {
 		c := &req.st.Configs[i]
 		if c.Error != nil {
@@ -192,8 +193,9 @@ func (s *Server) parquet(ctx context.Context, req *request) (any, error) {
 			continue
 		}
 		files = append(files, s.parquetFiles(req.dataset, c)...)
+		partial = partial || c.Partial()
 	}
-	return ordered{{"parquet_files", files}, {"pending", []any{}}, {"failed", failed}, {"partial", false}}, nil
+	return ordered{{"parquet_files", files}, {"pending", []any{}}, {"failed", failed}, {"partial", partial}}, nil
 }
 
 // datasetInfo renders a config in the DatasetInfo form of `datasets`.
@@ -221,10 +223,11 @@ func (s *Server) info(ctx context.Context, req *request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return ordered{{"dataset_info", datasetInfo(req.st, c)}, {"partial", false}}, nil
+		return ordered{{"dataset_info", datasetInfo(req.st, c)}, {"partial", c.Partial()}}, nil
 	}
 	infos := ordered{}
 	failed := []map[string]any{}
+	partial := false
 	for i := range req.st.Configs {
 		c := &req.st.Configs[i]
 		if c.Error != nil {
@@ -232,12 +235,40 @@ func (s *Server) info(ctx context.Context, req *request) (any, error) {
 			continue
 		}
 		infos.add(c.Name, datasetInfo(req.st, c))
+		partial = partial || c.Partial()
 	}
-	return ordered{{"dataset_info", infos}, {"pending", []any{}}, {"failed", failed}, {"partial", false}}, nil
+	return ordered{{"dataset_info", infos}, {"pending", []any{}}, {"failed", failed}, {"partial", partial}}, nil
+}
+
+// estimate is the estimated_num_rows of a sum of parts: null unless one of
+// them is partial, else the sum of the parts' estimates, or of their row
+// counts for parts that are complete (as upstream sums them).
+type estimate struct {
+	rows    int64
+	partial bool
+}
+
+func (e *estimate) add(rows, estimated int64, partial bool) {
+	if partial {
+		e.rows += estimated
+		e.partial = true
+		return
+	}
+	e.rows += rows
+}
+
+func (e estimate) value() any {
+	if !e.partial {
+		return nil
+	}
+	return e.rows
 }
 
 func (s *Server) size(ctx context.Context, req *request) (any, error) {
-	type totals struct{ orig, parquet, memory, rows int64 }
+	type totals struct {
+		orig, parquet, memory, rows int64
+		est                         estimate
+	}
 	splitSizes := []ordered{}
 	configSize := func(c *viewer.Config) (ordered, totals) {
 		var t totals
@@ -246,13 +277,16 @@ func (s *Server) size(ctx context.Context, req *request) (any, error) {
 			t.parquet += sp.ParquetBytes()
 			t.memory += sp.NumBytesMemory
 			t.rows += sp.NumRows
+			var est estimate
+			est.add(sp.NumRows, sp.EstimatedNumRows, sp.Partial)
+			t.est.add(sp.NumRows, sp.EstimatedNumRows, sp.Partial)
 			splitSizes = append(splitSizes, ordered{{"dataset", req.dataset}, {"config", c.Name}, {"split", sp.Name},
 				{"num_bytes_parquet_files", sp.ParquetBytes()}, {"num_bytes_memory", sp.NumBytesMemory},
-				{"num_rows", sp.NumRows}, {"num_columns", len(c.Features)}, {"estimated_num_rows", nil}})
+				{"num_rows", sp.NumRows}, {"num_columns", len(c.Features)}, {"estimated_num_rows", est.value()}})
 		}
 		return ordered{{"dataset", req.dataset}, {"config", c.Name}, {"num_bytes_original_files", t.orig},
 			{"num_bytes_parquet_files", t.parquet}, {"num_bytes_memory", t.memory}, {"num_rows", t.rows},
-			{"num_columns", len(c.Features)}, {"estimated_num_rows", nil}}, t
+			{"num_columns", len(c.Features)}, {"estimated_num_rows", t.est.value()}}, t
 	}
 	if req.config != "" {
 		c, err := req.configOf()
@@ -260,7 +294,7 @@ func (s *Server) size(ctx context.Context, req *request) (any, error) {
 			return nil, err
 		}
 		cs, _ := configSize(c)
-		return ordered{{"size", ordered{{"config", cs}, {"splits", splitSizes}}}, {"partial", false}}, nil
+		return ordered{{"size", ordered{{"config", cs}, {"splits", splitSizes}}}, {"partial", c.Partial()}}, nil
 	}
 	configs := []ordered{}
 	failed := []map[string]any{}
@@ -277,11 +311,12 @@ func (s *Server) size(ctx context.Context, req *request) (any, error) {
 		all.parquet += t.parquet
 		all.memory += t.memory
 		all.rows += t.rows
+		all.est.add(t.rows, t.est.rows, t.est.partial)
 	}
 	ds := ordered{{"dataset", req.dataset}, {"num_bytes_original_files", all.orig}, {"num_bytes_parquet_files", all.parquet},
-		{"num_bytes_memory", all.memory}, {"num_rows", all.rows}, {"estimated_num_rows", nil}}
+		{"num_bytes_memory", all.memory}, {"num_rows", all.rows}, {"estimated_num_rows", all.est.value()}}
 	return ordered{{"size", ordered{{"dataset", ds}, {"configs", configs}, {"splits", splitSizes}}},
-		{"pending", []any{}}, {"failed", failed}, {"partial", false}}, nil
+		{"pending", []any{}}, {"failed", failed}, {"partial", all.est.partial}}, nil
 }
 
 func (s *Server) statistics(ctx context.Context, req *request) (any, error) {
@@ -295,5 +330,6 @@ func (s *Server) statistics(ctx context.Context, req *request) (any, error) {
 	if sp.Statistics == nil {
 		return nil, errNotReady()
 	}
-	return ordered{{"num_examples", sp.NumRows}, {"statistics", sp.Statistics}, {"partial", false}}, nil
+	// Computed on the export: partial when the export is.
+	return ordered{{"num_examples", sp.NumRows}, {"statistics", sp.Statistics}, {"partial", sp.Partial}}, nil
 }

@@ -188,7 +188,7 @@ func (s *Server) rows(ctx context.Context, req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return page{featureList(c.Features), items, sp.NumRows, maxRowsPerPage, false}, nil
+	return page{featureList(c.Features), items, sp.NumRows, maxRowsPerPage, sp.Partial}, nil
 }
 
 func (s *Server) firstRows(ctx context.Context, req *request) (any, error) {
@@ -364,7 +364,7 @@ func (s *Server) filter(ctx context.Context, req *request) (any, error) {
 			items = append(items, rowItem{RowIdx: id, Row: toRow(res.Columns[:last], r[:last]), TruncatedCells: []string{}})
 		}
 	}
-	return page{featureList(c.Features), items, total, maxRowsPerPage, false}, nil
+	return page{featureList(c.Features), items, total, maxRowsPerPage, sp.Partial}, nil
 }
 
 // queryError maps a failing user query to 422, as upstream, unless the

@@ -191,5 +191,5 @@ func (s *Server) search(ctx context.Context, req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return page{featureList(c.Features), items, total, maxRowsPerPage, false}, nil
+	return page{featureList(c.Features), items, total, maxRowsPerPage, sp.Partial}, nil
 }

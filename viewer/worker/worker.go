@@ -49,7 +49,12 @@ type Config struct {
 	// RowGroupSize is the largest number of rows per parquet row group
 	// (100,000 by default); rows of large lines get smaller groups.
 	RowGroupSize int
-	Logger       *slog.Logger
+	// MaxSplitBytes caps the export of a converted split, in bytes of
+	// uncompressed data (the upstream viewer's 5 GB of Arrow data): the
+	// split keeps its first rows that fit and is marked partial. Parquet
+	// files are exported as they are, never cut. 0 means no cap.
+	MaxSplitBytes int64
+	Logger        *slog.Logger
 	// OnDone, if set, is called after a revision's state is saved (the
 	// HTTP side warms its search index with it).
 	OnDone func(st *viewer.State)
@@ -421,7 +426,9 @@ func (c *conversion) convertSplit(ctx context.Context, dc discover.Config, ds di
 	}
 	out := filepath.Join(c.work, "out", fmt.Sprintf("%d-%s.parquet", len(c.st.Configs), ds.Name))
 	os.MkdirAll(filepath.Dir(out), 0o755)
-	n, err := c.db.CopyToParquet(ctx, rel, out, rowGroupSize(inputs, c.w.cfg.RowGroupSize), map[string]string{"huggingface": hfMetadata(feats)})
+	rg := rowGroupSize(inputs, c.w.cfg.RowGroupSize)
+	kv := map[string]string{"huggingface": hfMetadata(feats)}
+	n, err := c.db.CopyToParquet(ctx, rel, out, rg, kv)
 	if err != nil {
 		return generationError(err)
 	}
@@ -429,7 +436,16 @@ func (c *conversion) convertSplit(ctx context.Context, dc discover.Config, ds di
 	if err != nil {
 		return err
 	}
-	pf, err := c.store(ctx, out, path.Join(dc.Name, ds.Name, "0000.parquet"), n)
+	dir := ds.Name
+	if limit := c.w.cfg.MaxSplitBytes; limit > 0 && info.UncompressedBytes > limit {
+		cut := out + ".partial"
+		if info, err = c.cut(ctx, out, cut, n, info.UncompressedBytes, limit, rg, kv); err != nil {
+			return err
+		}
+		split.Partial, split.EstimatedNumRows = true, n
+		out, n, dir = cut, info.NumRows, "partial-"+ds.Name
+	}
+	pf, err := c.store(ctx, out, path.Join(dc.Name, dir, "0000.parquet"), n)
 	if err != nil {
 		return err
 	}
@@ -437,6 +453,25 @@ func (c *conversion) convertSplit(ctx context.Context, dc discover.Config, ds di
 	split.NumRows = n
 	split.NumBytesMemory = info.UncompressedBytes
 	return nil
+}
+
+// cut writes to dst the first rows of the parquet file src (numRows rows,
+// size bytes uncompressed) that fit in limit bytes, at the average row size,
+// shrinking the estimate until the written file fits. At least one row is
+// kept, as a split is never exported empty.
+func (c *conversion) cut(ctx context.Context, src, dst string, numRows, size, limit int64, rowGroup int, kv map[string]string) (*duck.ParquetInfo, error) {
+	keep := max(1, int64(float64(numRows)*float64(limit)/float64(size)))
+	for {
+		rel := fmt.Sprintf("(SELECT * FROM read_parquet(%s) LIMIT %d)", duck.Quote(src), keep)
+		if _, err := c.db.CopyToParquet(ctx, rel, dst, rowGroup, kv); err != nil {
+			return nil, err
+		}
+		info, err := c.db.ReadParquetInfo(ctx, dst)
+		if err != nil || info.UncompressedBytes <= limit || keep == 1 {
+			return info, err
+		}
+		keep = max(1, keep*9/10)
+	}
 }
 
 // copyParquet exports parquet files as they are: one shard per source file,

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -232,5 +233,53 @@ func TestConvertConfigsAndExportRef(t *testing.T) {
 		if info, err := e.blobs.Stat(context.Background(), blob.LFSKey(f.OID)); err != nil || info.Size != f.Size {
 			t.Errorf("%s: blob %+v, %v", f.Path, info, err)
 		}
+	}
+}
+
+func TestConvertCapMakesPartialSplits(t *testing.T) {
+	var big strings.Builder
+	big.WriteString("text,n\n")
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&big, "%s %d,%d\n", strings.Repeat("row text ", 10), i, i)
+	}
+	tests := []struct {
+		name        string
+		cap         int64
+		partial     bool
+		dir         string
+		wantAllRows bool
+	}{
+		{"nocap", 0, false, "default/train/0000.parquet", true},
+		{"roomy", 1 << 30, false, "default/train/0000.parquet", true},
+		{"tiny", 20_000, true, "default/partial-train/0000.parquet", false},
+		{"onerow", 1, true, "default/partial-train/0000.parquet", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.w.cfg.MaxSplitBytes = tc.cap
+			st := e.convert(e.dataset("cap"+tc.name, map[string]string{"train.csv": big.String()}))
+			if st.Error != nil || len(st.Configs) != 1 || st.Configs[0].Error != nil {
+				b, _ := json.Marshal(st)
+				t.Fatalf("state: %s", b)
+			}
+			c := &st.Configs[0]
+			sp := c.Splits[0]
+			if sp.Partial != tc.partial || c.Partial() != tc.partial || sp.Files[0].Path != tc.dir {
+				t.Fatalf("partial %v (config %v), files %+v", sp.Partial, c.Partial(), sp.Files)
+			}
+			if tc.wantAllRows {
+				if sp.NumRows != 2000 || sp.EstimatedNumRows != 0 {
+					t.Errorf("rows %d, estimated %d", sp.NumRows, sp.EstimatedNumRows)
+				}
+				return
+			}
+			if sp.NumRows < 1 || sp.NumRows >= 2000 || sp.EstimatedNumRows != 2000 || sp.Files[0].NumRows != sp.NumRows {
+				t.Errorf("rows %d (file %d), estimated %d", sp.NumRows, sp.Files[0].NumRows, sp.EstimatedNumRows)
+			}
+			if tc.cap > 1 && sp.NumBytesMemory > tc.cap {
+				t.Errorf("%d bytes exported, cap %d", sp.NumBytesMemory, tc.cap)
+			}
+		})
 	}
 }
