@@ -78,11 +78,11 @@ type ParquetFile struct {
 
 // Split is the recorded result for one split.
 type Split struct {
-	Name           string          `json:"name"`
-	Files          []ParquetFile   `json:"files,omitempty"`
-	NumRows        int64           `json:"num_rows"`
-	NumBytesMemory int64           `json:"num_bytes_memory"`
-	NumBytesOrig   int64           `json:"num_bytes_original_files"`
+	Name           string        `json:"name"`
+	Files          []ParquetFile `json:"files,omitempty"`
+	NumRows        int64         `json:"num_rows"`
+	NumBytesMemory int64         `json:"num_bytes_memory"`
+	NumBytesOrig   int64         `json:"num_bytes_original_files"`
 	// Partial: the export holds only the first rows of the split, those
 	// that fit the conversion cap; the files are then under
 	// "<config>/partial-<split>/" as on the Hub.
@@ -91,7 +91,7 @@ type Split struct {
 	// export is partial.
 	EstimatedNumRows int64           `json:"estimated_num_rows,omitempty"`
 	Statistics       json.RawMessage `json:"statistics,omitempty"`
-	StatsError     *Error          `json:"statistics_error,omitempty"`
+	StatsError       *Error          `json:"statistics_error,omitempty"`
 }
 
 // ParquetBytes is the size of the split's parquet files.
