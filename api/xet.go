@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -12,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +23,7 @@ import (
 	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/lfs"
 	"github.com/havenhub/haven/xet"
+	"github.com/havenhub/haven/xet/casstore"
 )
 
 // The Xet protocol: the token endpoints of the Hub API, the CAS service
@@ -46,8 +49,8 @@ var casWords = map[string]bool{
 
 // isCASPath reports whether segs address the CAS service.
 func (s *Server) isCASPath(segs []string) bool {
-	// The v2 routes (streamed shard upload, multi-range reconstruction) are
-	// answered 404, on which clients use the v1 routes.
+	// Of the v2 routes only reconstructions is served; the others answer
+	// 404, on which clients use the v1 routes.
 	return s.xetOn && len(segs) >= 2 && (segs[0] == "v1" || segs[0] == "v2") && casWords[segs[1]]
 }
 
@@ -129,7 +132,11 @@ func (s *Server) handleXetToken(w http.ResponseWriter, r *http.Request, repo *ha
 func (s *Server) routeCAS(w http.ResponseWriter, r *http.Request, segs []string) {
 	m := r.Method
 	switch {
+	case len(segs) == 3 && segs[1] == "reconstructions" && m == "GET":
+		s.handleReconstruction(w, r, segs[0], segs[2])
 	case segs[0] != "v1":
+		// The streamed shard upload (/v2/shards) is not offered; clients
+		// fall back to /v1/shards on 404.
 		s.writeError(w, r, errNotFound("Not Found"))
 	case len(segs) == 3 && segs[1] == "fetch" && (m == "GET" || m == "HEAD"):
 		s.serveXorbRange(w, r, segs[2])
@@ -141,8 +148,6 @@ func (s *Server) routeCAS(w http.ResponseWriter, r *http.Request, segs []string)
 		s.handlePutShard(w, r)
 	case len(segs) == 4 && segs[1] == "chunks" && m == "GET":
 		s.handleDedupQuery(w, r, segs[2], segs[3])
-	case len(segs) == 3 && segs[1] == "reconstructions" && m == "GET":
-		s.handleReconstruction(w, r, segs[2])
 	case len(segs) == 3 && segs[1] == "files" && m == "HEAD":
 		s.handleHeadFile(w, r, segs[2])
 	default:
@@ -158,17 +163,27 @@ func parseXetHash(s string) (xet.Hash, error) {
 	return h, nil
 }
 
-func (s *Server) handlePutXorb(w http.ResponseWriter, r *http.Request, prefix, hash string) {
-	if _, err := s.xetActor(r, true); err != nil {
-		s.writeError(w, r, err)
-		return
+// casRequest authenticates a CAS request (write: with a write token) and
+// parses the hash it addresses; prefix, when not empty, is the one route
+// prefix the hash may be under. On failure it has answered and ok is false.
+func (s *Server) casRequest(w http.ResponseWriter, r *http.Request, write bool, prefix, want, hash string) (h xet.Hash, ok bool) {
+	_, err := s.xetActor(r, write)
+	if err == nil {
+		h, err = parseXetHash(hash)
 	}
-	h, err := parseXetHash(hash)
-	if err == nil && prefix != "default" {
-		err = errInvalid("Unknown xorb prefix %q", prefix)
+	if err == nil && prefix != want {
+		err = errInvalid("Unknown prefix %q", prefix)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
+		return h, false
+	}
+	return h, true
+}
+
+func (s *Server) handlePutXorb(w http.ResponseWriter, r *http.Request, prefix, hash string) {
+	h, ok := s.casRequest(w, r, true, prefix, "default", hash)
+	if !ok {
 		return
 	}
 	if r.ContentLength > xet.MaxXorbSize+(1<<20) {
@@ -184,13 +199,8 @@ func (s *Server) handlePutXorb(w http.ResponseWriter, r *http.Request, prefix, h
 }
 
 func (s *Server) handleHeadXorb(w http.ResponseWriter, r *http.Request, prefix, hash string) {
-	if _, err := s.xetActor(r, false); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	h, err := parseXetHash(hash)
-	if err != nil {
-		s.writeError(w, r, err)
+	h, ok := s.casRequest(w, r, false, prefix, prefix, hash)
+	if !ok {
 		return
 	}
 	x, err := s.cas.Xorb(r.Context(), h)
@@ -227,16 +237,8 @@ func (s *Server) handlePutShard(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDedupQuery(w http.ResponseWriter, r *http.Request, prefix, hash string) {
-	if _, err := s.xetActor(r, false); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	h, err := parseXetHash(hash)
-	if err == nil && prefix != "default-merkledb" {
-		err = errInvalid("Unknown dedup prefix %q", prefix)
-	}
-	if err != nil {
-		s.writeError(w, r, err)
+	h, ok := s.casRequest(w, r, false, prefix, "default-merkledb", hash)
+	if !ok {
 		return
 	}
 	data, ok, err := s.cas.DedupShard(r.Context(), h)
@@ -254,13 +256,8 @@ func (s *Server) handleDedupQuery(w http.ResponseWriter, r *http.Request, prefix
 }
 
 func (s *Server) handleHeadFile(w http.ResponseWriter, r *http.Request, hash string) {
-	if _, err := s.xetActor(r, false); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	h, err := parseXetHash(hash)
-	if err != nil {
-		s.writeError(w, r, err)
+	h, ok := s.casRequest(w, r, false, "", "", hash)
+	if !ok {
 		return
 	}
 	f, err := s.cas.File(r.Context(), h)
@@ -310,17 +307,27 @@ type xetFetchInfo struct {
 	URLRange xetRange `json:"url_range"`
 }
 
-// handleReconstruction answers GET /v1/reconstructions/{file_id}: the terms
-// of the file (or of the requested Range) and, per xorb, signed URLs with
-// the byte ranges to fetch. A range that starts at or past the end is 416.
-func (s *Server) handleReconstruction(w http.ResponseWriter, r *http.Request, hash string) {
-	if _, err := s.xetActor(r, false); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	h, err := parseXetHash(hash)
-	if err != nil {
-		s.writeError(w, r, err)
+// xetRangeSet is one xorb's entry of a v2 reconstruction: a URL and the
+// chunk ranges, with their byte ranges (inclusive end), to fetch from it.
+type xetRangeSet struct {
+	URL    string          `json:"url"`
+	Ranges []xetRangeBytes `json:"ranges"`
+}
+
+type xetRangeBytes struct {
+	Chunks xetRange `json:"chunks"`
+	Bytes  xetRange `json:"bytes"`
+}
+
+// handleReconstruction answers GET /v{1,2}/reconstructions/{file_id}: the
+// terms of the file (or of the requested Range) and, per xorb, signed URLs
+// with the byte ranges to fetch. A range that starts at or past the end is
+// 416. Version 1 lists one URL per distinct chunk range; version 2 one URL
+// per xorb with all its ranges, which clients fetch as separate ranged GETs
+// or as one multi-range GET.
+func (s *Server) handleReconstruction(w http.ResponseWriter, r *http.Request, version, hash string) {
+	h, ok := s.casRequest(w, r, false, "", "", hash)
+	if !ok {
 		return
 	}
 	f, err := s.cas.File(r.Context(), h)
@@ -343,36 +350,88 @@ func (s *Server) handleReconstruction(w http.ResponseWriter, r *http.Request, ha
 			return
 		}
 	}
-	resp := struct {
-		Offset    int64                     `json:"offset_into_first_range"`
-		Terms     []xetTerm                 `json:"terms"`
-		FetchInfo map[string][]xetFetchInfo `json:"fetch_info"`
-	}{Terms: []xetTerm{}, FetchInfo: map[string][]xetFetchInfo{}}
+	plan := &casstore.Plan{}
 	if from < to {
-		plan, err := s.cas.Reconstruct(r.Context(), f, from, to)
-		if err != nil {
+		if plan, err = s.cas.Reconstruct(r.Context(), f, from, to); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		resp.Offset = plan.Skip
-		exp := time.Now().Add(xetFetchTTL).Unix()
-		seen := map[[3]int64]bool{}
-		for _, t := range plan.Terms {
-			xh := t.Xorb.String()
-			resp.Terms = append(resp.Terms, xetTerm{Hash: xh, UnpackedLength: t.Size, Range: xetRange{int64(t.Start), int64(t.End)}})
-			key := [3]int64{int64(t.Xorb.Truncated()), int64(t.Start), int64(t.End)}
-			if seen[key] {
-				continue
-			}
-			seen[key] = true
-			resp.FetchInfo[xh] = append(resp.FetchInfo[xh], xetFetchInfo{
-				Range:    xetRange{int64(t.Start), int64(t.End)},
-				URL:      s.xorbFetchURL(xh, exp),
-				URLRange: xetRange{int64(t.ByteStart), int64(t.ByteEnd) - 1},
-			})
+	}
+	terms := []xetTerm{}
+	for _, t := range plan.Terms {
+		terms = append(terms, xetTerm{Hash: t.Xorb.String(), UnpackedLength: t.Size, Range: xetRange{int64(t.Start), int64(t.End)}})
+	}
+	exp := time.Now().Add(xetFetchTTL).Unix()
+	if version == "v2" {
+		writeJSON(w, http.StatusOK, struct {
+			Offset int64                    `json:"offset_into_first_range"`
+			Terms  []xetTerm                `json:"terms"`
+			Xorbs  map[string][]xetRangeSet `json:"xorbs"`
+		}{plan.Skip, terms, s.xorbRangeSets(plan, exp)})
+		return
+	}
+	fetch := map[string][]xetFetchInfo{}
+	for _, t := range distinctRanges(plan) {
+		xh := t.Xorb.String()
+		fetch[xh] = append(fetch[xh], xetFetchInfo{
+			Range:    xetRange{int64(t.Start), int64(t.End)},
+			URL:      s.xorbFetchURL(xh, exp),
+			URLRange: xetRange{int64(t.ByteStart), int64(t.ByteEnd) - 1},
+		})
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Offset    int64                     `json:"offset_into_first_range"`
+		Terms     []xetTerm                 `json:"terms"`
+		FetchInfo map[string][]xetFetchInfo `json:"fetch_info"`
+	}{plan.Skip, terms, fetch})
+}
+
+// distinctRanges returns the plan's terms without repeats of the same chunk
+// range of the same xorb, in plan order.
+func distinctRanges(p *casstore.Plan) []casstore.PlanTerm {
+	seen := map[casstore.PlanTerm]bool{}
+	var out []casstore.PlanTerm
+	for _, t := range p.Terms {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
 		}
 	}
-	writeJSON(w, http.StatusOK, resp)
+	return out
+}
+
+// xorbRangeSets groups the chunk ranges of a plan by xorb, sorted by first
+// chunk, with overlapping ranges merged: a multi-range GET of overlapping
+// ranges would be answered with the whole xorb.
+func (s *Server) xorbRangeSets(p *casstore.Plan, exp int64) map[string][]xetRangeSet {
+	byXorb := map[xet.Hash][]casstore.PlanTerm{}
+	for _, t := range distinctRanges(p) {
+		byXorb[t.Xorb] = append(byXorb[t.Xorb], t)
+	}
+	out := map[string][]xetRangeSet{}
+	for xh, ts := range byXorb {
+		slices.SortFunc(ts, func(a, b casstore.PlanTerm) int { return cmp.Compare(a.Start, b.Start) })
+		merged := ts[:1]
+		for _, t := range ts[1:] {
+			last := &merged[len(merged)-1]
+			if t.Start < last.End {
+				if t.End > last.End {
+					last.End, last.ByteEnd = t.End, t.ByteEnd
+				}
+				continue
+			}
+			merged = append(merged, t)
+		}
+		set := xetRangeSet{URL: s.xorbFetchURL(xh.String(), exp)}
+		for _, t := range merged {
+			set.Ranges = append(set.Ranges, xetRangeBytes{
+				Chunks: xetRange{int64(t.Start), int64(t.End)},
+				Bytes:  xetRange{int64(t.ByteStart), int64(t.ByteEnd) - 1},
+			})
+		}
+		out[xh.String()] = []xetRangeSet{set}
+	}
+	return out
 }
 
 func (s *Server) signFetch(xorb string, exp int64) string {

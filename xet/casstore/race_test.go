@@ -192,8 +192,10 @@ func TestShardDuringXorbRemoval(t *testing.T) {
 	if !haven.IsCode(putErr, haven.EInvalid) {
 		t.Fatalf("shard checked while its xorb was absent: %v, want it refused", putErr)
 	}
-	// The sweep saw the reference and put the xorb back, so the client's
-	// retry succeeds.
+	// The shard passed the first checks (this store had the xorb's
+	// metadata cached), recorded its reference and then found the xorb
+	// gone; the sweep saw the reference and put the xorb back, so the
+	// client's retry succeeds.
 	if st.Xorbs != 0 {
 		t.Errorf("sweep removed %d xorbs, want the referenced one put back", st.Xorbs)
 	}

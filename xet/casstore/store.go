@@ -357,27 +357,12 @@ func (s *Store) PutShard(ctx context.Context, body io.Reader) (int, error) {
 	if err != nil {
 		return 0, invalid(err)
 	}
-	// Record that this shard references its xorbs and files before looking
-	// at them. A concurrent sweep either sees the reference and keeps them,
-	// or has already removed them, and then the checks below fail.
-	if err := s.touch(ctx, sh); err != nil {
-		return 0, err
-	}
-	present := map[xet.Hash]bool{}
 	xorb := func(h xet.Hash) (*xet.Xorb, error) {
-		// Presence is asked of the blob store, not of the cache, which may
-		// predate a sweep.
-		if !present[h] {
-			ok, err := s.exists(ctx, xorbMetaKey(h))
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return nil, haven.Errorf(haven.EInvalid, "shard references xorb %s, which was not uploaded", h)
-			}
-			present[h] = true
+		x, err := s.Xorb(ctx, h)
+		if errors.Is(err, blob.ErrNotFound) {
+			return nil, haven.Errorf(haven.EInvalid, "shard references xorb %s, which was not uploaded", h)
 		}
-		return s.Xorb(ctx, h)
+		return x, err
 	}
 	for _, xi := range sh.Xorbs {
 		x, err := xorb(xi.Hash)
@@ -400,6 +385,27 @@ func (s *Store) PutShard(ctx context.Context, body io.Reader) (int, error) {
 			return 0, err
 		}
 		records = append(records, f)
+	}
+	// Record that this shard references its xorbs and files, then ask the
+	// blob store (not the cache, which may predate a sweep) whether the
+	// xorbs are still there. A concurrent sweep either sees the reference
+	// and keeps them, or removed them before this check, which then fails.
+	if err := s.touch(ctx, sh); err != nil {
+		return 0, err
+	}
+	present := map[xet.Hash]bool{}
+	for _, fi := range sh.Files {
+		for _, t := range fi.Terms {
+			if present[t.Xorb] {
+				continue
+			}
+			if ok, err := s.exists(ctx, xorbMetaKey(t.Xorb)); err != nil {
+				return 0, err
+			} else if !ok {
+				return 0, haven.Errorf(haven.EInvalid, "shard references xorb %s, which was not uploaded", t.Xorb)
+			}
+			present[t.Xorb] = true
+		}
 	}
 	added := 0
 	for _, f := range records {
