@@ -8,7 +8,7 @@ import (
 
 // Source is a set of input files of one format, read as one table.
 type Source struct {
-	Format string   // "parquet", "csv", "json" or "text"
+	Format string   // "parquet", "csv", "json" or "text" (prepared by WriteTextLines)
 	Files  []string // absolute paths inside the allowed directories
 	Sep    string   // CSV separator
 }
@@ -57,13 +57,10 @@ func (src Source) Relation() (string, error) {
 	case "json":
 		return "read_json(" + files + ", format='auto', union_by_name=true, sample_size=20480, maximum_object_size=33554432)", nil
 	case "text":
-		// One row per line, like the `datasets` text builder: the last
-		// line break does not start an empty row, "\r\n" counts as one break.
-		parts := make([]string, len(src.Files))
-		for i, f := range src.Files {
-			parts[i] = fmt.Sprintf(`SELECT %d AS f, generate_subscripts(l, 1) AS n, unnest(l) AS text FROM (SELECT string_split(regexp_replace(content, '\r?\n$', ''), chr(10)) AS l FROM read_text(%s) WHERE content <> '')`, i, Quote(f))
-		}
-		return "(SELECT regexp_replace(text, '\\r$', '') AS text FROM (" + strings.Join(parts, " UNION ALL ") + ") ORDER BY f, n)", nil
+		// The files are JSON Lines written by WriteTextLines: DuckDB reads
+		// them as a stream, in order, whatever their size.
+		return "read_json(" + files + ", format='newline_delimited', columns={'text': 'VARCHAR'}, maximum_object_size=" +
+			fmt.Sprint(MaxTextLine*2) + ")", nil
 	}
 	return "", fmt.Errorf("unsupported format %q", src.Format)
 }

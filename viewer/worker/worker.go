@@ -406,6 +406,18 @@ func hfMetadata(f viewer.Features) string {
 }
 
 func (c *conversion) convertSplit(ctx context.Context, dc discover.Config, ds discover.Split, inputs []string, cfg *viewer.Config, split *viewer.Split) error {
+	if dc.Format == discover.Text {
+		// Text files become JSON Lines first, so that no file is ever
+		// read whole into memory.
+		lines := make([]string, len(inputs))
+		for i, in := range inputs {
+			lines[i] = in + ".jsonl"
+			if err := duck.WriteTextLines(in, lines[i]); err != nil {
+				return viewer.Errorf(500, "DatasetGenerationError", "An error occurred while generating the dataset: %s", err)
+			}
+		}
+		inputs = lines
+	}
 	rel, err := duck.Source{Format: dc.Format, Files: inputs, Sep: dc.Sep}.Relation()
 	if err != nil {
 		return viewer.Errorf(500, "DatasetGenerationError", "%s", err)
