@@ -31,6 +31,7 @@ type repoView struct {
 	Liked    bool
 	CanWrite bool
 	CanAdmin bool
+	Viewer   bool // the repository is a dataset and the viewer is served
 
 	// The branch and tag switcher links to SwitchBase + rev + SwitchPath.
 	SwitchBase, SwitchPath string
@@ -104,6 +105,11 @@ func (h *Handler) routeRepo(w http.ResponseWriter, r *http.Request, t haven.Repo
 	case "insights":
 		h.insights(w, r, repo)
 		return
+	case "viewer":
+		if len(rest) == 0 {
+			h.datasetViewer(w, r, repo)
+			return
+		}
 	case "settings":
 		h.repoSettings(w, r, repo)
 		return
@@ -163,6 +169,7 @@ func (h *Handler) view(ctx context.Context, r *http.Request, repo *haven.Repo, t
 		SignedIn: !a.Anonymous(),
 		CanWrite: auth.Can(a, auth.Write, repo) == nil,
 		CanAdmin: auth.Can(a, auth.Admin, repo) == nil,
+		Viewer:   repo.Type == haven.Dataset && h.viewer,
 	}
 	if v.Rev == "" {
 		v.Rev = repo.DefaultBranch()
@@ -608,6 +615,30 @@ func (h *Handler) refs(w http.ResponseWriter, r *http.Request, repo *haven.Repo)
 	}
 	d.Groups = map[string][]refRow{"Branches": rows(v.Refs.Branches), "Tags": rows(v.Refs.Tags)}
 	h.render(w, r, http.StatusOK, "refs", "Branches and tags of "+repo.FullName(), d)
+}
+
+type viewerData struct {
+	*repoView
+	Src string // the viewer's page for this dataset
+}
+
+// datasetViewer answers GET /datasets/{repo}/viewer: the viewer's browser
+// page in a frame, under the repository's header. The frame calls the
+// viewer API with the same session cookie, which checks access again, so
+// the page only has to refuse those who may not read the dataset, as
+// findRepo already did.
+func (h *Handler) datasetViewer(w http.ResponseWriter, r *http.Request, repo *haven.Repo) {
+	v, err := h.view(r.Context(), r, repo, "viewer", "")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !v.Viewer {
+		h.notFound(w, r)
+		return
+	}
+	src := "/datasets-server/ui/?dataset=" + url.QueryEscape(repo.FullName())
+	h.render(w, r, http.StatusOK, "viewer", "Viewer of "+repo.FullName(), viewerData{v, src})
 }
 
 type settingsData struct {

@@ -33,6 +33,9 @@ type Config struct {
 	Git       *gitstore.Store
 	PublicURL string // base URL of the hub, e.g. "https://hub.example.org"
 	Logger    *slog.Logger
+	// NoViewer hides the Viewer tab of datasets, for hubs that serve no
+	// dataset viewer at /datasets-server/ (haven serve always does).
+	NoViewer bool
 }
 
 // Handler serves the pages. Create it with New.
@@ -47,6 +50,7 @@ type Handler struct {
 	origin string // scheme://host[:port] of the public URL
 	log    *slog.Logger
 	pages  *pageSet
+	viewer bool // the dataset viewer is served beside the pages
 
 	sessions sync.Map // session hash → sessionEntry
 	facets   facetCache
@@ -73,6 +77,7 @@ func New(cfg Config) (*Handler, error) {
 		origin: base.Scheme + "://" + base.Host,
 		log:    cfg.Logger,
 		pages:  pages,
+		viewer: !cfg.NoViewer,
 	}
 	return h, nil
 }

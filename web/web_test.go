@@ -597,3 +597,79 @@ func TestChangePassword(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestDatasetViewerTab checks the Viewer tab: datasets only, framing the
+// viewer's page for that dataset, and hidden like the rest of a private
+// dataset.
+func TestDatasetViewerTab(t *testing.T) {
+	s := newSite(t)
+	for _, name := range []string{"rows", "secret-rows"} {
+		body, _ := json.Marshal(map[string]any{"name": name, "type": "dataset", "private": name == "secret-rows"})
+		if p := s.apiDo("POST", "/api/repos/create", s.tokens["alice"], "application/json", body); p.status != 200 {
+			t.Fatalf("create dataset %s: %d %s", name, p.status, p.body)
+		}
+	}
+	s.createRepo("alice", "m", false)
+	alice, bob, anon := s.browser(), s.browser(), s.browser()
+	alice.signIn("alice")
+	bob.signIn("bob")
+
+	p := anon.get("/datasets/alice/rows")
+	if !strings.Contains(p.body, `href="/datasets/alice/rows/viewer"`) {
+		t.Errorf("the dataset card has no Viewer tab")
+	}
+	p = anon.get("/datasets/alice/rows/viewer")
+	if p.status != 200 {
+		t.Fatalf("viewer tab: %d", p.status)
+	}
+	frame := find(mustParse(t, p.body), "iframe")
+	if frame == nil {
+		t.Fatalf("viewer tab has no frame:\n%s", p.body)
+	}
+	if src := attr(frame, "src"); src != "/datasets-server/ui/?dataset=alice%2frows" && src != "/datasets-server/ui/?dataset=alice%2Frows" {
+		t.Errorf("frame src %q", src)
+	}
+	if attr(frame, "title") == "" {
+		t.Error("the frame has no title")
+	}
+	if !strings.Contains(p.body, `aria-current="page">Viewer<`) {
+		t.Error("the Viewer tab is not marked current")
+	}
+
+	// Models have no viewer.
+	if p := anon.get("/alice/m"); strings.Contains(p.body, "/viewer\"") {
+		t.Error("a model page links to a viewer")
+	}
+	if p := anon.get("/alice/m/viewer"); p.status != http.StatusNotFound {
+		t.Errorf("model viewer: %d, want 404", p.status)
+	}
+
+	// A private dataset's viewer is its owner's only.
+	if p := alice.get("/datasets/alice/secret-rows/viewer"); p.status != 200 {
+		t.Errorf("owner: private viewer %d", p.status)
+	}
+	for who, b := range map[string]*browser{"bob": bob, "visitor": anon} {
+		p := b.get("/datasets/alice/secret-rows/viewer")
+		if p.status != http.StatusNotFound || strings.Contains(p.body, "datasets-server") {
+			t.Errorf("%s: private viewer %d, frames the viewer: %v", who, p.status, strings.Contains(p.body, "datasets-server"))
+		}
+	}
+}
+
+func mustParse(t *testing.T, body string) *html.Node {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+func attr(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}

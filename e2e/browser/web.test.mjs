@@ -231,6 +231,53 @@ test("repository settings: visibility", async () => {
 	await page.getByRole("status").filter({ hasText: "now public" }).waitFor();
 });
 
+// commitFiles writes text files to a branch with the user's token.
+async function commitFiles(apiRepo, summary, files) {
+	const lines = [JSON.stringify({ key: "header", value: { summary, description: "" } })];
+	for (const [path, text] of Object.entries(files)) {
+		lines.push(JSON.stringify({ key: "file", value: { path, content: Buffer.from(text).toString("base64"), encoding: "base64" } }));
+	}
+	const res = await fetch(base + apiRepo + "/commit/main", {
+		method: "POST",
+		headers: { Authorization: "Bearer " + token, "Content-Type": "application/x-ndjson" },
+		body: lines.join("\n") + "\n",
+	});
+	assert.ok(res.ok, `commit to ${apiRepo}: ${res.status} ${await res.text()}`);
+}
+
+test("browse a private dataset in the viewer tab", async () => {
+	const ds = `${user}/browser-rows`;
+	await api("POST", "/api/repos/create", { name: "browser-rows", type: "dataset", private: true });
+	const csv = ["city,population,country"];
+	for (let i = 0; i < 40; i++) csv.push(`city-${i},${1000 * (i + 1)},${i % 2 ? "France" : "Japan"}`);
+	await commitFiles(`/api/datasets/${ds}`, "Add cities", { "data/train.csv": csv.join("\n") + "\n" });
+	// Conversion runs in the background after the commit.
+	const deadline = Date.now() + 90000;
+	for (;;) {
+		const res = await fetch(`${base}/datasets-server/splits?dataset=${encodeURIComponent(ds)}`, { headers: { Authorization: "Bearer " + token } });
+		if (res.ok) break;
+		assert.ok(Date.now() < deadline, `the dataset was not converted in time: ${res.status} ${await res.text()}`);
+		await new Promise((r) => setTimeout(r, 500));
+	}
+	const anon = await fetch(`${base}/datasets/${ds}/viewer`);
+	assert.equal(anon.status, 404, "a visitor sees the private dataset's viewer");
+
+	await page.goto(`/datasets/${ds}`);
+	await page.getByRole("navigation", { name: "Repository" }).getByRole("link", { name: "Viewer" }).click();
+	await page.waitForURL(base + `/datasets/${ds}/viewer`);
+	const frame = page.frameLocator(`iframe[title="Dataset viewer of ${ds}"]`);
+	// The frame's calls carry the session cookie: the private rows show.
+	await frame.locator("td").filter({ hasText: /^city-0$/ }).waitFor();
+	await frame.locator("th").filter({ hasText: "population" }).waitFor();
+	await shot("17-dataset-viewer");
+	await frame.getByLabel("Search").fill("city-7");
+	await frame.getByLabel("Search").press("Enter");
+	await frame.locator("td").filter({ hasText: /^city-7$/ }).waitFor();
+	await page.emulateMedia({ colorScheme: "dark" });
+	await shot("18-dataset-viewer-dark");
+	await page.emulateMedia({ colorScheme: "light" });
+});
+
 test("pages on a phone and in the dark", async () => {
 	await page.setViewportSize({ width: 390, height: 844 });
 	await page.goto(repoPath);
