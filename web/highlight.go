@@ -11,6 +11,8 @@ import (
 	chromahtml "github.com/alecthomas/chroma/v2/formatters/html"
 	"github.com/alecthomas/chroma/v2/lexers"
 	"github.com/alecthomas/chroma/v2/styles"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // maxHighlight is the largest file shown with syntax highlighting; larger
@@ -78,3 +80,76 @@ var imageExts = map[string]bool{
 }
 
 func isImage(name string) bool { return imageExts[strings.ToLower(path.Ext(name))] }
+
+// highlightCardBlock colours a fenced code block of a rendered card in
+// place, with the lexer its info string names and the class names of the
+// file view, so that one stylesheet serves both. It works on the parsed
+// tree after the sanitiser: the block's text becomes text nodes inside
+// spans whose only attribute is a class chosen here, so nothing the card
+// wrote can turn into markup. Blocks with markup inside, an unknown
+// language or too much text stay as they are.
+func highlightCardBlock(code *html.Node) bool {
+	pre := code.Parent
+	if pre == nil || pre.DataAtom != atom.Pre || pre.FirstChild != code || code.NextSibling != nil {
+		return false
+	}
+	lang := ""
+	for _, a := range code.Attr {
+		if a.Key == "class" {
+			lang = strings.TrimPrefix(a.Val, "language-")
+		}
+	}
+	if lang == "" {
+		return false
+	}
+	var text strings.Builder
+	for c := code.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type != html.TextNode {
+			return false
+		}
+		text.WriteString(c.Data)
+	}
+	if text.Len() > maxHighlight {
+		return false
+	}
+	lexer := lexers.Get(lang)
+	if lexer == nil {
+		return false
+	}
+	it, err := chroma.Coalesce(lexer).Tokenise(nil, text.String())
+	if err != nil {
+		return false
+	}
+	for c := code.FirstChild; c != nil; c = code.FirstChild {
+		code.RemoveChild(c)
+	}
+	for _, tok := range it.Tokens() {
+		txt := &html.Node{Type: html.TextNode, Data: tok.Value}
+		cls := tokenClass(tok.Type)
+		if cls == "" {
+			code.AppendChild(txt)
+			continue
+		}
+		span := &html.Node{Type: html.ElementNode, Data: "span", DataAtom: atom.Span,
+			Attr: []html.Attribute{{Key: "class", Val: cls}}}
+		span.AppendChild(txt)
+		code.AppendChild(span)
+	}
+	// The sanitiser allows no class on <pre>; any other attribute stays.
+	pre.Attr = append(pre.Attr, html.Attribute{Key: "class", Val: "chroma"})
+	return true
+}
+
+// tokenClass is the class the highlighter's formatter gives a token type:
+// that of the nearest type with a name, none for plain text and spaces.
+func tokenClass(t chroma.TokenType) string {
+	for ; t != 0; t = t.Parent() {
+		if cls, ok := chroma.StandardTypes[t]; ok {
+			if cls == "w" {
+				return ""
+			}
+			return cls
+		}
+	}
+	return ""
+}

@@ -97,6 +97,9 @@ func fixNode(n *html.Node, blobBase, resolveBase string) {
 		if n.DataAtom == atom.Img {
 			n.Attr = append(n.Attr, html.Attribute{Key: "loading", Val: "lazy"})
 		}
+		if n.DataAtom == atom.Code && highlightCardBlock(n) {
+			return // its children are now the highlighter's, with nothing to fix
+		}
 		if n.DataAtom == atom.Table {
 			// A wide table scrolls inside its own box instead of widening the page.
 			wrap := &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div,

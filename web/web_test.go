@@ -342,6 +342,10 @@ func TestHostileCards(t *testing.T) {
 		"huge table":   {"|" + strings.Repeat(" c |", 500) + "\n|" + strings.Repeat("---|", 500) + "\n", nil},
 		"id clobber":   {"<a id=\"qs-input\" name=\"qs-list\">x</a>\n", []string{`id="qs-input" name`}},
 		"closing tags": {"</article></aside></main></body></html><p>after</p>\n", nil},
+		// Fenced code is highlighted after sanitising: its text stays text.
+		"fenced script": {"```html\n<script>alert(1)</script><img src=x onerror=alert(2)>\n```\n", []string{"<script>alert", "<img src=x", "onerror=\""}},
+		"fence info":    {"```js\" onclick=\"alert(1)\nlet a = 1\n```\n", []string{"onclick="}},
+		"raw code html": {"<pre><code class=\"language-go\"><a href=\"javascript:alert(1)\" id=\"qs-input\">x</a></code></pre>\n", []string{"javascript:", `id="qs-input"`}},
 	}
 	for name, tc := range cards {
 		t.Run(name, func(t *testing.T) {
@@ -672,4 +676,27 @@ func attr(n *html.Node, key string) string {
 		}
 	}
 	return ""
+}
+
+// TestCardCodeHighlighted checks that fenced code in a card is coloured
+// with the file view's classes, while unknown languages and inline code
+// stay plain.
+func TestCardCodeHighlighted(t *testing.T) {
+	s := newSite(t)
+	s.createRepo("alice", "coded", false)
+	s.commit("alice", "alice/coded", "card", map[string]string{"README.md": "# Code\n\n" +
+		"```python\ndef main():\n    return \"<b>\"\n```\n\n" +
+		"```no-such-language\nplain <i>text</i>\n```\n\nInline `def x` stays.\n"})
+	p := s.browser().get("/alice/coded")
+	article := between(p.body, `<article class="card-body"`, `</article>`)
+	for _, want := range []string{
+		`<pre class="chroma"><code class="language-python"><span class="k">def</span>`,
+		`<span class="s2">&#34;&lt;b&gt;&#34;</span>`,
+		`<pre><code class="language-no-such-language">plain &lt;i&gt;text&lt;/i&gt;`,
+		`<code>def x</code>`,
+	} {
+		if !strings.Contains(article, want) {
+			t.Errorf("card lacks %s:\n%s", want, article)
+		}
+	}
 }
