@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/havenhub/haven/viewer"
 )
 
 // scalarDtypes maps DuckDB scalar types to `datasets` Value dtypes (Arrow names).
@@ -28,7 +30,7 @@ func Feature(duckType string) json.RawMessage {
 	return b
 }
 
-func value(dtype string) orderedObject { return orderedObject{{"dtype", dtype}, {"_type", "Value"}} }
+func value(dtype string) viewer.Object { return viewer.Obj("dtype", dtype, "_type", "Value") }
 
 func feature(t string) any {
 	if dt, ok := scalarDtypes[t]; ok {
@@ -38,29 +40,29 @@ func feature(t string) any {
 		return value(fmt.Sprintf("decimal128(%s, %s)", m[1], m[2]))
 	}
 	if strings.HasSuffix(t, "[]") {
-		return orderedObject{{"feature", feature(t[:len(t)-2])}, {"_type", "List"}}
+		return viewer.Obj("feature", feature(t[:len(t)-2]), "_type", "List")
 	}
 	if strings.HasSuffix(t, "]") {
 		if i := strings.LastIndexByte(t, '['); i > 0 {
 			var n int
 			if _, err := fmt.Sscanf(t[i+1:len(t)-1], "%d", &n); err == nil {
-				return orderedObject{{"feature", feature(t[:i])}, {"length", n}, {"_type", "List"}}
+				return viewer.Obj("feature", feature(t[:i]), "length", n, "_type", "List")
 			}
 		}
 	}
 	if strings.HasPrefix(t, "STRUCT(") && strings.HasSuffix(t, ")") {
 		fields := splitTop(t[len("STRUCT(") : len(t)-1])
-		obj := orderedObject{}
+		obj := viewer.Obj()
 		for _, f := range fields {
 			name, typ := splitField(f)
-			obj = append(obj, kv{name, feature(typ)})
+			obj.Add(name, feature(typ))
 		}
 		return obj
 	}
 	if strings.HasPrefix(t, "MAP(") && strings.HasSuffix(t, ")") {
 		parts := splitTop(t[len("MAP(") : len(t)-1])
 		if len(parts) == 2 {
-			return orderedObject{{"feature", orderedObject{{"key", feature(parts[0])}, {"value", feature(parts[1])}}}, {"_type", "List"}}
+			return viewer.Obj("feature", viewer.Obj("key", feature(parts[0]), "value", feature(parts[1])), "_type", "List")
 		}
 	}
 	if strings.HasPrefix(t, "ENUM(") {
@@ -109,32 +111,4 @@ func splitField(f string) (string, string) {
 	}
 	name, typ, _ := strings.Cut(f, " ")
 	return name, strings.TrimSpace(typ)
-}
-
-type kv struct {
-	k string
-	v any
-}
-
-// orderedObject is a JSON object that keeps its key order.
-type orderedObject []kv
-
-func (o orderedObject) MarshalJSON() ([]byte, error) {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, e := range o {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(e.k)
-		v, err := json.Marshal(e.v)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
-	}
-	b.WriteByte('}')
-	return []byte(b.String()), nil
 }

@@ -9,39 +9,6 @@ import (
 	"github.com/havenhub/haven/viewer"
 )
 
-// ordered is a JSON object that keeps the order of its keys.
-type ordered []struct {
-	k string
-	v any
-}
-
-func (o ordered) MarshalJSON() ([]byte, error) {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, e := range o {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(e.k)
-		v, err := json.Marshal(e.v)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
-	}
-	b.WriteByte('}')
-	return []byte(b.String()), nil
-}
-
-func (o *ordered) add(k string, v any) {
-	*o = append(*o, struct {
-		k string
-		v any
-	}{k, v})
-}
-
 // featureItem is one entry of a features list in row responses.
 type featureItem struct {
 	FeatureIdx int             `json:"feature_idx"`
@@ -181,7 +148,7 @@ func (s *Server) parquet(ctx context.Context, req *request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return ordered{{"parquet_files", s.parquetFiles(req.dataset, c)}, {"features", c.Features.MarshalObject()}, {"partial", c.Partial()}}, nil
+		return viewer.Obj("parquet_files", s.parquetFiles(req.dataset, c), "features", c.Features.MarshalObject(), "partial", c.Partial()), nil
 	}
 	files := []parquetItem{}
 	failed := []map[string]any{}
@@ -195,26 +162,20 @@ func (s *Server) parquet(ctx context.Context, req *request) (any, error) {
 		files = append(files, s.parquetFiles(req.dataset, c)...)
 		partial = partial || c.Partial()
 	}
-	return ordered{{"parquet_files", files}, {"pending", []any{}}, {"failed", failed}, {"partial", partial}}, nil
+	return viewer.Obj("parquet_files", files, "pending", []any{}, "failed", failed, "partial", partial), nil
 }
 
 // datasetInfo renders a config in the DatasetInfo form of `datasets`.
-func datasetInfo(st *viewer.State, c *viewer.Config) ordered {
+func datasetInfo(st *viewer.State, c *viewer.Config) viewer.Object {
 	name := st.Dataset[strings.IndexByte(st.Dataset, '/')+1:]
-	splits := ordered{}
+	splits := viewer.Obj()
 	var download, size int64
 	for _, sp := range c.Splits {
-		splits.add(sp.Name, ordered{{"name", sp.Name}, {"num_bytes", sp.NumBytesMemory}, {"num_examples", sp.NumRows}, {"dataset_name", name}})
+		splits.Add(sp.Name, viewer.Obj("name", sp.Name, "num_bytes", sp.NumBytesMemory, "num_examples", sp.NumRows, "dataset_name", name))
 		download += sp.NumBytesOrig
 		size += sp.NumBytesMemory
 	}
-	return ordered{
-		{"description", ""}, {"citation", ""}, {"homepage", ""}, {"license", ""},
-		{"features", c.Features.MarshalObject()},
-		{"builder_name", c.Format}, {"dataset_name", name}, {"config_name", c.Name},
-		{"version", ordered{{"version_str", "0.0.0"}, {"major", 0}, {"minor", 0}, {"patch", 0}}},
-		{"splits", splits}, {"download_size", download}, {"dataset_size", size},
-	}
+	return viewer.Obj("description", "", "citation", "", "homepage", "", "license", "", "features", c.Features.MarshalObject(), "builder_name", c.Format, "dataset_name", name, "config_name", c.Name, "version", viewer.Obj("version_str", "0.0.0", "major", 0, "minor", 0, "patch", 0), "splits", splits, "download_size", download, "dataset_size", size)
 }
 
 func (s *Server) info(ctx context.Context, req *request) (any, error) {
@@ -223,9 +184,9 @@ func (s *Server) info(ctx context.Context, req *request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return ordered{{"dataset_info", datasetInfo(req.st, c)}, {"partial", c.Partial()}}, nil
+		return viewer.Obj("dataset_info", datasetInfo(req.st, c), "partial", c.Partial()), nil
 	}
-	infos := ordered{}
+	infos := viewer.Obj()
 	failed := []map[string]any{}
 	partial := false
 	for i := range req.st.Configs {
@@ -234,10 +195,10 @@ func (s *Server) info(ctx context.Context, req *request) (any, error) {
 			failed = append(failed, map[string]any{"kind": "config-info", "dataset": req.dataset, "config": c.Name, "split": nil})
 			continue
 		}
-		infos.add(c.Name, datasetInfo(req.st, c))
+		infos.Add(c.Name, datasetInfo(req.st, c))
 		partial = partial || c.Partial()
 	}
-	return ordered{{"dataset_info", infos}, {"pending", []any{}}, {"failed", failed}, {"partial", partial}}, nil
+	return viewer.Obj("dataset_info", infos, "pending", []any{}, "failed", failed, "partial", partial), nil
 }
 
 // estimate is the estimated_num_rows of a sum of parts: null unless one of
@@ -269,8 +230,8 @@ func (s *Server) size(ctx context.Context, req *request) (any, error) {
 		orig, parquet, memory, rows int64
 		est                         estimate
 	}
-	splitSizes := []ordered{}
-	configSize := func(c *viewer.Config) (ordered, totals) {
+	splitSizes := []viewer.Object{}
+	configSize := func(c *viewer.Config) (viewer.Object, totals) {
 		var t totals
 		for _, sp := range c.Splits {
 			t.orig += sp.NumBytesOrig
@@ -280,13 +241,9 @@ func (s *Server) size(ctx context.Context, req *request) (any, error) {
 			var est estimate
 			est.add(sp.NumRows, sp.EstimatedNumRows, sp.Partial)
 			t.est.add(sp.NumRows, sp.EstimatedNumRows, sp.Partial)
-			splitSizes = append(splitSizes, ordered{{"dataset", req.dataset}, {"config", c.Name}, {"split", sp.Name},
-				{"num_bytes_parquet_files", sp.ParquetBytes()}, {"num_bytes_memory", sp.NumBytesMemory},
-				{"num_rows", sp.NumRows}, {"num_columns", len(c.Features)}, {"estimated_num_rows", est.value()}})
+			splitSizes = append(splitSizes, viewer.Obj("dataset", req.dataset, "config", c.Name, "split", sp.Name, "num_bytes_parquet_files", sp.ParquetBytes(), "num_bytes_memory", sp.NumBytesMemory, "num_rows", sp.NumRows, "num_columns", len(c.Features), "estimated_num_rows", est.value()))
 		}
-		return ordered{{"dataset", req.dataset}, {"config", c.Name}, {"num_bytes_original_files", t.orig},
-			{"num_bytes_parquet_files", t.parquet}, {"num_bytes_memory", t.memory}, {"num_rows", t.rows},
-			{"num_columns", len(c.Features)}, {"estimated_num_rows", t.est.value()}}, t
+		return viewer.Obj("dataset", req.dataset, "config", c.Name, "num_bytes_original_files", t.orig, "num_bytes_parquet_files", t.parquet, "num_bytes_memory", t.memory, "num_rows", t.rows, "num_columns", len(c.Features), "estimated_num_rows", t.est.value()), t
 	}
 	if req.config != "" {
 		c, err := req.configOf()
@@ -294,9 +251,9 @@ func (s *Server) size(ctx context.Context, req *request) (any, error) {
 			return nil, err
 		}
 		cs, _ := configSize(c)
-		return ordered{{"size", ordered{{"config", cs}, {"splits", splitSizes}}}, {"partial", c.Partial()}}, nil
+		return viewer.Obj("size", viewer.Obj("config", cs, "splits", splitSizes), "partial", c.Partial()), nil
 	}
-	configs := []ordered{}
+	configs := []viewer.Object{}
 	failed := []map[string]any{}
 	var all totals
 	for i := range req.st.Configs {
@@ -313,10 +270,8 @@ func (s *Server) size(ctx context.Context, req *request) (any, error) {
 		all.rows += t.rows
 		all.est.add(t.rows, t.est.rows, t.est.partial)
 	}
-	ds := ordered{{"dataset", req.dataset}, {"num_bytes_original_files", all.orig}, {"num_bytes_parquet_files", all.parquet},
-		{"num_bytes_memory", all.memory}, {"num_rows", all.rows}, {"estimated_num_rows", all.est.value()}}
-	return ordered{{"size", ordered{{"dataset", ds}, {"configs", configs}, {"splits", splitSizes}}},
-		{"pending", []any{}}, {"failed", failed}, {"partial", all.est.partial}}, nil
+	ds := viewer.Obj("dataset", req.dataset, "num_bytes_original_files", all.orig, "num_bytes_parquet_files", all.parquet, "num_bytes_memory", all.memory, "num_rows", all.rows, "estimated_num_rows", all.est.value())
+	return viewer.Obj("size", viewer.Obj("dataset", ds, "configs", configs, "splits", splitSizes), "pending", []any{}, "failed", failed, "partial", all.est.partial), nil
 }
 
 func (s *Server) statistics(ctx context.Context, req *request) (any, error) {
@@ -331,5 +286,5 @@ func (s *Server) statistics(ctx context.Context, req *request) (any, error) {
 		return nil, errNotReady()
 	}
 	// Computed on the export: partial when the export is.
-	return ordered{{"num_examples", sp.NumRows}, {"statistics", sp.Statistics}, {"partial", sp.Partial}}, nil
+	return viewer.Obj("num_examples", sp.NumRows, "statistics", sp.Statistics, "partial", sp.Partial), nil
 }

@@ -31,9 +31,9 @@ const (
 
 // rowItem is one row of a paginated answer.
 type rowItem struct {
-	RowIdx         int64    `json:"row_idx"`
-	Row            ordered  `json:"row"`
-	TruncatedCells []string `json:"truncated_cells"`
+	RowIdx         int64         `json:"row_idx"`
+	Row            viewer.Object `json:"row"`
+	TruncatedCells []string      `json:"truncated_cells"`
 }
 
 type page struct {
@@ -88,10 +88,10 @@ func (s *Server) shards(ctx context.Context, sp *viewer.Split) ([]shard, error) 
 	return out, nil
 }
 
-func toRow(cols []string, vals []any) ordered {
-	row := make(ordered, 0, len(cols))
+func toRow(cols []string, vals []any) viewer.Object {
+	row := make(viewer.Object, 0, len(cols))
 	for i, c := range cols {
-		row.add(c, vals[i])
+		row.Add(c, vals[i])
 	}
 	return row
 }
@@ -140,7 +140,7 @@ func (s *Server) readIDs(ctx context.Context, shards []shard, ids []int64) ([]ro
 			}
 		}
 	}
-	found := map[int64]ordered{}
+	found := map[int64]viewer.Object{}
 	for _, k := range keys {
 		b := buckets[k]
 		sh := shards[b.sh]
@@ -212,8 +212,7 @@ func (s *Server) firstRows(ctx context.Context, req *request) (any, error) {
 		return nil, &apiError{500, "TooBigContentError", "The features alone are bigger than the first-rows budget."}
 	}
 	items, cut := truncateRows(items, firstRowsMaxBytes-len(fb))
-	return ordered{{"dataset", req.dataset}, {"config", c.Name}, {"split", sp.Name}, {"features", feats},
-		{"rows", items}, {"truncated", cut || sp.NumRows > int64(len(items))}}, nil
+	return viewer.Obj("dataset", req.dataset, "config", c.Name, "split", sp.Name, "features", feats, "rows", items, "truncated", cut || sp.NumRows > int64(len(items))), nil
 }
 
 func size(v any) int {
@@ -237,7 +236,7 @@ func truncateRows(items []rowItem, budget int) ([]rowItem, bool) {
 	for i := len(items) - 1; i >= 0 && total > budget; i-- {
 		for j := range items[i].Row {
 			cell := &items[i].Row[j]
-			b, _ := json.Marshal(cell.v)
+			b, _ := json.Marshal(cell.Value)
 			if len(b) <= firstRowsMinCellBytes {
 				continue
 			}
@@ -245,10 +244,10 @@ func truncateRows(items []rowItem, budget int) ([]rowItem, bool) {
 			for !json.Valid([]byte(strconv.Quote(cut))) && len(cut) > 0 {
 				cut = cut[:len(cut)-1]
 			}
-			before := size(cell.v)
-			cell.v = strings.ToValidUTF8(cut, "")
-			total -= before - size(cell.v)
-			items[i].TruncatedCells = append(items[i].TruncatedCells, cell.k)
+			before := size(cell.Value)
+			cell.Value = strings.ToValidUTF8(cut, "")
+			total -= before - size(cell.Value)
+			items[i].TruncatedCells = append(items[i].TruncatedCells, cell.Key)
 			if total <= budget {
 				break
 			}
