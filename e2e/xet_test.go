@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,18 +118,35 @@ func xetFiles(t *testing.T, dataDir string) []string {
 // hf_xet (no HF_HUB_DISABLE_XET) uploads and downloads through Xet, and the
 // files are then fetched with git + git-lfs and plain ranged HTTP.
 func TestXetPython(t *testing.T) {
+	runXetPython(t, serverOpts{})
+}
+
+// TestXetPythonS3 runs the same suite against a server whose blob store is
+// HAVEN_TEST_S3_URL: xorbs, file records and indexes live in S3, reads of
+// chunk ranges are ranged GETs, and the sweep's listings are S3 listings.
+func TestXetPythonS3(t *testing.T) {
+	if os.Getenv("HAVEN_TEST_S3_URL") == "" {
+		if requireOK {
+			t.Fatal("HAVEN_TEST_S3_URL must be set when HAVEN_TEST_REQUIRE_SERVICES=1")
+		}
+		t.Skip("HAVEN_TEST_S3_URL is not set")
+	}
+	runXetPython(t, serverOpts{S3: true})
+}
+
+func runXetPython(t *testing.T, opts serverOpts) {
 	pytest := pytestPath(t)
 	if err := exec.Command(filepath.Join(repoRoot, ".venv", "bin", "python"), "-c", "import hf_xet").Run(); err != nil {
 		skipOrFail(t, "hf_xet is not installed in .venv")
 	}
 	g := newGitEnv(t)
-	s := startServer(t, serverOpts{})
+	s := startServer(t, opts)
 	f := s.setupAccounts()
 	cmd := exec.Command(pytest, filepath.Join(repoRoot, "e2e", "python_xet"), "-q", "-rfEs", "-p", "no:cacheprovider")
 	cmd.Dir = repoRoot
 	env := filterEnv(s.clientEnv(t, f), "HF_HUB_DISABLE_XET=", "HOME=", "GIT_")
 	cmd.Env = append(env,
-		"HAVEN_DATA_DIR="+s.DataDir,
+		"HAVEN_XORBS_DIR="+s.xorbsDir(),
 		"PATH="+filepath.Join(repoRoot, ".venv", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	for _, kv := range g.env {
 		if strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "GIT_") {
@@ -136,6 +154,34 @@ func TestXetPython(t *testing.T) {
 		}
 	}
 	runLogged(t, 15*time.Minute, cmd)
+	if opts.S3 {
+		// The uploads must have gone to S3, not to the data folder.
+		if got := xetFiles(t, s.DataDir); len(got) > 0 {
+			t.Errorf("with --blob-store s3://… Xet data was written to the data folder: %v", got[:min(len(got), 5)])
+		}
+	}
+}
+
+// xorbsDir is the local folder in which s keeps xorbs: under the data folder,
+// or, for the S3 server that scripts/start-s3.sh starts (versitygw keeping
+// each object as a file under HAVEN_TEST_S3_DIR/data/<bucket>/<key>), under
+// that. It is "-" for any other S3 service.
+func (s *server) xorbsDir() string {
+	store := ""
+	for i, a := range s.extra {
+		if a == "--blob-store" && i+1 < len(s.extra) {
+			store = s.extra[i+1]
+		}
+	}
+	if store == "" {
+		return filepath.Join(s.DataDir, "blobs", "xet", "xorbs")
+	}
+	dir := os.Getenv("HAVEN_TEST_S3_DIR")
+	u, err := url.Parse(store)
+	if dir == "" || err != nil {
+		return "-"
+	}
+	return filepath.Join(dir, "data", filepath.FromSlash(strings.Trim(u.Path, "/")), "xet", "xorbs")
 }
 
 // TestXetUploadVerification uploads through the CAS API directly: a valid
@@ -269,6 +315,7 @@ func TestXetUploadVerification(t *testing.T) {
 		if rresp, err := http.DefaultClient.Do(req); err != nil || rresp.StatusCode != 416 {
 			t.Errorf("reconstruction past the end: %v, status %v", err, rresp.StatusCode)
 		}
+		testReconstructionV2(t, cas, tok, readTok, up)
 		// The first chunk of every file answers a dedup query.
 		first := up.shard.Xorbs[0].Chunks[0].Hash
 		status, shard := casDo(t, "GET", cas+"/v1/chunks/default-merkledb/"+first.String(), readTok, nil)
@@ -373,3 +420,161 @@ func TestXetDisabled(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestXetHashCapability pins down what a CAS read token grants. The token
+// names one repository, but the CAS serves any stored file by its Xet hash,
+// as the LFS batch API serves any stored object by its SHA-256: the hash is
+// the capability. What keeps it one is that nothing hands a file hash to
+// someone who cannot read a repository naming the file: tokens for a
+// repository need read access to it, the dedup answer lists xorbs and keyed
+// chunk hashes but no file, and xorb bytes are only served on URLs signed in
+// a reconstruction answer.
+func TestXetHashCapability(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	f := s.setupAccounts()
+	alice, bob := s.api(f.Alice), s.api(f.Bob)
+	alice.createRepo("model", "alice", "secret", true)
+	bob.createRepo("model", "bob", "open", false)
+	cas, aliceTok := alice.xetToken("models", "alice/secret", "write", "main")
+	up := prepareXet(t, randomBytes(43, 1<<20))
+	if status, body := casDo(t, "POST", cas+"/v1/xorbs/default/"+up.xorbHash.String(), aliceTok, up.xorb); status != 200 {
+		t.Fatalf("xorb: %d %s", status, body)
+	}
+	if status, body := casDo(t, "POST", cas+"/v1/shards", aliceTok, up.shard.MarshalUpload()); status != 200 {
+		t.Fatalf("shard: %d %s", status, body)
+	}
+
+	// Bob gets no token for the private repository.
+	if resp, _ := bob.do("GET", "/api/models/alice/secret/xet-read-token/main", nil, nil); resp.StatusCode != 404 && resp.StatusCode != 403 {
+		t.Errorf("bob's read token for alice/secret: status %d", resp.StatusCode)
+	}
+	_, bobTok := bob.xetToken("models", "bob/open", "read", "main")
+	// Having the first chunk, he learns where it is, but no file hash.
+	status, body := casDo(t, "GET", cas+"/v1/chunks/default-merkledb/"+up.shard.Xorbs[0].Chunks[0].Hash.String(), bobTok, nil)
+	if sh, err := xet.ParseShard(body); status != 200 || err != nil || len(sh.Files) != 0 {
+		t.Errorf("dedup answer: status %d, %v", status, err)
+	}
+	// The xorb is not served without a signed URL.
+	if status, _ := casDo(t, "GET", cas+"/v1/fetch/"+up.xorbHash.String(), bobTok, nil); status != 403 {
+		t.Errorf("unsigned xorb fetch: status %d, want 403", status)
+	}
+	// With the file hash (which only the content or a readable pointer
+	// gives), the file is served whatever repository the token names.
+	if status, _ := casDo(t, "GET", cas+"/v1/reconstructions/"+up.fileHash.String(), bobTok, nil); status != 200 {
+		t.Errorf("reconstruction by hash with another repository's token: status %d, want 200", status)
+	}
+	// Without a token, or with a forged one, nothing.
+	if status, _ := casDo(t, "GET", cas+"/v1/reconstructions/"+up.fileHash.String(), "", nil); status != 401 {
+		t.Errorf("reconstruction without a token: status %d, want 401", status)
+	}
+	if status, _ := casDo(t, "GET", cas+"/v1/reconstructions/"+up.fileHash.String(), bobTok[:len(bobTok)-2]+"00", nil); status != 401 {
+		t.Errorf("reconstruction with a tampered token: status %d, want 401", status)
+	}
+}
+
+// testReconstructionV2 registers a file whose terms re-use chunks of up's
+// xorb, overlapping ([0,2) and [1,3)) and apart ([4,5)), and reads it back
+// through /v2/reconstructions: one URL for the xorb, the overlapping ranges
+// merged, and both single-range and multi-range GETs of that URL giving
+// bytes that decode to the file.
+func testReconstructionV2(t *testing.T, cas, tok, readTok string, up *xetUpload) {
+	t.Helper()
+	xi := up.shard.Xorbs[0]
+	chunk := func(i int) []byte {
+		c := xi.Chunks[i]
+		return up.data[c.Offset : c.Offset+c.Size]
+	}
+	var content []byte
+	var refs []xet.ChunkRef
+	var terms []xet.FileTerm
+	for _, r := range [][2]int{{0, 2}, {1, 3}, {4, 5}} {
+		term := xet.FileTerm{Xorb: up.xorbHash, Start: uint32(r[0]), End: uint32(r[1])}
+		var hashes []xet.Hash
+		for i := r[0]; i < r[1]; i++ {
+			content = append(content, chunk(i)...)
+			refs = append(refs, xet.ChunkRef{Hash: xi.Chunks[i].Hash, Size: uint64(xi.Chunks[i].Size)})
+			hashes = append(hashes, xi.Chunks[i].Hash)
+			term.Size += xi.Chunks[i].Size
+		}
+		term.Verification = xet.VerificationHash(hashes)
+		terms = append(terms, term)
+	}
+	fh := xet.FileHash(refs)
+	sh := &xet.Shard{Files: []xet.FileInfo{{Hash: fh, Terms: terms, Verified: true}}}
+	if status, body := casDo(t, "POST", cas+"/v1/shards", tok, sh.MarshalUpload()); status != 200 {
+		t.Fatalf("shard re-using chunks: status %d: %s", status, body)
+	}
+	status, body := casDo(t, "GET", cas+"/v2/reconstructions/"+fh.String(), readTok, nil)
+	type span struct{ Start, End int64 }
+	var rec struct {
+		Offset int64 `json:"offset_into_first_range"`
+		Terms  []struct {
+			Hash           string `json:"hash"`
+			UnpackedLength int    `json:"unpacked_length"`
+			Range          span   `json:"range"`
+		} `json:"terms"`
+		Xorbs map[string][]struct {
+			URL    string `json:"url"`
+			Ranges []struct {
+				Chunks span `json:"chunks"`
+				Bytes  span `json:"bytes"`
+			} `json:"ranges"`
+		} `json:"xorbs"`
+	}
+	if err := json.Unmarshal(body, &rec); status != 200 || err != nil {
+		t.Fatalf("v2 reconstruction: status %d, %v: %s", status, err, truncate(body, 300))
+	}
+	fetches := rec.Xorbs[up.xorbHash.String()]
+	if len(rec.Terms) != 3 || rec.Offset != 0 || len(rec.Xorbs) != 1 || len(fetches) != 1 || len(fetches[0].Ranges) != 2 ||
+		fetches[0].Ranges[0].Chunks != (span{0, 3}) || fetches[0].Ranges[1].Chunks != (span{4, 5}) {
+		t.Fatalf("v2 reconstruction: %s", truncate(body, 600))
+	}
+	get := func(rangeHeader string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("GET", fetches[0].URL, nil)
+		req.Header.Set("Range", rangeHeader)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var buf bytes.Buffer
+		buf.ReadFrom(resp.Body)
+		return resp, buf.Bytes()
+	}
+	// Decoded chunks of each listed range, by chunk index.
+	chunks := map[int64][]byte{}
+	keep := func(chunkStart int64, raw []byte) {
+		decoded, err := xet.DecodeChunks(nil, raw)
+		if err != nil {
+			t.Fatalf("range from chunk %d does not decode: %v", chunkStart, err)
+		}
+		for i := chunkStart; len(decoded) > 0; i++ {
+			n := int(xi.Chunks[i].Size)
+			chunks[i], decoded = decoded[:n], decoded[n:]
+		}
+	}
+	var multi []string
+	for _, r := range fetches[0].Ranges {
+		h := "bytes=" + itoa(r.Bytes.Start) + "-" + itoa(r.Bytes.End)
+		multi = append(multi, itoa(r.Bytes.Start)+"-"+itoa(r.Bytes.End))
+		resp, raw := get(h)
+		if resp.StatusCode != 206 {
+			t.Fatalf("GET %s: status %d", h, resp.StatusCode)
+		}
+		keep(r.Chunks.Start, raw)
+	}
+	var rebuilt []byte
+	for _, term := range rec.Terms {
+		for i := term.Range.Start; i < term.Range.End; i++ {
+			rebuilt = append(rebuilt, chunks[i]...)
+		}
+	}
+	if !bytes.Equal(rebuilt, content) {
+		t.Fatal("the v2 ranges do not rebuild the file")
+	}
+	// One multi-range GET answers the same bytes as multipart/byteranges.
+	resp, _ := get("bytes=" + strings.Join(multi, ","))
+	if resp.StatusCode != 206 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/byteranges") {
+		t.Errorf("multi-range GET: status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}

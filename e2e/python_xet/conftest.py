@@ -2,8 +2,10 @@
 with hf_xet installed and HF_HUB_DISABLE_XET unset, against Haven.
 
 The Go test TestXetPython starts the server and passes HF_ENDPOINT,
-HAVEN_TOKEN (alice, write), HAVEN_USER and HAVEN_DATA_DIR (the server's data
-folder, to measure what the server stores).
+HAVEN_TOKEN (alice, write), HAVEN_USER and HAVEN_XORBS_DIR (the folder in
+which the server's blob store keeps xorbs, to measure what the server stores;
+"-" when the store is not a local folder). TestXetPythonS3 runs the same suite
+against a server that keeps its blobs in S3.
 """
 
 import os
@@ -11,6 +13,10 @@ import uuid
 
 import pytest
 from huggingface_hub import HfApi
+
+# Haven serves /v2/reconstructions; forcing version 2 turns a broken answer
+# into a failure instead of a silent fallback to /v1.
+os.environ["HF_XET_CLIENT_RECONSTRUCTION_API_VERSION"] = "2"
 
 
 def _env(name):
@@ -44,8 +50,10 @@ def user():
 
 
 @pytest.fixture(scope="session")
-def data_dir():
-    return _env("HAVEN_DATA_DIR")
+def xorbs_dir():
+    """The local folder holding the server's xorbs, or None if there is none."""
+    value = _env("HAVEN_XORBS_DIR")
+    return None if value == "-" else value
 
 
 @pytest.fixture(scope="session")
