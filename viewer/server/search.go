@@ -61,6 +61,7 @@ func (ix *indexes) ensure(st *viewer.State, c *viewer.Config, sp *viewer.Split) 
 		close(ch)
 		return ch
 	}
+	ix.prune(st.RepoID, st.SHA)
 	go func() {
 		defer close(ch)
 		err := ix.build(p, c, sp)
@@ -73,6 +74,50 @@ func (ix *indexes) ensure(st *viewer.State, c *viewer.Config, sp *viewer.Split) 
 		ix.mu.Unlock()
 	}()
 	return ch
+}
+
+// prune removes the indexes of the dataset's other revisions, and those of
+// an older layout, once a new one is needed: queries only ever use the
+// current revision's, so that disk use stays bounded by one revision per
+// dataset. Indexes being built are left alone. ix.mu must be held.
+func (ix *indexes) prune(repoID int64, sha string) {
+	repoDir := filepath.Join(ix.dir, fmt.Sprint(repoID))
+	entries, err := os.ReadDir(repoDir)
+	if err != nil {
+		return
+	}
+	busy := func(p string) bool {
+		for b := range ix.building {
+			if strings.HasPrefix(b, p) {
+				return true
+			}
+		}
+		return false
+	}
+	drop := func(p string) {
+		for o, idx := range ix.open {
+			if strings.HasPrefix(o, p) {
+				idx.Close()
+				delete(ix.open, o)
+			}
+		}
+		os.RemoveAll(p)
+	}
+	for _, e := range entries {
+		p := filepath.Join(repoDir, e.Name())
+		if e.Name() != sha {
+			if !busy(p + string(filepath.Separator)) {
+				drop(p)
+			}
+			continue
+		}
+		files, _ := os.ReadDir(p)
+		for _, f := range files {
+			if fp := filepath.Join(p, f.Name()); strings.HasSuffix(f.Name(), ".fts") && !strings.HasSuffix(f.Name(), indexExt) {
+				drop(fp)
+			}
+		}
+	}
 }
 
 // build indexes the text of every string-bearing column of the split.
