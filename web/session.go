@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -171,6 +172,15 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Username = strings.TrimSpace(r.PostFormValue("username"))
 	password := r.PostFormValue("password")
+	// Limits are checked before the password, so that a refused attempt
+	// costs no hashing and tells nothing about the password.
+	now, addr, account := time.Now(), clientAddress(r), strings.ToLower(d.Username)
+	if wait := max(h.signIns.address.wait(addr, now), h.signIns.account.wait(account, now)); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		d.Error = "Too many failed sign-ins for this account or from your address. Try again in " + retryText(wait) + "."
+		h.render(w, r, http.StatusTooManyRequests, "login", "Sign in", d)
+		return
+	}
 	user, err := h.meta.UserByName(r.Context(), d.Username)
 	hash := ""
 	if err == nil && !user.IsOrg {
@@ -182,15 +192,23 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if hash == "" {
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		// A name without an account counts against the address only, which
+		// bounds the account limiter by the number of users.
+		h.signIns.address.fail(addr, now)
 		d.Error = "Wrong user name or password."
 		h.render(w, r, http.StatusUnauthorized, "login", "Sign in", d)
 		return
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		h.signIns.address.fail(addr, now)
+		h.signIns.account.fail(account, now)
 		d.Error = "Wrong user name or password."
 		h.render(w, r, http.StatusUnauthorized, "login", "Sign in", d)
 		return
 	}
+	// The owner got in: their account's count starts again. The address
+	// keeps its count, or one valid account would reset it for the rest.
+	h.signIns.account.clear(account)
 	if err := h.startSession(w, r, user); err != nil {
 		h.fail(w, r, err)
 		return

@@ -53,6 +53,7 @@ type Handler struct {
 	viewer bool // the dataset viewer is served beside the pages
 
 	sessions sync.Map // session hash → sessionEntry
+	signIns  signInLimits
 	facets   facetCache
 	cards    cardCache
 }
@@ -71,13 +72,14 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{
-		meta:   cfg.Meta,
-		git:    cfg.Git,
-		base:   base,
-		origin: base.Scheme + "://" + base.Host,
-		log:    cfg.Logger,
-		pages:  pages,
-		viewer: !cfg.NoViewer,
+		meta:    cfg.Meta,
+		git:     cfg.Git,
+		base:    base,
+		origin:  base.Scheme + "://" + base.Host,
+		log:     cfg.Logger,
+		pages:   pages,
+		viewer:  !cfg.NoViewer,
+		signIns: newSignInLimits(),
 	}
 	return h, nil
 }

@@ -700,3 +700,61 @@ func TestCardCodeHighlighted(t *testing.T) {
 		}
 	}
 }
+
+// TestSignInLimits checks that failed sign-ins are limited per account and
+// per client address, that a refusal says when to come back, and that the
+// owner's success starts the account's count again.
+func TestSignInLimits(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	try := func(user, password, addr string) page {
+		t.Helper()
+		v := url.Values{"username": {user}, "password": {password}, "next": {"/"}}
+		return b.do("POST", "/login", "application/x-www-form-urlencoded", []byte(v.Encode()), "X-Forwarded-For", addr)
+	}
+	// The account limit: ten failures from ten addresses, then even the
+	// right password is refused, for alice only.
+	for i := 0; i < 9; i++ {
+		if p := try("alice", "wrong", "192.0.2."+itoa(int64(i))); p.status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: status %d", i+1, p.status)
+		}
+	}
+	if p := try("alice", "password-alice", "192.0.2.50"); p.status != http.StatusSeeOther {
+		t.Fatalf("the owner after nine failures: %d", p.status)
+	}
+	for i := 0; i < 10; i++ {
+		if p := try("Alice", "wrong", "192.0.2."+itoa(int64(100+i))); p.status != http.StatusUnauthorized {
+			t.Fatalf("failure %d after the count restarted: status %d", i+1, p.status)
+		}
+	}
+	p := try("alice", "password-alice", "192.0.2.200")
+	if p.status != http.StatusTooManyRequests {
+		t.Fatalf("eleventh attempt: status %d, want 429", p.status)
+	}
+	if secs, err := strconv.Atoi(p.header.Get("Retry-After")); err != nil || secs < 1 || secs > 15*60 {
+		t.Errorf("Retry-After %q", p.header.Get("Retry-After"))
+	}
+	if !strings.Contains(p.body, "Too many failed sign-ins") || !strings.Contains(p.body, `role="alert"`) {
+		t.Errorf("the refusal does not say why:\n%s", p.body)
+	}
+	if p.header.Get("Set-Cookie") != "" {
+		t.Error("a refused sign-in set a cookie")
+	}
+	if p := try("bob", "password-bob", "192.0.2.200"); p.status != http.StatusSeeOther {
+		t.Errorf("bob from the same address: %d", p.status)
+	}
+
+	// The address limit: thirty failures on any names from one address,
+	// then that address is refused for everyone and others are not.
+	for i := 0; i < 30; i++ {
+		if p := try("nobody-"+itoa(int64(i)), "x", "2001:db8:1:2::"+itoa(int64(i+1))); p.status != http.StatusUnauthorized {
+			t.Fatalf("address failure %d: status %d", i+1, p.status)
+		}
+	}
+	if p := try("bob", "password-bob", "2001:db8:1:2:ffff::1"); p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" {
+		t.Errorf("same /64 after thirty failures: %d, Retry-After %q", p.status, p.header.Get("Retry-After"))
+	}
+	if p := try("bob", "password-bob", "2001:db8:1:3::1"); p.status != http.StatusSeeOther {
+		t.Errorf("another address: %d", p.status)
+	}
+}
