@@ -255,14 +255,24 @@ func (s *Server) handleDedupQuery(w http.ResponseWriter, r *http.Request, prefix
 	w.Write(data)
 }
 
-func (s *Server) handleHeadFile(w http.ResponseWriter, r *http.Request, hash string) {
+// casFile authenticates a read of a stored file and returns its record;
+// on failure it has answered and ok is false.
+func (s *Server) casFile(w http.ResponseWriter, r *http.Request, hash string) (*casstore.File, bool) {
 	h, ok := s.casRequest(w, r, false, "", "", hash)
 	if !ok {
-		return
+		return nil, false
 	}
 	f, err := s.cas.File(r.Context(), h)
 	if err != nil {
 		s.writeError(w, r, notFoundAs(err, "File not found"))
+		return nil, false
+	}
+	return f, true
+}
+
+func (s *Server) handleHeadFile(w http.ResponseWriter, r *http.Request, hash string) {
+	f, ok := s.casFile(w, r, hash)
+	if !ok {
 		return
 	}
 	w.Header().Set("Content-Length", strconv.FormatInt(f.Size, 10))
@@ -326,15 +336,11 @@ type xetRangeBytes struct {
 // per xorb with all its ranges, which clients fetch as separate ranged GETs
 // or as one multi-range GET.
 func (s *Server) handleReconstruction(w http.ResponseWriter, r *http.Request, version, hash string) {
-	h, ok := s.casRequest(w, r, false, "", "", hash)
+	f, ok := s.casFile(w, r, hash)
 	if !ok {
 		return
 	}
-	f, err := s.cas.File(r.Context(), h)
-	if err != nil {
-		s.writeError(w, r, notFoundAs(err, "File not found"))
-		return
-	}
+	var err error
 	from, to := int64(0), f.Size
 	if rh := r.Header.Get("Range"); rh != "" {
 		if from, to, err = parseByteRange(rh); err != nil {

@@ -99,6 +99,16 @@ func (r *shardReader) entry() ([]byte, error) {
 	return e, nil
 }
 
+// section returns the next entry of a section, or nil at the bookend that
+// closes it.
+func (r *shardReader) section() ([]byte, error) {
+	e, err := r.entry()
+	if err != nil || isBookend(e) {
+		return nil, err
+	}
+	return e, nil
+}
+
 func isBookend(e []byte) bool {
 	for _, c := range e[:32] {
 		if c != 0xFF {
@@ -131,11 +141,11 @@ func ParseShard(data []byte) (*Shard, error) {
 	r := &shardReader{b: data, pos: shardHeaderSize}
 	sh := &Shard{}
 	for {
-		e, err := r.entry()
+		e, err := r.section()
 		if err != nil {
 			return nil, err
 		}
-		if isBookend(e) {
+		if e == nil {
 			break
 		}
 		var f FileInfo
@@ -176,11 +186,11 @@ func ParseShard(data []byte) (*Shard, error) {
 		sh.Files = append(sh.Files, f)
 	}
 	for {
-		e, err := r.entry()
+		e, err := r.section()
 		if err != nil {
 			return nil, err
 		}
-		if isBookend(e) {
+		if e == nil {
 			break
 		}
 		var x XorbInfo

@@ -119,34 +119,55 @@ func (s *Store) Sweep(ctx context.Context, liveOIDs map[string]bool, cutoff time
 		s.mu.Unlock()
 	}
 
-	files := map[xet.Hash]bool{}
-	var deadFiles []blob.Info
-	err = s.blobs.List(ctx, PrefixFiles, func(i blob.Info) error {
-		if h, err := xet.ParseHash(path.Base(i.Key)); err == nil {
-			files[h] = true
-			if !liveFiles[h] && !young(i) && !referenced(h) {
-				deadFiles = append(deadFiles, i)
+	// listDead lists the objects under a hash-keyed prefix, and those of
+	// them that dead says may go.
+	listDead := func(prefix string, dead func(xet.Hash, blob.Info) bool) (map[xet.Hash]bool, []blob.Info, error) {
+		all := map[xet.Hash]bool{}
+		var out []blob.Info
+		err := s.blobs.List(ctx, prefix, func(i blob.Info) error {
+			if h, err := xet.ParseHash(path.Base(i.Key)); err == nil {
+				all[h] = true
+				if dead(h, i) {
+					out = append(out, i)
+				}
+			}
+			return nil
+		})
+		return all, out, err
+	}
+	// removeAll removes those objects (see remove), takes them out of all
+	// and returns the hashes of the removed ones.
+	removeAll := func(dead []blob.Info, all map[xet.Hash]bool) ([]xet.Hash, error) {
+		var gone []xet.Hash
+		for _, i := range dead {
+			h, _ := xet.ParseHash(path.Base(i.Key))
+			ok, err := remove(i, h)
+			if err != nil {
+				return gone, err
+			}
+			if ok {
+				delete(all, h)
+				gone = append(gone, h)
 			}
 		}
-		return nil
+		return gone, nil
+	}
+
+	files, deadFiles, err := listDead(PrefixFiles, func(h xet.Hash, i blob.Info) bool {
+		return !liveFiles[h] && !young(i) && !referenced(h)
 	})
 	if err != nil {
 		return st, err
 	}
-	for _, i := range deadFiles {
-		h, _ := xet.ParseHash(path.Base(i.Key))
-		ok, err := remove(i, h)
-		if err != nil {
-			return st, err
-		}
-		if !ok {
-			continue
-		}
-		delete(files, h)
-		st.Files++
-		s.mu.Lock()
+	goneFiles, err := removeAll(deadFiles, files)
+	st.Files += len(goneFiles)
+	s.mu.Lock()
+	for _, h := range goneFiles {
 		delete(s.files, h)
-		s.mu.Unlock()
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return st, err
 	}
 	// The xorbs of every file still stored are live, including files that
 	// a shard registered during this sweep.
@@ -164,45 +185,32 @@ func (s *Store) Sweep(ctx context.Context, liveOIDs map[string]bool, cutoff time
 		}
 	}
 
-	xorbs := map[xet.Hash]bool{}
-	var deadMeta []blob.Info
-	err = s.blobs.List(ctx, PrefixXorbMeta, func(i blob.Info) error {
-		h, err := xet.ParseHash(path.Base(i.Key))
-		if err != nil {
-			return nil
-		}
-		xorbs[h] = true
-		if !liveXorbs[h] && !young(i) && !referenced(h) {
-			deadMeta = append(deadMeta, i)
-		}
-		return nil
+	xorbs, deadMeta, err := listDead(PrefixXorbMeta, func(h xet.Hash, i blob.Info) bool {
+		return !liveXorbs[h] && !young(i) && !referenced(h)
 	})
 	if err != nil {
 		return st, err
 	}
+	// Metadata first: without it the xorb counts as absent, so a
+	// half-finished removal never leaves metadata for missing data.
+	goneXorbs, err := removeAll(deadMeta, xorbs)
 	deadXorbs := map[xet.Hash]bool{}
-	for _, i := range deadMeta {
-		h, _ := xet.ParseHash(path.Base(i.Key))
-		// Metadata first: without it the xorb counts as absent, so a
-		// half-finished removal never leaves metadata for missing data.
-		ok, err := remove(i, h)
-		if err != nil {
-			return st, err
-		}
-		if !ok {
-			continue
-		}
-		delete(xorbs, h)
+	for _, h := range goneXorbs {
 		deadXorbs[h] = true
+		st.Xorbs++
+		s.mu.Lock()
+		delete(s.metas, h)
+		s.mu.Unlock()
+	}
+	if err != nil {
+		return st, err
+	}
+	for _, h := range goneXorbs {
 		if info, err := s.blobs.Stat(ctx, xorbKey(h)); err == nil {
 			if err := s.delete(ctx, info, &st); err != nil {
 				return st, err
 			}
 		}
-		st.Xorbs++
-		s.mu.Lock()
-		delete(s.metas, h)
-		s.mu.Unlock()
 	}
 
 	// Chunk sections whose metadata never got written (an upload that
