@@ -307,6 +307,9 @@ type profileData struct {
 	Members  []haven.User
 	Orgs     []haven.Membership
 	IsMe     bool
+	// MembersURL links to the members page, for the organisation's members
+	// and the hub's administrators, who may open it.
+	MembersURL string
 }
 
 // profileRepoLimit bounds the repositories listed per type on a profile.
@@ -335,6 +338,9 @@ func (h *Handler) profile(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	if u.IsOrg {
 		d.Members, _, err = h.meta.Members(r.Context(), u.ID)
+		if !a.Anonymous() && (a.User.IsAdmin || a.Orgs[strings.ToLower(u.Name)] != "") {
+			d.MembersURL = membersURL(u.Name)
+		}
 	} else {
 		d.Orgs, err = h.meta.Memberships(r.Context(), u.ID)
 	}

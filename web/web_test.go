@@ -758,3 +758,103 @@ func TestSignInLimits(t *testing.T) {
 		t.Errorf("another address: %d", p.status)
 	}
 }
+
+// TestOrgMembers walks the members page of acme: who may see it, who may
+// change it, the changes themselves (with their effect on access to the
+// organisation's private repositories), and the refusals.
+func TestOrgMembers(t *testing.T) {
+	s := newSite(t)
+	body, _ := json.Marshal(map[string]any{"name": "plans", "organization": "acme", "private": true})
+	if p := s.apiDo("POST", "/api/repos/create", s.tokens["alice"], "application/json", body); p.status != 200 {
+		t.Fatalf("create acme/plans: %d %s", p.status, p.body)
+	}
+	const members = "/organizations/acme/members"
+	alice, bob, anon := s.browser(), s.browser(), s.browser()
+	alice.signIn("alice")
+	bob.signIn("bob")
+	change := func(b *browser, action, user, role string) page {
+		t.Helper()
+		return b.form(members, url.Values{"action": {action}, "username": {user}, "role": {role}})
+	}
+
+	if p := anon.get(members); p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/login") {
+		t.Errorf("visitor: %d to %q, want a sign-in redirect", p.status, p.header.Get("Location"))
+	}
+	if p := bob.get(members); p.status != http.StatusForbidden {
+		t.Errorf("non-member: %d, want 403", p.status)
+	}
+	if p := change(bob, "add", "bob", "admin"); p.status != http.StatusForbidden {
+		t.Errorf("non-member adding himself: %d, want 403", p.status)
+	}
+	if p := anon.get("/acme"); strings.Contains(p.body, members) {
+		t.Error("the profile links visitors to the members page")
+	}
+	if p := alice.get("/acme"); !strings.Contains(p.body, `href="`+members+`"`) {
+		t.Error("the profile does not link its admin to the members page")
+	}
+	p := alice.get(members)
+	if p.status != 200 || !strings.Contains(p.body, "Add member") || !strings.Contains(p.body, `aria-label="Remove alice"`) {
+		t.Fatalf("admin's page: %d\n%s", p.status, p.body)
+	}
+
+	// Adding bob gives him the organisation's private repositories at once.
+	if p := bob.get("/acme/plans"); p.status != http.StatusNotFound {
+		t.Errorf("bob before joining: %d", p.status)
+	}
+	p = change(alice, "add", "bob", "read")
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != members+"?done=added" {
+		t.Fatalf("add bob: %d to %q\n%s", p.status, p.header.Get("Location"), p.body)
+	}
+	if p := alice.get(members + "?done=added"); !strings.Contains(p.body, "The member was added.") || !strings.Contains(p.body, `<option value="read" selected>`) {
+		t.Errorf("after adding bob:\n%s", p.body)
+	}
+	if p := alice.get(members + "?done=Your+account+is+locked"); strings.Contains(p.body, "locked") {
+		t.Error("the page shows text from its URL")
+	}
+	if p := bob.get("/acme/plans"); p.status != 200 {
+		t.Errorf("bob after joining: %d", p.status)
+	}
+	p = bob.get(members)
+	if p.status != 200 || strings.Contains(p.body, "Add member") || strings.Contains(p.body, "<select") || !strings.Contains(p.body, `<span class="badge">admin</span>`) {
+		t.Errorf("a read member's page: %d, or it offers changes:\n%s", p.status, p.body)
+	}
+	if p := change(bob, "role", "bob", "admin"); p.status != http.StatusForbidden {
+		t.Errorf("read member promoting himself: %d, want 403", p.status)
+	}
+
+	refusals := []struct{ action, user, role, want string }{
+		{"add", "nobody", "read", "There is no user named nobody."},
+		{"add", "acme", "read", "There is no user named acme."},
+		{"add", "bob", "write", "already a member"},
+		{"role", "bob", "owner", "Choose admin, write or read."},
+		{"role", "alice", "write", "only administrator"},
+		{"remove", "alice", "", "only administrator"},
+		{"remove", "nobody", "", "no user named"},
+	}
+	for _, tc := range refusals {
+		p := change(alice, tc.action, tc.user, tc.role)
+		if p.status != http.StatusBadRequest || !strings.Contains(p.body, tc.want) {
+			t.Errorf("%s %s %s: %d, want 400 with %q", tc.action, tc.user, tc.role, p.status, tc.want)
+		}
+	}
+
+	// With a second admin, alice may step down, and then manages nothing.
+	if p := change(alice, "role", "bob", "admin"); p.status != http.StatusSeeOther {
+		t.Fatalf("promote bob: %d %s", p.status, p.body)
+	}
+	if p := change(alice, "role", "alice", "write"); p.status != http.StatusSeeOther {
+		t.Fatalf("alice steps down: %d %s", p.status, p.body)
+	}
+	if p := change(alice, "remove", "bob", ""); p.status != http.StatusForbidden {
+		t.Errorf("a write member removing an admin: %d, want 403", p.status)
+	}
+	if p := change(bob, "remove", "alice", ""); p.status != http.StatusSeeOther {
+		t.Fatalf("bob removes alice: %d %s", p.status, p.body)
+	}
+	if p := alice.get("/acme/plans"); p.status != http.StatusNotFound {
+		t.Errorf("alice after removal: %d, want 404", p.status)
+	}
+	if p := alice.get(members); p.status != http.StatusForbidden {
+		t.Errorf("alice's page after removal: %d, want 403", p.status)
+	}
+}
