@@ -10,8 +10,9 @@ import (
 
 // TestBrowser drives the web pages in headless Chromium (e2e/browser, with
 // playwright-core): sign in, create a repository, write its card, upload
-// files, browse a tag, read a diff, search and filter, like, and create and
-// revoke a token. Screenshots go to test-output/screenshots.
+// files, browse a tag, read a diff, search and filter, like, create and
+// revoke a token, browse a dataset in the viewer, manage branches, tags and
+// an organisation's members. Screenshots go to test-output/screenshots.
 func TestBrowser(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -30,6 +31,8 @@ func TestBrowser(t *testing.T) {
 	}
 	s := startServer(t, serverOpts{})
 	s.createUser("alice", "Alice Liddell")
+	s.createUser("bob", "Bob Builder")
+	s.createOrg("acme", "alice")
 	token := s.createToken("alice", "write")
 	shots := filepath.Join(repoRoot, "test-output", "screenshots")
 	cmd := exec.Command(node, "--test", "--test-concurrency=1", "--test-reporter=spec", "web.test.mjs")
@@ -37,6 +40,8 @@ func TestBrowser(t *testing.T) {
 	cmd.Env = append(filterEnv(os.Environ(), "HAVEN_"),
 		"HAVEN_URL="+s.URL,
 		"HAVEN_USER=alice",
+		"HAVEN_ORG=acme",                     // alice is its admin
+		"HAVEN_OTHER=bob",                    // another user, not in it
 		"HAVEN_PASSWORD=pw-alice-e2e-secret", // as createUser sets it
 		"HAVEN_TOKEN="+token,
 		"HAVEN_CHROMIUM="+chromium,

@@ -595,6 +595,16 @@ type refRow struct {
 type refsData struct {
 	*repoView
 	Groups map[string][]refRow // "Branches", "Tags"
+	Forms  []refForm           // for writers
+}
+
+// refForm is the form that creates a branch or a tag; the two differ only
+// in their words.
+type refForm struct{ Kind, NameLabel, Example, RevLabel string }
+
+var refForms = []refForm{
+	{"branch", "Branch name", "e.g. experiment", "From"},
+	{"tag", "Tag name", "e.g. v1.0", "At"},
 }
 
 // refs answers GET /{repo}/refs: branches and tags.
@@ -605,6 +615,9 @@ func (h *Handler) refs(w http.ResponseWriter, r *http.Request, repo *haven.Repo)
 		return
 	}
 	d := refsData{repoView: v}
+	if v.CanWrite {
+		d.Forms = refForms
+	}
 	rows := func(refs []gitstore.Ref) []refRow {
 		var out []refRow
 		for _, ref := range refs {
@@ -661,6 +674,23 @@ func (h *Handler) repoSettings(w http.ResponseWriter, r *http.Request, repo *hav
 	h.render(w, r, http.StatusOK, "settings", "Settings of "+repo.FullName(), settingsData{v, string(repo.Type)})
 }
 
+// openBranch opens the revision of a page that commits (upload, edit):
+// the visitor must be able to write, and the revision must be a branch,
+// the only place commits go.
+func (h *Handler) openBranch(r *http.Request, repo *haven.Repo, segs []string) (*repoView, string, error) {
+	if err := auth.Can(actorOf(r), auth.Write, repo); err != nil {
+		return nil, "", err
+	}
+	v, p, err := h.openRev(r, repo, "files", segs)
+	if err != nil {
+		return nil, "", err
+	}
+	if !isBranch(v.Refs, v.Rev) {
+		return nil, "", haven.Errorf(haven.EInvalid, "Files can only be changed on a branch.")
+	}
+	return v, p, nil
+}
+
 type uploadData struct {
 	*repoView
 	Dir string
@@ -668,17 +698,9 @@ type uploadData struct {
 
 // upload answers GET /{repo}/upload/{rev}/{dir}: the upload form.
 func (h *Handler) upload(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
-	if err := auth.Can(actorOf(r), auth.Write, repo); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	v, dir, err := h.openRev(r, repo, "files", segs)
+	v, dir, err := h.openBranch(r, repo, segs)
 	if err != nil {
 		h.fail(w, r, err)
-		return
-	}
-	if !isBranch(v.Refs, v.Rev) {
-		h.fail(w, r, haven.Errorf(haven.EInvalid, "Files can only be uploaded to a branch."))
 		return
 	}
 	v.SwitchBase = repoURL(repo, "/upload/")
@@ -696,16 +718,12 @@ type editData struct {
 // edit answers GET /{repo}/edit/{rev}/{path}: a text file in a form whose
 // script commits it. A missing README.md can be created this way.
 func (h *Handler) edit(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
-	if err := auth.Can(actorOf(r), auth.Write, repo); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	v, file, err := h.openRev(r, repo, "files", segs)
+	v, file, err := h.openBranch(r, repo, segs)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if file == "" || !isBranch(v.Refs, v.Rev) {
+	if file == "" {
 		h.notFound(w, r)
 		return
 	}

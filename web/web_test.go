@@ -858,3 +858,34 @@ func TestOrgMembers(t *testing.T) {
 		t.Errorf("alice's page after removal: %d, want 403", p.status)
 	}
 }
+
+// TestRefsPageForms checks that writers get the forms and delete buttons
+// of the branches page (none for the default branch) and readers do not.
+func TestRefsPageForms(t *testing.T) {
+	s := newSite(t)
+	s.createRepo("alice", "m", false)
+	s.commit("alice", "alice/m", "first", map[string]string{"a.txt": "a\n"})
+	if p := s.apiDo("POST", "/api/models/alice/m/branch/dev", s.tokens["alice"], "application/json", []byte(`{}`)); p.status != 200 {
+		t.Fatalf("branch: %d %s", p.status, p.body)
+	}
+	if p := s.apiDo("POST", "/api/models/alice/m/tag/main", s.tokens["alice"], "application/json", []byte(`{"tag":"v1"}`)); p.status != 200 {
+		t.Fatalf("tag: %d %s", p.status, p.body)
+	}
+	alice, bob := s.browser(), s.browser()
+	alice.signIn("alice")
+	bob.signIn("bob")
+	p := alice.get("/alice/m/refs")
+	for _, want := range []string{`data-api="/api/models/alice/m"`, "Create branch", "Create tag",
+		`aria-label="Delete branch dev"`, `aria-label="Delete tag v1"`, `for="branch-name"`, `for="tag-rev"`} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("writer's page lacks %s", want)
+		}
+	}
+	if strings.Contains(p.body, `aria-label="Delete branch main"`) {
+		t.Error("the default branch can be deleted from the page")
+	}
+	p = bob.get("/alice/m/refs")
+	if p.status != 200 || strings.Contains(p.body, "data-refs") || strings.Contains(p.body, "data-delete-ref") {
+		t.Errorf("reader's page: %d, offers changes: %v", p.status, strings.Contains(p.body, "data-delete-ref"))
+	}
+}

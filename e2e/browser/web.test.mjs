@@ -5,7 +5,9 @@
 // the server and passes:
 //
 //   HAVEN_URL, HAVEN_USER, HAVEN_PASSWORD, HAVEN_TOKEN (write token of the
-//   user, for setting up a tag), HAVEN_CHROMIUM, HAVEN_SCREENSHOTS.
+//   user, for setting up a tag), HAVEN_ORG (an organisation the user
+//   administers), HAVEN_OTHER (another user), HAVEN_CHROMIUM,
+//   HAVEN_SCREENSHOTS.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
@@ -18,6 +20,8 @@ const user = process.env.HAVEN_USER;
 const password = process.env.HAVEN_PASSWORD;
 const token = process.env.HAVEN_TOKEN;
 const shots = process.env.HAVEN_SCREENSHOTS;
+const org = process.env.HAVEN_ORG;
+const other = process.env.HAVEN_OTHER;
 const repo = "browser-model";
 const repoPath = `/${user}/${repo}`;
 
@@ -278,17 +282,88 @@ test("browse a private dataset in the viewer tab", async () => {
 	await page.emulateMedia({ colorScheme: "light" });
 });
 
+test("create and delete a branch and a tag", async () => {
+	await page.goto(repoPath + "/refs");
+	await page.getByLabel("Branch name").fill("experiment");
+	await page.getByLabel("From", { exact: true }).fill("v1.0");
+	await page.getByRole("button", { name: "Create branch" }).click();
+	await page.getByRole("status").filter({ hasText: "Branch experiment created." }).waitFor();
+	const branches = page.getByRole("region", { name: "Branches" });
+	await branches.getByRole("link", { name: "experiment" }).waitFor();
+	const refs = await api("GET", `/api/models${repoPath}/refs`);
+	const tagged = refs.tags.find((t) => t.name === "v1.0").targetCommit;
+	assert.equal(refs.branches.find((b) => b.name === "experiment").targetCommit, tagged, "the branch does not start at v1.0");
+
+	await page.getByLabel("Tag name").fill("v2.0");
+	await page.getByLabel("At", { exact: true }).fill("main");
+	await page.getByRole("button", { name: "Create tag" }).click();
+	await page.getByRole("status").filter({ hasText: "Tag v2.0 created." }).waitFor();
+	await page.getByRole("region", { name: "Tags" }).getByRole("link", { name: "v2.0" }).waitFor();
+	// A bad name is refused with the API's message, and nothing reloads.
+	await page.getByLabel("Tag name").fill("bad..name");
+	await page.getByRole("button", { name: "Create tag" }).click();
+	await page.getByRole("alert").filter({ hasText: /Invalid tag name/ }).waitFor();
+	await shot("19-branches-and-tags");
+
+	assert.equal(await branches.getByRole("button", { name: "Delete branch main" }).count(), 0, "the default branch offers deletion");
+	page.once("dialog", (d) => d.accept());
+	await page.getByRole("button", { name: "Delete branch experiment" }).click();
+	await page.getByRole("status").filter({ hasText: "Branch experiment deleted." }).waitFor();
+	page.once("dialog", (d) => d.accept());
+	await page.getByRole("button", { name: "Delete tag v2.0" }).click();
+	await page.getByRole("status").filter({ hasText: "Tag v2.0 deleted." }).waitFor();
+	const after = await api("GET", `/api/models${repoPath}/refs`);
+	assert.deepEqual(after.branches.map((b) => b.name), ["main"]);
+	assert.deepEqual(after.tags.map((t) => t.name), ["v1.0"]);
+});
+
+test("manage an organisation's members", async () => {
+	await page.goto(`/${org}`);
+	await page.getByRole("link", { name: "Members and roles" }).click();
+	await page.waitForURL(base + `/organizations/${org}/members`);
+	await page.getByLabel("User name").fill(other);
+	await page.getByLabel("Role", { exact: true }).selectOption("write");
+	await page.getByRole("button", { name: "Add member" }).click();
+	await page.getByRole("status").filter({ hasText: "The member was added." }).waitFor();
+	const row = page.getByRole("row").filter({ hasText: other });
+	assert.equal(await row.getByLabel(`Role of ${other}`, { exact: true }).inputValue(), "write");
+	await row.getByLabel(`Role of ${other}`, { exact: true }).selectOption("read");
+	await row.getByRole("button", { name: `Save the role of ${other}` }).click();
+	await page.getByRole("status").filter({ hasText: "The role was changed." }).waitFor();
+	assert.equal(await page.getByLabel(`Role of ${other}`, { exact: true }).inputValue(), "read");
+	// The only admin cannot step down.
+	await page.getByLabel(`Role of ${user}`, { exact: true }).selectOption("write");
+	await page.getByRole("button", { name: `Save the role of ${user}` }).click();
+	await page.getByRole("alert").filter({ hasText: "only administrator" }).waitFor();
+	await page.goto(`/organizations/${org}/members`);
+	await shot("20-org-members");
+	page.once("dialog", (d) => d.accept());
+	await page.getByRole("button", { name: `Remove ${other}` }).click();
+	await page.getByRole("status").filter({ hasText: "The member was removed." }).waitFor();
+	assert.equal(await page.getByRole("row").filter({ hasText: other }).count(), 0);
+});
+
 test("pages on a phone and in the dark", async () => {
 	await page.setViewportSize({ width: 390, height: 844 });
 	await page.goto(repoPath);
 	const width = await page.evaluate(() => document.documentElement.scrollWidth);
 	assert.ok(width <= 390, `the page is ${width}px wide on a 390px screen`);
 	await shot("14-phone");
+	for (const [path, name] of [[repoPath + "/refs", "14b-phone-refs"], [`/organizations/${org}/members`, "14c-phone-members"], [`/datasets/${user}/browser-rows/viewer`, "14d-phone-viewer"]]) {
+		await page.goto(path);
+		const w = await page.evaluate(() => document.documentElement.scrollWidth);
+		assert.ok(w <= 390, `${path} is ${w}px wide on a 390px screen`);
+		await shot(name);
+	}
 	await page.emulateMedia({ colorScheme: "dark" });
 	await page.setViewportSize({ width: 1280, height: 860 });
 	await page.goto(repoPath);
 	await shot("15-dark");
 	await page.goto(repoPath + "/blob/v1.0/config.json");
 	await shot("16-dark-code");
+	await page.goto(repoPath + "/refs");
+	await shot("21-dark-refs");
+	await page.goto(`/organizations/${org}/members`);
+	await shot("22-dark-members");
 	await page.emulateMedia({ colorScheme: "light" });
 });

@@ -245,6 +245,57 @@
 		});
 	}
 
+	// --- Branches and tags. After a change the page reloads to list the
+	// refs afresh; the message to show survives the reload in
+	// sessionStorage. ---
+	function refs() {
+		const root = $("[data-refs]");
+		if (!root) return;
+		const err = $("[data-error]", root), ok = $("[data-ok]", root);
+		const noticeKey = "haven-refs-notice";
+		const saved = sessionStorage.getItem(noticeKey);
+		if (saved) { sessionStorage.removeItem(noticeKey); show(ok, saved); }
+		const done = (msg) => { sessionStorage.setItem(noticeKey, msg); location.reload(); };
+		const path = (kind, name) => root.dataset.api + "/" + kind + "/" + encodeURIComponent(name);
+		const run = (form, fn) => {
+			if (!form) return;
+			form.addEventListener("submit", async (ev) => {
+				ev.preventDefault();
+				show(err, ""); show(ok, "");
+				const button = $("button[type=submit]", form);
+				button.disabled = true;
+				try { await fn(form.elements); } catch (e) { show(err, e.message); button.disabled = false; }
+			});
+		};
+		// The API names a new branch in the path and its start in the body,
+		// and a new tag the other way round.
+		run($("form[data-new-ref=branch]", root), async (f) => {
+			const name = f.name.value.trim();
+			await api("POST", path("branch", name), { startingPoint: f.rev.value.trim() });
+			done("Branch " + name + " created.");
+		});
+		run($("form[data-new-ref=tag]", root), async (f) => {
+			const name = f.name.value.trim();
+			await api("POST", path("tag", f.rev.value.trim()), { tag: name });
+			done("Tag " + name + " created.");
+		});
+		for (const btn of $$("[data-delete-ref]", root)) {
+			btn.addEventListener("click", async () => {
+				const kind = btn.dataset.deleteRef, name = btn.dataset.name;
+				if (!confirm("Delete the " + kind + " " + name + "? Commits only it reaches can be lost.")) return;
+				show(err, ""); show(ok, "");
+				btn.disabled = true;
+				try {
+					await api("DELETE", path(kind, name));
+					done((kind === "branch" ? "Branch " : "Tag ") + name + " deleted.");
+				} catch (e) {
+					show(err, e.message);
+					btn.disabled = false;
+				}
+			});
+		}
+	}
+
 	// --- Commits through the API. ---
 	function b64bytes(bytes) {
 		let s = "";
@@ -419,6 +470,7 @@
 		small();
 		newRepo();
 		settings();
+		refs();
 		upload();
 		edit();
 	}
