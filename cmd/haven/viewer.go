@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"log/slog"
 	"net/http"
 	"os"
@@ -34,12 +36,22 @@ func startViewer(ctx context.Context, opts *options, st *stores, publicURL strin
 	if err != nil {
 		return nil, err
 	}
+	// Asset URLs of private datasets are signed with a key derived from the
+	// deployment's secret, so that every replica accepts the others' URLs
+	// and the LFS signing key is not reused as is for another purpose.
+	secret, err := loadSecret(opts.data)
+	if err != nil {
+		return nil, err
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("haven viewer assets"))
 	v := &viewerService{done: make(chan struct{})}
 	srv, err := server.New(server.Config{
 		Meta: st.meta, Blobs: st.blobs, Cache: cache, PublicURL: publicURL,
 		IndexDir: filepath.Join(dir, "index"), JobKind: api.JobDatasetUpdated, Logger: log,
 		Authenticate: func(r *http.Request) (*auth.Actor, error) { return v.Authenticate(r) },
 		UI:           ui.Handler(),
+		AssetKey:     mac.Sum(nil),
 	})
 	if err != nil {
 		return nil, err

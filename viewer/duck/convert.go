@@ -116,7 +116,11 @@ func (d *DB) ReadParquetInfo(ctx context.Context, file string) (*ParquetInfo, er
 	if info.UncompressedBytes, err = d.QueryInt(ctx, "SELECT COALESCE(SUM(total_uncompressed_size), 0) FROM parquet_metadata("+Quote(file)+")"); err != nil {
 		return nil, err
 	}
-	res, err := d.Query(ctx, "SELECT key::VARCHAR, value::VARCHAR FROM parquet_kv_metadata("+Quote(file)+")")
+	// decode, not a cast: a cast of a BLOB escapes quotes and other
+	// characters as \xNN, which breaks the JSON `datasets` stores there.
+	// Entries that are not UTF-8 text are skipped.
+	res, err := d.Query(ctx, "SELECT k, v FROM (SELECT try(decode(key)) AS k, try(decode(value)) AS v FROM parquet_kv_metadata("+
+		Quote(file)+")) WHERE k IS NOT NULL AND v IS NOT NULL")
 	if err != nil {
 		return nil, err
 	}

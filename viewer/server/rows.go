@@ -188,6 +188,7 @@ func (s *Server) rows(ctx context.Context, req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.mediaCells(req, c, sp, items, "cached-assets")
 	return page{featureList(c.Features), items, sp.NumRows, maxRowsPerPage, sp.Partial}, nil
 }
 
@@ -206,12 +207,17 @@ func (s *Server) firstRows(ctx context.Context, req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.mediaCells(req, c, sp, items, "assets")
 	feats := featureList(c.Features)
 	fb, _ := json.Marshal(feats)
 	if len(fb) > firstRowsMaxBytes {
 		return nil, &apiError{500, "TooBigContentError", "The features alone are bigger than the first-rows budget."}
 	}
-	items, cut := truncateRows(items, firstRowsMaxBytes-len(fb))
+	media := map[string]bool{}
+	for _, f := range c.Features {
+		media[f.Name] = mediaKind(f.Type) != ""
+	}
+	items, cut := truncateRows(items, firstRowsMaxBytes-len(fb), media)
 	return viewer.Obj("dataset", req.dataset, "config", c.Name, "split", sp.Name, "features", feats, "rows", items, "truncated", cut || sp.NumRows > int64(len(items))), nil
 }
 
@@ -223,8 +229,9 @@ func size(v any) int {
 // truncateRows fits rows into budget bytes: it drops rows from the end down
 // to firstRowsMinRows, then replaces big cells, from the last row up, by
 // their JSON cut to firstRowsMinCellBytes (a string), listing them in
-// truncated_cells. It reports whether anything was dropped or cut.
-func truncateRows(items []rowItem, budget int) ([]rowItem, bool) {
+// truncated_cells; media columns (keep) are never cut, as upstream, since a
+// cut URL is useless. It reports whether anything was dropped or cut.
+func truncateRows(items []rowItem, budget int, keep map[string]bool) ([]rowItem, bool) {
 	total := size(items)
 	if total <= budget {
 		return items, false
@@ -236,6 +243,9 @@ func truncateRows(items []rowItem, budget int) ([]rowItem, bool) {
 	for i := len(items) - 1; i >= 0 && total > budget; i-- {
 		for j := range items[i].Row {
 			cell := &items[i].Row[j]
+			if keep[cell.Key] {
+				continue
+			}
 			b, _ := json.Marshal(cell.Value)
 			if len(b) <= firstRowsMinCellBytes {
 				continue
@@ -363,6 +373,7 @@ func (s *Server) filter(ctx context.Context, req *request) (any, error) {
 			items = append(items, rowItem{RowIdx: id, Row: toRow(res.Columns[:last], r[:last]), TruncatedCells: []string{}})
 		}
 	}
+	s.mediaCells(req, c, sp, items, "cached-assets")
 	return page{featureList(c.Features), items, total, maxRowsPerPage, sp.Partial}, nil
 }
 

@@ -236,5 +236,6 @@ func (s *Server) search(ctx context.Context, req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.mediaCells(req, c, sp, items, "cached-assets")
 	return page{featureList(c.Features), items, total, maxRowsPerPage, sp.Partial}, nil
 }

@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -42,6 +43,10 @@ type Config struct {
 	Logger      *slog.Logger
 	// UI, if set, serves the browser view under /ui/.
 	UI http.Handler
+	// AssetKey signs the asset URLs of private datasets; every server of a
+	// deployment needs the same one. Empty: a random key, good for one
+	// process.
+	AssetKey []byte
 }
 
 // Server serves the viewer API. Its paths have no prefix: the hub strips
@@ -51,6 +56,7 @@ type Server struct {
 	db       *duck.DB
 	backfill sync.Map // "repoID/sha" → time enqueued
 	indexes  *indexes
+	assetKey []byte
 }
 
 // New opens the query database and returns a Server. Close releases it.
@@ -65,7 +71,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, db: db}
+	s := &Server{cfg: cfg, db: db, assetKey: cfg.AssetKey}
+	if len(s.assetKey) == 0 {
+		s.assetKey = make([]byte, 32)
+		rand.Read(s.assetKey)
+	}
 	s.indexes = newIndexes(cfg.IndexDir, s)
 	return s, nil
 }
@@ -135,6 +145,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, &apiError{405, "MethodNotAllowed", "Method not allowed"}, false)
 		return
 	}
+	if strings.HasPrefix(p, "/assets/") || strings.HasPrefix(p, "/cached-assets/") {
+		s.serveAsset(w, r)
+		return
+	}
 	type handler func(context.Context, *request) (any, error)
 	var fn handler
 	level := "dataset" // the coarsest granularity the endpoint accepts
@@ -196,11 +210,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, out, req.repo.Private, 120)
 }
 
-// load authorises the caller and finds the state of the dataset's head.
-func (s *Server) load(ctx context.Context, req *request) error {
-	actor, err := s.cfg.Authenticate(req.r)
+// authorize identifies the caller and checks that they may read the
+// dataset; a private dataset answers as a missing one.
+func (s *Server) authorize(ctx context.Context, r *http.Request, dataset string) (*haven.Repo, error) {
+	actor, err := s.cfg.Authenticate(r)
 	if err != nil {
-		return &apiError{401, "ExternalUnauthenticatedError", haven.ErrorMessage(err)}
+		return nil, &apiError{401, "ExternalUnauthenticatedError", haven.ErrorMessage(err)}
 	}
 	hidden := func() error {
 		if actor.Anonymous() {
@@ -208,19 +223,28 @@ func (s *Server) load(ctx context.Context, req *request) error {
 		}
 		return &apiError{404, "ExternalAuthenticatedError", "The dataset does not exist, or is not accessible with the current credentials (private or gated). Please check the spelling of the dataset name or retry with other authentication credentials."}
 	}
-	id, err := haven.ParseRepoID(req.dataset)
+	id, err := haven.ParseRepoID(dataset)
 	if err != nil {
-		return hidden()
+		return nil, hidden()
 	}
 	repo, err := s.cfg.Meta.RepoByName(ctx, haven.Dataset, id.Namespace, id.Name)
 	if err != nil {
 		if haven.IsCode(err, haven.ERepoNotFound) || haven.IsCode(err, haven.ENotFound) {
-			return hidden()
+			return nil, hidden()
 		}
-		return err
+		return nil, err
 	}
 	if err := auth.Can(actor, auth.Read, repo); err != nil {
-		return hidden()
+		return nil, hidden()
+	}
+	return repo, nil
+}
+
+// load authorises the caller and finds the state of the dataset's head.
+func (s *Server) load(ctx context.Context, req *request) error {
+	repo, err := s.authorize(ctx, req.r, req.dataset)
+	if err != nil {
+		return err
 	}
 	req.repo = repo
 	if repo.SHA == "" {
