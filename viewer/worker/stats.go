@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/havenhub/haven/viewer"
 	"github.com/havenhub/haven/viewer/duck"
@@ -117,6 +118,9 @@ func columnStats(ctx context.Context, db *duck.DB, rel string, col viewer.Column
 	case ft.Dtype == "bool":
 		item.ColumnType = "bool"
 		item.ColumnStatistics, err = boolStats(ctx, db, rel, id, n)
+	case strings.HasPrefix(ft.Dtype, "timestamp"):
+		item.ColumnType = "datetime"
+		item.ColumnStatistics, err = datetimeStats(ctx, db, rel, id, n, strings.Contains(ft.Dtype, "tz="))
 	case ft.Dtype == "string" || ft.Dtype == "large_string":
 		item.ColumnType, item.ColumnStatistics, err = stringStats(ctx, db, rel, id, n)
 	default:
@@ -271,6 +275,17 @@ func classLabelStats(ctx context.Context, db *duck.DB, rel, id string, names []s
 }
 
 func stringStats(ctx context.Context, db *duck.DB, rel, id string, n int64) (string, any, error) {
+	// As upstream, a column whose first values all read as dates is a
+	// datetime column, whatever its number of distinct values.
+	dres, err := db.Query(ctx, "SELECT count(*), count(*) FILTER (WHERE try_cast(v AS TIMESTAMP) IS NULL) FROM (SELECT "+id+
+		" AS v FROM "+rel+" WHERE "+id+" IS NOT NULL LIMIT "+fmt.Sprint(datetimeSample)+")")
+	if err != nil {
+		return "", nil, err
+	}
+	if sample, _ := dres.Rows[0][0].(int64); sample > 0 && dres.Rows[0][1] == int64(0) {
+		st, err := datetimeStats(ctx, db, rel, "try_cast("+id+" AS TIMESTAMP)", n, false)
+		return "datetime", st, err
+	}
 	res, err := db.Query(ctx, "SELECT count(DISTINCT "+id+"), count(*) FILTER (WHERE "+id+" IS NULL) FROM "+rel)
 	if err != nil {
 		return "", nil, err
@@ -292,4 +307,90 @@ func stringStats(ctx context.Context, db *duck.DB, rel, id string, n int64) (str
 	}
 	st, err := numericStats(ctx, db, rel, "length("+id+")", n, true)
 	return "string_text", st, err
+}
+
+// datetimeSample is how many values of a string column are tried as dates.
+const datetimeSample = 100
+
+// datetimeStats computes the statistics of a timestamp expression as
+// upstream does: the numeric statistics of the whole seconds since the
+// minimum, turned back into dates ("2006-01-02 15:04:05", "+0000" appended
+// for zone-aware columns), std as Python prints a timedelta.
+func datetimeStats(ctx context.Context, db *duck.DB, rel, expr string, n int64, tz bool) (any, error) {
+	res, err := db.Query(ctx, "SELECT epoch_us(min(v)) FROM (SELECT "+expr+" AS v FROM "+rel+")")
+	if err != nil {
+		return nil, err
+	}
+	lo, ok := res.Rows[0][0].(int64)
+	if !ok {
+		// All null: numericStats answers the all-null shape.
+		return numericStats(ctx, db, rel, "NULL::BIGINT", n, true)
+	}
+	st, err := numericStats(ctx, db, rel, fmt.Sprintf("(epoch_us(%s) - %d) // 1000000", expr, lo), n, true)
+	if err != nil {
+		return nil, err
+	}
+	out := st.(map[string]any)
+	base := time.UnixMicro(lo).UTC()
+	at := func(v any) any {
+		var sec float64
+		switch x := v.(type) {
+		case int64:
+			sec = float64(x)
+		case float64:
+			sec = x
+		default:
+			return nil
+		}
+		return formatDatetime(base.Add(time.Duration(math.RoundToEven(sec*1e6))*time.Microsecond), tz)
+	}
+	out["min"] = formatDatetime(base, tz)
+	out["max"], out["mean"], out["median"] = at(out["max"]), at(out["mean"]), at(out["median"])
+	if std, ok := out["std"].(float64); ok && std != 0 {
+		out["std"] = pythonTimedelta(std)
+	} else {
+		out["std"] = nil
+	}
+	if h, ok := out["histogram"].(map[string]any); ok {
+		edges := h["bin_edges"].([]int64)
+		se := make([]any, len(edges))
+		for i, e := range edges {
+			se[i] = at(e)
+		}
+		h["bin_edges"] = se
+	}
+	return out, nil
+}
+
+// formatDatetime prints t as Python's strftime("%Y-%m-%d %H:%M:%S%z").
+func formatDatetime(t time.Time, tz bool) string {
+	s := t.Format("2006-01-02 15:04:05")
+	if tz {
+		s += t.Format("-0700")
+	}
+	return s
+}
+
+// pythonTimedelta prints a number of seconds as str(datetime.timedelta)
+// does: "[D day[s], ]H:MM:SS[.ffffff]".
+func pythonTimedelta(sec float64) string {
+	us := int64(math.RoundToEven(sec * 1e6))
+	const day = 86400 * 1_000_000
+	days := us / day
+	us -= days * day
+	if us < 0 {
+		days--
+		us += day
+	}
+	s := fmt.Sprintf("%d:%02d:%02d", us/3_600_000_000, us/60_000_000%60, us/1_000_000%60)
+	if f := us % 1_000_000; f != 0 {
+		s += fmt.Sprintf(".%06d", f)
+	}
+	switch days {
+	case 0:
+		return s
+	case 1, -1:
+		return fmt.Sprintf("%d day, %s", days, s)
+	}
+	return fmt.Sprintf("%d days, %s", days, s)
 }
