@@ -195,6 +195,43 @@ func TestErrorShape(t *testing.T) {
 	}
 }
 
+// Repository ids without a namespace ("gpt2") exist on the Hub but never in
+// Haven; clients that ask about one must get RepoNotFound, which they turn
+// into "repository not found" (repo_exists, file_exists and friends answer
+// false), not an uncoded 404 that they raise as a generic HTTP error.
+func TestIDWithoutNamespace(t *testing.T) {
+	h := newHub(t)
+	alice := h.tokens["alice"]
+	h.createRepo(alice, "resolve", false)
+	cases := []struct {
+		method, path, token string
+		status              int
+		code                string
+	}{
+		{"GET", "/api/models/gpt2", alice, 404, "RepoNotFound"},
+		{"HEAD", "/api/datasets/gpt2", "", 401, "RepoNotFound"},
+		{"GET", "/api/models/gpt2/revision/main", alice, 404, "RepoNotFound"},
+		{"GET", "/api/models/gpt2/commits/main", alice, 404, "RepoNotFound"},
+		{"GET", "/api/spaces/gpt2/tree/main/sub", alice, 404, "RepoNotFound"},
+		{"DELETE", "/api/models/gpt2/like", alice, 404, "RepoNotFound"},
+		{"POST", "/api/models/gpt2/preupload/main", alice, 404, "RepoNotFound"},
+		{"HEAD", "/gpt2/resolve/main/config.json", alice, 404, "RepoNotFound"},
+		{"GET", "/datasets/gpt2/raw/main/data/x.csv", "", 401, "RepoNotFound"},
+		// Paths that are no action in either reading stay uncoded.
+		{"GET", "/api/models/gpt2/nonsense/main", alice, 404, ""},
+		{"PUT", "/api/models/gpt2/like", alice, 404, ""},
+		// A repository really named "resolve" keeps its own URLs.
+		{"HEAD", "/alice/resolve/resolve/main/.gitattributes", "", 200, ""},
+		{"GET", "/api/models/alice/resolve/revision/main", "", 200, ""},
+	}
+	for _, c := range cases {
+		r := h.do(c.method, c.path, c.token, "application/json", []byte(`{"files":[]}`))
+		if r.status != c.status || r.header.Get("X-Error-Code") != c.code {
+			t.Errorf("%s %s: %d %q, want %d %q (%s)", c.method, c.path, r.status, r.header.Get("X-Error-Code"), c.status, c.code, r.body)
+		}
+	}
+}
+
 func TestHostileCommits(t *testing.T) {
 	h := newHub(t)
 	alice := h.tokens["alice"]

@@ -53,6 +53,16 @@ func (s *Server) routeRepoFiles(w http.ResponseWriter, r *http.Request, segs []s
 			return
 		}
 		s.handleResolve(w, r, repo, rest[1:], rest[0] == "raw")
+	case !isGit && (name == "resolve" || name == "raw") && len(rest) >= 2 && (r.Method == "GET" || r.Method == "HEAD"):
+		// {id}/resolve/{rev}/{path} with an id without a namespace (see
+		// missingLegacyRepo) unless a repository is really named "resolve"
+		// or "raw", whose pages are the web's.
+		_, err := s.findRepo(r.Context(), t, ns, name)
+		if haven.IsCode(err, haven.ERepoNotFound) {
+			s.writeError(w, r, err)
+			return
+		}
+		s.notFound(w, r)
 	default:
 		s.notFound(w, r)
 	}

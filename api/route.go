@@ -148,6 +148,11 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, segs []string)
 			s.routeRepoAPI(w, r, t, segs[1], segs[2], segs[3:])
 			return
 		}
+		if s.missingLegacyRepo("", r.Method) {
+			// The info of an id without a namespace.
+			s.writeError(w, r, auth.RepoNotFound())
+			return
+		}
 	case "telemetry":
 		w.WriteHeader(http.StatusOK)
 		return
@@ -162,52 +167,72 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, segs []string)
 	s.writeError(w, r, errNotFound("Not Found"))
 }
 
+// repoHandler is what handles an action on a repository for a method, or nil.
+type repoHandler func(http.ResponseWriter, *http.Request, *haven.Repo, []string)
+
+func (s *Server) repoHandler(action, m string) repoHandler {
+	switch {
+	case action == "" && (m == "GET" || m == "HEAD"):
+		return s.handleRepoInfo
+	case action == "revision" && (m == "GET" || m == "HEAD"):
+		return s.handleRepoInfo
+	case action == "tree" && m == "GET":
+		return s.handleTree
+	case action == "paths-info" && m == "POST":
+		return s.handlePathsInfo
+	case action == "refs" && m == "GET":
+		return s.handleRefs
+	case action == "commits" && m == "GET":
+		return s.handleCommits
+	case action == "branch" && (m == "POST" || m == "DELETE"):
+		return s.handleBranch
+	case action == "tag" && (m == "POST" || m == "DELETE"):
+		return s.handleTag
+	case action == "super-squash" && m == "POST":
+		return s.handleSuperSquash
+	case action == "preupload" && m == "POST":
+		return s.handlePreupload
+	case action == "commit" && m == "POST":
+		return s.handleCommit
+	case action == "settings" && m == "PUT":
+		return s.handleSettings
+	case action == "like" && (m == "POST" || m == "DELETE"):
+		return s.handleLike
+	case action == "likers" && m == "GET":
+		return s.handleLikers
+	case action == "auth-check" && m == "GET":
+		return s.handleAuthCheck
+	case (action == "xet-read-token" || action == "xet-write-token") && m == "GET" && s.xetOn:
+		write := action == "xet-write-token"
+		return func(w http.ResponseWriter, r *http.Request, repo *haven.Repo, rest []string) {
+			s.handleXetToken(w, r, repo, rest, write)
+		}
+	}
+	return nil
+}
+
+// missingLegacyRepo reports whether a path that routes nowhere as
+// {ns}/{name}/{action} is an action on a repository id without a namespace
+// ({name} being the action). The Hub still has such legacy ids ("gpt2") and
+// the clients ask about them; every Haven repository has a namespace, so the
+// answer is RepoNotFound, which clients turn into their "repository not found"
+// error instead of a generic 404.
+func (s *Server) missingLegacyRepo(name, method string) bool {
+	return s.repoHandler(name, method) != nil
+}
+
 func (s *Server) routeRepoAPI(w http.ResponseWriter, r *http.Request, t haven.RepoType, ns, name string, rest []string) {
 	action := ""
 	if len(rest) > 0 {
 		action, rest = rest[0], rest[1:]
 	}
 	m := r.Method
-	type handler func(http.ResponseWriter, *http.Request, *haven.Repo, []string)
-	var h handler
-	switch {
-	case action == "" && (m == "GET" || m == "HEAD"):
-		h = s.handleRepoInfo
-	case action == "revision" && (m == "GET" || m == "HEAD"):
-		h = s.handleRepoInfo
-	case action == "tree" && m == "GET":
-		h = s.handleTree
-	case action == "paths-info" && m == "POST":
-		h = s.handlePathsInfo
-	case action == "refs" && m == "GET":
-		h = s.handleRefs
-	case action == "commits" && m == "GET":
-		h = s.handleCommits
-	case action == "branch" && (m == "POST" || m == "DELETE"):
-		h = s.handleBranch
-	case action == "tag" && (m == "POST" || m == "DELETE"):
-		h = s.handleTag
-	case action == "super-squash" && m == "POST":
-		h = s.handleSuperSquash
-	case action == "preupload" && m == "POST":
-		h = s.handlePreupload
-	case action == "commit" && m == "POST":
-		h = s.handleCommit
-	case action == "settings" && m == "PUT":
-		h = s.handleSettings
-	case action == "like" && (m == "POST" || m == "DELETE"):
-		h = s.handleLike
-	case action == "likers" && m == "GET":
-		h = s.handleLikers
-	case action == "auth-check" && m == "GET":
-		h = s.handleAuthCheck
-	case (action == "xet-read-token" || action == "xet-write-token") && m == "GET" && s.xetOn:
-		write := action == "xet-write-token"
-		h = func(w http.ResponseWriter, r *http.Request, repo *haven.Repo, rest []string) {
-			s.handleXetToken(w, r, repo, rest, write)
-		}
-	}
+	h := s.repoHandler(action, m)
 	if h == nil {
+		if s.missingLegacyRepo(name, m) {
+			s.writeError(w, r, auth.RepoNotFound())
+			return
+		}
 		s.writeError(w, r, errNotFound("Not Found"))
 		return
 	}
