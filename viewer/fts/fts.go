@@ -1,7 +1,8 @@
 // Package fts is the full-text index behind the viewer's /search: one SQLite
 // FTS5 table per split, searched and ranked as the upstream viewer does (any
-// word of the query matches, English stop words ignored, BM25 with k = 1.2
-// and b = 0.75 over all the text of a row), but with words of every script,
+// word of the query matches, English stop words ignored, words stemmed for
+// the dataset card's single language, BM25 with k = 1.2 and b = 0.75 over
+// all the text of a row), but with words of every script,
 // and digits, searchable instead of a–z only. Scripts written without spaces
 // between words (Chinese, Japanese, Thai…) are indexed one character per
 // token and a run of them in a query is searched as a phrase.
@@ -110,12 +111,19 @@ func terms(s string) (words []string, phrases [][]string) {
 
 // Tokens returns the tokens of s that the index holds, in order: folded,
 // unspaced scripts one character per token, stop words left out.
-func Tokens(s string) []string {
+func Tokens(s string) []string { return tokens(s, nil) }
+
+// tokens is Tokens with the words (not the characters of unspaced scripts)
+// stemmed by stem when it is not nil.
+func tokens(s string, stem Stemmer) []string {
 	var out []string
 	var cur []rune
 	flush := func() {
 		if len(cur) > 0 {
 			if w := string(cur); !stopWords[w] {
+				if stem != nil {
+					w = stem(w)
+				}
 				out = append(out, w)
 			}
 			cur = cur[:0]
@@ -140,7 +148,10 @@ func Tokens(s string) []string {
 // tokens (more than one for a phrase of an unspaced script). Any of them
 // makes a row match, as upstream: the query is a disjunction. Stop words
 // are dropped, since the index does not hold them.
-func QueryTerms(query string) ([][]string, error) {
+func QueryTerms(query string) ([][]string, error) { return queryTerms(query, nil) }
+
+// queryTerms is QueryTerms with the words stemmed as the index's were.
+func queryTerms(query string, stem Stemmer) ([][]string, error) {
 	if len(query) > MaxQueryLength {
 		return nil, fmt.Errorf("the query is longer than %d bytes", MaxQueryLength)
 	}
@@ -156,6 +167,9 @@ func QueryTerms(query string) ([][]string, error) {
 	}
 	for _, w := range words {
 		if !stopWords[w] {
+			if stem != nil {
+				w = stem(w)
+			}
 			add([]string{w})
 		}
 	}
@@ -175,8 +189,14 @@ type Doc struct {
 }
 
 // Build writes a new index at path from the documents docs yields, in one
-// pass; the file appears only when complete.
-func Build(ctx context.Context, path string, docs func(yield func(Doc) error) error) error {
+// pass; the file appears only when complete. Words are stemmed for lang
+// (an ISO 639-1 code, the dataset card's language) when StemmerFor knows
+// it; the index records the language so that queries are stemmed alike.
+func Build(ctx context.Context, path, lang string, docs func(yield func(Doc) error) error) error {
+	stem := StemmerFor(lang)
+	if stem == nil {
+		lang = ""
+	}
 	tmp := path + ".tmp"
 	os.Remove(tmp)
 	db, err := sql.Open("sqlite", "file:"+tmp)
@@ -195,7 +215,7 @@ func Build(ctx context.Context, path string, docs func(yield func(Doc) error) er
 		// vocabulary table.
 		"CREATE VIRTUAL TABLE vocab USING fts5vocab(docs, instance)",
 		"CREATE TABLE lens(id INTEGER PRIMARY KEY, len INTEGER NOT NULL)",
-		"CREATE TABLE stats(num_docs INTEGER NOT NULL, num_tokens INTEGER NOT NULL)",
+		"CREATE TABLE stats(num_docs INTEGER NOT NULL, num_tokens INTEGER NOT NULL, lang TEXT NOT NULL)",
 	} {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("fts: %s: %w", s, err)
@@ -224,7 +244,7 @@ func Build(ctx context.Context, path string, docs func(yield func(Doc) error) er
 	}
 	var n, total int64
 	err = docs(func(d Doc) error {
-		toks := Tokens(d.Text)
+		toks := tokens(d.Text, stem)
 		if len(toks) > 0 {
 			if _, err := ins.ExecContext(ctx, d.ID, strings.Join(toks, " ")); err != nil {
 				return err
@@ -246,7 +266,7 @@ func Build(ctx context.Context, path string, docs func(yield func(Doc) error) er
 		return nil
 	})
 	if err == nil {
-		_, err = tx.ExecContext(ctx, "INSERT INTO stats VALUES (?, ?)", n, total)
+		_, err = tx.ExecContext(ctx, "INSERT INTO stats VALUES (?, ?, ?)", n, total, lang)
 	}
 	if err != nil {
 		tx.Rollback()
@@ -374,19 +394,23 @@ func (ix *Index) lengths(ctx context.Context, ids []int64, numDocs int64) (map[i
 // BM25 score first (ties in row order), from offset, at most limit of them,
 // and the number of matches.
 func (ix *Index) Search(ctx context.Context, query string, offset, limit int) ([]int64, int64, error) {
-	qterms, err := QueryTerms(query)
+	if _, err := QueryTerms(query); err != nil {
+		return nil, 0, err
+	}
+	var numDocs, numTokens int64
+	var lang string
+	if err := ix.db.QueryRowContext(ctx, "SELECT num_docs, num_tokens, lang FROM stats").Scan(&numDocs, &numTokens, &lang); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, 0, nil
+		}
+		return nil, 0, err
+	}
+	qterms, err := queryTerms(query, StemmerFor(lang))
 	if err != nil {
 		return nil, 0, err
 	}
 	if len(qterms) == 0 {
 		return nil, 0, nil
-	}
-	var numDocs, numTokens int64
-	if err := ix.db.QueryRowContext(ctx, "SELECT num_docs, num_tokens FROM stats").Scan(&numDocs, &numTokens); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, 0, nil
-		}
-		return nil, 0, err
 	}
 	tfs := make([]map[int64]int, len(qterms))
 	matched := map[int64]bool{}

@@ -51,7 +51,7 @@ func TestSearch(t *testing.T) {
 		"京東 market 2024",                 // 9
 	}
 	p := filepath.Join(t.TempDir(), "idx.fts")
-	err := Build(context.Background(), p, func(yield func(Doc) error) error {
+	err := Build(context.Background(), p, "", func(yield func(Doc) error) error {
 		for i, d := range docs {
 			if err := yield(Doc{ID: int64(i), Text: d}); err != nil {
 				return err
@@ -107,5 +107,67 @@ func TestSearch(t *testing.T) {
 	ids, total, err = ix.Search(context.Background(), "fox", 5, 10)
 	if err != nil || total != 2 || len(ids) != 0 {
 		t.Errorf("search past the end: %v %d %v", ids, total, err)
+	}
+}
+
+func buildIndex(t *testing.T, lang string, docs []string) *Index {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "idx.fts")
+	err := Build(context.Background(), p, lang, func(yield func(Doc) error) error {
+		for i, d := range docs {
+			if err := yield(Doc{ID: int64(i), Text: d}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	return ix
+}
+
+// The card's language picks the stemmer of the index and of its queries;
+// an unknown language, like none, keeps words whole.
+func TestSearchStemming(t *testing.T) {
+	docs := []string{
+		"The runner was running", // 0
+		"runs daily",             // 1
+		"Élégantes générations",  // 2
+		"東京は日本の首都です, Привет мир", // 3
+	}
+	tests := []struct {
+		lang, query string
+		ids         []int64
+	}{
+		{"en", "run", []int64{0, 1}},
+		{"en", "RUNNING", []int64{0, 1}},
+		{"en-US", "runs", []int64{0, 1}},
+		{"en", "runner", []int64{0}},
+		{"en", "generation", []int64{2}},
+		{"en", "東京", []int64{3}},
+		{"en", "мир", []int64{3}},
+		{"fr", "elegante", []int64{2}},
+		{"", "run", nil},
+		{"", "runs", []int64{1}},
+		{"de", "run", nil},
+		{"de", "running", []int64{0}},
+	}
+	indexes := map[string]*Index{}
+	for _, tc := range tests {
+		ix, ok := indexes[tc.lang]
+		if !ok {
+			ix = buildIndex(t, tc.lang, docs)
+			indexes[tc.lang] = ix
+		}
+		ids, total, err := ix.Search(context.Background(), tc.query, 0, 10)
+		if err != nil || total != int64(len(tc.ids)) || !reflect.DeepEqual(ids, tc.ids) && len(tc.ids) > 0 {
+			t.Errorf("%s %q: ids %v total %d %v, want %v", tc.lang, tc.query, ids, total, err, tc.ids)
+		}
 	}
 }

@@ -22,7 +22,7 @@ const indexWait = 20 * time.Second
 
 // indexExt names the index files; it changes with the index's layout so that
 // files of an older layout are rebuilt rather than misread.
-const indexExt = ".v2.fts"
+const indexExt = ".v3.fts"
 
 // indexes builds the search index of a split on first use, once, and keeps
 // the open ones.
@@ -64,7 +64,7 @@ func (ix *indexes) ensure(st *viewer.State, c *viewer.Config, sp *viewer.Split) 
 	ix.prune(st.RepoID, st.SHA)
 	go func() {
 		defer close(ch)
-		err := ix.build(p, c, sp)
+		err := ix.build(p, st.Language, c, sp)
 		ix.mu.Lock()
 		if err != nil {
 			ix.s.cfg.Logger.Warn("viewer search index", "dataset", st.Dataset, "config", c.Name, "split", sp.Name, "err", err)
@@ -121,7 +121,7 @@ func (ix *indexes) prune(repoID int64, sha string) {
 }
 
 // build indexes the text of every string-bearing column of the split.
-func (ix *indexes) build(p string, c *viewer.Config, sp *viewer.Split) error {
+func (ix *indexes) build(p, lang string, c *viewer.Config, sp *viewer.Split) error {
 	ctx := context.Background()
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
@@ -140,7 +140,7 @@ func (ix *indexes) build(p string, c *viewer.Config, sp *viewer.Split) error {
 	if err != nil {
 		return err
 	}
-	return fts.Build(ctx, p, func(yield func(fts.Doc) error) error {
+	return fts.Build(ctx, p, lang, func(yield func(fts.Doc) error) error {
 		for _, sh := range shards {
 			q := "SELECT file_row_number, concat_ws(' ', " + strings.Join(exprs, ", ") + ") FROM read_parquet(" + duck.Quote(sh.path) + ", file_row_number=true)"
 			err := ix.s.db.Each(ctx, q, func(row []any) error {
