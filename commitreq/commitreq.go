@@ -288,8 +288,10 @@ const MaxPathLen = 4096
 
 // CleanPath validates a repository path and returns it unchanged, or an
 // EUnprocessable error naming it. A valid path is relative, valid UTF-8, at
-// most MaxPathLen bytes, free of backslashes and control characters, and has
-// no empty, ".", ".." or ".git" segment.
+// most MaxPathLen bytes, free of control characters, and has no empty, ".",
+// ".." or ".git" segment. A backslash is an ordinary file-name character in
+// git, as on the Hub, except at the start of the path ("\x", "..\x"), where
+// Windows clients would read it as a way out of the folder.
 func CleanPath(p string) (string, error) {
 	invalid := func(why string) error {
 		return haven.Errorf(haven.EUnprocessable, "Invalid path %q: %s", p, why)
@@ -303,8 +305,8 @@ func CleanPath(p string) (string, error) {
 		return "", invalid("not valid UTF-8")
 	case strings.HasPrefix(p, "/"):
 		return "", invalid("must be relative")
-	case strings.Contains(p, `\`):
-		return "", invalid("backslashes are not allowed")
+	case strings.HasPrefix(p, `\`) || strings.HasPrefix(p, `..\`) || strings.HasPrefix(p, `.\`):
+		return "", invalid("must not start with a backslash or a parent folder")
 	}
 	for _, r := range p {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
@@ -317,7 +319,7 @@ func CleanPath(p string) (string, error) {
 			return "", invalid("empty path segment")
 		case seg == "." || seg == "..":
 			return "", invalid(`"." and ".." segments are not allowed`)
-		case strings.EqualFold(seg, ".git"):
+		case strings.EqualFold(seg, ".git") || len(seg) > 4 && strings.EqualFold(seg[:5], `.git\`):
 			return "", invalid(`".git" segments are not allowed`)
 		}
 	}

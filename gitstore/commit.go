@@ -71,8 +71,8 @@ var errStaleParent = haven.Errorf(haven.EPrecondition,
 // commit and moves the ref with a compare-and-swap on the head it built on.
 // If another writer moved the ref meanwhile, it rebuilds on the new head and
 // tries again, unless req.ParentCommit pins the head. Paths must be relative,
-// slash-separated, without "", ".", ".." or ".git" segments, NUL or
-// backslash; anything else is haven.EUnprocessable.
+// slash-separated, without "", ".", ".." or ".git" segments or NUL, and must
+// not start with a backslash or "..\"; anything else is haven.EUnprocessable.
 func (r *Repo) Commit(ctx context.Context, req CommitRequest) (string, error) {
 	if !strings.HasPrefix(req.Ref, "refs/") || !checkRefFormat(req.Ref) {
 		return "", haven.Errorf(haven.EInvalid, "Invalid reference: %q", req.Ref)
@@ -200,12 +200,14 @@ func splitPath(p string) ([]string, error) {
 	invalid := func() ([]string, error) {
 		return nil, haven.Errorf(haven.EUnprocessable, "Invalid path: %q", p)
 	}
-	if p == "" || strings.ContainsAny(p, "\x00\\") {
+	// A backslash is an ordinary character in git file names, but not at the
+	// start, where Windows clients would read "..\\x" as leaving the folder.
+	if p == "" || strings.ContainsRune(p, 0) || strings.HasPrefix(p, `\`) || strings.HasPrefix(p, `..\`) || strings.HasPrefix(p, `.\`) {
 		return invalid()
 	}
 	segs := strings.Split(p, "/")
 	for _, s := range segs {
-		if s == "" || s == "." || s == ".." || strings.EqualFold(s, ".git") {
+		if s == "" || s == "." || s == ".." || strings.EqualFold(s, ".git") || len(s) > 4 && strings.EqualFold(s[:5], `.git\`) {
 			return invalid()
 		}
 	}

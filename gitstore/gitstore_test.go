@@ -430,11 +430,22 @@ func TestCommitOps(t *testing.T) {
 	}
 }
 
+// A backslash inside a name is an ordinary character in git, as on the Hub.
+func TestCommitBackslashInName(t *testing.T) {
+	_, r := newRepo(t)
+	sha := commit(t, r, "refs/heads/main", "odd names", put(`folder/..\..\x.txt`, "x"), put(`a\b`, "y"))
+	for _, p := range []string{`folder/..\..\x.txt`, `a\b`} {
+		if _, err := r.Stat(sha, p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
 func TestCommitPathValidation(t *testing.T) {
 	_, r := newRepo(t)
 	commit(t, r, "refs/heads/main", "base", put("ok.txt", "x"))
 	for _, p := range []string{"", "../x", "a/../b", "./a", "a/./b", "/abs", "a//b", "a/", ".git/config",
-		"a/.git/x", ".GIT/config", `a\b`, "..\\ddd", "nul\x00byte"} {
+		"a/.git/x", ".GIT/config", `\x`, "..\\ddd", `.git\config`, "nul\x00byte"} {
 		t.Run(fmt.Sprintf("%q", p), func(t *testing.T) {
 			for _, op := range []gitstore.Op{put(p, "x"), del(p)} {
 				_, err := r.Commit(ctx, gitstore.CommitRequest{Ref: "refs/heads/main", Author: alice, Title: "bad", Ops: []gitstore.Op{op}})
