@@ -30,38 +30,42 @@ type Card struct {
 }
 
 // Parse splits a README into front matter and body. Front matter is a YAML
-// mapping between a "---" line at the very start and the next "---" line.
+// mapping between a "---" line at the start (after blank lines, if any, as
+// the clients allow) and the next "---" line.
 // Invalid YAML, a top level that is not a mapping, or front matter over
 // MaxMetadataSize give an EInvalid *haven.Error.
 func Parse(readme []byte) (*Card, error) {
-	front, body, found, err := split(readme)
+	front, body, lead, found, err := split(readme)
 	if err != nil {
 		return nil, err
 	}
 	if !found {
 		return &Card{Body: readme}, nil
 	}
-	data, err := decode(front)
+	data, err := decode(front, lead)
 	if err != nil {
 		return nil, err
 	}
 	return &Card{Data: data, Body: body}, nil
 }
 
-// split finds the front matter block, looking no further than MaxMetadataSize.
-func split(readme []byte) (front, body []byte, found bool, err error) {
+// split finds the front matter block, looking no further than
+// MaxMetadataSize; lead is the number of lines before its opening "---".
+func split(readme []byte) (front, body []byte, lead int, found bool, err error) {
+	start := bytes.TrimLeft(readme, " \t\r\n")
+	lead = bytes.Count(readme[:len(readme)-len(start)], []byte("\n"))
 	var rest []byte
 	switch {
-	case bytes.HasPrefix(readme, []byte("---\n")):
-		rest = readme[4:]
-	case bytes.HasPrefix(readme, []byte("---\r\n")):
-		rest = readme[5:]
+	case bytes.HasPrefix(start, []byte("---\n")):
+		rest = start[4:]
+	case bytes.HasPrefix(start, []byte("---\r\n")):
+		rest = start[5:]
 	default:
-		return nil, readme, false, nil
+		return nil, readme, 0, false, nil
 	}
 	for pos := 0; pos <= len(rest); {
 		if pos > MaxMetadataSize {
-			return nil, nil, false, haven.Errorf(haven.EInvalid, "Invalid card metadata: larger than %d bytes", MaxMetadataSize)
+			return nil, nil, 0, false, haven.Errorf(haven.EInvalid, "Invalid card metadata: larger than %d bytes", MaxMetadataSize)
 		}
 		end := bytes.IndexByte(rest[pos:], '\n')
 		next := len(rest) + 1
@@ -72,18 +76,18 @@ func split(readme []byte) (front, body []byte, found bool, err error) {
 			next = end + 1
 		}
 		if string(bytes.TrimRight(rest[pos:end], " \t\r")) == "---" {
-			return rest[:pos], rest[min(next, len(rest)):], true, nil
+			return rest[:pos], rest[min(next, len(rest)):], lead, true, nil
 		}
 		pos = next
 	}
-	return nil, readme, false, nil // an unclosed block is ordinary Markdown
+	return nil, readme, 0, false, nil // an unclosed block is ordinary Markdown
 }
 
 // yamlLine finds the line numbers in yaml error messages, which count from
 // the first line of the front matter.
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
-func decode(front []byte) (data map[string]any, err error) {
+func decode(front []byte, lead int) (data map[string]any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			data, err = nil, haven.Errorf(haven.EInvalid, "Invalid YAML in card metadata: %v", r)
@@ -95,7 +99,7 @@ func decode(front []byte) (data map[string]any, err error) {
 	if err := yaml.Unmarshal(front, &v); err != nil {
 		msg := yamlLine.ReplaceAllStringFunc(err.Error(), func(m string) string {
 			n, _ := strconv.Atoi(m[len("line "):])
-			return "line " + strconv.Itoa(n+1) // the opening "---" is line 1
+			return "line " + strconv.Itoa(n+1+lead) // the opening "---" is line lead+1
 		})
 		return nil, haven.Errorf(haven.EInvalid, "Invalid YAML in card metadata: %s", msg)
 	}

@@ -23,7 +23,8 @@ func TestParse(t *testing.T) {
 		{"closing at end of file", "---\nx: 1\n---", map[string]any{"x": 1}, ""},
 		{"empty front matter", "---\n---\nbody", map[string]any{}, "body"},
 		{"comment only", "---\n# nothing\n---\n", map[string]any{}, ""},
-		{"not at start", "\n---\nx: 1\n---\n", nil, "\n---\nx: 1\n---\n"},
+		{"after blank lines", "\n  \n---\nx: 1\n---\nbody", map[string]any{"x": 1}, "body"},
+		{"after text", "# Title\n---\nx: 1\n---\n", nil, "# Title\n---\nx: 1\n---\n"},
 		{"unclosed", "---\nx: 1\n", nil, "---\nx: 1\n"},
 		{"nested and typed", "---\na:\n  b: [1, 2.5, true, null]\nd: 2023-01-02\nn: .nan\n1: one\n---\n",
 			map[string]any{"a": map[string]any{"b": []any{1, 2.5, true, nil}}, "d": "2023-01-02", "n": ".nan", "1": "one"}, ""},
@@ -63,6 +64,7 @@ func TestParseErrors(t *testing.T) {
 		message string
 	}{
 		{"bad yaml reports README line", "---\nlicense: mit\ntags: [a\n---\n", "line "},
+		{"line counts blank lines before the block", "\n\n---\nlicense: mit\nx: y: z\n---\n", "line 5"},
 		{"mapping expected", "---\n- a\n- b\n---\n", "mapping"},
 		{"scalar top level", "---\njust text\n---\n", "mapping"},
 		{"duplicate key", "---\na: 1\na: 2\n---\n", "already defined"},
