@@ -465,3 +465,44 @@ func TestRevisionEncodings(t *testing.T) {
 		t.Errorf("tree of dir: %v", tree)
 	}
 }
+
+func TestGatedRepoFiles(t *testing.T) {
+	h := newHub(t)
+	alice, bob := h.tokens["alice"], h.tokens["bob"]
+	h.createRepo(alice, "gated", false)
+	if r := h.commit(alice, "alice/gated", "main", header("add"), file("config.json", "{}")); r.status != 200 {
+		t.Fatal(r.status, string(r.body))
+	}
+	if r := h.do("PUT", "/api/models/alice/gated/settings", alice, "application/json", []byte(`{"gated":"auto"}`)); r.status != 200 {
+		t.Fatal(r.status, string(r.body))
+	}
+	cases := []struct {
+		name, method, path, token string
+		status                    int
+		code                      string
+	}{
+		{"owner downloads", "GET", "/alice/gated/resolve/main/config.json", alice, 200, ""},
+		{"other user is refused", "HEAD", "/alice/gated/resolve/main/config.json", bob, 403, "GatedRepo"},
+		{"anonymous is asked to log in", "GET", "/alice/gated/resolve/main/config.json", "", 401, "GatedRepo"},
+		{"raw is gated too", "GET", "/alice/gated/raw/main/config.json", bob, 403, "GatedRepo"},
+		{"metadata stays readable", "GET", "/api/models/alice/gated", bob, 200, ""},
+		{"tree stays readable", "GET", "/api/models/alice/gated/tree/main", "", 200, ""},
+		{"auth-check says gated", "GET", "/api/models/alice/gated/auth-check", bob, 403, "GatedRepo"},
+		{"git clone is gated", "GET", "/alice/gated.git/info/refs?service=git-upload-pack", bob, 403, "GatedRepo"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := h.do(c.method, c.path, c.token, "", nil)
+			if r.status != c.status || r.header.Get("X-Error-Code") != c.code {
+				t.Fatalf("%d %q, want %d %q (%s)", r.status, r.header.Get("X-Error-Code"), c.status, c.code, r.header.Get("X-Error-Message"))
+			}
+		})
+	}
+	body := []byte(`{"operation":"download","objects":[{"oid":"` + strings.Repeat("a", 64) + `","size":1}]}`)
+	if r := h.do("POST", "/alice/gated.git/info/lfs/objects/batch", bob, "application/vnd.git-lfs+json", body); r.status != 403 {
+		t.Fatalf("LFS download batch on a gated repo: %d %s", r.status, r.body)
+	}
+	if r := h.do("HEAD", "/alice/gated/resolve/main/config.json", bob, "", nil); !strings.Contains(r.header.Get("X-Error-Message"), "not in the authorized list") {
+		t.Errorf("message %q", r.header.Get("X-Error-Message"))
+	}
+}

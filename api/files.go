@@ -46,7 +46,7 @@ func (s *Server) routeRepoFiles(w http.ResponseWriter, r *http.Request, segs []s
 			return
 		}
 		if err == nil {
-			err = auth.Can(actorOf(r), auth.Read, repo)
+			err = auth.CanDownload(actorOf(r), repo, s.repoURL(repo))
 		}
 		if err != nil {
 			s.writeError(w, r, err)

@@ -21,6 +21,13 @@ func (s *Server) handleGit(w http.ResponseWriter, r *http.Request, repo *haven.R
 	}
 	switch service {
 	case "git-upload-pack":
+		if err := auth.CanDownload(actorOf(r), repo, s.repoURL(repo)); err != nil {
+			if actorOf(r).Anonymous() {
+				askForCredentials(w)
+			}
+			s.writeError(w, r, err)
+			return
+		}
 	case "git-receive-pack":
 		a := actorOf(r)
 		if a.Anonymous() {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/lfs"
 )
@@ -65,6 +66,13 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, repo *haven
 			return
 		}
 	case "download":
+		if err := auth.CanDownload(actor, repo, s.repoURL(repo)); err != nil {
+			if actor.Anonymous() {
+				askForCredentials(w)
+			}
+			s.writeError(w, r, err)
+			return
+		}
 	default:
 		s.writeError(w, r, errInvalid("Invalid operation %q: expected upload or download", req.Operation))
 		return

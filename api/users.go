@@ -188,6 +188,9 @@ func (s *Server) handleAuthCheck(w http.ResponseWriter, r *http.Request, repo *h
 			s.writeError(w, r, err)
 			return
 		}
+	} else if err := auth.CanDownload(actorOf(r), repo, s.repoURL(repo)); err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{})
 }

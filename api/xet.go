@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/lfs"
 	"github.com/havenhub/haven/xet"
@@ -110,6 +111,9 @@ func (s *Server) handleXetToken(w http.ResponseWriter, r *http.Request, repo *ha
 			s.writeError(w, r, err)
 			return
 		}
+	} else if err := auth.CanDownload(actorOf(r), repo, s.repoURL(repo)); err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	if rev != "" && rev != "None" && !createPR {
 		if _, _, err := s.openRev(r.Context(), repo, rev); err != nil {

@@ -186,3 +186,20 @@ func HashToken(plain string) string {
 	sum := sha256.Sum256([]byte(plain))
 	return hex.EncodeToString(sum[:])
 }
+
+// CanDownload reports whether the actor may read the files of repo, not only
+// its metadata. The files of a gated repository are for the members of its
+// namespace (and site admins); everyone else gets GatedRepo, as the Hub
+// answers callers whose access was not granted. pageURL is where to ask.
+func CanDownload(a *Actor, repo *haven.Repo, pageURL string) error {
+	if err := Can(a, Read, repo); err != nil {
+		return err
+	}
+	if repo.Gated == "" || a.namespaceRole(repo.Namespace) != "" {
+		return nil
+	}
+	if a.Anonymous() {
+		return haven.Errorf(haven.EGatedRepo, "Access to %s %s is restricted. You must have access to it and be authenticated to access it. Please log in.", repo.Type, repo.FullName())
+	}
+	return haven.Errorf(haven.EGatedRepo, "Access to %s %s is restricted and you are not in the authorized list. Visit %s to ask for access.", repo.Type, repo.FullName(), pageURL)
+}
