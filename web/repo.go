@@ -80,6 +80,15 @@ func (h *Handler) routeRepo(w http.ResponseWriter, r *http.Request, t haven.Repo
 		action, rest = rest[0], rest[1:]
 	}
 	switch action {
+	case "blob", "commit", "viewer":
+		// File contents (and diffs, and rows) of a gated repository are for
+		// those who may download them; the card and the file list are not.
+		if err := auth.CanDownload(actorOf(r), repo, h.base.String()+repoURL(repo)); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	switch action {
 	case "":
 		if len(rest) == 0 {
 			h.repoCard(w, r, repo)

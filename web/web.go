@@ -218,7 +218,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 			return
 		}
 		h.errorPage(w, r, http.StatusUnauthorized, haven.ErrorMessage(err))
-	case haven.EForbidden:
+	case haven.EForbidden, haven.EGatedRepo:
+		if haven.IsCode(err, haven.EGatedRepo) && r.Method == http.MethodGet && actorOf(r).Anonymous() {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
 		h.errorPage(w, r, http.StatusForbidden, haven.ErrorMessage(err))
 	case haven.EInvalid, haven.EConflict:
 		h.errorPage(w, r, http.StatusBadRequest, haven.ErrorMessage(err))

@@ -889,3 +889,29 @@ func TestRefsPageForms(t *testing.T) {
 		t.Errorf("reader's page: %d, offers changes: %v", p.status, strings.Contains(p.body, "data-delete-ref"))
 	}
 }
+
+func TestGatedRepoPages(t *testing.T) {
+	s := newSite(t)
+	s.createRepo("alice", "gated", false)
+	sha := s.commit("alice", "alice/gated", "add", map[string]string{"README.md": "# Gated\n", "a.txt": "secret\n"})
+	if p := s.apiDo("PUT", "/api/models/alice/gated/settings", s.tokens["alice"], "application/json", []byte(`{"gated":"manual"}`)); p.status != 200 {
+		t.Fatalf("gating: %d %s", p.status, p.body)
+	}
+	alice, bob := s.browser(), s.browser()
+	alice.signIn("alice")
+	bob.signIn("bob")
+	for _, path := range []string{"/alice/gated/blob/main/a.txt", "/alice/gated/commit/" + sha} {
+		if p := alice.get(path); p.status != 200 {
+			t.Errorf("owner: GET %s = %d", path, p.status)
+		}
+		if p := bob.get(path); p.status != 403 || strings.Contains(p.body, "secret") {
+			t.Errorf("other user: GET %s = %d (content shown: %t)", path, p.status, strings.Contains(p.body, "secret"))
+		}
+	}
+	// The card and the file list stay visible, as on the Hub.
+	for _, path := range []string{"/alice/gated", "/alice/gated/tree/main"} {
+		if p := bob.get(path); p.status != 200 {
+			t.Errorf("other user: GET %s = %d", path, p.status)
+		}
+	}
+}

@@ -234,7 +234,9 @@ func (s *Server) authorize(ctx context.Context, r *http.Request, dataset string)
 		}
 		return nil, err
 	}
-	if err := auth.Can(actor, auth.Read, repo); err != nil {
+	// Gated datasets are converted like the others, but only those who may
+	// download their files may see rows, as on the Hub.
+	if err := auth.CanDownload(actor, repo, ""); err != nil {
 		return nil, hidden()
 	}
 	return repo, nil
