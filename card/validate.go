@@ -2,6 +2,7 @@ package card
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/havenhub/haven"
 )
@@ -31,8 +32,16 @@ func Validate(readme []byte, t haven.RepoType) (errors, warnings []Issue) {
 	fail := func(format string, args ...any) {
 		errors = append(errors, Issue{fmt.Sprintf(format, args...)})
 	}
-	if v, ok := c.Data["license"]; ok && !isStringOrStrings(v, true) {
-		fail(`"license" must be a string or a list of strings`)
+	if v, ok := c.Data["license"]; ok {
+		if !isStringOrStrings(v, true) {
+			fail(`"license" must be a string or a list of strings`)
+		} else {
+			for _, l := range stringList(v) {
+				if !Licenses[strings.ToLower(l)] {
+					fail(`"license" %q is not a known license identifier: use one of the Hub's identifiers, or "other" with license_name and license_link`, l)
+				}
+			}
+		}
 	}
 	for _, key := range []string{"tags", "datasets", "language"} {
 		if v, ok := c.Data[key]; ok && !isStringOrStrings(v, false) {
