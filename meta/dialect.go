@@ -26,6 +26,10 @@ type dialect struct {
 	numbered bool
 	// trigramSearch reports whether the repo_search trigram index exists.
 	trigramSearch bool
+	// choosePlans reports whether listings pick their query's shape from
+	// statistics (see plan). PostgreSQL's planner does that itself from
+	// the frequencies of common values it keeps per column.
+	choosePlans bool
 }
 
 var (
@@ -33,6 +37,7 @@ var (
 		name:          "sqlite",
 		driver:        "sqlite",
 		trigramSearch: true,
+		choosePlans:   true,
 	}
 	postgresDialect = &dialect{
 		name:       "postgres",
@@ -116,8 +121,19 @@ func (d *dialect) rebind(query string) string {
 func (d *dialect) searchCond(q string) (string, any) {
 	// A trigram index can only look up text of three characters or more.
 	if d.trigramSearch && len(q) >= 3 {
-		return "r.id IN (SELECT rowid FROM repo_search WHERE repo_search MATCH ?)", `"` + strings.ReplaceAll(q, `"`, `""`) + `"`
+		return "r.id IN (SELECT rowid FROM repo_search WHERE repo_search MATCH ?)", ftsPhrase(q)
 	}
+	return likeCond(q)
+}
+
+// ftsPhrase quotes q as one FTS5 phrase, which the trigram index matches as
+// a substring.
+func ftsPhrase(q string) string {
+	return `"` + strings.ReplaceAll(q, `"`, `""`) + `"`
+}
+
+// likeCond is searchCond without the trigram index: a check of each row.
+func likeCond(q string) (string, any) {
 	return `r.full_key LIKE ? ESCAPE '\'`, "%" + escapeLike(q) + "%"
 }
 

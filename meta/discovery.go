@@ -90,11 +90,23 @@ func (s *Store) SearchUsers(ctx context.Context, q string, orgs bool, limit int)
 }
 
 // CountReposUpTo counts the repositories that match f like CountRepos,
-// but stops at limit: pages that show "10,000+" need not count a large
-// result to its end.
+// but stops at limit (0: no limit): pages that show "10,000+" need not
+// count a large result to its end.
 func (s *Store) CountReposUpTo(ctx context.Context, f RepoFilter, limit int) (int, error) {
-	where, args := f.where(s.d)
+	sh, err := s.plan(ctx, f, false)
+	if err != nil {
+		return 0, err
+	}
+	return s.countRepos(ctx, f, limit, sh)
+}
+
+func (s *Store) countRepos(ctx context.Context, f RepoFilter, limit int, sh shape) (int, error) {
+	from, args := f.from(s.d, sh)
+	query := "SELECT COUNT(*)" + from
+	if limit > 0 {
+		query, args = "SELECT COUNT(*) FROM (SELECT 1"+from+" LIMIT ?) x", append(args, limit)
+	}
 	var n int
-	err := s.conn().queryRow(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM repos r"+where+" LIMIT ?) x", append(args, limit)...).Scan(&n)
+	err := s.conn().queryRow(ctx, query, args...).Scan(&n)
 	return n, err
 }

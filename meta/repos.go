@@ -325,24 +325,47 @@ func (s *Store) Redirect(ctx context.Context, t haven.RepoType, namespace, name 
 	return r, noRows(err, haven.Errorf(haven.ENotFound, "No redirect from %s/%s", namespace, name))
 }
 
-// where builds the WHERE clause of a filter.
-func (f RepoFilter) where(d *dialect) (string, []any) {
+// from builds the FROM and WHERE clauses of a filter in the shape sh.
+func (f RepoFilter) from(d *dialect, sh shape) (string, []any) {
 	var (
+		from  = "repos r"
 		conds []string
 		args  []any
 	)
+	if sh.tagsFirst && len(sh.tags) > 0 {
+		// A chain of joins rather than EXISTS terms: SQLite checks a joined
+		// table's terms before it reads the next table, so each candidate
+		// is looked up in repos only once every tag is found.
+		from = ""
+		for i, tag := range sh.tags {
+			t := fmt.Sprintf("t%d", i)
+			from += "repo_tags " + t + " CROSS JOIN "
+			conds, args = append(conds, t+".tag = ?"), append(args, tag)
+			if i > 0 {
+				conds = append(conds, t+".repo_id = t0.repo_id")
+			}
+		}
+		from += "repos r"
+		conds = append(conds, "r.id = t0.repo_id")
+	}
 	if f.Type != "" {
 		conds, args = append(conds, "r.type = ?"), append(args, string(f.Type))
 	}
 	if f.Search != "" {
-		cond, arg := d.searchCond(strings.ToLower(f.Search))
+		q := strings.ToLower(f.Search)
+		cond, arg := d.searchCond(q)
+		if sh.likeSearch {
+			cond, arg = likeCond(q)
+		}
 		conds, args = append(conds, cond), append(args, arg)
 	}
 	if f.Author != "" {
 		conds, args = append(conds, "r.ns_key = ?"), append(args, strings.ToLower(f.Author))
 	}
-	for _, tag := range uniqueTags(f.Tags) {
-		conds, args = append(conds, "r.id IN (SELECT repo_id FROM repo_tags WHERE tag = ?)"), append(args, tag)
+	if !sh.tagsFirst {
+		for _, tag := range sh.tags {
+			conds, args = append(conds, "EXISTS (SELECT 1 FROM repo_tags x WHERE x.repo_id = r.id AND x.tag = ?)"), append(args, tag)
+		}
 	}
 	if f.Gated != nil {
 		if *f.Gated {
@@ -362,9 +385,9 @@ func (f RepoFilter) where(d *dialect) (string, []any) {
 		}
 	}
 	if len(conds) == 0 {
-		return "", nil
+		return " FROM " + from, nil
 	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return " FROM " + from + " WHERE " + strings.Join(conds, " AND "), args
 }
 
 // placeholders returns n comma-separated '?'.
@@ -379,20 +402,25 @@ func (s *Store) ListRepos(ctx context.Context, f RepoFilter) ([]*haven.Repo, err
 	if !ok {
 		return nil, haven.Errorf(haven.EInvalid, "Invalid sort %q", f.Sort)
 	}
+	sh, err := s.plan(ctx, f, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.listRepos(ctx, f, order, sh)
+}
+
+func (s *Store) listRepos(ctx context.Context, f RepoFilter, order string, sh shape) ([]*haven.Repo, error) {
 	limit := int64(math.MaxInt64)
 	if f.Limit > 0 {
 		limit = int64(f.Limit)
 	}
-	where, args := f.where(s.d)
+	from, args := f.from(s.d, sh)
 	args = append(args, limit, max(f.Offset, 0))
-	return scanRepos(ctx, s.conn(), "SELECT "+repoColumns+" FROM repos r"+where+" ORDER BY "+order+" LIMIT ? OFFSET ?", args...)
+	return scanRepos(ctx, s.conn(), "SELECT "+repoColumns+from+" ORDER BY "+order+" LIMIT ? OFFSET ?", args...)
 }
 
 // CountRepos counts the repositories that match f, ignoring its sort,
 // offset and limit.
 func (s *Store) CountRepos(ctx context.Context, f RepoFilter) (int, error) {
-	where, args := f.where(s.d)
-	var n int
-	err := s.conn().queryRow(ctx, "SELECT COUNT(*) FROM repos r"+where, args...).Scan(&n)
-	return n, err
+	return s.CountReposUpTo(ctx, f, 0)
 }

@@ -1,0 +1,126 @@
+package meta
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Listings over many repositories need different query shapes depending on
+// how many rows a filter keeps. A listing sorted by an indexed column can
+// walk that index and stop after its page, checking each row on the way:
+// cheap when most rows match (a common tag or search term), ruinous when
+// few do. Starting from the rows of the rarest tag, or from the trigram
+// index's matches, reads those rows and sorts them: cheap when they are few.
+// SQLite's planner cannot tell a common tag from a rare one, so the shape is
+// chosen here from small, bounded counts.
+
+// planProbe bounds the counts that choose a shape: they only tell rare from
+// common, so they stop there, which keeps each probe well under a
+// millisecond.
+const planProbe = 1000
+
+// searchProbe is planProbe for search terms. Names that share a substring
+// are often neighbours in the sort order (numbered series created together),
+// so a term is walked for only when it is very common, where those runs
+// cannot leave a page empty for long.
+const searchProbe = 5000
+
+// maxWalkTerm is the longest search text that is probed for being common:
+// the probe costs a trigram lookup per three characters, about as much as
+// the search itself, and long texts rarely match a large share of names.
+const maxWalkTerm = 8
+
+// shape is how the query of a filter is written.
+type shape struct {
+	tags []string // the filter's tags, each once, in the order they are checked
+	// tagsFirst joins from the rows of tags[0] (the rarest) instead of
+	// checking the tags of each repository the query reaches.
+	tagsFirst bool
+	// likeSearch checks the search text on each row with LIKE instead of
+	// starting from the trigram index's matches.
+	likeSearch bool
+}
+
+// plan chooses the shape of the query for f: for a listing (ListRepos) or
+// for a count. Every shape gives the same rows; only the cost differs.
+func (s *Store) plan(ctx context.Context, f RepoFilter, listing bool) (shape, error) {
+	sh := shape{tags: uniqueTags(f.Tags)}
+	if !s.d.choosePlans {
+		return sh, nil
+	}
+	// Only a listing with a limit can stop early; a count or an unlimited
+	// listing reads every match whatever the shape.
+	walk := listing && f.Limit > 0
+	if len(sh.tags) > 0 {
+		counts, err := s.tagRows(ctx, sh.tags)
+		if err != nil {
+			return sh, err
+		}
+		// Rarest first: in either shape, the first tag checked rejects
+		// the most rows.
+		idx := make([]int, len(sh.tags))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return counts[idx[a]] < counts[idx[b]] })
+		tags := make([]string, len(idx))
+		for i, j := range idx {
+			tags[i] = sh.tags[j]
+		}
+		sh.tags = tags
+		sh.tagsFirst = !walk || counts[idx[0]] < planProbe
+		return sh, nil
+	}
+	q := strings.ToLower(f.Search)
+	if !s.d.trigramSearch || len(q) < 3 {
+		return sh, nil // a LIKE on each row already
+	}
+	if walk && len(q) <= maxWalkTerm {
+		// A common term fills a page after a few rows of the sort order.
+		n, err := s.countUpTo(ctx, "SELECT 1 FROM repo_search WHERE repo_search MATCH ?", searchProbe, ftsPhrase(q))
+		if err != nil {
+			return sh, err
+		}
+		sh.likeSearch = n >= searchProbe
+		return sh, nil
+	}
+	// A count reads every match; when the type, author and visibility
+	// leave few rows (an empty type, an author), checking those is cheaper
+	// than reading a common term's matches.
+	base := f
+	base.Search = ""
+	from, args := base.from(s.d, shape{})
+	n, err := s.countUpTo(ctx, "SELECT 1"+from, planProbe, args...)
+	if err != nil {
+		return sh, err
+	}
+	sh.likeSearch = n < planProbe
+	return sh, nil
+}
+
+// tagRows counts the rows of each tag, of every type and visibility, up to
+// planProbe, in one query that reads only the tag index.
+func (s *Store) tagRows(ctx context.Context, tags []string) ([]int, error) {
+	parts := make([]string, len(tags))
+	args := make([]any, 0, 2*len(tags))
+	for i, tag := range tags {
+		parts[i] = fmt.Sprintf("(SELECT COUNT(*) FROM (SELECT 1 FROM repo_tags WHERE tag = ? LIMIT ?) x%d)", i)
+		args = append(args, tag, planProbe)
+	}
+	counts := make([]int, len(tags))
+	dest := make([]any, len(tags))
+	for i := range counts {
+		dest[i] = &counts[i]
+	}
+	err := s.conn().queryRow(ctx, "SELECT "+strings.Join(parts, ", "), args...).Scan(dest...)
+	return counts, err
+}
+
+// countUpTo counts the rows of query, stopping at limit.
+func (s *Store) countUpTo(ctx context.Context, query string, limit int, args ...any) (int, error) {
+	var n int
+	err := s.conn().queryRow(ctx, "SELECT COUNT(*) FROM ("+query+" LIMIT ?) x", append(args, limit)...).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,210 @@
+package meta
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/havenhub/haven"
+)
+
+// TestPlanShapes checks that every query shape gives the same rows and
+// counts as a plain query, on a few thousand random repositories with
+// random tags, and that the chosen shape does too.
+func TestPlanShapes(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "haven.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		testPlanShapes(t, s)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := os.Getenv("HAVEN_TEST_POSTGRES_DSN")
+		if dsn == "" {
+			t.Skip("HAVEN_TEST_POSTGRES_DSN is not set")
+		}
+		admin, err := sql.Open("pgx", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close()
+		schema := fmt.Sprintf("haven_plan_%d_%d", os.Getpid(), time.Now().UnixNano())
+		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		s, err := Open(context.Background(), u.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		testPlanShapes(t, s)
+	})
+}
+
+func testPlanShapes(t *testing.T, s *Store) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 11))
+	// Tags from very common to very rare, so that both shapes are chosen.
+	tagPool := []string{"common", "half", "tenth", "license:mit", "license:apache-2.0", "rare-1", "rare-2", "absent"}
+	weights := []int{80, 50, 10, 30, 30, 1, 1, 0}
+	words := []string{"bert", "gpt", "llama", "vit"}
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 3000
+	err := s.inTx(ctx, func(c conn) error {
+		for i := range n {
+			var tags []string
+			for j, tag := range tagPool {
+				if rng.IntN(100) < weights[j] {
+					tags = append(tags, tag)
+				}
+			}
+			typ := haven.Model
+			if i%4 == 3 {
+				typ = haven.Dataset
+			}
+			ns := fmt.Sprintf("ns%d", rng.IntN(20))
+			name := fmt.Sprintf("%s-%d", words[rng.IntN(len(words))], i)
+			k := keyOf(ns, name)
+			var id int64
+			// Few distinct sort values, so that ties are broken by id.
+			err := c.queryRow(ctx, `INSERT INTO repos (type, namespace, name, ns_key, name_key, full_key, private,
+				created_at, updated_at, tags, downloads, likes, trending_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				string(typ), ns, name, k.ns, k.name, k.full(), rng.IntN(10) == 0,
+				base.Add(time.Duration(rng.IntN(50))*time.Hour), base.Add(time.Duration(rng.IntN(50))*time.Hour),
+				encodeTags(tags), rng.IntN(5), rng.IntN(5), rng.IntN(5)).Scan(&id)
+			if err != nil {
+				return err
+			}
+			if err := setTags(ctx, c, id, tags); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	filters := []RepoFilter{
+		{Type: haven.Model, Tags: []string{"common"}},
+		{Type: haven.Model, Tags: []string{"common", "half"}, Sort: "downloads"},
+		{Type: haven.Model, Tags: []string{"half", "license:mit", "common"}, Sort: "likes", Offset: 40},
+		{Type: haven.Dataset, Tags: []string{"rare-1"}, Sort: "createdAt"},
+		{Type: haven.Model, Tags: []string{"common", "rare-2"}, Sort: "trendingScore"},
+		{Type: haven.Model, Tags: []string{"common", "absent"}},
+		{Tags: []string{"tenth", "tenth", "license:apache-2.0"}, Sort: "id", SeeAll: true},
+		{Type: haven.Model, Tags: []string{"half"}, VisibleTo: []string{"NS3", "ns4"}},
+		{Type: haven.Model, Tags: []string{"common"}, Search: "bert"},
+		{Type: haven.Model, Search: "bert", Sort: "downloads"},
+		{Type: haven.Model, Search: "llama-1", Sort: "likes"},
+		{Type: haven.Dataset, Search: "ns1", VisibleTo: []string{"ns1"}},
+		{Type: haven.Space, Search: "bert"},
+		{Type: haven.Model, Search: "gp", Author: "ns2"},
+		{Type: haven.Model, Search: "no-such", Sort: "createdAt"},
+		{Search: "vit", Sort: "id", SeeAll: true},
+	}
+	shapes := []struct {
+		name string
+		sh   func(tags []string) shape
+	}{
+		{"walk", func(tags []string) shape { return shape{tags: tags} }},
+		{"tags first", func(tags []string) shape { return shape{tags: tags, tagsFirst: true} }},
+		{"like", func(tags []string) shape { return shape{tags: tags, likeSearch: true} }},
+	}
+	for i, f := range filters {
+		for _, limit := range []int{0, 1, 30} {
+			f.Limit = limit
+			t.Run(fmt.Sprintf("%d/limit %d", i, limit), func(t *testing.T) {
+				order := sortOrders[f.Sort]
+				plain := shape{tags: uniqueTags(f.Tags)}
+				if !s.d.trigramSearch {
+					plain.likeSearch = true
+				}
+				want, err := s.listRepos(ctx, f, order, plain)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantCount, err := s.countRepos(ctx, f, 0, plain)
+				if err != nil {
+					t.Fatal(err)
+				}
+				check := func(name string, got []*haven.Repo, gotCount int) {
+					t.Helper()
+					if !reflect.DeepEqual(ids(got), ids(want)) {
+						t.Errorf("%s: %v, want %v", name, ids(got), ids(want))
+					}
+					if gotCount != wantCount {
+						t.Errorf("%s: count %d, want %d", name, gotCount, wantCount)
+					}
+				}
+				for _, c := range shapes {
+					tags := plain.tags
+					if len(tags) > 1 {
+						tags = append(tags[1:len(tags):len(tags)], tags[0]) // another order
+					}
+					got, err := s.listRepos(ctx, f, order, c.sh(tags))
+					if err != nil {
+						t.Fatal(err)
+					}
+					gotCount, err := s.countRepos(ctx, f, 0, c.sh(tags))
+					if err != nil {
+						t.Fatal(err)
+					}
+					check(c.name, got, gotCount)
+				}
+				got, err := s.ListRepos(ctx, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				gotCount, err := s.CountRepos(ctx, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				check("chosen", got, gotCount)
+				capped, err := s.CountReposUpTo(ctx, f, 25)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if capped != min(wantCount, 25) {
+					t.Errorf("count up to 25: %d, want %d", capped, min(wantCount, 25))
+				}
+			})
+		}
+	}
+	// Both shapes are reached by the filters above.
+	common, err := s.plan(ctx, RepoFilter{Type: haven.Model, Tags: []string{"common"}, Limit: 30}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rare, err := s.plan(ctx, RepoFilter{Type: haven.Model, Tags: []string{"common", "rare-1"}, Limit: 30}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.d.choosePlans && (common.tagsFirst || !rare.tagsFirst || rare.tags[0] != "rare-1") {
+		t.Errorf("shapes: common tag %+v, rare tag %+v", common, rare)
+	}
+}
+
+func ids(repos []*haven.Repo) []int64 {
+	out := make([]int64, len(repos))
+	for i, r := range repos {
+		out[i] = r.ID
+	}
+	return out
+}
