@@ -101,16 +101,22 @@ func filterExpand(m map[string]any, expand map[string]bool) map[string]any {
 // handleRepoInfo answers GET /api/{types}/{id} and /revision/{rev}.
 func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
 	rev := strings.Join(segs, "/")
+	if rev == "" {
+		rev = repo.DefaultBranch()
+	}
+	// A hot repository answers from the cache without touching git.
+	if sha, ok := s.cache.rev(repo.ID, rev); ok {
+		if b, ok := s.cache.render(infoKey(repo, sha, r)); ok {
+			writeJSONBytes(w, http.StatusOK, b)
+			return
+		}
+	}
 	g, sha, err := s.openRev(r.Context(), repo, rev)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	// The answer depends only on the commit, the row's counters and the
-	// query: render it once per combination.
-	key := fmt.Sprintf("info\x00%d\x00%s\x00%s\x00%t\x00%s\x00%d\x00%d\x00%d\x00%d\x00%d\x00%s",
-		repo.ID, sha, repo.SHA, repo.Private, repo.Gated, repo.Likes, repo.Downloads, repo.DownloadsAllTime,
-		repo.TrendingScore, repo.UpdatedAt.UnixNano(), r.URL.RawQuery)
+	key := infoKey(repo, sha, r)
 	if b, ok := s.cache.render(key); ok {
 		writeJSONBytes(w, http.StatusOK, b)
 		return
@@ -146,6 +152,14 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 	}
 	s.cache.putRender(key, b)
 	writeJSONBytes(w, http.StatusOK, b)
+}
+
+// infoKey names a rendered repo info answer: it depends only on the commit,
+// the row's counters and the query.
+func infoKey(repo *haven.Repo, sha string, r *http.Request) string {
+	return fmt.Sprintf("info\x00%d\x00%s\x00%s\x00%t\x00%s\x00%d\x00%d\x00%d\x00%d\x00%d\x00%s",
+		repo.ID, sha, repo.SHA, repo.Private, repo.Gated, repo.Likes, repo.Downloads, repo.DownloadsAllTime,
+		repo.TrendingScore, repo.UpdatedAt.UnixNano(), r.URL.RawQuery)
 }
 
 // siblingsJSON renders the file list of a commit once per commit.
