@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,6 +78,21 @@ func addLastCommits(g *gitstore.Repo, sha string, entries []treeEntry) error {
 
 // handleTree lists a folder: GET /api/{types}/{id}/tree/{rev}[/{path}].
 func (s *Server) handleTree(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
+	// A page already answered for this commit and URL is served from the
+	// cache without touching git. (Pages with lastCommit are not cached.)
+	cacheable := !flag(r.URL.Query().Get("expand"))
+	if rev, rest := splitRevision(segs, nil); cacheable && rev != "" {
+		if sha, ok := s.cache.rev(repo.ID, rev); ok {
+			if b, ok := s.cache.render(treePageKey(repo, sha, rest, r)); ok {
+				link, body, _ := bytes.Cut(b, []byte{0})
+				if len(link) > 0 {
+					w.Header().Set("Link", string(link))
+				}
+				writeJSONBytes(w, http.StatusOK, body)
+				return
+			}
+		}
+	}
 	g, err := s.git.Open(r.Context(), repo.Type, repo.RepoID())
 	if err != nil {
 		s.writeError(w, r, err)
@@ -137,8 +153,19 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request, repo *haven.
 	}
 	if key != "" {
 		s.cache.putRender(key, b)
+		if r1, rest1 := splitRevision(segs, nil); r1 == rev && strings.Join(rest1, "/") == strings.Join(rest, "/") {
+			s.cache.putRev(repo.ID, rev, sha)
+			whole := append([]byte(w.Header().Get("Link")+"\x00"), b...)
+			s.cache.putRender(treePageKey(repo, sha, rest, r), whole)
+		}
 	}
 	writeJSONBytes(w, http.StatusOK, b)
+}
+
+// treePageKey names a whole tree answer (Link header and body) by commit, folder
+// and query.
+func treePageKey(repo *haven.Repo, sha string, rest []string, r *http.Request) string {
+	return fmt.Sprintf("treepage\x00%d\x00%s\x00%s\x00%s", repo.ID, sha, strings.Join(rest, "/"), r.URL.RawQuery)
 }
 
 // handlePathsInfo answers POST /api/{types}/{id}/paths-info/{rev} for a list
