@@ -463,14 +463,16 @@ func TestRepoPages(t *testing.T) {
 
 func TestListing(t *testing.T) {
 	s := newSite(t)
-	cards := map[string]string{
-		"bert-en": "---\npipeline_tag: fill-mask\nlibrary_name: transformers\nlicense: mit\nlanguage: en\n---\n",
-		"bert-fr": "---\npipeline_tag: fill-mask\nlibrary_name: transformers\nlicense: apache-2.0\nlanguage: fr\n---\n",
-		"gpt":     "---\npipeline_tag: text-generation\nlibrary_name: transformers\nlicense: mit\ntags: [chat]\n---\n",
+	// Created in this order, so that among equals the newest (gpt, then
+	// bert-fr) comes first.
+	cards := []struct{ name, card string }{
+		{"bert-en", "---\npipeline_tag: fill-mask\nlibrary_name: transformers\nlicense: mit\nlanguage: en\n---\n"},
+		{"bert-fr", "---\npipeline_tag: fill-mask\nlibrary_name: transformers\nlicense: apache-2.0\nlanguage: fr\n---\n"},
+		{"gpt", "---\npipeline_tag: text-generation\nlibrary_name: transformers\nlicense: mit\ntags: [chat]\n---\n"},
 	}
-	for name, c := range cards {
-		s.createRepo("alice", name, false)
-		s.commit("alice", "alice/"+name, "card", map[string]string{"README.md": c})
+	for _, c := range cards {
+		s.createRepo("alice", c.name, false)
+		s.commit("alice", "alice/"+c.name, "card", map[string]string{"README.md": c.card})
 	}
 	s.createRepo("bob", "other", false)
 	s.apiDo("POST", "/api/models/alice/gpt/like", s.tokens["bob"], "", nil)
