@@ -113,16 +113,12 @@ func (s *Server) handleCommits(w http.ResponseWriter, r *http.Request, repo *hav
 // handleBranch answers POST and DELETE /api/{types}/{id}/branch/{branch}.
 func (s *Server) handleBranch(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
 	defer s.changed(repo)
-	if err := auth.Can(actorOf(r), auth.Write, repo); err != nil {
-		s.writeError(w, r, err)
+	g, ok := s.openForWrite(w, r, repo)
+	if !ok {
 		return
 	}
 	branch := strings.Join(segs, "/")
-	g, err := s.git.Open(r.Context(), repo.Type, repo.RepoID())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+	var err error
 	if r.Method == http.MethodDelete {
 		if strings.HasPrefix(branch, "refs/") || !g.IsBranch(branch) {
 			s.writeError(w, r, haven.Errorf(haven.ERevisionNotFound, "Invalid rev id: %s", branch))
@@ -188,13 +184,8 @@ func (s *Server) handleBranch(w http.ResponseWriter, r *http.Request, repo *have
 func (s *Server) handleTag(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
 	defer s.changed(repo)
 	actor := actorOf(r)
-	if err := auth.Can(actor, auth.Write, repo); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	g, err := s.git.Open(r.Context(), repo.Type, repo.RepoID())
-	if err != nil {
-		s.writeError(w, r, err)
+	g, ok := s.openForWrite(w, r, repo)
+	if !ok {
 		return
 	}
 	name := strings.Join(segs, "/")
@@ -245,13 +236,8 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request, repo *haven.R
 func (s *Server) handleSuperSquash(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
 	defer s.changed(repo)
 	actor := actorOf(r)
-	if err := auth.Can(actor, auth.Write, repo); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	g, err := s.git.Open(r.Context(), repo.Type, repo.RepoID())
-	if err != nil {
-		s.writeError(w, r, err)
+	g, ok := s.openForWrite(w, r, repo)
+	if !ok {
 		return
 	}
 	branch := strings.Join(segs, "/")
@@ -296,4 +282,19 @@ func (s *Server) refreshAfterWrite(r *http.Request, repo *haven.Repo) {
 	if err := s.refreshRepo(r.Context(), repo); err != nil {
 		s.log.Error("refreshing repository metadata", "repo", repo.FullName(), "err", err)
 	}
+}
+
+// openForWrite checks that the caller may write to repo and opens its git
+// repository; on failure it has answered the request.
+func (s *Server) openForWrite(w http.ResponseWriter, r *http.Request, repo *haven.Repo) (*gitstore.Repo, bool) {
+	if err := auth.Can(actorOf(r), auth.Write, repo); err != nil {
+		s.writeError(w, r, err)
+		return nil, false
+	}
+	g, err := s.git.Open(r.Context(), repo.Type, repo.RepoID())
+	if err != nil {
+		s.writeError(w, r, err)
+		return nil, false
+	}
+	return g, true
 }
