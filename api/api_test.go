@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,9 +18,7 @@ import (
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/api"
 	"github.com/havenhub/haven/auth"
-	"github.com/havenhub/haven/blob/fs"
-	"github.com/havenhub/haven/gitstore"
-	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/internal/storetest"
 )
 
 // hub is a running API server on real stores in a temporary folder.
@@ -34,21 +31,9 @@ type hub struct {
 
 func newHub(t *testing.T) *hub {
 	t.Helper()
-	dir := t.TempDir()
 	ctx := context.Background()
-	m, err := meta.Open(ctx, filepath.Join(dir, "haven.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	g, err := gitstore.New(filepath.Join(dir, "repos"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := fs.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Open(t)
+	m, g, b := st.Meta, st.Git, st.Blobs
 	h := &hub{t: t, tokens: map[string]string{}, read: map[string]string{}}
 	ts := httptest.NewUnstartedServer(nil)
 	ts.Start()

@@ -10,7 +10,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,8 +20,7 @@ import (
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/api"
 	"github.com/havenhub/haven/auth"
-	"github.com/havenhub/haven/blob/fs"
-	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/internal/storetest"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/web"
 )
@@ -40,21 +38,9 @@ type site struct {
 
 func newSite(t testing.TB) *site {
 	t.Helper()
-	dir := t.TempDir()
 	ctx := context.Background()
-	m, err := meta.Open(ctx, filepath.Join(dir, "haven.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	g, err := gitstore.New(filepath.Join(dir, "repos"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := fs.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Open(t)
+	m, g, b := st.Meta, st.Git, st.Blobs
 	ts := httptest.NewUnstartedServer(nil)
 	ts.Start()
 	t.Cleanup(ts.Close)

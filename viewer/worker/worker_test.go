@@ -10,8 +10,8 @@ import (
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/blob"
-	"github.com/havenhub/haven/blob/fs"
 	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/internal/storetest"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/viewer"
 )
@@ -30,20 +30,8 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	m, err := meta.Open(ctx, filepath.Join(dir, "haven.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	g, err := gitstore.New(filepath.Join(dir, "repos"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := fs.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Open(t)
+	dir, m, g, b := st.Dir, st.Meta, st.Git, st.Blobs
 	cache, err := viewer.NewCache(filepath.Join(dir, "viewer", "cache"), b)
 	if err != nil {
 		t.Fatal(err)
