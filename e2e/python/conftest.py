@@ -13,32 +13,16 @@ from huggingface_hub import HfApi
 
 from helpers import unique
 
+import sys
+from pathlib import Path
 
-def _env(name):
-    value = os.environ.get(name)
-    if not value:
-        pytest.exit(f"{name} is not set: run this suite through `go test ./e2e -run TestPython`", 2)
-    return value
-
-
-@pytest.fixture(scope="session")
-def endpoint():
-    return _env("HF_ENDPOINT").rstrip("/")
-
-
-@pytest.fixture(scope="session")
-def token():
-    return _env("HAVEN_TOKEN")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "pyshared"))
+from haven_env import endpoint, env as _env, other_token, token  # noqa: E402,F401  (shared fixtures)
 
 
 @pytest.fixture(scope="session")
 def read_token():
     return _env("HAVEN_TOKEN_READ")
-
-
-@pytest.fixture(scope="session")
-def other_token():
-    return _env("HAVEN_OTHER_TOKEN")
 
 
 @pytest.fixture(scope="session")

@@ -14,16 +14,15 @@ import uuid
 import pytest
 from huggingface_hub import HfApi
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "pyshared"))
+from haven_env import endpoint, env as _env, other_token, token  # noqa: E402,F401  (shared fixtures)
+
 # Haven serves /v2/reconstructions; forcing version 2 turns a broken answer
 # into a failure instead of a silent fallback to /v1.
 os.environ["HF_XET_CLIENT_RECONSTRUCTION_API_VERSION"] = "2"
-
-
-def _env(name):
-    value = os.environ.get(name)
-    if not value:
-        pytest.exit(f"{name} is not set: run this suite through `go test ./e2e -run TestXetPython`", 2)
-    return value
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -32,16 +31,6 @@ def xet_enabled():
     if os.environ.get("HF_HUB_DISABLE_XET"):
         pytest.exit("HF_HUB_DISABLE_XET is set; this suite tests the client with Xet on", 2)
     import hf_xet  # noqa: F401  (the suite requires it)
-
-
-@pytest.fixture(scope="session")
-def endpoint():
-    return _env("HF_ENDPOINT").rstrip("/")
-
-
-@pytest.fixture(scope="session")
-def token():
-    return _env("HAVEN_TOKEN")
 
 
 @pytest.fixture(scope="session")
