@@ -12,6 +12,7 @@ import (
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/card"
 	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/hubhttp"
 	"github.com/havenhub/haven/lfs"
 	"github.com/havenhub/haven/meta"
 )
@@ -22,16 +23,7 @@ func (s *Server) repoURL(repo *haven.Repo) string {
 }
 
 // decodeJSON reads a bounded JSON body into v.
-func decodeJSON(r *http.Request, v any) error {
-	if r.Body == nil {
-		return errInvalid("Missing JSON body")
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 16<<20))
-	if err := dec.Decode(v); err != nil {
-		return errInvalid("Invalid JSON body: %v", err)
-	}
-	return nil
-}
+func decodeJSON(r *http.Request, v any) error { return hubhttp.DecodeJSON(r, v) }
 
 type createRepoRequest struct {
 	Name         string  `json:"name"`

@@ -10,18 +10,12 @@ import (
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/hubhttp"
 )
-
-type actorKey struct{}
 
 // actorOf returns the caller identity stored in the request context; it is
 // never nil.
-func actorOf(r *http.Request) *auth.Actor {
-	if a, ok := r.Context().Value(actorKey{}).(*auth.Actor); ok {
-		return a
-	}
-	return &auth.Actor{}
-}
+func actorOf(r *http.Request) *auth.Actor { return hubhttp.Actor(r) }
 
 // route authenticates the caller and dispatches on the escaped path.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
@@ -59,7 +53,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	r = r.WithContext(context.WithValue(r.Context(), actorKey{}, actor))
+	r = r.WithContext(hubhttp.WithActor(r.Context(), actor))
 
 	if len(segs) > 0 && segs[0] == "api" {
 		s.routeAPI(w, r, segs[1:])
@@ -148,7 +142,7 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, segs []string)
 			s.routeRepoAPI(w, r, t, segs[1], segs[2], segs[3:])
 			return
 		}
-		if s.missingLegacyRepo("", r.Method) {
+		if s.missingLegacyRepo(t, "", r.Method) {
 			// The info of an id without a namespace.
 			s.writeError(w, r, auth.RepoNotFound())
 			return
@@ -164,13 +158,30 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, segs []string)
 		s.handleTagsByType(w, r, t)
 		return
 	}
+	for _, rt := range s.routes {
+		if h := rt.API(segs[0]); h != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+	}
 	s.writeError(w, r, errNotFound("Not Found"))
 }
 
-// repoHandler is what handles an action on a repository for a method, or nil.
-type repoHandler func(http.ResponseWriter, *http.Request, *haven.Repo, []string)
+// repoHandler is what handles an action on a repository of type t for a
+// method: a core handler, else one of the domain packages' Routes, else nil.
+func (s *Server) repoHandler(t haven.RepoType, action, m string) RepoHandler {
+	if h := s.coreRepoHandler(action, m); h != nil {
+		return h
+	}
+	for _, rt := range s.routes {
+		if h := rt.RepoAction(t, action, m); h != nil {
+			return h
+		}
+	}
+	return nil
+}
 
-func (s *Server) repoHandler(action, m string) repoHandler {
+func (s *Server) coreRepoHandler(action, m string) RepoHandler {
 	switch {
 	case action == "" && (m == "GET" || m == "HEAD"):
 		return s.handleRepoInfo
@@ -217,8 +228,8 @@ func (s *Server) repoHandler(action, m string) repoHandler {
 // the clients ask about them; every Haven repository has a namespace, so the
 // answer is RepoNotFound, which clients turn into their "repository not found"
 // error instead of a generic 404.
-func (s *Server) missingLegacyRepo(name, method string) bool {
-	return s.repoHandler(name, method) != nil
+func (s *Server) missingLegacyRepo(t haven.RepoType, name, method string) bool {
+	return s.repoHandler(t, name, method) != nil
 }
 
 func (s *Server) routeRepoAPI(w http.ResponseWriter, r *http.Request, t haven.RepoType, ns, name string, rest []string) {
@@ -227,9 +238,9 @@ func (s *Server) routeRepoAPI(w http.ResponseWriter, r *http.Request, t haven.Re
 		action, rest = rest[0], rest[1:]
 	}
 	m := r.Method
-	h := s.repoHandler(action, m)
+	h := s.repoHandler(t, action, m)
 	if h == nil {
-		if s.missingLegacyRepo(name, m) {
+		if s.missingLegacyRepo(t, name, m) {
 			s.writeError(w, r, auth.RepoNotFound())
 			return
 		}

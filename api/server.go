@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/gitstore"
@@ -37,11 +38,32 @@ type Config struct {
 	// requests whose Host starts with "datasets-server.".
 	Viewer http.Handler
 
+	// Routes are the domain packages' parts of the API (Spaces, discussions,
+	// collections, …), asked in order for the paths the core does not serve.
+	Routes []Routes
+
 	// Xet turns on the Xet protocol: token endpoints, the CAS service under
 	// /v1 and the Xet hints in resolve, tree, repo info and LFS batch. Files
 	// already stored through Xet stay downloadable when it is off.
 	Xet bool
 }
+
+// Routes is a domain package's part of the API, wired in by cmd/haven. The
+// core routes come first; a Routes is asked only about paths they leave.
+// Its handlers find the caller with hubhttp.Actor and answer errors with
+// hubhttp.WriteError.
+type Routes interface {
+	// RepoAction returns the handler of /api/{types}/{ns}/{name}/{action}/…
+	// for the method, or nil. It runs once the repository is found and the
+	// caller may read it (auth.Can with auth.Read); rest is the path after
+	// the action.
+	RepoAction(t haven.RepoType, action, method string) RepoHandler
+	// API returns the handler of /api/{first}/…, or nil.
+	API(first string) http.Handler
+}
+
+// RepoHandler handles an action on a repository the caller may read.
+type RepoHandler func(w http.ResponseWriter, r *http.Request, repo *haven.Repo, rest []string)
 
 // SessionResolver finds the identity behind a request that carries no token.
 type SessionResolver interface {
@@ -59,6 +81,7 @@ type Server struct {
 	web      http.Handler
 	sessions SessionResolver
 	viewer   http.Handler
+	routes   []Routes
 	tokens   sync.Map // token hash → actorEntry
 
 	downloads *downloadCounter
@@ -91,6 +114,7 @@ func New(cfg Config) (*Server, error) {
 		cas:      casstore.New(cfg.Blobs),
 		xetOn:    cfg.Xet,
 		viewer:   cfg.Viewer,
+		routes:   cfg.Routes,
 	}
 	s.downloads = newDownloadCounter(cfg.Meta, cfg.Logger)
 	return s, nil

@@ -1,0 +1,152 @@
+// Package hubhttp writes answers in the Hub's HTTP shape (errors with
+// X-Error-Code and X-Error-Message, JSON bodies) and carries the caller of a
+// request in its context, for every package that serves part of the API.
+package hubhttp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/auth"
+)
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying the caller's identity.
+func WithActor(ctx context.Context, a *auth.Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// Actor returns the caller stored in the request's context; it is never nil
+// (anonymous when none was stored).
+func Actor(r *http.Request) *auth.Actor {
+	if a, ok := r.Context().Value(actorKey{}).(*auth.Actor); ok {
+		return a
+	}
+	return &auth.Actor{}
+}
+
+// hubCodes are the error codes that travel to clients in X-Error-Code; the
+// official clients turn them into typed exceptions.
+var hubCodes = map[string]bool{
+	haven.ERepoNotFound:     true,
+	haven.ERevisionNotFound: true,
+	haven.EEntryNotFound:    true,
+	haven.EGatedRepo:        true,
+}
+
+var statusOf = map[string]int{
+	haven.ERepoNotFound:     http.StatusNotFound,
+	haven.ERevisionNotFound: http.StatusNotFound,
+	haven.EEntryNotFound:    http.StatusNotFound,
+	haven.EGatedRepo:        http.StatusForbidden,
+	haven.EInvalid:          http.StatusBadRequest,
+	haven.EUnauthorized:     http.StatusUnauthorized,
+	haven.EForbidden:        http.StatusForbidden,
+	haven.ENotFound:         http.StatusNotFound,
+	haven.EConflict:         http.StatusConflict,
+	haven.EPrecondition:     http.StatusPreconditionFailed,
+	haven.ETooLarge:         http.StatusRequestEntityTooLarge,
+	haven.ERange:            http.StatusRequestedRangeNotSatisfiable,
+	haven.EUnprocessable:    http.StatusUnprocessableEntity,
+	haven.EInternal:         http.StatusInternalServerError,
+	haven.EUnavailable:      http.StatusServiceUnavailable,
+}
+
+// Status is the HTTP status the Hub gives for err.
+func Status(err error) int {
+	if s, ok := statusOf[haven.ErrorCode(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// WriteError answers with the Hub's error shape: status, X-Error-Code (for
+// Hub codes), X-Error-Message and a JSON body {"error": message}. Hidden and
+// missing repositories answer 401 to anonymous callers and 404 to others, as
+// the Hub does. Internal errors are logged to log (slog.Default when nil)
+// and their details never reach the caller.
+func WriteError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
+	code := haven.ErrorCode(err)
+	msg := haven.ErrorMessage(err)
+	status := Status(err)
+	if code == haven.EInternal {
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err,
+			"request_id", w.Header().Get("X-Request-Id"))
+	}
+	if (code == haven.ERepoNotFound || code == haven.EGatedRepo) && Actor(r).Anonymous() {
+		status = http.StatusUnauthorized
+	}
+	h := w.Header()
+	if hubCodes[code] {
+		h.Set("X-Error-Code", code)
+	}
+	// Header values cannot carry newlines.
+	h.Set("X-Error-Message", strings.ReplaceAll(msg, "\n", " "))
+	h.Del("Content-Length")
+	h.Del("ETag")
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	}
+}
+
+// WriteJSON answers with v as JSON, in one write with a Content-Length.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	b, err := MarshalJSON(v)
+	if err != nil {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, `{"error":"Internal Error - could not encode the response"}`)
+		return
+	}
+	WriteJSONBytes(w, status, b)
+}
+
+// WriteJSONBytes answers with an already encoded JSON body.
+func WriteJSONBytes(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// MarshalJSON encodes v without HTML escaping, newline-terminated.
+func MarshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// MaxJSONBody bounds the JSON bodies DecodeJSON reads.
+const MaxJSONBody = 16 << 20
+
+// DecodeJSON reads the request body as JSON into v, refusing bodies over
+// MaxJSONBody; errors are the Hub's 400.
+func DecodeJSON(r *http.Request, v any) error {
+	if r.Body == nil {
+		return haven.Errorf(haven.EInvalid, "Missing JSON body")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, MaxJSONBody))
+	if err := dec.Decode(v); err != nil {
+		return haven.Errorf(haven.EInvalid, "Invalid JSON body: %v", err)
+	}
+	return nil
+}
