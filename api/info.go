@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -78,8 +79,14 @@ func (s *Server) repoFields(repo *haven.Repo) map[string]any {
 		}
 	case haven.Space:
 		m["sdk"] = repo.SDK
-		m["subdomain"] = strings.ToLower(strings.ReplaceAll(repo.FullName(), "/", "-"))
-		m["runtime"] = map[string]any{"stage": "NO_APP_FILE", "hardware": map[string]any{"current": nil, "requested": nil}}
+		if s.spaces != nil {
+			for k, v := range s.spaces.Describe(context.Background(), repo) {
+				m[k] = v
+			}
+		} else {
+			m["subdomain"] = strings.ToLower(strings.ReplaceAll(repo.FullName(), "/", "-"))
+			m["runtime"] = map[string]any{"stage": "NO_APP_FILE", "hardware": map[string]any{"current": nil, "requested": nil}}
+		}
 	}
 	return m
 }
@@ -104,8 +111,10 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 	if rev == "" {
 		rev = repo.DefaultBranch()
 	}
-	// A hot repository answers from the cache without touching git.
-	if sha, ok := s.cache.rev(repo.ID, rev); ok {
+	// A hot repository answers from the cache without touching git. A
+	// Space's answer embeds its app's runtime, which changes without commits.
+	cacheable := repo.Type != haven.Space || s.spaces == nil
+	if sha, ok := s.cache.rev(repo.ID, rev); ok && cacheable {
 		if b, ok := s.cache.render(infoKey(repo, sha, r)); ok {
 			writeJSONBytes(w, http.StatusOK, b)
 			return
@@ -117,7 +126,7 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 		return
 	}
 	key := infoKey(repo, sha, r)
-	if b, ok := s.cache.render(key); ok {
+	if b, ok := s.cache.render(key); ok && cacheable {
 		writeJSONBytes(w, http.StatusOK, b)
 		return
 	}
@@ -150,7 +159,9 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 		s.writeError(w, r, err)
 		return
 	}
-	s.cache.putRender(key, b)
+	if cacheable {
+		s.cache.putRender(key, b)
+	}
 	writeJSONBytes(w, http.StatusOK, b)
 }
 

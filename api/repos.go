@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"html"
 	"net/http"
 	"strings"
 	"time"
@@ -123,6 +124,11 @@ func (s *Server) handleCreateRepo(w http.ResponseWriter, r *http.Request) {
 		ops = append(ops, gitstore.Op{Kind: gitstore.OpPut, Path: ".gitattributes", Content: lfs.DefaultAttributes(t)})
 		if t == haven.Space {
 			ops = append(ops, gitstore.Op{Kind: gitstore.OpPut, Path: "README.md", Content: spaceReadme(name, req.SDK, req.License)})
+			if req.SDK == "static" {
+				ops = append(ops,
+					gitstore.Op{Kind: gitstore.OpPut, Path: "index.html", Content: staticIndex(name)},
+					gitstore.Op{Kind: gitstore.OpPut, Path: "style.css", Content: []byte(staticStyle)})
+			}
 		}
 	}
 	now := time.Now().UTC()
@@ -164,6 +170,40 @@ func spaceReadme(name, sdk, license string) []byte {
 	b.WriteString("---\n")
 	return []byte(b.String())
 }
+
+// staticIndex is the first page of a new static Space, as the Hub seeds one.
+func staticIndex(name string) []byte {
+	return []byte(`<!doctype html>
+<html>
+	<head>
+		<meta charset="utf-8" />
+		<meta name="viewport" content="width=device-width" />
+		<title>` + html.EscapeString(name) + `</title>
+		<link rel="stylesheet" href="style.css" />
+	</head>
+	<body>
+		<div class="card">
+			<h1>Welcome to your static Space!</h1>
+			<p>Edit index.html to change this page.</p>
+		</div>
+	</body>
+</html>
+`)
+}
+
+const staticStyle = `body {
+	padding: 2rem;
+	font-family: -apple-system, BlinkMacSystemFont, "Arial", sans-serif;
+}
+
+.card {
+	max-width: 620px;
+	margin: 0 auto;
+	padding: 16px;
+	border: 1px solid lightgray;
+	border-radius: 16px;
+}
+`
 
 // initGitRepo creates the bare repository with its first commit, replacing
 // leftovers of an earlier attempt that has no metadata row.
@@ -449,10 +489,12 @@ func (s *Server) refreshRepo(ctx context.Context, repo *haven.Repo) error {
 	if err := s.meta.UpdateRepoContent(ctx, repo.ID, content); err != nil {
 		return err
 	}
-	if repo.Type == haven.Dataset {
-		// Background work (the dataset viewer's conversion) picks this up.
+	// Background work picks this up: the dataset viewer's conversion, a
+	// Space's build.
+	kind := map[haven.RepoType]string{haven.Dataset: JobDatasetUpdated, haven.Space: JobSpaceUpdated}[repo.Type]
+	if kind != "" && (repo.Type != haven.Space || repo.SHA != sha) {
 		payload, _ := json.Marshal(RepoUpdated{RepoID: repo.ID, SHA: sha})
-		if _, err := s.meta.Enqueue(ctx, JobDatasetUpdated, payload, time.Now()); err != nil {
+		if _, err := s.meta.Enqueue(ctx, kind, payload, time.Now()); err != nil {
 			return err
 		}
 	}
@@ -462,6 +504,10 @@ func (s *Server) refreshRepo(ctx context.Context, repo *haven.Repo) error {
 // JobDatasetUpdated is the queue job kind enqueued when the default branch
 // of a dataset moves; its payload is a JSON RepoUpdated.
 const JobDatasetUpdated = "dataset.updated"
+
+// JobSpaceUpdated is enqueued when the default branch of a Space moves; its
+// payload is a JSON RepoUpdated.
+const JobSpaceUpdated = "space.updated"
 
 // RepoUpdated says which commit a repository's default branch now points at.
 type RepoUpdated struct {

@@ -142,6 +142,15 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, segs []string)
 			s.routeRepoAPI(w, r, t, segs[1], segs[2], segs[3:])
 			return
 		}
+		if len(segs) == 2 {
+			// /api/spaces/hardware and the like, before a legacy repository id.
+			for _, rt := range s.routes {
+				if h := rt.API(segs[0] + "/" + segs[1]); h != nil {
+					h.ServeHTTP(w, r)
+					return
+				}
+			}
+		}
 		if s.missingLegacyRepo(t, "", r.Method) {
 			// The info of an id without a namespace.
 			s.writeError(w, r, auth.RepoNotFound())

@@ -42,6 +42,10 @@ type Config struct {
 	// collections, …), asked in order for the paths the core does not serve.
 	Routes []Routes
 
+	// Spaces describes the app of a Space in repo info (host, subdomain,
+	// runtime) and hears of pushes through the queue; nil: Spaces run nothing.
+	Spaces SpaceDescriber
+
 	// Xet turns on the Xet protocol: token endpoints, the CAS service under
 	// /v1 and the Xet hints in resolve, tree, repo info and LFS batch. Files
 	// already stored through Xet stay downloadable when it is off.
@@ -58,8 +62,15 @@ type Routes interface {
 	// caller may read it (auth.Can with auth.Read); rest is the path after
 	// the action.
 	RepoAction(t haven.RepoType, action, method string) RepoHandler
-	// API returns the handler of /api/{first}/…, or nil.
+	// API returns the handler of /api/{first}/…, or nil. For the two-segment
+	// paths /api/{models|datasets|spaces}/{x}, which are otherwise taken as
+	// legacy repository ids, it is asked with "{types}/{x}".
 	API(first string) http.Handler
+}
+
+// SpaceDescriber gives the fields of repo info that describe a Space's app.
+type SpaceDescriber interface {
+	Describe(ctx context.Context, repo *haven.Repo) map[string]any
 }
 
 // RepoHandler handles an action on a repository the caller may read.
@@ -82,6 +93,7 @@ type Server struct {
 	sessions SessionResolver
 	viewer   http.Handler
 	routes   []Routes
+	spaces   SpaceDescriber
 	tokens   sync.Map // token hash → actorEntry
 
 	downloads *downloadCounter
@@ -115,6 +127,7 @@ func New(cfg Config) (*Server, error) {
 		xetOn:    cfg.Xet,
 		viewer:   cfg.Viewer,
 		routes:   cfg.Routes,
+		spaces:   cfg.Spaces,
 	}
 	s.downloads = newDownloadCounter(cfg.Meta, cfg.Logger)
 	return s, nil

@@ -487,6 +487,12 @@ func (s *Server) serveXorbRange(w http.ResponseWriter, r *http.Request, xorb str
 
 // openObject opens the content of an LFS object: the stored object, or the
 // Xet file with that SHA-256, reconstructed.
+// OpenObject returns the bytes of an LFS object by its SHA-256, stored
+// either as a plain LFS object or through Xet.
+func (s *Server) OpenObject(ctx context.Context, oid string) (io.ReadSeekCloser, int64, error) {
+	return s.openObject(ctx, oid)
+}
+
 func (s *Server) openObject(ctx context.Context, oid string) (io.ReadSeekCloser, int64, error) {
 	f, info, err := s.blobs.Open(ctx, blob.LFSKey(oid))
 	if err == nil {

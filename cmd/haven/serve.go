@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -19,16 +20,19 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/havenhub/haven/api"
+	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/blob/blobstore"
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/spaces"
 	"github.com/havenhub/haven/web"
 )
 
 func serveCmd(opts *options) *cobra.Command {
 	var addr, publicURL string
 	storage := &storageOptions{}
+	sp := &spacesOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the hub: HTTP API, git, LFS",
@@ -36,12 +40,13 @@ func serveCmd(opts *options) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, opts, addr, publicURL, storage)
+			return serve(ctx, opts, addr, publicURL, storage, sp)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("HAVEN_ADDR", "127.0.0.1:8080"), "address to listen on")
 	cmd.Flags().StringVar(&publicURL, "public-url", os.Getenv("HAVEN_PUBLIC_URL"), "base URL clients use to reach the server (default http://ADDR)")
 	addStorageFlags(cmd, storage)
+	addSpacesFlags(cmd, sp)
 	return cmd
 }
 
@@ -90,7 +95,7 @@ func openStores(ctx context.Context, opts *options) (*stores, error) {
 	return &stores{meta: m, git: g, blobs: b}, nil
 }
 
-func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions) error {
+func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	st, err := openStores(ctx, opts)
 	if err != nil {
@@ -117,7 +122,29 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(api.Config{
+	run, err := newRunner(spo, opts.data)
+	if err != nil {
+		return err
+	}
+	var srv *api.Server
+	spaceApps, err := spaces.New(spaces.Config{
+		Meta: st.meta,
+		Git:  st.git,
+		Open: func(ctx context.Context, oid string) (io.ReadSeekCloser, int64, error) {
+			return srv.OpenObject(ctx, oid)
+		},
+		Runner:       run,
+		Dir:          filepath.Join(opts.data, "spaces"),
+		PublicURL:    publicURL,
+		Domain:       spo.domain,
+		Secret:       secret,
+		Authenticate: func(r *http.Request) (*auth.Actor, error) { return srv.Authenticate(r) },
+		Logger:       log,
+	})
+	if err != nil {
+		return err
+	}
+	srv, err = api.New(api.Config{
 		Web:       pages,
 		Sessions:  pages,
 		Viewer:    vw,
@@ -128,16 +155,22 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Secret:    secret,
 		Logger:    log,
 		Xet:       storage.xet,
+		Spaces:    spaceApps,
+		Routes:    []api.Routes{spaceApps},
 	})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	if err := spaceApps.Start(); err != nil {
+		return err
+	}
+	defer spaceApps.Close()
 	pages.TokensChanged = srv.ForgetTokens
 	go srv.RefreshTrending(ctx, time.Hour)
 	vw.Authenticate = srv.Authenticate
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           spaceApps.Handler(srv),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -1,0 +1,232 @@
+package spaces
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/gitstore"
+	haverunner "github.com/havenhub/haven/runner"
+)
+
+// prepare reads the app configuration at sha and checks the revision's files
+// out into base/{sha} (once: a checkout is reused by restarts and wakes).
+func (s *Service) prepare(ctx context.Context, repo *haven.Repo, sha, base string) (*appConfig, string, error) {
+	g, err := s.cfg.Git.Open(ctx, repo.Type, repo.RepoID())
+	if err != nil {
+		return nil, "", err
+	}
+	entries, err := g.List(sha, "", true)
+	if err != nil {
+		return nil, "", err
+	}
+	files := map[string]gitstore.Entry{}
+	for _, e := range entries {
+		if e.Type == gitstore.TypeFile {
+			files[e.Path] = e
+		}
+	}
+	readme, _ := g.ReadFile(sha, "README.md")
+	cfg, err := parseConfig(readme, func(p string) bool { _, ok := files[p]; return ok })
+	if err != nil {
+		return nil, "", err
+	}
+	if cfg.SDK == SDKStatic {
+		return cfg, "", nil
+	}
+	dst := filepath.Join(base, sha)
+	if _, err := os.Stat(dst); err == nil {
+		return cfg, dst, nil
+	}
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return nil, "", err
+	}
+	tmp, err := os.MkdirTemp(base, ".checkout-")
+	if err != nil {
+		return nil, "", err
+	}
+	defer os.RemoveAll(tmp)
+	for _, e := range entries {
+		if e.Type != gitstore.TypeFile || ctx.Err() != nil {
+			continue
+		}
+		if err := s.writeFile(ctx, g, e, filepath.Join(tmp, filepath.FromSlash(e.Path))); err != nil {
+			return nil, "", fmt.Errorf("checking out %s: %w", e.Path, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return nil, "", err
+	}
+	return cfg, dst, nil
+}
+
+// writeFile writes one file of a checkout: its git blob, or for an LFS
+// pointer the object's bytes.
+func (s *Service) writeFile(ctx context.Context, g *gitstore.Repo, e gitstore.Entry, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	var src io.ReadCloser
+	if p, ok := g.Pointer(e); ok && s.cfg.Open != nil {
+		f, _, err := s.cfg.Open(ctx, p.OID)
+		if err != nil {
+			return err
+		}
+		src = f
+	} else {
+		rc, _, err := g.Blob(e.OID)
+		if err != nil {
+			return err
+		}
+		src = rc
+	}
+	defer src.Close()
+	mode := os.FileMode(0o644)
+	if e.Mode == 0o100755 {
+		mode = 0o755
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, src); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// pruneCheckouts removes the checkouts of revisions other than keep.
+func (s *Service) pruneCheckouts(base, keep string) {
+	entries, _ := os.ReadDir(base)
+	for _, e := range entries {
+		if e.Name() != keep && !strings.HasPrefix(e.Name(), ".") {
+			os.RemoveAll(filepath.Join(base, e.Name()))
+		}
+	}
+}
+
+// appPrefix is the path prefix an app sees in its requests: Streamlit serves
+// under its base URL path; Gradio and Docker apps get the prefix stripped.
+func appPrefix(cfg *appConfig, repo *haven.Repo) string {
+	if cfg.SDK == SDKStreamlit {
+		return PathPrefix(repo)
+	}
+	return ""
+}
+
+// workload describes how the runner builds and runs an app.
+func (s *Service) workload(ctx context.Context, repo *haven.Repo, cfg *appConfig, files, dir string) (*haverunner.Workload, error) {
+	read := func(name string) []string {
+		b, err := os.ReadFile(filepath.Join(files, name))
+		if err != nil {
+			return nil
+		}
+		return requirementLines(b)
+	}
+	recipe := haverunner.Recipe{
+		Python:          cfg.Python,
+		PreRequirements: read("pre-requirements.txt"),
+		Packages:        read("packages.txt"),
+	}
+	sdkReq := func(pkg string) string {
+		if cfg.SDKVersion != "" {
+			return pkg + "==" + cfg.SDKVersion
+		}
+		return pkg
+	}
+	var cmd []string
+	switch cfg.SDK {
+	case SDKGradio:
+		recipe.Requirements = append(read("requirements.txt"), sdkReq("gradio[oauth,mcp]"), "uvicorn>=0.14.0", "websockets>=10.4", "spaces")
+		cmd = []string{"python", cfg.AppFile}
+	case SDKStreamlit:
+		recipe.Requirements = append(read("requirements.txt"), sdkReq("streamlit"))
+		cmd = []string{"streamlit", "run", cfg.AppFile, "--server.port", "${PORT}", "--server.address", "127.0.0.1",
+			"--server.headless", "true", "--server.enableXsrfProtection", "false", "--server.enableCORS", "false",
+			"--server.baseUrlPath", PathPrefix(repo), "--browser.gatherUsageStats", "false"}
+	case SDKDocker:
+		recipe.Dockerfile = "Dockerfile"
+	}
+
+	a := s.lookupApp(repo.ID)
+	hw := defaultFlavor
+	if a != nil && a.st.Hardware != "" {
+		hw = a.st.Hardware
+	}
+	fl, _ := flavorByName(hw)
+	limits := fl.limits()
+
+	env := map[string]string{}
+	vars, err := s.cfg.Meta.SpaceEnv(ctx, repo.ID, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vars {
+		env[v.Key] = v.Value
+	}
+	secrets := map[string]string{}
+	sealed, err := s.cfg.Meta.SpaceEnv(ctx, repo.ID, true)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range sealed {
+		plain, err := s.seal.open(repo.ID, v.Key, v.Value)
+		if err != nil {
+			return nil, err
+		}
+		secrets[v.Key] = plain
+	}
+	host := s.Host(repo)
+	hostOnly := strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://")
+	for k, v := range map[string]string{
+		"SYSTEM":                   "spaces",
+		"SPACE_ID":                 repo.FullName(),
+		"SPACE_AUTHOR_NAME":        repo.Namespace,
+		"SPACE_REPO_NAME":          repo.Name,
+		"SPACE_TITLE":              cfg.Title,
+		"SPACE_HOST":               hostOnly,
+		"ACCELERATOR":              "none",
+		"CPU_CORES":                fmt.Sprint(int(limits.CPUs)),
+		"MEMORY":                   fmt.Sprintf("%dGi", limits.MemoryMB>>10),
+		"HF_ENDPOINT":              strings.TrimRight(s.cfg.PublicURL, "/"),
+		"HF_HUB_DISABLE_TELEMETRY": "1",
+		"PORT":                     "${PORT}",
+		"GRADIO_SERVER_NAME":       "127.0.0.1",
+		"GRADIO_SERVER_PORT":       "${PORT}",
+		"GRADIO_ANALYTICS_ENABLED": "False",
+		"PYTHONUNBUFFERED":         "1",
+	} {
+		env[k] = v
+	}
+	if s.cfg.Domain == "" {
+		// Served under a path: Gradio must build its URLs on it.
+		env["GRADIO_ROOT_PATH"] = host
+	}
+	if runtime.GOOS != "linux" {
+		return nil, fmt.Errorf("spaces: unsupported platform %s", runtime.GOOS)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		return nil, err
+	}
+	return &haverunner.Workload{
+		ID:      fmt.Sprintf("space-%d", repo.ID),
+		Kind:    haverunner.KindSpace,
+		Files:   files,
+		Recipe:  recipe,
+		Command: cmd,
+		Env:     env,
+		Secrets: secrets,
+		Port:    cfg.AppPort,
+		Limits:  limits,
+		Data:    filepath.Join(dir, "data"),
+	}, nil
+}

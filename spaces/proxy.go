@@ -1,0 +1,377 @@
+package spaces
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"html/template"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/hubhttp"
+	"github.com/havenhub/haven/meta"
+)
+
+// wakeWait bounds how long a programmatic request to a sleeping or starting
+// app is held before it gets a 503.
+const wakeWait = 3 * time.Minute
+
+// Handler serves the apps — at {subdomain}.{Domain} when a Spaces domain is
+// set, and at /-/spaces/{ns}/{name}/ below the public URL — and passes every
+// other request to next.
+func (s *Service) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		repo, rest, ok := s.route(r)
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.serveApp(w, r, repo, rest)
+	})
+}
+
+// route finds the Space a request is for and the path inside its app.
+func (s *Service) route(r *http.Request) (*haven.Repo, string, bool) {
+	if s.cfg.Domain != "" {
+		host := strings.ToLower(r.Host)
+		if h, _, err := splitHostPort(host); err == nil {
+			host = h
+		}
+		if label, ok := strings.CutSuffix(host, "."+s.cfg.Domain); ok {
+			label = strings.TrimSuffix(label, ".static")
+			if repo := s.bySubdomain(r.Context(), label); repo != nil {
+				return repo, r.URL.EscapedPath(), true
+			}
+			return nil, "", false
+		}
+	}
+	p := r.URL.EscapedPath()
+	rest, ok := strings.CutPrefix(p, "/-/spaces/")
+	if !ok {
+		return nil, "", false
+	}
+	parts := strings.SplitN(rest, "/", 3)
+	if len(parts) < 2 {
+		return nil, "", false
+	}
+	ns, err1 := url.PathUnescape(parts[0])
+	name, err2 := url.PathUnescape(parts[1])
+	if err1 != nil || err2 != nil {
+		return nil, "", false
+	}
+	repo, err := s.cfg.Meta.RepoByName(r.Context(), haven.Space, ns, name)
+	if err != nil {
+		// Unknown apps are answered here too, as not found.
+		repo = &haven.Repo{Type: haven.Space, Namespace: ns, Name: name}
+	}
+	inner := "/"
+	if len(parts) == 3 {
+		inner = "/" + parts[2]
+	}
+	return repo, inner, true
+}
+
+func splitHostPort(h string) (string, string, error) {
+	i := strings.LastIndexByte(h, ':')
+	if i < 0 || strings.Contains(h[i:], "]") {
+		return h, "", strconvErr
+	}
+	return h[:i], h[i+1:], nil
+}
+
+var strconvErr = &strconv.NumError{Func: "splitHostPort", Err: strconv.ErrSyntax}
+
+// bySubdomain finds a Space by its host label.
+func (s *Service) bySubdomain(ctx context.Context, label string) *haven.Repo {
+	if id, ok := s.subs.Load(label); ok {
+		if repo, err := s.cfg.Meta.RepoByID(ctx, id.(int64)); err == nil && subdomain(repo) == label {
+			return repo
+		}
+	}
+	// Not seen yet (created since start): look through the Spaces once.
+	repos, err := s.cfg.Meta.ListRepos(ctx, spacesFilter())
+	if err != nil {
+		return nil
+	}
+	for _, repo := range repos {
+		s.subs.Store(subdomain(repo), repo.ID)
+		if subdomain(repo) == label {
+			return repo
+		}
+	}
+	return nil
+}
+
+// serveApp checks access, wakes the app when it sleeps and forwards the
+// request, or serves the files of a static Space.
+func (s *Service) serveApp(w http.ResponseWriter, r *http.Request, repo *haven.Repo, inner string) {
+	actor, err := s.cfg.Authenticate(r)
+	if err != nil {
+		s.appError(w, r, err)
+		return
+	}
+	r = r.WithContext(hubhttp.WithActor(r.Context(), actor))
+	if repo.ID == 0 {
+		s.appError(w, r, auth.RepoNotFound())
+		return
+	}
+	if err := auth.Can(actor, auth.Read, repo); err != nil {
+		s.appError(w, r, err)
+		return
+	}
+	if s.cfg.Domain == "" && inner == "/" && !strings.HasSuffix(r.URL.Path, "/") {
+		// Relative links in the app need the trailing slash.
+		http.Redirect(w, r, r.URL.Path+"/"+queryOf(r), http.StatusFound)
+		return
+	}
+	if repo.SDK == SDKStatic {
+		s.serveStatic(w, r, repo, inner)
+		return
+	}
+	a := s.appFor(repo)
+	a.lastSeen.Store(time.Now().UnixNano())
+	a.active.Add(1)
+	defer func() {
+		a.active.Add(-1)
+		a.lastSeen.Store(time.Now().UnixNano())
+	}()
+	a.wake()
+	in, err := a.readyNow()
+	if in == nil && err == nil {
+		if wantsPage(r) {
+			s.wakingPage(w, r, repo)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), wakeWait)
+		in, err = a.ready(ctx)
+		cancel()
+	}
+	if err != nil {
+		s.appError(w, r, err)
+		return
+	}
+	if in == nil { // the Space became static
+		s.serveStatic(w, r, repo, inner)
+		return
+	}
+	s.forward(w, r, repo, in, inner)
+}
+
+// readyNow returns the serving instance, or (nil, nil) while the app is on
+// its way up, or the reason it will not come up.
+func (a *app) readyNow() (*instance, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	in, err := a.ready(ctx)
+	if err != nil && strings.HasPrefix(haven.ErrorMessage(err), "This Space is starting") {
+		return nil, nil
+	}
+	return in, err
+}
+
+// forward proxies the request to the instance, streaming both ways
+// (server-sent events and WebSockets pass through unbuffered).
+func (s *Service) forward(w http.ResponseWriter, r *http.Request, repo *haven.Repo, in *instance, inner string) {
+	addr := in.h.Addr()
+	target := in.prefix + inner
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme = "http"
+			pr.Out.URL.Host = addr
+			pr.Out.URL.RawPath = target
+			if p, err := url.PathUnescape(target); err == nil {
+				pr.Out.URL.Path = p
+			}
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+			// The app never sees the caller's Haven credentials.
+			pr.Out.Header.Del("Authorization")
+			if s.cfg.Domain == "" {
+				pr.Out.Header.Set("X-Forwarded-Prefix", PathPrefix(repo))
+			}
+		},
+		FlushInterval: -1,
+		ModifyResponse: func(resp *http.Response) error {
+			for k, v := range in.cfg.Headers {
+				resp.Header.Set(k, v)
+			}
+			if in.cfg.NoEmbed {
+				resp.Header.Set("X-Frame-Options", "DENY")
+			}
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			s.appError(w, r, haven.Errorf(haven.EUnavailable, "The app did not answer: %v", err))
+		},
+	}
+	rp.ServeHTTP(w, r)
+}
+
+// serveStatic serves a static Space's files from the repository at the head
+// of its default branch: app_file at "/", index.html in folders, variables
+// as window.huggingface.variables in HTML pages.
+func (s *Service) serveStatic(w http.ResponseWriter, r *http.Request, repo *haven.Repo, inner string) {
+	ctx := r.Context()
+	g, err := s.cfg.Git.Open(ctx, repo.Type, repo.RepoID())
+	if err != nil {
+		s.appError(w, r, err)
+		return
+	}
+	sha, err := g.Resolve(repo.DefaultBranch())
+	if err != nil {
+		s.appError(w, r, err)
+		return
+	}
+	p, err := url.PathUnescape(inner)
+	if err != nil {
+		s.appError(w, r, haven.Errorf(haven.EInvalid, "Invalid path"))
+		return
+	}
+	p = strings.TrimPrefix(path.Clean("/"+p), "/")
+	if p == "" {
+		readme, _ := g.ReadFile(sha, "README.md")
+		cfg, err := parseConfig(readme, func(string) bool { return true })
+		if err != nil {
+			p = "index.html"
+		} else {
+			p = cfg.AppFile
+		}
+	}
+	e, err := g.Stat(sha, p)
+	if err == nil && e.Type == gitstore.TypeDirectory {
+		p = path.Join(p, "index.html")
+		e, err = g.Stat(sha, p)
+	}
+	if err != nil || e.Type != gitstore.TypeFile {
+		http.Error(w, "404 Not Found", http.StatusNotFound)
+		return
+	}
+	var body io.ReadSeeker
+	if ptr, ok := g.Pointer(e); ok && s.cfg.Open != nil {
+		f, _, err := s.cfg.Open(ctx, ptr.OID)
+		if err != nil {
+			s.appError(w, r, err)
+			return
+		}
+		defer f.Close()
+		body = f
+	} else {
+		b, err := g.ReadFile(sha, p)
+		if err != nil {
+			s.appError(w, r, err)
+			return
+		}
+		body = bytes.NewReader(b)
+	}
+	ctype := mime.TypeByExtension(path.Ext(p))
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("X-Content-Type-Options", "nosniff")
+	if strings.HasPrefix(ctype, "text/html") {
+		h.Set("Cache-Control", "no-cache")
+		if vars := s.variablesScript(ctx, repo); vars != "" {
+			b, _ := io.ReadAll(body)
+			body = bytes.NewReader(injectHead(b, vars))
+		}
+	} else {
+		h.Set("Cache-Control", "public, max-age=0, must-revalidate")
+	}
+	h.Set("ETag", `"`+e.OID+`"`)
+	http.ServeContent(w, r, "", time.Time{}, body)
+}
+
+// variablesScript is the script that gives a static page its Space's
+// variables (never its secrets), or "" when there are none.
+func (s *Service) variablesScript(ctx context.Context, repo *haven.Repo) string {
+	vars, err := s.cfg.Meta.SpaceEnv(ctx, repo.ID, false)
+	if err != nil || len(vars) == 0 {
+		return ""
+	}
+	m := map[string]string{}
+	for _, v := range vars {
+		m[v.Key] = v.Value
+	}
+	b, _ := json.Marshal(map[string]any{"variables": m})
+	// json.Marshal escapes <, > and &, so the values cannot close the script.
+	return "<script>window.huggingface = " + string(b) + ";</script>"
+}
+
+func injectHead(page []byte, snippet string) []byte {
+	i := bytes.Index(bytes.ToLower(page), []byte("<head>"))
+	if i < 0 {
+		return append([]byte(snippet), page...)
+	}
+	i += len("<head>")
+	out := make([]byte, 0, len(page)+len(snippet))
+	out = append(out, page[:i]...)
+	out = append(out, snippet...)
+	return append(out, page[i:]...)
+}
+
+// wantsPage tells a browser navigation from an API call.
+func wantsPage(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+var wakingTmpl = template.Must(template.New("waking").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
+<title>{{.Name}} is waking up</title>
+<style>body{font:16px system-ui,sans-serif;display:grid;place-items:center;height:90vh;color:#333}
+.spin{width:32px;height:32px;border:4px solid #ddd;border-top-color:#f59e0b;border-radius:50%;animation:s 1s linear infinite;margin:auto}
+@keyframes s{to{transform:rotate(360deg)}}</style></head>
+<body><div><div class="spin"></div><p>{{.Name}} is starting up. This page reloads by itself.</p>
+<p><a href="{{.Runtime}}">runtime</a></p></div></body></html>`))
+
+func (s *Service) wakingPage(w http.ResponseWriter, r *http.Request, repo *haven.Repo) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Retry-After", "2")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	wakingTmpl.Execute(w, map[string]string{
+		"Name":    repo.FullName(),
+		"Runtime": strings.TrimRight(s.cfg.PublicURL, "/") + "/api/spaces/" + repo.FullName() + "/runtime",
+	})
+}
+
+// appError answers a request to an app that cannot be served: the Hub's
+// error shape for API callers, a short page for browsers.
+func (s *Service) appError(w http.ResponseWriter, r *http.Request, err error) {
+	if wantsPage(r) {
+		status := hubhttp.Status(err)
+		if haven.IsCode(err, haven.ERepoNotFound) {
+			status = http.StatusNotFound
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(status)
+		errorTmpl.Execute(w, haven.ErrorMessage(err))
+		return
+	}
+	hubhttp.WriteError(s.log, w, r, err)
+}
+
+var errorTmpl = template.Must(template.New("error").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Space unavailable</title>
+<style>body{font:16px system-ui,sans-serif;max-width:40em;margin:10vh auto;color:#333}</style></head>
+<body><p>{{.}}</p></body></html>`))
+
+func queryOf(r *http.Request) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return "?" + r.URL.RawQuery
+}
+
+func spacesFilter() meta.RepoFilter { return meta.RepoFilter{Type: haven.Space, SeeAll: true} }
