@@ -83,6 +83,9 @@ type serverOpts struct {
 	DataDir string
 	// Port reuses a port; 0 picks a free one.
 	Port int
+	// Args are more flags for haven serve; Env more environment variables.
+	Args []string
+	Env  []string
 }
 
 // server is a running haven serve process.
@@ -92,6 +95,7 @@ type server struct {
 	Port    int
 	DataDir string
 	extra   []string // --database / --blob-store flags shared with the admin commands
+	opts    serverOpts
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -132,7 +136,7 @@ func freePort(t *testing.T) int {
 func startServer(t *testing.T, opts serverOpts) *server {
 	t.Helper()
 	needBinary(t)
-	s := &server{t: t, DataDir: opts.DataDir, Port: opts.Port}
+	s := &server{t: t, DataDir: opts.DataDir, Port: opts.Port, opts: opts}
 	if s.DataDir == "" {
 		s.DataDir = t.TempDir()
 	}
@@ -165,8 +169,9 @@ func (s *server) start() {
 		"--public-url", s.URL,
 	}
 	args = append(args, s.extra...)
+	args = append(args, s.opts.Args...)
 	cmd := exec.Command(havenBin, args...)
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), s.opts.Env...)
 	s.mu.Lock()
 	lb := s.log
 	s.mu.Unlock()

@@ -13,7 +13,7 @@ type SpaceState struct {
 	RepoID       int64
 	Stage        string
 	ErrorMessage string
-	SHA          string
+	SHA          string // the revision last deployed or tried
 	Hardware     string
 	SleepSeconds *int64 // nil: the default; -1: never
 	UpdatedAt    time.Time

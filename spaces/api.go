@@ -95,6 +95,14 @@ func (s *Service) runtime(ctx context.Context, repo *haven.Repo) (map[string]any
 			stage = StageRunning
 		}
 	}
+	if !static && repo.SHA != "" && st.SHA != repo.SHA && stage != StagePaused {
+		// A push is queued and its deploy has not started yet.
+		if running {
+			stage = StageRunningBuilding
+		} else {
+			stage = StageBuilding
+		}
+	}
 	requested := st.Hardware
 	if requested == "" {
 		requested = defaultFlavor

@@ -280,7 +280,7 @@ func (a *app) fail(gen int, stage, msg, sha string) {
 	}
 	a.cancel = nil
 	if a.serving != nil {
-		a.setStage(StageRunning, fmt.Sprintf("Revision %s was not deployed (%s): %s", short(sha), stage, msg), a.serving.sha)
+		a.setStage(StageRunning, fmt.Sprintf("Revision %s was not deployed (%s): %s", short(sha), stage, msg), sha)
 		return
 	}
 	a.setStage(stage, msg, sha)
