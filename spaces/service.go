@@ -66,7 +66,7 @@ type Config struct {
 	Secret []byte
 	// Authenticate finds the caller of a request to an app.
 	Authenticate func(*http.Request) (*auth.Actor, error)
-	Logger  *slog.Logger
+	Logger       *slog.Logger
 }
 
 // Service runs Spaces. Create it with New, then Start its loops.
