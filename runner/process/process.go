@@ -1,0 +1,605 @@
+// Package process is the runner backend that runs workloads as local
+// processes: each in its own process group, as its own user where Haven
+// runs as root, confined by Landlock to its folders and the system's
+// read-only ones, with rlimits, its Python environment built by uv.
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/havenhub/haven/runner"
+)
+
+// Config configures a process runner.
+type Config struct {
+	// Dir holds environments (envs/), uv's cache (cache/) and the folders
+	// of running workloads (work/).
+	Dir string
+	// UV is the uv executable; "" looks it up in PATH. Without one, only
+	// workloads with no Python environment build.
+	UV string
+	// Python is the interpreter used when a recipe's version is not
+	// installed; "" means python3.
+	Python string
+	Log    *slog.Logger
+}
+
+// Runner is the process backend of runner.Runner.
+type Runner struct {
+	dir      string
+	uv       string
+	python   string
+	exe      string // this binary, re-executed as the sandbox helper
+	landlock int
+	log      *slog.Logger
+}
+
+var _ runner.Runner = (*Runner)(nil)
+
+// New returns a process runner. Programs using it must call Main at the
+// start of main.
+func New(cfg Config) (*Runner, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("process runner: no folder")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("process runner: %w", err)
+	}
+	uv := cfg.UV
+	if uv == "" {
+		uv, _ = exec.LookPath("uv")
+	}
+	py := cfg.Python
+	if py == "" {
+		// The distribution's interpreter sits where every user reaches it,
+		// unlike one installed under a home folder.
+		py = "python3"
+		if _, err := os.Stat("/usr/bin/python3"); err == nil {
+			py = "/usr/bin/python3"
+		}
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for _, d := range []string{"envs", "cache", "work"} {
+		if err := os.MkdirAll(filepath.Join(cfg.Dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	// Workloads run as other users where Haven is root: they must be able
+	// to reach their folders, and nothing else of Haven's.
+	os.Chmod(cfg.Dir, 0o711)
+	return &Runner{dir: cfg.Dir, uv: uv, python: py, exe: exe, landlock: landlockABI(), log: log}, nil
+}
+
+// Name reports "process".
+func (p *Runner) Name() string { return "process" }
+
+// Build builds w's Python environment. Images and Dockerfiles need a
+// container engine; packages.txt cannot be installed and is only reported.
+func (p *Runner) Build(ctx context.Context, w *runner.Workload, fresh bool, log io.Writer) (runner.Build, error) {
+	if w.Recipe.Image != "" || w.Recipe.Dockerfile != "" {
+		return nil, &runner.Error{Message: runner.ErrNeedsEngine}
+	}
+	if len(w.Recipe.Packages) > 0 {
+		fmt.Fprintf(log, "WARNING: Debian packages are not installed by the process runner; these must already be on the machine: %s\n", strings.Join(w.Recipe.Packages, " "))
+	}
+	if p.landlock == 0 {
+		fmt.Fprintln(log, "WARNING: this kernel has no Landlock: the app's file system access is not confined")
+	}
+	return p.build(ctx, w.Recipe, fresh, log)
+}
+
+// Start runs w in b. The workload gets a free loopback port for ${PORT}, a
+// fresh copy of its files in work/{id}/app, a home and a temporary folder of
+// its own.
+func (p *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, out io.Writer) (runner.Handle, error) {
+	e, ok := b.(*env)
+	if !ok {
+		return nil, errors.New("process runner: a build from another runner")
+	}
+	if len(w.Command) == 0 {
+		return nil, &runner.Error{Message: "nothing to run"}
+	}
+	work := filepath.Join(p.dir, "work", safeName(w.ID))
+	p.reap(work)
+	app, home, tmp := filepath.Join(work, "app"), filepath.Join(work, "home"), filepath.Join(work, "tmp")
+	for _, d := range []string{app, tmp} {
+		if err := os.RemoveAll(d); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range []string{work, home, tmp} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	uid, gid, dropped := p.identity(w.ID)
+	if err := copyTree(w.Files, app, dropped); err != nil {
+		return nil, fmt.Errorf("process runner: copying the files: %w", err)
+	}
+	owned := []string{work, app, home, tmp}
+	if w.Data != "" {
+		if err := os.MkdirAll(w.Data, 0o700); err != nil {
+			return nil, err
+		}
+		owned = append(owned, w.Data)
+	}
+	if dropped {
+		traversable(work)
+		if w.Data != "" {
+			traversable(w.Data)
+		}
+		for _, d := range []string{e.dir, e.base} {
+			if d != "" {
+				traversable(d)
+			}
+		}
+		for _, d := range owned {
+			if err := chownTree(d, uid, gid); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	port := 0
+	if w.Port > 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	expand := func(s string) string { return strings.ReplaceAll(s, "${PORT}", strconv.Itoa(port)) }
+	environ := p.environ(w, e, app, home, tmp, expand)
+	argv := make([]string, len(w.Command))
+	for i, a := range w.Command {
+		argv[i] = expand(a)
+	}
+	h := &handle{p: p, w: w, env: e, work: work, app: app, environ: environ, uid: uid, gid: gid, dropped: dropped, done: make(chan struct{})}
+	if port > 0 {
+		h.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	}
+	cmd, err := h.command(argv, port, app)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("process runner: %w", err)
+	}
+	h.cmd = cmd
+	h.pgid = cmd.Process.Pid
+	writePidFile(work, h.pgid)
+	go h.wait()
+	if w.Limits.WallClock > 0 {
+		h.timer = time.AfterFunc(w.Limits.WallClock, func() {
+			h.mu.Lock()
+			h.timedOut = true
+			h.mu.Unlock()
+			h.Stop(context.Background(), 10*time.Second)
+		})
+	}
+	return h, nil
+}
+
+// environ is the workload's whole environment: a clean base, then its Env
+// and Secrets. Nothing of Haven's own environment leaks in.
+func (p *Runner) environ(w *runner.Workload, e *env, app, home, tmp string, expand func(string) string) []string {
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	vars := map[string]string{
+		"HOME":           home,
+		"TMPDIR":         tmp,
+		"LANG":           "C.UTF-8",
+		"PATH":           path,
+		"XDG_CACHE_HOME": filepath.Join(home, ".cache"),
+		"HF_HOME":        filepath.Join(home, ".cache", "huggingface"),
+	}
+	if e.dir != "" {
+		vars["VIRTUAL_ENV"] = e.dir
+		vars["PATH"] = filepath.Join(e.dir, "bin") + ":" + path
+	}
+	if w.Data != "" {
+		vars["HAVEN_DATA_DIR"] = w.Data
+	}
+	for k, v := range w.Env {
+		vars[k] = expand(v)
+	}
+	for k, v := range w.Secrets {
+		vars[k] = expand(v)
+	}
+	out := make([]string, 0, len(vars))
+	for k, v := range vars {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// identity is the user a workload runs as: where Haven is root, a user id
+// of its own derived from the workload's ID, so workloads cannot signal,
+// trace or read one another; otherwise Haven's own.
+func (p *Runner) identity(id string) (uid, gid int, dropped bool) {
+	if os.Geteuid() != 0 {
+		return os.Geteuid(), os.Getegid(), false
+	}
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	uid = 200000 + int(h.Sum32()%100000)
+	return uid, uid, true
+}
+
+// reap kills what a previous Haven left running for this folder (a crash
+// leaves no one to stop it), identified by its process group and start time.
+func (p *Runner) reap(work string) {
+	b, err := os.ReadFile(filepath.Join(work, "pid"))
+	if err != nil {
+		return
+	}
+	pgid, start, ok := strings.Cut(strings.TrimSpace(string(b)), " ")
+	if !ok {
+		return
+	}
+	pid, _ := strconv.Atoi(pgid)
+	if pid <= 1 {
+		return
+	}
+	if st, err := readStat(pid); err == nil && st.pgrp == pid && strconv.FormatUint(st.start, 10) == start {
+		p.log.Warn("process runner: stopping a workload left from before", "pgid", pid, "folder", work)
+		syscall.Kill(-pid, syscall.SIGKILL)
+	}
+}
+
+func writePidFile(work string, pid int) {
+	st, err := readStat(pid)
+	if err != nil {
+		return
+	}
+	os.WriteFile(filepath.Join(work, "pid"), []byte(fmt.Sprintf("%d %d\n", pid, st.start)), 0o600)
+}
+
+// safeName turns an ID into a folder name.
+func safeName(id string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, id)
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// copyTree gives dst the files of src. Where the workload runs as another
+// user, files are hard links: it cannot write to them, only replace them,
+// so the source stays intact and large weights are not copied.
+func copyTree(src, dst string, link bool) error {
+	if src == "" {
+		return os.MkdirAll(dst, 0o755)
+	}
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case d.Type()&fs.ModeSymlink != 0:
+			l, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(l, target)
+		case !d.Type().IsRegular():
+			return nil
+		}
+		if link && os.Link(path, target) == nil {
+			return nil
+		}
+		return copyFile(path, target)
+	})
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fi.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// chownTree gives dir's folders (and the files it created, not hard links)
+// to the workload's user.
+func chownTree(dir string, uid, gid int) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+				return nil
+			}
+		}
+		return os.Lchown(path, uid, gid)
+	})
+}
+
+// handle is a started workload.
+type handle struct {
+	p       *Runner
+	w       *runner.Workload
+	env     *env
+	work    string
+	app     string
+	environ []string
+	uid     int
+	gid     int
+	dropped bool
+	addr    string
+
+	cmd   *exec.Cmd
+	pgid  int
+	timer *time.Timer
+	done  chan struct{}
+
+	mu       sync.Mutex
+	exit     runner.Exit
+	stopped  bool
+	timedOut bool
+	lastCPU  float64 // seconds of CPU at lastAt
+	lastAt   time.Time
+}
+
+// command builds the exec.Cmd that starts argv through the sandbox helper,
+// in its own process group, as the workload's user.
+func (h *handle) command(argv []string, port int, dir string) (*exec.Cmd, error) {
+	sb := sandbox{Argv: argv, Dir: dir, BindPort: port, Read: h.readable(), Write: h.writable()}
+	if h.w.Limits.MemoryMB > 0 {
+		sb.DataBytes = h.w.Limits.MemoryMB << 20
+	}
+	if h.dropped {
+		// RLIMIT_NPROC counts the user's processes: only meaningful for a
+		// user of the workload's own.
+		sb.Procs = h.w.Limits.Pids
+	}
+	spec, err := jsonString(sb)
+	if err != nil {
+		return nil, err
+	}
+	// /proc/self/exe rather than the binary's path: a workload's user
+	// may not be allowed to reach the folder Haven was started from.
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = []string{"haven-sandbox"}
+	cmd.Dir = dir
+	cmd.Env = append(append([]string{}, h.environ...), sandboxEnv+"="+spec)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if h.dropped {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(h.uid), Gid: uint32(h.gid), Groups: []uint32{}}
+	}
+	return cmd, nil
+}
+
+// readable are the folders a workload may read: the system's, its
+// environment and the interpreter behind it.
+func (h *handle) readable() []string {
+	paths := []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/proc", "/sys", "/dev", "/run", "/var/lib"}
+	if h.env.dir != "" {
+		paths = append(paths, h.env.dir)
+	}
+	if h.env.base != "" {
+		paths = append(paths, h.env.base)
+	}
+	return paths
+}
+
+// writable are the folders a workload may write: its own (TMPDIR among
+// them: the shared /tmp is not, since Haven's own temporary files may be
+// there) and the harmless devices.
+func (h *handle) writable() []string {
+	paths := []string{h.work, "/dev/shm", "/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/pts"}
+	if h.w.Data != "" {
+		paths = append(paths, h.w.Data)
+	}
+	return paths
+}
+
+func (h *handle) wait() {
+	err := h.cmd.Wait()
+	// Children left in the group go with the workload.
+	syscall.Kill(-h.pgid, syscall.SIGKILL)
+	if h.timer != nil {
+		h.timer.Stop()
+	}
+	h.mu.Lock()
+	e := runner.Exit{Stopped: h.stopped, TimedOut: h.timedOut}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		ws, _ := ee.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			e.Code = -1
+			e.Signal = ws.Signal().String()
+		} else {
+			e.Code = ws.ExitStatus()
+		}
+	case err != nil:
+		e.Code = -1
+		e.Reason = err.Error()
+	}
+	switch {
+	case e.Reason != "":
+	case e.TimedOut:
+		e.Reason = fmt.Sprintf("Timed out after %s", h.w.Limits.WallClock)
+	case e.Stopped:
+		e.Reason = "Stopped"
+	case e.Signal == "killed" && h.w.Limits.MemoryMB > 0:
+		// Without a memory cgroup a kill from outside is most often the
+		// kernel's OOM killer.
+		e.Reason = fmt.Sprintf("Killed (memory limit %dMi or the machine's memory)", h.w.Limits.MemoryMB)
+	case e.Signal != "":
+		e.Reason = "Killed by signal: " + e.Signal
+	default:
+		e.Reason = fmt.Sprintf("Exit code: %d", e.Code)
+	}
+	h.exit = e
+	h.mu.Unlock()
+	os.Remove(filepath.Join(h.work, "pid"))
+	close(h.done)
+}
+
+func (h *handle) Addr() string          { return h.addr }
+func (h *handle) Done() <-chan struct{} { return h.done }
+
+func (h *handle) Exit() runner.Exit {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.exit
+}
+
+// Stop sends SIGTERM to the workload's process group, then SIGKILL after
+// grace.
+func (h *handle) Stop(ctx context.Context, grace time.Duration) error {
+	select {
+	case <-h.done:
+		return nil
+	default:
+	}
+	h.mu.Lock()
+	h.stopped = true
+	h.mu.Unlock()
+	syscall.Kill(-h.pgid, syscall.SIGTERM)
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-h.done:
+		return nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	syscall.Kill(-h.pgid, syscall.SIGKILL)
+	select {
+	case <-h.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Exec runs argv beside the workload: same user, environment, folder and
+// confinement.
+func (h *handle) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	cmd, err := h.command(argv, 0, h.app)
+	if err != nil {
+		return -1, err
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	if err := cmd.Start(); err != nil {
+		return -1, err
+	}
+	stop := context.AfterFunc(ctx, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	defer stop()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return -1, err
+	}
+	return 0, nil
+}
+
+// Metrics sums the CPU and resident memory of the workload's process group
+// from /proc.
+func (h *handle) Metrics(ctx context.Context) (runner.Metrics, error) {
+	select {
+	case <-h.done:
+		return runner.Metrics{}, errors.New("process runner: the workload has exited")
+	default:
+	}
+	var m runner.Metrics
+	var cpu float64
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return m, err
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := readStat(pid)
+		if err != nil || st.pgrp != h.pgid || st.zombie {
+			continue
+		}
+		m.Pids++
+		cpu += st.cpuSeconds
+		m.MemoryBytes += st.rssBytes
+	}
+	now := time.Now()
+	h.mu.Lock()
+	if !h.lastAt.IsZero() {
+		if dt := now.Sub(h.lastAt).Seconds(); dt > 0 {
+			m.CPUMillicores = int64((cpu - h.lastCPU) / dt * 1000)
+		}
+	}
+	h.lastCPU, h.lastAt = cpu, now
+	h.mu.Unlock()
+	if m.CPUMillicores < 0 {
+		m.CPUMillicores = 0
+	}
+	cores := h.w.Limits.CPUs
+	if cores <= 0 {
+		cores = float64(numCPU())
+	}
+	m.CPUPercent = float64(m.CPUMillicores) / (cores * 10)
+	m.MemoryMaxBytes = h.w.Limits.MemoryMB << 20
+	if m.MemoryMaxBytes == 0 {
+		m.MemoryMaxBytes = memTotal()
+	}
+	return m, nil
+}

@@ -1,0 +1,331 @@
+package process
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/havenhub/haven/runner"
+)
+
+func TestMain(m *testing.M) {
+	Main() // the runner re-executes this test binary as its sandbox helper
+	os.Exit(m.Run())
+}
+
+// syncBuffer collects a workload's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newRunner(t *testing.T) *Runner {
+	t.Helper()
+	uv, _ := exec.LookPath("uv")
+	if uv == "" {
+		if p, err := filepath.Abs("../../.venv/bin/uv"); err == nil {
+			if _, err := os.Stat(p); err == nil {
+				uv = p
+			}
+		}
+	}
+	r, err := New(Config{Dir: t.TempDir(), UV: uv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// start builds and starts w, stopping it when the test ends.
+func start(t *testing.T, r *Runner, w *runner.Workload) (runner.Handle, *syncBuffer) {
+	t.Helper()
+	ctx := context.Background()
+	b, err := r.Build(ctx, w, false, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	h, err := r.Start(ctx, w, b, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Stop(context.Background(), time.Second) })
+	return h, out
+}
+
+func waitDone(t *testing.T, h runner.Handle) runner.Exit {
+	t.Helper()
+	select {
+	case <-h.Done():
+		return h.Exit()
+	case <-time.After(30 * time.Second):
+		t.Fatal("workload did not exit")
+	}
+	return runner.Exit{}
+}
+
+func TestExitAndEnvironment(t *testing.T) {
+	r := newRunner(t)
+	files := t.TempDir()
+	os.WriteFile(filepath.Join(files, "app.txt"), []byte("from the repo"), 0o644)
+	tests := []struct {
+		name   string
+		script string
+		want   string
+		code   int
+		reason string
+	}{
+		{"exit code", "exit 3", "", 3, "Exit code: 3"},
+		{"env, secrets and port", `echo "$GREETING $TOKEN $PORT_COPY"`, "hello s3cret 0", 0, "Exit code: 0"},
+		{"runs in a copy of its files", "cat app.txt; pwd", "from the repo", 0, "Exit code: 0"},
+		{"nothing of Haven's environment", `echo "leak=${HAVEN_LEAK:-none}"`, "leak=none", 0, "Exit code: 0"},
+		{"unknown command", "exec no-such-command-here", "not found", 127, "Exit code: 127"},
+	}
+	t.Setenv("HAVEN_LEAK", "yes")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &runner.Workload{ID: "test-" + strings.ReplaceAll(tc.name, " ", "-"), Kind: runner.KindJob, Files: files,
+				Command: []string{"sh", "-c", tc.script},
+				Env:     map[string]string{"GREETING": "hello", "PORT_COPY": "${PORT}"},
+				Secrets: map[string]string{"TOKEN": "s3cret"}}
+			h, out := start(t, r, w)
+			e := waitDone(t, h)
+			if e.Code != tc.code || e.Reason != tc.reason {
+				t.Errorf("exit = %+v, want code %d reason %q; output %q", e, tc.code, tc.reason, out)
+			}
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("output %q lacks %q", out, tc.want)
+			}
+			if strings.Contains(out.String(), filepath.Clean(files)+"\n") {
+				t.Errorf("ran in the source folder itself: %q", out)
+			}
+		})
+	}
+}
+
+func TestServeStopAndMetrics(t *testing.T) {
+	r := newRunner(t)
+	files := t.TempDir()
+	os.WriteFile(filepath.Join(files, "index.html"), []byte("<h1>served</h1>"), 0o644)
+	// A child in the background must go with the workload.
+	w := &runner.Workload{ID: "serve", Kind: runner.KindSpace, Files: files, Port: 7860,
+		Command: []string{"sh", "-c", "sleep 300 & exec python3 -m http.server ${PORT} --bind 127.0.0.1"}}
+	h, _ := start(t, r, w)
+	if h.Addr() == "" {
+		t.Fatalf("addr %q", h.Addr())
+	}
+	var body string
+	for i := 0; i < 100; i++ {
+		resp, err := http.Get("http://" + h.Addr() + "/index.html")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if body != "<h1>served</h1>" {
+		t.Fatalf("body %q", body)
+	}
+	m, err := h.Metrics(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Pids < 2 || m.MemoryBytes <= 0 || m.MemoryMaxBytes <= 0 {
+		t.Errorf("metrics %+v: want both processes and their memory", m)
+	}
+	pgid := h.(*handle).pgid
+	if err := h.Stop(context.Background(), 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	e := h.Exit()
+	if !e.Stopped || e.Reason != "Stopped" {
+		t.Errorf("exit %+v", e)
+	}
+	time.Sleep(100 * time.Millisecond)
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+			continue
+		}
+		if st, err := readStat(pid); err == nil && st.pgrp == pgid && !st.zombie {
+			t.Errorf("process %d of the group still alive after Stop", pid)
+		}
+	}
+}
+
+func TestWallClock(t *testing.T) {
+	r := newRunner(t)
+	w := &runner.Workload{ID: "slow", Kind: runner.KindJob, Command: []string{"sleep", "60"},
+		Limits: runner.Limits{WallClock: 300 * time.Millisecond}}
+	h, _ := start(t, r, w)
+	if e := waitDone(t, h); !e.TimedOut || !strings.HasPrefix(e.Reason, "Timed out") {
+		t.Errorf("exit %+v", e)
+	}
+}
+
+func TestExec(t *testing.T) {
+	r := newRunner(t)
+	w := &runner.Workload{ID: "exec", Kind: runner.KindSpace, Command: []string{"sleep", "60"}, Env: map[string]string{"WHO": "beside"}}
+	h, _ := start(t, r, w)
+	var out bytes.Buffer
+	code, err := h.Exec(context.Background(), []string{"sh", "-c", "read x; echo $x $WHO; exit 4"}, strings.NewReader("typed\n"), &out, &out)
+	if err != nil || code != 4 || strings.TrimSpace(out.String()) != "typed beside" {
+		t.Errorf("exec = %d, %v, %q", code, err, out.String())
+	}
+}
+
+func TestConfinement(t *testing.T) {
+	if landlockABI() < 1 {
+		t.Skip("this kernel has no Landlock")
+	}
+	r := newRunner(t)
+	outside := filepath.Join(t.TempDir(), "haven-secret")
+	if err := os.WriteFile(outside, []byte("private"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	tests := []struct {
+		name   string
+		script string
+		ok     bool
+	}{
+		{"reads the system", "cat /etc/hostname >/dev/null", true},
+		{"writes its folder", "echo x > written && cat written", true},
+		{"writes its data folder", "echo x > $HAVEN_DATA_DIR/kept", true},
+		{"writes its TMPDIR", "echo x > $TMPDIR/x", true},
+		{"cannot write the shared /tmp", "echo x > /tmp/haven-runner-test-$$", false},
+		{"cannot read Haven's files", "cat " + outside, false},
+		{"cannot write the system", "touch /etc/haven-runner-test", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &runner.Workload{ID: "confined", Kind: runner.KindJob, Data: data, Command: []string{"sh", "-c", tc.script}}
+			h, out := start(t, r, w)
+			e := waitDone(t, h)
+			if (e.Code == 0) != tc.ok {
+				t.Errorf("exit %+v, want success %v; output %q", e, tc.ok, out)
+			}
+		})
+	}
+	os.Remove("/etc/haven-runner-test")
+}
+
+func TestOwnUserWhenRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("workloads run as Haven's own user when Haven is not root")
+	}
+	r := newRunner(t)
+	w := &runner.Workload{ID: "whoami", Kind: runner.KindJob, Command: []string{"id", "-u"}}
+	h, out := start(t, r, w)
+	waitDone(t, h)
+	if got := strings.TrimSpace(out.String()); got == "0" || got == "" {
+		t.Errorf("workload ran as uid %q", got)
+	}
+}
+
+func TestOnlyItsPort(t *testing.T) {
+	if landlockABI() < 4 {
+		t.Skip("this kernel cannot confine TCP binds")
+	}
+	r := newRunner(t)
+	other, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := fmt.Sprintf(`import os, socket
+s = socket.socket(); s.bind(("127.0.0.1", int(os.environ["PORT"]))); print("own port ok")
+try:
+    socket.socket().bind(("127.0.0.1", %d)); print("other port bound")
+except OSError as e:
+    print("other port refused")`, other)
+	w := &runner.Workload{ID: "ports", Kind: runner.KindSpace, Port: 8000, Env: map[string]string{"PORT": "${PORT}"}, Command: []string{"python3", "-c", script}}
+	h, out := start(t, r, w)
+	waitDone(t, h)
+	if got := out.String(); !strings.Contains(got, "own port ok") || !strings.Contains(got, "other port refused") {
+		t.Errorf("output %q", got)
+	}
+}
+
+func TestNeedsEngine(t *testing.T) {
+	r := newRunner(t)
+	for _, rec := range []runner.Recipe{{Image: "python:3.12"}, {Dockerfile: "Dockerfile"}} {
+		_, err := r.Build(context.Background(), &runner.Workload{ID: "x", Recipe: rec}, false, io.Discard)
+		var re *runner.Error
+		if !errors.As(err, &re) || re.Message != runner.ErrNeedsEngine {
+			t.Errorf("%+v: err %v", rec, err)
+		}
+	}
+}
+
+func TestPythonEnvironment(t *testing.T) {
+	r := newRunner(t)
+	if r.uv == "" {
+		t.Skip("uv is not installed (scripts/setup-test-deps.sh installs it)")
+	}
+	ctx := context.Background()
+	// Python 3.0 is on no machine: the build warns and uses python3.
+	w := &runner.Workload{ID: "py", Kind: runner.KindSpace, Recipe: runner.Recipe{Python: "3.0", Requirements: []string{"six==1.17.0"}},
+		Command: []string{"python", "-c", "import six, sys; print(six.__version__, sys.prefix)"}}
+	var log bytes.Buffer
+	b, err := r.Build(ctx, w, false, &log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if b.Reused() || !strings.Contains(log.String(), "WARNING: Python 3.0 is not installed") {
+		t.Errorf("first build reused=%v, log:\n%s", b.Reused(), log.String())
+	}
+	out := &syncBuffer{}
+	h, err := r.Start(ctx, w, b, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, h)
+	if got := out.String(); !strings.HasPrefix(got, "1.17.0 "+filepath.Join(r.dir, "envs")) {
+		t.Errorf("output %q", got)
+	}
+
+	again, err := r.Build(ctx, w, false, io.Discard)
+	if err != nil || !again.Reused() || again.Key() != b.Key() {
+		t.Errorf("second build: %v reused=%v", err, again != nil && again.Reused())
+	}
+	fresh, err := r.Build(ctx, w, true, io.Discard)
+	if err != nil || fresh.Reused() {
+		t.Errorf("fresh build: %v reused=%v", err, fresh != nil && fresh.Reused())
+	}
+
+	bad := &runner.Workload{ID: "bad", Recipe: runner.Recipe{Python: "3", Requirements: []string{"no-such-package-haven-test==0.0.1"}}}
+	log.Reset()
+	_, err = r.Build(ctx, bad, false, &log)
+	var re *runner.Error
+	if !errors.As(err, &re) || !strings.Contains(log.String(), "no-such-package-haven-test") {
+		t.Errorf("bad requirement: %v\n%s", err, log.String())
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, "envs", recipeKey(bad.Recipe))); !os.IsNotExist(err) {
+		t.Errorf("a failed build left its folder: %v", err)
+	}
+}
