@@ -3,7 +3,6 @@ package spaces
 import (
 	"context"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/havenhub/haven"
@@ -396,14 +395,4 @@ func validEnvKey(k string) bool {
 		}
 	}
 	return true
-}
-
-// sortedKeys is used where a stable order matters to people (pages).
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

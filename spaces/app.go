@@ -172,7 +172,7 @@ func (a *app) run(ctx context.Context, gen int, sha string, fresh bool) {
 		return
 	}
 	if a.s.cfg.Runner == nil {
-		a.fail(gen, StageConfigError, errNoRunner.Error(), sha)
+		a.fail(gen, StageConfigError, msgNoRunner, sha)
 		return
 	}
 	w, err := a.s.workload(ctx, repo, cfg, files, a.dir())
@@ -330,7 +330,7 @@ func (a *app) waitReady(ctx context.Context, in *instance) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("The app did not answer within its startup window (%s, startup_duration_timeout)", in.cfg.Startup)
+			return &runner.Error{Message: fmt.Sprintf("The app did not answer within its startup window (%s, startup_duration_timeout)", in.cfg.Startup)}
 		}
 		addr := in.h.Addr()
 		if addr == "" {

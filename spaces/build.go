@@ -185,7 +185,7 @@ func (s *Service) workload(ctx context.Context, repo *haven.Repo, cfg *appConfig
 		}
 		secrets[v.Key] = plain
 	}
-	host := s.Host(repo)
+	host := strings.TrimRight(s.Host(repo), "/")
 	hostOnly := strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://")
 	for k, v := range map[string]string{
 		"SYSTEM":                   "spaces",

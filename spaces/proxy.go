@@ -76,7 +76,8 @@ func (s *Service) route(r *http.Request) (*haven.Repo, string, bool) {
 	}
 	inner := "/"
 	if len(parts) == 3 {
-		inner = "/" + parts[2]
+		// host + "/route" doubles the slash of a host that ends in one.
+		inner = "/" + strings.TrimLeft(parts[2], "/")
 	}
 	return repo, inner, true
 }
@@ -115,6 +116,12 @@ func (s *Service) bySubdomain(ctx context.Context, label string) *haven.Repo {
 // serveApp checks access, wakes the app when it sleeps and forwards the
 // request, or serves the files of a static Space.
 func (s *Service) serveApp(w http.ResponseWriter, r *http.Request, repo *haven.Repo, inner string) {
+	if v := r.Header.Get("X-Hf-Authorization"); v != "" && r.Header.Get("Authorization") == "" {
+		// gradio_client sends the token under this name, as the Hub's
+		// Spaces proxy reads it.
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", v)
+	}
 	actor, err := s.cfg.Authenticate(r)
 	if err != nil {
 		s.appError(w, r, err)
@@ -196,6 +203,7 @@ func (s *Service) forward(w http.ResponseWriter, r *http.Request, repo *haven.Re
 			pr.SetXForwarded()
 			// The app never sees the caller's Haven credentials.
 			pr.Out.Header.Del("Authorization")
+			pr.Out.Header.Del("X-Hf-Authorization")
 			if s.cfg.Domain == "" {
 				pr.Out.Header.Set("X-Forwarded-Prefix", PathPrefix(repo))
 			}

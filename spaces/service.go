@@ -9,7 +9,6 @@ package spaces
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -259,7 +258,9 @@ func (s *Service) Host(repo *haven.Repo) string {
 		}
 		return scheme + "://" + subdomain(repo) + "." + s.cfg.Domain
 	}
-	return strings.TrimRight(s.cfg.PublicURL, "/") + PathPrefix(repo)
+	// The trailing slash matters under a path: clients resolve the app's
+	// routes against the host as a base URL (urljoin), as gradio_client does.
+	return strings.TrimRight(s.cfg.PublicURL, "/") + PathPrefix(repo) + "/"
 }
 
 // Describe gives the Space fields of repo info: host, subdomain and runtime.
@@ -271,4 +272,5 @@ func (s *Service) Describe(ctx context.Context, repo *haven.Repo) map[string]any
 	return map[string]any{"host": s.Host(repo), "subdomain": subdomain(repo), "runtime": rt}
 }
 
-var errNoRunner = errors.New("Spaces that run code need a runner: none is configured")
+// msgNoRunner is the CONFIG_ERROR of an app Space on a Haven with no runner.
+const msgNoRunner = "Spaces that run code need a runner: none is configured"

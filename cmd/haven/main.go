@@ -14,9 +14,13 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/havenhub/haven/runner/process"
 )
 
 func main() {
+	// Workloads of the process runner start as this binary re-executed.
+	process.Main()
 	if err := rootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "haven:", err)
 		os.Exit(1)

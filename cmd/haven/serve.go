@@ -122,7 +122,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	if err != nil {
 		return err
 	}
-	run, err := newRunner(spo, opts.data)
+	run, err := newRunner(spo, opts.data, log)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -22,12 +23,12 @@ func addSpacesFlags(cmd *cobra.Command, o *spacesOptions) {
 }
 
 // newRunner builds the runner the flags name.
-func newRunner(o *spacesOptions, data string) (runner.Runner, error) {
+func newRunner(o *spacesOptions, data string, log *slog.Logger) (runner.Runner, error) {
 	switch o.runner {
 	case "none", "":
 		return nil, nil
 	case "process":
-		return newProcessRunner(filepath.Join(data, "runner"))
+		return newProcessRunner(filepath.Join(data, "runner"), log)
 	}
 	return nil, fmt.Errorf("unknown --runner %q: expected process or none", o.runner)
 }
