@@ -167,7 +167,7 @@ func (a *app) run(ctx context.Context, gen int, sha string, fresh bool) {
 		a.swap(gen, nil, sha)
 		return
 	}
-	if cfg.SDK == SDKDocker && (a.s.cfg.Runner == nil || a.s.cfg.Runner.Name() == "process") {
+	if cfg.SDK == SDKDocker && !runner.BuildsImages(a.s.cfg.Runner) {
 		a.fail(gen, StageConfigError, "Docker Spaces need a container engine: start Haven with --runner oci on a machine where podman or docker runs", sha)
 		return
 	}
