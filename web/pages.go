@@ -108,6 +108,7 @@ type listingData struct {
 	Pages          []pageLink
 	Prev, Next     string
 	Hidden         map[string][]string // tag filters kept when the toolbar is sent
+	Stages         map[int64]string    // the stage of each Space's app
 }
 
 // countCap bounds the counting of search results: beyond it a page says
@@ -173,6 +174,10 @@ func (h *Handler) listing(w http.ResponseWriter, r *http.Request, t haven.RepoTy
 		err = countErr
 	}
 	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if d.Stages, err = h.spaceStages(r.Context(), d.Repos); err != nil {
 		h.fail(w, r, err)
 		return
 	}

@@ -106,6 +106,12 @@ type page struct {
 
 // render writes a page with the layout around it.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name, title string, d any) {
+	h.renderFraming(w, r, status, name, title, d, "")
+}
+
+// renderFraming writes a page that may also frame pages of frameOrigin, a
+// scheme://host other than the hub's own ("" for none).
+func (h *Handler) renderFraming(w http.ResponseWriter, r *http.Request, status int, name, title string, d any, frameOrigin string) {
 	t := h.pages.byName[name]
 	if t == nil {
 		panic("web: no template " + name)
@@ -137,7 +143,11 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	hd.Set("Referrer-Policy", "same-origin")
 	// Card HTML is sanitised; the policy is a second fence: no inline or
 	// foreign scripts, no plugins, no framing.
-	hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https: http:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+	csp := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https: http:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+	if frameOrigin != "" {
+		csp += "; frame-src 'self' " + frameOrigin
+	}
+	hd.Set("Content-Security-Policy", csp)
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		w.Write(buf.Bytes())
@@ -145,20 +155,23 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 }
 
 var funcs = template.FuncMap{
-	"ago":       ago,
-	"date":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"isodate":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"bytes":     humanBytes,
-	"count":     humanCount,
-	"short":     func(sha string) string { return sha[:min(len(sha), 7)] },
-	"repoURL":   repoURL,
-	"pathEsc":   url.PathEscape,
-	"queryEsc":  url.QueryEscape,
-	"typeLabel": typeLabel,
-	"add":       func(a, b int) int { return a + b },
-	"join":      strings.Join,
-	"lower":     strings.ToLower,
-	"list":      func(v ...string) []string { return v },
+	"ago":        ago,
+	"date":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"isodate":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"bytes":      humanBytes,
+	"count":      humanCount,
+	"short":      func(sha string) string { return sha[:min(len(sha), 7)] },
+	"repoURL":    repoURL,
+	"pathEsc":    url.PathEscape,
+	"queryEsc":   url.QueryEscape,
+	"typeLabel":  typeLabel,
+	"add":        func(a, b int) int { return a + b },
+	"join":       strings.Join,
+	"lower":      strings.ToLower,
+	"list":       func(v ...string) []string { return v },
+	"stageClass": stageClass,
+	"stageLabel": stageLabel,
+	"entry":      func(repo *haven.Repo, stage string) repoEntry { return repoEntry{repo, stage} },
 }
 
 // repoURL is the path of a repository's page, with optional escaped suffix.

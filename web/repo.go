@@ -31,7 +31,11 @@ type repoView struct {
 	Liked    bool
 	CanWrite bool
 	CanAdmin bool
-	Viewer   bool // the repository is a dataset and the viewer is served
+	Viewer   bool       // the repository is a dataset and the viewer is served
+	Space    *spaceView // the app of a Space, when Spaces run beside the pages
+	// SettingsTab shows the Settings tab: to administrators, and to writers
+	// of a Space, who may change how it runs.
+	SettingsTab bool
 
 	// The branch and tag switcher links to SwitchBase + rev + SwitchPath.
 	SwitchBase, SwitchPath string
@@ -92,6 +96,11 @@ func (h *Handler) routeRepo(w http.ResponseWriter, r *http.Request, t haven.Repo
 	case "":
 		if len(rest) == 0 {
 			h.repoCard(w, r, repo)
+			return
+		}
+	case "logs":
+		if len(rest) == 0 && repo.Type == haven.Space {
+			h.spaceLogs(w, r, repo)
 			return
 		}
 	case "tree":
@@ -183,6 +192,11 @@ func (h *Handler) view(ctx context.Context, r *http.Request, repo *haven.Repo, t
 	if v.Rev == "" {
 		v.Rev = repo.DefaultBranch()
 	}
+	var err error
+	if v.Space, err = h.spaceOf(ctx, repo); err != nil {
+		return nil, err
+	}
+	v.SettingsTab = v.CanAdmin || (v.Space != nil && v.CanWrite)
 	g, err := h.git.Open(ctx, repo.Type, repo.RepoID())
 	if err != nil {
 		return nil, err
@@ -286,6 +300,10 @@ func (h *Handler) repoCard(w http.ResponseWriter, r *http.Request, repo *haven.R
 	v, err := h.view(r.Context(), r, repo, "card", "")
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if v.Space != nil {
+		h.spaceApp(w, r, v)
 		return
 	}
 	d := cardData{repoView: v}
@@ -665,13 +683,20 @@ func (h *Handler) datasetViewer(w http.ResponseWriter, r *http.Request, repo *ha
 
 type settingsData struct {
 	*repoView
-	TypeName string
+	TypeName      string
+	SpaceSettings *spaceSettings // how a Space runs, for its writers
 }
 
 // repoSettings answers GET /{repo}/settings: visibility, rename, delete,
-// each a form whose script calls the API.
+// each a form whose script calls the API. A Space's writers, who may not
+// administer it, see how it runs (hardware, sleep time, secrets,
+// variables, restarts) and nothing else.
 func (h *Handler) repoSettings(w http.ResponseWriter, r *http.Request, repo *haven.Repo) {
-	if err := auth.Can(actorOf(r), auth.Admin, repo); err != nil {
+	need := auth.Admin
+	if repo.Type == haven.Space && h.Spaces != nil {
+		need = auth.Write
+	}
+	if err := auth.Can(actorOf(r), need, repo); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -680,7 +705,14 @@ func (h *Handler) repoSettings(w http.ResponseWriter, r *http.Request, repo *hav
 		h.fail(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "settings", "Settings of "+repo.FullName(), settingsData{v, string(repo.Type)})
+	d := settingsData{repoView: v, TypeName: string(repo.Type)}
+	if v.Space != nil {
+		if d.SpaceSettings, err = h.loadSpaceSettings(r.Context(), repo); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	h.render(w, r, http.StatusOK, "settings", "Settings of "+repo.FullName(), d)
 }
 
 // openBranch opens the revision of a page that commits (upload, edit):

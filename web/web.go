@@ -43,6 +43,9 @@ type Handler struct {
 	// TokensChanged, when set, is called after a token is revoked, so that
 	// whoever caches token identities (the API) forgets them at once.
 	TokensChanged func()
+	// Spaces, when set, runs the apps of Space repositories: their pages
+	// show the app, its stage, logs and settings. Set it before serving.
+	Spaces SpaceRuntime
 
 	meta   *meta.Store
 	git    *gitstore.Store

@@ -167,6 +167,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	}
 	defer spaceApps.Close()
 	pages.TokensChanged = srv.ForgetTokens
+	pages.Spaces = spaceApps
 	go srv.RefreshTrending(ctx, time.Hour)
 	vw.Authenticate = srv.Authenticate
 	hs := &http.Server{

@@ -223,7 +223,7 @@
 		const err = $("[data-error]", root), ok = $("[data-ok]", root);
 		const type = root.dataset.type, id = root.dataset.id;
 		const prefix = type === "model" ? "" : type + "s/";
-		const run = (form, fn) => form.addEventListener("submit", async (ev) => {
+		const run = (form, fn) => form && form.addEventListener("submit", async (ev) => {
 			ev.preventDefault();
 			show(err, ""); show(ok, "");
 			try { await fn(form.elements); } catch (e) { show(err, e.message); }
@@ -464,6 +464,157 @@
 		});
 	}
 
+	// --- Spaces. The stage names and their colours follow the Hub's. ---
+	function stageClass(stage) {
+		if (stage === "RUNNING") return "running";
+		if (["BUILDING", "APP_STARTING", "RUNNING_BUILDING", "RUNNING_APP_STARTING"].includes(stage)) return "busy";
+		if (/_ERROR$/.test(stage) || stage === "NO_APP_FILE") return "error";
+		return "idle";
+	}
+	function stageLabel(stage) {
+		if (!stage) return "Unknown";
+		const s = stage.replace(/_/g, " ").toLowerCase();
+		return s.charAt(0).toUpperCase() + s.slice(1);
+	}
+	function setBadge(stage) {
+		for (const b of $$("[data-stage-badge]")) {
+			b.className = "badge stage " + stageClass(stage);
+			b.textContent = stageLabel(stage);
+			b.title = "Stage of the app: " + stage;
+		}
+	}
+
+	// The app page follows the runtime while the app is not running: once it
+	// runs, the frame (re)loads the app; any other change reloads the page,
+	// which says what happened.
+	function spaceApp() {
+		const root = $("[data-space-app]");
+		if (!root) return;
+		const frame = $("[data-space-frame]", root), note = $("[data-space-note]", root);
+		let stage = root.dataset.stage;
+		const running = (s) => s === "RUNNING" || s === "RUNNING_BUILDING" || s === "RUNNING_APP_STARTING";
+		async function poll() {
+			let rt;
+			try { rt = await api("GET", root.dataset.runtime); } catch (e) { setTimeout(poll, 5000); return; }
+			if (rt.stage !== stage) {
+				const was = stage;
+				stage = rt.stage;
+				if (!running(stage)) { location.reload(); return; }
+				setBadge(stage);
+				if (stage === "RUNNING") note.hidden = true;
+				if (!running(was) || frame.hidden) {
+					frame.hidden = false;
+					frame.src = frame.dataset.src;
+				}
+			}
+			if (stage !== "RUNNING") setTimeout(poll, 2000);
+		}
+		if (stage !== "RUNNING") setTimeout(poll, 2000);
+	}
+
+	// Logs follow the API's event streams. Every connection replays the
+	// attempt from its first line: a reconnection skips what is shown, and
+	// a new attempt (another first line) starts the view afresh.
+	function spaceLogs() {
+		for (const pre of $$("[data-log]")) {
+			const status = $("[data-log-status]", pre.parentElement);
+			let first = null, seen = 0;
+			const connect = () => {
+				const es = new EventSource(pre.dataset.log);
+				let n = 0, got = false;
+				es.addEventListener("open", () => { n = 0; status.textContent = "Following…"; });
+				es.addEventListener("message", (ev) => {
+					let line;
+					try { line = JSON.parse(ev.data); } catch (e) { return; }
+					got = true;
+					const i = n++;
+					if (i === 0 && line.timestamp !== first) {
+						first = line.timestamp;
+						seen = 0;
+						pre.textContent = "";
+					}
+					if (i < seen) return;
+					seen++;
+					const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+					pre.appendChild(document.createTextNode(line.data));
+					if (atEnd) pre.scrollTop = pre.scrollHeight;
+				});
+				es.addEventListener("error", () => {
+					if (es.readyState !== EventSource.CLOSED) return; // the browser reconnects
+					es.close();
+					status.textContent = got || seen ? "Disconnected; reconnecting…" : "No logs yet; this page checks again every few seconds.";
+					setTimeout(connect, 5000);
+				});
+			};
+			connect();
+		}
+	}
+
+	// Space settings call the Spaces API, then reload the page to show the
+	// new state; the message to show survives the reload.
+	function spaceSettings() {
+		const root = $("[data-space-settings]");
+		if (!root) return;
+		const err = $("[data-error]", root), ok = $("[data-ok]", root);
+		const noticeKey = "haven-space-notice";
+		const saved = sessionStorage.getItem(noticeKey);
+		if (saved) { sessionStorage.removeItem(noticeKey); show(ok, saved); }
+		const done = (msg) => { sessionStorage.setItem(noticeKey, msg); location.reload(); };
+		const base = root.dataset.api;
+		const act = async (button, fn) => {
+			show(err, ""); show(ok, "");
+			button.disabled = true;
+			try { await fn(); } catch (e) { show(err, e.message); button.disabled = false; }
+		};
+		const onSubmit = (form, fn) => {
+			if (!form) return;
+			form.addEventListener("submit", (ev) => {
+				ev.preventDefault();
+				act($("button[type=submit]", form), () => fn(form.elements));
+			});
+		};
+		onSubmit($("form[data-space-hardware]", root), async (f) => {
+			await api("POST", base + "/hardware", { flavor: f.flavor.value });
+			done("Hardware saved: " + f.flavor.value + ".");
+		});
+		onSubmit($("form[data-space-sleep]", root), async (f) => {
+			await api("POST", base + "/sleeptime", { seconds: parseInt(f.seconds.value, 10) });
+			done("Sleep time saved.");
+		});
+		for (const form of $$("form[data-space-env]", root)) {
+			const kind = form.dataset.spaceEnv;
+			onSubmit(form, async (f) => {
+				const key = f.key.value.trim();
+				const body = { key, value: f.value.value };
+				if (f.description.value.trim()) body.description = f.description.value.trim();
+				await api("POST", base + "/" + kind, body);
+				done((kind === "secrets" ? "Secret " : "Variable ") + key + " saved.");
+			});
+		}
+		for (const btn of $$("[data-env-delete]", root)) {
+			btn.addEventListener("click", () => {
+				const kind = btn.dataset.envDelete, key = btn.dataset.key;
+				if (!confirm("Delete " + key + "? The app restarts without it.")) return;
+				act(btn, async () => {
+					await api("DELETE", base + "/" + kind, { key });
+					done((kind === "secrets" ? "Secret " : "Variable ") + key + " deleted.");
+				});
+			});
+		}
+		const actions = {
+			restart: [base + "/restart", "The app is restarting."],
+			factory: [base + "/restart?factory=true", "The app is being rebuilt from scratch."],
+			pause: [base + "/pause", "The app is paused."],
+		};
+		for (const btn of $$("[data-space-action]", root)) {
+			btn.addEventListener("click", () => {
+				if (btn.dataset.confirm && !confirm(btn.dataset.confirm)) return;
+				const [url, msg] = actions[btn.dataset.spaceAction];
+				act(btn, async () => { await api("POST", url); done(msg); });
+			});
+		}
+	}
+
 	function init() {
 		quickSearch();
 		likes();
@@ -473,6 +624,9 @@
 		refs();
 		upload();
 		edit();
+		spaceApp();
+		spaceLogs();
+		spaceSettings();
 	}
 	if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
 	else init();
