@@ -9,16 +9,19 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/havenhub/haven/runner"
+	"github.com/havenhub/haven/runner/oci"
 )
 
 // spacesOptions are the flags of the Spaces runtime.
 type spacesOptions struct {
-	runner string // "process" (default) or "none"
+	runner string // "process" (default), "oci" or "none"
+	engine string // the container engine of the oci runner; "" finds one
 	domain string // serve apps at {subdomain}.{domain}
 }
 
 func addSpacesFlags(cmd *cobra.Command, o *spacesOptions) {
-	cmd.Flags().StringVar(&o.runner, "runner", envOr("HAVEN_RUNNER", "process"), "how Spaces run: process (local processes) or none (static Spaces only)")
+	cmd.Flags().StringVar(&o.runner, "runner", envOr("HAVEN_RUNNER", "process"), "how Spaces run: process (local processes), oci (containers, through podman or docker) or none (static Spaces only)")
+	cmd.Flags().StringVar(&o.engine, "oci-engine", os.Getenv("HAVEN_OCI_ENGINE"), "the container engine of --runner oci: a path or command name (default: podman, else docker)")
 	cmd.Flags().StringVar(&o.domain, "spaces-domain", os.Getenv("HAVEN_SPACES_DOMAIN"), "serve each Space's app at {owner}-{name}.DOMAIN (wildcard DNS) instead of under /-/spaces/ on the public URL")
 }
 
@@ -29,6 +32,13 @@ func newRunner(o *spacesOptions, data string, log *slog.Logger) (runner.Runner, 
 		return nil, nil
 	case "process":
 		return newProcessRunner(filepath.Join(data, "runner"), log)
+	case "oci":
+		r, err := oci.New(oci.Config{Engine: o.engine, Dir: filepath.Join(data, "runner", "oci"), Log: log})
+		if err != nil {
+			return nil, err
+		}
+		log.Info("spaces: running apps in containers", "engine", r.Engine())
+		return r, nil
 	}
-	return nil, fmt.Errorf("unknown --runner %q: expected process or none", o.runner)
+	return nil, fmt.Errorf("unknown --runner %q: expected process, oci or none", o.runner)
 }
