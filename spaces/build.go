@@ -203,7 +203,10 @@ func (s *Service) workload(ctx context.Context, repo *haven.Repo, cfg *appConfig
 		"GRADIO_SERVER_NAME":       "127.0.0.1",
 		"GRADIO_SERVER_PORT":       "${PORT}",
 		"GRADIO_ANALYTICS_ENABLED": "False",
-		"PYTHONUNBUFFERED":         "1",
+		// Server-side rendering starts a Node server on ports of its own:
+		// an app may listen on its one port only.
+		"GRADIO_SSR_MODE":  "False",
+		"PYTHONUNBUFFERED": "1",
 	} {
 		env[k] = v
 	}
