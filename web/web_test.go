@@ -22,6 +22,7 @@ import (
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/internal/storetest"
 	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/spaces"
 	"github.com/havenhub/haven/web"
 )
 
@@ -48,15 +49,26 @@ func newSite(t testing.TB) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(api.Config{Meta: m, Git: g, Blobs: b, PublicURL: ts.URL, Secret: []byte("test-secret-test-secret-test-secret"),
-		Web: pages, Sessions: pages})
+	secret := []byte("test-secret-test-secret-test-secret")
+	// Spaces run without a runner: static ones serve their files, and the
+	// stage of the others is whatever a test records.
+	var srv *api.Server
+	apps, err := spaces.New(spaces.Config{Meta: m, Git: g, Dir: t.TempDir(), PublicURL: ts.URL, Secret: secret,
+		Authenticate: func(r *http.Request) (*auth.Actor, error) { return srv.Authenticate(r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { apps.Close() })
+	srv, err = api.New(api.Config{Meta: m, Git: g, Blobs: b, PublicURL: ts.URL, Secret: secret,
+		Web: pages, Sessions: pages, Spaces: apps, Routes: []api.Routes{apps}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
 	pages.TokensChanged = srv.ForgetTokens
-	ts.Config.Handler = srv
-	s := &site{t: t, url: ts.URL, meta: m, handler: srv, tokens: map[string]string{}}
+	pages.Spaces = apps
+	ts.Config.Handler = apps.Handler(srv)
+	s := &site{t: t, url: ts.URL, meta: m, handler: ts.Config.Handler, tokens: map[string]string{}}
 	for _, name := range []string{"alice", "bob"} {
 		hash, _ := bcrypt.GenerateFromPassword([]byte("password-"+name), bcrypt.MinCost)
 		u := &haven.User{Name: name}
@@ -902,4 +914,278 @@ func TestGatedRepoPages(t *testing.T) {
 			t.Errorf("other user: GET %s = %d", path, p.status)
 		}
 	}
+}
+
+// createSpace creates a public Space with the Hub's starter files.
+func (s *site) createSpace(owner, name, sdk string) {
+	s.t.Helper()
+	body, _ := json.Marshal(map[string]any{"name": name, "organization": owner, "type": "space", "sdk": sdk})
+	if p := s.apiDo("POST", "/api/repos/create", s.tokens["alice"], "application/json", body); p.status != 200 {
+		s.t.Fatalf("create space %s/%s: %d %s", owner, name, p.status, p.body)
+	}
+}
+
+// setStage records the stage of a Space's app, at its current revision.
+func (s *site) setStage(id, stage, msg string) {
+	s.t.Helper()
+	ns, name, _ := strings.Cut(id, "/")
+	repo, err := s.meta.RepoByName(context.Background(), haven.Space, ns, name)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	st := meta.SpaceState{RepoID: repo.ID, Stage: stage, ErrorMessage: msg, SHA: repo.SHA}
+	if err := s.meta.PutSpaceState(context.Background(), &st); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// The Spaces service is what the pages show Spaces with.
+var _ web.SpaceRuntime = (*spaces.Service)(nil)
+
+// TestSpaceAppPage checks the App tab in each stage: the badge, the frame
+// with the app and what is said instead of it.
+func TestSpaceAppPage(t *testing.T) {
+	s := newSite(t)
+	s.createSpace("alice", "demo", "gradio")
+	s.createSpace("alice", "site", "static")
+	b := s.browser()
+	tests := []struct {
+		space, stage, msg string
+		badge             string // the badge's class
+		framed            bool   // the frame loads the app
+		want, not         []string
+	}{
+		{"alice/site", "", "", "running", true, nil, []string{">Logs<", "This Space"}},
+		{"alice/demo", "RUNNING", "", "running", true, []string{">Logs<"}, nil},
+		{"alice/demo", "RUNNING_BUILDING", "", "busy", true, []string{"A new revision is building"}, nil},
+		{"alice/demo", "BUILDING", "", "busy", false, []string{"This Space is building", `class="spinner"`}, nil},
+		{"alice/demo", "APP_STARTING", "", "busy", false, []string{"This Space is starting"}, nil},
+		{"alice/demo", "SLEEPING", "", "idle", true, []string{"waking up"}, nil},
+		{"alice/demo", "PAUSED", "", "idle", false, []string{"paused by its owner"}, []string{`class="spinner"`}},
+		{"alice/demo", "RUNTIME_ERROR", "Exit code: 1\n\nContainer logs:\n\nValueError: <boom>", "error", false,
+			[]string{"This Space has an error (RUNTIME_ERROR)", "ValueError: &lt;boom&gt;", `href="/spaces/alice/demo/logs"`}, []string{"<boom>"}},
+		{"alice/demo", "BUILD_ERROR", "Build failed: no such package", "error", false, []string{"Build failed: no such package"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.space+" "+tc.stage, func(t *testing.T) {
+			if tc.stage != "" {
+				s.setStage(tc.space, tc.stage, tc.msg)
+			}
+			p := b.get("/spaces/" + tc.space)
+			if p.status != 200 {
+				t.Fatalf("status %d", p.status)
+			}
+			doc := mustParse(t, p.body)
+			badge := findAttr(doc, "data-stage-badge")
+			if badge == nil {
+				t.Fatal("no stage badge")
+			}
+			if got := attr(badge, "class"); got != "badge stage "+tc.badge {
+				t.Errorf("badge class %q, want %q", got, "badge stage "+tc.badge)
+			}
+			frame := find(doc, "iframe")
+			if frame == nil {
+				t.Fatal("no frame")
+			}
+			host := s.url + "/-/spaces/" + tc.space + "/"
+			if got := attr(frame, "src"); tc.framed != (got == host) {
+				t.Errorf("frame src %q, want framed=%v (%s)", got, tc.framed, host)
+			}
+			if attr(frame, "data-src") != host {
+				t.Errorf("frame data-src %q, want %q", attr(frame, "data-src"), host)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(p.body, w) {
+					t.Errorf("no %q", w)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(p.body, w) {
+					t.Errorf("has %q", w)
+				}
+			}
+		})
+	}
+	// The frame's source is the app: a static Space serves its index.html.
+	if p := b.get("/-/spaces/alice/site/"); p.status != 200 || !strings.Contains(p.body, "<html") {
+		t.Errorf("static app: %d %.200s", p.status, p.body)
+	}
+	// Logs are for Spaces that build; a static one has none.
+	if p := b.get("/spaces/alice/demo/logs"); p.status != 200 || !strings.Contains(p.body, `data-log="/api/spaces/alice/demo/logs/build"`) ||
+		!strings.Contains(p.body, `data-log="/api/spaces/alice/demo/logs/run"`) {
+		t.Errorf("logs page: %d", p.status)
+	}
+	if p := b.get("/spaces/alice/site/logs"); p.status != http.StatusNotFound {
+		t.Errorf("logs of a static Space: %d, want 404", p.status)
+	}
+	// Models keep their card.
+	s.createRepo("alice", "m", false)
+	if p := b.get("/alice/m"); p.status != 200 || strings.Contains(p.body, "data-stage-badge") || strings.Contains(p.body, "<iframe") {
+		t.Errorf("model page: %d, or shows a Space's parts", p.status)
+	}
+}
+
+// TestSpaceSettings checks who sees the settings of a Space, that secret
+// values never reach a page, and that the page's script may call the
+// Spaces API with the session.
+func TestSpaceSettings(t *testing.T) {
+	s := newSite(t)
+	ctx := context.Background()
+	s.createSpace("acme", "demo", "gradio")
+	s.createSpace("acme", "site", "static")
+	bobUser, _ := s.meta.UserByName(ctx, "bob")
+	acme, _ := s.meta.UserByName(ctx, "acme")
+	for _, id := range []string{"acme/demo", "acme/site"} {
+		for _, env := range []string{"secrets", "variables"} {
+			body := `{"key":"API_KEY","value":"never-shown-4711","description":"for the demo"}`
+			if env == "variables" {
+				body = `{"key":"MODEL","value":"acme/tiny-model"}`
+			}
+			if p := s.apiDo("POST", "/api/spaces/"+id+"/"+env, s.tokens["alice"], "application/json", []byte(body)); p.status != 200 {
+				t.Fatalf("%s of %s: %d %s", env, id, p.status, p.body)
+			}
+		}
+	}
+	s.setStage("acme/demo", "RUNNING", "")
+	alice, bob, anon := s.browser(), s.browser(), s.browser()
+	alice.signIn("alice")
+	bob.signIn("bob")
+	as := func(b *browser) func() *browser { return func() *browser { return b } }
+	// bob becomes a writer of acme, and signs in again to be one.
+	writer := func() *browser {
+		if err := s.meta.AddMember(ctx, acme.ID, bobUser.ID, meta.RoleWrite); err != nil {
+			t.Fatal(err)
+		}
+		b := s.browser()
+		b.signIn("bob")
+		return b
+	}
+	tests := []struct {
+		name       string
+		who        func() *browser
+		space      string
+		status     int
+		tab        bool     // the Settings tab is shown
+		want, not  []string // on the settings page
+		sleepWrite int      // status of a change of sleep time with the session
+	}{
+		{"visitor", as(anon), "acme/demo", 0, false, nil, nil, http.StatusUnauthorized},
+		{"reader", as(bob), "acme/demo", http.StatusForbidden, false, nil, nil, http.StatusForbidden},
+		{"admin", as(alice), "acme/demo", 200, true,
+			[]string{"API_KEY", "for the demo", "MODEL", "acme/tiny-model", `value="cpu-upgrade"`, `value="-1"`, `data-space-action="factory"`, `data-space-action="pause"`, "Delete this repository"},
+			nil, 200},
+		{"admin, static", as(alice), "acme/site", 200, true, []string{"API_KEY", "MODEL"}, []string{"data-space-hardware", "data-space-action"}, 0},
+		{"writer", writer, "acme/demo", 200, true, []string{"API_KEY", "data-space-hardware", "data-space-action=\"restart\""},
+			[]string{"Delete this repository", "data-visibility"}, 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.who()
+			app := b.get("/spaces/" + tc.space)
+			if app.status != 200 {
+				t.Fatalf("app page: %d", app.status)
+			}
+			settingsLink := `href="/spaces/` + tc.space + `/settings"`
+			if strings.Contains(app.body, settingsLink) != tc.tab {
+				t.Errorf("settings tab shown: %v, want %v", !tc.tab, tc.tab)
+			}
+			p := b.get("/spaces/" + tc.space + "/settings")
+			if tc.status == 0 {
+				if p.status != http.StatusSeeOther {
+					t.Errorf("settings: %d, want a sign-in redirect", p.status)
+				}
+			} else if p.status != tc.status {
+				t.Errorf("settings: %d, want %d", p.status, tc.status)
+			}
+			for _, body := range []string{app.body, p.body} {
+				if strings.Contains(body, "never-shown-4711") {
+					t.Fatal("a secret value is on a page")
+				}
+			}
+			if p.status == 200 && !strings.Contains(p.body, "data-space-settings") {
+				t.Error("no Space settings")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(p.body, w) {
+					t.Errorf("settings: no %q", w)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(p.body, w) {
+					t.Errorf("settings: has %q", w)
+				}
+			}
+			if tc.sleepWrite != 0 {
+				r := b.do("POST", "/api/spaces/"+tc.space+"/sleeptime", "application/json", []byte(`{"seconds":3600}`))
+				if r.status != tc.sleepWrite {
+					t.Errorf("sleep time with the session: %d, want %d: %s", r.status, tc.sleepWrite, r.body)
+				}
+			}
+		})
+	}
+	// The sleep time set through the session shows as chosen.
+	if p := alice.get("/spaces/acme/demo/settings"); !strings.Contains(p.body, `<option value="3600" selected>`) {
+		t.Error("the new sleep time is not selected")
+	}
+}
+
+// TestSpaceListing checks that /spaces shows the stage of each app.
+func TestSpaceListing(t *testing.T) {
+	s := newSite(t)
+	s.createSpace("alice", "broken", "gradio")
+	s.createSpace("alice", "site", "static")
+	s.setStage("alice/broken", "BUILD_ERROR", "no")
+	p := s.browser().get("/spaces")
+	doc := mustParse(t, p.body)
+	got := map[string]string{}
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "li" && attr(n, "class") == "repo-item" {
+			name := strings.TrimSpace(textOf(find(n, "a")))
+			if b := findAttr(n, "data-stage-badge"); b != nil {
+				got[name] = attr(b, "class") + ":" + textOf(b)
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	want := map[string]string{"alice/broken": "badge stage error:Build error", "alice/site": "badge stage running:Running"}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s: badge %q, want %q", name, got[name], w)
+		}
+	}
+}
+
+// findAttr finds the first element under n with the attribute key.
+func findAttr(n *html.Node, key string) *html.Node {
+	if n.Type == html.ElementNode {
+		for _, a := range n.Attr {
+			if a.Key == key {
+				return n
+			}
+		}
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if f := findAttr(c, key); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+func textOf(n *html.Node) string {
+	if n == nil {
+		return ""
+	}
+	if n.Type == html.TextNode {
+		return n.Data
+	}
+	var b strings.Builder
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		b.WriteString(textOf(c))
+	}
+	return b.String()
 }
