@@ -113,3 +113,20 @@ test("settings set a variable the app sees and a secret nobody sees", async () =
 	assert.ok(html.includes('"GREETING":"hello from the settings"'), "the app's page lacks the variable");
 	assert.ok(!html.includes(secretValue), "the app's page has the secret");
 });
+
+test("a Space that builds has a logs tab that follows its logs", async () => {
+	const name = "browser-app";
+	await api("POST", "/api/repos/create", { name, organization: user, type: "space", sdk: "gradio" });
+	await page.goto(`/spaces/${user}/${name}`);
+	await page.locator(".repo-title [data-stage-badge]").waitFor();
+	await page.getByRole("navigation", { name: "Repository" }).getByRole("link", { name: "Logs" }).click();
+	await page.waitForURL(base + `/spaces/${user}/${name}/logs`);
+	// Whatever this server can do with the app, each log says where it is.
+	for (const status of await page.locator("[data-log-status]").all()) {
+		await assert.doesNotReject(async () => {
+			for (let i = 0; i < 100 && (await status.textContent()) === "Connecting…"; i++) await page.waitForTimeout(100);
+		});
+		assert.notEqual(await status.textContent(), "Connecting…");
+	}
+	await shot("spaces-04-logs");
+});
