@@ -81,7 +81,6 @@ func (r *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 			return nil, fmt.Errorf("oci runner: the container's port: %w", err)
 		}
 	}
-	go h.wait()
 	if w.Limits.WallClock > 0 {
 		h.timer = time.AfterFunc(w.Limits.WallClock, func() {
 			h.mu.Lock()
@@ -90,6 +89,7 @@ func (r *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 			h.Stop(context.Background(), 10*time.Second)
 		})
 	}
+	go h.wait()
 	return h, nil
 }
 
@@ -202,7 +202,7 @@ func runArgs(podman bool, w *runner.Workload, ref, name, envFile string) []strin
 func parsePort(s string) (string, error) {
 	line := strings.TrimSpace(strings.SplitN(strings.TrimSpace(s), "\n", 2)[0])
 	host, port, err := net.SplitHostPort(line)
-	if err != nil {
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 || (host != "" && net.ParseIP(host) == nil) {
 		return "", fmt.Errorf("unexpected %q", s)
 	}
 	if host == "0.0.0.0" || host == "" {
@@ -285,6 +285,10 @@ func (h *handle) wait() {
 		e.Reason = "Stopped"
 	case st.Error != "":
 		e.Reason = st.Error
+	case e.Signal == "killed" && limit > 0:
+		// Some engines (podman on cgroup v1) do not report OOMKilled; a
+		// kill nobody asked for is then most often the memory limit.
+		e.Reason = fmt.Sprintf("Killed (memory limit %s or the machine's memory)", memString(limit))
 	case e.Signal != "":
 		e.Reason = "Killed by signal: " + e.Signal
 	default:
