@@ -346,6 +346,7 @@ func build(t *testing.T, r *Runner, w *runner.Workload) runner.Build {
 	if err != nil {
 		t.Fatalf("build: %v\n%s", err, log.String())
 	}
+	t.Cleanup(func() { exec.Command(r.engine, "rmi", b.(*image).ref).Run() })
 	out, err := exec.Command(r.engine, "run", "--rm", b.(*image).ref, "true").CombinedOutput()
 	if err != nil {
 		t.Skipf("%s builds images but cannot run containers here: %s", r.engine, lastLine(string(out)))
@@ -546,7 +547,7 @@ func TestEngineBuilds(t *testing.T) {
 	if b2.Reused() || b2.Key() == b.Key() {
 		t.Errorf("a changed file: reused %v, key %s then %s", b2.Reused(), b.Key(), b2.Key())
 	}
-	defer exec.Command(r.engine, "rmi", b.(*image).ref, b2.(*image).ref).Run()
+	defer exec.Command(r.engine, "rmi", b2.(*image).ref).Run()
 	w.Port = 8080
 	h, err := r.Start(ctx, w, b2, io.Discard)
 	if err != nil {
@@ -582,5 +583,70 @@ func TestEngineBuilds(t *testing.T) {
 	log = syncBuffer{}
 	if _, err := r.Build(ctx, &bad, false, &log); !errors.As(err, &re) || !strings.Contains(log.String(), "not-there") {
 		t.Errorf("a failing build: %v\n%s", err, log.String())
+	}
+}
+
+// TestEnginePython builds a Python recipe's generated Dockerfile on a
+// stand-in for the python image (busybox, with useradd and pip that only
+// record what they are asked): the real one needs a registry.
+func TestEnginePython(t *testing.T) {
+	r, w := engineTest(t)
+	build(t, r, w)
+	ctx := context.Background()
+	const version = "0.0.1" // no real python image has it
+	base := t.TempDir()
+	b, _ := os.ReadFile(filepath.Join(w.Files, "busybox"))
+	for _, d := range []string{"bin", "etc", "tmp", "usr/sbin", "usr/local/bin"} {
+		os.MkdirAll(filepath.Join(base, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(base, "bin", "busybox"), b, 0o755)
+	for _, c := range []string{"sh", "id", "pwd", "cat", "ls", "mkdir", "chown", "echo"} {
+		os.Symlink("busybox", filepath.Join(base, "bin", c))
+	}
+	os.WriteFile(filepath.Join(base, "etc", "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(base, "etc", "group"), []byte("root:x:0:\n"), 0o644)
+	os.WriteFile(filepath.Join(base, "usr", "sbin", "useradd"), []byte("#!/bin/sh\n"+
+		"[ \"$*\" = '-m -u 1000 user' ] || exit 1\n"+
+		"echo 'user:x:1000:1000::/home/user:/bin/sh' >> /etc/passwd\necho 'user:x:1000:' >> /etc/group\n"+
+		"mkdir -p /home/user && chown 1000:1000 /home/user\n"), 0o755)
+	os.WriteFile(filepath.Join(base, "usr", "local", "bin", "pip"), []byte("#!/bin/sh\necho \"pip $*\"\ncat \"$3\" >> /installed.txt\n"), 0o755)
+	os.WriteFile(filepath.Join(base, "Dockerfile"), []byte("FROM scratch\nCOPY . /\nENV PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"), 0o644)
+	ref := "docker.io/library/python:" + version + "-slim"
+	if err := r.stream(ctx, io.Discard, "build", "-t", ref, base); err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Command(r.engine, "rmi", ref).Run()
+
+	files := t.TempDir()
+	os.WriteFile(filepath.Join(files, "app.py"), []byte("print('hi')\n"), 0o644)
+	pw := &runner.Workload{ID: "test-python", Kind: runner.KindSpace, Files: files,
+		Recipe:  runner.Recipe{Python: version, PreRequirements: []string{"numpy<2"}, Requirements: []string{"gradio==5.9.1", "spaces"}},
+		Command: []string{"sh", "-c", "id -u; pwd; ls; cat /installed.txt"}}
+	var log syncBuffer
+	pb, err := r.Build(ctx, pw, false, &log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	defer exec.Command(r.engine, "rmi", pb.(*image).ref).Run()
+	if !strings.Contains(log.String(), "pip install -r /tmp/haven/requirements.txt") {
+		t.Errorf("build log:\n%s", log.String())
+	}
+	if again, err := r.Build(ctx, pw, false, io.Discard); err != nil || !again.Reused() || again.Key() != pb.Key() {
+		t.Errorf("an unchanged recipe was built again: %v", err)
+	}
+	var out syncBuffer
+	h, err := r.Start(ctx, pw, pb, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-h.Done():
+	case <-time.After(30 * time.Second):
+		h.Stop(ctx, time.Second)
+		t.Fatal("the container did not end")
+	}
+	want := "1000\n/home/user/app\napp.py\nnumpy<2\ngradio==5.9.1\nspaces\n"
+	if e := h.Exit(); e.Code != 0 || out.String() != want {
+		t.Errorf("exit %+v, output %q, want %q", e, out.String(), want)
 	}
 }
