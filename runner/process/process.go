@@ -48,6 +48,9 @@ type Runner struct {
 	exe      string // this binary, re-executed as the sandbox helper
 	landlock int
 	log      *slog.Logger
+
+	mu   sync.Mutex
+	live map[string]bool // work folders of running workloads
 }
 
 var _ runner.Runner = (*Runner)(nil)
@@ -87,7 +90,7 @@ func New(cfg Config) (*Runner, error) {
 	// Workloads run as other users where Haven is root: they must be able
 	// to reach their folders, and nothing else of Haven's.
 	os.Chmod(cfg.Dir, 0o711)
-	return &Runner{dir: cfg.Dir, uv: uv, python: py, exe: exe, landlock: landlockABI(), log: log}, nil
+	return &Runner{dir: cfg.Dir, uv: uv, python: py, exe: exe, landlock: landlockABI(), log: log, live: map[string]bool{}}, nil
 }
 
 // Name reports "process".
@@ -119,8 +122,13 @@ func (p *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 	if len(w.Command) == 0 {
 		return nil, &runner.Error{Message: "nothing to run"}
 	}
-	work := filepath.Join(p.dir, "work", safeName(w.ID))
-	p.reap(work)
+	// Each start gets a folder of its own: while a new revision starts, the
+	// one it replaces still runs from its folder.
+	p.reapStale(safeName(w.ID))
+	work := filepath.Join(p.dir, "work", safeName(w.ID)+"."+strconv.FormatInt(time.Now().UnixNano(), 36))
+	p.mu.Lock()
+	p.live[work] = true
+	p.mu.Unlock()
 	app, home, tmp := filepath.Join(work, "app"), filepath.Join(work, "home"), filepath.Join(work, "tmp")
 	for _, d := range []string{app, tmp} {
 		if err := os.RemoveAll(d); err != nil {
@@ -246,7 +254,28 @@ func (p *Runner) identity(id string) (uid, gid int, dropped bool) {
 	return uid, uid, true
 }
 
-// reap kills what a previous Haven left running for this folder (a crash
+// reapStale stops and removes what earlier starts of the workload named
+// base left behind and nothing here runs any more: the folders of a Haven
+// that crashed, and the processes still running in them.
+func (p *Runner) reapStale(base string) {
+	entries, _ := os.ReadDir(filepath.Join(p.dir, "work"))
+	for _, e := range entries {
+		if !e.IsDir() || (e.Name() != base && !strings.HasPrefix(e.Name(), base+".")) {
+			continue
+		}
+		work := filepath.Join(p.dir, "work", e.Name())
+		p.mu.Lock()
+		live := p.live[work]
+		p.mu.Unlock()
+		if live {
+			continue
+		}
+		p.reap(work)
+		os.RemoveAll(work)
+	}
+}
+
+// reap kills what a previous Haven left running in a folder (a crash
 // leaves no one to stop it), identified by its process group and start time.
 func (p *Runner) reap(work string) {
 	b, err := os.ReadFile(filepath.Join(work, "pid"))
@@ -487,7 +516,12 @@ func (h *handle) wait() {
 	}
 	h.exit = e
 	h.mu.Unlock()
-	os.Remove(filepath.Join(h.work, "pid"))
+	// The folder held a copy of the files, a home and a temporary folder:
+	// nothing that must outlive the run (Data is elsewhere).
+	os.RemoveAll(h.work)
+	h.p.mu.Lock()
+	delete(h.p.live, h.work)
+	h.p.mu.Unlock()
 	close(h.done)
 }
 
