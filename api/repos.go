@@ -34,7 +34,8 @@ type createRepoRequest struct {
 	Visibility   string  `json:"visibility"`
 	SDK          string  `json:"sdk"`
 	License      string  `json:"license"`
-	Files        []struct {
+	SpaceSettings
+	Files []struct {
 		Path     string `json:"path"`
 		Content  string `json:"content"`
 		Encoding string `json:"encoding"`
@@ -149,7 +150,13 @@ func (s *Server) handleCreateRepo(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.initGitRepo(r.Context(), repo, actor, ops); err != nil {
+	// Space settings are in place before the first commit starts a build.
+	if err := s.configureSpace(r.Context(), repo, nil, &req.SpaceSettings); err != nil {
+		s.meta.DeleteRepo(context.WithoutCancel(r.Context()), repo.ID)
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.initGitRepo(r.Context(), repo, actor, "initial commit", ops); err != nil {
 		s.meta.DeleteRepo(context.WithoutCancel(r.Context()), repo.ID)
 		s.writeError(w, r, err)
 		return
@@ -207,7 +214,7 @@ const staticStyle = `body {
 
 // initGitRepo creates the bare repository with its first commit, replacing
 // leftovers of an earlier attempt that has no metadata row.
-func (s *Server) initGitRepo(ctx context.Context, repo *haven.Repo, actor *auth.Actor, ops []gitstore.Op) error {
+func (s *Server) initGitRepo(ctx context.Context, repo *haven.Repo, actor *auth.Actor, title string, ops []gitstore.Op) error {
 	ctx = context.WithoutCancel(ctx)
 	if err := s.git.Init(ctx, repo.Type, repo.RepoID()); err != nil {
 		if !haven.IsCode(err, haven.EConflict) {
@@ -228,7 +235,7 @@ func (s *Server) initGitRepo(ctx context.Context, repo *haven.Repo, actor *auth.
 		Ref:       "refs/heads/" + repo.DefaultBranch(),
 		CreateRef: true,
 		Author:    signature(actor),
-		Title:     "initial commit",
+		Title:     title,
 		Ops:       ops,
 	})
 	if err != nil {

@@ -216,6 +216,8 @@ func (s *Server) coreRepoHandler(action, m string) RepoHandler {
 		return s.handleCommit
 	case action == "settings" && m == "PUT":
 		return s.handleSettings
+	case action == "duplicate" && m == "POST":
+		return s.handleDuplicate
 	case action == "like" && (m == "POST" || m == "DELETE"):
 		return s.handleLike
 	case action == "likers" && m == "GET":

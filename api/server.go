@@ -68,9 +68,31 @@ type Routes interface {
 	API(first string) http.Handler
 }
 
-// SpaceDescriber gives the fields of repo info that describe a Space's app.
+// SpaceDescriber gives the fields of repo info that describe a Space's app
+// and takes the Space settings of create and duplicate requests.
 type SpaceDescriber interface {
 	Describe(ctx context.Context, repo *haven.Repo) map[string]any
+	// Configure applies set to repo, a Space just created and without its
+	// first commit yet. from is the Space it duplicates, or nil: its
+	// variables are copied, its secrets are not. An error is the caller's
+	// (an unknown hardware flavor, a bad key).
+	Configure(ctx context.Context, repo, from *haven.Repo, set *SpaceSettings) error
+}
+
+// SpaceSettings are the Space keys of a create or duplicate request.
+type SpaceSettings struct {
+	Hardware     string          `json:"hardware"`
+	SleepSeconds *int64          `json:"sleepTimeSeconds"`
+	Secrets      []SpaceEnvEntry `json:"secrets"`
+	Variables    []SpaceEnvEntry `json:"variables"`
+}
+
+// SpaceEnvEntry is a secret or variable given with a create or duplicate
+// request.
+type SpaceEnvEntry struct {
+	Key         string `json:"key"`
+	Value       string `json:"value"`
+	Description string `json:"description"`
 }
 
 // RepoHandler handles an action on a repository the caller may read.

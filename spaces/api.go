@@ -204,12 +204,8 @@ func (s *Service) handleHardware(w http.ResponseWriter, r *http.Request, repo *h
 		s.writeError(w, r, err)
 		return
 	}
-	if _, ok := flavorByName(body.Flavor); !ok {
-		names := make([]string, 0, len(flavors))
-		for _, f := range flavors {
-			names = append(names, f.Name)
-		}
-		s.writeError(w, r, haven.Errorf(haven.EInvalid, "Unknown hardware flavor %q: this hub offers %s", body.Flavor, strings.Join(names, ", ")))
+	if err := checkFlavor(body.Flavor); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	err := s.updateState(r.Context(), repo, func(st *meta.SpaceState) {
@@ -236,8 +232,12 @@ func (s *Service) handleSleepTime(w http.ResponseWriter, r *http.Request, repo *
 		s.writeError(w, r, err)
 		return
 	}
-	if body.Seconds == nil || (*body.Seconds < 1 && *body.Seconds != -1) {
-		s.writeError(w, r, haven.Errorf(haven.EInvalid, "seconds must be a positive number of seconds, or -1 for never"))
+	if body.Seconds == nil {
+		s.writeError(w, r, checkSleep(0))
+		return
+	}
+	if err := checkSleep(*body.Seconds); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	if err := s.updateState(r.Context(), repo, func(st *meta.SpaceState) { st.SleepSeconds = body.Seconds }); err != nil {
@@ -306,8 +306,8 @@ func (s *Service) handleEnv(w http.ResponseWriter, r *http.Request, repo *haven.
 			s.writeError(w, r, err)
 			return
 		}
-		if !validEnvKey(body.Key) {
-			s.writeError(w, r, haven.Errorf(haven.EInvalid, "Invalid key %q: use letters, digits and underscores, not starting with a digit", body.Key))
+		if err := checkEnvEntry(body.Key, ""); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 	}
@@ -326,8 +326,8 @@ func (s *Service) handleEnv(w http.ResponseWriter, r *http.Request, repo *haven.
 				}
 			}
 		}
-		if len(v.Value) > 64<<10 {
-			s.writeError(w, r, haven.Errorf(haven.ETooLarge, "Values are limited to 64 KiB"))
+		if err := checkEnvEntry(v.Key, v.Value); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		if secret {
