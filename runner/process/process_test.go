@@ -329,3 +329,75 @@ func TestPythonEnvironment(t *testing.T) {
 		t.Errorf("a failed build left its folder: %v", err)
 	}
 }
+
+func TestLimits(t *testing.T) {
+	r := newRunner(t)
+	tests := []struct {
+		name     string
+		limits   runner.Limits
+		script   string
+		rootOnly bool // RLIMIT_NPROC bounds a user of the workload's own
+		want     string
+	}{
+		{"a memory hog fails", runner.Limits{MemoryMB: 64}, `python3 -c "b = bytearray(512 << 20)" && echo allocated`, false, "MemoryError"},
+		{"a fork bomb fails", runner.Limits{Pids: 20}, `for i in $(seq 100); do sleep 5 & done; wait`, true, "fork"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.rootOnly && os.Geteuid() != 0 {
+				t.Skip("process limits apply to a workload's own user, which needs root")
+			}
+			w := &runner.Workload{ID: "limited", Kind: runner.KindJob, Limits: tc.limits, Command: []string{"sh", "-c", tc.script}}
+			h, out := start(t, r, w)
+			e := waitDone(t, h)
+			if e.Code == 0 || !strings.Contains(out.String(), tc.want) {
+				t.Errorf("exit %+v, output %q: want a failure mentioning %q", e, out, tc.want)
+			}
+		})
+	}
+}
+
+func TestWorkloadsCannotReadEachOther(t *testing.T) {
+	if landlockABI() < 1 {
+		t.Skip("this kernel has no Landlock")
+	}
+	r := newRunner(t)
+	files := t.TempDir()
+	os.WriteFile(filepath.Join(files, "weights.txt"), []byte("mine"), 0o644)
+	a := &runner.Workload{ID: "space-a", Kind: runner.KindSpace, Files: files, Command: []string{"sh", "-c", "echo secret > $HOME/notes; echo ready; sleep 60"}}
+	start(t, r, a)
+	var homes []string
+	for deadline := time.Now().Add(10 * time.Second); len(homes) == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		homes, _ = filepath.Glob(filepath.Join(r.dir, "work", "space-a.*", "home", "notes"))
+	}
+	if len(homes) == 0 {
+		t.Fatal("workload a never wrote its notes")
+	}
+	app := filepath.Join(filepath.Dir(filepath.Dir(homes[0])), "app", "weights.txt")
+	b := &runner.Workload{ID: "space-b", Kind: runner.KindSpace, Command: []string{"sh", "-c", fmt.Sprintf("cat %s; cat %s; echo done", homes[0], app)}}
+	h, out := start(t, r, b)
+	waitDone(t, h)
+	if got := out.String(); strings.Contains(got, "secret") || strings.Contains(got, "mine") || !strings.Contains(got, "done") {
+		t.Errorf("workload b read workload a's files: %q", got)
+	}
+}
+
+func TestNewStartBesideTheOld(t *testing.T) {
+	r := newRunner(t)
+	w := &runner.Workload{ID: "space-rolling", Kind: runner.KindSpace, Command: []string{"sleep", "60"}}
+	old, _ := start(t, r, w)
+	next, _ := start(t, r, w)
+	select {
+	case <-old.Done():
+		t.Fatalf("starting the new revision ended the old one: %+v", old.Exit())
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := old.Stop(context.Background(), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-next.Done():
+		t.Fatalf("stopping the old revision ended the new one: %+v", next.Exit())
+	default:
+	}
+}
