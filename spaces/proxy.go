@@ -204,6 +204,7 @@ func (s *Service) forward(w http.ResponseWriter, r *http.Request, repo *haven.Re
 			// The app never sees the caller's Haven credentials.
 			pr.Out.Header.Del("Authorization")
 			pr.Out.Header.Del("X-Hf-Authorization")
+			withoutCookie(pr.Out.Header, s.cfg.SessionCookie)
 			if s.cfg.Domain == "" {
 				pr.Out.Header.Set("X-Forwarded-Prefix", PathPrefix(repo))
 			}
@@ -335,13 +336,25 @@ func wantsPage(r *http.Request) bool {
 }
 
 var wakingTmpl = template.Must(template.New("waking").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
+<html><head><meta charset="utf-8"><meta http-equiv="refresh" content="15">
 <title>{{.Name}} is waking up</title>
 <style>body{font:16px system-ui,sans-serif;display:grid;place-items:center;height:90vh;color:#333}
 .spin{width:32px;height:32px;border:4px solid #ddd;border-top-color:#f59e0b;border-radius:50%;animation:s 1s linear infinite;margin:auto}
 @keyframes s{to{transform:rotate(360deg)}}</style></head>
 <body><div><div class="spin"></div><p>{{.Name}} is starting up. This page reloads by itself.</p>
-<p><a href="{{.Runtime}}">runtime</a></p></div></body></html>`))
+<p id="stage"></p></div>
+<script>
+// Poll the Space's runtime and reload once the app runs; the refresh above
+// is the fallback where the runtime cannot be read from here.
+(function poll() {
+	fetch({{.Runtime}}, {credentials: "include"}).then(function (r) { return r.json(); }).then(function (rt) {
+		document.getElementById("stage").textContent = rt.stage || "";
+		if (rt.stage === "RUNNING") { location.reload(); return; }
+		if (/ERROR|PAUSED/.test(rt.stage || "")) { document.getElementById("stage").textContent = rt.stage + ": " + (rt.errorMessage || ""); return; }
+		setTimeout(poll, 1000);
+	}).catch(function () { setTimeout(poll, 2000); });
+})();
+</script></body></html>`))
 
 func (s *Service) wakingPage(w http.ResponseWriter, r *http.Request, repo *haven.Repo) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -383,3 +396,25 @@ func queryOf(r *http.Request) string {
 }
 
 func spacesFilter() meta.RepoFilter { return meta.RepoFilter{Type: haven.Space, SeeAll: true} }
+
+// withoutCookie removes the cookie named name from h, keeping the app's
+// own: under a path prefix the browser sends Haven's session to the app.
+func withoutCookie(h http.Header, name string) {
+	if name == "" {
+		return
+	}
+	lines := h.Values("Cookie")
+	h.Del("Cookie")
+	for _, line := range lines {
+		var kept []string
+		for _, part := range strings.Split(line, ";") {
+			k, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if k != name && strings.TrimSpace(part) != "" {
+				kept = append(kept, strings.TrimSpace(part))
+			}
+		}
+		if len(kept) > 0 {
+			h.Add("Cookie", strings.Join(kept, "; "))
+		}
+	}
+}

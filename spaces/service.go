@@ -65,7 +65,10 @@ type Config struct {
 	Secret []byte
 	// Authenticate finds the caller of a request to an app.
 	Authenticate func(*http.Request) (*auth.Actor, error)
-	Logger       *slog.Logger
+	// SessionCookie is the name of Haven's sign-in cookie, which apps
+	// never receive.
+	SessionCookie string
+	Logger        *slog.Logger
 }
 
 // Service runs Spaces. Create it with New, then Start its loops.

@@ -133,13 +133,14 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Open: func(ctx context.Context, oid string) (io.ReadSeekCloser, int64, error) {
 			return srv.OpenObject(ctx, oid)
 		},
-		Runner:       run,
-		Dir:          filepath.Join(opts.data, "spaces"),
-		PublicURL:    publicURL,
-		Domain:       spo.domain,
-		Secret:       secret,
-		Authenticate: func(r *http.Request) (*auth.Actor, error) { return srv.Authenticate(r) },
-		Logger:       log,
+		Runner:        run,
+		Dir:           filepath.Join(opts.data, "spaces"),
+		PublicURL:     publicURL,
+		Domain:        spo.domain,
+		Secret:        secret,
+		Authenticate:  func(r *http.Request) (*auth.Actor, error) { return srv.Authenticate(r) },
+		SessionCookie: web.SessionCookie,
+		Logger:        log,
 	})
 	if err != nil {
 		return err
