@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/havenhub/haven/runner"
@@ -36,6 +37,9 @@ type Runner struct {
 	podman bool   // the engine is podman (also behind a docker alias)
 	dir    string
 	log    *slog.Logger
+
+	mu   sync.Mutex
+	live map[string]bool // containers this runner started and has not seen end
 }
 
 var (
@@ -68,7 +72,7 @@ func New(cfg Config) (*Runner, error) {
 			errs = append(errs, fmt.Errorf("%s: not found", name))
 			continue
 		}
-		r := &Runner{engine: path, dir: dir, log: log}
+		r := &Runner{engine: path, dir: dir, log: log, live: map[string]bool{}}
 		if err := r.probe(); err != nil {
 			errs = append(errs, err)
 			continue

@@ -406,12 +406,12 @@ func TestEngineServe(t *testing.T) {
 
 	// The engine keeps the command line it was given: the secret is not on
 	// it, and its env file is gone.
-	rec, err := r.output(ctx, "container", "inspect", "--format", "{{json .Path}} {{json .Args}} {{json .Config.Cmd}}", "haven-"+safeName(w.ID))
+	rec, err := r.output(ctx, "container", "inspect", "--format", "{{json .Path}} {{json .Args}} {{json .Config.Cmd}}", h.(*handle).name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.podman {
-		cc, err := r.output(ctx, "container", "inspect", "--format", "{{json .Config.CreateCommand}}", "haven-"+safeName(w.ID))
+		cc, err := r.output(ctx, "container", "inspect", "--format", "{{json .Config.CreateCommand}}", h.(*handle).name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -464,7 +464,7 @@ func TestEngineServe(t *testing.T) {
 	if d := time.Since(start); d > 15*time.Second {
 		t.Errorf("Stop took %s", d)
 	}
-	if _, err := r.output(ctx, "container", "inspect", "haven-"+safeName(w.ID)); err == nil {
+	if _, err := r.output(ctx, "container", "inspect", h.(*handle).name); err == nil {
 		t.Error("the container is still there after it ended")
 	}
 }
@@ -648,5 +648,50 @@ func TestEnginePython(t *testing.T) {
 	want := "1000\n/home/user/app\napp.py\nnumpy<2\ngradio==5.9.1\nspaces\n"
 	if e := h.Exit(); e.Code != 0 || out.String() != want {
 		t.Errorf("exit %+v, output %q, want %q", e, out.String(), want)
+	}
+}
+
+// TestEngineOverlap starts a workload's next instance while the first
+// serves, as a rebuild does, and removes what an earlier Haven left.
+func TestEngineOverlap(t *testing.T) {
+	r, w := engineTest(t)
+	b := build(t, r, w)
+	ctx := context.Background()
+	left := "haven-" + safeName(w.ID) + "-left"
+	if out, err := exec.Command(r.engine, "run", "-d", "--name", left, "--label", "haven.workload="+w.ID, b.(*image).ref).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	defer exec.Command(r.engine, "rm", "-f", left).Run()
+	w.Port = 8080
+	get := func(h runner.Handle) string {
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if resp, err := http.Get("http://" + h.Addr() + "/index.html"); err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				return string(body)
+			}
+		}
+		return ""
+	}
+	h1, err := r.Start(ctx, w, b, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h1.Stop(ctx, time.Second)
+	if _, err := r.output(ctx, "container", "inspect", left); err == nil {
+		t.Error("the container left from before is still there")
+	}
+	h2, err := r.Start(ctx, w, b, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Stop(ctx, time.Second)
+	if h1.Addr() == h2.Addr() || get(h1) == "" || get(h2) == "" {
+		t.Errorf("two instances: %s and %s", h1.Addr(), h2.Addr())
+	}
+	select {
+	case <-h1.Done():
+		t.Errorf("the first instance ended: %+v", h1.Exit())
+	default:
 	}
 }

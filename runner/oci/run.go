@@ -2,6 +2,7 @@ package oci
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,10 +35,12 @@ func (r *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 	if !ok {
 		return nil, errors.New("oci runner: a build from another runner")
 	}
-	name := "haven-" + safeName(w.ID)
-	// A container of that name is the remains of an earlier run (Haven may
-	// have stopped without removing it).
-	r.output(ctx, "rm", "-f", name)
+	r.reap(ctx, w.ID)
+	// A name of its own: the next instance of a workload starts while the
+	// one it replaces still serves.
+	var suffix [4]byte
+	rand.Read(suffix[:])
+	name := fmt.Sprintf("haven-%s-%x", safeName(w.ID), suffix)
 	if w.Data != "" {
 		if err := os.MkdirAll(w.Data, 0o755); err != nil {
 			return nil, err
@@ -56,12 +59,15 @@ func (r *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 	}
 	argv := runArgs(r.podman, w, img.ref, name, envFile)
 	if _, err := r.output(ctx, argv...); err != nil {
-		r.output(context.Background(), "rm", "-f", name)
+		r.remove(context.Background(), name)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, &runner.Error{Message: fmt.Sprintf("The container did not start: %v", err)}
 	}
+	r.mu.Lock()
+	r.live[name] = true
+	r.mu.Unlock()
 	h := &handle{r: r, w: w, name: name, done: make(chan struct{}), logsDone: make(chan struct{})}
 	logs := r.command(context.Background(), "logs", "-f", name)
 	logs.Stdout, logs.Stderr = out, out
@@ -77,7 +83,8 @@ func (r *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 			h.addr, err = parsePort(p)
 		}
 		if err != nil {
-			r.output(context.Background(), "rm", "-f", name)
+			r.remove(context.Background(), name)
+			r.forget(name)
 			return nil, fmt.Errorf("oci runner: the container's port: %w", err)
 		}
 	}
@@ -91,6 +98,40 @@ func (r *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 	}
 	go h.wait()
 	return h, nil
+}
+
+// reap removes the containers of workload id that this runner did not
+// start: the remains of a Haven that ended without removing them.
+func (r *Runner) reap(ctx context.Context, id string) {
+	names, err := r.output(ctx, "ps", "-a", "--filter", "label=haven.workload="+id, "--format", "{{.Names}}")
+	if err != nil {
+		return
+	}
+	for _, name := range strings.Fields(names) {
+		r.mu.Lock()
+		live := r.live[name]
+		r.mu.Unlock()
+		if !live {
+			r.log.Warn("oci runner: removing a container left from before", "container", name)
+			r.remove(ctx, name)
+		}
+	}
+}
+
+// remove removes a container, killing it first if it runs: podman's
+// `rm -f` would wait for the stop timeout, docker's kills at once.
+func (r *Runner) remove(ctx context.Context, name string) {
+	args := []string{"rm", "-f"}
+	if r.podman {
+		args = append(args, "-t", "0")
+	}
+	r.output(ctx, append(args, name)...)
+}
+
+func (r *Runner) forget(name string) {
+	r.mu.Lock()
+	delete(r.live, name)
+	r.mu.Unlock()
 }
 
 // writeEnvFile writes w's Secrets to an env file readable by Haven only,
@@ -253,7 +294,8 @@ func (h *handle) wait() {
 			ierr = json.Unmarshal([]byte(js), &st)
 		}
 	}
-	h.r.output(ctx, "rm", "-f", h.name)
+	h.r.remove(ctx, h.name)
+	h.r.forget(h.name)
 	if h.timer != nil {
 		h.timer.Stop()
 	}
@@ -344,6 +386,11 @@ func (h *handle) Stop(ctx context.Context, grace time.Duration) error {
 
 // Exec runs argv in the container, as its user, in its working folder.
 func (h *handle) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	select {
+	case <-h.done:
+		return -1, errors.New("oci runner: the workload has exited")
+	default:
+	}
 	args := []string{"exec"}
 	if stdin != nil {
 		args = append(args, "-i")
