@@ -27,9 +27,9 @@ func expandPort(s string, port int) string {
 	return strings.ReplaceAll(s, "${PORT}", strconv.Itoa(port))
 }
 
-// Start runs w in a container named haven-{id} made from b's image, its
-// Port published on a loopback port the engine picks. Command empty runs
-// the image's own command.
+// Start runs w in a container named haven-{id}-{random} made from b's
+// image, its Port published on a loopback port the engine picks. Command
+// empty runs the image's own command.
 func (r *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, out io.Writer) (runner.Handle, error) {
 	img, ok := b.(*image)
 	if !ok {
@@ -57,17 +57,19 @@ func (r *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 	if envFile != "" {
 		defer os.Remove(envFile)
 	}
+	// Live before it exists, so that a concurrent reap leaves it alone.
+	r.mu.Lock()
+	r.live[name] = true
+	r.mu.Unlock()
 	argv := runArgs(r.podman, w, img.ref, name, envFile)
 	if _, err := r.output(ctx, argv...); err != nil {
 		r.remove(context.Background(), name)
+		r.forget(name)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, &runner.Error{Message: fmt.Sprintf("The container did not start: %v", err)}
 	}
-	r.mu.Lock()
-	r.live[name] = true
-	r.mu.Unlock()
 	h := &handle{r: r, w: w, name: name, done: make(chan struct{}), logsDone: make(chan struct{})}
 	logs := r.command(context.Background(), "logs", "-f", name)
 	logs.Stdout, logs.Stderr = out, out
