@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"os"
 
 	"github.com/havenhub/haven/runner"
 	"github.com/havenhub/haven/runner/process"
@@ -9,7 +10,8 @@ import (
 
 // newProcessRunner runs workloads as local processes under dir.
 func newProcessRunner(dir string, log *slog.Logger) (runner.Runner, error) {
-	r, err := process.New(process.Config{Dir: dir, Log: log})
+	// UV_CACHE_DIR names a uv cache to share, as uv itself reads it.
+	r, err := process.New(process.Config{Dir: dir, UVCache: os.Getenv("UV_CACHE_DIR"), Log: log})
 	if err != nil {
 		return nil, err
 	}

@@ -136,12 +136,12 @@ func (p *Runner) venv(ctx context.Context, python, dir string, log io.Writer) er
 	return nil
 }
 
-// uvRun runs uv with its cache under the runner's folder, copying its
+// uvRun runs uv with the runner's cache, copying its
 // output to log line by line.
 func (p *Runner) uvRun(ctx context.Context, log io.Writer, args ...string) error {
 	cmd := exec.CommandContext(ctx, p.uv, args...)
 	cmd.Env = append(os.Environ(),
-		"UV_CACHE_DIR="+filepath.Join(p.dir, "cache", "uv"),
+		"UV_CACHE_DIR="+p.uvCache,
 		"UV_PYTHON_DOWNLOADS=never",
 		"UV_COMPILE_BYTECODE=1", // imports at every start and wake are then faster
 		"UV_NO_PROGRESS=1",

@@ -37,13 +37,17 @@ type Config struct {
 	// Python is the interpreter used when a recipe's version is not
 	// installed; "" means python3.
 	Python string
-	Log    *slog.Logger
+	// UVCache is uv's download cache; "" puts it under Dir. A cache shared
+	// with other uv users saves downloads.
+	UVCache string
+	Log     *slog.Logger
 }
 
 // Runner is the process backend of runner.Runner.
 type Runner struct {
 	dir      string
 	uv       string
+	uvCache  string
 	python   string
 	exe      string // this binary, re-executed as the sandbox helper
 	landlock int
@@ -87,10 +91,14 @@ func New(cfg Config) (*Runner, error) {
 			return nil, err
 		}
 	}
+	uvCache := cfg.UVCache
+	if uvCache == "" {
+		uvCache = filepath.Join(cfg.Dir, "cache", "uv")
+	}
 	// Workloads run as other users where Haven is root: they must be able
 	// to reach their folders, and nothing else of Haven's.
 	os.Chmod(cfg.Dir, 0o711)
-	return &Runner{dir: cfg.Dir, uv: uv, python: py, exe: exe, landlock: landlockABI(), log: log, live: map[string]bool{}}, nil
+	return &Runner{dir: cfg.Dir, uv: uv, uvCache: uvCache, python: py, exe: exe, landlock: landlockABI(), log: log, live: map[string]bool{}}, nil
 }
 
 // Name reports "process".
