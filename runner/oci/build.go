@@ -79,10 +79,11 @@ func (r *Runner) buildDockerfile(ctx context.Context, w *runner.Workload, fresh 
 		return nil, &runner.Error{Message: fmt.Sprintf("The Dockerfile %s is outside the repository", w.Recipe.Dockerfile)}
 	}
 	dockerfile := filepath.Join(w.Files, rel)
-	if fi, err := os.Stat(dockerfile); err != nil || !fi.Mode().IsRegular() {
+	df, err := os.ReadFile(dockerfile)
+	if err != nil {
 		return nil, &runner.Error{Message: fmt.Sprintf("No %s in the repository", w.Recipe.Dockerfile)}
 	}
-	args := buildArgs(w)
+	args := buildArgs(w, declaredArgs(df))
 	h := sha256.New()
 	fmt.Fprintf(h, "haven-image %d dockerfile %s\n", imageVersion, filepath.ToSlash(rel))
 	for _, a := range args {
@@ -99,11 +100,15 @@ func (r *Runner) buildDockerfile(ctx context.Context, w *runner.Workload, fresh 
 }
 
 // buildArgs are the --build-arg flags of a Dockerfile build: the
-// workload's Env, "${PORT}" being its own port.
-func buildArgs(w *runner.Workload) []string {
+// workload's Env that the Dockerfile declares, "${PORT}" being its own
+// port. Only declared ones, so that a variable the build never reads
+// neither makes the engine warn nor changes the image's key.
+func buildArgs(w *runner.Workload, declared map[string]bool) []string {
 	keys := make([]string, 0, len(w.Env))
 	for k := range w.Env {
-		keys = append(keys, k)
+		if declared[k] {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	var args []string
@@ -177,6 +182,22 @@ func (r *Runner) buildImage(ctx context.Context, w *runner.Workload, key, docker
 		return nil, &runner.Error{Message: fmt.Sprintf("Could not build the image: %v", err)}
 	}
 	return &image{key: key, ref: ref}, nil
+}
+
+// declaredArgs are the names of a Dockerfile's ARG instructions.
+func declaredArgs(df []byte) map[string]bool {
+	names := map[string]bool{}
+	for _, line := range strings.Split(string(df), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || !strings.EqualFold(f[0], "ARG") {
+			continue
+		}
+		for _, a := range f[1:] {
+			name, _, _ := strings.Cut(a, "=")
+			names[name] = true
+		}
+	}
+	return names
 }
 
 // secretFiles writes each secret to a file of its own, readable by Haven

@@ -695,3 +695,31 @@ func TestEngineOverlap(t *testing.T) {
 	default:
 	}
 }
+
+func TestBuildArgs(t *testing.T) {
+	df := []byte("FROM python:3.12\narg  A\nARG B=default C\nRUN echo ARG D\n# ARG E\nARGS F\n")
+	w := &runner.Workload{Port: 7860, Env: map[string]string{"A": "1", "B": "${PORT}", "C": "3", "D": "4", "E": "5", "F": "6"},
+		Secrets: map[string]string{"C": "not a build arg"}}
+	got := buildArgs(w, declaredArgs(df))
+	want := []string{"--build-arg", "A=1", "--build-arg", "B=7860", "--build-arg", "C=3"}
+	if !slices.Equal(got, want) {
+		t.Errorf("buildArgs = %q, want %q", got, want)
+	}
+}
+
+func TestSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	flags, err := secretFiles(dir, map[string]string{"B": "two\nlines", "A": "x"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"--secret", "id=A,src=" + filepath.Join(dir, "0"), "--secret", "id=B,src=" + filepath.Join(dir, "1")}
+	if !slices.Equal(flags, want) {
+		t.Fatalf("flags %q, want %q", flags, want)
+	}
+	fi, _ := os.Stat(filepath.Join(dir, "1"))
+	b, _ := os.ReadFile(filepath.Join(dir, "1"))
+	if fi.Mode().Perm() != 0o600 || string(b) != "two\nlines" {
+		t.Errorf("secret file %v %q", fi.Mode().Perm(), b)
+	}
+}
