@@ -181,7 +181,28 @@ func (r *Runner) buildImage(ctx context.Context, w *runner.Workload, key, docker
 		}
 		return nil, &runner.Error{Message: fmt.Sprintf("Could not build the image: %v", err)}
 	}
+	r.prune(ctx, w.ID, ref)
 	return &image{key: key, ref: ref}, nil
+}
+
+// prune removes the images built before for workload id other than keep:
+// each change of its files makes a new one. Those a container still uses
+// (the instance serving while the next starts) stay, and go after a later
+// build.
+func (r *Runner) prune(ctx context.Context, id, keep string) {
+	kept, err := r.output(ctx, "image", "inspect", "--format", "{{.Id}}", keep)
+	if err != nil {
+		return
+	}
+	ids, err := r.output(ctx, "images", "--no-trunc", "--filter", "label=haven.workload="+id, "--format", "{{.ID}}")
+	if err != nil {
+		return
+	}
+	for _, old := range strings.Fields(ids) {
+		if strings.TrimPrefix(old, "sha256:") != strings.TrimPrefix(strings.TrimSpace(kept), "sha256:") {
+			r.output(ctx, "rmi", old)
+		}
+	}
 }
 
 // declaredArgs are the names of a Dockerfile's ARG instructions.

@@ -548,6 +548,9 @@ func TestEngineBuilds(t *testing.T) {
 		t.Errorf("a changed file: reused %v, key %s then %s", b2.Reused(), b.Key(), b2.Key())
 	}
 	defer exec.Command(r.engine, "rmi", b2.(*image).ref).Run()
+	if r.imageExists(ctx, b.(*image).ref) {
+		t.Errorf("the image of the files before is still there")
+	}
 	w.Port = 8080
 	h, err := r.Start(ctx, w, b2, io.Discard)
 	if err != nil {
