@@ -71,8 +71,9 @@ func (r *Runner) pull(ctx context.Context, ref string, fresh bool, log io.Writer
 }
 
 // buildDockerfile builds the workload's own Dockerfile with its files as
-// context. Env values are passed as build arguments and Secrets as build
-// secrets (RUN --mount=type=secret,id=NAME), as on the Hub.
+// context. The Env it declares with ARG is passed as build arguments and
+// Secrets as build secrets (RUN --mount=type=secret,id=NAME), as on the
+// Hub; secrets are not part of the key.
 func (r *Runner) buildDockerfile(ctx context.Context, w *runner.Workload, fresh bool, log io.Writer) (runner.Build, error) {
 	rel := filepath.Clean(filepath.FromSlash(w.Recipe.Dockerfile))
 	if filepath.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
