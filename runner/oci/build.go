@@ -79,7 +79,11 @@ func (r *Runner) buildDockerfile(ctx context.Context, w *runner.Workload, fresh 
 	if filepath.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return nil, &runner.Error{Message: fmt.Sprintf("The Dockerfile %s is outside the repository", w.Recipe.Dockerfile)}
 	}
-	dockerfile := filepath.Join(w.Files, rel)
+	files, err := filepath.Abs(w.Files)
+	if err != nil {
+		return nil, err
+	}
+	dockerfile := filepath.Join(files, rel)
 	df, err := os.ReadFile(dockerfile)
 	if err != nil {
 		return nil, &runner.Error{Message: fmt.Sprintf("No %s in the repository", w.Recipe.Dockerfile)}
@@ -90,14 +94,14 @@ func (r *Runner) buildDockerfile(ctx context.Context, w *runner.Workload, fresh 
 	for _, a := range args {
 		fmt.Fprintf(h, "arg %q\n", a)
 	}
-	if err := hashTree(h, w.Files); err != nil {
+	if err := hashTree(h, files); err != nil {
 		return nil, fmt.Errorf("oci runner: reading the files: %w", err)
 	}
 	key := hex.EncodeToString(h.Sum(nil))[:32]
 	if !fresh && r.imageExists(ctx, tag(key)) {
 		return &image{key: key, ref: tag(key), reused: true}, nil
 	}
-	return r.buildImage(ctx, w, key, dockerfile, w.Files, args, fresh, log)
+	return r.buildImage(ctx, w, key, dockerfile, files, args, fresh, log)
 }
 
 // buildArgs are the --build-arg flags of a Dockerfile build: the

@@ -109,9 +109,13 @@ func (r *Runner) BuildsImages() bool { return true }
 func (r *Runner) Engine() string { return r.engine }
 
 // command is the engine run with args; the engine inherits Haven's
-// environment, which says where its daemon or configuration is.
+// environment, which says where its daemon or configuration is, and runs
+// in the runner's folder, where what it may leave behind (conmon writes
+// an "oom" file in its working folder on some hosts) does no harm.
 func (r *Runner) command(ctx context.Context, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, r.engine, args...)
+	cmd := exec.CommandContext(ctx, r.engine, args...)
+	cmd.Dir = r.dir
+	return cmd
 }
 
 // output runs the engine and returns its standard output; its error carries

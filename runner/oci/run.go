@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -42,6 +43,15 @@ func (r *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 	rand.Read(suffix[:])
 	name := fmt.Sprintf("haven-%s-%x", safeName(w.ID), suffix)
 	if w.Data != "" {
+		// The engine runs in the runner's folder and mounts absolute paths
+		// only.
+		data, err := filepath.Abs(w.Data)
+		if err != nil {
+			return nil, err
+		}
+		cw := *w
+		cw.Data = data
+		w = &cw
 		if err := os.MkdirAll(w.Data, 0o755); err != nil {
 			return nil, err
 		}
