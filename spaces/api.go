@@ -49,8 +49,9 @@ func (s *Service) API(first string) http.Handler {
 	switch first {
 	case "spaces/hardware":
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			out := make([]map[string]any, 0, len(flavors))
-			for _, f := range flavors {
+			offered := s.offered()
+			out := make([]map[string]any, 0, len(offered))
+			for _, f := range offered {
 				out = append(out, f.hardwareInfo())
 			}
 			hubhttp.WriteJSON(w, http.StatusOK, out)
@@ -204,7 +205,7 @@ func (s *Service) handleHardware(w http.ResponseWriter, r *http.Request, repo *h
 		s.writeError(w, r, err)
 		return
 	}
-	if err := checkFlavor(body.Flavor); err != nil {
+	if err := s.checkFlavor(body.Flavor); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -175,7 +175,7 @@ func (a *app) run(ctx context.Context, gen int, sha string, fresh bool) {
 		a.fail(gen, StageConfigError, msgNoRunner, sha)
 		return
 	}
-	w, err := a.s.workload(ctx, repo, cfg, files, a.dir())
+	w, gpus, err := a.s.workload(ctx, repo, cfg, files, a.dir())
 	if err != nil {
 		a.s.log.Error("spaces: workload", "space", repo.FullName(), "err", err)
 		a.fail(gen, StageBuildError, "Could not prepare the app's environment", sha)
@@ -224,13 +224,22 @@ func (a *app) run(ctx context.Context, gen int, sha string, fresh bool) {
 		return
 	}
 	fmt.Fprintf(rlog, "===== Application Startup at %s =====\n\n", time.Now().UTC().Format("2006-01-02 15:04:05"))
-	h, err := a.s.cfg.Runner.Start(ctx, w, b, rlog)
+	release, err := a.s.acquireGPUs(w, gpus)
 	if err != nil {
 		fmt.Fprintf(rlog, "Could not start: %v\n", err)
 		rlog.Close()
 		a.fail(gen, StageRuntimeError, "Could not start the app: "+userMessage(err), sha)
 		return
 	}
+	h, err := a.s.cfg.Runner.Start(ctx, w, b, rlog)
+	if err != nil {
+		release()
+		fmt.Fprintf(rlog, "Could not start: %v\n", err)
+		rlog.Close()
+		a.fail(gen, StageRuntimeError, "Could not start the app: "+userMessage(err), sha)
+		return
+	}
+	go func() { <-h.Done(); release() }()
 	in := &instance{sha: sha, cfg: cfg, h: h, prefix: appPrefix(cfg, repo)}
 	go func() { <-h.Done(); rlog.Close() }()
 	if err := a.waitReady(ctx, in); err != nil {

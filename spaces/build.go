@@ -123,8 +123,9 @@ func appPrefix(cfg *appConfig, repo *haven.Repo) string {
 	return ""
 }
 
-// workload describes how the runner builds and runs an app.
-func (s *Service) workload(ctx context.Context, repo *haven.Repo, cfg *appConfig, files, dir string) (*haverunner.Workload, error) {
+// workload describes how the runner builds and runs an app, and how many
+// GPUs its hardware asks for (handed out when it starts).
+func (s *Service) workload(ctx context.Context, repo *haven.Repo, cfg *appConfig, files, dir string) (*haverunner.Workload, int, error) {
 	read := func(name string) []string {
 		b, err := os.ReadFile(filepath.Join(files, name))
 		if err != nil {
@@ -162,13 +163,17 @@ func (s *Service) workload(ctx context.Context, repo *haven.Repo, cfg *appConfig
 	if a != nil && a.st.Hardware != "" {
 		hw = a.st.Hardware
 	}
-	fl, _ := flavorByName(hw)
+	fl, ok := s.flavorByName(hw)
+	if !ok {
+		// A GPU flavor chosen on a machine that no longer has the GPUs.
+		fl, _ = s.flavorByName(defaultFlavor)
+	}
 	limits := fl.limits()
 
 	env := map[string]string{}
 	vars, err := s.cfg.Meta.SpaceEnv(ctx, repo.ID, false)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for _, v := range vars {
 		env[v.Key] = v.Value
@@ -176,12 +181,12 @@ func (s *Service) workload(ctx context.Context, repo *haven.Repo, cfg *appConfig
 	secrets := map[string]string{}
 	sealed, err := s.cfg.Meta.SpaceEnv(ctx, repo.ID, true)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for _, v := range sealed {
 		plain, err := s.seal.open(repo.ID, v.Key, v.Value)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		secrets[v.Key] = plain
 	}
@@ -215,10 +220,10 @@ func (s *Service) workload(ctx context.Context, repo *haven.Repo, cfg *appConfig
 		env["GRADIO_ROOT_PATH"] = host
 	}
 	if runtime.GOOS != "linux" {
-		return nil, fmt.Errorf("spaces: unsupported platform %s", runtime.GOOS)
+		return nil, 0, fmt.Errorf("spaces: unsupported platform %s", runtime.GOOS)
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	return &haverunner.Workload{
 		ID:      fmt.Sprintf("space-%d", repo.ID),
@@ -231,5 +236,5 @@ func (s *Service) workload(ctx context.Context, repo *haven.Repo, cfg *appConfig
 		Port:    cfg.AppPort,
 		Limits:  limits,
 		Data:    filepath.Join(dir, "data"),
-	}, nil
+	}, fl.GPUs, nil
 }

@@ -15,7 +15,7 @@ import (
 // only the secrets set names.
 func (s *Service) Configure(ctx context.Context, repo, from *haven.Repo, set *api.SpaceSettings) error {
 	if set.Hardware != "" {
-		if err := checkFlavor(set.Hardware); err != nil {
+		if err := s.checkFlavor(set.Hardware); err != nil {
 			return err
 		}
 	}
@@ -69,12 +69,13 @@ func (s *Service) Configure(ctx context.Context, repo, from *haven.Repo, set *ap
 
 // checkFlavor refuses a hardware flavor this hub does not offer, naming
 // those it does.
-func checkFlavor(name string) error {
-	if _, ok := flavorByName(name); ok {
+func (s *Service) checkFlavor(name string) error {
+	if _, ok := s.flavorByName(name); ok {
 		return nil
 	}
-	names := make([]string, 0, len(flavors))
-	for _, f := range flavors {
+	offered := s.offered()
+	names := make([]string, 0, len(offered))
+	for _, f := range offered {
 		names = append(names, f.Name)
 	}
 	return haven.Errorf(haven.EInvalid, "Unknown hardware flavor %q: this hub offers %s", name, strings.Join(names, ", "))

@@ -2,7 +2,6 @@ package spaces
 
 import (
 	"context"
-	"fmt"
 	"iter"
 
 	"github.com/havenhub/haven"
@@ -58,8 +57,8 @@ func (s *Service) Env(ctx context.Context, repo *haven.Repo, secret bool) ([]met
 // hardware API takes it, and a description for people.
 func (s *Service) Flavors() iter.Seq2[string, string] {
 	return func(yield func(string, string) bool) {
-		for _, f := range flavors {
-			if !yield(f.Name, fmt.Sprintf("%s · %d vCPU · %d GB", f.Pretty, f.CPUs, f.MemoryGiB)) {
+		for _, f := range s.offered() {
+			if !yield(f.Name, f.describe()) {
 				return
 			}
 		}

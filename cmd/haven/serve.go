@@ -25,6 +25,7 @@ import (
 	"github.com/havenhub/haven/blob/blobstore"
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/runner"
 	"github.com/havenhub/haven/spaces"
 	"github.com/havenhub/haven/web"
 )
@@ -126,6 +127,13 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	if err != nil {
 		return err
 	}
+	var gpus *runner.GPUPool
+	if run != nil {
+		gpus = runner.NewGPUPool(runner.DetectGPUs(ctx))
+		if gpus.Len() > 0 {
+			log.Info("GPUs for Spaces", "count", gpus.Len(), "model", gpus.GPUs()[0].Name)
+		}
+	}
 	var srv *api.Server
 	spaceApps, err := spaces.New(spaces.Config{
 		Meta: st.meta,
@@ -134,6 +142,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 			return srv.OpenObject(ctx, oid)
 		},
 		Runner:        run,
+		GPUs:          gpus,
 		Dir:           filepath.Join(opts.data, "spaces"),
 		PublicURL:     publicURL,
 		Domain:        spo.domain,

@@ -241,6 +241,9 @@ func (p *Runner) environ(w *runner.Workload, e *env, app, home, tmp string, expa
 	for k, v := range w.Secrets {
 		vars[k] = expand(v)
 	}
+	// Only the GPUs handed to the workload, whatever its variables say
+	// (empty: none).
+	vars["CUDA_VISIBLE_DEVICES"] = strings.Join(w.Limits.GPUs, ",")
 	out := make([]string, 0, len(vars))
 	for k, v := range vars {
 		out = append(out, k+"="+v)
