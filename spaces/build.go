@@ -144,6 +144,12 @@ func (s *Service) workload(ctx context.Context, repo *haven.Repo, cfg *appConfig
 		}
 		return pkg
 	}
+	// In a container the app must listen on every address for the engine's
+	// published port to reach it; a local process listens on loopback only.
+	bind := "127.0.0.1"
+	if haverunner.BuildsImages(s.cfg.Runner) {
+		bind = "0.0.0.0"
+	}
 	var cmd []string
 	switch cfg.SDK {
 	case SDKGradio:
@@ -151,7 +157,7 @@ func (s *Service) workload(ctx context.Context, repo *haven.Repo, cfg *appConfig
 		cmd = []string{"python", cfg.AppFile}
 	case SDKStreamlit:
 		recipe.Requirements = append(read("requirements.txt"), sdkReq("streamlit"))
-		cmd = []string{"streamlit", "run", cfg.AppFile, "--server.port", "${PORT}", "--server.address", "127.0.0.1",
+		cmd = []string{"streamlit", "run", cfg.AppFile, "--server.port", "${PORT}", "--server.address", bind,
 			"--server.headless", "true", "--server.enableXsrfProtection", "false", "--server.enableCORS", "false",
 			"--server.baseUrlPath", PathPrefix(repo), "--browser.gatherUsageStats", "false"}
 	case SDKDocker:
@@ -205,7 +211,7 @@ func (s *Service) workload(ctx context.Context, repo *haven.Repo, cfg *appConfig
 		"HF_ENDPOINT":              strings.TrimRight(s.cfg.PublicURL, "/"),
 		"HF_HUB_DISABLE_TELEMETRY": "1",
 		"PORT":                     "${PORT}",
-		"GRADIO_SERVER_NAME":       "127.0.0.1",
+		"GRADIO_SERVER_NAME":       bind,
 		"GRADIO_SERVER_PORT":       "${PORT}",
 		"GRADIO_ANALYTICS_ENABLED": "False",
 		// Server-side rendering starts a Node server on ports of its own:

@@ -145,11 +145,11 @@ func parseConfig(readme []byte, has func(string) bool) (*appConfig, error) {
 		cfg.AppPort = defaultGradioPort
 	}
 	if v, ok := data["app_port"]; ok && cfg.SDK == SDKDocker {
-		p, ok := v.(float64)
-		if !ok || p < 1 || p > 65535 || p != float64(int(p)) {
+		p, ok := portNumber(v)
+		if !ok {
 			return nil, &configError{msg: fmt.Sprintf("Invalid app_port %v in README.md: expected a port number", v)}
 		}
-		cfg.AppPort = int(p)
+		cfg.AppPort = p
 	}
 	cfg.Startup = defaultStartupWindow
 	if s, err := str("startup_duration_timeout"); err != nil {
@@ -215,4 +215,24 @@ func requirementLines(b []byte) []string {
 		out = append(out, line)
 	}
 	return out
+}
+
+// portNumber reads a card's port: an integer from 1 to 65535, as YAML
+// gives it (an int) or as JSON would (a whole float64).
+func portNumber(v any) (int, bool) {
+	var p int
+	switch x := v.(type) {
+	case int:
+		p = x
+	case int64:
+		p = int(x)
+	case float64:
+		if x != float64(int(x)) {
+			return 0, false
+		}
+		p = int(x)
+	default:
+		return 0, false
+	}
+	return p, p >= 1 && p <= 65535
 }

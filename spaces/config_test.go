@@ -15,6 +15,7 @@ func TestParseConfig(t *testing.T) {
 		want    appConfig
 		wantErr string // substring; "" for success
 		noApp   bool
+		docker  bool // the repository has a Dockerfile
 	}{
 		{name: "gradio defaults", readme: "---\nsdk: gradio\nsdk_version: 5.9.1\n---\n",
 			want: appConfig{SDK: "gradio", SDKVersion: "5.9.1", Python: "3.10", AppFile: "app.py", AppPort: 7860, Startup: 30 * time.Minute}},
@@ -24,6 +25,10 @@ func TestParseConfig(t *testing.T) {
 			want: appConfig{SDK: "static", Python: "3.10", AppFile: "index.html", AppPort: 7860, Startup: 30 * time.Minute}},
 		{name: "app in a folder", readme: "---\nsdk: gradio\napp_file: ./src/app.py\nstartup_duration_timeout: 1h\n---\n",
 			want: appConfig{SDK: "gradio", Python: "3.10", AppFile: "src/app.py", AppPort: 7860, Startup: time.Hour}},
+		{name: "docker port", readme: "---\nsdk: docker\napp_port: 8080\n---\n", docker: true,
+			want: appConfig{SDK: "docker", Python: "3.10", AppFile: "Dockerfile", AppPort: 8080, Startup: 30 * time.Minute}},
+		{name: "docker bad port", readme: "---\nsdk: docker\napp_port: 70000\n---\n", docker: true, wantErr: "Invalid app_port"},
+		{name: "docker port as text", readme: "---\nsdk: docker\napp_port: web\n---\n", docker: true, wantErr: "Invalid app_port"},
 		{name: "no card", readme: "", wantErr: "must set sdk"},
 		{name: "unknown sdk", readme: "---\nsdk: flask\n---\n", wantErr: `Invalid sdk "flask"`},
 		{name: "bad python", readme: "---\nsdk: gradio\npython_version: \"2.7\"\n---\n", wantErr: "Invalid python_version"},
@@ -41,7 +46,7 @@ func TestParseConfig(t *testing.T) {
 			if tt.readme != "" {
 				readme = []byte(tt.readme)
 			}
-			got, err := parseConfig(readme, has)
+			got, err := parseConfig(readme, func(p string) bool { return has(p) || tt.docker && p == "Dockerfile" })
 			if tt.wantErr != "" {
 				ce, ok := err.(*configError)
 				if !ok || !strings.Contains(ce.msg, tt.wantErr) || ce.noApp != tt.noApp {
