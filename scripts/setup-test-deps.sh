@@ -26,6 +26,11 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 # Headless Chromium for the browser tests of the web pages (e2e/browser).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# A container engine for the OCI runner's tests (runner/oci, Docker Spaces),
+# with runc and a static busybox to build test images from: no registry.
+command -v podman >/dev/null 2>&1 || missing+=(podman)
+command -v runc >/dev/null 2>&1 || missing+=(runc)
+[ -x /bin/busybox ] || missing+=(busybox-static)
 if ((${#missing[@]})); then
 	if [ "$(id -u)" -ne 0 ]; then
 		log "missing ${missing[*]} and not root: install them first"

@@ -21,6 +21,9 @@ cleanup() {
 	if [ -n "${HAVEN_TEST_S3_DIR:-}" ] && [ -d "$HAVEN_TEST_S3_DIR" ]; then
 		rm -rf "$HAVEN_TEST_S3_DIR"
 	fi
+	if [ -n "${containers_conf:-}" ]; then
+		rm -f "$containers_conf"
+	fi
 	if [ -n "${HAVEN_TEST_POSTGRES_DIR:-}" ]; then
 		scripts/stop-postgres.sh "$HAVEN_TEST_POSTGRES_DIR" || true
 	fi
@@ -38,6 +41,17 @@ s3_env=$(scripts/start-s3.sh)
 eval "$s3_env"
 export HAVEN_TEST_POSTGRES_DSN HAVEN_TEST_S3_URL
 export HAVEN_TEST_REQUIRE_SERVICES=1
+
+# The container engine's settings for the tests: runc (crun refuses the
+# cgroup layout of some machines) and limits no higher than a sandbox allows.
+containers_conf=$(mktemp "${TMPDIR:-/tmp}/haven-containers.XXXXXX.conf")
+cat >"$containers_conf" <<'CONF'
+[containers]
+default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
+[engine]
+runtime = "runc"
+CONF
+export CONTAINERS_CONF="$containers_conf"
 
 log "gofmt, go vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
