@@ -53,6 +53,9 @@ type Config struct {
 	Open func(ctx context.Context, oid string) (io.ReadSeekCloser, int64, error)
 	// Runner builds and runs the apps; nil runs static Spaces only.
 	Runner runner.Runner
+	// GPUs are the machine's GPUs, handed to apps on GPU flavors; nil for
+	// none (GPU flavors are then not offered).
+	GPUs *runner.GPUPool
 	// Dir holds checkouts, logs and each Space's /data folder.
 	Dir string
 	// PublicURL is Haven's base URL; apps are reached under it at
