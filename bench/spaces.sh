@@ -105,6 +105,22 @@ logsse() {
 }
 logtext() { logsse "$1" "$2" | sed -n 's/^data: //p' | "$PY" -c 'import json,sys; [print(json.loads(l)["data"], end="") for l in sys.stdin]'; }
 
+# logspan NAME build|run FROM TO: seconds between the log line with FROM and
+# the next with TO, from the log's timestamps ("nan" when missing).
+logspan() {
+	logsse "$1" "$2" | sed -n 's/^data: //p' | "$PY" -c '
+import json, sys
+from datetime import datetime
+a, b = sys.argv[1], sys.argv[2]
+t0 = t1 = None
+for l in sys.stdin:
+    e = json.loads(l)
+    t = datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00"))
+    if a in e["data"]: t0, t1 = t, None
+    if b in e["data"] and t0 and not t1: t1 = t
+print("%.2f" % (t1 - t0).total_seconds() if t0 and t1 else "nan")' "$3" "$4"
+}
+
 # app_pid NAME: the process Haven started for the Space (its process group leader).
 app_pid() {
 	local p
@@ -147,7 +163,13 @@ to_ms() {
 wrk_row() {
 	local name=$1 url=$2 c=$3 t=$4 out p50 p99 rps mbs err non2xx
 	log "wrk -c$c -t$t -d$DURATION $name"
+	local prof=""
+	if [[ ${PROFILE:-0} == 1 && $name == haven-* ]]; then
+		(sleep 1 && profile_cpu "${PROFILE_SECONDS:-5}" "spaces-$name") &
+		prof=$!
+	fi
 	out=$(wrk -c"$c" -t"$t" -d"$DURATION" --latency "$url")
+	[[ -z $prof ]] || wait "$prof"
 	echo "$out" >"$WORK/wrk-$name.txt"
 	p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
 	p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
@@ -238,9 +260,18 @@ DIRECT=http://127.0.0.1:$APP_PORT
 curl -fsS -o /dev/null "$DIRECT/config" || die "the app does not answer /config on its port $APP_PORT"
 curl -fsS -o "$WORK/config.json" "$APP/config" || die "no /config through Haven"
 CONFIG_BYTES=$(stat -c %s "$WORK/config.json")
+# Connections from Haven to the app that Haven closed (TIME_WAIT on its side,
+# 60 s): how many upstream connections the proxy opened during a run.
+time_wait() {
+	awk -v p=":$(printf '%04X' "$APP_PORT")" '$3 ~ p"$" && $4 == "06" {n++} END {print n + 0}' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+tw0=$(time_wait)
 wrk_row haven-c1 "$APP/config" 1 1
+TW_C1=$(($(time_wait) - tw0))
 wrk_row direct-c1 "$DIRECT/config" 1 1
+tw0=$(time_wait)
 wrk_row haven-c20 "$APP/config" 20 2
+TW_C20=$(($(time_wait) - tw0))
 wrk_row direct-c20 "$DIRECT/config" 20 2
 LOAD2=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -288,16 +319,7 @@ for i in $(seq 1 "$REPS"); do
 	[[ $code == 200 ]] || die "waking GET /config answered $code"
 	echo "$ttfb" >>"$WORK/wake.times"
 	# The app's own start in the run log: the startup banner to "Running on local URL".
-	logsse g0 run | sed -n 's/^data: //p' | "$PY" -c '
-import json, sys
-from datetime import datetime
-t0 = t1 = None
-for l in sys.stdin:
-    e = json.loads(l)
-    t = datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00"))
-    if "Application Startup" in e["data"]: t0, t1 = t, None
-    if "Running on local URL" in e["data"] and t0 and not t1: t1 = t
-print("%.2f" % (t1 - t0).total_seconds() if t0 and t1 else "nan")' >>"$WORK/wake.logstart"
+	logspan g0 run "Application Startup" "Running on local URL" >>"$WORK/wake.logstart"
 	log "wake $i/$REPS: first byte after $ttfb s (the run log: app up $(tail -n1 "$WORK/wake.logstart") s after its start)"
 done
 WAKE_T=$(median <"$WORK/wake.times")
@@ -308,6 +330,8 @@ hub sleeptime g0 3600
 curl -fsS -o /dev/null "$APP/config"
 wait_stage g0 RUNNING 60
 : >"$WORK/push.times"
+: >"$WORK/push.build"
+: >"$WORK/push.start"
 REUSED=0
 for i in $(seq 1 "$REPS"); do
 	hub touch g0 "$i"
@@ -318,10 +342,14 @@ for i in $(seq 1 "$REPS"); do
 	awk -v a="$t0" -v b="$t1" 'BEGIN {print b-a}' >>"$WORK/push.times"
 	curl -fsS -o /dev/null "$APP/config" || die "the redeployed app does not answer"
 	logtext g0 build >"$WORK/build.$i.log"
+	logspan g0 build "Build Queued" "Build done" >>"$WORK/push.build"
+	logspan g0 run "Application Startup" "Running on local URL" >>"$WORK/push.start"
 	grep -q "Reusing the cached environment" "$WORK/build.$i.log" && REUSED=$((REUSED + 1))
 	log "push $i/$REPS: RUNNING $(tail -n1 "$WORK/push.times") s after the push"
 done
 PUSH_T=$(median <"$WORK/push.times")
+PUSH_BUILD=$(grep -v nan "$WORK/push.build" | median || echo '?')
+PUSH_START=$(grep -v nan "$WORK/push.start" | median || echo '?')
 LOAD3=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- 4. memory
@@ -348,7 +376,8 @@ H_SLEEP=$(status_kb "$HAVEN_PID" VmRSS)
 H_SLEEP_ANON=$(status_kb "$HAVEN_PID" RssAnon)
 REUSED_M=0
 for i in $(seq 1 "$SPACES"); do
-	logtext "m$i" build | grep -q "Reusing the cached environment" && REUSED_M=$((REUSED_M + 1))
+	logtext "m$i" build >"$WORK/build.m$i.log"
+	grep -q "Reusing the cached environment" "$WORK/build.m$i.log" && REUSED_M=$((REUSED_M + 1))
 done
 
 for i in $(seq 1 "$WAKE"); do
@@ -405,17 +434,20 @@ printf '%-22s %9s MB/s (%s-%s)\n' "nginx big.bin 10 MiB" "$(mbps "$BIG_N" 1)" "$
 printf '%-22s %9s  target >= 0.90   %s\n' "median paired ratio" "$BIG_RP" "$(verdict "$BIG_RP >= 0.9")"
 echo
 echo "-- proxy: GET /config ($CONFIG_BYTES B) of a running Gradio app, wrk -d$DURATION, through Haven vs the app's port (load avg $LOAD2)"
-printf '%-22s %9s %9s %9s %8s %8s  %s\n' route "p50 ms" "p99 ms" "req/s" "sockerr" "non-2xx" "target p50 added < 1 ms"
+printf '%-22s %9s %9s %9s %8s %8s %9s  %s\n' route "p50 ms" "p99 ms" "req/s" "sockerr" "non-2xx" "upstream" "target p50 added < 1 ms"
 for c in c1 c20; do
 	for s in haven direct; do
 		v=""
+		up=""
 		if [[ $s == haven ]]; then
+			up=$([[ $c == c1 ]] && echo "$TW_C1" || echo "$TW_C20")
 			d=$(awk -v a="$(row haven-$c 2)" -v b="$(row direct-$c 2)" 'BEGIN {printf "%.3f", a-b}')
 			v="+${d} ms  $(verdict "$d < 1 && $(row haven-$c 6) == 0 && $(row haven-$c 7) == 0")"
 		fi
-		printf '%-22s %9s %9s %9s %8s %8s  %s\n' "$s -$c" "$(row $s-$c 2)" "$(row $s-$c 3)" "$(row $s-$c 4)" "$(row $s-$c 6)" "$(row $s-$c 7)" "$v"
+		printf '%-22s %9s %9s %9s %8s %8s %9s  %s\n' "$s -$c" "$(row $s-$c 2)" "$(row $s-$c 3)" "$(row $s-$c 4)" "$(row $s-$c 6)" "$(row $s-$c 7)" "$up" "$v"
 	done
 done
+echo "(upstream: connections to the app that Haven opened and closed during the run, counted in TIME_WAIT)"
 echo
 echo "-- wake and redeploy, medians of $REPS (first build of the environment: $FIRST_BUILD s; load avg $LOAD3)"
 printf '%-44s %8s s  (%s)\n' "app started by hand, until /config answers" "$(ms2 "$BYHAND")" "$(paste -sd' ' "$WORK/byhand.times" | awk '{for (i = 1; i <= NF; i++) printf "%s%.2f", (i > 1 ? " " : ""), $i}')"
@@ -425,6 +457,7 @@ printf '%-44s %8s s  (%s)  target < 5 s   %s\n' "wake: first byte of GET /config
 PUSH_OVER=$(awk -v a="$PUSH_T" -v b="$BYHAND" 'BEGIN {printf "%.2f", a-b}')
 printf '%-44s %8s s  (%s)  +%s s over by hand; target < 3 s   %s\n' "push app.py change to RUNNING" "$(ms2 "$PUSH_T")" \
 	"$(paste -sd' ' "$WORK/push.times" | awk '{for (i = 1; i <= NF; i++) printf "%s%.2f", (i > 1 ? " " : ""), $i}')" "$PUSH_OVER" "$(verdict "$PUSH_OVER < 3")"
+printf '%-44s %s\n' "  of it, in the logs" "build queued to done $PUSH_BUILD s; app up $PUSH_START s after its start (run log)"
 printf '%-44s %8s    target all   %s\n' "build log \"Reusing the cached environment\"" "$REUSED/$REPS" "$(verdict "$REUSED == $REPS")"
 echo
 echo "-- memory: $SPACES Gradio Spaces (same requirements; $NENVS environment(s) built, $REUSED_M of $SPACES builds reused one), load avg $LOAD4"
