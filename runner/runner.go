@@ -60,7 +60,8 @@ type Workload struct {
 	Files  string
 	Recipe Recipe
 	// Command is the argv to run, in the app folder. "${PORT}" in Command and
-	// in Env values is replaced by the port the workload must listen on.
+	// in Env values is replaced by the port the workload must listen on,
+	// "${APP}" by the folder its files are in, as the workload sees it.
 	Command []string
 	Env     map[string]string
 	// Secrets are passed like Env but their values are masked in every log.

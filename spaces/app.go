@@ -189,6 +189,14 @@ func (a *app) run(ctx context.Context, gen int, sha string, fresh bool) {
 		return
 	}
 	fmt.Fprintf(blog, "===== Build Queued at %s / Commit SHA: %s =====\n\n", time.Now().UTC().Format("2006-01-02 15:04:05"), short(sha))
+	if err := a.s.preload(ctx, preloads(cfg, blog), files, blog); err != nil {
+		fmt.Fprintf(blog, "\nBuild failed: %v\n", err)
+		blog.Close()
+		if ctx.Err() == nil {
+			a.fail(gen, StageBuildError, "Build failed: "+err.Error(), sha)
+		}
+		return
+	}
 	b, err := a.s.cfg.Runner.Build(ctx, w, fresh, blog)
 	if err != nil {
 		if ctx.Err() == nil {

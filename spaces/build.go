@@ -221,6 +221,9 @@ func (s *Service) workload(ctx context.Context, repo *haven.Repo, cfg *appConfig
 	} {
 		env[k] = v
 	}
+	if len(cfg.Preload) > 0 && cfg.SDK != SDKDocker {
+		env["HF_HUB_CACHE"] = "${APP}/" + preloadDir
+	}
 	if s.cfg.Domain == "" {
 		// Served under a path: Gradio must build its URLs on it.
 		env["GRADIO_ROOT_PATH"] = host

@@ -5,6 +5,7 @@ Gradio Space here asks for the same requirements, so they share one
 environment and only the first build downloads anything.
 """
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ GRADIO_VERSION = "6.31.0"
 BUILD_TIMEOUT = 420  # the first build downloads Gradio and its dependencies
 
 GRADIO_APP = b"""
+import hashlib
 import os
 import gradio as gr
 
@@ -223,3 +225,46 @@ def test_streamlit_in_a_browser(api):
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "websocket" in out.stdout
+
+
+def test_preload_from_hub(api):
+    model = f"alice/{unique('tiny-model')}"
+    api.create_repo(model)
+    api.upload_file(repo_id=model, path_or_fileobj=b'{"hidden_size": 8}', path_in_repo="config.json")
+    weights = os.urandom(300_000)  # stored in LFS
+    api.upload_file(repo_id=model, path_or_fileobj=weights, path_in_repo="weights/model.bin")
+    assert api.model_info(model, files_metadata=True).siblings
+
+    repo_id = f"alice/{unique('preload')}"
+    app = b"""
+import hashlib, os
+import gradio as gr
+from huggingface_hub import hf_hub_download
+
+MODEL = os.environ["MODEL"]
+
+
+def describe(name):
+    # Offline: the files must already be in the cache the build filled.
+    cfg = open(hf_hub_download(MODEL, "config.json", local_files_only=True)).read()
+    w = open(hf_hub_download(MODEL, "weights/model.bin", local_files_only=True), "rb").read()
+    return "|".join([cfg, hashlib.sha256(w).hexdigest(), "-", "-", "-"])
+
+
+gr.Interface(fn=describe, inputs="text", outputs="text", api_name="describe").launch()
+"""
+    api.create_repo(repo_id, repo_type="space", space_sdk="gradio", space_variables=[{"key": "MODEL", "value": model}])
+    api.upload_file(repo_id=repo_id, repo_type="space", path_or_fileobj=app, path_in_repo="app.py")
+    card = gradio_card(f"preload_from_hub:\n  - {model} config.json,weights/model.bin\n")
+    api.upload_file(repo_id=repo_id, repo_type="space", path_or_fileobj=card, path_in_repo="README.md")
+    wait_stage(api, repo_id, SpaceStage.RUNNING)
+    cfg, digest, *_ = call(api, repo_id, "x")
+    assert cfg == '{"hidden_size": 8}'
+    assert digest == hashlib.sha256(weights).hexdigest()
+    assert "Preloading " + model in "\n".join(api.fetch_space_logs(repo_id, build=True))
+
+    # A private model cannot be preloaded: the build says so.
+    api.update_repo_settings(model, private=True)
+    api.upload_file(repo_id=repo_id, repo_type="space", path_or_fileobj=gradio_card(f"preload_from_hub:\n  - {model}\n"), path_in_repo="README.md")
+    rt = wait_stage(api, repo_id, SpaceStage.RUNNING)  # the old version keeps serving
+    assert "private models cannot be preloaded" in rt.raw["errorMessage"]

@@ -335,8 +335,8 @@ func pythonDockerfile(rc runner.Recipe) (string, error) {
 	}
 	b.WriteString("USER user\n")
 	b.WriteString("ENV HOME=/home/user PATH=/home/user/.local/bin:$PATH\n")
-	b.WriteString("WORKDIR /home/user/app\n")
-	b.WriteString("COPY --chown=1000:1000 app/ /home/user/app/\n")
+	b.WriteString("WORKDIR " + appDir + "\n")
+	b.WriteString("COPY --chown=1000:1000 app/ " + appDir + "/\n")
 	return b.String(), nil
 }
 
@@ -435,3 +435,7 @@ func copyFile(src, dst string) error {
 	}
 	return out.Close()
 }
+
+// appDir is where images built from a Python recipe keep the app, as the
+// Hub's do.
+const appDir = "/home/user/app"

@@ -23,9 +23,11 @@ import (
 )
 
 // expandPort replaces "${PORT}" in s: inside its container a workload
-// listens on its own port, whatever the host maps it to.
+// listens on its own port, whatever the host maps it to. "${APP}" is the
+// folder of the images built from a Python recipe (a Dockerfile decides
+// its own).
 func expandPort(s string, port int) string {
-	return strings.ReplaceAll(s, "${PORT}", strconv.Itoa(port))
+	return strings.NewReplacer("${PORT}", strconv.Itoa(port), "${APP}", appDir).Replace(s)
 }
 
 // Start runs w in a container named haven-{id}-{random} made from b's

@@ -183,7 +183,9 @@ func (p *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 			return nil, err
 		}
 	}
-	expand := func(s string) string { return strings.ReplaceAll(s, "${PORT}", strconv.Itoa(port)) }
+	expand := func(s string) string {
+		return strings.NewReplacer("${PORT}", strconv.Itoa(port), "${APP}", app).Replace(s)
+	}
 	environ := p.environ(w, e, app, home, tmp, expand)
 	argv := make([]string, len(w.Command))
 	for i, a := range w.Command {

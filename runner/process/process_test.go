@@ -101,6 +101,7 @@ func TestExitAndEnvironment(t *testing.T) {
 		{"env, secrets and port", `echo "$GREETING $TOKEN $PORT_COPY"`, "hello s3cret 0", 0, "Exit code: 0"},
 		{"runs in a copy of its files", "cat app.txt; pwd", "from the repo", 0, "Exit code: 0"},
 		{"nothing of Haven's environment", `echo "leak=${HAVEN_LEAK:-none}"`, "leak=none", 0, "Exit code: 0"},
+		{"knows its folder", `test "$WHERE" = "$(pwd)" && echo same`, "same", 0, "Exit code: 0"},
 		{"unknown command", "exec no-such-command-here", "not found", 127, "Exit code: 127"},
 	}
 	t.Setenv("HAVEN_LEAK", "yes")
@@ -108,7 +109,7 @@ func TestExitAndEnvironment(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := &runner.Workload{ID: "test-" + strings.ReplaceAll(tc.name, " ", "-"), Kind: runner.KindJob, Files: files,
 				Command: []string{"sh", "-c", tc.script},
-				Env:     map[string]string{"GREETING": "hello", "PORT_COPY": "${PORT}"},
+				Env:     map[string]string{"GREETING": "hello", "PORT_COPY": "${PORT}", "WHERE": "${APP}"},
 				Secrets: map[string]string{"TOKEN": "s3cret"}}
 			h, out := start(t, r, w)
 			e := waitDone(t, h)
