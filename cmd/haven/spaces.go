@@ -31,7 +31,7 @@ func newRunner(o *spacesOptions, data string, log *slog.Logger) (runner.Runner, 
 	case "none", "":
 		return nil, nil
 	case "process":
-		return newProcessRunner(filepath.Join(data, "runner"), log)
+		return newProcessRunner(filepath.Join(data, "runner"), data, log)
 	case "oci":
 		r, err := oci.New(oci.Config{Engine: o.engine, Dir: filepath.Join(data, "runner", "oci"), Log: log})
 		if err != nil {

@@ -40,6 +40,12 @@ type Config struct {
 	// UVCache is uv's download cache; "" puts it under Dir. A cache shared
 	// with other uv users saves downloads.
 	UVCache string
+	// Read are folders workloads may read besides the system's (/usr,
+	// /etc, …), such as an /opt holding interpreters.
+	Read []string
+	// Hide are folders no workload may read even where they lie inside a
+	// readable one: Haven's data folder in /var/lib or /opt, say.
+	Hide []string
 	Log     *slog.Logger
 }
 
@@ -48,6 +54,7 @@ type Runner struct {
 	dir      string
 	uv       string
 	uvCache  string
+	read     []string // what every workload may read, Hide carved out
 	python   string
 	exe      string // this binary, re-executed as the sandbox helper
 	landlock int
@@ -98,7 +105,15 @@ func New(cfg Config) (*Runner, error) {
 	// Workloads run as other users where Haven is root: they must be able
 	// to reach their folders, and nothing else of Haven's.
 	os.Chmod(cfg.Dir, 0o711)
-	return &Runner{dir: cfg.Dir, uv: uv, uvCache: uvCache, python: py, exe: exe, landlock: landlockABI(), log: log, live: map[string]bool{}}, nil
+	read := append(append([]string{}, systemReadable...), cfg.Read...)
+	for _, h := range cfg.Hide {
+		// Landlock sees files where they really are.
+		abs, _ := filepath.Abs(h)
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			read = carve(read, real)
+		}
+	}
+	return &Runner{dir: cfg.Dir, uv: uv, uvCache: uvCache, python: py, read: read, exe: exe, landlock: landlockABI(), log: log, live: map[string]bool{}}, nil
 }
 
 // Name reports "process".
@@ -468,7 +483,7 @@ func (h *handle) command(argv []string, port int, dir string) (*exec.Cmd, error)
 // readable are the folders a workload may read: the system's, its
 // environment and the interpreter behind it.
 func (h *handle) readable() []string {
-	paths := []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/proc", "/sys", "/dev", "/run", "/var/lib"}
+	paths := append([]string{}, h.p.read...)
 	if h.env.dir != "" {
 		paths = append(paths, h.env.dir)
 	}
@@ -649,4 +664,35 @@ func (h *handle) Metrics(ctx context.Context) (runner.Metrics, error) {
 		m.MemoryMaxBytes = memTotal()
 	}
 	return m, nil
+}
+
+// systemReadable are the system's folders, which every workload may read.
+var systemReadable = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/proc", "/sys", "/dev", "/run", "/var/lib"}
+
+// carve returns paths with hidden taken out: a path that holds hidden is
+// replaced by its entries, down to hidden's own folder, less hidden.
+// Landlock only allows, so a secret folder inside an allowed one must be
+// left out this way.
+func carve(paths []string, hidden string) []string {
+	var out []string
+	for _, p := range paths {
+		rel, err := filepath.Rel(p, hidden)
+		switch {
+		case err != nil || rel == ".." || strings.HasPrefix(rel, "../"):
+			out = append(out, p) // hidden is elsewhere
+		case rel == ".":
+			// p is hidden itself
+		default:
+			entries, err := os.ReadDir(p)
+			if err != nil {
+				continue
+			}
+			var children []string
+			for _, e := range entries {
+				children = append(children, filepath.Join(p, e.Name()))
+			}
+			out = append(out, carve(children, hidden)...)
+		}
+	}
+	return out
 }

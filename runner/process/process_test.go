@@ -402,3 +402,39 @@ func TestNewStartBesideTheOld(t *testing.T) {
 	default:
 	}
 }
+
+func TestCarve(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"opt/conda", "opt/haven/data", "opt/haven/etc", "srv"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	got := carve([]string{filepath.Join(root, "opt"), filepath.Join(root, "srv")}, filepath.Join(root, "opt/haven/data"))
+	want := []string{filepath.Join(root, "opt/conda"), filepath.Join(root, "opt/haven/etc"), filepath.Join(root, "srv")}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("carve = %v, want %v", got, want)
+	}
+	if got := carve([]string{filepath.Join(root, "srv")}, filepath.Join(root, "srv")); len(got) != 0 {
+		t.Errorf("a hidden folder stays readable: %v", got)
+	}
+}
+
+func TestHiddenFolder(t *testing.T) {
+	if landlockABI() < 1 {
+		t.Skip("this kernel has no Landlock")
+	}
+	shared := t.TempDir()
+	os.MkdirAll(filepath.Join(shared, "data"), 0o755)
+	os.WriteFile(filepath.Join(shared, "data", "haven.db"), []byte("private"), 0o644)
+	os.WriteFile(filepath.Join(shared, "tool.txt"), []byte("public"), 0o644)
+	r, err := New(Config{Dir: t.TempDir(), Read: []string{shared}, Hide: []string{filepath.Join(shared, "data")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &runner.Workload{ID: "hidden", Kind: runner.KindJob, Command: []string{"sh", "-c",
+		fmt.Sprintf("cat %s/tool.txt; cat %s/data/haven.db; echo end", shared, shared)}}
+	h, out := start(t, r, w)
+	waitDone(t, h)
+	if got := out.String(); !strings.Contains(got, "public") || strings.Contains(got, "private") || !strings.Contains(got, "end") {
+		t.Errorf("output %q: want the readable file and not the hidden one", got)
+	}
+}
