@@ -46,7 +46,7 @@ type Config struct {
 	// Hide are folders no workload may read even where they lie inside a
 	// readable one: Haven's data folder in /var/lib or /opt, say.
 	Hide []string
-	Log     *slog.Logger
+	Log  *slog.Logger
 }
 
 // Runner is the process backend of runner.Runner.
