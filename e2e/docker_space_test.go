@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,7 +24,9 @@ func TestDockerSpace(t *testing.T) {
 	if _, err := os.Stat(busybox); err != nil {
 		skipOrFail(t, "no static busybox (Debian: busybox-static)")
 	}
-	base := "localhost/haven-e2e-base:" + strings.ToLower(filepath.Base(t.TempDir()))
+	// A tag of its own: the engine's images outlive the test, and an image
+	// left by an earlier run would be reused instead of built.
+	base := fmt.Sprintf("localhost/haven-e2e-base:%d", time.Now().UnixNano())
 	ctx := t.TempDir()
 	b, _ := os.ReadFile(busybox)
 	os.WriteFile(filepath.Join(ctx, "busybox"), b, 0o755)
@@ -31,7 +34,16 @@ func TestDockerSpace(t *testing.T) {
 	if out, err := exec.Command(podman, "build", "-q", "-t", base, ctx).CombinedOutput(); err != nil {
 		t.Fatalf("building the base image: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { exec.Command(podman, "rmi", "-f", base).Run() })
+	t.Cleanup(func() {
+		// The Space's image (its workload is space-1: the server's first
+		// repository), then the base it was built on.
+		if ids, err := exec.Command(podman, "images", "-q", "--filter", "label=haven.workload=space-1").Output(); err == nil {
+			for _, id := range strings.Fields(string(ids)) {
+				exec.Command(podman, "rmi", "-f", id).Run()
+			}
+		}
+		exec.Command(podman, "rmi", "-f", base).Run()
+	})
 	if out, err := exec.Command(podman, "run", "--rm", base, "true").CombinedOutput(); err != nil {
 		t.Skipf("podman builds images but cannot run containers here: %s", tail(string(out), 300))
 	}

@@ -131,6 +131,10 @@ func (a *app) deploy(sha string, fresh, waking bool) {
 	a.cancel = cancel
 	stage := StageBuilding
 	switch {
+	case a.repo.SDK == SDKStatic:
+		// Served from git as soon as the push lands; the deploy only
+		// checks the card.
+		stage = StageRunning
 	case waking:
 		stage = StageAppStarting
 	case a.serving != nil:
