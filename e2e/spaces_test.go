@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,4 +143,95 @@ func between(s, before, after string) string {
 	}
 	v, _, _ := strings.Cut(rest, after)
 	return v
+}
+
+// TestPrivateSpaceOnItsOwnDomain: with --spaces-domain, a private Space is
+// served at its own host name, where the hub's session does not reach. Its
+// page frames it with a signed link, which the proxy trades for a cookie of
+// that Space's domain; the cookie opens that Space and no other.
+func TestPrivateSpaceOnItsOwnDomain(t *testing.T) {
+	s := startServer(t, serverOpts{Args: []string{"--spaces-domain", "spaces.test", "--runner", "none"}})
+	s.createUser("alice", "Alice")
+	owner := s.api(s.createToken("alice", "write"))
+	for _, name := range []string{"hidden", "other"} {
+		owner.json("POST", "/api/repos/create", map[string]any{"name": name, "type": "space", "sdk": "static", "private": true}, http.StatusOK, nil)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(host, path string, cookie *http.Cookie) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", s.URL+path, nil)
+		req.Host = host
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	const host = "alice-hidden.static.spaces.test"
+	if resp := get(host, "/", nil); resp.StatusCode == http.StatusOK {
+		t.Fatalf("a private Space answered an anonymous browser: %d", resp.StatusCode)
+	}
+
+	// The owner's page (signed in: pages go by session) carries the signed link.
+	form := url.Values{"username": {"alice"}, "password": {"pw-alice-e2e-secret"}}
+	loginReq, _ := http.NewRequest("POST", s.URL+"/login", strings.NewReader(form.Encode()))
+	loginReq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	loginReq.Header.Set("Origin", s.URL)
+	login, err := noRedirect.Do(loginReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login.Body.Close()
+	var session *http.Cookie
+	for _, c := range login.Cookies() {
+		if c.Name == "haven_session" {
+			session = c
+		}
+	}
+	if session == nil {
+		t.Fatalf("signing in: %d, no session cookie", login.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", s.URL+"/spaces/alice/hidden", nil)
+	req.AddCookie(session)
+	pageResp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(pageResp.Body)
+	pageResp.Body.Close()
+	link := between(string(page), `data-src="`, `"`)
+	if !strings.Contains(link, "__sign=") {
+		t.Fatalf("the page frames %q, not a signed link", link)
+	}
+	u, err := url.Parse(html.UnescapeString(link))
+	if err != nil || u.Hostname() != host {
+		t.Fatalf("signed link %q: %v", link, err)
+	}
+	resp := get(host, u.RequestURI(), nil)
+	if resp.StatusCode != http.StatusFound || strings.Contains(resp.Header.Get("Location"), "__sign") {
+		t.Fatalf("trading the signature: %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "haven_space_access" {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly {
+		t.Fatalf("no access cookie in %v", resp.Header.Values("Set-Cookie"))
+	}
+	if resp := get(host, "/", cookie); resp.StatusCode != http.StatusOK {
+		t.Errorf("the cookie does not open the Space: %d", resp.StatusCode)
+	}
+	if resp := get("alice-other.static.spaces.test", "/", cookie); resp.StatusCode == http.StatusOK {
+		t.Error("the cookie of one Space opened another")
+	}
+	if resp := get(host, "/?__sign=1.2.forged", nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a forged signature: %d", resp.StatusCode)
+	}
 }

@@ -132,7 +132,10 @@ func (s *Service) serveApp(w http.ResponseWriter, r *http.Request, repo *haven.R
 		s.appError(w, r, auth.RepoNotFound())
 		return
 	}
-	if err := auth.Can(actor, auth.Read, repo); err != nil {
+	if s.trade(w, r, repo) {
+		return
+	}
+	if err := auth.Can(actor, auth.Read, repo); err != nil && !s.granted(r, repo) {
 		s.appError(w, r, err)
 		return
 	}
@@ -205,6 +208,7 @@ func (s *Service) forward(w http.ResponseWriter, r *http.Request, repo *haven.Re
 			pr.Out.Header.Del("Authorization")
 			pr.Out.Header.Del("X-Hf-Authorization")
 			withoutCookie(pr.Out.Header, s.cfg.SessionCookie)
+			withoutCookie(pr.Out.Header, accessCookie)
 			if s.cfg.Domain == "" {
 				pr.Out.Header.Set("X-Forwarded-Prefix", PathPrefix(repo))
 			}

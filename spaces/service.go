@@ -79,6 +79,7 @@ type Service struct {
 	cfg    Config
 	log    *slog.Logger
 	seal   *sealer
+	access *accessSigner
 	mu     sync.Mutex
 	apps   map[int64]*app // by repository id
 	subs   sync.Map       // subdomain → repository id
@@ -100,7 +101,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{cfg: cfg, log: cfg.Logger, seal: sl, apps: map[int64]*app{}, ctx: ctx, cancel: cancel}, nil
+	return &Service{cfg: cfg, log: cfg.Logger, seal: sl, access: newAccessSigner(cfg.Secret), apps: map[int64]*app{}, ctx: ctx, cancel: cancel}, nil
 }
 
 // Start brings every Space back to its recorded stage, then runs the loop

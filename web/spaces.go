@@ -18,6 +18,9 @@ import (
 type SpaceRuntime interface {
 	// Host is the URL the app is served at.
 	Host(repo *haven.Repo) string
+	// Embed is the URL to frame and link for a viewer who may read the
+	// Space (signed where the hub's session does not reach the app).
+	Embed(repo *haven.Repo) string
 	// Status is the runtime as the API reports it: the stage, the error
 	// message of a failure, the hardware requested and the sleep time in
 	// seconds (-1 for never; nil and no hardware for static Spaces).
@@ -33,6 +36,7 @@ type spaceView struct {
 	Stage   string
 	Message string // why it failed, for failed stages
 	Host    string // where the app is served
+	Embed   string // what the page frames and links
 	Static  bool
 	API     string // "/api/spaces/ns/name", escaped
 }
@@ -119,6 +123,7 @@ func (h *Handler) spaceOf(ctx context.Context, repo *haven.Repo) (*spaceView, er
 	v := &spaceView{
 		Stage:  st.Stage,
 		Host:   h.Spaces.Host(repo),
+		Embed:  h.Spaces.Embed(repo),
 		Static: repo.SDK == "static",
 		API:    spaceAPI(repo),
 	}
