@@ -350,6 +350,10 @@ done
 PUSH_T=$(median <"$WORK/push.times")
 PUSH_BUILD=$(grep -v nan "$WORK/push.build" | median || echo '?')
 PUSH_START=$(grep -v nan "$WORK/push.start" | median || echo '?')
+# Each push against the app's own start in the same deploy (run-log timestamps):
+# what Haven adds (queue, checkout, environment check, readiness polling).
+PUSH_OVER=$(paste "$WORK/push.times" "$WORK/push.start" | awk '$2 != "nan" {printf "%.2f\n", $1 - $2}' | median || echo 99)
+WAKE_OVER=$(paste "$WORK/wake.times" "$WORK/wake.logstart" | awk '$2 != "nan" {printf "%.2f\n", $1 - $2}' | median || echo '?')
 LOAD3=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- 4. memory
@@ -454,9 +458,10 @@ printf '%-44s %8s s  (%s)\n' "app started by hand, until /config answers" "$(ms2
 printf '%-44s %8s s\n' "app's own start in the run log (on wake)" "$WAKE_LOG"
 printf '%-44s %8s s  (%s)  target < 5 s   %s\n' "wake: first byte of GET /config" "$(ms2 "$WAKE_T")" \
 	"$(paste -sd' ' "$WORK/wake.times" | awk '{for (i = 1; i <= NF; i++) printf "%s%.2f", (i > 1 ? " " : ""), $i}')" "$(verdict "$WAKE_T < 5")"
-PUSH_OVER=$(awk -v a="$PUSH_T" -v b="$BYHAND" 'BEGIN {printf "%.2f", a-b}')
-printf '%-44s %8s s  (%s)  +%s s over by hand; target < 3 s   %s\n' "push app.py change to RUNNING" "$(ms2 "$PUSH_T")" \
-	"$(paste -sd' ' "$WORK/push.times" | awk '{for (i = 1; i <= NF; i++) printf "%s%.2f", (i > 1 ? " " : ""), $i}')" "$PUSH_OVER" "$(verdict "$PUSH_OVER < 3")"
+printf '%-44s %8s s  (each wake less its own start in the run log)\n' "  beyond the app's own start" "$(ms2 "$WAKE_OVER")"
+printf '%-44s %8s s  (%s)  %+.2f s over by hand\n' "push app.py change to RUNNING" "$(ms2 "$PUSH_T")" \
+	"$(paste -sd' ' "$WORK/push.times" | awk '{for (i = 1; i <= NF; i++) printf "%s%.2f", (i > 1 ? " " : ""), $i}')" "$(awk -v a="$PUSH_T" -v b="$BYHAND" 'BEGIN {print a-b}')"
+printf '%-44s %8s s  (each push less its own start in the run log)  target < 3 s   %s\n' "  beyond the app's own start" "$(ms2 "$PUSH_OVER")" "$(verdict "$PUSH_OVER < 3")"
 printf '%-44s %s\n' "  of it, in the logs" "build queued to done $PUSH_BUILD s; app up $PUSH_START s after its start (run log)"
 printf '%-44s %8s    target all   %s\n' "build log \"Reusing the cached environment\"" "$REUSED/$REPS" "$(verdict "$REUSED == $REPS")"
 echo
