@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -87,4 +88,59 @@ func traversable(path string) {
 func jsonString(v any) (string, error) {
 	b, err := json.Marshal(v)
 	return string(b), err
+}
+
+// publicListener returns the address of a socket listening on port on an
+// address other than loopback ("0.0.0.0:8000"), or "" when there is none,
+// from /proc/net/tcp and tcp6.
+func publicListener(port int) string {
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		if addr := scanListeners(string(b), port); addr != "" {
+			return addr
+		}
+	}
+	return ""
+}
+
+// scanListeners reads one /proc/net/tcp{,6} table: "sl local rem st …",
+// local as HEXADDR:HEXPORT with the address in 32-bit words of host order
+// (little-endian here), st 0A for LISTEN.
+func scanListeners(table string, port int) string {
+	for _, line := range strings.Split(table, "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[3] != "0A" {
+			continue
+		}
+		hexAddr, hexPort, ok := strings.Cut(f[1], ":")
+		if p, err := strconv.ParseUint(hexPort, 16, 16); !ok || err != nil || int(p) != port {
+			continue
+		}
+		ip := decodeProcAddr(hexAddr)
+		if ip == nil || ip.IsLoopback() {
+			continue
+		}
+		return net.JoinHostPort(ip.String(), strconv.Itoa(port))
+	}
+	return ""
+}
+
+func decodeProcAddr(h string) net.IP {
+	if len(h) != 8 && len(h) != 32 {
+		return nil
+	}
+	ip := make(net.IP, len(h)/2)
+	for w := 0; w < len(h)/8; w++ {
+		word, err := strconv.ParseUint(h[w*8:w*8+8], 16, 32)
+		if err != nil {
+			return nil
+		}
+		for i := 0; i < 4; i++ {
+			ip[w*4+i] = byte(word >> (8 * i))
+		}
+	}
+	return ip
 }

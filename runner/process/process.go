@@ -222,6 +222,9 @@ func (p *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 	h.pgid = cmd.Process.Pid
 	writePidFile(work, h.pgid)
 	go h.wait()
+	if port > 0 {
+		go h.guardLoopback(port, out)
+	}
 	if w.Limits.WallClock > 0 {
 		h.timer = time.AfterFunc(w.Limits.WallClock, func() {
 			h.mu.Lock()
@@ -447,6 +450,7 @@ type handle struct {
 	exit     runner.Exit
 	stopped  bool
 	timedOut bool
+	exposed  string // the public address it listened on, when it did
 	lastCPU  float64 // seconds of CPU at lastAt
 	lastAt   time.Time
 }
@@ -529,6 +533,8 @@ func (h *handle) wait() {
 	}
 	switch {
 	case e.Reason != "":
+	case h.exposed != "":
+		e.Reason = "Stopped: the app listened on " + h.exposed + "; apps may listen on 127.0.0.1 only, where Haven's proxy reaches them"
 	case e.TimedOut:
 		e.Reason = fmt.Sprintf("Timed out after %s", h.w.Limits.WallClock)
 	case e.Stopped:
@@ -695,4 +701,29 @@ func carve(paths []string, hidden string) []string {
 		}
 	}
 	return out
+}
+
+// guardLoopback stops a workload that listens on its port on an address
+// other than loopback: Landlock bounds the ports it binds, not the
+// addresses, and an app on 0.0.0.0 would be reachable past the proxy.
+func (h *handle) guardLoopback(port int, out io.Writer) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.done:
+			return
+		case <-t.C:
+		}
+		addr := publicListener(port)
+		if addr == "" {
+			continue
+		}
+		fmt.Fprintf(out, "runner: the app listens on %s; apps may listen on 127.0.0.1 only\n", addr)
+		h.mu.Lock()
+		h.exposed = addr
+		h.mu.Unlock()
+		syscall.Kill(-h.pgid, syscall.SIGKILL)
+		return
+	}
 }

@@ -438,3 +438,46 @@ func TestHiddenFolder(t *testing.T) {
 		t.Errorf("output %q: want the readable file and not the hidden one", got)
 	}
 }
+
+func TestScanListeners(t *testing.T) {
+	tcp := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0
+   1: 00000000:1F91 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 100 0 0 10 0
+   2: 0100007F:1F92 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 3 1 0000000000000000 100 0 0 10 0
+`
+	tcp6 := `  sl  local_address                         remote_address                        st
+   0: 00000000000000000000000001000000:1F93 00000000000000000000000000000000:0000 0A
+   1: 00000000000000000000000000000000:1F94 00000000000000000000000000000000:0000 0A
+   2: 0000000000000000FFFF00000100007F:1F95 00000000000000000000000000000000:0000 0A
+`
+	tests := []struct {
+		table string
+		port  int
+		want  string
+	}{
+		{tcp, 8080, ""},             // 127.0.0.1
+		{tcp, 8081, "0.0.0.0:8081"}, // every address
+		{tcp, 8082, ""},             // a connection, not a listener
+		{tcp6, 8083, ""},            // ::1
+		{tcp6, 8084, "[::]:8084"},
+		{tcp6, 8085, ""}, // ::ffff:127.0.0.1
+	}
+	for _, tt := range tests {
+		if got := scanListeners(tt.table, tt.port); got != tt.want {
+			t.Errorf("port %d: got %q, want %q", tt.port, got, tt.want)
+		}
+	}
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	r := newRunner(t)
+	script := `import os, socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(os.environ["PORT"]))); s.listen(); print("listening", flush=True); time.sleep(30)`
+	w := &runner.Workload{ID: "public", Kind: runner.KindSpace, Port: 8000, Env: map[string]string{"PORT": "${PORT}"}, Command: []string{"python3", "-c", script}}
+	h, out := start(t, r, w)
+	e := waitDone(t, h)
+	if !strings.Contains(e.Reason, "127.0.0.1 only") || !strings.Contains(out.String(), "listening") {
+		t.Errorf("exit %+v, output %q", e, out)
+	}
+}
