@@ -8,11 +8,13 @@
 # 2. A running Gradio app (process runner): wrk -c1 and -c20 on GET /config
 #    through Haven's proxy against the app's own port. Target: p50 added < 1 ms.
 # 3. Wake from sleep (environment cached): sleep time 1 s, wait for SLEEPING,
-#    then the time to the first byte of GET /config. Target < 5 s. Baseline:
+#    then the time to the first byte of GET /config. Target < 5 s. Baselines:
 #    the same app started by hand from the same environment, until /config
-#    answers. Then a push that only changes app.py (a comment): time from the
-#    push to RUNNING. Target: < 3 s beyond the app's own start; the build log
-#    must say "Reusing the cached environment".
+#    answers, and the app's own start in its run log (the startup banner to
+#    "Running on local URL"). Then a push that only changes app.py (a
+#    comment): time from the push to RUNNING. Target: < 3 s beyond the app's
+#    own start in the same deploy's run log; the build log must say "Reusing
+#    the cached environment".
 # 4. Memory: 20 Gradio Spaces with the same requirements (one environment),
 #    all asleep, then 5 of them awake. Haven's own VmRSS against the same
 #    server just after its start; the apps' RSS (each app's processes
@@ -24,6 +26,7 @@
 #
 #   bench/spaces.sh
 #   REPS=5 DURATION=15s SPACES=20 WAKE=5 bench/spaces.sh
+#   PROFILE=1 bench/spaces.sh    # CPU profiles of the server during the Haven wrk runs
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 REPS=${REPS:-3}
