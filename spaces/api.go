@@ -345,6 +345,7 @@ func (s *Service) handleEnv(w http.ResponseWriter, r *http.Request, repo *haven.
 		}
 	}
 	if r.Method != http.MethodGet {
+		s.cache.forget(repo)
 		s.envChanged(ctx, repo)
 		if secret {
 			hubhttp.WriteJSON(w, http.StatusOK, map[string]any{})

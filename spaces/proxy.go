@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -69,11 +70,7 @@ func (s *Service) route(r *http.Request) (*haven.Repo, string, bool) {
 	if err1 != nil || err2 != nil {
 		return nil, "", false
 	}
-	repo, err := s.cfg.Meta.RepoByName(r.Context(), haven.Space, ns, name)
-	if err != nil {
-		// Unknown apps are answered here too, as not found.
-		repo = &haven.Repo{Type: haven.Space, Namespace: ns, Name: name}
-	}
+	repo := s.spaceByName(r.Context(), ns, name)
 	inner := "/"
 	if len(parts) == 3 {
 		// host + "/route" doubles the slash of a host that ends in one.
@@ -92,10 +89,30 @@ func splitHostPort(h string) (string, string, error) {
 
 var strconvErr = &strconv.NumError{Func: "splitHostPort", Err: strconv.ErrSyntax}
 
+// spaceByName finds a Space by owner and name, from the read cache when it
+// was read within readTTL; an unknown one comes back with ID 0, to be
+// answered as not found.
+func (s *Service) spaceByName(ctx context.Context, ns, name string) *haven.Repo {
+	key := repoKey(ns, name)
+	if repo, ok := s.cache.repos.Get(key); ok {
+		return repo
+	}
+	repo, err := s.cfg.Meta.RepoByName(ctx, haven.Space, ns, name)
+	if err != nil {
+		return &haven.Repo{Type: haven.Space, Namespace: ns, Name: name}
+	}
+	s.cache.repos.Add(key, repo)
+	return repo
+}
+
 // bySubdomain finds a Space by its host label.
 func (s *Service) bySubdomain(ctx context.Context, label string) *haven.Repo {
 	if id, ok := s.subs.Load(label); ok {
+		if repo, ok := s.cache.repos.Get("#" + label); ok && repo.ID == id.(int64) {
+			return repo
+		}
 		if repo, err := s.cfg.Meta.RepoByID(ctx, id.(int64)); err == nil && subdomain(repo) == label {
+			s.cache.repos.Add("#"+label, repo)
 			return repo
 		}
 	}
@@ -214,6 +231,7 @@ func (s *Service) forward(w http.ResponseWriter, r *http.Request, repo *haven.Re
 			}
 		},
 		FlushInterval: -1,
+		Transport:     appTransport,
 		ModifyResponse: func(resp *http.Response) error {
 			for k, v := range in.cfg.Headers {
 				resp.Header.Set(k, v)
@@ -235,82 +253,141 @@ func (s *Service) forward(w http.ResponseWriter, r *http.Request, repo *haven.Re
 // as window.huggingface.variables in HTML pages.
 func (s *Service) serveStatic(w http.ResponseWriter, r *http.Request, repo *haven.Repo, inner string) {
 	ctx := r.Context()
-	g, err := s.cfg.Git.Open(ctx, repo.Type, repo.RepoID())
-	if err != nil {
-		s.appError(w, r, err)
-		return
-	}
-	sha, err := g.Resolve(repo.DefaultBranch())
-	if err != nil {
-		s.appError(w, r, err)
-		return
-	}
 	p, err := url.PathUnescape(inner)
 	if err != nil {
 		s.appError(w, r, haven.Errorf(haven.EInvalid, "Invalid path"))
 		return
 	}
 	p = strings.TrimPrefix(path.Clean("/"+p), "/")
-	if p == "" {
-		readme, _ := g.ReadFile(sha, "README.md")
-		cfg, err := parseConfig(readme, func(string) bool { return true })
-		if err != nil {
-			p = "index.html"
-		} else {
-			p = cfg.AppFile
-		}
+	f, err := s.staticFile(ctx, repo, p)
+	if err != nil {
+		s.appError(w, r, err)
+		return
 	}
-	e, err := g.Stat(sha, p)
-	if err == nil && e.Type == gitstore.TypeDirectory {
-		p = path.Join(p, "index.html")
-		e, err = g.Stat(sha, p)
-	}
-	if err != nil || e.Type != gitstore.TypeFile {
+	if f == nil {
 		http.Error(w, "404 Not Found", http.StatusNotFound)
 		return
 	}
 	var body io.ReadSeeker
-	if ptr, ok := g.Pointer(e); ok && s.cfg.Open != nil {
-		f, _, err := s.cfg.Open(ctx, ptr.OID)
+	switch {
+	case f.body != nil:
+		body = bytes.NewReader(f.body)
+	case f.lfsOID != "" && s.cfg.Open != nil:
+		rc, _, err := s.cfg.Open(ctx, f.lfsOID)
 		if err != nil {
 			s.appError(w, r, err)
 			return
 		}
-		defer f.Close()
-		body = f
-	} else {
-		b, err := g.ReadFile(sha, p)
+		defer rc.Close()
+		body = rc
+	default:
+		g, err := s.cfg.Git.Open(ctx, repo.Type, repo.RepoID())
+		if err != nil {
+			s.appError(w, r, err)
+			return
+		}
+		rc, _, err := g.Blob(f.oid)
+		if err != nil {
+			s.appError(w, r, err)
+			return
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
 		if err != nil {
 			s.appError(w, r, err)
 			return
 		}
 		body = bytes.NewReader(b)
 	}
-	ctype := mime.TypeByExtension(path.Ext(p))
+	ctype := mime.TypeByExtension(path.Ext(f.path))
 	if ctype == "" {
 		ctype = "application/octet-stream"
 	}
 	h := w.Header()
 	h.Set("Content-Type", ctype)
 	h.Set("X-Content-Type-Options", "nosniff")
+	etag := f.oid
 	if strings.HasPrefix(ctype, "text/html") {
 		h.Set("Cache-Control", "no-cache")
 		if vars := s.variablesScript(ctx, repo); vars != "" {
 			b, _ := io.ReadAll(body)
 			body = bytes.NewReader(injectHead(b, vars))
+			// The page changes with the variables, not only with the file.
+			etag += "-" + shortHash(vars)
 		}
 	} else {
 		h.Set("Cache-Control", "public, max-age=0, must-revalidate")
 	}
-	h.Set("ETag", `"`+e.OID+`"`)
+	h.Set("ETag", `"`+etag+`"`)
 	http.ServeContent(w, r, "", time.Time{}, body)
+}
+
+// staticFile resolves a request path of a static Space at the head of its
+// default branch: app_file at "", index.html in folders; nil when there is
+// no such file. Resolutions are cached by commit, with the contents of
+// small files.
+func (s *Service) staticFile(ctx context.Context, repo *haven.Repo, p string) (*staticFile, error) {
+	sha := repo.SHA
+	var g *gitstore.Repo
+	if sha == "" {
+		var err error
+		if g, err = s.cfg.Git.Open(ctx, repo.Type, repo.RepoID()); err != nil {
+			return nil, err
+		}
+		if sha, err = g.Resolve(repo.DefaultBranch()); err != nil {
+			return nil, err
+		}
+	}
+	key := staticKey{repo: repo.ID, sha: sha, path: p}
+	if f, ok := s.cache.static.Get(key); ok {
+		return f, nil
+	}
+	if g == nil {
+		var err error
+		if g, err = s.cfg.Git.Open(ctx, repo.Type, repo.RepoID()); err != nil {
+			return nil, err
+		}
+	}
+	file := p
+	if file == "" {
+		readme, _ := g.ReadFile(sha, "README.md")
+		file = "index.html"
+		if cfg, err := parseConfig(readme, func(string) bool { return true }); err == nil {
+			file = cfg.AppFile
+		}
+	}
+	e, err := g.Stat(sha, file)
+	if err == nil && e.Type == gitstore.TypeDirectory {
+		file = path.Join(file, "index.html")
+		e, err = g.Stat(sha, file)
+	}
+	if err != nil || e.Type != gitstore.TypeFile {
+		return nil, nil
+	}
+	f := &staticFile{path: file, oid: e.OID}
+	if ptr, ok := g.Pointer(e); ok {
+		f.lfsOID = ptr.OID
+	} else if e.Size <= staticMaxBytes {
+		if f.body, err = g.ReadFile(sha, file); err != nil {
+			return nil, err
+		}
+	}
+	s.cache.static.Add(key, f)
+	return f, nil
 }
 
 // variablesScript is the script that gives a static page its Space's
 // variables (never its secrets), or "" when there are none.
 func (s *Service) variablesScript(ctx context.Context, repo *haven.Repo) string {
+	if script, ok := s.cache.vars.Get(repo.ID); ok {
+		return script
+	}
 	vars, err := s.cfg.Meta.SpaceEnv(ctx, repo.ID, false)
-	if err != nil || len(vars) == 0 {
+	if err != nil {
+		return ""
+	}
+	if len(vars) == 0 {
+		s.cache.vars.Add(repo.ID, "")
 		return ""
 	}
 	m := map[string]string{}
@@ -319,7 +396,9 @@ func (s *Service) variablesScript(ctx context.Context, repo *haven.Repo) string 
 	}
 	b, _ := json.Marshal(map[string]any{"variables": m})
 	// json.Marshal escapes <, > and &, so the values cannot close the script.
-	return "<script>window.huggingface = " + string(b) + ";</script>"
+	script := "<script>window.huggingface = " + string(b) + ";</script>"
+	s.cache.vars.Add(repo.ID, script)
+	return script
 }
 
 func injectHead(page []byte, snippet string) []byte {
@@ -421,4 +500,16 @@ func withoutCookie(h http.Header, name string) {
 			h.Add("Cookie", strings.Join(kept, "; "))
 		}
 	}
+}
+
+// appTransport carries proxied requests to the apps. It keeps many idle
+// connections per app (the default keeps two), so that concurrent callers
+// reuse connections instead of opening one per request.
+var appTransport = &http.Transport{
+	Proxy:                 nil, // apps are on loopback, never behind a proxy
+	DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	MaxIdleConns:          1024,
+	MaxIdleConnsPerHost:   256,
+	IdleConnTimeout:       90 * time.Second,
+	ExpectContinueTimeout: time.Second,
 }

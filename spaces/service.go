@@ -80,6 +80,7 @@ type Service struct {
 	log    *slog.Logger
 	seal   *sealer
 	access *accessSigner
+	cache  *readCache
 	mu     sync.Mutex
 	apps   map[int64]*app // by repository id
 	subs   sync.Map       // subdomain → repository id
@@ -101,7 +102,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{cfg: cfg, log: cfg.Logger, seal: sl, access: newAccessSigner(cfg.Secret), apps: map[int64]*app{}, ctx: ctx, cancel: cancel}, nil
+	return &Service{cfg: cfg, log: cfg.Logger, seal: sl, access: newAccessSigner(cfg.Secret), cache: newReadCache(), apps: map[int64]*app{}, ctx: ctx, cancel: cancel}, nil
 }
 
 // Start brings every Space back to its recorded stage, then runs the loop
@@ -206,6 +207,7 @@ func (s *Service) pushed(ctx context.Context, repoID int64, sha string) error {
 	if err != nil {
 		return err
 	}
+	s.cache.forget(repo)
 	a := s.appFor(repo)
 	a.push(sha)
 	return nil

@@ -6,6 +6,7 @@ package process
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -62,6 +63,7 @@ type Runner struct {
 
 	mu   sync.Mutex
 	live map[string]bool // work folders of running workloads
+	uids map[string]int  // workload → user id, as in uids.json
 }
 
 var _ runner.Runner = (*Runner)(nil)
@@ -163,7 +165,10 @@ func (p *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 			return nil, err
 		}
 	}
-	uid, gid, dropped := p.identity(w.ID)
+	uid, gid, dropped, err := p.identity(w.ID)
+	if err != nil {
+		return nil, err
+	}
 	if err := copyTree(w.Files, app, dropped); err != nil {
 		return nil, fmt.Errorf("process runner: copying the files: %w", err)
 	}
@@ -273,16 +278,69 @@ func (p *Runner) environ(w *runner.Workload, e *env, app, home, tmp string, expa
 }
 
 // identity is the user a workload runs as: where Haven is root, a user id
-// of its own derived from the workload's ID, so workloads cannot signal,
-// trace or read one another; otherwise Haven's own.
-func (p *Runner) identity(id string) (uid, gid int, dropped bool) {
+// of its own, so workloads cannot signal, trace or read one another;
+// otherwise Haven's own.
+func (p *Runner) identity(id string) (uid, gid int, dropped bool, err error) {
 	if os.Geteuid() != 0 {
-		return os.Geteuid(), os.Getegid(), false
+		return os.Geteuid(), os.Getegid(), false, nil
+	}
+	// Never root: a workload that gets no id of its own does not start.
+	if uid, err = p.allocateUID(id); err != nil {
+		return 0, 0, false, fmt.Errorf("process runner: a user id for %s: %w", id, err)
+	}
+	return uid, uid, true, nil
+}
+
+// Workload user ids: each runner folder starts looking in a range of
+// uidRange ids, one of uidSlots ranges above uidFirst chosen by the
+// folder's path; ids are handed out once per workload and kept in
+// uids.json. Every id in use is claimed machine-wide in uidClaims (a file
+// per id naming the runner folder), so that two Havens on one machine
+// never share one, even where their ranges meet.
+const (
+	uidFirst = 200000
+	uidRange = 10000
+	uidSlots = 400
+)
+
+func (p *Runner) allocateUID(id string) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	file := filepath.Join(p.dir, "uids.json")
+	if p.uids == nil {
+		p.uids = map[string]int{}
+		if b, err := os.ReadFile(file); err == nil {
+			if err := json.Unmarshal(b, &p.uids); err != nil {
+				return 0, fmt.Errorf("%s: %w", file, err)
+			}
+		}
+	}
+	abs, _ := filepath.Abs(p.dir)
+	if uid, ok := p.uids[id]; ok && claimUID(uid, abs) {
+		return uid, nil
 	}
 	h := fnv.New32a()
-	h.Write([]byte(id))
-	uid = 200000 + int(h.Sum32()%100000)
-	return uid, uid, true
+	h.Write([]byte(abs))
+	base := uidFirst + int(h.Sum32()%uidSlots)*uidRange
+	used := map[int]bool{}
+	for w, u := range p.uids {
+		if w != id {
+			used[u] = true
+		}
+	}
+	for uid := base; uid < base+uidRange; uid++ {
+		if used[uid] || !claimUID(uid, abs) {
+			continue
+		}
+		p.uids[id] = uid
+		b, _ := json.Marshal(p.uids)
+		tmp := file + ".tmp"
+		if err := os.WriteFile(tmp, b, 0o600); err != nil {
+			return 0, err
+		}
+		return uid, os.Rename(tmp, file)
+	}
+	return 0, fmt.Errorf("all %d user ids of %s are taken", uidRange, abs)
 }
 
 // reapStale stops and removes what earlier starts of the workload named
@@ -450,7 +508,7 @@ type handle struct {
 	exit     runner.Exit
 	stopped  bool
 	timedOut bool
-	exposed  string // the public address it listened on, when it did
+	exposed  string  // the public address it listened on, when it did
 	lastCPU  float64 // seconds of CPU at lastAt
 	lastAt   time.Time
 }
@@ -726,4 +784,32 @@ func (h *handle) guardLoopback(port int, out io.Writer) {
 		syscall.Kill(-h.pgid, syscall.SIGKILL)
 		return
 	}
+}
+
+// uidClaims is the machine-wide folder of user id claims: /run/haven-uids,
+// or one in the temporary folder where /run cannot be written.
+var uidClaims = sync.OnceValue(func() string {
+	for _, d := range []string{"/run/haven-uids", filepath.Join(os.TempDir(), "haven-uids")} {
+		if os.MkdirAll(d, 0o700) == nil {
+			return d
+		}
+	}
+	return ""
+})
+
+// claimUID claims uid for the runner folder owner, or reports that
+// another folder holds it.
+func claimUID(uid int, owner string) bool {
+	dir := uidClaims()
+	if dir == "" {
+		return true
+	}
+	path := filepath.Join(dir, strconv.Itoa(uid))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err == nil {
+		_, werr := f.WriteString(owner)
+		return f.Close() == nil && werr == nil
+	}
+	b, err := os.ReadFile(path)
+	return err == nil && string(b) == owner
 }

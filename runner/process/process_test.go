@@ -51,7 +51,9 @@ func newRunner(t *testing.T) *Runner {
 			}
 		}
 	}
-	r, err := New(Config{Dir: t.TempDir(), UV: uv})
+	dir := t.TempDir()
+	t.Cleanup(func() { releaseClaims(t, dir) })
+	r, err := New(Config{Dir: dir, UV: uv})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +428,9 @@ func TestHiddenFolder(t *testing.T) {
 	os.MkdirAll(filepath.Join(shared, "data"), 0o755)
 	os.WriteFile(filepath.Join(shared, "data", "haven.db"), []byte("private"), 0o644)
 	os.WriteFile(filepath.Join(shared, "tool.txt"), []byte("public"), 0o644)
-	r, err := New(Config{Dir: t.TempDir(), Read: []string{shared}, Hide: []string{filepath.Join(shared, "data")}})
+	dir := t.TempDir()
+	t.Cleanup(func() { releaseClaims(t, dir) })
+	r, err := New(Config{Dir: dir, Read: []string{shared}, Hide: []string{filepath.Join(shared, "data")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,5 +483,63 @@ s.bind(("0.0.0.0", int(os.environ["PORT"]))); s.listen(); print("listening", flu
 	e := waitDone(t, h)
 	if !strings.Contains(e.Reason, "127.0.0.1 only") || !strings.Contains(out.String(), "listening") {
 		t.Errorf("exit %+v, output %q", e, out)
+	}
+}
+
+func TestUserIDs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("workloads run as Haven's own user when Haven is not root")
+	}
+	dir := t.TempDir()
+	t.Cleanup(func() { releaseClaims(t, dir) })
+	r1, _ := New(Config{Dir: filepath.Join(dir, "one")})
+	r2, _ := New(Config{Dir: filepath.Join(dir, "two")})
+	seen := map[int]string{}
+	for _, r := range []*Runner{r1, r2} {
+		for i := range 50 {
+			id := fmt.Sprintf("space-%d", i)
+			uid, _, dropped, err := r.identity(id)
+			if err != nil || !dropped || uid == 0 {
+				t.Fatalf("identity(%s) = %d, %v, %v", id, uid, dropped, err)
+			}
+			key := r.dir + " " + id
+			if other, ok := seen[uid]; ok {
+				t.Fatalf("%s and %s share user id %d", other, key, uid)
+			}
+			seen[uid] = key
+		}
+	}
+	// The same workload keeps its id, also in a runner started again.
+	again, _ := New(Config{Dir: r1.dir})
+	want, _, _, _ := r1.identity("space-7")
+	if got, _, _, _ := again.identity("space-7"); got != want {
+		t.Errorf("space-7 had %d, now %d", want, got)
+	}
+}
+
+func TestClaimUID(t *testing.T) {
+	dir := t.TempDir()
+	t.Cleanup(func() { releaseClaims(t, dir) })
+	uid := uidFirst + uidSlots*uidRange + 4242 // beyond every range: no runner uses it
+	one, two := filepath.Join(dir, "one"), filepath.Join(dir, "two")
+	if !claimUID(uid, one) {
+		t.Fatal("a folder cannot claim a free id")
+	}
+	if !claimUID(uid, one) {
+		t.Fatal("a folder cannot claim its own id again")
+	}
+	if claimUID(uid, two) {
+		t.Error("two folders claimed one id")
+	}
+}
+
+// releaseClaims removes the machine-wide id claims of runner folders under dir.
+func releaseClaims(t *testing.T, dir string) {
+	entries, _ := os.ReadDir(uidClaims())
+	for _, e := range entries {
+		p := filepath.Join(uidClaims(), e.Name())
+		if b, err := os.ReadFile(p); err == nil && strings.HasPrefix(string(b), dir) {
+			os.Remove(p)
+		}
 	}
 }
