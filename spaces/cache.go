@@ -15,11 +15,13 @@ import (
 // with the API's own read cache.
 const readTTL = 2 * time.Second
 
-// Bounds of the static file cache: small files only, so that it stays a
-// few megabytes however many Spaces are visited.
+// Bounds of the static file cache: small files are kept in memory, so
+// that it stays a few megabytes however many Spaces are visited; larger
+// git files are written once to a folder of blobs by id and sent from
+// there, with sendfile.
 const (
 	staticEntries  = 512
-	staticMaxBytes = 128 << 10
+	staticMaxBytes = 16 << 10
 )
 
 // readCache keeps what every proxied request would otherwise read again:
@@ -44,6 +46,7 @@ type staticFile struct {
 	oid    string // git blob id: the ETag
 	lfsOID string // the LFS object to stream, for LFS files
 	body   []byte // the contents, for small files
+	file   string // the contents on disk, for other git files
 }
 
 func newReadCache() *readCache {

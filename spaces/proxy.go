@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -272,6 +274,16 @@ func (s *Service) serveStatic(w http.ResponseWriter, r *http.Request, repo *have
 	switch {
 	case f.body != nil:
 		body = bytes.NewReader(f.body)
+	case f.file != "":
+		// An *os.File lets the server send it with sendfile.
+		file, err := os.Open(f.file)
+		if err != nil {
+			s.cache.static.Remove(staticKey{repo: repo.ID, sha: repo.SHA, path: p})
+			s.appError(w, r, err)
+			return
+		}
+		defer file.Close()
+		body = file
 	case f.lfsOID != "" && s.cfg.Open != nil:
 		rc, _, err := s.cfg.Open(ctx, f.lfsOID)
 		if err != nil {
@@ -371,6 +383,8 @@ func (s *Service) staticFile(ctx context.Context, repo *haven.Repo, p string) (*
 		if f.body, err = g.ReadFile(sha, file); err != nil {
 			return nil, err
 		}
+	} else if f.file, err = s.blobFile(g, e.OID); err != nil {
+		return nil, err
 	}
 	s.cache.static.Add(key, f)
 	return f, nil
@@ -512,4 +526,34 @@ var appTransport = &http.Transport{
 	MaxIdleConnsPerHost:   256,
 	IdleConnTimeout:       90 * time.Second,
 	ExpectContinueTimeout: time.Second,
+}
+
+// blobFile is the path of a git blob written out under the service's
+// folder (static/{id}), written once: blobs never change.
+func (s *Service) blobFile(g *gitstore.Repo, oid string) (string, error) {
+	dst := filepath.Join(s.cfg.Dir, "static", oid[:2], oid)
+	if _, err := os.Stat(dst); err == nil {
+		return dst, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", err
+	}
+	rc, _, err := g.Blob(oid)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".blob-")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, rc); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	return dst, os.Rename(tmp.Name(), dst)
 }
