@@ -152,7 +152,7 @@ func (r *Runner) buildPython(ctx context.Context, w *runner.Workload, fresh bool
 			return nil, err
 		}
 	}
-	if err := linkTree(w.Files, filepath.Join(dir, "app")); err != nil {
+	if err := runner.CopyTree(w.Files, filepath.Join(dir, "app"), true); err != nil {
 		return nil, fmt.Errorf("oci runner: preparing the build context: %w", err)
 	}
 	return r.buildImage(ctx, w, key, filepath.Join(dir, "Dockerfile"), dir, nil, fresh, log)
@@ -382,58 +382,6 @@ func hashTree(h io.Writer, dir string) error {
 		fmt.Fprintf(h, "file %q %v %x\n", rel, fi.Mode()&0o111 != 0, fh.Sum(nil))
 		return nil
 	})
-}
-
-// linkTree gives dst the files of src, as hard links where it can: a build
-// context only needs to be read, and weights are not copied.
-func linkTree(src, dst string) error {
-	if src == "" {
-		return os.MkdirAll(dst, 0o755)
-	}
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case d.Type()&fs.ModeSymlink != 0:
-			l, err := os.Readlink(path)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, target)
-		case !d.Type().IsRegular():
-			return nil
-		}
-		if os.Link(path, target) == nil {
-			return nil
-		}
-		return copyFile(path, target)
-	})
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fi.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // appDir is where images built from a Python recipe keep the app, as the

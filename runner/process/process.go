@@ -169,7 +169,7 @@ func (p *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 	if err != nil {
 		return nil, err
 	}
-	if err := copyTree(w.Files, app, dropped); err != nil {
+	if err := runner.CopyTree(w.Files, app, dropped); err != nil {
 		return nil, fmt.Errorf("process runner: copying the files: %w", err)
 	}
 	owned := []string{work, app, home, tmp}
@@ -411,59 +411,6 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// copyTree gives dst the files of src. Where the workload runs as another
-// user, files are hard links: it cannot write to them, only replace them,
-// so the source stays intact and large weights are not copied.
-func copyTree(src, dst string, link bool) error {
-	if src == "" {
-		return os.MkdirAll(dst, 0o755)
-	}
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case d.Type()&fs.ModeSymlink != 0:
-			l, err := os.Readlink(path)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, target)
-		case !d.Type().IsRegular():
-			return nil
-		}
-		if link && os.Link(path, target) == nil {
-			return nil
-		}
-		return copyFile(path, target)
-	})
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fi.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // chownTree gives dir's folders (and the files it created, not hard links)
