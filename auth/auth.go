@@ -22,6 +22,10 @@ type Actor struct {
 	TokenID int64             // 0 when not authenticated by token
 	Token   *haven.Token      // the token used, if any
 	Orgs    map[string]string // lower-cased org name → role in it ("admin", "write", "read")
+	// Access is the status of the user's requests for gated repositories, by
+	// repository id, loaded with the identity so that CanDownload needs no
+	// query; whoever caches actors drops them when a decision is made.
+	Access map[int64]haven.AccessStatus
 }
 
 // Anonymous reports whether the request carries no identity.
@@ -120,6 +124,7 @@ type Store interface {
 	TokenByHash(ctx context.Context, hash string) (*haven.Token, *haven.User, error)
 	Memberships(ctx context.Context, userID int64) ([]haven.Membership, error)
 	TouchToken(ctx context.Context, tokenID int64, at time.Time) error
+	AccessStatuses(ctx context.Context, userID int64) (map[int64]haven.AccessStatus, error)
 }
 
 // ErrInvalidToken is the Hub's exact message for a token it does not know;
@@ -155,6 +160,9 @@ func ForUser(ctx context.Context, s Store, user *haven.User, tok *haven.Token) (
 	for _, m := range ms {
 		a.Orgs[strings.ToLower(m.Org.Name)] = m.Role
 	}
+	if a.Access, err = s.AccessStatuses(ctx, user.ID); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -189,8 +197,9 @@ func HashToken(plain string) string {
 
 // CanDownload reports whether the actor may read the files of repo, not only
 // its metadata. The files of a gated repository are for the members of its
-// namespace (and site admins); everyone else gets GatedRepo, as the Hub
-// answers callers whose access was not granted. pageURL is where to ask.
+// namespace (and site admins) and for users whose access request was
+// accepted; everyone else gets GatedRepo, worded as the Hub words it for
+// their request's status. pageURL is where to ask.
 func CanDownload(a *Actor, repo *haven.Repo, pageURL string) error {
 	if err := Can(a, Read, repo); err != nil {
 		return err
@@ -201,5 +210,19 @@ func CanDownload(a *Actor, repo *haven.Repo, pageURL string) error {
 	if a.Anonymous() {
 		return haven.Errorf(haven.EGatedRepo, "Access to %s %s is restricted. You must have access to it and be authenticated to access it. Please log in.", repo.Type, repo.FullName())
 	}
+	switch a.Access[repo.ID] {
+	case haven.AccessAccepted:
+		return nil
+	case haven.AccessPending:
+		return haven.Errorf(haven.EGatedRepo, "Your request to access %s %s is awaiting a review from the repo authors.", repo.Type, repo.FullName())
+	case haven.AccessRejected:
+		return haven.Errorf(haven.EGatedRepo, "Your request to access %s %s has been rejected by the repo's authors.", repo.Type, repo.FullName())
+	}
 	return haven.Errorf(haven.EGatedRepo, "Access to %s %s is restricted and you are not in the authorized list. Visit %s to ask for access.", repo.Type, repo.FullName(), pageURL)
+}
+
+// CanDecideAccess reports whether the actor may see and decide the access
+// requests of repo: those who may write to it, with a write token.
+func CanDecideAccess(a *Actor, repo *haven.Repo) error {
+	return Can(a, Write, repo)
 }
