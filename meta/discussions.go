@@ -1,0 +1,326 @@
+package meta
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+
+	"github.com/havenhub/haven"
+)
+
+// newObjectID returns 24 random lowercase hex digits, the form of the Hub's
+// object ids; clients lower-case ids before putting them in URLs.
+func newObjectID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func errDiscussionNotFound() error {
+	return haven.Errorf(haven.ENotFound, "Discussion not found")
+}
+
+const discussionColumns = `d.id, d.object_id, d.repo_id, d.num, d.title, d.author, d.status, d.is_pull_request,
+	d.target_ref, d.merge_commit, d.conflicting_files, d.created_at, d.updated_at`
+
+func scanDiscussion(sc interface{ Scan(...any) error }, extra ...any) (*haven.Discussion, error) {
+	var d haven.Discussion
+	var conflicts string
+	dest := append([]any{&d.ID, &d.ObjectID, &d.RepoID, &d.Num, &d.Title, &d.Author, &d.Status, &d.IsPullRequest,
+		&d.TargetRef, &d.MergeCommit, &conflicts, &d.CreatedAt, &d.UpdatedAt}, extra...)
+	if err := sc.Scan(dest...); err != nil {
+		return nil, err
+	}
+	if conflicts != "" {
+		d.Conflicts = strings.Split(conflicts, "\n")
+	}
+	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	return &d, nil
+}
+
+// CreateDiscussion stores d with first, its opening comment, and sets their
+// ids, times and d.Num: the repository's next number, and at least minNum
+// (pull request refs made before discussions were recorded keep theirs).
+func (s *Store) CreateDiscussion(ctx context.Context, d *haven.Discussion, first *haven.DiscussionEvent, minNum int) error {
+	for attempt := 0; ; attempt++ {
+		err := s.inTx(ctx, func(c conn) error {
+			var last int
+			if err := c.queryRow(ctx, `SELECT COALESCE(MAX(num), 0) FROM discussions WHERE repo_id = ?`, d.RepoID).Scan(&last); err != nil {
+				return err
+			}
+			d.Num = max(last+1, minNum)
+			d.ObjectID = newObjectID()
+			d.CreatedAt = now()
+			d.UpdatedAt = d.CreatedAt
+			if err := c.queryRow(ctx, `INSERT INTO discussions (object_id, repo_id, num, title, author, status, is_pull_request,
+				target_ref, merge_commit, conflicting_files, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, ?) RETURNING id`,
+				d.ObjectID, d.RepoID, d.Num, d.Title, d.Author, d.Status, d.IsPullRequest, d.TargetRef,
+				d.CreatedAt, d.UpdatedAt).Scan(&d.ID); err != nil {
+				return err
+			}
+			if first == nil {
+				return nil
+			}
+			first.DiscussionID = d.ID
+			first.CreatedAt = d.CreatedAt
+			return insertEvent(ctx, c, first)
+		})
+		if isUniqueViolation(err) && attempt < 10 {
+			// Another discussion took the number: take the next one.
+			continue
+		}
+		if isForeignKeyViolation(err) {
+			return haven.Errorf(haven.ERepoNotFound, "Repository not found")
+		}
+		return err
+	}
+}
+
+func insertEvent(ctx context.Context, c conn, ev *haven.DiscussionEvent) error {
+	ev.ObjectID = newObjectID()
+	if ev.CreatedAt.IsZero() {
+		ev.CreatedAt = now()
+	}
+	ev.UpdatedAt = ev.CreatedAt
+	if ev.Data == "" {
+		ev.Data = "{}"
+	}
+	if err := c.queryRow(ctx, `INSERT INTO discussion_events (object_id, discussion_id, type, author, body, hidden, hidden_by, data, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, FALSE, '', ?, ?, ?) RETURNING id`,
+		ev.ObjectID, ev.DiscussionID, ev.Type, ev.Author, ev.Body, ev.Data, ev.CreatedAt, ev.UpdatedAt).Scan(&ev.ID); err != nil {
+		return err
+	}
+	if ev.Type != haven.EventComment {
+		return nil
+	}
+	ev.Versions = []haven.CommentVersion{{Body: ev.Body, Author: ev.Author, CreatedAt: ev.CreatedAt}}
+	_, err := c.exec(ctx, `INSERT INTO discussion_comment_versions (event_id, body, author, created_at) VALUES (?, ?, ?, ?)`,
+		ev.ID, ev.Body, ev.Author, ev.CreatedAt)
+	return err
+}
+
+// Discussion returns discussion num of a repository.
+func (s *Store) Discussion(ctx context.Context, repoID int64, num int) (*haven.Discussion, error) {
+	d, err := scanDiscussion(s.conn().queryRow(ctx, `SELECT `+discussionColumns+` FROM discussions d
+		WHERE d.repo_id = ? AND d.num = ?`, repoID, num))
+	if err != nil {
+		return nil, noRows(err, errDiscussionNotFound())
+	}
+	return d, nil
+}
+
+// Discussions lists the discussions of a repository that f selects, newest
+// first, with their number of comments, and how many f selects in all.
+func (s *Store) Discussions(ctx context.Context, repoID int64, f haven.DiscussionFilter) ([]*haven.Discussion, int, error) {
+	where := []string{"d.repo_id = ?"}
+	args := []any{repoID}
+	if f.PullRequests != nil {
+		where = append(where, "d.is_pull_request = ?")
+		args = append(args, *f.PullRequests)
+	}
+	switch f.Status {
+	case "", "all":
+	case haven.StatusOpen:
+		where = append(where, "d.status IN ('open', 'draft')")
+	case haven.StatusClosed:
+		where = append(where, "d.status IN ('closed', 'merged')")
+	default:
+		where = append(where, "d.status = ?")
+		args = append(args, f.Status)
+	}
+	if f.Author != "" {
+		where = append(where, "d.author = ?")
+		args = append(args, f.Author)
+	}
+	if f.Search != "" {
+		where = append(where, "LOWER(d.title) LIKE ? ESCAPE '\\'")
+		args = append(args, "%"+escapeLike(strings.ToLower(f.Search))+"%")
+	}
+	cond := strings.Join(where, " AND ")
+	var total int
+	if err := s.conn().queryRow(ctx, `SELECT COUNT(*) FROM discussions d WHERE `+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	rows, err := s.conn().query(ctx, `SELECT `+discussionColumns+`,
+		(SELECT COUNT(*) FROM discussion_events e WHERE e.discussion_id = d.id AND e.type = 'comment')
+		FROM discussions d WHERE `+cond+` ORDER BY d.num DESC LIMIT ? OFFSET ?`, append(args, limit, max(f.Offset, 0))...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []*haven.Discussion
+	for rows.Next() {
+		var n int
+		d, err := scanDiscussion(rows, &n)
+		if err != nil {
+			return nil, 0, err
+		}
+		d.NumComments = n
+		out = append(out, d)
+	}
+	return out, total, rows.Err()
+}
+
+const eventColumns = `id, object_id, discussion_id, type, author, body, hidden, hidden_by, data, created_at, updated_at`
+
+func scanEvent(sc interface{ Scan(...any) error }) (*haven.DiscussionEvent, error) {
+	var ev haven.DiscussionEvent
+	if err := sc.Scan(&ev.ID, &ev.ObjectID, &ev.DiscussionID, &ev.Type, &ev.Author, &ev.Body, &ev.Hidden, &ev.HiddenBy,
+		&ev.Data, &ev.CreatedAt, &ev.UpdatedAt); err != nil {
+		return nil, err
+	}
+	ev.CreatedAt, ev.UpdatedAt = ev.CreatedAt.UTC(), ev.UpdatedAt.UTC()
+	return &ev, nil
+}
+
+// DiscussionEvents lists the events of a discussion in order, comments with
+// their versions.
+func (s *Store) DiscussionEvents(ctx context.Context, discussionID int64) ([]*haven.DiscussionEvent, error) {
+	rows, err := s.conn().query(ctx, `SELECT `+eventColumns+` FROM discussion_events WHERE discussion_id = ? ORDER BY id`, discussionID)
+	if err != nil {
+		return nil, err
+	}
+	var out []*haven.DiscussionEvent
+	byID := map[int64]*haven.DiscussionEvent{}
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, ev)
+		byID[ev.ID] = ev
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	vrows, err := s.conn().query(ctx, `SELECT v.event_id, v.body, v.author, v.created_at FROM discussion_comment_versions v
+		JOIN discussion_events e ON e.id = v.event_id WHERE e.discussion_id = ? ORDER BY v.id`, discussionID)
+	if err != nil {
+		return nil, err
+	}
+	defer vrows.Close()
+	for vrows.Next() {
+		var id int64
+		var v haven.CommentVersion
+		if err := vrows.Scan(&id, &v.Body, &v.Author, &v.CreatedAt); err != nil {
+			return nil, err
+		}
+		v.CreatedAt = v.CreatedAt.UTC()
+		if ev := byID[id]; ev != nil {
+			ev.Versions = append(ev.Versions, v)
+		}
+	}
+	return out, vrows.Err()
+}
+
+// DiscussionEvent returns the event objectID of a discussion.
+func (s *Store) DiscussionEvent(ctx context.Context, discussionID int64, objectID string) (*haven.DiscussionEvent, error) {
+	evs, err := s.DiscussionEvents(ctx, discussionID)
+	if err != nil {
+		return nil, err
+	}
+	for _, ev := range evs {
+		if ev.ObjectID == strings.ToLower(objectID) {
+			return ev, nil
+		}
+	}
+	return nil, haven.Errorf(haven.ENotFound, "Comment not found")
+}
+
+// AddDiscussionEvent appends ev to discussion d and applies change to d in
+// the same transaction; d is updated in place.
+func (s *Store) AddDiscussionEvent(ctx context.Context, d *haven.Discussion, ev *haven.DiscussionEvent, change haven.DiscussionChange) error {
+	return s.inTx(ctx, func(c conn) error {
+		t := now()
+		set := []string{"updated_at = ?"}
+		args := []any{t}
+		if change.Title != nil {
+			set, args = append(set, "title = ?"), append(args, *change.Title)
+		}
+		if change.Status != nil {
+			set, args = append(set, "status = ?"), append(args, *change.Status)
+		}
+		if change.MergeCommit != nil {
+			set, args = append(set, "merge_commit = ?"), append(args, *change.MergeCommit)
+		}
+		if change.Conflicts != nil {
+			set, args = append(set, "conflicting_files = ?"), append(args, strings.Join(*change.Conflicts, "\n"))
+		}
+		if err := c.execOne(ctx, errDiscussionNotFound(), `UPDATE discussions SET `+strings.Join(set, ", ")+` WHERE id = ?`,
+			append(args, d.ID)...); err != nil {
+			return err
+		}
+		if ev != nil {
+			ev.DiscussionID = d.ID
+			ev.CreatedAt = t
+			if err := insertEvent(ctx, c, ev); err != nil {
+				return err
+			}
+		}
+		d.UpdatedAt = t
+		if change.Title != nil {
+			d.Title = *change.Title
+		}
+		if change.Status != nil {
+			d.Status = *change.Status
+		}
+		if change.MergeCommit != nil {
+			d.MergeCommit = *change.MergeCommit
+		}
+		if change.Conflicts != nil {
+			d.Conflicts = *change.Conflicts
+		}
+		return nil
+	})
+}
+
+// EditComment gives comment ev of a discussion a new text by editor and keeps
+// the old one in its versions. Hidden comments cannot be edited.
+func (s *Store) EditComment(ctx context.Context, ev *haven.DiscussionEvent, body, editor string) error {
+	t := now()
+	err := s.inTx(ctx, func(c conn) error {
+		if err := c.execOne(ctx, haven.Errorf(haven.ENotFound, "Comment not found"), `UPDATE discussion_events SET body = ?, updated_at = ?
+			WHERE id = ? AND type = 'comment' AND NOT hidden`, body, t, ev.ID); err != nil {
+			return err
+		}
+		_, err := c.exec(ctx, `INSERT INTO discussion_comment_versions (event_id, body, author, created_at) VALUES (?, ?, ?, ?)`,
+			ev.ID, body, editor, t)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	ev.Body, ev.UpdatedAt = body, t
+	ev.Versions = append(ev.Versions, haven.CommentVersion{Body: body, Author: editor, CreatedAt: t})
+	return nil
+}
+
+// HideComment hides comment ev for good: its text and every version of it
+// are erased, so that nothing can serve them any more.
+func (s *Store) HideComment(ctx context.Context, ev *haven.DiscussionEvent, by string) error {
+	t := now()
+	err := s.inTx(ctx, func(c conn) error {
+		if err := c.execOne(ctx, haven.Errorf(haven.ENotFound, "Comment not found"), `UPDATE discussion_events
+			SET hidden = TRUE, hidden_by = ?, body = '', updated_at = ? WHERE id = ? AND type = 'comment'`, by, t, ev.ID); err != nil {
+			return err
+		}
+		_, err := c.exec(ctx, `UPDATE discussion_comment_versions SET body = '' WHERE event_id = ?`, ev.ID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	ev.Hidden, ev.HiddenBy, ev.Body, ev.UpdatedAt = true, by, "", t
+	for i := range ev.Versions {
+		ev.Versions[i].Body = ""
+	}
+	return nil
+}
