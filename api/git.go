@@ -43,6 +43,12 @@ func (s *Server) handleGit(w http.ResponseWriter, r *http.Request, repo *haven.R
 		s.writeError(w, r, errInvalid("Only smart HTTP is supported: use a git client that sends ?service=git-upload-pack"))
 		return
 	}
+	var prsBefore map[int]string
+	if sub == "git-receive-pack" && s.pulls != nil {
+		if g, err := s.git.Open(r.Context(), repo.Type, repo.RepoID()); err == nil {
+			prsBefore = pullRequestHeads(g)
+		}
+	}
 	if err := s.git.ServeSmartHTTP(w, r, repo.Type, repo.RepoID(), sub); err != nil {
 		s.log.Error("git smart HTTP", "repo", repo.FullName(), "service", sub, "err", err)
 		return
@@ -52,5 +58,6 @@ func (s *Server) handleGit(w http.ResponseWriter, r *http.Request, repo *haven.R
 		if err := s.refreshRepo(context.WithoutCancel(r.Context()), repo); err != nil {
 			s.log.Error("refreshing repository metadata after push", "repo", repo.FullName(), "err", err)
 		}
+		s.pushedPullRequests(context.WithoutCancel(r.Context()), repo, actorOf(r), prsBefore)
 	}
 }

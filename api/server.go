@@ -46,6 +46,10 @@ type Config struct {
 	// runtime) and hears of pushes through the queue; nil: Spaces run nothing.
 	Spaces SpaceDescriber
 
+	// PullRequests hears of commits that open or extend pull requests; nil:
+	// create_pr commits only make refs/pr/N.
+	PullRequests PullRequests
+
 	// Xet turns on the Xet protocol: token endpoints, the CAS service under
 	// /v1 and the Xet hints in resolve, tree, repo info and LFS batch. Files
 	// already stored through Xet stay downloadable when it is off.
@@ -116,6 +120,7 @@ type Server struct {
 	viewer   http.Handler
 	routes   []Routes
 	spaces   SpaceDescriber
+	pulls    PullRequests
 	tokens   sync.Map // token hash → actorEntry
 
 	downloads *downloadCounter
@@ -150,6 +155,7 @@ func New(cfg Config) (*Server, error) {
 		viewer:   cfg.Viewer,
 		routes:   cfg.Routes,
 		spaces:   cfg.Spaces,
+		pulls:    cfg.PullRequests,
 	}
 	s.downloads = newDownloadCounter(cfg.Meta, cfg.Logger)
 	return s, nil

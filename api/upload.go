@@ -34,7 +34,7 @@ func canWriteOrPropose(a *auth.Actor, repo *haven.Repo, createPR bool) error {
 // the file currently at that path.
 func (s *Server) handlePreupload(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
 	createPR := flag(r.URL.Query().Get("create_pr"))
-	if err := canWriteOrPropose(actorOf(r), repo, createPR); err != nil {
+	if err := s.canCommit(r.Context(), actorOf(r), repo, strings.Join(segs, "/"), createPR); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -122,7 +122,7 @@ func parseGitignore(text string) gitignore.Matcher {
 func (s *Server) handleCommit(w http.ResponseWriter, r *http.Request, repo *haven.Repo, segs []string) {
 	actor := actorOf(r)
 	createPR := flag(r.URL.Query().Get("create_pr"))
-	if err := canWriteOrPropose(actor, repo, createPR); err != nil {
+	if err := s.canCommit(r.Context(), actor, repo, strings.Join(segs, "/"), createPR); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -178,7 +178,11 @@ func (s *Server) handleCommit(w http.ResponseWriter, r *http.Request, repo *have
 			s.writeError(w, r, haven.Errorf(haven.EPrecondition, "The branch was updated since you opened this page. Please refresh and try again."))
 			return
 		}
-		prNum, err = s.openPullRequestRef(r.Context(), g, head)
+		if s.pulls != nil {
+			prNum, err = s.pulls.Open(r.Context(), repo, actor, creq.Title, creq.Message, ref, head)
+		} else {
+			prNum, err = s.openPullRequestRef(r.Context(), g, head)
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -194,6 +198,9 @@ func (s *Server) handleCommit(w http.ResponseWriter, r *http.Request, repo *have
 	}
 	if creq.Ref == "refs/heads/"+repo.DefaultBranch() {
 		s.refreshAfterWrite(r, repo)
+	}
+	if n := pullRequestNum(creq.Ref); n > 0 && s.pulls != nil {
+		s.pulls.Committed(context.WithoutCancel(r.Context()), repo, actor, n, head, sha)
 	}
 	resp := map[string]any{
 		"success":    true,

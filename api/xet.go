@@ -107,7 +107,7 @@ func (s *Server) handleXetToken(w http.ResponseWriter, r *http.Request, repo *ha
 	rev := strings.Join(segs, "/")
 	createPR := flag(r.URL.Query().Get("create_pr"))
 	if write {
-		if err := canWriteOrPropose(actorOf(r), repo, createPR); err != nil {
+		if err := s.canCommit(r.Context(), actorOf(r), repo, rev, createPR); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
