@@ -83,6 +83,10 @@ func (h *Handler) sameOrigin(r *http.Request) bool {
 	return false
 }
 
+// ForgetSessions drops the briefly remembered identities of sessions, e.g.
+// after a decision on an access request changes what a user may download.
+func (h *Handler) ForgetSessions() { h.sessions.Clear() }
+
 func (h *Handler) sessionActor(r *http.Request, hash string) (*auth.Actor, error) {
 	if e, ok := h.sessions.Load(hash); ok && time.Now().Before(e.(sessionEntry).expires) {
 		return e.(sessionEntry).actor, nil

@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/havenhub/haven/access"
 	"github.com/havenhub/haven/api"
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/blob"
@@ -135,6 +136,10 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		}
 	}
 	var srv *api.Server
+	gates := access.New(access.Config{Meta: st.meta, PublicURL: publicURL, Logger: log, Changed: func() {
+		srv.ForgetTokens()
+		pages.ForgetSessions()
+	}})
 	spaceApps, err := spaces.New(spaces.Config{
 		Meta: st.meta,
 		Git:  st.git,
@@ -166,7 +171,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Logger:    log,
 		Xet:       storage.xet,
 		Spaces:    spaceApps,
-		Routes:    []api.Routes{spaceApps},
+		Routes:    []api.Routes{spaceApps, gates},
 	})
 	if err != nil {
 		return err
