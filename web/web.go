@@ -46,6 +46,8 @@ type Handler struct {
 	// Spaces, when set, runs the apps of Space repositories: their pages
 	// show the app, its stage, logs and settings. Set it before serving.
 	Spaces SpaceRuntime
+	// Collections, when set, serves the collection pages. Set it before serving.
+	Collections CollectionPages
 
 	meta   *meta.Store
 	git    *gitstore.Store
@@ -157,6 +159,12 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, segs []string) {
 		return
 	case len(segs) == 3 && segs[0] == "organizations" && segs[2] == "members" && (get || post):
 		h.members(w, r, segs[1])
+		return
+	case len(segs) == 2 && segs[0] == "collections" && get:
+		h.collectionList(w, r, segs[1])
+		return
+	case len(segs) == 3 && segs[0] == "collections" && get:
+		h.collection(w, r, segs[1]+"/"+segs[2])
 		return
 	case len(segs) == 2 && segs[0] == "organizations" && get:
 		h.profile(w, r, segs[1])

@@ -24,6 +24,7 @@ import (
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/blob/blobstore"
+	"github.com/havenhub/haven/collections"
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/runner"
@@ -159,6 +160,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	if err != nil {
 		return err
 	}
+	colls := collections.New(collections.Config{Meta: st.meta, PublicURL: publicURL, Markdown: web.RenderNote, Logger: log})
 	srv, err = api.New(api.Config{
 		Web:       pages,
 		Sessions:  pages,
@@ -171,7 +173,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Logger:    log,
 		Xet:       storage.xet,
 		Spaces:    spaceApps,
-		Routes:    []api.Routes{spaceApps, gates},
+		Routes:    []api.Routes{spaceApps, gates, colls},
 	})
 	if err != nil {
 		return err
@@ -183,6 +185,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	defer spaceApps.Close()
 	pages.TokensChanged = srv.ForgetTokens
 	pages.Spaces = spaceApps
+	pages.Collections = colls
 	go srv.RefreshTrending(ctx, time.Hour)
 	vw.Authenticate = srv.Authenticate
 	hs := &http.Server{
