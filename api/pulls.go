@@ -76,3 +76,13 @@ func (s *Server) pushedPullRequests(ctx context.Context, repo *haven.Repo, a *au
 		}
 	}
 }
+
+// RepoChanged is for changes to a repository's git made outside the API (a
+// merged pull request): it drops the cached answers and refreshes the
+// derived metadata (card, tags, head) from the default branch.
+func (s *Server) RepoChanged(ctx context.Context, repo *haven.Repo) {
+	s.changed(repo)
+	if err := s.refreshRepo(ctx, repo); err != nil {
+		s.log.Error("refreshing repository metadata", "repo", repo.FullName(), "err", err)
+	}
+}

@@ -324,3 +324,8 @@ func (s *Store) HideComment(ctx context.Context, ev *haven.DiscussionEvent, by s
 	}
 	return nil
 }
+
+// DeleteDiscussion deletes a discussion with its events.
+func (s *Store) DeleteDiscussion(ctx context.Context, id int64) error {
+	return s.conn().execOne(ctx, errDiscussionNotFound(), `DELETE FROM discussions WHERE id = ?`, id)
+}

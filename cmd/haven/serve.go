@@ -19,12 +19,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/access"
 	"github.com/havenhub/haven/api"
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/blob/blobstore"
 	"github.com/havenhub/haven/collections"
+	"github.com/havenhub/haven/discussions"
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/runner"
@@ -161,19 +163,22 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		return err
 	}
 	colls := collections.New(collections.Config{Meta: st.meta, PublicURL: publicURL, Markdown: web.RenderNote, Logger: log})
+	discs := discussions.New(discussions.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Render: web.RenderComment, Logger: log,
+		Changed: func(ctx context.Context, repo *haven.Repo) { srv.RepoChanged(ctx, repo) }})
 	srv, err = api.New(api.Config{
-		Web:       pages,
-		Sessions:  pages,
-		Viewer:    vw,
-		Meta:      st.meta,
-		Git:       st.git,
-		Blobs:     st.blobs,
-		PublicURL: publicURL,
-		Secret:    secret,
-		Logger:    log,
-		Xet:       storage.xet,
-		Spaces:    spaceApps,
-		Routes:    []api.Routes{spaceApps, gates, colls},
+		Web:          pages,
+		Sessions:     pages,
+		Viewer:       vw,
+		Meta:         st.meta,
+		Git:          st.git,
+		Blobs:        st.blobs,
+		PublicURL:    publicURL,
+		Secret:       secret,
+		Logger:       log,
+		Xet:          storage.xet,
+		Spaces:       spaceApps,
+		Routes:       []api.Routes{spaceApps, gates, colls, discs},
+		PullRequests: discs,
 	})
 	if err != nil {
 		return err
