@@ -131,6 +131,9 @@ func (h *Handler) routeRepo(w http.ResponseWriter, r *http.Request, t haven.Repo
 	case "settings":
 		h.repoSettings(w, r, repo)
 		return
+	case "access-requests":
+		h.accessRequests(w, r, repo)
+		return
 	case "upload":
 		h.upload(w, r, repo, rest)
 		return
@@ -293,6 +296,7 @@ type cardData struct {
 	LastCommit *gitstore.Commit
 	Snippets   []snippet
 	Chart      template.HTML
+	Gate       *gateView // the access-request form of a gated repository
 }
 
 // repoCard answers GET /{repo}: the card, metadata and sidebar.
@@ -325,6 +329,10 @@ func (h *Handler) repoCard(w http.ResponseWriter, r *http.Request, repo *haven.R
 		}
 	} else if !haven.IsCode(rerr, haven.EEntryNotFound) {
 		h.fail(w, r, rerr)
+		return
+	}
+	if d.Gate, err = h.gate(r, repo, readme); err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	d.Chips, d.License = cardChips(repo)

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/access"
 	"github.com/havenhub/haven/api"
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/internal/storetest"
@@ -59,8 +60,9 @@ func newSite(t testing.TB) *site {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { apps.Close() })
+	gates := access.New(access.Config{Meta: m, PublicURL: ts.URL, Changed: func() { srv.ForgetTokens(); pages.ForgetSessions() }})
 	srv, err = api.New(api.Config{Meta: m, Git: g, Blobs: b, PublicURL: ts.URL, Secret: secret,
-		Web: pages, Sessions: pages, Spaces: apps, Routes: []api.Routes{apps}})
+		Web: pages, Sessions: pages, Spaces: apps, Routes: []api.Routes{apps, gates}})
 	if err != nil {
 		t.Fatal(err)
 	}

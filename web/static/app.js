@@ -232,6 +232,11 @@
 			await api("PUT", root.dataset.api + "/settings", { private: f.visibility.value === "private" });
 			show(ok, "Visibility saved: the repository is now " + f.visibility.value + ".");
 		});
+		run($("form[data-gated]", root), async (f) => {
+			const g = f.gated.value;
+			await api("PUT", root.dataset.api + "/settings", { gated: g === "off" ? false : g });
+			location.reload();
+		});
 		run($("form[data-move]", root), async (f) => {
 			const to = f.to.value.trim();
 			await api("POST", "/api/repos/move", { fromRepo: id, toRepo: to, type });
@@ -644,12 +649,52 @@
 		}
 	}
 
+	// --- Gated repositories: the request form on the card page, and the
+	// owners' page of requests. The form also works without the script (the
+	// API sends a form post back to the page); with it, errors show in place. ---
+	function gate() {
+		const form = $("form[data-gate-form]");
+		if (form) form.addEventListener("submit", async (ev) => {
+			ev.preventDefault();
+			const answers = {};
+			for (const el of form.elements) {
+				if (!el.name) continue;
+				answers[el.name] = el.type === "checkbox" ? el.checked : el.value;
+			}
+			try {
+				await api("POST", form.getAttribute("action"), answers);
+				location.reload();
+			} catch (e) { show($("[data-error]", form), e.message); }
+		});
+		const root = $("[data-access-requests]");
+		if (!root) return;
+		const err = $("[data-error]", root);
+		const base = root.dataset.api + "/user-access-request/";
+		for (const btn of $$("[data-access-handle]", root)) {
+			btn.addEventListener("click", async () => {
+				const body = { user: btn.dataset.user, status: btn.dataset.accessHandle };
+				if (body.status === "rejected") {
+					const reason = prompt("Reason shown to the user (optional, at most 200 characters):", "");
+					if (reason === null) return;
+					if (reason.trim()) body.rejectionReason = reason.trim();
+				}
+				try { await api("POST", base + "handle", body); location.reload(); } catch (e) { show(err, e.message); }
+			});
+		}
+		const grant = $("form[data-access-grant]", root);
+		if (grant) grant.addEventListener("submit", async (ev) => {
+			ev.preventDefault();
+			try { await api("POST", base + "grant", { user: grant.elements.user.value.trim() }); location.reload(); } catch (e) { show(err, e.message); }
+		});
+	}
+
 	function init() {
 		quickSearch();
 		likes();
 		small();
 		newRepo();
 		settings();
+		gate();
 		refs();
 		upload();
 		edit();
