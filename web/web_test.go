@@ -21,6 +21,7 @@ import (
 	"github.com/havenhub/haven/access"
 	"github.com/havenhub/haven/api"
 	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/collections"
 	"github.com/havenhub/haven/internal/storetest"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/spaces"
@@ -61,14 +62,16 @@ func newSite(t testing.TB) *site {
 	}
 	t.Cleanup(func() { apps.Close() })
 	gates := access.New(access.Config{Meta: m, PublicURL: ts.URL, Changed: func() { srv.ForgetTokens(); pages.ForgetSessions() }})
+	colls := collections.New(collections.Config{Meta: m, PublicURL: ts.URL, Markdown: web.RenderNote})
 	srv, err = api.New(api.Config{Meta: m, Git: g, Blobs: b, PublicURL: ts.URL, Secret: secret,
-		Web: pages, Sessions: pages, Spaces: apps, Routes: []api.Routes{apps, gates}})
+		Web: pages, Sessions: pages, Spaces: apps, Routes: []api.Routes{apps, gates, colls}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
 	pages.TokensChanged = srv.ForgetTokens
 	pages.Spaces = apps
+	pages.Collections = colls
 	ts.Config.Handler = apps.Handler(srv)
 	s := &site{t: t, url: ts.URL, meta: m, handler: ts.Config.Handler, tokens: map[string]string{}}
 	for _, name := range []string{"alice", "bob"} {
