@@ -199,3 +199,23 @@ func exitCode(err error) int {
 	}
 	return -1
 }
+
+// MergeBase is the best common ancestor of the revisions a and b.
+func (r *Repo) MergeBase(ctx context.Context, a, b string) (string, error) {
+	ha, err := r.resolve(a)
+	if err != nil {
+		return "", err
+	}
+	hb, err := r.resolve(b)
+	if err != nil {
+		return "", err
+	}
+	out, err := runGit(ctx, r.path, nil, "merge-base", ha.String(), hb.String())
+	if err != nil {
+		if exitCode(err) == 1 {
+			return "", haven.Errorf(haven.ERevisionNotFound, "%s and %s have no common history", a, b)
+		}
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
+}

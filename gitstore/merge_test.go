@@ -54,6 +54,9 @@ func TestMerge(t *testing.T) {
 				t.Fatalf("Diff = %q, %v; want the pull request's changes only", diff, err)
 			}
 
+			if mb, err := r.MergeBase(ctx, "refs/heads/main", "refs/pr/1"); err != nil || mb != base {
+				t.Fatalf("MergeBase = %s, %v; want %s", mb, err, base)
+			}
 			res, err := r.Merge(ctx, "refs/heads/main", "refs/pr/1", alice, "Merge pull request #1", "")
 			if tc.conflicts != nil {
 				wantCode(t, err, haven.EConflict)
