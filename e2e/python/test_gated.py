@@ -183,3 +183,25 @@ def test_access_requests_need_a_gated_repo(api, new_repo, other_user):
         list(api.list_pending_access_requests(new_repo))
     with pytest.raises(HfHubHTTPError):
         api.grant_access(new_repo, other_user)
+
+
+def test_private_gated_repo_stays_hidden(api, endpoint, other_token, other_user, user, repo_name):
+    """The access-request endpoints of a private repository answer as for one that does not exist."""
+    repo_id = f"{user}/{repo_name}"
+    api.create_repo(repo_id, private=True)
+    api.update_repo_settings(repo_id, gated="manual")
+    missing = f"{user}/no-such-repo-{repo_name}"
+    for rid in (repo_id, missing):
+        for method, path in [
+            ("POST", f"/api/models/{rid}/ask-access"),
+            ("GET", f"/api/models/{rid}/user-access-request/pending"),
+            ("POST", f"/api/models/{rid}/user-access-request/cancel"),
+        ]:
+            for tok, status in ((other_token, 404), (None, 401)):
+                r = raw(method, endpoint, path, tok, json={})
+                assert r.status_code == status, (rid, method, path, r.status_code, r.text)
+                assert r.headers.get("X-Error-Code") == "RepoNotFound", (rid, path)
+    # Granting access does not open a private repository.
+    api.grant_access(repo_id, other_user)
+    r = raw("GET", endpoint, f"/api/models/{repo_id}/auth-check", other_token)
+    assert r.status_code == 404
