@@ -65,17 +65,28 @@ func (h *Handler) commit(w http.ResponseWriter, r *http.Request, repo *haven.Rep
 		return
 	}
 	d := commitData{repoView: v, Commit: c}
-	newFiles, err := fileMap(g, sha)
-	if err != nil {
+	if len(c.Parents) > 0 {
+		d.Parent = c.Parents[0]
+	}
+	if d.Files, d.Adds, d.Dels, d.Truncated, err = h.treeDiff(g, repo, d.Parent, sha); err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	h.render(w, r, http.StatusOK, "commit", c.Title+" · "+repo.FullName(), d)
+}
+
+// treeDiff compares the files of two commits (oldSHA "" for none): the
+// changed files, at most maxDiffFiles of them, their added and deleted
+// lines, and how many files were left out.
+func (h *Handler) treeDiff(g *gitstore.Repo, repo *haven.Repo, oldSHA, sha string) (files []fileDiff, adds, dels, truncated int, err error) {
+	newFiles, err := fileMap(g, sha)
+	if err != nil {
+		return nil, 0, 0, 0, err
+	}
 	oldFiles := map[string]gitstore.Entry{}
-	if len(c.Parents) > 0 {
-		d.Parent = c.Parents[0]
-		if oldFiles, err = fileMap(g, d.Parent); err != nil {
-			h.fail(w, r, err)
-			return
+	if oldSHA != "" {
+		if oldFiles, err = fileMap(g, oldSHA); err != nil {
+			return nil, 0, 0, 0, err
 		}
 	}
 	var paths []string
@@ -91,7 +102,7 @@ func (h *Handler) commit(w http.ResponseWriter, r *http.Request, repo *haven.Rep
 	}
 	sort.Strings(paths)
 	if len(paths) > maxDiffFiles {
-		d.Truncated = len(paths) - maxDiffFiles
+		truncated = len(paths) - maxDiffFiles
 		paths = paths[:maxDiffFiles]
 	}
 	for _, p := range paths {
@@ -108,11 +119,11 @@ func (h *Handler) commit(w http.ResponseWriter, r *http.Request, repo *haven.Rep
 			fd.ViewURL = repoURL(repo, "/blob/", url.PathEscape(sha), "/", escPath(p))
 		}
 		h.diffFile(g, &fd, o, hadOld, n, hasNew)
-		d.Adds += fd.Adds
-		d.Dels += fd.Dels
-		d.Files = append(d.Files, fd)
+		adds += fd.Adds
+		dels += fd.Dels
+		files = append(files, fd)
 	}
-	h.render(w, r, http.StatusOK, "commit", c.Title+" · "+repo.FullName(), d)
+	return files, adds, dels, truncated, nil
 }
 
 // fileMap lists every file of a commit by path.

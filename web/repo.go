@@ -134,6 +134,9 @@ func (h *Handler) routeRepo(w http.ResponseWriter, r *http.Request, t haven.Repo
 	case "access-requests":
 		h.accessRequests(w, r, repo)
 		return
+	case "discussions":
+		h.discussions(w, r, repo, rest)
+		return
 	case "upload":
 		h.upload(w, r, repo, rest)
 		return

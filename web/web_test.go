@@ -22,6 +22,7 @@ import (
 	"github.com/havenhub/haven/api"
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/collections"
+	"github.com/havenhub/haven/discussions"
 	"github.com/havenhub/haven/internal/storetest"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/spaces"
@@ -63,8 +64,9 @@ func newSite(t testing.TB) *site {
 	t.Cleanup(func() { apps.Close() })
 	gates := access.New(access.Config{Meta: m, PublicURL: ts.URL, Changed: func() { srv.ForgetTokens(); pages.ForgetSessions() }})
 	colls := collections.New(collections.Config{Meta: m, PublicURL: ts.URL, Markdown: web.RenderNote})
+	discs := discussions.New(discussions.Config{Meta: m, Git: g, PublicURL: ts.URL, Render: web.RenderComment})
 	srv, err = api.New(api.Config{Meta: m, Git: g, Blobs: b, PublicURL: ts.URL, Secret: secret,
-		Web: pages, Sessions: pages, Spaces: apps, Routes: []api.Routes{apps, gates, colls}})
+		Web: pages, Sessions: pages, Spaces: apps, Routes: []api.Routes{apps, gates, colls, discs}, PullRequests: discs})
 	if err != nil {
 		t.Fatal(err)
 	}

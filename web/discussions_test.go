@@ -1,0 +1,121 @@
+package web_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestCommunityPages opens a discussion with hostile Markdown and a pull
+// request with a conflict, and checks the Community tab: the list, the
+// thread with the sanitised comment, the diff, and who sees which buttons.
+func TestCommunityPages(t *testing.T) {
+	s := newSite(t)
+	s.createRepo("alice", "tiny", false)
+	s.commit("alice", "alice/tiny", "base", map[string]string{"a.txt": "base\n"})
+	post := func(user, path string, body any) map[string]any {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		p := s.apiDo("POST", "/api/models/alice/tiny/discussions"+path, s.tokens[user], "application/json", b)
+		if p.status != 200 && p.status != 201 {
+			t.Fatalf("POST %s: %d %s", path, p.status, p.body)
+		}
+		var out map[string]any
+		json.Unmarshal([]byte(p.body), &out)
+		return out
+	}
+	post("bob", "", map[string]any{"title": "A question", "description": "**bold** <script>alert(1)</script><img src=x onerror=alert(2)>"})
+	post("bob", "", map[string]any{"title": "A proposal", "pullRequest": true})
+	// Bob's pull request changes a.txt; main changes it too: a conflict.
+	var nd strings.Builder
+	nd.WriteString(`{"key":"header","value":{"summary":"pr change"}}` + "\n")
+	nd.WriteString(`{"key":"file","value":{"path":"a.txt","content":"cHIK","encoding":"base64"}}` + "\n")
+	if p := s.apiDo("POST", "/api/models/alice/tiny/commit/refs%2Fpr%2F2", s.tokens["bob"], "application/x-ndjson", []byte(nd.String())); p.status != 200 {
+		t.Fatalf("bob's commit to his pull request: %d %s", p.status, p.body)
+	}
+	s.commit("alice", "alice/tiny", "main change", map[string]string{"a.txt": "main\n"})
+
+	alice, bob, anon := s.browser(), s.browser(), s.browser()
+	alice.signIn("alice")
+	bob.signIn("bob")
+
+	list := anon.get("/alice/tiny/discussions")
+	if list.status != 200 || !strings.Contains(list.body, "A question") || !strings.Contains(list.body, "A proposal") || !strings.Contains(list.body, ">Community<") {
+		t.Fatalf("list: %d\n%s", list.status, list.body)
+	}
+	if p := anon.get("/alice/tiny/discussions?type=pull_request"); strings.Contains(p.body, "A question") {
+		t.Error("the pull request filter lists a discussion")
+	}
+
+	thread := anon.get("/alice/tiny/discussions/1")
+	if thread.status != 200 || !strings.Contains(thread.body, "<strong>bold</strong>") {
+		t.Fatalf("thread: %d\n%s", thread.status, thread.body)
+	}
+	for _, bad := range []string{"<script>alert", "onerror"} {
+		if strings.Contains(thread.body, bad) {
+			t.Errorf("the thread carries %q", bad)
+		}
+	}
+
+	tests := []struct {
+		who       *browser
+		name      string
+		path      string
+		want      []string
+		wantNot   []string
+		wantState int
+	}{
+		{alice, "writer publishes a draft", "/alice/tiny/discussions/2", []string{"data-status=\"open\"", "conflicts with main", "<code>a.txt</code>", "data-comment"}, []string{"data-merge"}, 200},
+		{bob, "author moderates, cannot merge", "/alice/tiny/discussions/2", []string{"data-status=\"open\"", "data-comment"}, []string{"data-merge"}, 200},
+		{anon, "visitor reads only", "/alice/tiny/discussions/2", []string{"Sign in"}, []string{"data-merge", "data-status", "data-comment"}, 200},
+		{anon, "diff", "/alice/tiny/discussions/2/files", []string{"a.txt", "&#43; pr"}, nil, 200},
+		{anon, "no diff of a discussion", "/alice/tiny/discussions/1/files", nil, nil, http.StatusNotFound},
+		{anon, "missing", "/alice/tiny/discussions/9", nil, nil, http.StatusNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.who.get(tc.path)
+			if p.status != tc.wantState {
+				t.Fatalf("GET %s = %d, want %d", tc.path, p.status, tc.wantState)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(p.body, w) {
+					t.Errorf("GET %s lacks %q\n%s", tc.path, w, between(p.body, "<main", "</main>"))
+				}
+			}
+			for _, w := range tc.wantNot {
+				if strings.Contains(p.body, w) {
+					t.Errorf("GET %s has %q", tc.path, w)
+				}
+			}
+		})
+	}
+
+	// Once published, the writer gets a merge button, held back by the conflict.
+	post("bob", "/2/status", map[string]any{"status": "open"})
+	if p := alice.get("/alice/tiny/discussions/2"); !strings.Contains(p.body, "data-merge disabled") {
+		t.Errorf("the writer's merge button of a conflicting pull request is not disabled:\n%s", between(p.body, "<main", "</main>"))
+	}
+	if p := bob.get("/alice/tiny/discussions/2"); strings.Contains(p.body, "data-merge") {
+		t.Error("bob, who cannot write the repository, sees a merge button")
+	}
+
+	// Discussions of a private repository are pages nobody else finds.
+	s.createRepo("alice", "secret", true)
+	s.commit("alice", "alice/secret", "base", map[string]string{"a.txt": "x\n"})
+	b, _ := json.Marshal(map[string]any{"title": "Hidden talk"})
+	if p := s.apiDo("POST", "/api/models/alice/secret/discussions", s.tokens["alice"], "application/json", b); p.status != 200 {
+		t.Fatalf("create: %d %s", p.status, p.body)
+	}
+	for _, path := range []string{"/alice/secret/discussions", "/alice/secret/discussions/1"} {
+		if p := alice.get(path); p.status != 200 {
+			t.Errorf("owner: GET %s = %d", path, p.status)
+		}
+		for who, b := range map[string]*browser{"bob": bob, "visitor": anon} {
+			if p := b.get(path); p.status != http.StatusNotFound || strings.Contains(p.body, "Hidden talk") {
+				t.Errorf("%s: GET %s = %d", who, path, p.status)
+			}
+		}
+	}
+}
