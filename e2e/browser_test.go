@@ -12,7 +12,8 @@ import (
 // playwright-core): sign in, create a repository, write its card, upload
 // files, browse a tag, read a diff, search and filter, like, create and
 // revoke a token, browse a dataset in the viewer, manage branches, tags and
-// an organisation's members. Screenshots go to test-output/screenshots.
+// an organisation's members, make a collection and add to it. Screenshots go
+// to test-output/screenshots.
 func TestBrowser(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {

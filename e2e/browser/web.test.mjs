@@ -343,6 +343,34 @@ test("manage an organisation's members", async () => {
 	assert.equal(await page.getByRole("row").filter({ hasText: other }).count(), 0);
 });
 
+test("collections: create one, add the repository with a note, remove it", async () => {
+	await page.goto(`/collections/${user}`);
+	await page.getByLabel("Title").fill("Browser picks");
+	await page.getByLabel("Description").fill("Chosen in the browser");
+	await page.getByRole("button", { name: "Create" }).click();
+	await page.waitForURL(/\/collections\/[^/]+\/browser-picks-[0-9a-f]{24}$/);
+	const url = page.url();
+	await page.getByText("This collection is empty.").waitFor();
+	await page.goto(repoPath);
+	const menu = page.locator("details[data-add-collection]");
+	await menu.locator("summary").click();
+	await menu.getByLabel("Collection").selectOption({ label: `${user} / Browser picks` });
+	await menu.getByLabel("Note").fill("A **fine** model <script>alert(1)</script>");
+	await menu.getByRole("button", { name: "Add", exact: true }).click();
+	await menu.getByRole("status").filter({ hasText: "Added to" }).waitFor();
+	await shot("23-add-to-collection");
+	await page.goto(url);
+	await page.locator(".note strong", { hasText: "fine" }).waitFor();
+	assert.equal(await page.locator(".note script").count(), 0, "a note's script reached the page");
+	await shot("24-collection");
+	await page.getByRole("button", { name: /^Remove/ }).click();
+	await page.getByRole("button", { name: /^Remove/ }).waitFor({ state: "detached" });
+	page.once("dialog", (d) => d.accept());
+	await page.getByRole("button", { name: "Delete this collection" }).click();
+	await page.waitForURL(base + `/collections/${user}`);
+	await page.getByText("No collections yet.").waitFor();
+});
+
 test("pages on a phone and in the dark", async () => {
 	await page.setViewportSize({ width: 390, height: 844 });
 	await page.goto(repoPath);
