@@ -132,7 +132,7 @@ const base = "/api/models/alice/tiny/discussions"
 
 func TestRights(t *testing.T) {
 	h := newHub(t)
-	h.do("bob", "POST", base, map[string]any{"title": "Bob's question"}, 200)            // #1
+	h.do("bob", "POST", base, map[string]any{"title": "Bob's question"}, 200)                // #1
 	h.do("bob", "POST", base, map[string]any{"title": "Bob's PR", "pullRequest": true}, 200) // #2
 	c := h.do("bob", "POST", base+"/1/comment", map[string]any{"comment": "hello"}, 201)
 	bobComment := c["newMessage"].(map[string]any)["id"].(string)
