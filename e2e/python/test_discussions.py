@@ -240,3 +240,19 @@ def test_discussions_on_datasets_and_spaces(api, user, repo_name):
         d = api.create_discussion(repo_id, title="Hello", repo_type=repo_type)
         assert d.url.endswith(f"/{repo_type}s/{repo_id}/discussions/1")
         assert api.get_discussion_details(repo_id, 1, repo_type=repo_type).repo_type == repo_type
+
+
+def test_upload_folder_create_pr_by_a_reader(api, other_api, new_repo, tmp_path):
+    """upload_folder(create_pr=True) opens a draft with create_pull_request, then commits to its ref."""
+    api.create_commit(new_repo, [CommitOperationAdd("file.txt", b"base\n")], commit_message="base")
+    folder = tmp_path / "proposal"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"proposed": true}\n')
+    (folder / "weights.bin").write_bytes(b"\x00" + os.urandom(2048))
+    info = other_api.upload_folder(repo_id=new_repo, folder_path=folder, commit_message="Proposed files", create_pr=True)
+    assert info.pr_num == 1 and info.pr_url.endswith(f"/{new_repo}/discussions/1")
+    pr = api.get_discussion_details(new_repo, 1)
+    assert pr.is_pull_request and pr.author == "bob" and pr.title == "Proposed files"
+    assert [e.oid for e in pr.events if e.type == "commit"] == [info.oid]
+    assert {"config.json", "weights.bin"} <= set(api.list_repo_files(new_repo, revision="refs/pr/1"))
+    assert "config.json" not in api.list_repo_files(new_repo)
