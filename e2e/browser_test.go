@@ -36,7 +36,7 @@ func TestBrowser(t *testing.T) {
 	s.createOrg("acme", "alice")
 	token := s.createToken("alice", "write")
 	shots := filepath.Join(repoRoot, "test-output", "screenshots")
-	cmd := exec.Command(node, "--test", "--test-concurrency=1", "--test-reporter=spec", "web.test.mjs")
+	cmd := exec.Command(node, "--test", "--test-concurrency=1", "--test-reporter=spec", "web.test.mjs", "gated.test.mjs")
 	cmd.Dir = dir
 	cmd.Env = append(filterEnv(os.Environ(), "HAVEN_"),
 		"HAVEN_URL="+s.URL,
