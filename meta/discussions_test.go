@@ -126,6 +126,12 @@ func testDiscussions(t *testing.T, s *meta.Store) {
 		t.Fatalf("comments counted: %+v", list)
 	}
 
+	// A discussion can be deleted alone, with its events.
+	mustNil(t, s.DeleteDiscussion(ctx, legacy.ID))
+	_, err = s.Discussion(ctx, repo.ID, legacy.Num)
+	wantCode(t, err, haven.ENotFound)
+	wantCode(t, s.DeleteDiscussion(ctx, legacy.ID), haven.ENotFound)
+
 	// Deleting the repository deletes its discussions.
 	mustNil(t, s.DeleteRepo(ctx, repo.ID))
 	list, total, err := s.Discussions(ctx, repo.ID, haven.DiscussionFilter{})
