@@ -142,19 +142,115 @@ type User struct {
 // Role is what a token may do.
 type Role string
 
-// Token roles.
+// Token roles. A fine-grained token may do only what its FineGrained
+// scopes allow, within its owner's rights.
 const (
-	RoleRead  Role = "read"
-	RoleWrite Role = "write"
+	RoleRead        Role = "read"
+	RoleWrite       Role = "write"
+	RoleFineGrained Role = "fineGrained"
 )
 
 // ParseRole validates a role name.
 func ParseRole(s string) (Role, error) {
 	switch Role(s) {
-	case RoleRead, RoleWrite:
+	case RoleRead, RoleWrite, RoleFineGrained:
 		return Role(s), nil
 	}
-	return "", Errorf(EInvalid, "Invalid token role %q: expected read or write", s)
+	return "", Errorf(EInvalid, "Invalid token role %q: expected read, write or fineGrained", s)
+}
+
+// The Hub's permission strings of fine-grained tokens.
+const (
+	PermRepoContentRead          = "repo.content.read"
+	PermRepoWrite                = "repo.write"
+	PermRepoAccessRead           = "repo.access.read"
+	PermDiscussionWrite          = "discussion.write"
+	PermPostWrite                = "post.write"
+	PermCollectionRead           = "collection.read"
+	PermCollectionWrite          = "collection.write"
+	PermUserWebhooksRead         = "user.webhooks.read"
+	PermUserWebhooksWrite        = "user.webhooks.write"
+	PermOrgRead                  = "org.read"
+	PermOrgWrite                 = "org.write"
+	PermInferenceServerlessWrite = "inference.serverless.write"
+	PermInferenceEndpointsInfer  = "inference.endpoints.infer.write"
+	PermInferenceEndpointsWrite  = "inference.endpoints.write"
+	PermResourceGroupWrite       = "resourceGroup.write"
+	PermJobWrite                 = "job.write"
+	PermOrgServiceAccountsRead   = "org.serviceAccounts.read"
+	PermOrgServiceAccountsWrite  = "org.serviceAccounts.write"
+)
+
+// Permissions lists every permission string a fine-grained token may hold.
+var Permissions = []string{
+	PermRepoContentRead, PermRepoWrite, PermRepoAccessRead, PermDiscussionWrite, PermPostWrite,
+	PermCollectionRead, PermCollectionWrite, PermUserWebhooksRead, PermUserWebhooksWrite,
+	PermOrgRead, PermOrgWrite, PermInferenceServerlessWrite, PermInferenceEndpointsInfer,
+	PermInferenceEndpointsWrite, PermResourceGroupWrite, PermJobWrite,
+	PermOrgServiceAccountsRead, PermOrgServiceAccountsWrite,
+}
+
+// GlobalPermissions are those a fine-grained token may hold for every
+// public repository rather than for a named entity.
+var GlobalPermissions = []string{PermDiscussionWrite, PermPostWrite}
+
+// FineGrained is what a fine-grained token may do, as whoami-v2 reports it.
+type FineGrained struct {
+	CanReadGatedRepos bool         `json:"canReadGatedRepos"`
+	Global            []string     `json:"global"`
+	Scoped            []TokenScope `json:"scoped"`
+}
+
+// TokenScope gives permissions on one entity: a user or org (every
+// repository of that namespace) or one repository.
+type TokenScope struct {
+	Entity      TokenEntity `json:"entity"`
+	Permissions []string    `json:"permissions"`
+}
+
+// TokenEntity names what a scope applies to. Type is "user", "org",
+// "model", "dataset" or "space"; Name is a namespace or a repository id.
+type TokenEntity struct {
+	Type string `json:"type"`
+	Name string `json:"name"`
+}
+
+// Validate checks the entity types and permission strings of f.
+func (f *FineGrained) Validate() error {
+	known := func(p string, set []string) bool {
+		for _, q := range set {
+			if p == q {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range f.Global {
+		if !known(p, GlobalPermissions) {
+			return Errorf(EInvalid, "Invalid global permission %q: expected one of %s", p, strings.Join(GlobalPermissions, ", "))
+		}
+	}
+	for _, sc := range f.Scoped {
+		switch sc.Entity.Type {
+		case "user", "org":
+			if !ValidName(sc.Entity.Name) {
+				return Errorf(EInvalid, "Invalid namespace %q in a token scope", sc.Entity.Name)
+			}
+		case "model", "dataset", "space":
+			ns, name, ok := strings.Cut(sc.Entity.Name, "/")
+			if !ok || !ValidName(ns) || name == "" {
+				return Errorf(EInvalid, "Invalid repository %q in a token scope: expected NAMESPACE/NAME", sc.Entity.Name)
+			}
+		default:
+			return Errorf(EInvalid, "Invalid token scope type %q: expected user, org, model, dataset or space", sc.Entity.Type)
+		}
+		for _, p := range sc.Permissions {
+			if !known(p, Permissions) {
+				return Errorf(EInvalid, "Invalid permission %q", p)
+			}
+		}
+	}
+	return nil
 }
 
 // Token is an access token. Only its hash is stored; the plain text is shown once.
@@ -165,12 +261,19 @@ type Token struct {
 	Role        Role
 	CreatedAt   time.Time
 	LastUsedAt  time.Time
+	ExpiresAt   time.Time    // zero for a token that does not expire
+	FineGrained *FineGrained // the scopes of a RoleFineGrained token, else nil
+}
+
+// Expired reports whether the token has expired at now.
+func (t *Token) Expired(now time.Time) bool {
+	return !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)
 }
 
 // Membership is a user's role in an organisation.
 type Membership struct {
 	Org  User
-	Role string // "admin", "write", "read"
+	Role string // "admin", "write", "contributor", "read"
 }
 
 // TimeFormat is how every date leaves the server: UTC with a "Z" suffix,
@@ -179,3 +282,37 @@ const TimeFormat = "2006-01-02T15:04:05.000Z"
 
 // FormatTime renders t in TimeFormat.
 func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// ScopePermissions are the permissions behind the simple access levels
+// that the tokens page and `haven token create` offer for a repository or
+// namespace: "read" reads contents, "write" also writes them and takes part
+// in discussions.
+func ScopePermissions(level string) ([]string, error) {
+	switch level {
+	case "read":
+		return []string{PermRepoContentRead}, nil
+	case "write":
+		return []string{PermRepoContentRead, PermRepoWrite, PermDiscussionWrite}, nil
+	}
+	return nil, Errorf(EInvalid, "Invalid access level %q: expected read or write", level)
+}
+
+// ParseRepoScope reads a repository scope written "NS/NAME:LEVEL", with
+// "datasets/" or "spaces/" before NS for those types.
+func ParseRepoScope(s string) (TokenScope, error) {
+	id, level, ok := strings.Cut(s, ":")
+	if !ok {
+		return TokenScope{}, Errorf(EInvalid, "Invalid repository scope %q: expected NS/NAME:read or NS/NAME:write", s)
+	}
+	typ := "model"
+	if kind, rest, ok := strings.Cut(id, "/"); ok && (kind == "datasets" || kind == "spaces") {
+		typ, id = strings.TrimSuffix(kind, "s"), rest
+	}
+	perms, err := ScopePermissions(level)
+	if err != nil {
+		return TokenScope{}, err
+	}
+	sc := TokenScope{Entity: TokenEntity{Type: typ, Name: id}, Permissions: perms}
+	fg := FineGrained{Scoped: []TokenScope{sc}}
+	return sc, fg.Validate()
+}

@@ -87,6 +87,15 @@ func (s *Server) handleCreateRepo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	private := req.Private != nil && *req.Private
+	if req.Private == nil && req.Visibility == "" && owner.IsOrg {
+		// The organisation decides when the request does not.
+		def, err := s.meta.OrgDefaultPrivate(r.Context(), owner.ID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		private = def
+	}
 	switch req.Visibility {
 	case "private":
 		private = true

@@ -21,10 +21,10 @@ import (
 const regularFileMax = 10 << 20
 
 // canWriteOrPropose checks write access, or, when the change opens a pull
-// request, that the caller is signed in and can read the repository.
+// request, that the caller may open discussions on the repository.
 func canWriteOrPropose(a *auth.Actor, repo *haven.Repo, createPR bool) error {
 	if createPR && !a.Anonymous() {
-		return auth.Can(a, auth.Read, repo)
+		return auth.CanDiscuss(a, auth.Discuss, repo, "")
 	}
 	return auth.Can(a, auth.Write, repo)
 }

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"net/http"
+	"strings"
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
@@ -34,10 +36,19 @@ func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request) {
 	}
 	authInfo := map[string]any{"type": "access_token"}
 	if a.Token != nil {
-		authInfo["accessToken"] = map[string]any{
+		tok := map[string]any{
 			"displayName": a.Token.DisplayName,
 			"role":        string(a.Token.Role),
 			"createdAt":   haven.FormatTime(a.Token.CreatedAt),
+		}
+		// The JS client compares the keys of a classic token's answer
+		// exactly: fineGrained and expiresAt appear only when they apply.
+		if a.Token.Role == haven.RoleFineGrained && a.Token.FineGrained != nil {
+			tok["fineGrained"] = s.fineGrainedJSON(r.Context(), a.Token.FineGrained)
+		}
+		authInfo["accessToken"] = tok
+		if !a.Token.ExpiresAt.IsZero() {
+			authInfo["expiresAt"] = haven.FormatTime(a.Token.ExpiresAt)
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -193,4 +204,34 @@ func (s *Server) handleAuthCheck(w http.ResponseWriter, r *http.Request, repo *h
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+// fineGrainedJSON renders a fine-grained token's scopes as whoami-v2 gives
+// them, with the _id of each entity that still exists.
+func (s *Server) fineGrainedJSON(ctx context.Context, fg *haven.FineGrained) map[string]any {
+	scoped := make([]map[string]any, 0, len(fg.Scoped))
+	for _, sc := range fg.Scoped {
+		entity := map[string]any{"type": sc.Entity.Type, "name": sc.Entity.Name}
+		switch sc.Entity.Type {
+		case "user", "org":
+			if u, err := s.meta.UserByName(ctx, sc.Entity.Name); err == nil {
+				entity["_id"] = repoObjectIDFor(u.ID)
+			}
+		default:
+			ns, name, _ := strings.Cut(sc.Entity.Name, "/")
+			if repo, err := s.meta.RepoByName(ctx, haven.RepoType(sc.Entity.Type), ns, name); err == nil {
+				entity["_id"] = repoObjectID(repo)
+			}
+		}
+		perms := sc.Permissions
+		if perms == nil {
+			perms = []string{}
+		}
+		scoped = append(scoped, map[string]any{"entity": entity, "permissions": perms})
+	}
+	global := fg.Global
+	if global == nil {
+		global = []string{}
+	}
+	return map[string]any{"canReadGatedRepos": fg.CanReadGatedRepos, "global": global, "scoped": scoped}
 }

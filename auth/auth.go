@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"math/big"
 	"strings"
 	"time"
@@ -21,7 +22,7 @@ type Actor struct {
 	Role    haven.Role        // the token's role; write for web sessions
 	TokenID int64             // 0 when not authenticated by token
 	Token   *haven.Token      // the token used, if any
-	Orgs    map[string]string // lower-cased org name → role in it ("admin", "write", "read")
+	Orgs    map[string]string // lower-cased org name → role in it ("admin", "write", "contributor", "read")
 	// Access is the status of the user's requests for gated repositories, by
 	// repository id, loaded with the identity so that CanDownload needs no
 	// query; whoever caches actors drops them when a decision is made.
@@ -76,9 +77,14 @@ func (a *Actor) namespaceRole(namespace string) string {
 // Can reports whether the actor may perform act on repo. A caller who may not
 // even read a private repository learns nothing about it: the error is
 // RepoNotFound, exactly as for a repository that does not exist.
+//
+// A fine-grained token narrows the owner's rights: a private repository
+// outside its repo.content.read scopes is not found, and writing needs
+// repo.write (a 403 naming the permission). Org contributors and readers
+// read; contributors propose changes through CanDiscuss, not Can.
 func Can(a *Actor, act Action, repo *haven.Repo) error {
 	role := a.namespaceRole(repo.Namespace)
-	if repo.Private && role == "" {
+	if repo.Private && (role == "" || !a.tokenAllows(haven.PermRepoContentRead, repo)) {
 		return RepoNotFound()
 	}
 	if act == Read {
@@ -87,16 +93,19 @@ func Can(a *Actor, act Action, repo *haven.Repo) error {
 	if a.Anonymous() {
 		return haven.Errorf(haven.EUnauthorized, "You must be authenticated to do this. Please log in or pass a token.")
 	}
-	if a.Role != haven.RoleWrite {
+	if a.Role == haven.RoleRead {
 		return haven.Errorf(haven.EForbidden, "This token has read access only: a token with write access is needed to modify %s", repo.FullName())
 	}
 	switch {
 	case act == Write && (role == "admin" || role == "write"):
-		return nil
 	case act == Admin && role == "admin":
-		return nil
+	default:
+		return haven.Errorf(haven.EForbidden, "You don't have the rights to modify the %s repository %s", repo.Type, repo.FullName())
 	}
-	return haven.Errorf(haven.EForbidden, "You don't have the rights to modify the %s repository %s", repo.Type, repo.FullName())
+	if !a.tokenAllows(haven.PermRepoWrite, repo) {
+		return errMissingPermission(haven.PermRepoWrite, fmt.Sprintf("the %s repository %s", repo.Type, repo.FullName()))
+	}
+	return nil
 }
 
 // CanCreateIn reports whether the actor may create repositories in namespace.
@@ -104,14 +113,18 @@ func CanCreateIn(a *Actor, t haven.RepoType, namespace string) error {
 	if a.Anonymous() {
 		return haven.Errorf(haven.EUnauthorized, "You must be authenticated to create a repository. Please log in or pass a token.")
 	}
-	if a.Role != haven.RoleWrite {
+	if a.Role == haven.RoleRead {
 		return haven.Errorf(haven.EForbidden, "This token has read access only: a token with write access is needed to create a repository")
 	}
 	switch a.namespaceRole(namespace) {
 	case "admin", "write":
-		return nil
+	default:
+		return haven.Errorf(haven.EForbidden, "You don't have the rights to create a %s under the namespace %q", t, namespace)
 	}
-	return haven.Errorf(haven.EForbidden, "You don't have the rights to create a %s under the namespace %q", t, namespace)
+	if !a.tokenAllowsIn(haven.PermRepoWrite, namespace) {
+		return haven.Errorf(haven.EForbidden, "You don't have the rights to create a %s under the namespace %q: this fine-grained token lacks the %q permission on %s", t, namespace, haven.PermRepoWrite, namespace)
+	}
+	return nil
 }
 
 // RepoNotFound is the error every endpoint gives for a repository the caller may not see.
@@ -142,6 +155,10 @@ func FromToken(ctx context.Context, s Store, plain string) (*Actor, error) {
 			return nil, haven.Errorf(haven.EUnauthorized, ErrInvalidToken)
 		}
 		return nil, err
+	}
+	// An expired token is answered as an unknown one, as on the Hub.
+	if tok.Expired(time.Now()) {
+		return nil, haven.Errorf(haven.EUnauthorized, ErrInvalidToken)
 	}
 	return ForUser(ctx, s, user, tok)
 }
@@ -204,7 +221,17 @@ func CanDownload(a *Actor, repo *haven.Repo, pageURL string) error {
 	if err := Can(a, Read, repo); err != nil {
 		return err
 	}
-	if repo.Gated == "" || a.namespaceRole(repo.Namespace) != "" {
+	if repo.Gated == "" {
+		return nil
+	}
+	// A fine-grained token reads gated repositories only with
+	// canReadGatedRepos or a read scope on the repository, even after
+	// its owner was let in.
+	if a.fineGrained() && !a.tokenAllows(haven.PermRepoContentRead, repo) &&
+		(a.Token == nil || a.Token.FineGrained == nil || !a.Token.FineGrained.CanReadGatedRepos) {
+		return haven.Errorf(haven.EGatedRepo, "Access to %s %s is restricted: this fine-grained token lacks the canReadGatedRepos permission (read access to public gated repositories).", repo.Type, repo.FullName())
+	}
+	if a.namespaceRole(repo.Namespace) != "" {
 		return nil
 	}
 	if a.Anonymous() {

@@ -8,7 +8,7 @@ import (
 // a private one is for the members of the owning namespace only. Callers
 // answer the others as for a collection that does not exist.
 func CanSeeCollection(a *Actor, owner string, private bool) bool {
-	return !private || a.namespaceRole(owner) != ""
+	return !private || (a.namespaceRole(owner) != "" && a.tokenAllowsIn(haven.PermCollectionRead, owner))
 }
 
 // CanEditCollections reports whether the actor may create, change and
@@ -18,12 +18,16 @@ func CanEditCollections(a *Actor, namespace string) error {
 	if a.Anonymous() {
 		return haven.Errorf(haven.EUnauthorized, "You must be authenticated to do this. Please log in or pass a token.")
 	}
-	if a.Role != haven.RoleWrite {
+	if a.Role == haven.RoleRead {
 		return haven.Errorf(haven.EForbidden, "This token has read access only: a token with write access is needed to change collections")
 	}
 	switch a.namespaceRole(namespace) {
 	case "admin", "write":
-		return nil
+	default:
+		return haven.Errorf(haven.EForbidden, "You don't have the rights to change the collections of %q", namespace)
 	}
-	return haven.Errorf(haven.EForbidden, "You don't have the rights to change the collections of %q", namespace)
+	if !a.tokenAllowsIn(haven.PermCollectionWrite, namespace) {
+		return errMissingPermission(haven.PermCollectionWrite, "the collections of "+namespace)
+	}
+	return nil
 }

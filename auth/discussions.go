@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/havenhub/haven"
@@ -26,13 +27,19 @@ const (
 // repo; author is the user who wrote the comment or opened the discussion
 // acted on ("" when there is none). Whoever may not read a private repository
 // gets RepoNotFound, as everywhere. Read tokens may take part in discussions,
-// as they may open pull requests.
+// as they may open pull requests, and so may org contributors, who change
+// repositories only through pull requests; fine-grained tokens need
+// discussion.write (or repo.write) on the repository, or discussion.write
+// globally for a public one.
 func CanDiscuss(a *Actor, act DiscussionAction, repo *haven.Repo, author string) error {
 	if err := Can(a, Read, repo); err != nil {
 		return err
 	}
 	if a.Anonymous() {
 		return haven.Errorf(haven.EUnauthorized, "You must be authenticated to do this. Please log in or pass a token.")
+	}
+	if act != Merge && !a.tokenAllows(haven.PermDiscussionWrite, repo) {
+		return errMissingPermission(haven.PermDiscussionWrite, fmt.Sprintf("the %s repository %s", repo.Type, repo.FullName()))
 	}
 	switch act {
 	case Discuss:

@@ -3,19 +3,22 @@ package meta
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"time"
 
 	"github.com/havenhub/haven"
 )
 
-const tokenColumns = "t.id, t.user_id, t.display_name, t.role, t.created_at, t.last_used_at"
+const tokenColumns = "t.id, t.user_id, t.display_name, t.role, t.created_at, t.last_used_at, t.expires_at, t.scopes"
 
 func scanToken(row scanner, extra ...any) (*haven.Token, error) {
 	var (
 		t        haven.Token
 		lastUsed sql.NullTime
+		expires  sql.NullTime
+		scopes   string
 	)
-	dest := append([]any{&t.ID, &t.UserID, &t.DisplayName, &t.Role, &t.CreatedAt, &lastUsed}, extra...)
+	dest := append([]any{&t.ID, &t.UserID, &t.DisplayName, &t.Role, &t.CreatedAt, &lastUsed, &expires, &scopes}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -23,20 +26,51 @@ func scanToken(row scanner, extra ...any) (*haven.Token, error) {
 	if lastUsed.Valid {
 		t.LastUsedAt = lastUsed.Time.UTC()
 	}
+	if expires.Valid {
+		t.ExpiresAt = expires.Time.UTC()
+	}
+	if scopes != "" {
+		t.FineGrained = new(haven.FineGrained)
+		if err := json.Unmarshal([]byte(scopes), t.FineGrained); err != nil {
+			return nil, err
+		}
+	}
 	return &t, nil
 }
 
 var errTokenNotFound = haven.Errorf(haven.ENotFound, "Token not found")
 
 // CreateToken stores a token of t.UserID under hash, a digest of the plain
-// token computed by the caller, and fills t.ID and t.CreatedAt.
+// token computed by the caller, and fills t.ID and t.CreatedAt. A
+// fine-grained token must carry its scopes, and only it may.
 func (s *Store) CreateToken(ctx context.Context, t *haven.Token, hash string) error {
 	if _, err := haven.ParseRole(string(t.Role)); err != nil {
 		return err
 	}
+	var scopes string
+	switch {
+	case t.Role == haven.RoleFineGrained && t.FineGrained == nil:
+		return haven.Errorf(haven.EInvalid, "A fine-grained token needs its permissions")
+	case t.Role != haven.RoleFineGrained && t.FineGrained != nil:
+		return haven.Errorf(haven.EInvalid, "Only fine-grained tokens have permissions")
+	case t.FineGrained != nil:
+		if err := t.FineGrained.Validate(); err != nil {
+			return err
+		}
+		b, err := json.Marshal(t.FineGrained)
+		if err != nil {
+			return err
+		}
+		scopes = string(b)
+	}
+	var expires sql.NullTime
+	if !t.ExpiresAt.IsZero() {
+		t.ExpiresAt = dbTime(t.ExpiresAt)
+		expires = sql.NullTime{Time: t.ExpiresAt, Valid: true}
+	}
 	created := orNow(t.CreatedAt)
-	err := s.conn().queryRow(ctx, `INSERT INTO tokens (user_id, display_name, role, hash, created_at)
-		VALUES (?, ?, ?, ?, ?) RETURNING id`, t.UserID, t.DisplayName, string(t.Role), hash, created).Scan(&t.ID)
+	err := s.conn().queryRow(ctx, `INSERT INTO tokens (user_id, display_name, role, hash, created_at, expires_at, scopes)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, t.UserID, t.DisplayName, string(t.Role), hash, created, expires, scopes).Scan(&t.ID)
 	switch {
 	case isForeignKeyViolation(err):
 		return errUserIDNotFound(t.UserID)

@@ -2,16 +2,19 @@ package meta
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 
 	"github.com/havenhub/haven"
 )
 
-// Organisation roles, from most to least privileged.
+// Organisation roles, from most to least privileged. A contributor reads
+// and proposes changes (pull requests) but does not write.
 const (
-	RoleAdmin = "admin"
-	RoleWrite = "write"
-	RoleRead  = "read"
+	RoleAdmin       = "admin"
+	RoleWrite       = "write"
+	RoleContributor = "contributor"
+	RoleRead        = "read"
 )
 
 const userColumns = "u.id, u.name, u.full_name, u.email, u.is_org, u.is_admin, u.created_at"
@@ -84,12 +87,12 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID int64, hash string) 
 }
 
 // AddMember makes a user a member of an organisation with the role
-// "admin", "write" or "read", or changes the role of a member.
+// "admin", "write", "contributor" or "read", or changes the role of a member.
 func (s *Store) AddMember(ctx context.Context, orgID, userID int64, role string) error {
 	switch role {
-	case RoleAdmin, RoleWrite, RoleRead:
+	case RoleAdmin, RoleWrite, RoleContributor, RoleRead:
 	default:
-		return haven.Errorf(haven.EInvalid, "Invalid role %q: expected admin, write or read", role)
+		return haven.Errorf(haven.EInvalid, "Invalid role %q: expected admin, write, contributor or read", role)
 	}
 	return s.inTx(ctx, func(c conn) error {
 		var orgIsOrg, userIsOrg bool
@@ -160,4 +163,22 @@ func (s *Store) Members(ctx context.Context, orgID int64) ([]haven.User, []strin
 		roles = append(roles, role)
 	}
 	return users, roles, rows.Err()
+}
+
+// OrgDefaultPrivate reports whether new repositories of an organisation are
+// private when their creator does not say; false for users.
+func (s *Store) OrgDefaultPrivate(ctx context.Context, orgID int64) (bool, error) {
+	var private bool
+	err := s.conn().queryRow(ctx, "SELECT default_private FROM users WHERE id = ? AND is_org", orgID).Scan(&private)
+	if err == sql.ErrNoRows {
+		return false, nil
+	}
+	return private, err
+}
+
+// SetOrgDefaultPrivate sets the default visibility of an organisation's new
+// repositories.
+func (s *Store) SetOrgDefaultPrivate(ctx context.Context, orgID int64, private bool) error {
+	return s.conn().execOne(ctx, haven.Errorf(haven.ENotFound, "Organization #%d not found", orgID),
+		"UPDATE users SET default_private = ? WHERE id = ? AND is_org", private, orgID)
 }

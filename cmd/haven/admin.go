@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/bcrypt"
@@ -67,14 +69,24 @@ var reservedNames = map[string]bool{
 func tokenCmd(opts *options) *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Manage access tokens"}
 	var role, display string
+	var repos, namespaces, global []string
+	var expires time.Duration
+	var gated bool
 	create := &cobra.Command{
 		Use:   "create USER",
 		Short: "Create an access token for USER; prints the token on the last line",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if role == "fine-grained" {
+				role = string(haven.RoleFineGrained)
+			}
 			r, err := haven.ParseRole(role)
 			if err != nil {
 				return err
+			}
+			scoped := len(repos)+len(namespaces)+len(global) > 0 || gated
+			if scoped && r != haven.RoleFineGrained {
+				return fmt.Errorf("--repo, --namespace, --global and --gated are for --role fine-grained")
 			}
 			m, err := openMeta(cmd.Context(), opts)
 			if err != nil {
@@ -88,8 +100,38 @@ func tokenCmd(opts *options) *cobra.Command {
 			if u.IsOrg {
 				return fmt.Errorf("%s is an organisation; tokens belong to users", u.Name)
 			}
-			plain, hash := auth.NewToken()
 			t := &haven.Token{UserID: u.ID, DisplayName: display, Role: r}
+			if expires > 0 {
+				t.ExpiresAt = time.Now().Add(expires)
+			}
+			if r == haven.RoleFineGrained {
+				fg := &haven.FineGrained{CanReadGatedRepos: gated, Global: global}
+				for _, s := range repos {
+					sc, err := haven.ParseRepoScope(s)
+					if err != nil {
+						return err
+					}
+					fg.Scoped = append(fg.Scoped, sc)
+				}
+				for _, s := range namespaces {
+					ns, level, _ := strings.Cut(s, ":")
+					perms, err := haven.ScopePermissions(level)
+					if err != nil {
+						return fmt.Errorf("--namespace %s: %w", s, err)
+					}
+					owner, err := m.UserByName(cmd.Context(), ns)
+					if err != nil {
+						return fmt.Errorf("namespace %q: %w", ns, err)
+					}
+					typ := "user"
+					if owner.IsOrg {
+						typ = "org"
+					}
+					fg.Scoped = append(fg.Scoped, haven.TokenScope{Entity: haven.TokenEntity{Type: typ, Name: owner.Name}, Permissions: perms})
+				}
+				t.FineGrained = fg
+			}
+			plain, hash := auth.NewToken()
 			if err := m.CreateToken(cmd.Context(), t, hash); err != nil {
 				return err
 			}
@@ -97,8 +139,13 @@ func tokenCmd(opts *options) *cobra.Command {
 			return nil
 		},
 	}
-	create.Flags().StringVar(&role, "role", "read", "token role: read or write")
+	create.Flags().StringVar(&role, "role", "read", "token role: read, write or fine-grained")
 	create.Flags().StringVar(&display, "name", "haven-cli", "display name of the token")
+	create.Flags().StringArrayVar(&repos, "repo", nil, "fine-grained: NS/NAME:read|write (datasets/NS/NAME, spaces/NS/NAME for those types); repeatable")
+	create.Flags().StringArrayVar(&namespaces, "namespace", nil, "fine-grained: NS:read|write for every repository of a user or organisation; repeatable")
+	create.Flags().StringArrayVar(&global, "global", nil, "fine-grained: a global permission (discussion.write, post.write); repeatable")
+	create.Flags().BoolVar(&gated, "gated", false, "fine-grained: read public gated repositories the user was let into")
+	create.Flags().DurationVar(&expires, "expires", 0, "the token expires after this long (0: never)")
 	cmd.AddCommand(create)
 	return cmd
 }
@@ -139,6 +186,67 @@ func orgCmd(opts *options) *cobra.Command {
 	}
 	create.Flags().StringVar(&owner, "owner", "", "user who administers the organisation")
 	create.Flags().StringVar(&fullname, "fullname", "", "full name shown on pages")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, orgMemberCmd(opts), orgSetCmd(opts))
 	return cmd
+}
+
+func orgMemberCmd(opts *options) *cobra.Command {
+	var role string
+	member := &cobra.Command{
+		Use:   "member ORG USER",
+		Short: "Add USER to ORG, or change their role: admin, write, contributor or read",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := openMeta(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			org, err := m.UserByName(cmd.Context(), args[0])
+			if err != nil {
+				return fmt.Errorf("organisation %q: %w", args[0], err)
+			}
+			u, err := m.UserByName(cmd.Context(), args[1])
+			if err != nil {
+				return fmt.Errorf("user %q: %w", args[1], err)
+			}
+			if err := m.AddMember(cmd.Context(), org.ID, u.ID, role); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s is %s in %s\n", u.Name, role, org.Name)
+			return nil
+		},
+	}
+	member.Flags().StringVar(&role, "role", "read", "role in the organisation: admin, write, contributor or read")
+	return member
+}
+
+func orgSetCmd(opts *options) *cobra.Command {
+	var visibility string
+	set := &cobra.Command{
+		Use:   "set ORG",
+		Short: "Change an organisation's settings",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if visibility != "private" && visibility != "public" {
+				return fmt.Errorf("--default-visibility must be private or public")
+			}
+			m, err := openMeta(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			org, err := m.UserByName(cmd.Context(), args[0])
+			if err != nil {
+				return fmt.Errorf("organisation %q: %w", args[0], err)
+			}
+			if err := m.SetOrgDefaultPrivate(cmd.Context(), org.ID, visibility == "private"); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "new repositories of %s are %s unless their creator says otherwise\n", org.Name, visibility)
+			return nil
+		},
+	}
+	set.Flags().StringVar(&visibility, "default-visibility", "", "visibility of new repositories when the request does not say: private or public")
+	return set
 }
