@@ -24,10 +24,13 @@ type membersData struct {
 	Error     string
 	Username  string // the add form's values, kept after an error
 	Role      string
+	// DefaultPrivate is whether new repositories of the organisation are
+	// private when their creator does not say.
+	DefaultPrivate bool
 }
 
 // memberRoles are the roles offered, most powerful first.
-var memberRoles = []string{meta.RoleAdmin, meta.RoleWrite, meta.RoleRead}
+var memberRoles = []string{meta.RoleAdmin, meta.RoleWrite, meta.RoleContributor, meta.RoleRead}
 
 // membersURL is the path of an organisation's members page.
 func membersURL(org string) string { return "/organizations/" + url.PathEscape(org) + "/members" }
@@ -60,6 +63,10 @@ func (h *Handler) members(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	d.CanManage = myRole == meta.RoleAdmin || a.User.IsAdmin
+	if d.DefaultPrivate, err = h.meta.OrgDefaultPrivate(r.Context(), org.ID); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	if r.Method == http.MethodPost {
 		if !d.CanManage {
 			h.fail(w, r, haven.Errorf(haven.EForbidden, "Only administrators of %s can change its members.", org.Name))
@@ -106,9 +113,10 @@ func (h *Handler) loadMembers(r *http.Request, d *membersData) (string, error) {
 
 // doneMessages are what the page says after each kind of change.
 var doneMessages = map[string]string{
-	"added":   "The member was added.",
-	"changed": "The role was changed.",
-	"removed": "The member was removed.",
+	"added":    "The member was added.",
+	"changed":  "The role was changed.",
+	"removed":  "The member was removed.",
+	"settings": "The settings were saved.",
 }
 
 // changeMember carries out the posted change. It returns the key of
@@ -116,6 +124,16 @@ var doneMessages = map[string]string{
 // was done.
 func (h *Handler) changeMember(r *http.Request, d *membersData) (done, problem string) {
 	action := r.PostFormValue("action")
+	if action == "settings" {
+		v := r.PostFormValue("default_visibility")
+		if v != "private" && v != "public" {
+			return "", "Choose private or public."
+		}
+		if err := h.meta.SetOrgDefaultPrivate(r.Context(), d.Org.ID, v == "private"); err != nil {
+			return "", haven.ErrorMessage(err)
+		}
+		return "settings", ""
+	}
 	d.Username = strings.TrimSpace(r.PostFormValue("username"))
 	role := r.PostFormValue("role")
 	if action == "add" {
@@ -152,7 +170,7 @@ func (h *Handler) changeMember(r *http.Request, d *membersData) (done, problem s
 			return "", user.Name + " is not a member."
 		}
 		if !validRole(role) {
-			return "", "Choose admin, write or read."
+			return "", "Choose admin, write, contributor or read."
 		}
 		if lastAdmin && role != meta.RoleAdmin {
 			return "", user.Name + " is the only administrator; make someone else one first."

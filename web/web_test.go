@@ -833,7 +833,7 @@ func TestOrgMembers(t *testing.T) {
 		{"add", "nobody", "read", "There is no user named nobody."},
 		{"add", "acme", "read", "There is no user named acme."},
 		{"add", "bob", "write", "already a member"},
-		{"role", "bob", "owner", "Choose admin, write or read."},
+		{"role", "bob", "owner", "Choose admin, write, contributor or read."},
 		{"role", "alice", "write", "only administrator"},
 		{"remove", "alice", "", "only administrator"},
 		{"remove", "nobody", "", "no user named"},
