@@ -157,6 +157,7 @@ func localPath(next string) string {
 
 type loginData struct {
 	Next, Username, Error string
+	External              string // name of the external sign-in provider, if any
 }
 
 // dummyHash is compared against when the user does not exist, so that the
@@ -166,6 +167,9 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no such user"), bcrypt.De
 // login answers GET and POST /login.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	d := loginData{Next: localPath(r.FormValue("next"))}
+	if h.External != nil {
+		d.External = h.External.Name()
+	}
 	if r.Method == http.MethodGet {
 		if !actorOf(r).Anonymous() {
 			http.Redirect(w, r, d.Next, http.StatusSeeOther)

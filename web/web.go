@@ -48,6 +48,9 @@ type Handler struct {
 	Spaces SpaceRuntime
 	// Collections, when set, serves the collection pages. Set it before serving.
 	Collections CollectionPages
+	// External, when set, offers sign-in through another service beside
+	// passwords. Set it before serving.
+	External ExternalSignIn
 
 	meta   *meta.Store
 	git    *gitstore.Store
@@ -147,6 +150,12 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, segs []string) {
 		return
 	case len(segs) == 1 && segs[0] == "login" && (get || post):
 		h.login(w, r)
+		return
+	case len(segs) == 2 && segs[0] == "login" && segs[1] == "oidc" && get && h.External != nil:
+		h.externalBegin(w, r)
+		return
+	case len(segs) == 3 && segs[0] == "login" && segs[1] == "oidc" && segs[2] == "callback" && get && h.External != nil:
+		h.externalFinish(w, r)
 		return
 	case len(segs) == 1 && segs[0] == "logout" && post:
 		h.logout(w, r)

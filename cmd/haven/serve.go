@@ -38,6 +38,7 @@ func serveCmd(opts *options) *cobra.Command {
 	var addr, publicURL string
 	storage := &storageOptions{}
 	sp := &spacesOptions{}
+	od := &oidcOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the hub: HTTP API, git, LFS",
@@ -45,13 +46,14 @@ func serveCmd(opts *options) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, opts, addr, publicURL, storage, sp)
+			return serve(ctx, opts, addr, publicURL, storage, sp, od)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("HAVEN_ADDR", "127.0.0.1:8080"), "address to listen on")
 	cmd.Flags().StringVar(&publicURL, "public-url", os.Getenv("HAVEN_PUBLIC_URL"), "base URL clients use to reach the server (default http://ADDR)")
 	addStorageFlags(cmd, storage)
 	addSpacesFlags(cmd, sp)
+	addOIDCFlags(cmd, od)
 	return cmd
 }
 
@@ -100,7 +102,7 @@ func openStores(ctx context.Context, opts *options) (*stores, error) {
 	return &stores{meta: m, git: g, blobs: b}, nil
 }
 
-func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions) error {
+func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	st, err := openStores(ctx, opts)
 	if err != nil {
@@ -191,6 +193,9 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	pages.TokensChanged = srv.ForgetTokens
 	pages.Spaces = spaceApps
 	pages.Collections = colls
+	if pages.External, err = newOIDC(od, st.meta, publicURL, log); err != nil {
+		return err
+	}
 	go srv.RefreshTrending(ctx, time.Hour)
 	vw.Authenticate = srv.Authenticate
 	hs := &http.Server{
