@@ -107,6 +107,7 @@ func (s *Server) handleDuplicate(w http.ResponseWriter, r *http.Request, repo *h
 		s.writeError(w, r, err)
 		return
 	}
+	s.tellCreated(ctx, dup)
 	writeJSON(w, http.StatusOK, map[string]string{"url": s.repoURL(dup)})
 }
 

@@ -44,6 +44,10 @@ func (s *Server) handleGit(w http.ResponseWriter, r *http.Request, repo *haven.R
 		return
 	}
 	var prsBefore map[int]string
+	var refsBefore map[string]string
+	if sub == "git-receive-pack" {
+		refsBefore = s.refHeads(r.Context(), repo)
+	}
 	if sub == "git-receive-pack" && s.pulls != nil {
 		if g, err := s.git.Open(r.Context(), repo.Type, repo.RepoID()); err == nil {
 			prsBefore = pullRequestHeads(g)
@@ -59,5 +63,6 @@ func (s *Server) handleGit(w http.ResponseWriter, r *http.Request, repo *haven.R
 			s.log.Error("refreshing repository metadata after push", "repo", repo.FullName(), "err", err)
 		}
 		s.pushedPullRequests(context.WithoutCancel(r.Context()), repo, actorOf(r), prsBefore)
+		s.tellRefs(context.WithoutCancel(r.Context()), repo, refsBefore)
 	}
 }

@@ -117,6 +117,7 @@ func (s *Server) handleBranch(w http.ResponseWriter, r *http.Request, repo *have
 	if !ok {
 		return
 	}
+	defer s.tellRefs(r.Context(), repo, s.refHeads(r.Context(), repo))
 	branch := strings.Join(segs, "/")
 	var err error
 	if r.Method == http.MethodDelete {
@@ -188,6 +189,7 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request, repo *haven.R
 	if !ok {
 		return
 	}
+	defer s.tellRefs(r.Context(), repo, s.refHeads(r.Context(), repo))
 	name := strings.Join(segs, "/")
 	if r.Method == http.MethodDelete {
 		refs, err := g.Refs()
@@ -240,6 +242,7 @@ func (s *Server) handleSuperSquash(w http.ResponseWriter, r *http.Request, repo 
 	if !ok {
 		return
 	}
+	defer s.tellRefs(r.Context(), repo, s.refHeads(r.Context(), repo))
 	branch := strings.Join(segs, "/")
 	if branch == "" {
 		branch = repo.DefaultBranch()

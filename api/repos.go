@@ -170,6 +170,7 @@ func (s *Server) handleCreateRepo(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.tellCreated(r.Context(), repo)
 	writeJSON(w, http.StatusOK, map[string]string{
 		"url":  s.repoURL(repo),
 		"name": repo.FullName(),
@@ -326,6 +327,7 @@ func (s *Server) handleDeleteRepo(w http.ResponseWriter, r *http.Request) {
 	if err := s.git.Remove(ctx, repo.Type, repo.RepoID()); err != nil {
 		s.log.Error("removing git repository", "repo", repo.FullName(), "err", err)
 	}
+	s.tell(ctx, &haven.RepoEvent{Scope: haven.ScopeRepo, Action: haven.ActionDelete, Repo: repo})
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
@@ -395,6 +397,7 @@ func (s *Server) handleMoveRepo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.changed(repo)
+	s.tell(ctx, &haven.RepoEvent{Scope: haven.ScopeRepo, Action: haven.ActionMove, Repo: repo, MovedTo: to.String()})
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
@@ -450,6 +453,7 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, repo *ha
 		return
 	}
 	s.changed(repo)
+	s.tellConfig(r.Context(), repo, private, gated)
 	writeJSON(w, http.StatusOK, map[string]any{"private": private, "gated": gatedValue(gated)})
 }
 

@@ -50,6 +50,10 @@ type Config struct {
 	// create_pr commits only make refs/pr/N.
 	PullRequests PullRequests
 
+	// Events hears of commits, ref changes, settings, creations, deletions
+	// and moves of repositories (webhooks); nil: nobody listens.
+	Events haven.EventSink
+
 	// Xet turns on the Xet protocol: token endpoints, the CAS service under
 	// /v1 and the Xet hints in resolve, tree, repo info and LFS batch. Files
 	// already stored through Xet stay downloadable when it is off.
@@ -121,6 +125,7 @@ type Server struct {
 	routes   []Routes
 	spaces   SpaceDescriber
 	pulls    PullRequests
+	events   haven.EventSink
 	tokens   sync.Map // token hash → actorEntry
 
 	downloads *downloadCounter
@@ -156,6 +161,7 @@ func New(cfg Config) (*Server, error) {
 		routes:   cfg.Routes,
 		spaces:   cfg.Spaces,
 		pulls:    cfg.PullRequests,
+		events:   cfg.Events,
 	}
 	s.downloads = newDownloadCounter(cfg.Meta, cfg.Logger)
 	return s, nil

@@ -156,6 +156,7 @@ func (s *Server) handleCommit(w http.ResponseWriter, r *http.Request, repo *have
 		s.writeError(w, r, err)
 		return
 	}
+	before := s.refHeads(r.Context(), repo)
 	ops, err := s.gitOps(r.Context(), g, head, req.Ops)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -202,6 +203,7 @@ func (s *Server) handleCommit(w http.ResponseWriter, r *http.Request, repo *have
 	if n := pullRequestNum(creq.Ref); n > 0 && s.pulls != nil {
 		s.pulls.Committed(context.WithoutCancel(r.Context()), repo, actor, n, head, sha)
 	}
+	s.tellRefs(r.Context(), repo, before)
 	resp := map[string]any{
 		"success":    true,
 		"commitOid":  sha,

@@ -164,7 +164,10 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, repo *hav
 		d, err = s.openPullRequest(r.Context(), repo, a, title, req.Description, "", "", haven.StatusDraft)
 	} else {
 		d = &haven.Discussion{RepoID: repo.ID, Title: title, Author: a.Name(), Status: haven.StatusOpen}
-		err = s.cfg.Meta.CreateDiscussion(r.Context(), d, &haven.DiscussionEvent{Type: haven.EventComment, Author: a.Name(), Body: req.Description}, 0)
+		first := &haven.DiscussionEvent{Type: haven.EventComment, Author: a.Name(), Body: req.Description}
+		if err = s.cfg.Meta.CreateDiscussion(r.Context(), d, first, 0); err == nil {
+			s.tell(r.Context(), repo, haven.ScopeDiscussion, haven.ActionCreate, d, first)
+		}
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -241,6 +244,7 @@ func (s *Service) handleComment(w http.ResponseWriter, r *http.Request, repo *ha
 		s.writeError(w, r, err)
 		return
 	}
+	s.tell(r.Context(), repo, haven.ScopeDiscussionComment, haven.ActionCreate, d, ev)
 	hubhttp.WriteJSON(w, http.StatusCreated, map[string]any{"newMessage": s.eventJSON(ev)})
 }
 
@@ -295,6 +299,7 @@ func (s *Service) handleEditComment(w http.ResponseWriter, r *http.Request, repo
 		s.writeError(w, r, err)
 		return
 	}
+	s.tell(r.Context(), repo, haven.ScopeDiscussionComment, haven.ActionUpdate, d, ev)
 	hubhttp.WriteJSON(w, http.StatusOK, map[string]any{"updatedComment": s.eventJSON(ev)})
 }
 
@@ -326,6 +331,7 @@ func (s *Service) handleTitle(w http.ResponseWriter, r *http.Request, repo *have
 		s.writeError(w, r, err)
 		return
 	}
+	s.tell(r.Context(), repo, haven.ScopeDiscussion, haven.ActionUpdate, d, nil)
 	hubhttp.WriteJSON(w, http.StatusOK, map[string]any{"newTitle": s.eventJSON(ev)})
 }
 
@@ -377,6 +383,7 @@ func (s *Service) handleStatus(w http.ResponseWriter, r *http.Request, repo *hav
 		s.writeError(w, r, err)
 		return
 	}
+	s.tell(r.Context(), repo, haven.ScopeDiscussion, haven.ActionUpdate, d, nil)
 	hubhttp.WriteJSON(w, http.StatusOK, map[string]any{"newStatus": s.eventJSON(ev)})
 }
 

@@ -50,6 +50,7 @@ func (s *Service) openPullRequest(ctx context.Context, repo *haven.Repo, a *auth
 		}
 		return nil, err
 	}
+	s.tell(ctx, repo, haven.ScopeDiscussion, haven.ActionCreate, d, first)
 	return d, nil
 }
 
@@ -163,6 +164,7 @@ func (s *Service) merge(ctx context.Context, repo *haven.Repo, a *auth.Actor, d 
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
+	old, _ := g.Resolve(d.TargetRef)
 	res, err := g.Merge(ctx, d.TargetRef, haven.PullRequestRef(d.Num), signature(a),
 		"Merge pull request #"+itoa(d.Num)+": "+d.Title, "")
 	if err != nil {
@@ -175,6 +177,9 @@ func (s *Service) merge(ctx context.Context, repo *haven.Repo, a *auth.Actor, d 
 	if !res.UpToDate && s.cfg.Changed != nil {
 		s.cfg.Changed(ctx, repo)
 	}
+	if !res.UpToDate {
+		s.tellMerged(ctx, repo, d.TargetRef, old, res.SHA)
+	}
 	if strings.TrimSpace(comment) != "" {
 		c := &haven.DiscussionEvent{Type: haven.EventComment, Author: a.Name(), Body: comment}
 		if err := s.cfg.Meta.AddDiscussionEvent(ctx, d, c, haven.DiscussionChange{}); err != nil {
@@ -184,5 +189,9 @@ func (s *Service) merge(ctx context.Context, repo *haven.Repo, a *auth.Actor, d 
 	merged, none := haven.StatusMerged, []string{}
 	data, _ := json.Marshal(map[string]string{"status": merged})
 	ev := &haven.DiscussionEvent{Type: haven.EventStatusChange, Author: a.Name(), Data: string(data)}
-	return s.cfg.Meta.AddDiscussionEvent(ctx, d, ev, haven.DiscussionChange{Status: &merged, MergeCommit: &res.SHA, Conflicts: &none})
+	if err := s.cfg.Meta.AddDiscussionEvent(ctx, d, ev, haven.DiscussionChange{Status: &merged, MergeCommit: &res.SHA, Conflicts: &none}); err != nil {
+		return err
+	}
+	s.tell(ctx, repo, haven.ScopeDiscussion, haven.ActionUpdate, d, nil)
+	return nil
 }

@@ -30,7 +30,10 @@ type Config struct {
 	// Changed, when set, is called after a merge moved a branch, so that
 	// caches and derived metadata (card, tags, head) follow it.
 	Changed func(ctx context.Context, repo *haven.Repo)
-	Logger  *slog.Logger
+	// Events hears of discussions opened, commented, renamed, closed and
+	// merged (webhooks); nil: nobody listens.
+	Events haven.EventSink
+	Logger *slog.Logger
 }
 
 // Service serves discussions. Create it with New.

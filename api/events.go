@@ -1,0 +1,100 @@
+package api
+
+import (
+	"context"
+	"sort"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/gitstore"
+)
+
+// tell hands an event to the event sink, if there is one. It runs after
+// the change is stored and must not hold up the answer: the sink queues.
+func (s *Server) tell(ctx context.Context, ev *haven.RepoEvent) {
+	if s.events != nil {
+		s.events.RepoEvent(context.WithoutCancel(ctx), ev)
+	}
+}
+
+// refHeads maps the branches, tags and pull request refs of repo to their
+// commits, taken before a write so that tellRefs can say which moved; nil
+// when nobody listens.
+func (s *Server) refHeads(ctx context.Context, repo *haven.Repo) map[string]string {
+	if s.events == nil {
+		return nil
+	}
+	g, err := s.git.Open(ctx, repo.Type, repo.RepoID())
+	if err != nil {
+		return nil
+	}
+	refs, err := g.Refs()
+	if err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, group := range [][]gitstore.Ref{refs.Branches, refs.Tags, refs.PullRequests} {
+		for _, r := range group {
+			out[r.Ref] = r.Target
+		}
+	}
+	return out
+}
+
+// tellRefs tells a repo.content event with the refs that moved since
+// before was taken by refHeads; nothing when none did.
+func (s *Server) tellRefs(ctx context.Context, repo *haven.Repo, before map[string]string) {
+	if s.events == nil || before == nil {
+		return
+	}
+	after := s.refHeads(ctx, repo)
+	if after == nil {
+		return
+	}
+	var moved []haven.RefUpdate
+	for ref, sha := range after {
+		if before[ref] != sha {
+			moved = append(moved, haven.RefUpdate{Ref: ref, OldSHA: before[ref], NewSHA: sha})
+		}
+	}
+	for ref, sha := range before {
+		if _, ok := after[ref]; !ok {
+			moved = append(moved, haven.RefUpdate{Ref: ref, OldSHA: sha})
+		}
+	}
+	if len(moved) == 0 {
+		return
+	}
+	sort.Slice(moved, func(i, j int) bool { return moved[i].Ref < moved[j].Ref })
+	// The row has the new head of the default branch once it is refreshed.
+	if fresh, err := s.meta.RepoByID(ctx, repo.ID); err == nil {
+		repo = fresh
+	}
+	s.tell(ctx, &haven.RepoEvent{Scope: haven.ScopeRepoContent, Action: haven.ActionUpdate, Repo: repo, UpdatedRefs: moved})
+}
+
+// tellCreated tells that repo was created, with its first commit.
+func (s *Server) tellCreated(ctx context.Context, repo *haven.Repo) {
+	if s.events == nil {
+		return
+	}
+	if fresh, err := s.meta.RepoByID(ctx, repo.ID); err == nil {
+		repo = fresh
+	}
+	s.tell(ctx, &haven.RepoEvent{Scope: haven.ScopeRepo, Action: haven.ActionCreate, Repo: repo})
+}
+
+// tellConfig tells a repo.config event for a change of settings of repo
+// (as it was) to private and gated. Only visibility is named in
+// updatedConfig, as on the Hub; other changes give an empty one.
+func (s *Server) tellConfig(ctx context.Context, repo *haven.Repo, private bool, gated string) {
+	if s.events == nil || (repo.Private == private && repo.Gated == gated) {
+		return
+	}
+	changed := map[string]any{}
+	if repo.Private != private {
+		changed["private"] = private
+	}
+	after := *repo
+	after.Private, after.Gated = private, gated
+	s.tell(ctx, &haven.RepoEvent{Scope: haven.ScopeRepoConfig, Action: haven.ActionUpdate, Repo: &after, UpdatedConfig: changed})
+}
