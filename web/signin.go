@@ -10,9 +10,6 @@ import (
 // browser back; it is the redirect URI registered at the provider.
 const SignInCallbackPath = "/login/oidc/callback"
 
-// signInStartPath starts a sign-in with the external provider.
-const signInStartPath = "/login/oidc"
-
 // ExternalSignIn signs people in through another service (OpenID Connect):
 // the web pages only mount it and start the session, so that the
 // protocol stays in its own package.
