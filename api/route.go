@@ -384,7 +384,12 @@ func (s *Server) actorForToken(ctx context.Context, token string) (*auth.Actor, 
 	if err != nil {
 		return nil, err
 	}
-	s.tokens.Store(key, actorEntry{a, time.Now().Add(tokenCacheTTL)})
+	until := time.Now().Add(tokenCacheTTL)
+	// An expiring token leaves the cache when it expires, not later.
+	if a.Token != nil && !a.Token.ExpiresAt.IsZero() && a.Token.ExpiresAt.Before(until) {
+		until = a.Token.ExpiresAt
+	}
+	s.tokens.Store(key, actorEntry{a, until})
 	return a, nil
 }
 

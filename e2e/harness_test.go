@@ -335,6 +335,10 @@ func (s *server) clientEnv(t *testing.T, f fixture) []string {
 		"HAVEN_ORG="+f.Org,
 		"HAVEN_USER=alice",
 		"HAVEN_OTHER_USER=bob",
+		// The admin command and its flags, for suites that create users,
+		// memberships and tokens of their own.
+		"HAVEN_BIN="+havenBin,
+		"HAVEN_ADMIN_FLAGS="+adminFlagsJSON(s),
 		"HF_HUB_DISABLE_XET=1",
 		"HF_HUB_DISABLE_TELEMETRY=1",
 		"HF_HUB_DISABLE_UPDATE_CHECK=1",
@@ -343,6 +347,16 @@ func (s *server) clientEnv(t *testing.T, f fixture) []string {
 		"NO_COLOR=1",
 		"PYTHONDONTWRITEBYTECODE=1",
 	)
+}
+
+// adminFlagsJSON is the JSON list of flags that point the admin command at
+// the server's data.
+func adminFlagsJSON(s *server) string {
+	b, err := json.Marshal(append([]string{"--data", s.DataDir}, s.extra...))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }
 
 // filterEnv drops the variables whose names start with any of prefixes.
