@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"strings"
@@ -26,8 +27,12 @@ func addOIDCFlags(cmd *cobra.Command, o *oidcOptions) {
 	f.StringVar(&o.name, "oidc-name", os.Getenv("HAVEN_OIDC_NAME"), `the provider's name on the sign-in page, "Sign in with NAME" (default: the issuer's host)`)
 	f.StringVar(&o.groupsClaim, "oidc-groups-claim", envOr("HAVEN_OIDC_GROUPS_CLAIM", "groups"), "the claim that lists a person's groups")
 	var roles []string
-	if v := os.Getenv("HAVEN_OIDC_GROUP_ROLES"); v != "" {
-		roles = strings.Fields(strings.ReplaceAll(v, ",", " "))
+	// Several mappings are separated by ';' or new lines: group names
+	// (LDAP DNs) may hold commas and spaces.
+	for _, s := range strings.FieldsFunc(os.Getenv("HAVEN_OIDC_GROUP_ROLES"), func(r rune) bool { return r == ';' || r == '\n' }) {
+		if s = strings.TrimSpace(s); s != "" {
+			roles = append(roles, s)
+		}
 	}
 	f.StringArrayVar(&o.groupRoles, "oidc-group-role", roles, "GROUP=ORG:ROLE: members of the provider's GROUP get ROLE (read, write or admin) in the organisation ORG; repeatable")
 }
@@ -36,6 +41,9 @@ func addOIDCFlags(cmd *cobra.Command, o *oidcOptions) {
 // none is set.
 func newOIDC(o *oidcOptions, m *meta.Store, publicURL string, log *slog.Logger) (web.ExternalSignIn, error) {
 	if o.issuer == "" {
+		if o.clientID != "" || o.clientSecret != "" || len(o.groupRoles) > 0 {
+			return nil, errors.New("--oidc-issuer is required with the other --oidc flags")
+		}
 		return nil, nil
 	}
 	var roles []oidc.GroupRole
