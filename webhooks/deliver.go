@@ -1,0 +1,268 @@
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/meta"
+)
+
+// deliveryJob is one payload for one webhook. Offset counts the attempts
+// made before the job was queued (by a replay), so that the log numbers
+// attempts on and the retries stop at the same total.
+type deliveryJob struct {
+	WebhookID string          `json:"webhookId"`
+	Event     string          `json:"event"`
+	Payload   json.RawMessage `json:"payload"`
+	Offset    int             `json:"offset,omitempty"`
+}
+
+// maxExcerpt is how much of a receiver's answer the log keeps.
+const maxExcerpt = 2048
+
+// idlePoll is how often an idle worker looks for due jobs (retries become
+// due without anyone telling it).
+const idlePoll = 250 * time.Millisecond
+
+func (s *Service) work(i int) {
+	defer s.wg.Done()
+	host, _ := os.Hostname()
+	name := fmt.Sprintf("webhooks/%s/%d/%d", host, os.Getpid(), i)
+	kinds := []string{JobEvent, JobDelivery}
+	for {
+		job, err := s.cfg.Meta.Lease(s.ctx, kinds, name, 2*s.cfg.Timeout+30*time.Second)
+		if s.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			s.cfg.Logger.Error("leasing a webhook job", "err", err)
+		}
+		if job == nil {
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-s.wake:
+			case <-time.After(idlePoll):
+			}
+			continue
+		}
+		switch job.Kind {
+		case JobEvent:
+			err = s.fanOut(s.ctx, job)
+		case JobDelivery:
+			err = s.deliverJob(s.ctx, job)
+		}
+		if err != nil && s.ctx.Err() == nil {
+			s.cfg.Logger.Error("webhook job", "job", job.ID, "kind", job.Kind, "err", err)
+			s.cfg.Meta.Fail(context.WithoutCancel(s.ctx), job.ID, err.Error(), time.Now().Add(s.cfg.Backoff[0]), len(s.cfg.Backoff)+1)
+		}
+	}
+}
+
+// fanOut turns an event into one delivery job per webhook that watches its
+// repository, in the event's domain, and whose owner may read it.
+func (s *Service) fanOut(ctx context.Context, job *meta.Job) error {
+	var ev eventJob
+	if err := json.Unmarshal(job.Payload, &ev); err != nil {
+		s.cfg.Logger.Error("dropping a malformed webhook event", "job", job.ID, "err", err)
+		return s.cfg.Meta.Complete(ctx, job.ID)
+	}
+	domain := haven.DomainRepo
+	if strings.HasPrefix(ev.Scope, haven.ScopeDiscussion) {
+		domain = haven.DomainDiscussion
+	}
+	repo := ev.Repo.repo()
+	names := []string{repo.FullName()}
+	if ev.MovedTo != "" {
+		names = append(names, ev.MovedTo)
+	}
+	seen := map[string]bool{}
+	var hooks []*haven.Webhook
+	for _, n := range names {
+		ws, err := s.cfg.Meta.WatchingWebhooks(ctx, repo.Type, n, domain)
+		if err != nil {
+			return err
+		}
+		for _, w := range ws {
+			if !seen[w.ID] {
+				seen[w.ID] = true
+				hooks = append(hooks, w)
+			}
+		}
+	}
+	ids := s.userIDs(ctx)
+	event := ev.Scope + "." + ev.Action
+	enqueued := false
+	for _, w := range hooks {
+		if repo.Private && !s.ownerCanRead(ctx, w, repo) {
+			continue
+		}
+		body, err := marshal(buildPayload(s.base, &ev, w.ID, ids))
+		if err != nil {
+			return err
+		}
+		dj, _ := json.Marshal(deliveryJob{WebhookID: w.ID, Event: event, Payload: body})
+		if _, err := s.cfg.Meta.Enqueue(ctx, JobDelivery, dj, time.Time{}); err != nil {
+			return err
+		}
+		enqueued = true
+	}
+	if enqueued {
+		s.poke()
+	}
+	return s.cfg.Meta.Complete(ctx, job.ID)
+}
+
+// ownerCanRead decides, when the event is delivered rather than when it
+// happened, whether the webhook's owner may read a private repository: a
+// member who left no longer hears of it.
+func (s *Service) ownerCanRead(ctx context.Context, w *haven.Webhook, repo *haven.Repo) bool {
+	owner, err := s.cfg.Meta.UserByID(ctx, w.OwnerID)
+	if err != nil {
+		return false
+	}
+	a, err := auth.ForUser(ctx, s.cfg.Meta, owner, nil)
+	if err != nil {
+		return false
+	}
+	return auth.Can(a, auth.Read, repo) == nil
+}
+
+// userIDs returns a lookup of user and organisation ids by name, caching
+// answers for one event; an unknown name is 0.
+func (s *Service) userIDs(ctx context.Context) func(string) int64 {
+	cache := map[string]int64{}
+	return func(name string) int64 {
+		k := strings.ToLower(name)
+		if id, ok := cache[k]; ok {
+			return id
+		}
+		var id int64
+		if u, err := s.cfg.Meta.UserByName(ctx, name); err == nil {
+			id = u.ID
+		}
+		cache[k] = id
+		return id
+	}
+}
+
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// deliverJob makes one attempt of a delivery job and schedules the next
+// one when it fails and may be retried.
+func (s *Service) deliverJob(ctx context.Context, job *meta.Job) error {
+	var dj deliveryJob
+	if err := json.Unmarshal(job.Payload, &dj); err != nil {
+		s.cfg.Logger.Error("dropping a malformed webhook delivery", "job", job.ID, "err", err)
+		return s.cfg.Meta.Complete(ctx, job.ID)
+	}
+	w, err := s.cfg.Meta.WebhookByID(ctx, dj.WebhookID)
+	if haven.IsCode(err, haven.ENotFound) {
+		return s.cfg.Meta.Complete(ctx, job.ID)
+	}
+	if err != nil {
+		return err
+	}
+	if w.Disabled {
+		return s.cfg.Meta.Complete(ctx, job.ID)
+	}
+	attempt := dj.Offset + job.Attempts
+	d, retry := s.send(ctx, w, dj.Event, dj.Payload, attempt)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if d.OK() || !retry {
+		return s.cfg.Meta.Complete(ctx, job.ID)
+	}
+	max := len(s.cfg.Backoff) + 1 - dj.Offset
+	wait := s.cfg.Backoff[min(attempt, len(s.cfg.Backoff))-1]
+	return s.cfg.Meta.Fail(ctx, job.ID, d.Error, time.Now().Add(wait), max)
+}
+
+// send posts a payload to a webhook's current URL with its current secret
+// and records the attempt in its log. retry reports whether a failure is
+// worth trying again: no answer, a timeout, 429 or a 5xx.
+func (s *Service) send(ctx context.Context, w *haven.Webhook, event string, payload []byte, attempt int) (d *haven.WebhookDelivery, retry bool) {
+	d = &haven.WebhookDelivery{WebhookID: w.ID, Event: event, Payload: payload, Attempt: attempt}
+	defer func() {
+		if err := s.cfg.Meta.AddWebhookDelivery(context.WithoutCancel(ctx), d); err != nil {
+			s.cfg.Logger.Error("recording a webhook delivery", "webhook", w.ID, "err", err)
+		}
+	}()
+	if err := CheckURL(ctx, s.cfg.Resolver, w.URL, s.cfg.AllowPrivate); err != nil {
+		d.Error = err.Error()
+		return d, false
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(payload))
+	if err != nil {
+		d.Error = err.Error()
+		return d, false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Haven-Webhooks/1")
+	if w.Secret != "" {
+		req.Header.Set("X-Webhook-Secret", w.Secret)
+	}
+	start := time.Now()
+	resp, err := s.client.Do(req)
+	d.Duration = time.Since(start)
+	if err != nil {
+		d.Error = err.Error()
+		return d, true
+	}
+	defer resp.Body.Close()
+	d.Status = resp.StatusCode
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxExcerpt))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	d.Response = excerpt(b)
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		d.Error = fmt.Sprintf("the receiver answered %s", resp.Status)
+		return d, resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500
+	}
+	return d, false
+}
+
+// excerpt keeps the valid UTF-8 start of a body, for the log.
+func excerpt(b []byte) string {
+	for len(b) > 0 && !utf8.Valid(b) {
+		b = b[:len(b)-1]
+	}
+	return string(b)
+}
+
+// Replay sends the payload of an entry of a webhook's log again, now, to
+// the webhook's current URL and secret, and returns the receiver's status
+// (0 when none came). A failure that may pass is retried through the
+// queue as a new delivery would be.
+func (s *Service) Replay(ctx context.Context, w *haven.Webhook, deliveryID string) (int, error) {
+	old, err := s.cfg.Meta.WebhookDelivery(ctx, w.ID, deliveryID)
+	if err != nil {
+		return 0, err
+	}
+	d, retry := s.send(ctx, w, old.Event, old.Payload, 1)
+	if !d.OK() && retry && len(s.cfg.Backoff) > 0 {
+		dj, _ := json.Marshal(deliveryJob{WebhookID: w.ID, Event: old.Event, Payload: old.Payload, Offset: 1})
+		if _, err := s.cfg.Meta.Enqueue(ctx, JobDelivery, dj, time.Now().Add(s.cfg.Backoff[0])); err != nil {
+			return d.Status, err
+		}
+	}
+	return d.Status, nil
+}
