@@ -27,6 +27,11 @@ type Actor struct {
 	// repository id, loaded with the identity so that CanDownload needs no
 	// query; whoever caches actors drops them when a decision is made.
 	Access map[int64]haven.AccessStatus
+
+	// The scopes of a fine-grained token, prepared once per identity.
+	scopes      []scope
+	globalPerms uint32
+	scopesReady bool
 }
 
 // Anonymous reports whether the request carries no identity.
@@ -173,6 +178,10 @@ func ForUser(ctx context.Context, s Store, user *haven.User, tok *haven.Token) (
 	a := &Actor{User: user, Role: haven.RoleWrite, Orgs: make(map[string]string, len(ms))}
 	if tok != nil {
 		a.Role, a.TokenID, a.Token = tok.Role, tok.ID, tok
+		if tok.FineGrained != nil {
+			a.scopes, a.globalPerms = compileScopes(tok.FineGrained)
+			a.scopesReady = true
+		}
 	}
 	for _, m := range ms {
 		a.Orgs[strings.ToLower(m.Org.Name)] = m.Role

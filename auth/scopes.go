@@ -12,32 +12,71 @@ func (a *Actor) fineGrained() bool {
 	return !a.Anonymous() && a.Role == haven.RoleFineGrained
 }
 
-// implied lists, for a permission, the stronger ones that include it:
-// writing a repository needs reading it, and a writer may take part in its
-// discussions.
-var implied = map[string][]string{
-	haven.PermRepoContentRead:  {haven.PermRepoWrite},
-	haven.PermRepoAccessRead:   {haven.PermRepoWrite},
-	haven.PermDiscussionWrite:  {haven.PermRepoWrite},
-	haven.PermCollectionRead:   {haven.PermCollectionWrite},
-	haven.PermOrgRead:          {haven.PermOrgWrite},
-	haven.PermUserWebhooksRead: {haven.PermUserWebhooksWrite},
+// permBits gives each permission a bit, so that a scope's permissions, with
+// those they imply, are one mask tested per scope.
+var permBits = func() map[string]uint32 {
+	m := make(map[string]uint32, len(haven.Permissions))
+	for i, p := range haven.Permissions {
+		m[p] = 1 << i
+	}
+	return m
+}()
+
+// implies lists, for a permission, the weaker ones it includes: writing a
+// repository needs reading it, and a writer may take part in its
+// discussions and see its access requests.
+var implies = map[string][]string{
+	haven.PermRepoWrite:         {haven.PermRepoContentRead, haven.PermRepoAccessRead, haven.PermDiscussionWrite},
+	haven.PermCollectionWrite:   {haven.PermCollectionRead},
+	haven.PermOrgWrite:          {haven.PermOrgRead},
+	haven.PermUserWebhooksWrite: {haven.PermUserWebhooksRead},
 }
 
-// grants reports whether the token's scope on entity grants perm.
-func grants(sc *haven.TokenScope, perm string) bool {
-	for _, p := range sc.Permissions {
-		if p == perm {
-			return true
-		}
-		for _, q := range implied[perm] {
-			if p == q {
-				return true
+// scope is a token scope prepared for matching: the entity split into
+// namespace and repository name ("" for a namespace scope) and the
+// permissions as a mask.
+type scope struct {
+	typ, ns, name string
+	perms         uint32
+}
+
+// compileScopes prepares the scopes of a fine-grained token.
+func compileScopes(fg *haven.FineGrained) (scoped []scope, global uint32) {
+	mask := func(perms []string) uint32 {
+		var m uint32
+		for _, p := range perms {
+			m |= permBits[p]
+			for _, q := range implies[p] {
+				m |= permBits[q]
 			}
 		}
+		return m
 	}
-	return false
+	for _, sc := range fg.Scoped {
+		s := scope{typ: sc.Entity.Type, ns: sc.Entity.Name, perms: mask(sc.Permissions)}
+		if s.typ != "user" && s.typ != "org" {
+			s.ns, s.name, _ = strings.Cut(sc.Entity.Name, "/")
+		}
+		scoped = append(scoped, s)
+	}
+	return scoped, mask(fg.Global)
 }
+
+// prepared returns the actor's compiled scopes, made once by ForUser for
+// the cached identity, or here for an Actor built by hand.
+func (a *Actor) prepared() ([]scope, uint32, bool) {
+	if a.scopesReady {
+		return a.scopes, a.globalPerms, true
+	}
+	if a.Token == nil || a.Token.FineGrained == nil {
+		return nil, 0, false
+	}
+	s, g := compileScopes(a.Token.FineGrained)
+	return s, g, true
+}
+
+// sameName compares names case-insensitively, cheaply when lengths differ.
+func sameName(a, b string) bool { return len(a) == len(b) && strings.EqualFold(a, b) }
 
 // tokenAllows reports whether the fine-grained token of a grants perm on
 // repo, through a scope on the repository itself or on its namespace, or
@@ -47,28 +86,25 @@ func (a *Actor) tokenAllows(perm string, repo *haven.Repo) bool {
 	if !a.fineGrained() {
 		return true
 	}
-	if a.Token == nil || a.Token.FineGrained == nil {
+	scoped, global, ok := a.prepared()
+	if !ok {
 		return false
 	}
-	fg := a.Token.FineGrained
-	if !repo.Private {
-		for _, p := range fg.Global {
-			if p == perm {
-				return true
-			}
-		}
+	bit := permBits[perm]
+	if !repo.Private && global&bit != 0 {
+		return true
 	}
-	full := repo.FullName()
-	for i := range fg.Scoped {
-		sc := &fg.Scoped[i]
-		var match bool
-		switch sc.Entity.Type {
-		case "user", "org":
-			match = strings.EqualFold(sc.Entity.Name, repo.Namespace)
-		default:
-			match = sc.Entity.Type == string(repo.Type) && strings.EqualFold(sc.Entity.Name, full)
+	for i := range scoped {
+		s := &scoped[i]
+		if s.perms&bit == 0 {
+			continue
 		}
-		if match && grants(sc, perm) {
+		// Repository names tell scopes apart sooner than namespaces, which
+		// a token's scopes mostly share.
+		if s.name != "" && (s.typ != string(repo.Type) || !sameName(s.name, repo.Name)) {
+			continue
+		}
+		if sameName(s.ns, repo.Namespace) {
 			return true
 		}
 	}
@@ -81,12 +117,14 @@ func (a *Actor) tokenAllowsIn(perm, namespace string) bool {
 	if !a.fineGrained() {
 		return true
 	}
-	if a.Token == nil || a.Token.FineGrained == nil {
+	scoped, _, ok := a.prepared()
+	if !ok {
 		return false
 	}
-	for i := range a.Token.FineGrained.Scoped {
-		sc := &a.Token.FineGrained.Scoped[i]
-		if (sc.Entity.Type == "user" || sc.Entity.Type == "org") && strings.EqualFold(sc.Entity.Name, namespace) && grants(sc, perm) {
+	bit := permBits[perm]
+	for i := range scoped {
+		s := &scoped[i]
+		if s.name == "" && s.perms&bit != 0 && sameName(s.ns, namespace) {
 			return true
 		}
 	}

@@ -1,0 +1,75 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/api"
+	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/internal/storetest"
+)
+
+// BenchmarkRepoInfoTokens measures GET /api/models/{id} of a private
+// repository with a classic write token and with a fine-grained token whose
+// scopes name ten other repositories before this one, in the same run:
+// the difference is what checking scopes costs (bench/tokens.sh compares).
+func BenchmarkRepoInfoTokens(b *testing.B) {
+	ctx := context.Background()
+	st := storetest.Open(b)
+	srv, err := api.New(api.Config{Meta: st.Meta, Git: st.Git, Blobs: st.Blobs, PublicURL: "http://hub.test", Secret: []byte("bench-secret-bench-secret-bench-secret")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+	u := &haven.User{Name: "alice"}
+	if err := st.Meta.CreateUser(ctx, u, ""); err != nil {
+		b.Fatal(err)
+	}
+	token := func(t *haven.Token) string {
+		plain, hash := auth.NewToken()
+		t.UserID, t.DisplayName = u.ID, "bench"
+		if err := st.Meta.CreateToken(ctx, t, hash); err != nil {
+			b.Fatal(err)
+		}
+		return plain
+	}
+	write := token(&haven.Token{Role: haven.RoleWrite})
+	fg := &haven.FineGrained{Global: []string{haven.PermDiscussionWrite}}
+	for i := range 10 {
+		fg.Scoped = append(fg.Scoped, haven.TokenScope{Entity: haven.TokenEntity{Type: "model", Name: fmt.Sprintf("alice/other-%d", i)}, Permissions: []string{haven.PermRepoWrite}})
+	}
+	fg.Scoped = append(fg.Scoped, haven.TokenScope{Entity: haven.TokenEntity{Type: "model", Name: "alice/bench"}, Permissions: []string{haven.PermRepoContentRead}})
+	fine := token(&haven.Token{Role: haven.RoleFineGrained, FineGrained: fg})
+
+	create := httptest.NewRequest("POST", "/api/repos/create", stringsReader(`{"name":"bench","private":true}`))
+	create.Header.Set("Authorization", "Bearer "+write)
+	create.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, create)
+	if rec.Code != http.StatusOK {
+		b.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	for _, tt := range []struct{ name, token string }{{"write", write}, {"fineGrained", fine}} {
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req := httptest.NewRequest("GET", "/api/models/alice/bench", nil)
+					req.Header.Set("Authorization", "Bearer "+tt.token)
+					rec := httptest.NewRecorder()
+					srv.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						b.Fatalf("repo info: %d %s", rec.Code, rec.Body)
+					}
+				}
+			})
+		})
+	}
+}
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
