@@ -39,6 +39,7 @@ func serveCmd(opts *options) *cobra.Command {
 	storage := &storageOptions{}
 	sp := &spacesOptions{}
 	od := &oidcOptions{}
+	wh := &webhooksOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the hub: HTTP API, git, LFS",
@@ -46,7 +47,7 @@ func serveCmd(opts *options) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, opts, addr, publicURL, storage, sp, od)
+			return serve(ctx, opts, addr, publicURL, storage, sp, od, wh)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("HAVEN_ADDR", "127.0.0.1:8080"), "address to listen on")
@@ -54,6 +55,7 @@ func serveCmd(opts *options) *cobra.Command {
 	addStorageFlags(cmd, storage)
 	addSpacesFlags(cmd, sp)
 	addOIDCFlags(cmd, od)
+	addWebhooksFlags(cmd, wh)
 	return cmd
 }
 
@@ -102,7 +104,7 @@ func openStores(ctx context.Context, opts *options) (*stores, error) {
 	return &stores{meta: m, git: g, blobs: b}, nil
 }
 
-func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions) error {
+func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions, wh *webhooksOptions) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	st, err := openStores(ctx, opts)
 	if err != nil {
@@ -165,7 +167,9 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		return err
 	}
 	colls := collections.New(collections.Config{Meta: st.meta, PublicURL: publicURL, Markdown: web.RenderNote, Logger: log})
-	discs := discussions.New(discussions.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Render: web.RenderComment, Logger: log,
+	hooks := startWebhooks(wh, st.meta, publicURL, log)
+	defer hooks.Close()
+	discs := discussions.New(discussions.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Render: web.RenderComment, Logger: log, Events: hooks,
 		Changed: func(ctx context.Context, repo *haven.Repo) { srv.RepoChanged(ctx, repo) }})
 	srv, err = api.New(api.Config{
 		Web:          pages,
@@ -179,8 +183,9 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Logger:       log,
 		Xet:          storage.xet,
 		Spaces:       spaceApps,
-		Routes:       []api.Routes{spaceApps, gates, colls, discs},
+		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks},
 		PullRequests: discs,
+		Events:       hooks,
 	})
 	if err != nil {
 		return err
