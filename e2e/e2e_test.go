@@ -44,7 +44,8 @@ func runPytest(t *testing.T, s *server, marker string) {
 // against a server with the embedded defaults (SQLite and local disk).
 func TestPython(t *testing.T) {
 	pytestPath(t)
-	s := startServer(t, serverOpts{})
+	// The webhook tests' receivers listen on loopback.
+	s := startServer(t, serverOpts{Args: []string{"--webhooks-allow-private"}})
 	runPytest(t, s, "")
 }
 
