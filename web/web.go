@@ -48,6 +48,8 @@ type Handler struct {
 	Spaces SpaceRuntime
 	// Collections, when set, serves the collection pages. Set it before serving.
 	Collections CollectionPages
+	// Webhooks, when set, serves the webhook settings pages. Set it before serving.
+	Webhooks WebhookPages
 	// External, when set, offers sign-in through another service beside
 	// passwords. Set it before serving.
 	External ExternalSignIn
@@ -202,6 +204,10 @@ func (h *Handler) routeSettings(w http.ResponseWriter, r *http.Request, segs []s
 		h.deleteToken(w, r, segs[1])
 	case len(segs) == 1 && segs[0] == "password":
 		h.password(w, r)
+	case len(segs) == 1 && segs[0] == "webhooks":
+		h.webhooks(w, r)
+	case len(segs) == 2 && segs[0] == "webhooks":
+		h.webhook(w, r, segs[1])
 	default:
 		h.notFound(w, r)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/spaces"
 	"github.com/havenhub/haven/web"
+	"github.com/havenhub/haven/webhooks"
 )
 
 // site is the API with the pages behind it, on real stores in a
@@ -65,8 +66,10 @@ func newSite(t testing.TB) *site {
 	gates := access.New(access.Config{Meta: m, PublicURL: ts.URL, Changed: func() { srv.ForgetTokens(); pages.ForgetSessions() }})
 	colls := collections.New(collections.Config{Meta: m, PublicURL: ts.URL, Markdown: web.RenderNote})
 	discs := discussions.New(discussions.Config{Meta: m, Git: g, PublicURL: ts.URL, Render: web.RenderComment})
+	// Webhooks without workers: the pages show logs and replay at once.
+	hooks := webhooks.New(webhooks.Config{Meta: m, PublicURL: ts.URL, AllowPrivate: true})
 	srv, err = api.New(api.Config{Meta: m, Git: g, Blobs: b, PublicURL: ts.URL, Secret: secret,
-		Web: pages, Sessions: pages, Spaces: apps, Routes: []api.Routes{apps, gates, colls, discs}, PullRequests: discs})
+		Web: pages, Sessions: pages, Spaces: apps, Routes: []api.Routes{apps, gates, colls, discs, hooks}, PullRequests: discs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +77,7 @@ func newSite(t testing.TB) *site {
 	pages.TokensChanged = srv.ForgetTokens
 	pages.Spaces = apps
 	pages.Collections = colls
+	pages.Webhooks = hooks
 	ts.Config.Handler = apps.Handler(srv)
 	s := &site{t: t, url: ts.URL, meta: m, handler: ts.Config.Handler, tokens: map[string]string{}}
 	for _, name := range []string{"alice", "bob"} {

@@ -198,6 +198,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	pages.TokensChanged = srv.ForgetTokens
 	pages.Spaces = spaceApps
 	pages.Collections = colls
+	pages.Webhooks = hooks
 	if pages.External, err = newOIDC(od, st.meta, publicURL, log); err != nil {
 		return err
 	}
