@@ -138,6 +138,35 @@ func (s *Service) ownerCanRead(ctx context.Context, w *haven.Webhook, repo *have
 	return auth.Can(a, auth.Read, repo) == nil
 }
 
+// mayReceive checks again, before each attempt, that the webhook's owner
+// may read the repository of a payload, when it is private: a retry or a
+// replay may come after the owner lost access.
+func (s *Service) mayReceive(ctx context.Context, w *haven.Webhook, payload []byte) bool {
+	var p struct {
+		Repo struct {
+			Type    haven.RepoType `json:"type"`
+			Name    string         `json:"name"`
+			Private bool           `json:"private"`
+		} `json:"repo"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return false
+	}
+	if !p.Repo.Private {
+		return true
+	}
+	id, err := haven.ParseRepoID(p.Repo.Name)
+	if err != nil {
+		return false
+	}
+	repo, err := s.cfg.Meta.RepoByName(ctx, p.Repo.Type, id.Namespace, id.Name)
+	if err != nil {
+		// Deleted since: decide on the namespace, as the event did.
+		repo = &haven.Repo{Type: p.Repo.Type, Namespace: id.Namespace, Name: id.Name, Private: true}
+	}
+	return s.ownerCanRead(ctx, w, repo)
+}
+
 // userIDs returns a lookup of user and organisation ids by name, caching
 // answers for one event; an unknown name is 0.
 func (s *Service) userIDs(ctx context.Context) func(string) int64 {
@@ -181,7 +210,7 @@ func (s *Service) deliverJob(ctx context.Context, job *meta.Job) error {
 	if err != nil {
 		return err
 	}
-	if w.Disabled {
+	if w.Disabled || !s.mayReceive(ctx, w, dj.Payload) {
 		return s.cfg.Meta.Complete(ctx, job.ID)
 	}
 	attempt := dj.Offset + job.Attempts
@@ -256,6 +285,9 @@ func (s *Service) Replay(ctx context.Context, w *haven.Webhook, deliveryID strin
 	old, err := s.cfg.Meta.WebhookDelivery(ctx, w.ID, deliveryID)
 	if err != nil {
 		return 0, err
+	}
+	if !s.mayReceive(ctx, w, old.Payload) {
+		return 0, haven.Errorf(haven.EForbidden, "You may no longer read the repository of this delivery")
 	}
 	d, retry := s.send(ctx, w, old.Event, old.Payload, 1)
 	if !d.OK() && retry && len(s.cfg.Backoff) > 0 {

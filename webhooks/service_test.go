@@ -17,6 +17,7 @@ import (
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/discussions"
 	"github.com/havenhub/haven/internal/storetest"
+	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/webhooks"
 )
 
@@ -28,6 +29,7 @@ type hub struct {
 	url    string
 	st     *storetest.Stores
 	hooks  *webhooks.Service
+	srv    *api.Server
 	tokens map[string]string
 }
 
@@ -49,7 +51,7 @@ func newHub(t *testing.T, allowPrivate bool) *hub {
 	ts.Config.Handler = srv
 	hooks.Start()
 	t.Cleanup(hooks.Close)
-	h := &hub{t: t, url: ts.URL, st: st, hooks: hooks, tokens: map[string]string{}}
+	h := &hub{t: t, url: ts.URL, st: st, hooks: hooks, srv: srv, tokens: map[string]string{}}
 	for _, name := range []string{"alice", "bob"} {
 		user := &haven.User{Name: name}
 		if err := st.Meta.CreateUser(context.Background(), user, ""); err != nil {
@@ -273,11 +275,15 @@ func TestDelivery(t *testing.T) {
 	h.do("bob", "POST", "/api/models/alice/tiny/discussions", map[string]any{"title": "A question", "description": "hi"}, 200)
 	c := h.do("alice", "POST", "/api/models/alice/tiny/discussions/1/comment", map[string]any{"comment": "an answer"}, 201)
 	got = rc.wait(t, 3)
-	if field(got[1].payload, "event.scope") != "discussion" || field(got[1].payload, "event.action") != "create" ||
-		field(got[1].payload, "comment.content") != "hi" {
-		t.Fatalf("discussion payload %v", got[1].payload)
+	// Deliveries run in parallel: find them by scope.
+	byScope := map[string]map[string]any{}
+	for _, d := range got[1:] {
+		byScope[field(d.payload, "event.scope").(string)] = d.payload
 	}
-	p = got[2].payload
+	if p := byScope["discussion"]; field(p, "event.action") != "create" || field(p, "comment.content") != "hi" {
+		t.Fatalf("discussion payload %v", p)
+	}
+	p = byScope["discussion.comment"]
 	if field(p, "event.scope") != "discussion.comment" || field(p, "event.action") != "create" || field(p, "discussion.num") != float64(1) ||
 		field(p, "discussion.title") != "A question" || field(p, "comment.content") != "an answer" ||
 		field(p, "comment.id") != field(c, "newMessage.id") || field(p, "discussion.url.web") != h.url+"/alice/tiny/discussions/1" {
@@ -354,5 +360,48 @@ func TestDeliveryRefusesPrivate(t *testing.T) {
 	defer rc.mu.Unlock()
 	if rc.calls != 0 {
 		t.Fatalf("the receiver was called %d times", rc.calls)
+	}
+}
+
+// TestAccessCheckedAgain checks that the rights of a webhook's owner over a
+// private repository are checked on every attempt: a member who left the
+// organisation cannot replay what was delivered while a member.
+func TestAccessCheckedAgain(t *testing.T) {
+	h := newHub(t, true)
+	ctx := context.Background()
+	org := &haven.User{Name: "acme", IsOrg: true}
+	if err := h.st.Meta.CreateUser(ctx, org, ""); err != nil {
+		t.Fatal(err)
+	}
+	alice, _ := h.st.Meta.UserByName(ctx, "alice")
+	bob, _ := h.st.Meta.UserByName(ctx, "bob")
+	if err := h.st.Meta.AddMember(ctx, org.ID, alice.ID, meta.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.st.Meta.AddMember(ctx, org.ID, bob.ID, meta.RoleRead); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.ForgetTokens()
+	h.do("alice", "POST", "/api/repos/create", map[string]any{"name": "plans", "organization": "acme", "private": true}, 200)
+	rc := newReceiver(t, 0)
+	created := h.do("bob", "POST", "/api/settings/webhooks", map[string]any{"url": rc.URL, "domains": []string{"repo"},
+		"watched": []map[string]any{{"type": "org", "name": "acme"}}}, 200)
+	id := field(created, "webhook.id").(string)
+	h.commit("alice", "acme/plans", "a.txt", "a\n")
+	if got := rc.wait(t, 1); field(got[0].payload, "repo.name") != "acme/plans" || field(got[0].payload, "repo.private") != true {
+		t.Fatalf("bob got %v", got[0].payload)
+	}
+	log := h.do("bob", "GET", "/api/settings/webhooks/"+id+"/deliveries", nil, 200).([]any)
+	if err := h.st.Meta.RemoveMember(ctx, org.ID, bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.ForgetTokens()
+	h.do("bob", "POST", "/api/settings/webhooks/"+id+"/replay/"+field(log[0], "id").(string), nil, 403)
+	h.commit("alice", "acme/plans", "b.txt", "b\n")
+	time.Sleep(300 * time.Millisecond)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.calls != 1 {
+		t.Fatalf("the receiver was called %d times after bob left", rc.calls)
 	}
 }
