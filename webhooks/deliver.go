@@ -62,7 +62,13 @@ func (s *Service) work(i int) {
 		case JobDelivery:
 			err = s.deliverJob(s.ctx, job)
 		}
-		if err != nil && s.ctx.Err() == nil {
+		switch {
+		case err != nil && s.ctx.Err() != nil:
+			// Shutting down: hand the job back now rather than when its
+			// lease ends, so that the next start takes it at once.
+			s.cfg.Meta.Fail(context.WithoutCancel(s.ctx), job.ID, "interrupted by shutdown", time.Time{}, 0)
+			return
+		case err != nil:
 			s.cfg.Logger.Error("webhook job", "job", job.ID, "kind", job.Kind, "err", err)
 			s.cfg.Meta.Fail(context.WithoutCancel(s.ctx), job.ID, err.Error(), time.Now().Add(s.cfg.Backoff[0]), len(s.cfg.Backoff)+1)
 		}
@@ -232,6 +238,9 @@ func (s *Service) deliverJob(ctx context.Context, job *meta.Job) error {
 func (s *Service) send(ctx context.Context, w *haven.Webhook, event string, payload []byte, attempt int) (d *haven.WebhookDelivery, retry bool) {
 	d = &haven.WebhookDelivery{WebhookID: w.ID, Event: event, Payload: payload, Attempt: attempt}
 	defer func() {
+		if ctx.Err() != nil {
+			return // cut short by a shutdown: the attempt is made again
+		}
 		if err := s.cfg.Meta.AddWebhookDelivery(context.WithoutCancel(ctx), d); err != nil {
 			s.cfg.Logger.Error("recording a webhook delivery", "webhook", w.ID, "err", err)
 		}
