@@ -1,0 +1,82 @@
+package haven
+
+import (
+	"context"
+	"time"
+)
+
+// Audit actions, named "scope.action" as the Hub's audit log names them.
+const (
+	AuditSignIn           = "user.sign_in"
+	AuditSignInFailed     = "user.sign_in_failed"
+	AuditTokenCreate      = "token.create"
+	AuditTokenRevoke      = "token.revoke"
+	AuditRepoCreate       = "repo.create"
+	AuditRepoDelete       = "repo.delete"
+	AuditRepoMove         = "repo.move"
+	AuditRepoSettings     = "repo.update_settings"
+	AuditOrgAddUser       = "org.add_user"
+	AuditOrgRemoveUser    = "org.remove_user"
+	AuditOrgChangeRole    = "org.change_role"
+	AuditAccessDecision   = "repo.access_request"
+	AuditWebhookCreate    = "webhook.create"
+	AuditWebhookUpdate    = "webhook.update"
+	AuditWebhookDelete    = "webhook.delete"
+	AuditDiscussionMerge  = "discussion.merge"
+	AuditLogExport        = "org.audit_log.export"
+	AuditActorTypeUser    = "user"
+	AuditActorTypeSystem  = "system"
+	AuditTargetRepo       = "repo"
+	AuditTargetUser       = "user"
+	AuditTargetToken      = "token"
+	AuditTargetWebhook    = "webhook"
+	AuditTargetDiscussion = "discussion"
+)
+
+// AuditEntry is one security-relevant action, kept in the audit log.
+type AuditEntry struct {
+	ID     string    // 24 hex digits, given when stored
+	Time   time.Time // when it happened; now when zero
+	Action string    // one of the Audit… actions
+	// The actor: a user (ActorID, ActorName) or, for the admin commands,
+	// the system (ActorType "system", ActorID 0).
+	ActorID   int64
+	ActorName string
+	ActorType string
+	TokenID   int64 // the token the request was made with; 0 for sessions
+	IP        string
+	UserAgent string
+	// Namespace is the user or organisation the action concerns: the
+	// owner of the repository, the org whose member changed, the user
+	// whose token or webhook it is. Org admins see their namespace's
+	// entries.
+	Namespace  string
+	TargetType string // one of the AuditTarget… kinds
+	Target     string // "ns/name", a user name, a token or webhook id
+	Details    map[string]any
+}
+
+// AuditFilter selects audit entries, newest first.
+type AuditFilter struct {
+	Namespace string // required unless ActorID is set
+	ActorID   int64
+	Action    string // an action, or a scope ("repo") matching its actions
+	From, To  time.Time
+	// Before continues a listing after the entry with this id (the cursor).
+	Before string
+	Limit  int
+}
+
+// Auditor records audit entries. Record does not fail the action it
+// records: a store that cannot write logs the error.
+type Auditor interface {
+	Record(ctx context.Context, e AuditEntry)
+}
+
+// Audit records e through a, which may be nil (nothing is recorded), so
+// that callers and their tests need no auditor.
+func Audit(ctx context.Context, a Auditor, e AuditEntry) {
+	if a != nil {
+		a.Record(ctx, e)
+	}
+}
