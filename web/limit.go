@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/havenhub/haven/hubhttp"
 )
 
 // Sign-in limits: failed attempts allowed per account and per client
@@ -93,32 +94,16 @@ func newSignInLimits() signInLimits {
 	}
 }
 
-// clientAddress is the key of the client a request comes from. A proxy on
-// the same machine (nginx, Caddy) passes the client in X-Forwarded-For,
-// whose last entry is the one that proxy wrote; other clients cannot
-// reach the hub through loopback, so they cannot choose their address.
-// IPv6 clients are counted per /64, the block one subscriber usually has.
+// clientAddress is the key of the client a request comes from
+// (hubhttp.ClientIP). IPv6 clients are counted per /64, the block one
+// subscriber usually has.
 func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+	addr := hubhttp.ClientIP(r)
+	ip := net.ParseIP(addr)
+	if ip == nil || ip.To4() != nil {
+		return addr
 	}
-	ip := net.ParseIP(host)
-	if ip != nil && ip.IsLoopback() {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			list := strings.Split(xff[len(xff)-1], ",")
-			if fwd := net.ParseIP(strings.TrimSpace(list[len(list)-1])); fwd != nil {
-				ip = fwd
-			}
-		}
-	}
-	if ip == nil {
-		return host
-	}
-	if ip.To4() == nil {
-		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
-	}
-	return ip.String()
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // retryText says how long to wait, in whole minutes, for people.
