@@ -112,14 +112,7 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request, repo *haven
 		}
 		f.Offset = n * pageSize
 	}
-	ds, total, err := s.cfg.Meta.Discussions(r.Context(), repo.ID, f)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	closedFilter := f
-	closedFilter.Status, closedFilter.Offset, closedFilter.Limit = haven.StatusClosed, 0, 1
-	_, closed, err := s.cfg.Meta.Discussions(r.Context(), repo.ID, closedFilter)
+	ds, total, closed, err := s.cfg.Meta.ListDiscussions(r.Context(), repo.ID, f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -412,5 +405,9 @@ func (s *Service) handleMerge(w http.ResponseWriter, r *http.Request, repo *have
 		s.writeError(w, r, err)
 		return
 	}
+	hubhttp.Audit(s.cfg.Audit, r, haven.AuditEntry{Action: haven.AuditDiscussionMerge, Namespace: repo.Namespace,
+		TargetType: haven.AuditTargetDiscussion, Target: repo.FullName() + "#" + itoa(d.Num),
+		Details: map[string]any{"repo": repo.FullName(), "repoType": string(repo.Type), "num": d.Num, "title": d.Title,
+			"target": d.TargetRef, "mergeCommitId": d.MergeCommit}})
 	hubhttp.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "mergeCommitId": d.MergeCommit})
 }

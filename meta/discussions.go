@@ -114,21 +114,20 @@ func (s *Store) Discussion(ctx context.Context, repoID int64, num int) (*haven.D
 // Discussions lists the discussions of a repository that f selects, newest
 // first, with their number of comments, and how many f selects in all.
 func (s *Store) Discussions(ctx context.Context, repoID int64, f haven.DiscussionFilter) ([]*haven.Discussion, int, error) {
+	ds, total, _, err := s.ListDiscussions(ctx, repoID, f)
+	return ds, total, err
+}
+
+// ListDiscussions is Discussions that also counts the closed and merged
+// discussions f would select with any status, as the Hub's listing shows
+// them. Both counts come from one pass over the listing index, which is
+// most of a far or filtered page's cost.
+func (s *Store) ListDiscussions(ctx context.Context, repoID int64, f haven.DiscussionFilter) (ds []*haven.Discussion, total, closed int, err error) {
 	where := []string{"d.repo_id = ?"}
 	args := []any{repoID}
 	if f.PullRequests != nil {
 		where = append(where, "d.is_pull_request = ?")
 		args = append(args, *f.PullRequests)
-	}
-	switch f.Status {
-	case "", "all":
-	case haven.StatusOpen:
-		where = append(where, "d.status IN ('open', 'draft')")
-	case haven.StatusClosed:
-		where = append(where, "d.status IN ('closed', 'merged')")
-	default:
-		where = append(where, "d.status = ?")
-		args = append(args, f.Status)
 	}
 	if f.Author != "" {
 		where = append(where, "d.author = ?")
@@ -138,33 +137,50 @@ func (s *Store) Discussions(ctx context.Context, repoID int64, f haven.Discussio
 		where = append(where, "LOWER(d.title) LIKE ? ESCAPE '\\'")
 		args = append(args, "%"+escapeLike(strings.ToLower(f.Search))+"%")
 	}
-	cond := strings.Join(where, " AND ")
-	var total int
-	if err := s.conn().queryRow(ctx, `SELECT COUNT(*) FROM discussions d WHERE `+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
+	const closedCond = "d.status IN ('closed', 'merged')"
+	statusCond := "TRUE"
+	var statusArgs []any
+	switch f.Status {
+	case "", "all":
+	case haven.StatusOpen:
+		statusCond = "d.status IN ('open', 'draft')"
+	case haven.StatusClosed:
+		statusCond = closedCond
+	default:
+		statusCond = "d.status = ?"
+		statusArgs = []any{f.Status}
+	}
+	anyStatus := strings.Join(where, " AND ")
+	if err := s.conn().queryRow(ctx, `SELECT COALESCE(SUM(CASE WHEN `+statusCond+` THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN `+closedCond+` THEN 1 ELSE 0 END), 0) FROM discussions d WHERE `+anyStatus,
+		append(statusArgs, args...)...).Scan(&total, &closed); err != nil {
+		return nil, 0, 0, err
 	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 50
 	}
+	if total <= max(f.Offset, 0) {
+		return nil, total, closed, nil
+	}
 	rows, err := s.conn().query(ctx, `SELECT `+discussionColumns+`,
 		(SELECT COUNT(*) FROM discussion_events e WHERE e.discussion_id = d.id AND e.type = 'comment')
-		FROM discussions d WHERE `+cond+` ORDER BY d.num DESC LIMIT ? OFFSET ?`, append(args, limit, max(f.Offset, 0))...)
+		FROM discussions d WHERE `+anyStatus+` AND `+statusCond+` ORDER BY d.num DESC LIMIT ? OFFSET ?`,
+		append(append(args, statusArgs...), limit, max(f.Offset, 0))...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	defer rows.Close()
-	var out []*haven.Discussion
 	for rows.Next() {
 		var n int
 		d, err := scanDiscussion(rows, &n)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		d.NumComments = n
-		out = append(out, d)
+		ds = append(ds, d)
 	}
-	return out, total, rows.Err()
+	return ds, total, closed, rows.Err()
 }
 
 const eventColumns = `id, object_id, discussion_id, type, author, body, hidden, hidden_by, data, created_at, updated_at`
