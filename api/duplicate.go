@@ -108,6 +108,7 @@ func (s *Server) handleDuplicate(w http.ResponseWriter, r *http.Request, repo *h
 		return
 	}
 	s.tellCreated(ctx, dup)
+	s.record(r, haven.AuditRepoCreate, dup, map[string]any{"private": dup.Private, "duplicatedFrom": repo.FullName()})
 	writeJSON(w, http.StatusOK, map[string]string{"url": s.repoURL(dup)})
 }
 

@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"net/http"
 	"sort"
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/hubhttp"
 )
 
 // tell hands an event to the event sink, if there is one. It runs after
@@ -97,4 +99,17 @@ func (s *Server) tellConfig(ctx context.Context, repo *haven.Repo, private bool,
 	after := *repo
 	after.Private, after.Gated = private, gated
 	s.tell(ctx, &haven.RepoEvent{Scope: haven.ScopeRepoConfig, Action: haven.ActionUpdate, Repo: &after, UpdatedConfig: changed})
+}
+
+// record writes an audit entry about repo for the request's caller.
+func (s *Server) record(r *http.Request, action string, repo *haven.Repo, details map[string]any) {
+	if s.audit == nil {
+		return
+	}
+	if details == nil {
+		details = map[string]any{}
+	}
+	details["repoType"] = string(repo.Type)
+	hubhttp.Audit(s.audit, r, haven.AuditEntry{Action: action, Namespace: repo.Namespace,
+		TargetType: haven.AuditTargetRepo, Target: repo.Namespace + "/" + repo.Name, Details: details})
 }

@@ -171,6 +171,7 @@ func (s *Server) handleCreateRepo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.tellCreated(r.Context(), repo)
+	s.record(r, haven.AuditRepoCreate, repo, map[string]any{"private": repo.Private})
 	writeJSON(w, http.StatusOK, map[string]string{
 		"url":  s.repoURL(repo),
 		"name": repo.FullName(),
@@ -328,6 +329,7 @@ func (s *Server) handleDeleteRepo(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("removing git repository", "repo", repo.FullName(), "err", err)
 	}
 	s.tell(ctx, &haven.RepoEvent{Scope: haven.ScopeRepo, Action: haven.ActionDelete, Repo: repo})
+	s.record(r, haven.AuditRepoDelete, repo, nil)
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
@@ -398,6 +400,13 @@ func (s *Server) handleMoveRepo(w http.ResponseWriter, r *http.Request) {
 	}
 	s.changed(repo)
 	s.tell(ctx, &haven.RepoEvent{Scope: haven.ScopeRepo, Action: haven.ActionMove, Repo: repo, MovedTo: to.String()})
+	s.record(r, haven.AuditRepoMove, repo, map[string]any{"to": to.String()})
+	if !strings.EqualFold(repo.Namespace, to.Namespace) {
+		// The namespace it moved into sees it arrive.
+		moved := *repo
+		moved.Namespace, moved.Name = to.Namespace, to.Name
+		s.record(r, haven.AuditRepoMove, &moved, map[string]any{"from": from.String(), "to": to.String()})
+	}
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
@@ -454,6 +463,8 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, repo *ha
 	}
 	s.changed(repo)
 	s.tellConfig(r.Context(), repo, private, gated)
+	s.record(r, haven.AuditRepoSettings, repo, map[string]any{"private": private, "gated": gatedValue(gated),
+		"previous": map[string]any{"private": repo.Private, "gated": gatedValue(repo.Gated)}})
 	writeJSON(w, http.StatusOK, map[string]any{"private": private, "gated": gatedValue(gated)})
 }
 

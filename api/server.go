@@ -54,6 +54,10 @@ type Config struct {
 	// and moves of repositories (webhooks); nil: nobody listens.
 	Events haven.EventSink
 
+	// Audit records repository creations, deletions, moves and settings
+	// changes; nil: nothing is recorded.
+	Audit haven.Auditor
+
 	// Xet turns on the Xet protocol: token endpoints, the CAS service under
 	// /v1 and the Xet hints in resolve, tree, repo info and LFS batch. Files
 	// already stored through Xet stay downloadable when it is off.
@@ -126,6 +130,7 @@ type Server struct {
 	spaces   SpaceDescriber
 	pulls    PullRequests
 	events   haven.EventSink
+	audit    haven.Auditor
 	tokens   sync.Map // token hash → actorEntry
 
 	downloads *downloadCounter
@@ -162,6 +167,7 @@ func New(cfg Config) (*Server, error) {
 		spaces:   cfg.Spaces,
 		pulls:    cfg.PullRequests,
 		events:   cfg.Events,
+		audit:    cfg.Audit,
 	}
 	s.downloads = newDownloadCounter(cfg.Meta, cfg.Logger)
 	return s, nil

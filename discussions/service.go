@@ -33,6 +33,8 @@ type Config struct {
 	// Events hears of discussions opened, commented, renamed, closed and
 	// merged (webhooks); nil: nobody listens.
 	Events haven.EventSink
+	// Audit records merges; nil: nothing is recorded.
+	Audit  haven.Auditor
 	Logger *slog.Logger
 }
 

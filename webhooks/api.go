@@ -78,6 +78,7 @@ func (s *Service) serveAPI(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
+		s.audit(r, haven.AuditWebhookDelete, hook)
 		hubhttp.WriteJSON(w, http.StatusOK, map[string]any{})
 	case len(segs) == 2 && post && (segs[1] == "enable" || segs[1] == "disable"):
 		hook.Disabled = segs[1] == "disable"
@@ -85,6 +86,7 @@ func (s *Service) serveAPI(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
+		s.audit(r, haven.AuditWebhookUpdate, hook)
 		hubhttp.WriteJSON(w, http.StatusOK, map[string]any{"webhook": s.JSON(hook)})
 	case len(segs) == 2 && get && segs[1] == "deliveries":
 		s.handleDeliveries(w, r, hook)
@@ -165,6 +167,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, a *auth.A
 		s.writeError(w, r, err)
 		return
 	}
+	s.audit(r, haven.AuditWebhookCreate, hook)
 	hubhttp.WriteJSON(w, http.StatusOK, map[string]any{"webhook": s.JSON(hook)})
 }
 
@@ -182,6 +185,7 @@ func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request, hook *hav
 		s.writeError(w, r, err)
 		return
 	}
+	s.audit(r, haven.AuditWebhookUpdate, hook)
 	hubhttp.WriteJSON(w, http.StatusOK, map[string]any{"webhook": s.JSON(hook)})
 }
 
@@ -307,4 +311,19 @@ func (s *Service) JSON(w *haven.Webhook) map[string]any {
 		out["lastTriggerAt"] = w.LastTriggerAt.Format("2006-01-02T15:04:05.000Z")
 	}
 	return out
+}
+
+// audit records a change of hook in its owner's log. The secret stays out
+// of it; whether there is one is enough.
+func (s *Service) audit(r *http.Request, action string, hook *haven.Webhook) {
+	if s.cfg.Audit == nil {
+		return
+	}
+	watched := make([]string, 0, len(hook.Watched))
+	for _, it := range hook.Watched {
+		watched = append(watched, it.Type+":"+it.Name)
+	}
+	hubhttp.Audit(s.cfg.Audit, r, haven.AuditEntry{Action: action, Namespace: hook.Owner, TargetType: haven.AuditTargetWebhook,
+		Target: hook.ID, Details: map[string]any{"url": hook.URL, "watched": watched, "domains": hook.Domains,
+			"disabled": hook.Disabled, "hasSecret": hook.Secret != ""}})
 }

@@ -47,7 +47,10 @@ type Config struct {
 	// Timeout bounds one delivery (default 10s).
 	Timeout  time.Duration
 	Resolver Resolver // default net.DefaultResolver
-	Logger   *slog.Logger
+	// Audit records webhooks created, changed and deleted; nil: nothing
+	// is recorded.
+	Audit  haven.Auditor
+	Logger *slog.Logger
 }
 
 // Service manages webhooks and delivers their events. Create it with New;
