@@ -33,6 +33,8 @@ type Config struct {
 	// Changed is called after a request's status changes, so that cached
 	// identities, which carry the statuses, are built afresh.
 	Changed func()
+	// Audit records decisions on requests; nil: nothing is recorded.
+	Audit haven.Auditor
 }
 
 // Service is the access-request part of the API. It implements api.Routes.
@@ -142,6 +144,10 @@ func (s *Service) handleAsk(w http.ResponseWriter, r *http.Request, repo *haven.
 	}
 	s.changed()
 	s.log.Info("access requested", "repo", repo.FullName(), "type", repo.Type, "user", a.User.Name, "status", ar.Status)
+	if ar.Status == haven.AccessAccepted {
+		// Accepted by the repository's "auto" rule: a decision all the same.
+		s.audit(r, repo, a.User, "accepted (auto)", "")
+	}
 	if isJSON {
 		hubhttp.WriteJSON(w, http.StatusOK, map[string]any{"status": ar.Status})
 		return
@@ -366,6 +372,7 @@ func (s *Service) handleDecide(w http.ResponseWriter, r *http.Request, repo *hav
 	}
 	s.changed()
 	s.log.Info("access request decided", "repo", repo.FullName(), "type", repo.Type, "user", u.Name, "status", st, "by", hubhttp.Actor(r).Name())
+	s.audit(r, repo, u, string(st), body.RejectionReason)
 	hubhttp.WriteJSON(w, http.StatusOK, RequestJSON(ar))
 }
 
@@ -400,6 +407,7 @@ func (s *Service) handleGrant(w http.ResponseWriter, r *http.Request, repo *have
 	}
 	s.changed()
 	s.log.Info("access granted", "repo", repo.FullName(), "type", repo.Type, "user", u.Name, "by", hubhttp.Actor(r).Name())
+	s.audit(r, repo, u, "granted", "")
 	hubhttp.WriteJSON(w, http.StatusOK, RequestJSON(ar))
 }
 
@@ -426,4 +434,14 @@ func (s *Service) handleCancel(w http.ResponseWriter, r *http.Request, repo *hav
 	}
 	s.changed()
 	hubhttp.WriteJSON(w, http.StatusOK, map[string]any{})
+}
+
+// audit records a gating decision about user's access to repo.
+func (s *Service) audit(r *http.Request, repo *haven.Repo, user *haven.User, status, reason string) {
+	details := map[string]any{"user": user.Name, "status": status, "repoType": string(repo.Type)}
+	if reason != "" {
+		details["reason"] = reason
+	}
+	hubhttp.Audit(s.cfg.Audit, r, haven.AuditEntry{Action: haven.AuditAccessDecision, Namespace: repo.Namespace,
+		TargetType: haven.AuditTargetRepo, Target: repo.FullName(), Details: details})
 }

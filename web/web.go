@@ -36,6 +36,9 @@ type Config struct {
 	// NoViewer hides the Viewer tab of datasets, for hubs that serve no
 	// dataset viewer at /datasets-server/ (haven serve always does).
 	NoViewer bool
+	// Audit records sign-ins, tokens and member changes; nil: nothing is
+	// recorded.
+	Audit haven.Auditor
 }
 
 // Handler serves the pages. Create it with New.

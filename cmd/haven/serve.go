@@ -22,6 +22,7 @@ import (
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/access"
 	"github.com/havenhub/haven/api"
+	"github.com/havenhub/haven/audit"
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/blob/blobstore"
@@ -127,7 +128,8 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		return err
 	}
 	defer vw.Close()
-	pages, err := web.New(web.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Logger: log})
+	auditLog := audit.New(audit.Config{Meta: st.meta, PublicURL: publicURL, Logger: log})
+	pages, err := web.New(web.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Logger: log, Audit: auditLog})
 	if err != nil {
 		return err
 	}
@@ -143,7 +145,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		}
 	}
 	var srv *api.Server
-	gates := access.New(access.Config{Meta: st.meta, PublicURL: publicURL, Logger: log, Changed: func() {
+	gates := access.New(access.Config{Meta: st.meta, PublicURL: publicURL, Logger: log, Audit: auditLog, Changed: func() {
 		srv.ForgetTokens()
 		pages.ForgetSessions()
 	}})
@@ -167,9 +169,9 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		return err
 	}
 	colls := collections.New(collections.Config{Meta: st.meta, PublicURL: publicURL, Markdown: web.RenderNote, Logger: log})
-	hooks := startWebhooks(wh, st.meta, publicURL, log)
+	hooks := startWebhooks(wh, st.meta, publicURL, auditLog, log)
 	defer hooks.Close()
-	discs := discussions.New(discussions.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Render: web.RenderComment, Logger: log, Events: hooks,
+	discs := discussions.New(discussions.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Render: web.RenderComment, Logger: log, Events: hooks, Audit: auditLog,
 		Changed: func(ctx context.Context, repo *haven.Repo) { srv.RepoChanged(ctx, repo) }})
 	srv, err = api.New(api.Config{
 		Web:          pages,
@@ -183,9 +185,10 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Logger:       log,
 		Xet:          storage.xet,
 		Spaces:       spaceApps,
-		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks},
+		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog},
 		PullRequests: discs,
 		Events:       hooks,
+		Audit:        auditLog,
 	})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/webhooks"
 )
@@ -21,8 +22,8 @@ func addWebhooksFlags(cmd *cobra.Command, o *webhooksOptions) {
 
 // startWebhooks returns the webhook service with its delivery workers
 // running; Close stops them.
-func startWebhooks(o *webhooksOptions, m *meta.Store, publicURL string, log *slog.Logger) *webhooks.Service {
-	s := webhooks.New(webhooks.Config{Meta: m, PublicURL: publicURL, AllowPrivate: o.allowPrivate, Logger: log})
+func startWebhooks(o *webhooksOptions, m *meta.Store, publicURL string, aud haven.Auditor, log *slog.Logger) *webhooks.Service {
+	s := webhooks.New(webhooks.Config{Meta: m, PublicURL: publicURL, AllowPrivate: o.allowPrivate, Audit: aud, Logger: log})
 	s.Start()
 	return s
 }
