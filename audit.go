@@ -18,6 +18,7 @@ const (
 	AuditOrgAddUser       = "org.add_user"
 	AuditOrgRemoveUser    = "org.remove_user"
 	AuditOrgChangeRole    = "org.change_role"
+	AuditOrgSettings      = "org.update_settings"
 	AuditAccessDecision   = "repo.access_request"
 	AuditWebhookCreate    = "webhook.create"
 	AuditWebhookUpdate    = "webhook.update"

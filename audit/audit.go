@@ -159,3 +159,21 @@ func ParseTime(v string, end bool) (time.Time, error) {
 	}
 	return t, nil
 }
+
+// TokenDetails are the details of a token's creation: its name, role,
+// expiry and scopes, never its value.
+func TokenDetails(t *haven.Token) map[string]any {
+	d := map[string]any{"name": t.DisplayName, "role": string(t.Role)}
+	if !t.ExpiresAt.IsZero() {
+		d["expiresAt"] = t.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if t.FineGrained != nil {
+		var scopes []string
+		for _, sc := range t.FineGrained.Scoped {
+			scopes = append(scopes, sc.Entity.Type+":"+sc.Entity.Name+"="+strings.Join(sc.Permissions, ","))
+		}
+		d["scopes"] = scopes
+		d["global"] = t.FineGrained.Global
+	}
+	return d
+}

@@ -132,6 +132,8 @@ func (h *Handler) changeMember(r *http.Request, d *membersData) (done, problem s
 		if err := h.meta.SetOrgDefaultPrivate(r.Context(), d.Org.ID, v == "private"); err != nil {
 			return "", haven.ErrorMessage(err)
 		}
+		h.record(r, actorOf(r), haven.AuditEntry{Action: haven.AuditOrgSettings, Namespace: d.Org.Name, TargetType: haven.AuditTargetUser,
+			Target: d.Org.Name, Details: map[string]any{"defaultVisibility": v}})
 		return "settings", ""
 	}
 	d.Username = strings.TrimSpace(r.PostFormValue("username"))
@@ -178,6 +180,12 @@ func (h *Handler) changeMember(r *http.Request, d *membersData) (done, problem s
 		if err := h.meta.AddMember(r.Context(), d.Org.ID, user.ID, role); err != nil {
 			return "", haven.ErrorMessage(err)
 		}
+		act := haven.AuditOrgChangeRole
+		if action == "add" {
+			act = haven.AuditOrgAddUser
+		}
+		h.record(r, actorOf(r), haven.AuditEntry{Action: act, Namespace: d.Org.Name, TargetType: haven.AuditTargetUser,
+			Target: user.Name, Details: map[string]any{"role": role, "previousRole": current}})
 		if action == "add" {
 			return "added", ""
 		}
@@ -192,6 +200,8 @@ func (h *Handler) changeMember(r *http.Request, d *membersData) (done, problem s
 		if err := h.meta.RemoveMember(r.Context(), d.Org.ID, user.ID); err != nil {
 			return "", haven.ErrorMessage(err)
 		}
+		h.record(r, actorOf(r), haven.AuditEntry{Action: haven.AuditOrgRemoveUser, Namespace: d.Org.Name, TargetType: haven.AuditTargetUser,
+			Target: user.Name, Details: map[string]any{"previousRole": current}})
 		return "removed", ""
 	}
 	return "", "Unknown change."

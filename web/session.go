@@ -210,6 +210,8 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
 		h.signIns.address.fail(addr, now)
 		h.signIns.account.fail(account, now)
+		h.record(r, &auth.Actor{}, haven.AuditEntry{Action: haven.AuditSignInFailed, Namespace: user.Name,
+			TargetType: haven.AuditTargetUser, Target: user.Name, Details: map[string]any{"method": "password"}})
 		d.Error = "Wrong user name or password."
 		h.render(w, r, http.StatusUnauthorized, "login", "Sign in", d)
 		return
@@ -221,6 +223,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	h.recordSignIn(r, user, "password")
 	http.Redirect(w, r, d.Next, http.StatusSeeOther)
 }
 

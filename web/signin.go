@@ -43,5 +43,6 @@ func (h *Handler) externalFinish(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	h.recordSignIn(r, user, h.External.Name())
 	http.Redirect(w, r, localPath(next), http.StatusSeeOther)
 }

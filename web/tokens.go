@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/audit"
 	"github.com/havenhub/haven/auth"
 )
 
@@ -74,6 +75,8 @@ func (h *Handler) tokens(w http.ResponseWriter, r *http.Request) {
 				h.fail(w, r, err)
 				return
 			}
+			h.record(r, a, haven.AuditEntry{Action: haven.AuditTokenCreate, Namespace: a.User.Name, TargetType: haven.AuditTargetToken,
+				Target: strconv.FormatInt(t.ID, 10), Details: audit.TokenDetails(t)})
 			d.Created, d.Name = plain, ""
 		}
 	}
@@ -102,6 +105,8 @@ func (h *Handler) deleteToken(w http.ResponseWriter, r *http.Request, id string)
 		h.fail(w, r, err)
 		return
 	}
+	h.record(r, a, haven.AuditEntry{Action: haven.AuditTokenRevoke, Namespace: a.User.Name, TargetType: haven.AuditTargetToken,
+		Target: id})
 	if h.TokensChanged != nil {
 		h.TokensChanged()
 	}

@@ -67,6 +67,7 @@ type Handler struct {
 
 	sessions sync.Map // session hash → sessionEntry
 	signIns  signInLimits
+	audit    haven.Auditor
 	facets   facetCache
 	cards    cardCache
 }
@@ -93,6 +94,7 @@ func New(cfg Config) (*Handler, error) {
 		pages:   pages,
 		viewer:  !cfg.NoViewer,
 		signIns: newSignInLimits(),
+		audit:   cfg.Audit,
 	}
 	return h, nil
 }
