@@ -205,8 +205,8 @@ test("like a repository", async () => {
 
 test("create and revoke a token", async () => {
 	await page.goto("/settings/tokens");
-	await page.getByLabel("Name").fill("from-the-browser");
-	await page.getByLabel("write").check();
+	await page.getByLabel("Name", { exact: true }).fill("from-the-browser");
+	await page.getByLabel("write", { exact: true }).check();
 	await page.getByRole("button", { name: "Create token" }).click();
 	const plain = (await page.locator("[data-token]").textContent()).trim();
 	assert.match(plain, /^hf_[A-Za-z]{34}$/);
