@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -9,7 +10,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/audit"
 	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/meta"
 )
 
 func userCmd(opts *options) *cobra.Command {
@@ -135,6 +138,8 @@ func tokenCmd(opts *options) *cobra.Command {
 			if err := m.CreateToken(cmd.Context(), t, hash); err != nil {
 				return err
 			}
+			adminAudit(cmd, m, haven.AuditEntry{Action: haven.AuditTokenCreate, Namespace: u.Name, TargetType: haven.AuditTargetToken,
+				Target: strconv.FormatInt(t.ID, 10), Details: audit.TokenDetails(t)})
 			fmt.Fprintf(cmd.OutOrStdout(), "created %s token %q for %s (shown once, keep it safe):\n%s\n", r, display, u.Name, plain)
 			return nil
 		},
@@ -180,6 +185,8 @@ func orgCmd(opts *options) *cobra.Command {
 			if err := m.AddMember(cmd.Context(), org.ID, u.ID, "admin"); err != nil {
 				return err
 			}
+			adminAudit(cmd, m, haven.AuditEntry{Action: haven.AuditOrgAddUser, Namespace: org.Name, TargetType: haven.AuditTargetUser,
+				Target: u.Name, Details: map[string]any{"role": "admin"}})
 			fmt.Fprintf(cmd.OutOrStdout(), "created organisation %s owned by %s\n", org.Name, u.Name)
 			return nil
 		},
@@ -210,9 +217,23 @@ func orgMemberCmd(opts *options) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("user %q: %w", args[1], err)
 			}
+			previous := ""
+			if ms, err := m.Memberships(cmd.Context(), u.ID); err == nil {
+				for _, ms := range ms {
+					if ms.Org.ID == org.ID {
+						previous = ms.Role
+					}
+				}
+			}
 			if err := m.AddMember(cmd.Context(), org.ID, u.ID, role); err != nil {
 				return err
 			}
+			action := haven.AuditOrgChangeRole
+			if previous == "" {
+				action = haven.AuditOrgAddUser
+			}
+			adminAudit(cmd, m, haven.AuditEntry{Action: action, Namespace: org.Name, TargetType: haven.AuditTargetUser,
+				Target: u.Name, Details: map[string]any{"role": role, "previousRole": previous}})
 			fmt.Fprintf(cmd.OutOrStdout(), "%s is %s in %s\n", u.Name, role, org.Name)
 			return nil
 		},
@@ -243,10 +264,23 @@ func orgSetCmd(opts *options) *cobra.Command {
 			if err := m.SetOrgDefaultPrivate(cmd.Context(), org.ID, visibility == "private"); err != nil {
 				return err
 			}
+			adminAudit(cmd, m, haven.AuditEntry{Action: haven.AuditOrgSettings, Namespace: org.Name, TargetType: haven.AuditTargetUser,
+				Target: org.Name, Details: map[string]any{"defaultVisibility": visibility}})
 			fmt.Fprintf(cmd.OutOrStdout(), "new repositories of %s are %s unless their creator says otherwise\n", org.Name, visibility)
 			return nil
 		},
 	}
 	set.Flags().StringVar(&visibility, "default-visibility", "", "visibility of new repositories when the request does not say: private or public")
 	return set
+}
+
+// adminAudit records an admin command's change in the audit log, as done
+// by the system: whoever runs the command has the server's files, not an
+// account. A failure to record is reported but does not undo the change.
+func adminAudit(cmd *cobra.Command, m *meta.Store, e haven.AuditEntry) {
+	e.ActorType = haven.AuditActorTypeSystem
+	e.UserAgent = "haven " + cmd.CommandPath()
+	if err := m.AddAuditEntry(cmd.Context(), &e); err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: not recorded in the audit log: %v\n", err)
+	}
 }
