@@ -29,6 +29,7 @@ const largeObjectThreshold = 1 << 20
 type objects struct {
 	mu        sync.Mutex
 	fs        *filesystem.Storage
+	cache     *cache.ObjectLRU
 	packDir   string
 	packNames string // the pack indexes present when go-git's index was last dropped
 }
@@ -36,10 +37,11 @@ type objects struct {
 var _ storer.EncodedObjectStorer = (*objects)(nil)
 
 func newObjects(path string) *objects {
+	c := cache.NewObjectLRU(32 * cache.MiByte)
 	o := &objects{
-		fs: filesystem.NewStorageWithOptions(osfs.New(path, osfs.WithBoundOS()),
-			cache.NewObjectLRU(32*cache.MiByte),
+		fs: filesystem.NewStorageWithOptions(osfs.New(path, osfs.WithBoundOS()), c,
 			filesystem.Options{LargeObjectThreshold: largeObjectThreshold}),
+		cache:   c,
 		packDir: filepath.Join(path, "objects", "pack"),
 	}
 	o.packNames = o.listPacks()
@@ -136,6 +138,15 @@ func (o *objects) hashesWithPrefix(prefix []byte) ([]plumbing.Hash, error) {
 	defer o.mu.Unlock()
 	o.refreshPacks()
 	return o.fs.HashesWithPrefix(prefix)
+}
+
+// forgetCached drops the decoded objects kept in memory, after objects were
+// removed from disk, so that they are not served from memory either.
+func (o *objects) forgetCached() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.cache.Clear()
+	o.refreshPacks()
 }
 
 // reference reads one ref, unresolved (symbolic refs stay symbolic).
