@@ -61,7 +61,8 @@ type AuditEntry struct {
 type AuditFilter struct {
 	Namespace string // required unless ActorID is set
 	ActorID   int64
-	Action    string // an action, or a scope ("repo") matching its actions
+	Action    string   // an action, or a scope ("repo") matching its actions
+	Exclude   []string // actions left out
 	From, To  time.Time
 	// Before continues a listing after the entry with this id (the cursor).
 	Before string

@@ -67,6 +67,11 @@ func (s *Service) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Namespace = owner.Name
+	if f.Action == "" {
+		// Reading the log is logged, but out of the default view, as on
+		// the Hub: it would bury the actions people look for.
+		f.Exclude = []string{haven.AuditLogExport}
+	}
 	// /export is the Hub's path (a JSON array); format=jsonl and the
 	// ndjson Accept type ask for JSON Lines, one entry a line.
 	export := len(segs) == 4 || q.Get("format") == "jsonl" || strings.Contains(r.Header.Get("Accept"), "application/x-ndjson")

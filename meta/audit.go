@@ -60,6 +60,9 @@ func (s *Store) AuditEntries(ctx context.Context, f haven.AuditFilter) ([]*haven
 		where = append(where, "(action = ? OR (action >= ? AND action < ?))")
 		args = append(args, f.Action, f.Action+".", f.Action+"/")
 	}
+	for _, a := range f.Exclude {
+		where, args = append(where, "action <> ?"), append(args, a)
+	}
 	if !f.From.IsZero() {
 		where, args = append(where, "created_at >= ?"), append(args, dbTime(f.From))
 	}

@@ -46,6 +46,8 @@ func testAudit(t *testing.T, s *meta.Store) {
 		{"actor", haven.AuditFilter{ActorID: 1}, []string{"Acme/bert", "Acme/bert", ""}},
 		{"actor in namespace", haven.AuditFilter{ActorID: 2, Namespace: "acme"}, nil},
 		{"no namespace nor actor", haven.AuditFilter{}, nil},
+		{"exclude", haven.AuditFilter{Namespace: "acme", Exclude: []string{haven.AuditOrgChangeRole, haven.AuditRepoSettings}},
+			[]string{"Acme/bert"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
