@@ -222,6 +222,10 @@ func (s *Server) coreRepoHandler(action, m string) RepoHandler {
 		return s.handleLike
 	case action == "likers" && m == "GET":
 		return s.handleLikers
+	case action == "lfs-files" && m == "GET":
+		return s.handleLFSFiles
+	case action == "lfs-files" && m == "POST":
+		return s.handleLFSFilesBatch
 	case action == "auth-check" && m == "GET":
 		return s.handleAuthCheck
 	case (action == "xet-read-token" || action == "xet-write-token") && m == "GET" && s.xetOn:
