@@ -173,6 +173,9 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, segs []string) {
 	case len(segs) >= 2 && segs[0] == "settings":
 		h.routeSettings(w, r, segs[1:])
 		return
+	case len(segs) == 3 && segs[0] == "organizations" && segs[2] == "audit-log" && get:
+		h.auditLog(w, r, segs[1])
+		return
 	case len(segs) == 3 && segs[0] == "organizations" && segs[2] == "members" && (get || post):
 		h.members(w, r, segs[1])
 		return

@@ -20,6 +20,7 @@ import (
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/access"
 	"github.com/havenhub/haven/api"
+	"github.com/havenhub/haven/audit"
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/collections"
 	"github.com/havenhub/haven/discussions"
@@ -49,7 +50,8 @@ func newSite(t testing.TB) *site {
 	ts := httptest.NewUnstartedServer(nil)
 	ts.Start()
 	t.Cleanup(ts.Close)
-	pages, err := web.New(web.Config{Meta: m, Git: g, PublicURL: ts.URL})
+	auditLog := audit.New(audit.Config{Meta: m, PublicURL: ts.URL})
+	pages, err := web.New(web.Config{Meta: m, Git: g, PublicURL: ts.URL, Audit: auditLog})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +71,8 @@ func newSite(t testing.TB) *site {
 	// Webhooks without workers: the pages show logs and replay at once.
 	hooks := webhooks.New(webhooks.Config{Meta: m, PublicURL: ts.URL, AllowPrivate: true})
 	srv, err = api.New(api.Config{Meta: m, Git: g, Blobs: b, PublicURL: ts.URL, Secret: secret,
-		Web: pages, Sessions: pages, Spaces: apps, Routes: []api.Routes{apps, gates, colls, discs, hooks}, PullRequests: discs})
+		Web: pages, Sessions: pages, Spaces: apps, Routes: []api.Routes{apps, gates, colls, discs, hooks, auditLog}, PullRequests: discs,
+		Audit: auditLog})
 	if err != nil {
 		t.Fatal(err)
 	}
