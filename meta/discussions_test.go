@@ -54,24 +54,29 @@ func testDiscussions(t *testing.T, s *meta.Store) {
 		t.Fatalf("status not updated in place: %+v", disc)
 	}
 	tests := []struct {
-		name string
-		f    haven.DiscussionFilter
-		want []int
+		name       string
+		f          haven.DiscussionFilter
+		want       []int
+		wantClosed int // closed or merged ones the filter selects with any status
 	}{
-		{"all newest first", haven.DiscussionFilter{}, []int{7, 2, 1}},
-		{"open includes drafts", haven.DiscussionFilter{Status: "open"}, []int{7, 1}},
-		{"closed", haven.DiscussionFilter{Status: "closed"}, []int{2}},
-		{"pull requests", haven.DiscussionFilter{PullRequests: &yes}, []int{7, 1}},
-		{"discussions", haven.DiscussionFilter{PullRequests: &no}, []int{2}},
-		{"author", haven.DiscussionFilter{Author: "bob"}, []int{7, 2}},
-		{"unknown author", haven.DiscussionFilter{Author: "nobody"}, []int{}},
-		{"search", haven.DiscussionFilter{Search: "QUESTION"}, []int{2}},
-		{"page", haven.DiscussionFilter{Offset: 1, Limit: 1}, []int{2}},
+		{"all newest first", haven.DiscussionFilter{}, []int{7, 2, 1}, 1},
+		{"open includes drafts", haven.DiscussionFilter{Status: "open"}, []int{7, 1}, 1},
+		{"closed", haven.DiscussionFilter{Status: "closed"}, []int{2}, 1},
+		{"pull requests", haven.DiscussionFilter{PullRequests: &yes}, []int{7, 1}, 0},
+		{"discussions", haven.DiscussionFilter{PullRequests: &no}, []int{2}, 1},
+		{"author", haven.DiscussionFilter{Author: "bob"}, []int{7, 2}, 1},
+		{"unknown author", haven.DiscussionFilter{Author: "nobody"}, []int{}, 0},
+		{"search", haven.DiscussionFilter{Search: "QUESTION"}, []int{2}, 1},
+		{"page", haven.DiscussionFilter{Offset: 1, Limit: 1}, []int{2}, 1},
+		{"past the end", haven.DiscussionFilter{Offset: 3, Limit: 1}, []int{}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, total, err := s.Discussions(ctx, repo.ID, tc.f)
+			got, total, closed, err := s.ListDiscussions(ctx, repo.ID, tc.f)
 			mustNil(t, err)
+			if closed != tc.wantClosed {
+				t.Errorf("closed = %d, want %d", closed, tc.wantClosed)
+			}
 			if !reflect.DeepEqual(nums(got), tc.want) {
 				t.Fatalf("nums = %v, want %v", nums(got), tc.want)
 			}
