@@ -25,6 +25,7 @@ def private_repo(api, user, repo_name):
         [CommitOperationAdd("secret.txt", b"secret\n"), CommitOperationAdd("weights.bin", b"\x00secret weights")],
         commit_message="secret files",
     )
+    api.create_discussion(repo_id, title="secret plans", description="nobody else may read this")
     return repo_id
 
 
@@ -38,6 +39,10 @@ def _reads(api_, repo_id, tmp_path):
         "list_repo_commits": lambda: api_.list_repo_commits(repo_id),
         "get_paths_info": lambda: api_.get_paths_info(repo_id, ["secret.txt"]),
         "list_repo_refs": lambda: api_.list_repo_refs(repo_id),
+        "get_repo_discussions": lambda: list(api_.get_repo_discussions(repo_id)),
+        "get_discussion_details": lambda: api_.get_discussion_details(repo_id, 1),
+        "create_discussion": lambda: api_.create_discussion(repo_id, title="a question"),
+        "list_lfs_files": lambda: list(api_.list_lfs_files(repo_id)),
     }
 
 
