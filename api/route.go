@@ -132,6 +132,15 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, segs []string)
 			s.handleUserOverview(w, r, segs[1])
 			return
 		}
+		if len(segs) == 3 && segs[2] == "members" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			s.handleOrgMembers(w, r, segs[1])
+			return
+		}
+	case "credentials":
+		if len(segs) == 2 && segs[1] == "revoke" {
+			s.handleRevokeCredentials(w, r)
+			return
+		}
 	case "models", "datasets", "spaces":
 		t, _ := haven.ParseRepoType(segs[0])
 		if len(segs) == 1 {

@@ -12,6 +12,7 @@ import time
 import pytest
 from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+from huggingface_hub.utils import get_session
 
 from helpers import unique
 
@@ -172,3 +173,30 @@ def test_org_default_visibility_private(endpoint):
     mine = f"{owner}/{unique('mine')}"
     api.create_repo(mine)
     assert not api.model_info(mine).private
+
+
+def test_list_organization_members(endpoint, api, anon_api, org, user):
+    member = new_user("member")
+    haven("org", "member", org, member, "--role", "read")
+    seen = {m.username: m for m in api.list_organization_members(org)}
+    assert user in seen and member in seen
+    # Roles are for the organisation's members to see.
+    assert seen[user].role == "admin" and seen[member].role == "read"
+    public = {m.username: m for m in anon_api.list_organization_members(org)}
+    assert member in public and not hasattr(public[member], "role")
+    with pytest.raises(HfHubHTTPError) as e:
+        list(api.list_organization_members("no-such-org-" + unique("x")))
+    assert e.value.response.status_code == 404
+
+
+def test_revoke_credentials(endpoint):
+    name = new_user("leaky")
+    tok = token_of(name, "--role", "write")
+    assert HfApi(endpoint=endpoint, token=tok).whoami()["name"] == name
+    # Anyone who finds a token may have it revoked: no authentication, always 202.
+    for creds in ([tok, "hf_not_a_real_token"], ["hf_never_existed"]):
+        r = get_session().post(endpoint + "/api/credentials/revoke", json={"credentials": creds})
+        assert r.status_code == 202
+    with pytest.raises(HfHubHTTPError) as e:
+        HfApi(endpoint=endpoint, token=tok).whoami()
+    assert e.value.response.status_code == 401
