@@ -1,0 +1,16 @@
+-- Notifications: messages to one user each (access requests to their
+-- repositories, decisions on their requests, mentions), newest first on
+-- their page. read_at is NULL while unread.
+CREATE TABLE notifications (
+	seq        BIGSERIAL PRIMARY KEY,
+	id         TEXT NOT NULL UNIQUE,
+	user_id    BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	created_at TIMESTAMPTZ NOT NULL,
+	kind       TEXT NOT NULL,
+	actor      TEXT NOT NULL DEFAULT '',
+	subject    TEXT NOT NULL,
+	body       TEXT NOT NULL DEFAULT '',
+	url        TEXT NOT NULL DEFAULT '',
+	read_at    TIMESTAMPTZ
+);
+CREATE INDEX notifications_user ON notifications (user_id, seq);
