@@ -35,6 +35,9 @@ type Config struct {
 	Changed func()
 	// Audit records decisions on requests; nil: nothing is recorded.
 	Audit haven.Auditor
+	// Notify tells owners of new requests and requesters of decisions;
+	// nil: nobody is told.
+	Notify haven.Notifier
 }
 
 // Service is the access-request part of the API. It implements api.Routes.
@@ -148,6 +151,7 @@ func (s *Service) handleAsk(w http.ResponseWriter, r *http.Request, repo *haven.
 		// Accepted by the repository's "auto" rule: a decision all the same.
 		s.audit(r, repo, a.User, "accepted (auto)", "")
 	}
+	s.notifyOwners(r, repo, a.User, ar.Status)
 	if isJSON {
 		hubhttp.WriteJSON(w, http.StatusOK, map[string]any{"status": ar.Status})
 		return
@@ -373,6 +377,7 @@ func (s *Service) handleDecide(w http.ResponseWriter, r *http.Request, repo *hav
 	s.changed()
 	s.log.Info("access request decided", "repo", repo.FullName(), "type", repo.Type, "user", u.Name, "status", st, "by", hubhttp.Actor(r).Name())
 	s.audit(r, repo, u, string(st), body.RejectionReason)
+	s.notifyRequester(r, repo, u, string(st), body.RejectionReason)
 	hubhttp.WriteJSON(w, http.StatusOK, RequestJSON(ar))
 }
 
@@ -408,6 +413,7 @@ func (s *Service) handleGrant(w http.ResponseWriter, r *http.Request, repo *have
 	s.changed()
 	s.log.Info("access granted", "repo", repo.FullName(), "type", repo.Type, "user", u.Name, "by", hubhttp.Actor(r).Name())
 	s.audit(r, repo, u, "granted", "")
+	s.notifyRequester(r, repo, u, "granted", "")
 	hubhttp.WriteJSON(w, http.StatusOK, RequestJSON(ar))
 }
 

@@ -166,6 +166,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, repo *hav
 		s.writeError(w, r, err)
 		return
 	}
+	s.notifyMentions(r.Context(), repo, a, d, req.Description)
 	out := map[string]any{"num": d.Num, "url": s.URL(repo, d.Num), "pullRequest": d.IsPullRequest}
 	if d.IsPullRequest {
 		out["references"] = map[string]any{"base": d.TargetRef}
@@ -238,6 +239,7 @@ func (s *Service) handleComment(w http.ResponseWriter, r *http.Request, repo *ha
 		return
 	}
 	s.tell(r.Context(), repo, haven.ScopeDiscussionComment, haven.ActionCreate, d, ev)
+	s.notifyMentions(r.Context(), repo, a, d, req.Comment)
 	hubhttp.WriteJSON(w, http.StatusCreated, map[string]any{"newMessage": s.eventJSON(ev)})
 }
 

@@ -34,7 +34,10 @@ type Config struct {
 	// merged (webhooks); nil: nobody listens.
 	Events haven.EventSink
 	// Audit records merges; nil: nothing is recorded.
-	Audit  haven.Auditor
+	Audit haven.Auditor
+	// Notify tells the users named with @name in a new discussion or
+	// comment; nil: nobody is told.
+	Notify haven.Notifier
 	Logger *slog.Logger
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/havenhub/haven/discussions"
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/notify"
 	"github.com/havenhub/haven/runner"
 	"github.com/havenhub/haven/spaces"
 	"github.com/havenhub/haven/web"
@@ -41,6 +42,7 @@ func serveCmd(opts *options) *cobra.Command {
 	sp := &spacesOptions{}
 	od := &oidcOptions{}
 	wh := &webhooksOptions{}
+	var smtpURL string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the hub: HTTP API, git, LFS",
@@ -48,7 +50,7 @@ func serveCmd(opts *options) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, opts, addr, publicURL, storage, sp, od, wh)
+			return serve(ctx, opts, addr, publicURL, storage, sp, od, wh, smtpURL)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("HAVEN_ADDR", "127.0.0.1:8080"), "address to listen on")
@@ -57,6 +59,8 @@ func serveCmd(opts *options) *cobra.Command {
 	addSpacesFlags(cmd, sp)
 	addOIDCFlags(cmd, od)
 	addWebhooksFlags(cmd, wh)
+	cmd.Flags().StringVar(&smtpURL, "smtp-url", os.Getenv("HAVEN_SMTP_URL"),
+		"send notifications by email through this server, smtp://user:pass@host:port?from=address (default: on the notifications page only)")
 	return cmd
 }
 
@@ -105,7 +109,7 @@ func openStores(ctx context.Context, opts *options) (*stores, error) {
 	return &stores{meta: m, git: g, blobs: b}, nil
 }
 
-func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions, wh *webhooksOptions) error {
+func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions, wh *webhooksOptions, smtpURL string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	st, err := openStores(ctx, opts)
 	if err != nil {
@@ -129,6 +133,12 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	}
 	defer vw.Close()
 	auditLog := audit.New(audit.Config{Meta: st.meta, PublicURL: publicURL, Logger: log})
+	notes, err := notify.New(notify.Config{Meta: st.meta, SMTP: smtpURL, Logger: log})
+	if err != nil {
+		return err
+	}
+	notes.Start()
+	defer notes.Close()
 	pages, err := web.New(web.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Logger: log, Audit: auditLog})
 	if err != nil {
 		return err
@@ -145,7 +155,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		}
 	}
 	var srv *api.Server
-	gates := access.New(access.Config{Meta: st.meta, PublicURL: publicURL, Logger: log, Audit: auditLog, Changed: func() {
+	gates := access.New(access.Config{Meta: st.meta, PublicURL: publicURL, Logger: log, Audit: auditLog, Notify: notes, Changed: func() {
 		srv.ForgetTokens()
 		pages.ForgetSessions()
 	}})
@@ -171,7 +181,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	colls := collections.New(collections.Config{Meta: st.meta, PublicURL: publicURL, Markdown: web.RenderNote, Logger: log})
 	hooks := startWebhooks(wh, st.meta, publicURL, auditLog, log)
 	defer hooks.Close()
-	discs := discussions.New(discussions.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Render: web.RenderComment, Logger: log, Events: hooks, Audit: auditLog,
+	discs := discussions.New(discussions.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Render: web.RenderComment, Logger: log, Events: hooks, Audit: auditLog, Notify: notes,
 		Changed: func(ctx context.Context, repo *haven.Repo) { srv.RepoChanged(ctx, repo) }})
 	srv, err = api.New(api.Config{
 		Web:          pages,
@@ -185,7 +195,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Logger:       log,
 		Xet:          storage.xet,
 		Spaces:       spaceApps,
-		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog},
+		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes},
 		PullRequests: discs,
 		Events:       hooks,
 		Audit:        auditLog,
