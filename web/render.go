@@ -101,6 +101,7 @@ type page struct {
 	Path      string
 	Query     string // search box value
 	Static    string // asset version
+	Unread    int    // the visitor's unread notifications
 	D         any
 }
 
@@ -128,6 +129,11 @@ func (h *Handler) renderFraming(w http.ResponseWriter, r *http.Request, status i
 	}
 	if q := r.URL.Query().Get("search"); q != "" {
 		p.Query = q
+	}
+	if a.User != nil {
+		// The count is only a hint in the header: a failure leaves it out
+		// rather than failing the page.
+		p.Unread, _ = h.meta.UnreadNotifications(r.Context(), a.User.ID)
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {

@@ -170,6 +170,9 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, segs []string) {
 	case len(segs) == 1 && segs[0] == "new" && get:
 		h.newRepo(w, r)
 		return
+	case len(segs) == 1 && segs[0] == "notifications" && (get || post):
+		h.notifications(w, r)
+		return
 	case len(segs) >= 2 && segs[0] == "settings":
 		h.routeSettings(w, r, segs[1:])
 		return
