@@ -63,10 +63,16 @@ func (s *Server) tellRefs(ctx context.Context, repo *haven.Repo, before map[stri
 			moved = append(moved, haven.RefUpdate{Ref: ref, OldSHA: sha})
 		}
 	}
-	if len(moved) == 0 {
+	sort.Slice(moved, func(i, j int) bool { return moved[i].Ref < moved[j].Ref })
+	s.tellMoved(ctx, repo, moved)
+}
+
+// tellMoved tells a repo.content event for refs that moved; nothing when
+// none did.
+func (s *Server) tellMoved(ctx context.Context, repo *haven.Repo, moved []haven.RefUpdate) {
+	if s.events == nil || len(moved) == 0 {
 		return
 	}
-	sort.Slice(moved, func(i, j int) bool { return moved[i].Ref < moved[j].Ref })
 	// The row has the new head of the default branch once it is refreshed.
 	if fresh, err := s.meta.RepoByID(ctx, repo.ID); err == nil {
 		repo = fresh

@@ -156,7 +156,6 @@ func (s *Server) handleCommit(w http.ResponseWriter, r *http.Request, repo *have
 		s.writeError(w, r, err)
 		return
 	}
-	before := s.refHeads(r.Context(), repo)
 	ops, err := s.gitOps(r.Context(), g, head, req.Ops)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -203,7 +202,16 @@ func (s *Server) handleCommit(w http.ResponseWriter, r *http.Request, repo *have
 	if n := pullRequestNum(creq.Ref); n > 0 && s.pulls != nil {
 		s.pulls.Committed(context.WithoutCancel(r.Context()), repo, actor, n, head, sha)
 	}
-	s.tellRefs(r.Context(), repo, before)
+	// The commit moved its one ref: a new pull request ref from nothing,
+	// a branch from the commit's parent (concurrent writers may have moved
+	// it past head meanwhile). No need to compare every ref.
+	if s.events != nil {
+		old := ""
+		if c, err := g.CommitInfo(sha); err == nil && !createPR && len(c.Parents) > 0 {
+			old = c.Parents[0]
+		}
+		s.tellMoved(r.Context(), repo, []haven.RefUpdate{{Ref: creq.Ref, OldSHA: old, NewSHA: sha}})
+	}
 	resp := map[string]any{
 		"success":    true,
 		"commitOid":  sha,
