@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,21 +13,7 @@ import (
 // the provider's own form (zitadel's provider, started here), and back on
 // the hub with a session and the organisation role of the person's group.
 func TestBrowserOIDC(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skipOrFail(t, "node is not installed")
-	}
-	chromium := os.Getenv("HAVEN_CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		skipOrFail(t, "chromium is not installed at "+chromium)
-	}
-	dir := filepath.Join(repoRoot, "e2e", "browser")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core")); err != nil {
-		skipOrFail(t, "e2e/browser/node_modules is missing")
-	}
+	b := needBrowser(t)
 	needBinary(t)
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -41,17 +24,13 @@ func TestBrowserOIDC(t *testing.T) {
 		"--oidc-client-secret", "browser-client-secret", "--oidc-name", "Example ID", "--oidc-group-role", "research=lab:write"}})
 	s.createUser("root", "")
 	s.createOrg("lab", "root")
-	cmd := exec.Command(node, "--test", "--test-concurrency=1", "--test-reporter=spec", "oidc.test.mjs")
-	cmd.Dir = dir
-	cmd.Env = append(filterEnv(os.Environ(), "HAVEN_"),
-		"HAVEN_URL="+s.URL,
+	cmd := b.command([]string{
+		"HAVEN_URL=" + s.URL,
 		"HAVEN_OIDC_NAME=Example ID",
 		"HAVEN_OIDC_USERNAME=erin.browser@example.org",
 		"HAVEN_OIDC_PASSWORD=pw-erin",
 		"HAVEN_OIDC_USER=erin.browser",
 		"HAVEN_ORG=lab",
-		"HAVEN_CHROMIUM="+chromium,
-		"HAVEN_SCREENSHOTS="+filepath.Join(repoRoot, "test-output", "screenshots"),
-	)
+	}, "oidc.test.mjs")
 	runLogged(t, 3*time.Minute, cmd)
 }
