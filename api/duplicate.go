@@ -43,19 +43,8 @@ func (s *Server) handleDuplicate(w http.ResponseWriter, r *http.Request, repo *h
 		s.writeError(w, r, errInvalid("repository must be namespace/name, got %q", req.Repository))
 		return
 	}
-	if !haven.ValidName(name) {
-		s.writeError(w, r, errInvalid("Invalid repo name %q: use 1 to 96 letters, digits, '-', '_' and '.', no '--' or '..', not ending in '.git'", name))
-		return
-	}
-	owner, err := s.meta.UserByName(ctx, ns)
+	owner, err := s.newRepoOwner(ctx, actor, repo.Type, ns, name)
 	if err != nil {
-		if haven.IsCode(err, haven.ENotFound) {
-			err = haven.Errorf(haven.EForbidden, "You don't have the rights to create a %s under the namespace %q", repo.Type, ns)
-		}
-		s.writeError(w, r, err)
-		return
-	}
-	if err := auth.CanCreateIn(actor, repo.Type, owner.Name); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -81,30 +70,7 @@ func (s *Server) handleDuplicate(w http.ResponseWriter, r *http.Request, repo *h
 	}
 	now := time.Now().UTC()
 	dup := &haven.Repo{Type: repo.Type, Namespace: owner.Name, Name: name, Private: private, CreatedAt: now, UpdatedAt: now, SDK: repo.SDK}
-	if err := s.meta.CreateRepo(ctx, dup); err != nil {
-		if haven.IsCode(err, haven.EConflict) {
-			if existing, gerr := s.meta.RepoByName(ctx, repo.Type, owner.Name, name); gerr == nil {
-				dup = existing
-			}
-			// duplicate_repo(exist_ok=True) reads "url" from the 409 body.
-			w.Header().Set("X-Error-Message", "You already created this "+string(repo.Type)+" repo")
-			writeJSON(w, http.StatusConflict, map[string]string{
-				"error": "You already created this " + string(repo.Type) + " repo",
-				"url":   s.repoURL(dup),
-			})
-			return
-		}
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.configureSpace(ctx, dup, repo, &req.SpaceSettings); err != nil {
-		s.meta.DeleteRepo(context.WithoutCancel(ctx), dup.ID)
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.initGitRepo(ctx, dup, actor, "Duplicate from "+repo.FullName(), ops); err != nil {
-		s.meta.DeleteRepo(context.WithoutCancel(ctx), dup.ID)
-		s.writeError(w, r, err)
+	if !s.createRepo(w, r, dup, repo, &req.SpaceSettings, "Duplicate from "+repo.FullName(), ops) {
 		return
 	}
 	s.tellCreated(ctx, dup)

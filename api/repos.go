@@ -70,19 +70,8 @@ func (s *Server) handleCreateRepo(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, haven.Errorf(haven.EUnauthorized, "You must be authenticated to create a repository. Please log in or pass a token."))
 		return
 	}
-	if !haven.ValidName(name) {
-		s.writeError(w, r, errInvalid("Invalid repo name %q: use 1 to 96 letters, digits, '-', '_' and '.', no '--' or '..', not ending in '.git'", name))
-		return
-	}
-	owner, err := s.meta.UserByName(r.Context(), ns)
+	owner, err := s.newRepoOwner(r.Context(), actor, t, ns, name)
 	if err != nil {
-		if haven.IsCode(err, haven.ENotFound) {
-			err = haven.Errorf(haven.EForbidden, "You don't have the rights to create a %s under the namespace %q", t, ns)
-		}
-		s.writeError(w, r, err)
-		return
-	}
-	if err := auth.CanCreateIn(actor, t, owner.Name); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -143,31 +132,7 @@ func (s *Server) handleCreateRepo(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now().UTC()
 	repo := &haven.Repo{Type: t, Namespace: owner.Name, Name: name, Private: private, CreatedAt: now, UpdatedAt: now, SDK: req.SDK}
-	if err := s.meta.CreateRepo(r.Context(), repo); err != nil {
-		if haven.IsCode(err, haven.EConflict) {
-			if existing, gerr := s.meta.RepoByName(r.Context(), t, owner.Name, name); gerr == nil {
-				repo = existing
-			}
-			// The Python client reads "url" from the 409 body when exist_ok=True.
-			w.Header().Set("X-Error-Message", "You already created this "+string(t)+" repo")
-			writeJSON(w, http.StatusConflict, map[string]string{
-				"error": "You already created this " + string(t) + " repo",
-				"url":   s.repoURL(repo),
-			})
-			return
-		}
-		s.writeError(w, r, err)
-		return
-	}
-	// Space settings are in place before the first commit starts a build.
-	if err := s.configureSpace(r.Context(), repo, nil, &req.SpaceSettings); err != nil {
-		s.meta.DeleteRepo(context.WithoutCancel(r.Context()), repo.ID)
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.initGitRepo(r.Context(), repo, actor, "initial commit", ops); err != nil {
-		s.meta.DeleteRepo(context.WithoutCancel(r.Context()), repo.ID)
-		s.writeError(w, r, err)
+	if !s.createRepo(w, r, repo, nil, &req.SpaceSettings, "initial commit", ops) {
 		return
 	}
 	s.tellCreated(r.Context(), repo)
@@ -177,6 +142,62 @@ func (s *Server) handleCreateRepo(w http.ResponseWriter, r *http.Request) {
 		"name": repo.FullName(),
 		"id":   repoObjectID(repo),
 	})
+}
+
+// newRepoOwner checks that actor may create a repository named name of
+// type t in namespace ns, and returns the namespace's owner.
+func (s *Server) newRepoOwner(ctx context.Context, actor *auth.Actor, t haven.RepoType, ns, name string) (*haven.User, error) {
+	if !haven.ValidName(name) {
+		return nil, errInvalid("Invalid repo name %q: use 1 to 96 letters, digits, '-', '_' and '.', no '--' or '..', not ending in '.git'", name)
+	}
+	owner, err := s.meta.UserByName(ctx, ns)
+	if err != nil {
+		if haven.IsCode(err, haven.ENotFound) {
+			err = haven.Errorf(haven.EForbidden, "You don't have the rights to create a %s under the namespace %q", t, ns)
+		}
+		return nil, err
+	}
+	if err := auth.CanCreateIn(actor, t, owner.Name); err != nil {
+		return nil, err
+	}
+	return owner, nil
+}
+
+// createRepo stores repo (its row, its Space settings, then its git
+// repository with a first commit of ops) and reports whether it did;
+// otherwise it has answered: 409 with the existing repository's url, which
+// create_repo and duplicate_repo read with exist_ok=True, or the error. A
+// failure after the row leaves no row behind. from is the Space repo is
+// duplicated from, or nil.
+func (s *Server) createRepo(w http.ResponseWriter, r *http.Request, repo, from *haven.Repo, set *SpaceSettings, title string, ops []gitstore.Op) bool {
+	ctx := r.Context()
+	if err := s.meta.CreateRepo(ctx, repo); err != nil {
+		if haven.IsCode(err, haven.EConflict) {
+			url := s.repoURL(repo)
+			if existing, gerr := s.meta.RepoByName(ctx, repo.Type, repo.Namespace, repo.Name); gerr == nil {
+				url = s.repoURL(existing)
+			}
+			w.Header().Set("X-Error-Message", "You already created this "+string(repo.Type)+" repo")
+			writeJSON(w, http.StatusConflict, map[string]string{
+				"error": "You already created this " + string(repo.Type) + " repo",
+				"url":   url,
+			})
+			return false
+		}
+		s.writeError(w, r, err)
+		return false
+	}
+	// Space settings are in place before the first commit starts a build.
+	err := s.configureSpace(ctx, repo, from, set)
+	if err == nil {
+		err = s.initGitRepo(ctx, repo, actorOf(r), title, ops)
+	}
+	if err != nil {
+		s.meta.DeleteRepo(context.WithoutCancel(ctx), repo.ID)
+		s.writeError(w, r, err)
+		return false
+	}
+	return true
 }
 
 func spaceReadme(name, sdk, license string) []byte {
