@@ -130,3 +130,24 @@ func (p *GPUPool) Release(holder string) {
 		}
 	}
 }
+
+// Assign gives w n GPUs of the pool (none when n is 0), setting its limits
+// and ACCELERATOR variable, held until release. A nil pool has no GPUs.
+func (p *GPUPool) Assign(w *Workload, n int) (release func(), err error) {
+	if n == 0 {
+		return func() {}, nil
+	}
+	if p == nil {
+		return nil, &Error{Message: "This hardware needs GPUs, and this machine has none"}
+	}
+	ids, err := p.Acquire(w.ID, n)
+	if err != nil {
+		return nil, err
+	}
+	w.Limits.GPUs = ids
+	if w.Env == nil {
+		w.Env = map[string]string{}
+	}
+	w.Env["ACCELERATOR"] = "gpu"
+	return func() { p.Release(w.ID) }, nil
+}

@@ -49,10 +49,10 @@ func (s *Service) API(first string) http.Handler {
 	switch first {
 	case "spaces/hardware":
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			offered := s.offered()
+			offered := s.flavors().List()
 			out := make([]map[string]any, 0, len(offered))
 			for _, f := range offered {
-				out = append(out, f.hardwareInfo())
+				out = append(out, f.HardwareInfo())
 			}
 			hubhttp.WriteJSON(w, http.StatusOK, out)
 		})

@@ -19,6 +19,7 @@ import (
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/runner"
+	"github.com/havenhub/haven/runner/runlog"
 )
 
 // app is the live record of one Space: its recorded state, the instance
@@ -36,8 +37,8 @@ type app struct {
 	gen     int                // bumped by every deploy, pause and shutdown
 	changed chan struct{}      // closed and replaced on every stage change
 
-	buildLog *logFile
-	runLog   *logFile
+	buildLog *runlog.File
+	runLog   *runlog.File
 	attempt  int
 
 	lastSeen atomic.Int64 // unix nanoseconds of the last proxied request
@@ -323,14 +324,14 @@ func (a *app) watch(in *instance) {
 	a.setStage(StageRuntimeError, crashMessage(in.h.Exit(), a.runLog), "")
 }
 
-func crashMessage(e runner.Exit, log *logFile) string {
+func crashMessage(e runner.Exit, log *runlog.File) string {
 	reason := e.Reason
 	if reason == "" {
 		reason = fmt.Sprintf("Exit code: %d", e.Code)
 	}
 	msg := reason
 	if log != nil {
-		if tail := log.tail(20); len(tail) > 0 {
+		if tail := log.Tail(20); len(tail) > 0 {
 			msg += "\n\nContainer logs:\n\n" + strings.Join(tail, "\n")
 		}
 	}
@@ -484,7 +485,7 @@ func (a *app) currentRepo() *haven.Repo {
 	return a.repo
 }
 
-func (a *app) runLogNow() *logFile {
+func (a *app) runLogNow() *runlog.File {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.runLog
@@ -511,16 +512,16 @@ func (a *app) lastAttempt() int {
 	return n
 }
 
-func (a *app) newLog(kind string, attempt int, w *runner.Workload) (*logFile, error) {
+func (a *app) newLog(kind string, attempt int, w *runner.Workload) (*runlog.File, error) {
 	if err := os.MkdirAll(a.dir("logs"), 0o755); err != nil {
 		return nil, err
 	}
-	l, err := createLog(a.dir("logs", fmt.Sprintf("%s-%d.log", kind, attempt)))
+	l, err := runlog.Create(a.dir("logs", fmt.Sprintf("%s-%d.log", kind, attempt)))
 	if err != nil {
 		return nil, err
 	}
 	for _, v := range w.Secrets {
-		l.mask(v)
+		l.Mask(v)
 	}
 	a.mu.Lock()
 	if kind == "build" {
@@ -534,7 +535,7 @@ func (a *app) newLog(kind string, attempt int, w *runner.Workload) (*logFile, er
 
 // log returns the latest build or run log, opening the one a previous run
 // of Haven left when there is none in memory; nil before the first build.
-func (a *app) log(kind string) *logFile {
+func (a *app) log(kind string) *runlog.File {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	l := a.runLog
@@ -547,7 +548,7 @@ func (a *app) log(kind string) *logFile {
 	if a.attempt == 0 {
 		return nil
 	}
-	l, err := openLog(a.dir("logs", fmt.Sprintf("%s-%d.log", kind, a.attempt)))
+	l, err := runlog.Open(a.dir("logs", fmt.Sprintf("%s-%d.log", kind, a.attempt)))
 	if err != nil {
 		return nil
 	}

@@ -169,12 +169,12 @@ func (s *Service) workload(ctx context.Context, repo *haven.Repo, cfg *appConfig
 	if a != nil && a.st.Hardware != "" {
 		hw = a.st.Hardware
 	}
-	fl, ok := s.flavorByName(hw)
+	fl, ok := s.flavors().Lookup(hw)
 	if !ok {
 		// A GPU flavor chosen on a machine that no longer has the GPUs.
-		fl, _ = s.flavorByName(defaultFlavor)
+		fl, _ = s.flavors().Lookup(defaultFlavor)
 	}
-	limits := fl.limits()
+	limits := fl.Limits()
 
 	env := map[string]string{}
 	vars, err := s.cfg.Meta.SpaceEnv(ctx, repo.ID, false)

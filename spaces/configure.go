@@ -2,7 +2,6 @@ package spaces
 
 import (
 	"context"
-	"strings"
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/api"
@@ -65,20 +64,6 @@ func (s *Service) Configure(ctx context.Context, repo, from *haven.Repo, set *ap
 		}
 	}
 	return nil
-}
-
-// checkFlavor refuses a hardware flavor this hub does not offer, naming
-// those it does.
-func (s *Service) checkFlavor(name string) error {
-	if _, ok := s.flavorByName(name); ok {
-		return nil
-	}
-	offered := s.offered()
-	names := make([]string, 0, len(offered))
-	for _, f := range offered {
-		names = append(names, f.Name)
-	}
-	return haven.Errorf(haven.EInvalid, "Unknown hardware flavor %q: this hub offers %s", name, strings.Join(names, ", "))
 }
 
 // checkSleep refuses a sleep time other than a positive number of seconds

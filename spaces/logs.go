@@ -1,13 +1,13 @@
 package spaces
 
 import (
-	"encoding/json"
-	"fmt"
+	"context"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/runner"
+	"github.com/havenhub/haven/runner/runlog"
 )
 
 // handleLogs streams a Space's build or run log as server-sent events in the
@@ -19,7 +19,7 @@ func (s *Service) handleLogs(w http.ResponseWriter, r *http.Request, repo *haven
 		s.writeError(w, r, haven.Errorf(haven.ENotFound, "Not Found"))
 		return
 	}
-	var l *logFile
+	var l *runlog.File
 	if a := s.lookupApp(repo.ID); a != nil {
 		l = a.log(rest[0])
 	}
@@ -36,83 +36,27 @@ func (s *Service) handleLogs(w http.ResponseWriter, r *http.Request, repo *haven
 		}
 		tail = n
 	}
-	flusher, _ := w.(http.Flusher)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	flush := func() {
-		if flusher != nil {
-			flusher.Flush()
-		}
-	}
-	flush()
-	skip := 0
-	if tail >= 0 {
-		if n := len(l.tail(1 << 30)); n > tail {
-			skip = n - tail
-		}
-	}
-	l.follow(r.Context(), true, func() error {
-		_, err := fmt.Fprint(w, ": keep-alive\n\n")
-		flush()
-		return err
-	}, func(ln logLine) error {
-		if skip > 0 {
-			skip--
-			return nil
-		}
-		b, _ := json.Marshal(map[string]string{"data": ln.Text + "\n", "timestamp": ln.Time.Format(time.RFC3339Nano)})
-		_, err := fmt.Fprintf(w, "data: %s\n\n", b)
-		flush()
-		return err
-	})
+	runlog.Serve(w, r, l, tail)
 }
 
 // handleMetrics streams the app's CPU and memory once a second, as the Jobs
 // API's metric events, while it runs.
 func (s *Service) handleMetrics(w http.ResponseWriter, r *http.Request, repo *haven.Repo, _ []string) {
 	a := s.lookupApp(repo.ID)
-	flusher, _ := w.(http.Flusher)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		var in *instance
-		if a != nil {
-			a.mu.Lock()
-			in = a.serving
-			a.mu.Unlock()
+	runlog.ServeMetrics(w, r, func(ctx context.Context) *runner.Metrics {
+		if a == nil {
+			return nil
 		}
+		a.mu.Lock()
+		in := a.serving
+		a.mu.Unlock()
 		if in == nil {
-			fmt.Fprint(w, ": not running\n\n")
-		} else if m, err := in.h.Metrics(r.Context()); err == nil {
-			total := m.MemoryMaxBytes
-			if total <= 0 {
-				total = machineMemoryMB() << 20
-			}
-			b, _ := json.Marshal(map[string]any{
-				"cpu_usage_pct":      m.CPUPercent,
-				"cpu_millicores":     m.CPUMillicores,
-				"memory_used_bytes":  m.MemoryBytes,
-				"memory_total_bytes": total,
-				"rx_bps":             0,
-				"tx_bps":             0,
-				"gpus":               map[string]any{},
-				"replica":            "0",
-			})
-			fmt.Fprintf(w, "event: metric\ndata: %s\n\n", b)
+			return nil
 		}
-		if flusher != nil {
-			flusher.Flush()
+		m, err := in.h.Metrics(ctx)
+		if err != nil {
+			return nil
 		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-t.C:
-		}
-	}
+		return &m
+	})
 }

@@ -57,8 +57,8 @@ func (s *Service) Env(ctx context.Context, repo *haven.Repo, secret bool) ([]met
 // hardware API takes it, and a description for people.
 func (s *Service) Flavors() iter.Seq2[string, string] {
 	return func(yield func(string, string) bool) {
-		for _, f := range s.offered() {
-			if !yield(f.Name, f.describe()) {
+		for _, f := range s.flavors().List() {
+			if !yield(f.Name, f.Describe()) {
 				return
 			}
 		}

@@ -1,4 +1,7 @@
-package spaces
+// Package runlog records a workload's output (a Space's build, a job's run)
+// as timestamped lines in a file, and streams them back as the Hub's log
+// events: every reader replays the whole history, then follows.
+package runlog
 
 import (
 	"bufio"
@@ -11,11 +14,11 @@ import (
 	"time"
 )
 
-// logFile is the log of one build or run attempt: lines with their times,
+// File is the log of one build or run attempt: lines with their times,
 // appended to a file (JSON Lines) so that every reader replays the same
 // history from the start and then follows new lines until the log closes.
 // Registered secret values never reach the file.
-type logFile struct {
+type File struct {
 	mu      sync.Mutex
 	f       *os.File
 	path    string
@@ -26,32 +29,33 @@ type logFile struct {
 	grew    chan struct{} // closed and replaced when lines are added or the log closes
 }
 
-type logLine struct {
+// Line is one line of a log and when it was written.
+type Line struct {
 	Time time.Time `json:"t"`
 	Text string    `json:"l"`
 }
 
-// createLog starts a new, empty log at path.
-func createLog(path string) (*logFile, error) {
+// Create starts a new, empty log at path.
+func Create(path string) (*File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	return &logFile{f: f, path: path, grew: make(chan struct{})}, nil
+	return &File{f: f, path: path, grew: make(chan struct{})}, nil
 }
 
-// openLog opens a finished log, such as one a previous run of Haven left.
-func openLog(path string) (*logFile, error) {
+// Open opens a finished log, such as one a previous run of Haven left.
+func Open(path string) (*File, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, err
 	}
-	l := &logFile{path: path, closed: true, grew: make(chan struct{})}
+	l := &File{path: path, closed: true, grew: make(chan struct{})}
 	close(l.grew)
 	return l, nil
 }
 
-// mask hides v in every line written after the call.
-func (l *logFile) mask(v string) {
+// Mask hides v in every line written after the call.
+func (l *File) Mask(v string) {
 	if v == "" {
 		return
 	}
@@ -61,7 +65,7 @@ func (l *logFile) mask(v string) {
 }
 
 // Write takes raw output and records it line by line.
-func (l *logFile) Write(p []byte) (int, error) {
+func (l *File) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -88,17 +92,17 @@ func (l *logFile) Write(p []byte) (int, error) {
 	return len(p), l.flush(&buf)
 }
 
-func (l *logFile) appendLine(buf *bytes.Buffer, t time.Time, text string) {
+func (l *File) appendLine(buf *bytes.Buffer, t time.Time, text string) {
 	for _, m := range l.masks {
 		text = strings.ReplaceAll(text, m, "***")
 	}
-	b, _ := json.Marshal(logLine{t, text})
+	b, _ := json.Marshal(Line{t, text})
 	buf.Write(b)
 	buf.WriteByte('\n')
 	l.lines++
 }
 
-func (l *logFile) flush(buf *bytes.Buffer) error {
+func (l *File) flush(buf *bytes.Buffer) error {
 	if buf.Len() == 0 {
 		return nil
 	}
@@ -109,7 +113,7 @@ func (l *logFile) flush(buf *bytes.Buffer) error {
 }
 
 // Close writes an unfinished last line and ends the log; followers stop.
-func (l *logFile) Close() error {
+func (l *File) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -129,10 +133,10 @@ func (l *logFile) Close() error {
 	return err
 }
 
-// follow calls fn for every line from the first; with wait it then waits
+// Follow calls fn for every line from the first; with wait it then waits
 // for new lines until the log closes or ctx ends, calling idle whenever
 // nothing came for a while (keep-alives).
-func (l *logFile) follow(ctx context.Context, wait bool, idle func() error, fn func(logLine) error) error {
+func (l *File) Follow(ctx context.Context, wait bool, idle func() error, fn func(Line) error) error {
 	f, err := os.Open(l.path)
 	if err != nil {
 		return err
@@ -150,7 +154,7 @@ func (l *logFile) follow(ctx context.Context, wait bool, idle func() error, fn f
 			if err != nil {
 				break // a line still being written stays pending
 			}
-			var ln logLine
+			var ln Line
 			if json.Unmarshal(pending, &ln) == nil {
 				if err := fn(ln); err != nil {
 					return err
@@ -175,10 +179,10 @@ func (l *logFile) follow(ctx context.Context, wait bool, idle func() error, fn f
 	}
 }
 
-// tail returns the last n lines of the log.
-func (l *logFile) tail(n int) []string {
+// Tail returns the last n lines of the log.
+func (l *File) Tail(n int) []string {
 	var out []string
-	l.follow(context.Background(), false, nil, func(ln logLine) error {
+	l.Follow(context.Background(), false, nil, func(ln Line) error {
 		out = append(out, ln.Text)
 		if len(out) > n {
 			out = out[1:]
