@@ -7,6 +7,7 @@ package runner
 import (
 	"context"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -73,6 +74,38 @@ type Workload struct {
 	// Data is a folder that outlives restarts (mounted at /data where the
 	// backend can mount; its path in HAVEN_DATA_DIR otherwise); "" for none.
 	Data string
+	// Mounts are more folders the workload sees (a job's volumes, caches).
+	Mounts []Mount
+	// User groups workloads that run as one user (a job owner's jobs share
+	// a cache); "" gives the workload a user of its own.
+	User string
+}
+
+// Mount is a folder of the host a workload sees at Target. Backends that
+// cannot mount (local processes) give the workload Source itself, and
+// replace Target at the start of Command arguments and Env values with it.
+type Mount struct {
+	Source   string
+	Target   string
+	ReadOnly bool
+}
+
+// Rewrite replaces a mount target at the start of s, or of the value after
+// "=" in an --option=value argument, with its source.
+func (m Mount) Rewrite(s string) string {
+	if m.Target == "" || m.Target == "/" {
+		return s
+	}
+	prefix, rest := "", s
+	if strings.HasPrefix(s, "-") {
+		if k, v, ok := strings.Cut(s, "="); ok {
+			prefix, rest = k+"=", v
+		}
+	}
+	if rest == m.Target || strings.HasPrefix(rest, m.Target+"/") {
+		return prefix + m.Source + rest[len(m.Target):]
+	}
+	return s
 }
 
 // Build is a built environment, ready to start workloads from.

@@ -230,6 +230,13 @@ func runArgs(podman bool, w *runner.Workload, ref, name, envFile string) []strin
 	if w.Data != "" {
 		args = append(args, "-v", w.Data+":/data")
 	}
+	for _, m := range w.Mounts {
+		v := m.Source + ":" + m.Target
+		if m.ReadOnly {
+			v += ":ro"
+		}
+		args = append(args, "-v", v)
+	}
 	keys := make([]string, 0, len(w.Env))
 	for k := range w.Env {
 		keys = append(keys, k)

@@ -165,7 +165,11 @@ func (p *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 			return nil, err
 		}
 	}
-	uid, gid, dropped, err := p.identity(w.ID)
+	identity := w.User
+	if identity == "" {
+		identity = w.ID
+	}
+	uid, gid, dropped, err := p.identity(identity)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +183,18 @@ func (p *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 		}
 		owned = append(owned, w.Data)
 	}
+	for _, m := range w.Mounts {
+		if err := os.MkdirAll(m.Source, 0o755); err != nil {
+			return nil, err
+		}
+		if !m.ReadOnly {
+			owned = append(owned, m.Source)
+		}
+	}
 	if dropped {
+		for _, m := range w.Mounts {
+			traversable(m.Source)
+		}
 		traversable(work)
 		if w.Data != "" {
 			traversable(w.Data)
@@ -204,7 +219,11 @@ func (p *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 		}
 	}
 	expand := func(s string) string {
-		return strings.NewReplacer("${PORT}", strconv.Itoa(port), "${APP}", app).Replace(s)
+		s = strings.NewReplacer("${PORT}", strconv.Itoa(port), "${APP}", app).Replace(s)
+		for _, m := range w.Mounts {
+			s = m.Rewrite(s)
+		}
+		return s
 	}
 	environ := p.environ(w, e, app, home, tmp, expand)
 	argv := make([]string, len(w.Command))
@@ -499,6 +518,9 @@ func (h *handle) readable() []string {
 	if h.env.base != "" {
 		paths = append(paths, h.env.base)
 	}
+	for _, m := range h.w.Mounts {
+		paths = append(paths, m.Source)
+	}
 	return paths
 }
 
@@ -509,6 +531,11 @@ func (h *handle) writable() []string {
 	paths := []string{h.work, "/dev/shm", "/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/pts"}
 	if h.w.Data != "" {
 		paths = append(paths, h.w.Data)
+	}
+	for _, m := range h.w.Mounts {
+		if !m.ReadOnly {
+			paths = append(paths, m.Source)
+		}
 	}
 	return paths
 }

@@ -543,3 +543,41 @@ func releaseClaims(t *testing.T, dir string) {
 		}
 	}
 }
+
+// TestMounts: a workload reads a read-only mount and writes a writable one
+// through their targets, and cannot write the read-only one.
+func TestMounts(t *testing.T) {
+	r := newRunner(t)
+	in, out := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(in, "hello.txt"), []byte("mounted"), 0o644)
+	mounts := []runner.Mount{{Source: in, Target: "/in", ReadOnly: true}, {Source: out, Target: "/out"}}
+	tests := []struct {
+		name string
+		argv []string
+		code int
+	}{
+		{"reads a read-only mount", []string{"cat", "/in/hello.txt"}, 0},
+		{"writes a writable mount", []string{"cp", "/in/hello.txt", "/out/copy.txt"}, 0},
+		{"cannot write a read-only mount", []string{"touch", "/in/new.txt"}, 1},
+		{"sees the target in its variables", []string{"sh", "-c", `cat "$INPUT"`}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &runner.Workload{ID: "mounts-" + strings.ReplaceAll(tc.name, " ", "-"), Kind: runner.KindJob, Files: t.TempDir(),
+				Command: tc.argv, Mounts: mounts, Env: map[string]string{"INPUT": "/in/hello.txt"}}
+			h, buf := start(t, r, w)
+			if e := waitDone(t, h); e.Code != tc.code {
+				t.Fatalf("exit = %+v, want %d; output %q", e, tc.code, buf)
+			}
+			if tc.code == 0 && tc.argv[0] != "cp" && !strings.Contains(buf.String(), "mounted") {
+				t.Errorf("output %q", buf)
+			}
+		})
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "copy.txt")); err != nil || string(b) != "mounted" {
+		t.Errorf("copy = %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(in, "new.txt")); err == nil {
+		t.Error("wrote into a read-only mount")
+	}
+}
