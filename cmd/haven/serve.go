@@ -183,8 +183,9 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	defer hooks.Close()
 	discs := discussions.New(discussions.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Render: web.RenderComment, Logger: log, Events: hooks, Audit: auditLog, Notify: notes,
 		Changed: func(ctx context.Context, repo *haven.Repo) { srv.RepoChanged(ctx, repo) }})
+	bk := newBuckets(st, publicURL, secret, log)
 	srv, err = api.New(api.Config{
-		Web:          pages,
+		Web:          bk.Files(pages),
 		Sessions:     pages,
 		Viewer:       vw,
 		Meta:         st.meta,
@@ -195,7 +196,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Logger:       log,
 		Xet:          storage.xet,
 		Spaces:       spaceApps,
-		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes},
+		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk},
 		PullRequests: discs,
 		Events:       hooks,
 		Audit:        auditLog,
