@@ -179,6 +179,13 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, ns, name 
 		return
 	}
 	b, err := s.Create(r.Context(), hubhttp.Actor(r), ns, name, private)
+	if haven.IsCode(err, haven.EConflict) {
+		// The client's exist_ok reads the URL from the body of the 409.
+		msg := haven.ErrorMessage(err)
+		w.Header().Set("X-Error-Message", msg)
+		hubhttp.WriteJSON(w, http.StatusConflict, map[string]any{"error": msg, "url": s.bucketURL(&haven.Bucket{Namespace: ns, Name: name})})
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
