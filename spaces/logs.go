@@ -36,7 +36,7 @@ func (s *Service) handleLogs(w http.ResponseWriter, r *http.Request, repo *haven
 		}
 		tail = n
 	}
-	runlog.Serve(w, r, l, tail)
+	runlog.Serve(w, r, l, tail, "\n")
 }
 
 // handleMetrics streams the app's CPU and memory once a second, as the Jobs

@@ -42,6 +42,7 @@ func serveCmd(opts *options) *cobra.Command {
 	sp := &spacesOptions{}
 	od := &oidcOptions{}
 	wh := &webhooksOptions{}
+	jo := &jobsOptions{}
 	var smtpURL string
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -50,13 +51,14 @@ func serveCmd(opts *options) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, opts, addr, publicURL, storage, sp, od, wh, smtpURL)
+			return serve(ctx, opts, addr, publicURL, storage, sp, od, wh, jo, smtpURL)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("HAVEN_ADDR", "127.0.0.1:8080"), "address to listen on")
 	cmd.Flags().StringVar(&publicURL, "public-url", os.Getenv("HAVEN_PUBLIC_URL"), "base URL clients use to reach the server (default http://ADDR)")
 	addStorageFlags(cmd, storage)
 	addSpacesFlags(cmd, sp)
+	addJobsFlags(cmd, jo)
 	addOIDCFlags(cmd, od)
 	addWebhooksFlags(cmd, wh)
 	cmd.Flags().StringVar(&smtpURL, "smtp-url", os.Getenv("HAVEN_SMTP_URL"),
@@ -109,7 +111,7 @@ func openStores(ctx context.Context, opts *options) (*stores, error) {
 	return &stores{meta: m, git: g, blobs: b}, nil
 }
 
-func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions, wh *webhooksOptions, smtpURL string) error {
+func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions, wh *webhooksOptions, jo *jobsOptions, smtpURL string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	st, err := openStores(ctx, opts)
 	if err != nil {
@@ -178,6 +180,10 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	if err != nil {
 		return err
 	}
+	jobRuns, err := newJobs(jo, st.meta, run, gpus, opts.data, publicURL, secret, log)
+	if err != nil {
+		return err
+	}
 	colls := collections.New(collections.Config{Meta: st.meta, PublicURL: publicURL, Markdown: web.RenderNote, Logger: log})
 	hooks := startWebhooks(wh, st.meta, publicURL, auditLog, log)
 	defer hooks.Close()
@@ -196,7 +202,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Logger:       log,
 		Xet:          storage.xet,
 		Spaces:       spaceApps,
-		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk},
+		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk, jobRuns},
 		PullRequests: discs,
 		Events:       hooks,
 		Audit:        auditLog,
@@ -209,6 +215,11 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		return err
 	}
 	defer spaceApps.Close()
+	jobRuns.TokensChanged(srv.ForgetTokens)
+	if err := jobRuns.Start(); err != nil {
+		return err
+	}
+	defer jobRuns.Close()
 	pages.TokensChanged = srv.ForgetTokens
 	pages.Spaces = spaceApps
 	pages.Collections = colls

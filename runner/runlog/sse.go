@@ -32,9 +32,14 @@ func EventStream(w http.ResponseWriter) (flush func()) {
 // `data: {"data": line, "timestamp": …}` event per line, replayed from the
 // first line on every connection (clients count events to resume), then
 // followed until the log closes or the client leaves. With tail ≥ 0 only
-// the last tail lines already written are replayed.
-func Serve(w http.ResponseWriter, r *http.Request, l *File, tail int) {
-	flush := EventStream(w)
+// the last tail lines already written are replayed. Each line's text ends
+// with end: Spaces' streams end lines with "\n", jobs' with nothing.
+func Serve(w http.ResponseWriter, r *http.Request, l *File, tail int, end string) {
+	ServeFrom(w, r, l, tail, end, EventStream(w))
+}
+
+// ServeFrom is Serve on a stream already begun by EventStream.
+func ServeFrom(w http.ResponseWriter, r *http.Request, l *File, tail int, end string, flush func()) {
 	skip := 0
 	if tail >= 0 {
 		if n := len(l.Tail(1 << 30)); n > tail {
@@ -48,7 +53,7 @@ func Serve(w http.ResponseWriter, r *http.Request, l *File, tail int) {
 			skip--
 			return nil
 		}
-		b, _ := json.Marshal(map[string]string{"data": ln.Text + "\n", "timestamp": ln.Time.Format(time.RFC3339Nano)})
+		b, _ := json.Marshal(map[string]string{"data": ln.Text + end, "timestamp": ln.Time.Format(time.RFC3339Nano)})
 		_, err := fmt.Fprintf(w, "data: %s\n\n", b)
 		flush()
 		return err
