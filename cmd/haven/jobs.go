@@ -24,11 +24,12 @@ func addJobsFlags(cmd *cobra.Command, o *jobsOptions) {
 }
 
 // newJobs builds the jobs service on the runner of Spaces.
-func newJobs(o *jobsOptions, m *meta.Store, run runner.Runner, gpus *runner.GPUPool, data, publicURL string, secret []byte, log *slog.Logger) (*jobs.Service, error) {
+func newJobs(o *jobsOptions, m *meta.Store, run runner.Runner, gpus *runner.GPUPool, bk jobs.Buckets, data, publicURL string, secret []byte, log *slog.Logger) (*jobs.Service, error) {
 	return jobs.New(jobs.Config{
 		Meta:        m,
 		Runner:      run,
 		GPUs:        gpus,
+		Buckets:     bk,
 		Dir:         filepath.Join(data, "jobs"),
 		PublicURL:   publicURL,
 		Secret:      secret,

@@ -180,16 +180,16 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	if err != nil {
 		return err
 	}
-	jobRuns, err := newJobs(jo, st.meta, run, gpus, opts.data, publicURL, secret, log)
-	if err != nil {
-		return err
-	}
 	colls := collections.New(collections.Config{Meta: st.meta, PublicURL: publicURL, Markdown: web.RenderNote, Logger: log})
 	hooks := startWebhooks(wh, st.meta, publicURL, auditLog, log)
 	defer hooks.Close()
 	discs := discussions.New(discussions.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Render: web.RenderComment, Logger: log, Events: hooks, Audit: auditLog, Notify: notes,
 		Changed: func(ctx context.Context, repo *haven.Repo) { srv.RepoChanged(ctx, repo) }})
 	bk := newBuckets(st, publicURL, secret, log)
+	jobRuns, err := newJobs(jo, st.meta, run, gpus, bk, opts.data, publicURL, secret, log)
+	if err != nil {
+		return err
+	}
 	srv, err = api.New(api.Config{
 		Web:          bk.Files(pages),
 		Sessions:     pages,

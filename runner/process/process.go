@@ -260,6 +260,14 @@ func (p *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 	return h, nil
 }
 
+// networkVars are the variables of the machine's network settings.
+var networkVars = []string{
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+	"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT",
+	"UV_NATIVE_TLS", "UV_SYSTEM_CERTS", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL",
+	"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
+}
+
 // environ is the workload's whole environment: a clean base, then its Env
 // and Secrets. Nothing of Haven's own environment leaks in.
 func (p *Runner) environ(w *runner.Workload, e *env, app, home, tmp string, expand func(string) string) []string {
@@ -271,6 +279,14 @@ func (p *Runner) environ(w *runner.Workload, e *env, app, home, tmp string, expa
 		"PATH":           path,
 		"XDG_CACHE_HOME": filepath.Join(home, ".cache"),
 		"HF_HOME":        filepath.Join(home, ".cache", "huggingface"),
+	}
+	// The machine's network settings pass through, so that workloads reach
+	// what Haven reaches: behind a proxy or a private CA, or from a mirror
+	// of the package index.
+	for _, k := range networkVars {
+		if v, ok := os.LookupEnv(k); ok {
+			vars[k] = v
+		}
 	}
 	if e.dir != "" {
 		vars["VIRTUAL_ENV"] = e.dir
