@@ -191,7 +191,8 @@ func (s *Service) runJob(ctx context.Context, j *haven.Job, r *run, l *runlog.Fi
 
 	// The environment of the Hub's jobs, then the job's own variables.
 	cache := filepath.Join(s.cfg.Dir, "cache", strconv.FormatInt(j.OwnerID, 10))
-	w.Mounts = append(w.Mounts, runner.Mount{Source: cache, Target: "/var/cache/haven-job"})
+	// The owner's package cache, shared by their jobs and no one else's.
+	w.Mounts = append(w.Mounts, runner.Mount{Source: cache, Target: cache})
 	accel := "none"
 	if fl.GPUs > 0 {
 		accel = "gpu"
@@ -203,7 +204,7 @@ func (s *Service) runJob(ctx context.Context, j *haven.Job, r *run, l *runlog.Fi
 		"MEMORY":                   fmt.Sprintf("%dGi", max(1, w.Limits.MemoryMB>>10)),
 		"HF_ENDPOINT":              s.cfg.PublicURL,
 		"PYTHONUNBUFFERED":         "1",
-		"UV_CACHE_DIR":             "/var/cache/haven-job/uv",
+		"UV_CACHE_DIR":             filepath.Join(cache, "uv"),
 		"UV_PYTHON_DOWNLOADS":      "never",
 		"HF_HUB_DISABLE_TELEMETRY": "1",
 	} {

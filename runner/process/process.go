@@ -218,10 +218,15 @@ func (p *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 			return nil, err
 		}
 	}
+	// Where Haven is root, mounts are real (in a mount namespace of the
+	// workload's own); elsewhere their targets are rewritten to the folders.
+	realMounts := dropped && len(w.Mounts) > 0
 	expand := func(s string) string {
 		s = strings.NewReplacer("${PORT}", strconv.Itoa(port), "${APP}", app).Replace(s)
-		for _, m := range w.Mounts {
-			s = m.Rewrite(s)
+		if !realMounts {
+			for _, m := range w.Mounts {
+				s = m.Rewrite(s)
+			}
 		}
 		return s
 	}
@@ -230,7 +235,7 @@ func (p *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 	for i, a := range w.Command {
 		argv[i] = expand(a)
 	}
-	h := &handle{p: p, w: w, env: e, work: work, app: app, environ: environ, uid: uid, gid: gid, dropped: dropped, done: make(chan struct{})}
+	h := &handle{p: p, w: w, env: e, work: work, app: app, environ: environ, uid: uid, gid: gid, dropped: dropped, realMounts: realMounts, done: make(chan struct{})}
 	if port > 0 {
 		h.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	}
@@ -480,6 +485,8 @@ type handle struct {
 	gid     int
 	dropped bool
 	addr    string
+	// realMounts: the workload's mounts are bind mounts at their targets.
+	realMounts bool
 
 	cmd   *exec.Cmd
 	pgid  int
@@ -499,6 +506,11 @@ type handle struct {
 // in its own process group, as the workload's user.
 func (h *handle) command(argv []string, port int, dir string) (*exec.Cmd, error) {
 	sb := sandbox{Argv: argv, Dir: dir, BindPort: port, Read: h.readable(), Write: h.writable()}
+	if h.realMounts {
+		// The helper starts as root in a mount namespace of its own, mounts,
+		// then becomes the workload's user itself.
+		sb.Mounts, sb.Drop, sb.UID, sb.GID = h.w.Mounts, true, h.uid, h.gid
+	}
 	if h.w.Limits.MemoryMB > 0 {
 		sb.DataBytes = h.w.Limits.MemoryMB << 20
 	}
@@ -518,10 +530,20 @@ func (h *handle) command(argv []string, port int, dir string) (*exec.Cmd, error)
 	cmd.Dir = dir
 	cmd.Env = append(append([]string{}, h.environ...), sandboxEnv+"="+spec)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if h.dropped {
+	if h.realMounts {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNS
+	} else if h.dropped {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(h.uid), Gid: uint32(h.gid), Groups: []uint32{}}
 	}
 	return cmd, nil
+}
+
+// mountPath is where the workload finds a mount.
+func (h *handle) mountPath(m runner.Mount) string {
+	if h.realMounts {
+		return m.Target
+	}
+	return m.Source
 }
 
 // readable are the folders a workload may read: the system's, its
@@ -535,7 +557,7 @@ func (h *handle) readable() []string {
 		paths = append(paths, h.env.base)
 	}
 	for _, m := range h.w.Mounts {
-		paths = append(paths, m.Source)
+		paths = append(paths, h.mountPath(m))
 	}
 	return paths
 }
@@ -550,7 +572,7 @@ func (h *handle) writable() []string {
 	}
 	for _, m := range h.w.Mounts {
 		if !m.ReadOnly {
-			paths = append(paths, m.Source)
+			paths = append(paths, h.mountPath(m))
 		}
 	}
 	return paths

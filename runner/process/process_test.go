@@ -545,26 +545,33 @@ func releaseClaims(t *testing.T, dir string) {
 }
 
 // TestMounts: a workload reads a read-only mount and writes a writable one
-// through their targets, and cannot write the read-only one.
+// through their targets, and cannot write the read-only one. Where Haven
+// is root the mounts are real, so paths inside scripts work too.
 func TestMounts(t *testing.T) {
 	r := newRunner(t)
-	in, out := t.TempDir(), t.TempDir()
+	in, out, at := t.TempDir(), t.TempDir(), t.TempDir()
+	tin, tout := filepath.Join(at, "in"), filepath.Join(at, "out")
 	os.WriteFile(filepath.Join(in, "hello.txt"), []byte("mounted"), 0o644)
-	mounts := []runner.Mount{{Source: in, Target: "/in", ReadOnly: true}, {Source: out, Target: "/out"}}
+	mounts := []runner.Mount{{Source: in, Target: tin, ReadOnly: true}, {Source: out, Target: tout}}
 	tests := []struct {
-		name string
-		argv []string
-		code int
+		name     string
+		argv     []string
+		code     int
+		rootOnly bool
 	}{
-		{"reads a read-only mount", []string{"cat", "/in/hello.txt"}, 0},
-		{"writes a writable mount", []string{"cp", "/in/hello.txt", "/out/copy.txt"}, 0},
-		{"cannot write a read-only mount", []string{"touch", "/in/new.txt"}, 1},
-		{"sees the target in its variables", []string{"sh", "-c", `cat "$INPUT"`}, 0},
+		{"reads a read-only mount", []string{"cat", tin + "/hello.txt"}, 0, false},
+		{"writes a writable mount", []string{"cp", tin + "/hello.txt", tout + "/copy.txt"}, 0, false},
+		{"cannot write a read-only mount", []string{"touch", tin + "/new.txt"}, 1, false},
+		{"sees the target in its variables", []string{"sh", "-c", `cat "$INPUT"`}, 0, false},
+		{"sees the target inside scripts", []string{"sh", "-c", "cat " + tin + "/hello.txt"}, 0, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.rootOnly && os.Geteuid() != 0 {
+				t.Skip("real mounts need Haven to run as root")
+			}
 			w := &runner.Workload{ID: "mounts-" + strings.ReplaceAll(tc.name, " ", "-"), Kind: runner.KindJob, Files: t.TempDir(),
-				Command: tc.argv, Mounts: mounts, Env: map[string]string{"INPUT": "/in/hello.txt"}}
+				Command: tc.argv, Mounts: mounts, Env: map[string]string{"INPUT": tin + "/hello.txt"}}
 			h, buf := start(t, r, w)
 			if e := waitDone(t, h); e.Code != tc.code {
 				t.Fatalf("exit = %+v, want %d; output %q", e, tc.code, buf)

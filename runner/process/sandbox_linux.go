@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/havenhub/haven/runner"
 )
 
 // sandboxEnv carries a sandbox's description from the runner to the helper
@@ -33,6 +35,13 @@ type sandbox struct {
 	// the processes of the workload's user (RLIMIT_NPROC); 0 leaves them.
 	DataBytes int64 `json:"dataBytes,omitempty"`
 	Procs     int   `json:"procs,omitempty"`
+	// Mounts are bind-mounted at their targets, in the mount namespace the
+	// helper was started in, before it becomes the workload's user (UID,
+	// GID, when Drop): only a helper started as root can.
+	Mounts []runner.Mount `json:"mounts,omitempty"`
+	Drop   bool           `json:"drop,omitempty"`
+	UID    int            `json:"uid,omitempty"`
+	GID    int            `json:"gid,omitempty"`
 }
 
 // Main turns the process into a sandboxed workload when the runner started
@@ -52,8 +61,16 @@ func Main() {
 	// The Landlock domain belongs to the thread that asks for it; execve
 	// from that same thread hands it to the new program.
 	runtime.LockOSThread()
+	if err := sb.mount(); err != nil {
+		fail(126, "mounts: %v", err)
+	}
 	if err := sb.limit(); err != nil {
 		fail(126, "limits: %v", err)
+	}
+	if sb.Drop {
+		if err := sb.drop(); err != nil {
+			fail(126, "user: %v", err)
+		}
 	}
 	if err := sb.confine(); err != nil {
 		fail(126, "filesystem confinement: %v", err)
@@ -90,6 +107,47 @@ func lookPath(name, path, dir string) (string, error) {
 		}
 	}
 	return "", os.ErrNotExist
+}
+
+// mount bind-mounts the workload's folders at their targets. The mount
+// namespace is the helper's own (the runner starts it with CLONE_NEWNS),
+// made private first so that nothing propagates back to the machine. A
+// target missing on the machine is created as an empty folder.
+func (sb *sandbox) mount() error {
+	if len(sb.Mounts) == 0 {
+		return nil
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return err
+	}
+	for _, m := range sb.Mounts {
+		if m.Source == m.Target {
+			continue // nothing to move: the folder is granted as it is
+		}
+		if err := os.MkdirAll(m.Target, 0o755); err != nil {
+			return err
+		}
+		if err := unix.Mount(m.Source, m.Target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("%s at %s: %w", m.Source, m.Target, err)
+		}
+		if m.ReadOnly {
+			if err := unix.Mount("", m.Target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_REC, ""); err != nil {
+				return fmt.Errorf("%s read-only: %w", m.Target, err)
+			}
+		}
+	}
+	return nil
+}
+
+// drop becomes the workload's user, with no supplementary groups.
+func (sb *sandbox) drop() error {
+	if err := syscall.Setgroups(nil); err != nil {
+		return err
+	}
+	if err := syscall.Setresgid(sb.GID, sb.GID, sb.GID); err != nil {
+		return err
+	}
+	return syscall.Setresuid(sb.UID, sb.UID, sb.UID)
 }
 
 func (sb *sandbox) limit() error {
