@@ -23,6 +23,7 @@ import (
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/lfs"
 	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/xet"
 	"github.com/havenhub/haven/xet/casstore"
 )
 
@@ -83,7 +84,18 @@ func (c *Collector) Run(ctx context.Context) (Stats, error) {
 		st.LFSObjects++
 		st.BytesRemoved += i.Size
 	}
-	xs, err := c.CAS.Sweep(ctx, live, cutoff)
+	// Bucket files are stored by Xet hash alone: no LFS oid reaches them.
+	hashes, err := c.Meta.BucketXetHashes(ctx)
+	if err != nil {
+		return st, err
+	}
+	liveFiles := map[xet.Hash]bool{}
+	for _, v := range hashes {
+		if h, err := xet.ParseHash(v); err == nil {
+			liveFiles[h] = true
+		}
+	}
+	xs, err := c.CAS.Sweep(ctx, live, liveFiles, cutoff)
 	st.Xet = xs
 	st.BytesRemoved += xs.Bytes
 	return st, err

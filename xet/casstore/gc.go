@@ -16,9 +16,10 @@ type SweepStats struct {
 	Bytes                                     int64
 }
 
-// Sweep deletes the Xet data that no live LFS oid reaches: index entries of
-// dead oids, file records no live entry names, xorbs no live file uses and
-// dedup entries of removed xorbs. Anything written after cutoff is kept
+// Sweep deletes the Xet data that no live LFS oid reaches and that is not
+// one of the live files (those stored by Xet hash alone, such as bucket
+// files): index entries of dead oids, file records no live entry names,
+// xorbs no live file uses and dedup entries of removed xorbs. Anything written after cutoff is kept
 // whatever refers to it, so uploads in progress (xorbs, then a shard, then
 // the commit) survive a concurrent sweep; so is everything a kept object
 // refers to.
@@ -32,7 +33,7 @@ type SweepStats struct {
 // referenced the object in between was either checked before the deletion,
 // and then the object is put back, or after it, and then it was refused or
 // rewrote the record itself.
-func (s *Store) Sweep(ctx context.Context, liveOIDs map[string]bool, cutoff time.Time) (SweepStats, error) {
+func (s *Store) Sweep(ctx context.Context, liveOIDs map[string]bool, live map[xet.Hash]bool, cutoff time.Time) (SweepStats, error) {
 	var st SweepStats
 	young := func(i blob.Info) bool { return !i.ModTime.Before(cutoff) }
 
@@ -76,6 +77,9 @@ func (s *Store) Sweep(ctx context.Context, liveOIDs map[string]bool, cutoff time
 	}
 
 	liveFiles := map[xet.Hash]bool{}
+	for h := range live {
+		liveFiles[h] = true
+	}
 	type shaEntry struct {
 		info blob.Info
 		file xet.Hash

@@ -144,7 +144,7 @@ func TestSweepBetweenShardCheckAndRecord(t *testing.T) {
 			swept = true
 			var err error
 			// A fresh store, as `haven gc` in another process would be.
-			if st, err = New(d).Sweep(ctx, nil, cutoff); err != nil {
+			if st, err = New(d).Sweep(ctx, nil, nil, cutoff); err != nil {
 				t.Error(err)
 			}
 		}
@@ -164,7 +164,7 @@ func TestSweepBetweenShardCheckAndRecord(t *testing.T) {
 
 	// Once committed, the new file keeps the xorb for good.
 	d.advance(3 * time.Hour)
-	if _, err := New(d).Sweep(ctx, map[string]bool{oid: true}, d.now.Add(-time.Hour)); err != nil {
+	if _, err := New(d).Sweep(ctx, map[string]bool{oid: true}, nil, d.now.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	checkReadable(t, New(d), oid, old.data[:old.shard.Xorbs[0].Chunks[0].Size+old.shard.Xorbs[0].Chunks[1].Size])
@@ -184,7 +184,7 @@ func TestShardDuringXorbRemoval(t *testing.T) {
 			_, putErr = s.PutShard(ctx, bytes.NewReader(shard))
 		}
 	}
-	st, err := New(d).Sweep(ctx, nil, cutoff)
+	st, err := New(d).Sweep(ctx, nil, nil, cutoff)
 	d.afterDelete = nil
 	if err != nil || !ran {
 		t.Fatalf("sweep = %v, upload ran: %v", err, ran)
@@ -220,7 +220,7 @@ func TestReuploadDuringFileRemoval(t *testing.T) {
 			}
 		}
 	}
-	if _, err := New(d).Sweep(ctx, nil, cutoff); err != nil || !ran {
+	if _, err := New(d).Sweep(ctx, nil, nil, cutoff); err != nil || !ran {
 		t.Fatalf("sweep = %v, upload ran: %v", err, ran)
 	}
 	d.afterDelete = nil
@@ -239,7 +239,7 @@ func TestSweepRemovesOldReferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.advance(2 * time.Hour)
-	st, err := New(d).Sweep(ctx, nil, d.now.Add(-time.Hour))
+	st, err := New(d).Sweep(ctx, nil, nil, d.now.Add(-time.Hour))
 	if err != nil || st.Xorbs != 1 || st.Files != 2 {
 		t.Fatalf("sweep = %+v, %v; want both files and the xorb removed", st, err)
 	}

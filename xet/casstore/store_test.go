@@ -204,17 +204,20 @@ func TestShardVerification(t *testing.T) {
 func TestSweep(t *testing.T) {
 	s, d := newStore(t)
 	ctx := context.Background()
-	keep, drop := prepare(randomData(4, 300<<10)), prepare(randomData(5, 300<<10))
+	keep, drop, bucket := prepare(randomData(4, 300<<10)), prepare(randomData(5, 300<<10)), prepare(randomData(6, 300<<10))
 	keep.store(t, s)
 	drop.store(t, s)
+	bucket.store(t, s)
+	// A file kept by its Xet hash alone (a bucket's) stays with its xorb.
+	liveFiles := map[xet.Hash]bool{bucket.shard.Files[0].Hash: true}
 
 	// Everything is younger than the cutoff: nothing goes.
-	st, err := s.Sweep(ctx, map[string]bool{keep.oid: true}, time.Now().Add(-time.Hour))
+	st, err := s.Sweep(ctx, map[string]bool{keep.oid: true}, liveFiles, time.Now().Add(-time.Hour))
 	if err != nil || st.Xorbs != 0 || st.Files != 0 {
 		t.Fatalf("sweep within the grace period removed %+v (%v)", st, err)
 	}
-	st, err = s.Sweep(ctx, map[string]bool{keep.oid: true}, time.Now().Add(time.Second))
-	if err != nil || st.Xorbs != 1 || st.Files != 1 || st.SHA256Entries != 1 {
+	st, err = s.Sweep(ctx, map[string]bool{keep.oid: true}, liveFiles, time.Now().Add(time.Second))
+	if err != nil || st.Xorbs != 1 || st.Files != 1 || st.SHA256Entries != 2 {
 		t.Fatalf("sweep = %+v, %v; want one xorb, file and index entry", st, err)
 	}
 	if _, err := s.FileBySHA256(ctx, drop.oid); !errors.Is(err, blob.ErrNotFound) {
@@ -229,5 +232,11 @@ func TestSweep(t *testing.T) {
 	}
 	if got, _ := io.ReadAll(r); !bytes.Equal(got, keep.data) {
 		t.Error("kept file no longer reconstructs")
+	}
+	if _, err := s.File(ctx, bucket.shard.Files[0].Hash); err != nil {
+		t.Errorf("a live file kept by hash was removed: %v", err)
+	}
+	if _, _, err := d.Open(ctx, xorbKey(bucket.xh)); err != nil {
+		t.Errorf("the xorb of a live file was removed: %v", err)
 	}
 }
