@@ -106,6 +106,9 @@ func (s *Service) execute(ctx context.Context, id string, r *run) {
 		after(l)
 	}
 	cleanup()
+	if j.Spec.Resumable {
+		os.RemoveAll(filepath.Join(s.cfg.Dir, "data", j.ID)) // its checkpoints: it has ended
+	}
 	s.finish(id, r, stage, message, l)
 }
 

@@ -190,6 +190,10 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	if err != nil {
 		return err
 	}
+	tunes, err := newFinetune(st, jobRuns, gpus, opts.data, publicURL, log)
+	if err != nil {
+		return err
+	}
 	srv, err = api.New(api.Config{
 		Web:          bk.Files(pages),
 		Sessions:     pages,
@@ -202,7 +206,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Logger:       log,
 		Xet:          storage.xet,
 		Spaces:       spaceApps,
-		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk, jobRuns},
+		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk, jobRuns, tunes},
 		PullRequests: discs,
 		Events:       hooks,
 		Audit:        auditLog,
@@ -224,6 +228,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	pages.Spaces = spaceApps
 	pages.Collections = colls
 	pages.Webhooks = hooks
+	pages.Jobs = jobRuns
 	if pages.External, err = newOIDC(od, st.meta, publicURL, log); err != nil {
 		return err
 	}
