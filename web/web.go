@@ -53,6 +53,8 @@ type Handler struct {
 	Collections CollectionPages
 	// Webhooks, when set, serves the webhook settings pages. Set it before serving.
 	Webhooks WebhookPages
+	// Jobs, when set, serves the job pages at /jobs/{ns}. Set it before serving.
+	Jobs JobPages
 	// External, when set, offers sign-in through another service beside
 	// passwords. Set it before serving.
 	External ExternalSignIn
@@ -187,6 +189,9 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, segs []string) {
 		return
 	case len(segs) == 3 && segs[0] == "collections" && get:
 		h.collection(w, r, segs[1]+"/"+segs[2])
+		return
+	case len(segs) >= 2 && segs[0] == "jobs" && h.Jobs != nil:
+		h.routeJobs(w, r, segs[1:])
 		return
 	case len(segs) == 2 && segs[0] == "organizations" && get:
 		h.profile(w, r, segs[1])

@@ -555,35 +555,6 @@
 		}
 	}
 
-	// The Resources panel draws the last two minutes of the app's CPU and
-	// memory from the metrics stream (one event a second while it runs).
-	function spaceMetrics() {
-		const root = $("[data-metrics]");
-		if (!root) return;
-		const keep = 120, cpu = [], mem = [];
-		const status = $("[data-metric-status]", root);
-		const draw = (name, values, max) => {
-			const pts = values.map((v, i) => (keep - values.length + i) + "," + (40 - 38 * Math.min(v / max, 1)).toFixed(1));
-			$("[data-metric-line=" + name + "]", root).setAttribute("points", pts.join(" "));
-		};
-		const es = new EventSource(root.dataset.metrics);
-		es.addEventListener("metric", (ev) => {
-			let m;
-			try { m = JSON.parse(ev.data); } catch (e) { return; }
-			status.textContent = "";
-			cpu.push(m.cpu_usage_pct || 0);
-			mem.push(m.memory_used_bytes || 0);
-			if (cpu.length > keep) { cpu.shift(); mem.shift(); }
-			draw("cpu", cpu, 100);
-			// Scaled to what the app uses, not to its limit, so that
-			// changes show; the limit is in the caption.
-			draw("mem", mem, Math.max(...mem, 1) * 1.25);
-			$("[data-metric-now=cpu]", root).textContent = (m.cpu_usage_pct || 0).toFixed(1) + " %";
-			$("[data-metric-now=mem]", root).textContent = ((m.memory_used_bytes || 0) / 1048576).toFixed(0) + " MiB" +
-				(m.memory_total_bytes ? " of " + (m.memory_total_bytes / 1073741824).toFixed(1) + " GiB" : "");
-		});
-	}
-
 	// Space settings call the Spaces API, then reload the page to show the
 	// new state; the message to show survives the reload.
 	function spaceSettings() {
@@ -700,7 +671,6 @@
 		edit();
 		spaceApp();
 		spaceLogs();
-		spaceMetrics();
 		spaceSettings();
 	}
 	if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
