@@ -17,6 +17,10 @@ import (
 // local disk a cached file is a hard link to the stored object, which costs
 // no space; with S3 it is a downloaded copy.
 type Cache struct {
+	// Xet, when set, opens the objects uploaded through Xet, which the blob
+	// store holds as chunks rather than under their LFS key.
+	Xet func(ctx context.Context, oid string) (io.ReadSeekCloser, int64, error)
+
 	dir   string
 	blobs blob.Driver
 	mu    sync.Mutex
@@ -77,7 +81,11 @@ func (c *Cache) Path(ctx context.Context, oid string) (string, error) {
 // Materialize writes the object oid to dst: a hard link when the blob store
 // hands out local files, else a copy made under a temporary name.
 func (c *Cache) Materialize(ctx context.Context, oid, dst string) error {
+	var rc io.ReadCloser
 	rc, _, err := c.blobs.Open(ctx, blob.LFSKey(oid))
+	if errors.Is(err, blob.ErrNotFound) && c.Xet != nil {
+		rc, _, err = c.Xet(ctx, oid)
+	}
 	if err != nil {
 		if errors.Is(err, blob.ErrNotFound) {
 			return Errorf(500, "FileNotFoundError", "The large file %s is missing from the store", oid)

@@ -17,6 +17,7 @@ import (
 	"github.com/havenhub/haven/viewer/server"
 	"github.com/havenhub/haven/viewer/ui"
 	"github.com/havenhub/haven/viewer/worker"
+	"github.com/havenhub/haven/xet/casstore"
 )
 
 // viewerService is the dataset viewer: its HTTP handler and the background
@@ -36,6 +37,7 @@ func startViewer(ctx context.Context, opts *options, st *stores, publicURL strin
 	if err != nil {
 		return nil, err
 	}
+	cache.Xet = casstore.New(st.blobs).OpenSHA256
 	// Asset URLs of private datasets are signed with a key derived from the
 	// deployment's secret, so that every replica accepts the others' URLs
 	// and the LFS signing key is not reused as is for another purpose.
