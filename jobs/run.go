@@ -329,7 +329,7 @@ func (s *Service) mountVolumes(ctx context.Context, j *haven.Job, a *auth.Actor,
 		case "bucket":
 			fmt.Fprintf(l, "Mounting the bucket %s%s at %s\n", v.Source, pathSuffix(v.Path), v.MountPath)
 			if err := s.cfg.Buckets.Materialize(ctx, a, v.Source, v.Path, dir); err != nil {
-				return nil, fmt.Errorf("Mounting the bucket %s: %s", v.Source, haven.ErrorMessage(err))
+				return nil, haven.Errorf(haven.EInvalid, "Mounting the bucket %s failed: %s", v.Source, haven.ErrorMessage(err))
 			}
 			if !v.ReadOnly {
 				backs = append(backs, back{v.Source, v.Path, dir})
