@@ -100,7 +100,7 @@ func (fs Flavors) Check(name string) error {
 	for _, f := range fs.List() {
 		names = append(names, f.Name)
 	}
-	return fmt.Errorf("Unknown hardware flavor %q: this hub offers %s", name, strings.Join(names, ", "))
+	return &Error{Message: fmt.Sprintf("Unknown hardware flavor %q: this hub offers %s", name, strings.Join(names, ", "))}
 }
 
 // Limits maps the flavor onto local limits, never beyond the machine. GPUs
