@@ -27,7 +27,10 @@ func spacesEnv(t *testing.T) []string {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return []string{"PATH=" + venvBin + string(os.PathListSeparator) + os.Getenv("PATH"), "UV_CACHE_DIR=" + cache}
+	// The servers of a test run share their Python environments: each is
+	// built once (the training stack of fine-tunes among them).
+	envs := filepath.Join(os.TempDir(), "haven-e2e-envs")
+	return []string{"PATH=" + venvBin + string(os.PathListSeparator) + os.Getenv("PATH"), "UV_CACHE_DIR=" + cache, "HAVEN_RUNNER_ENVS=" + envs}
 }
 
 // TestPythonSpaces runs e2e/python_spaces: Space apps built and run by the

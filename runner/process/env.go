@@ -60,7 +60,7 @@ func (p *Runner) build(ctx context.Context, r runner.Recipe, fresh bool, log io.
 	if p.uv == "" {
 		return nil, &runner.Error{Message: "Python environments need uv, which this machine lacks: install it (pip install uv) and restart Haven"}
 	}
-	dir := filepath.Join(p.dir, "envs", key)
+	dir := filepath.Join(p.envs, key)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, err
 	}

@@ -44,6 +44,9 @@ type Config struct {
 	// Read are folders workloads may read besides the system's (/usr,
 	// /etc, …), such as an /opt holding interpreters.
 	Read []string
+	// Envs holds the Python environments; "" puts them under Dir. Havens
+	// that share one (on one machine) build each environment once.
+	Envs string
 	// Hide are folders no workload may read even where they lie inside a
 	// readable one: Haven's data folder in /var/lib or /opt, say.
 	Hide []string
@@ -53,6 +56,7 @@ type Config struct {
 // Runner is the process backend of runner.Runner.
 type Runner struct {
 	dir      string
+	envs     string
 	uv       string
 	uvCache  string
 	read     []string // what every workload may read, Hide carved out
@@ -100,6 +104,13 @@ func New(cfg Config) (*Runner, error) {
 			return nil, err
 		}
 	}
+	envs := cfg.Envs
+	if envs == "" {
+		envs = filepath.Join(cfg.Dir, "envs")
+	}
+	if err := os.MkdirAll(envs, 0o755); err != nil {
+		return nil, err
+	}
 	uvCache := cfg.UVCache
 	if uvCache == "" {
 		uvCache = filepath.Join(cfg.Dir, "cache", "uv")
@@ -115,7 +126,7 @@ func New(cfg Config) (*Runner, error) {
 			read = carve(read, real)
 		}
 	}
-	return &Runner{dir: cfg.Dir, uv: uv, uvCache: uvCache, python: py, read: read, exe: exe, landlock: landlockABI(), log: log, live: map[string]bool{}}, nil
+	return &Runner{dir: cfg.Dir, envs: envs, uv: uv, uvCache: uvCache, python: py, read: read, exe: exe, landlock: landlockABI(), log: log, live: map[string]bool{}}, nil
 }
 
 // Name reports "process".
