@@ -467,7 +467,7 @@ func (s *Service) Info(j *haven.Job) map[string]any {
 			"stage":        j.Stage,
 			"message":      nullable(j.Message),
 			"failureCount": 0,
-			"exposeUrls":   []string{},
+			"exposeUrls":   nil, // only jobs that expose ports have them (the CLI prints a hint for any list)
 			"sshUrl":       nil,
 		},
 		"durations": durations(j, time.Now()),
