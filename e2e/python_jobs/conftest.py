@@ -59,12 +59,16 @@ def unique(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def hf(*args, token=None, check=True, timeout=120, cwd=None):
-    """Runs the hf CLI with HF_TOKEN set to token (alice's by default)."""
+def hf_env(token=None):
     env = dict(os.environ)
     env["HF_TOKEN"] = token or os.environ["HAVEN_TOKEN"]
     env["HF_HUB_DISABLE_EXPERIMENTAL_WARNING"] = "1"
-    proc = subprocess.run([HF, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    return env
+
+
+def hf(*args, token=None, check=True, timeout=120, cwd=None):
+    """Runs the hf CLI with HF_TOKEN set to token (alice's by default)."""
+    proc = subprocess.run([HF, *args], env=hf_env(token), capture_output=True, text=True, timeout=timeout, cwd=cwd)
     if check and proc.returncode != 0:
         pytest.fail(f"hf {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc

@@ -85,6 +85,8 @@ def test_metrics_and_cancel(api, user, cleanup_jobs):
     assert sample["memory_total_bytes"] > 0
     assert sample["memory_used_bytes"] > 0
     assert "cpu_usage_pct" in sample
+    stats = hf("jobs", "stats", job.id, "--format", "json", timeout=60)
+    assert job.id in stats.stdout, stats.stdout + stats.stderr
 
     start = time.monotonic()
     api.cancel_job(job_id=job.id)

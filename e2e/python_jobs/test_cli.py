@@ -1,11 +1,10 @@
 """Jobs through the hf CLI: run, detach, logs, inspect, ps, hardware, cancel,
 timeouts, exit codes and uv scripts, against Haven's process runner."""
 
+import subprocess
 import time
 
-import pytest
-
-from conftest import hf, hf_json, raw, unique, wait_job
+from conftest import HF, hf, hf_env, hf_json, raw, unique, wait_job
 
 
 def test_run_prints_output_and_exits_zero(api, user):
@@ -13,6 +12,8 @@ def test_run_prints_output_and_exits_zero(api, user):
     proc = hf("jobs", "run", "python:3.12", "python", "-c", f"print('{mark}')", timeout=180)
     assert mark in proc.stdout
     assert "completed" in proc.stdout
+    # No ports exposed, so no hint about where they are reachable.
+    assert "Exposed ports" not in proc.stdout + proc.stderr
     # The job is there afterwards, finished.
     jobs = [j for j in api.list_jobs(namespace=user) if j.command[-1] == f"print('{mark}')"]
     assert len(jobs) == 1 and jobs[0].status.stage == "COMPLETED"
@@ -33,7 +34,10 @@ def test_detach_logs_tail_inspect_and_ps(api, user, cleanup_jobs):
     assert all(j["status"] in ("RUNNING", "SCHEDULING") for j in running)
     assert job_id in hf("jobs", "ps", "-q", "--status", "running").stdout.split()
 
-    job = wait_job(api, job_id)
+    # hf jobs wait blocks until it ends and exits 0 as it completed.
+    waited = hf("jobs", "wait", job_id, "--timeout", "60s", timeout=90)
+    assert waited.returncode == 0
+    job = api.inspect_job(job_id=job_id)
     assert job.status.stage == "COMPLETED"
 
     logs = hf("jobs", "logs", job_id).stdout.splitlines()
@@ -64,6 +68,76 @@ def test_detach_logs_tail_inspect_and_ps(api, user, cleanup_jobs):
     assert job_id in [j.id for j in api.list_jobs(labels={"team": team, "flagged": ""})]
     assert hf("jobs", "ps", "-a", "-q", "-l", "team=nobody-has-this").stdout.split() == []
     assert hf("jobs", "ps", "-a", "-q", "--name", team).stdout.split() == [job_id]
+
+    # Labels: --name alone keeps the others, -l replaces them all.
+    renamed = unique("renamed")
+    hf("jobs", "labels", job_id, "--name", renamed)
+    assert api.inspect_job(job_id=job_id).labels == {"team": team, "flagged": "", "kind": "e2e", "name": renamed}
+    hf("jobs", "labels", job_id, "-l", "only=this")
+    assert api.inspect_job(job_id=job_id).labels == {"only": "this"}
+    assert hf("jobs", "ps", "-a", "-q", "-l", "only=this").stdout.split() == [job_id]
+    proc = hf("jobs", "labels", job_id, "-l", "bad key=x", check=False)
+    assert proc.returncode != 0
+    assert api.inspect_job(job_id=job_id).labels == {"only": "this"}
+
+    # rerun: the same spec again, as a new job.
+    again = hf("jobs", "rerun", "-d", "-q", job_id).stdout.strip()
+    cleanup_jobs[0].append((again, user))
+    assert again != job_id
+    rerun = wait_job(api, again)
+    assert rerun.status.stage == "COMPLETED"
+    assert rerun.command == ["python", "-c", script]
+    assert rerun.initiator.type == "duplicated-job"
+    assert "line e" in hf("jobs", "logs", again).stdout
+
+
+def test_logs_wait_while_the_job_is_queued(api, user, cleanup_jobs):
+    """With both slots busy a job waits in SCHEDULING; hf jobs run must still
+    show all of its output once it runs (the log stream stays open)."""
+    sleepers = []
+    for _ in range(2):
+        j = api.run_job(image="python:3.12", command=["python", "-c", "import time; time.sleep(300)"])
+        cleanup_jobs[0].append((j.id, None))
+        sleepers.append(j)
+    for j in sleepers:
+        wait_job(api, j.id, stages={"RUNNING"})
+    name = unique("queued")
+    proc = subprocess.Popen([HF, "jobs", "run", "--name", name, "python:3.12", "python", "-c",
+                             "print('first'); print('second')"],
+                            env=hf_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not list(api.list_jobs(labels={"name": name})):
+            assert time.monotonic() < deadline, "the job was not submitted"
+            time.sleep(0.2)
+        (queued,) = api.list_jobs(labels={"name": name})
+        time.sleep(2)
+        assert api.inspect_job(job_id=queued.id).status.stage == "SCHEDULING"
+        assert proc.poll() is None, "hf jobs run gave up on a queued job"
+        for j in sleepers:
+            api.cancel_job(job_id=j.id)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out + err
+    lines = out.splitlines()
+    assert "first" in lines and "second" in lines, out
+    assert lines.index("first") < lines.index("second")
+
+
+def test_list_pages(api, user):
+    """More jobs than one page: list_jobs and hf jobs ps follow the Link header."""
+    name = unique("many")
+    ids = {api.run_job(image="ubuntu", command=["true"], name=name).id for _ in range(55)}
+    listed = [j.id for j in api.list_jobs(labels={"name": name})]
+    assert len(listed) == len(set(listed)) == 55 and set(listed) == ids
+    every = [j.id for j in api.list_jobs()]
+    assert len(every) == len(set(every)) and ids <= set(every)
+    assert set(hf("jobs", "ps", "-a", "-q", "--limit", "0", "--name", name).stdout.split()) == ids
+    assert len(hf("jobs", "ps", "-a", "-q", "--limit", "7", "--name", name).stdout.split()) == 7
+    for jid in ids:
+        wait_job(api, jid, timeout=60)
 
 
 def test_hardware():
