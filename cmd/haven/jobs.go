@@ -11,6 +11,7 @@ import (
 	"github.com/havenhub/haven/jobs"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/runner"
+	"github.com/havenhub/haven/spaces"
 )
 
 // jobsOptions are the flags of the jobs service.
@@ -24,12 +25,13 @@ func addJobsFlags(cmd *cobra.Command, o *jobsOptions) {
 }
 
 // newJobs builds the jobs service on the runner of Spaces.
-func newJobs(o *jobsOptions, m *meta.Store, run runner.Runner, gpus *runner.GPUPool, bk jobs.Buckets, data, publicURL string, secret []byte, log *slog.Logger) (*jobs.Service, error) {
+func newJobs(o *jobsOptions, m *meta.Store, run runner.Runner, gpus *runner.GPUPool, bk jobs.Buckets, sp *spaces.Service, data, publicURL string, secret []byte, log *slog.Logger) (*jobs.Service, error) {
 	return jobs.New(jobs.Config{
 		Meta:        m,
 		Runner:      run,
 		GPUs:        gpus,
 		Buckets:     bk,
+		SpaceRecipe: sp.JobEnvironment,
 		Dir:         filepath.Join(data, "jobs"),
 		PublicURL:   publicURL,
 		Secret:      secret,

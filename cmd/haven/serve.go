@@ -186,7 +186,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	discs := discussions.New(discussions.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Render: web.RenderComment, Logger: log, Events: hooks, Audit: auditLog, Notify: notes,
 		Changed: func(ctx context.Context, repo *haven.Repo) { srv.RepoChanged(ctx, repo) }})
 	bk := newBuckets(st, publicURL, secret, log)
-	jobRuns, err := newJobs(jo, st.meta, run, gpus, bk, opts.data, publicURL, secret, log)
+	jobRuns, err := newJobs(jo, st.meta, run, gpus, bk, spaceApps, opts.data, publicURL, secret, log)
 	if err != nil {
 		return err
 	}
