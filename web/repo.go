@@ -300,6 +300,13 @@ type cardData struct {
 	Snippets   []snippet
 	Chart      template.HTML
 	Gate       *gateView // the access-request form of a gated repository
+	// FinetuneURL starts a fine-tune from this model (one with weights)
+	// or on this dataset; "" when none can be started here.
+	FinetuneURL string
+	// Derived counts the models fine-tuned from this model or trained on
+	// this dataset, as their cards say; DerivedURL lists them.
+	Derived    int
+	DerivedURL string
 }
 
 // repoCard answers GET /{repo}: the card, metadata and sidebar.
@@ -343,6 +350,19 @@ func (h *Handler) repoCard(w http.ResponseWriter, r *http.Request, repo *haven.R
 		d.LastCommit = c
 	}
 	d.Snippets = h.snippets(repo)
+	if repo.Type == haven.Model || repo.Type == haven.Dataset {
+		if d.Derived, d.DerivedURL, err = h.derivedCount(r.Context(), actorOf(r), repo); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if h.Finetune != nil && (repo.Type == haven.Dataset || hasWeights(v)) {
+			param := "base_model"
+			if repo.Type == haven.Dataset {
+				param = "dataset"
+			}
+			d.FinetuneURL = "/finetune/new?" + param + "=" + url.QueryEscape(repo.FullName())
+		}
+	}
 	days, err := h.meta.DownloadsByDay(r.Context(), repo.ID, time.Now().AddDate(0, 0, -29))
 	if err != nil {
 		h.fail(w, r, err)

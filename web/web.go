@@ -55,6 +55,9 @@ type Handler struct {
 	Webhooks WebhookPages
 	// Jobs, when set, serves the job pages at /jobs/{ns}. Set it before serving.
 	Jobs JobPages
+	// Finetune, when set, serves the fine-tune form at /finetune/new and
+	// the Fine-tune buttons of model and dataset pages. Set it before serving.
+	Finetune FinetunePages
 	// External, when set, offers sign-in through another service beside
 	// passwords. Set it before serving.
 	External ExternalSignIn
@@ -192,6 +195,9 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, segs []string) {
 		return
 	case len(segs) >= 2 && segs[0] == "jobs" && h.Jobs != nil:
 		h.routeJobs(w, r, segs[1:])
+		return
+	case len(segs) >= 2 && segs[0] == "finetune" && h.Finetune != nil:
+		h.routeFinetune(w, r, segs[1:])
 		return
 	case len(segs) == 2 && segs[0] == "organizations" && get:
 		h.profile(w, r, segs[1])

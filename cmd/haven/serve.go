@@ -229,6 +229,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	pages.Collections = colls
 	pages.Webhooks = hooks
 	pages.Jobs = jobRuns
+	pages.Finetune = tunes
 	if pages.External, err = newOIDC(od, st.meta, publicURL, log); err != nil {
 		return err
 	}

@@ -3,7 +3,9 @@
 // and from the log the progress of a training run — lines such as
 // "progress step=12/60 epoch=0.60 loss=0.69 eta=8s" and
 // "eval step=20 epoch=1.00 eval_loss=0.41 eval_accuracy=0.90" — drawn with
-// the shared chart helper (charts.js). The Cancel button is a plain form.
+// the shared chart helper (charts.js), the last eval line as a table, and
+// the model a fine-tune pushed ("pushed repo=ns/name revision=sha") as a
+// link. The Cancel button is a plain form.
 "use strict";
 
 (function () {
@@ -32,7 +34,34 @@
 		if (!panel) return { line() {}, reset() {} };
 		const bar = $("[data-progress-bar]", panel), text = $("[data-progress-text]", panel);
 		const chart = $("[data-loss-chart]", panel);
+		const table = $("[data-eval-table]", panel), model = $("[data-job-model]", panel);
 		let loss = [], evals = {}, maxStep = 0, drawn = false;
+		// finalEvals shows the metrics of the last eval line.
+		function finalEvals(f) {
+			const body = $("tbody", table);
+			body.textContent = "";
+			for (const k in f) {
+				if (!k.startsWith("eval_")) continue;
+				const tr = document.createElement("tr");
+				const name = document.createElement("td"), value = document.createElement("td");
+				name.textContent = k.slice(5).replace(/_/g, " ");
+				value.textContent = f[k];
+				tr.append(name, value);
+				body.appendChild(tr);
+			}
+			if (f.epoch) table.setAttribute("aria-label", "Final evaluation, epoch " + f.epoch);
+			table.hidden = !body.children.length;
+		}
+		function pushed(f) {
+			const [ns, name] = (f.repo || "").split("/");
+			if (!ns || !name) return;
+			const a = $("[data-job-model-link]", model);
+			a.href = "/" + encodeURIComponent(ns) + "/" + encodeURIComponent(name);
+			a.textContent = f.repo;
+			$("[data-job-model-rev]", model).textContent = f.revision ? "at " + f.revision.slice(0, 7) : "";
+			model.hidden = false;
+			panel.hidden = false;
+		}
 		function draw() {
 			let top = 0, last = 0;
 			for (const p of loss) { top = Math.max(top, p[1]); last = Math.max(last, p[0]); }
@@ -47,11 +76,15 @@
 			requestAnimationFrame(() => { drawn = false; draw(); });
 		}
 		return {
-			reset() { loss = []; evals = {}; maxStep = 0; panel.hidden = true; },
+			reset() { loss = []; evals = {}; maxStep = 0; panel.hidden = true; table.hidden = true; model.hidden = true; },
 			line(s) {
-				const m = /(?:^|\s)(progress|eval)((?:\s+[\w.]+=\S+)+)\s*$/.exec(s);
+				const m = /(?:^|\s)(progress|eval|pushed)((?:\s+[\w.]+=\S+)+)\s*$/.exec(s);
 				if (!m) return;
 				const f = fields(m[2]);
+				if (m[1] === "pushed") {
+					pushed(f);
+					return;
+				}
 				const [stepText, maxText] = (f.step || "").split("/");
 				const step = parseFloat(stepText);
 				if (!isFinite(step)) return;
@@ -78,6 +111,7 @@
 						shown.push(k + " " + f[k]);
 					}
 					$("[data-eval-now]", panel).textContent = shown.join(" · ");
+					finalEvals(f);
 				}
 				schedule();
 			},
