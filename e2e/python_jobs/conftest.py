@@ -51,6 +51,11 @@ def api(endpoint, token):
 
 
 @pytest.fixture(scope="session")
+def read_api(endpoint):
+    return HfApi(endpoint=endpoint, token=_env("HAVEN_TOKEN_READ"))
+
+
+@pytest.fixture(scope="session")
 def other_api(endpoint, other_token):
     return HfApi(endpoint=endpoint, token=other_token)
 
@@ -115,8 +120,11 @@ def cleanup_jobs(api):
 
 
 def raw(method, path, token=None, **kwargs):
-    """One request to the server's API as it comes, for what the clients hide."""
+    """One request to the server's API as it comes, for what the clients hide
+    (token "" sends none)."""
     from huggingface_hub.utils import get_session
 
-    headers = {"authorization": f"Bearer {token or os.environ['HAVEN_TOKEN']}"}
+    if token is None:
+        token = os.environ["HAVEN_TOKEN"]
+    headers = {"authorization": f"Bearer {token}"} if token else {}
     return get_session().request(method, os.environ["HF_ENDPOINT"].rstrip("/") + path, headers=headers, **kwargs)

@@ -4,7 +4,7 @@ metrics, isolation between namespaces and refusals of bad specs."""
 import time
 
 import pytest
-from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.errors import HfHubHTTPError, JobNotFoundError
 
 from conftest import TERMINAL, hf, logs_of, raw, unique, wait_job
 
@@ -22,6 +22,8 @@ def test_env_and_secrets(api, user, token):
         "print('JOB_ID=' + os.environ['JOB_ID'])\n"
         "print('HF_ENDPOINT=' + os.environ['HF_ENDPOINT'])\n"
         "print('has token', os.environ.get('HF_TOKEN', '').startswith('hf_'))\n"
+        "print('reversed token', os.environ['HF_TOKEN'][::-1])\n"
+        "import sys; print('stderr secret ' + os.environ['MY_SECRET'] + ' twice ' + os.environ['MY_SECRET'], file=sys.stderr)\n"
     )
     job = api.run_job(image="python:3.12", command=PY + [script], env={"FOO": "bar baz"},
                       secrets={"MY_SECRET": secret, "UNSET_SECRET": None})
@@ -38,7 +40,13 @@ def test_env_and_secrets(api, user, token):
     assert f"JOB_ID={job.id}" in logs
     assert f"HF_ENDPOINT={api.endpoint}" in logs
     assert "has token True" in logs
+    assert "stderr secret *** twice ***" in logs
     assert secret not in text and token not in text
+    # The job's token was its submitter's, and ends with the job.
+    (job_token,) = [l.split()[-1][::-1] for l in logs if l.startswith("reversed token ")]
+    assert job_token.startswith("hf_") and job_token != token
+    resp = raw("GET", "/api/whoami-v2", token=job_token)
+    assert resp.status_code == 401, resp.text
 
     body = raw("GET", f"/api/jobs/{user}/{job.id}").text
     assert secret not in body
@@ -170,21 +178,18 @@ def test_job_token_reaches_the_hub(api, user, endpoint, tmp_path):
     assert open(result).read() == f"total=42 rows=3 job={job.id}\n"
 
 
-def test_isolation_between_namespaces(api, other_api, user, other_user, org, cleanup_jobs):
+def test_isolation_between_namespaces(api, other_api, read_api, endpoint, user, other_user, org, cleanup_jobs):
     job = api.run_job(image="python:3.12", command=PY + ["import time; time.sleep(60)"])
     cleanup_jobs[0].append((job.id, None))
 
     # Bob does not see alice's job, in her namespace or his.
     for ns in (user, other_user):
-        with pytest.raises(HfHubHTTPError) as e:
+        with pytest.raises(JobNotFoundError):
             other_api.inspect_job(job_id=job.id, namespace=ns)
-        assert e.value.response.status_code == 404
-        with pytest.raises(HfHubHTTPError) as e:
+        with pytest.raises(JobNotFoundError):
             other_api.cancel_job(job_id=job.id, namespace=ns)
-        assert e.value.response.status_code == 404
-        with pytest.raises(HfHubHTTPError) as e:
+        with pytest.raises(JobNotFoundError):
             list(other_api.fetch_job_logs(job_id=job.id, namespace=ns))
-        assert e.value.response.status_code == 404
     with pytest.raises(HfHubHTTPError) as e:
         list(other_api.list_jobs(namespace=user))
     assert e.value.response.status_code in (403, 404)
@@ -197,6 +202,21 @@ def test_isolation_between_namespaces(api, other_api, user, other_user, org, cle
     assert e.value.response.status_code in (403, 404)
     proc = hf("jobs", "inspect", f"{user}/{job.id}", token=other_api.token, check=False)
     assert proc.returncode != 0
+    proc = hf("jobs", "cancel", f"{user}/{job.id}", token=other_api.token, check=False)
+    assert proc.returncode != 0
+
+    # A read token of alice's lists and inspects, but neither runs nor cancels.
+    assert read_api.inspect_job(job_id=job.id, namespace=user).id == job.id
+    assert job.id in [j.id for j in read_api.list_jobs(namespace=user)]
+    with pytest.raises(HfHubHTTPError) as e:
+        read_api.run_job(image="python:3.12", command=["true"], namespace=user)
+    assert e.value.response.status_code == 403
+    with pytest.raises(HfHubHTTPError) as e:
+        read_api.cancel_job(job_id=job.id, namespace=user)
+    assert e.value.response.status_code == 403
+    # Nobody anonymous.
+    assert raw("GET", f"/api/jobs/{user}", token="").status_code == 401
+    assert raw("GET", f"/api/jobs/{user}/{job.id}", token="").status_code == 401
     assert api.inspect_job(job_id=job.id).status.stage in ("SCHEDULING", "RUNNING")
 
     api.cancel_job(job_id=job.id)
@@ -211,9 +231,10 @@ def test_isolation_between_namespaces(api, other_api, user, other_user, org, cle
     assert logs_of(api, org_job.id, namespace=org) == [f"in {org_job.id}"]
     assert org_job.id in [j.id for j in api.list_jobs(namespace=org)]
     assert org_job.id not in [j.id for j in api.list_jobs(namespace=user)]
-    with pytest.raises(HfHubHTTPError) as e:
+    with pytest.raises(JobNotFoundError):
         api.inspect_job(job_id=org_job.id, namespace=user)
-    assert e.value.response.status_code == 404
+    with pytest.raises(JobNotFoundError):
+        other_api.inspect_job(job_id=org_job.id, namespace=org)
 
 
 def _refused(body, *words, path=None, user="alice"):

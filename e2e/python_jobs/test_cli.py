@@ -111,6 +111,11 @@ def test_logs_wait_while_the_job_is_queued(api, user, cleanup_jobs):
             assert time.monotonic() < deadline, "the job was not submitted"
             time.sleep(0.2)
         (queued,) = api.list_jobs(labels={"name": name})
+        # One more, canceled while it waits: it never runs.
+        dropped = api.run_job(image="python:3.12", command=["python", "-c", "print('should not run')"])
+        cleanup_jobs[0].append((dropped.id, None))
+        hf("jobs", "cancel", dropped.id)
+        assert api.inspect_job(job_id=dropped.id).status.stage == "CANCELED"
         time.sleep(2)
         assert api.inspect_job(job_id=queued.id).status.stage == "SCHEDULING"
         assert proc.poll() is None, "hf jobs run gave up on a queued job"
@@ -124,6 +129,10 @@ def test_logs_wait_while_the_job_is_queued(api, user, cleanup_jobs):
     lines = out.splitlines()
     assert "first" in lines and "second" in lines, out
     assert lines.index("first") < lines.index("second")
+    time.sleep(1)
+    never = api.inspect_job(job_id=dropped.id)
+    assert never.status.stage == "CANCELED" and never.started_at is None
+    assert list(api.fetch_job_logs(job_id=dropped.id)) == []
 
 
 def test_list_pages(api, user):

@@ -33,8 +33,10 @@ def settle(api, runs):
 
 def test_every_schedule_suspend_resume_delete(api, user, cleanup_jobs):
     name = unique("ticker")
-    sid = hf("jobs", "scheduled", "run", "-q", "--name", name, "@every 4s",
-             "python:3.12", "python", "-c", "print('tick')").stdout.strip()
+    secret = unique("tick-secret")
+    script = "import os; print('tick', os.environ['TICK_ENV'], os.environ['TICK_SECRET'], len(os.environ['TICK_SECRET']))"
+    sid = hf("jobs", "scheduled", "run", "-q", "--name", name, "-e", "TICK_ENV=env-value", "-s", f"TICK_SECRET={secret}",
+             "@every 4s", "python:3.12", "python", "-c", script).stdout.strip()
     cleanup_jobs[1].append((sid, None))
     assert len(sid) == 24, sid
 
@@ -46,12 +48,15 @@ def test_every_schedule_suspend_resume_delete(api, user, cleanup_jobs):
     assert info["job_spec"]["docker_image"] == "python:3.12"
     assert info["job_spec"]["labels"]["name"] == name
     assert info["status"]["next_job_run_at"]
+    assert secret not in raw("GET", f"/api/scheduled-jobs/{user}/{sid}").text
+    assert raw("GET", f"/api/scheduled-jobs/{user}/{sid}").json()["jobSpec"]["secrets"] == ["TICK_SECRET"]
 
     runs = wait_runs(api, name, 2, timeout=20)
     assert runs[0].initiator.id == sid
     done = wait_job(api, runs[0].id)
     assert done.status.stage == "COMPLETED"
-    assert list(api.fetch_job_logs(job_id=runs[0].id)) == ["tick"]
+    assert list(api.fetch_job_logs(job_id=runs[0].id)) == [f"tick env-value *** {len(secret)}"]
+    assert done.secrets == ["TICK_SECRET"]
 
     sched = api.inspect_scheduled_job(scheduled_job_id=sid)
     assert sched.status.last_job is not None
