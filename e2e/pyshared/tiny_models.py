@@ -55,14 +55,17 @@ ANIMALS = ["cat", "dog", "bird", "fish", "horse", "cow"]
 
 
 def sentiment_rows(n=200, seed=0):
-    """A linearly separable sentiment set: the label is the sentiment word's list."""
+    """A linearly separable sentiment set: the label is the sentiment word's list.
+
+    The float column rating is there to be refused as a label.
+    """
     rng = random.Random(seed)
     rows = []
     for i in range(n):
         label = i % 2
         word = rng.choice(POSITIVE if label else NEGATIVE)
         text = f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(ADVERBS)} {word}"
-        rows.append({"text": text, "label": label})
+        rows.append({"text": text, "label": label, "rating": round(rng.uniform(3.5, 5) if label else rng.uniform(0, 1.5), 1)})
     rng.shuffle(rows)
     return rows
 
@@ -206,7 +209,8 @@ def build_datasets(root):
     out = {}
     f = os.path.join(root, "sentiment")
     write_parquet(f, "train", sentiment_rows(),
-                  Features({"text": Value("string"), "label": ClassLabel(names=["negative", "positive"])}))
+                  Features({"text": Value("string"), "label": ClassLabel(names=["negative", "positive"]),
+                            "rating": Value("float32")}))
     out["sentiment"] = f
     f = os.path.join(root, "tokens")
     feats = Features({"tokens": List(Value("string")), "tags": List(ClassLabel(names=TAGS))})

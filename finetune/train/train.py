@@ -302,6 +302,10 @@ def make_callback(task, batch_size, st_metric=None):
                      learning_rate=f"{float(lr):.3g}" if lr is not None else None,
                      samples_per_second=f"{sps:.1f}", eta=f"{round(eta)}s" if eta is not None else None)
 
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step >= state.max_steps:
+                control.should_log = True  # the last step always gets its progress line
+
         def on_save(self, args, state, control, **kw):
             emit("checkpoint", step=state.global_step, path=f"checkpoint-{state.global_step}")
 
