@@ -377,9 +377,9 @@ def train_and_evaluate(trainer, callback, cfg, work):
         emit("resume", checkpoint=os.path.basename(resume[1]), step=resume[0])
     emit("stage", name="training")
     trainer.train(resume_from_checkpoint=resume[1] if resume else None)
-    if callback.last_eval and callback.last_eval[0] == trainer.state.global_step:
-        return callback.last_eval[1]
     emit("stage", name="evaluating")
+    if callback.last_eval and callback.last_eval[0] == trainer.state.global_step:
+        return callback.last_eval[1]  # training ended with an evaluation: that one is final
     trainer.evaluate()
     return callback.last_eval[1] if callback.last_eval else {}
 
@@ -579,7 +579,8 @@ def run_causal_lm_lora(cfg, work):
         cfg["base_model"], revision=cfg["base_revision"],
         dtype=torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32)
     lora = LoraConfig(r=hp["lora_r"], lora_alpha=hp["lora_alpha"], lora_dropout=hp["lora_dropout"],
-                      target_modules="all-linear", task_type="CAUSAL_LM")
+                      target_modules="all-linear", task_type="CAUSAL_LM",
+                      revision=None if cfg["base_revision"] == "main" else cfg["base_revision"])
     cb = make_callback(cfg["task"], hp["batch_size"])
     args = training_args(SFTConfig, cfg, cfg["_out"], len(train), max_length=hp["max_length"],
                          activation_checkpointing=cuda, dataset_num_proc=None)
