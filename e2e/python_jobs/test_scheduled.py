@@ -66,8 +66,9 @@ def test_every_schedule_suspend_resume_delete(api, user, cleanup_jobs):
     # Suspended: no new run, hidden from the default listing.
     hf("jobs", "scheduled", "suspend", sid)
     assert api.inspect_scheduled_job(scheduled_job_id=sid).suspend is True
+    time.sleep(1)  # a tick taken just before the suspension has started its job by now
     before = len(runs_of(api, name))
-    time.sleep(8.5)
+    time.sleep(8)
     after = runs_of(api, name)
     assert len(after) == before, "a suspended schedule started a job"
     settle(api, after)
@@ -86,9 +87,9 @@ def test_every_schedule_suspend_resume_delete(api, user, cleanup_jobs):
         api.inspect_scheduled_job(scheduled_job_id=sid)
     assert e.value.response.status_code == 404
     assert sid not in hf("jobs", "scheduled", "ps", "-a", "-q").stdout.split()
-    time.sleep(1.5)  # a tick taken just before the delete has started its job by now
+    time.sleep(1)  # a tick taken just before the delete has started its job by now
     count = len(runs_of(api, name))
-    time.sleep(5)
+    time.sleep(4.5)
     assert len(runs_of(api, name)) == count, "a deleted schedule started a job"
     settle(api, runs_of(api, name))
 
