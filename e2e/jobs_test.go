@@ -171,9 +171,16 @@ func TestJobsSurviveRestart(t *testing.T) {
 	if j.Status.Stage != "ERROR" || !strings.Contains(j.message(), "Interrupted") {
 		t.Errorf("the job that ran during the crash is %s (%q), want ERROR with Interrupted", j.Status.Stage, j.message())
 	}
+	start := time.Now()
 	lines := jobLog(t, a, "alice", running.ID)
 	if !containsLine(lines, "before the crash") {
 		t.Errorf("the interrupted job's log lost its lines: %q", lines)
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Errorf("the log stream of the interrupted job stays open (%s): clients following it hang", time.Since(start))
+	}
+	if len(lines) == 0 || !strings.Contains(lines[len(lines)-1], "Haven stopped") {
+		t.Errorf("the interrupted job's log does not end by saying why: %q", lines)
 	}
 	// Known bug: the process runner reaps what a crashed Haven left running
 	// only when the same workload starts again, which an interrupted job
