@@ -104,18 +104,12 @@ func (s *Service) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// TaskList describes the tasks for forms: name, title, and the column
-// roles each maps (alternatives separated by "|").
+// TaskList describes the tasks for clients: name, title, default learning
+// rate and the column layouts each can map.
 func TaskList() []map[string]any {
-	roles := map[string][]string{
-		"text-classification":  {"text", "label"},
-		"token-classification": {"tokens", "tags"},
-		"causal-lm-lora":       {"text|prompt,completion|messages"},
-		"sentence-embedding":   {"anchor,positive[,negative]|sentence1,sentence2,score"},
-	}
 	var out []map[string]any
 	for _, t := range Tasks {
-		out = append(out, map[string]any{"name": t.Name, "title": t.Title, "columns": roles[t.Name]})
+		out = append(out, map[string]any{"name": t.Name, "title": t.Title, "learning_rate": t.LearningRate, "layouts": t.Layouts})
 	}
 	return out
 }

@@ -37,12 +37,52 @@ var program embed.FS
 // Label marks the jobs that are fine-tunes; its value is the task.
 const Label = "haven-finetune"
 
-// Tasks are the tasks offered, with what people read.
-var Tasks = []struct{ Name, Title string }{
-	{"text-classification", "Text classification"},
-	{"token-classification", "Token classification"},
-	{"causal-lm-lora", "Causal LM supervised fine-tuning (LoRA)"},
-	{"sentence-embedding", "Sentence embeddings"},
+// Task is a kind of fine-tune the training program knows.
+type Task struct {
+	Name, Title string
+	// LearningRate is the program's default for the task.
+	LearningRate float64
+	// Layouts are the sets of columns the task can map, one of which a
+	// request names.
+	Layouts [][]Role
+}
+
+// Role is a column a task reads.
+type Role struct {
+	Name     string `json:"name"`
+	Optional bool   `json:"optional,omitempty"`
+}
+
+func roles(names ...string) []Role {
+	var out []Role
+	for _, n := range names {
+		opt := strings.HasSuffix(n, "?")
+		out = append(out, Role{Name: strings.TrimSuffix(n, "?"), Optional: opt})
+	}
+	return out
+}
+
+// Tasks are the tasks offered (the program's TASKS).
+var Tasks = []Task{
+	{"text-classification", "Text classification", 5e-5, [][]Role{roles("text", "label")}},
+	{"token-classification", "Token classification", 5e-5, [][]Role{roles("tokens", "tags")}},
+	{"causal-lm-lora", "Causal LM supervised fine-tuning (LoRA)", 2e-4, [][]Role{roles("text"), roles("prompt", "completion"), roles("messages")}},
+	{"sentence-embedding", "Sentence embeddings", 2e-5, [][]Role{roles("anchor", "positive", "negative?"), roles("sentence1", "sentence2", "score")}},
+}
+
+// HasWeights reports whether a model's top-level files include a
+// configuration and weights, which a fine-tune starts from.
+func HasWeights(paths []string) bool {
+	config, weights := false, false
+	for _, p := range paths {
+		switch {
+		case p == "config.json":
+			config = true
+		case strings.HasSuffix(p, ".safetensors"), p == "pytorch_model.bin", strings.HasSuffix(p, ".safetensors.index.json"):
+			weights = true
+		}
+	}
+	return config && weights
 }
 
 // Config is what the service needs.
@@ -354,16 +394,11 @@ func (s *Service) checkModel(ctx context.Context, a *auth.Actor, req Request) (s
 	if err != nil {
 		return "", err
 	}
-	hasConfig, hasWeights := false, false
+	var paths []string
 	for _, e := range entries {
-		switch {
-		case e.Path == "config.json":
-			hasConfig = true
-		case strings.HasSuffix(e.Path, ".safetensors"), e.Path == "pytorch_model.bin", strings.HasSuffix(e.Path, ".safetensors.index.json"):
-			hasWeights = true
-		}
+		paths = append(paths, e.Path)
 	}
-	if !hasConfig || !hasWeights {
+	if !HasWeights(paths) {
 		return "", invalid("The base model %s has no weights to fine-tune: it needs a config.json and model.safetensors (or pytorch_model.bin) at %s", req.BaseModel, rev)
 	}
 	return sha, nil

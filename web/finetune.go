@@ -44,43 +44,17 @@ type ftRole struct {
 	Value    string // the column chosen, as the page shows it
 }
 
-// ftLearningRates are the training program's default learning rates
-// (finetune/train/train.py, TASKS), shown in the form.
-var ftLearningRates = map[string]string{
-	"text-classification":  "5e-5",
-	"token-classification": "5e-5",
-	"causal-lm-lora":       "2e-4",
-	"sentence-embedding":   "2e-5",
-}
-
-// ftTasks reads the tasks and their column roles from the service's task
-// list, where a task's roles read "a,b[,c]|d,e": forms separated by "|",
-// optional roles in brackets.
+// ftTasks are the service's tasks as the form shows them.
 func ftTasks() []ftTask {
 	var out []ftTask
-	for _, t := range finetune.TaskList() {
-		name, _ := t["name"].(string)
-		title, _ := t["title"].(string)
-		cols, _ := t["columns"].([]string)
-		task := ftTask{Name: name, Title: title, LR: ftLearningRates[name], LoRA: strings.Contains(name, "lora")}
-		for i, alt := range strings.Split(strings.Join(cols, ","), "|") {
+	for _, t := range finetune.Tasks {
+		task := ftTask{Name: t.Name, Title: t.Title, LR: strings.Replace(strconv.FormatFloat(t.LearningRate, 'g', -1, 64), "e-0", "e-", 1), LoRA: strings.Contains(t.Name, "lora")}
+		for i, layout := range t.Layouts {
 			f := ftForm{Index: i}
-			optional := false
-			for _, part := range strings.Split(alt, ",") {
-				if strings.HasPrefix(part, "[") {
-					optional = true
-				}
-				role := strings.Trim(part, "[]")
-				if role != "" {
-					f.Roles = append(f.Roles, ftRole{Role: role, Optional: optional})
-				}
-				if strings.HasSuffix(part, "]") {
-					optional = false
-				}
-			}
 			var labels []string
-			for _, r := range f.Roles {
-				l := r.Role
+			for _, r := range layout {
+				f.Roles = append(f.Roles, ftRole{Role: r.Name, Optional: r.Optional})
+				l := r.Name
 				if r.Optional {
 					l += " (optional)"
 				}
@@ -364,16 +338,11 @@ func hasWeights(v *repoView) bool {
 	if err != nil {
 		return false
 	}
-	config, weights := false, false
+	paths := make([]string, 0, len(entries))
 	for _, e := range entries {
-		switch {
-		case e.Path == "config.json":
-			config = true
-		case strings.HasSuffix(e.Path, ".safetensors"), e.Path == "pytorch_model.bin", strings.HasSuffix(e.Path, ".safetensors.index.json"):
-			weights = true
-		}
+		paths = append(paths, e.Path)
 	}
-	return config && weights
+	return finetune.HasWeights(paths)
 }
 
 // derivedCount counts the models whose card names repo as their base
