@@ -256,6 +256,7 @@ def main(argv):
     if len(argv) not in (2, 3):
         sys.exit("usage: tiny_models.py NAMESPACE [PREFIX]  (with HF_ENDPOINT and HF_TOKEN set)")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
     repos = build_and_push(argv[1], *(argv[2:]))
     print(json.dumps(repos), flush=True)
 

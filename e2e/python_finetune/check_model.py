@@ -25,9 +25,8 @@ def classify(repo, texts):
 
 def adapter(repo):
     import torch
-    from peft import PeftModel
+    from peft import PeftConfig, PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from peft import PeftConfig
 
     cfg = PeftConfig.from_pretrained(repo)
     base = AutoModelForCausalLM.from_pretrained(cfg.base_model_name_or_path)

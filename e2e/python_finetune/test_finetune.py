@@ -4,6 +4,7 @@ The runs themselves start together in conftest.py (fixture `runs`); the tests
 here wait for the ones they check.
 """
 
+import json
 import re
 
 import pytest
@@ -148,8 +149,6 @@ def test_token_classification(runs, api, repos):
     result, _ = index_metrics(meta)
     assert result["dataset"]["split"] == "validation"
     cfg = api.hf_hub_download(pushed["repo"], "config.json")
-    import json
-
     assert json.load(open(cfg))["id2label"] == {"0": "O", "1": "PER", "2": "LOC"}
 
 

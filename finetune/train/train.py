@@ -741,7 +741,7 @@ def model_card(cfg, metrics, facts):
         for k in ("lora_r", "lora_alpha", "lora_dropout"):
             shown.pop(k)
     lines += [f"| {k} | {'' if v is None else v} |" for k, v in shown.items()]
-    lines += [f"| train rows | {facts.get('train_rows', '?')} |", f"| columns | "
+    lines += [f"| train rows | {facts.get('train_rows', '?')} |", "| columns | "
               + ", ".join(f"{r}={c}" for r, c in cfg["columns"].items()) + " |"]
     return "\n".join(lines) + "\n"
 
@@ -790,7 +790,7 @@ def main(argv):
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         return 2
-    except Exception as e:  # noqa: BLE001: one clear last line, after the traceback
+    except Exception as e:  # any failure: a traceback, then one clear last line
         import traceback
 
         traceback.print_exc()
