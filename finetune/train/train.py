@@ -761,6 +761,9 @@ def push(cfg, folder):
 
 def run(cfg):
     emit("stage", name="loading")
+    if not cfg["checkpoint_dir"] and os.environ.get("HAVEN_DATA_DIR"):
+        # A Haven job's folder that outlives restarts: the job resumes from it.
+        cfg["checkpoint_dir"] = os.path.join(os.environ["HAVEN_DATA_DIR"], "checkpoints")
     with tempfile.TemporaryDirectory(prefix="haven-finetune-") as work:
         cfg["_out"] = cfg["checkpoint_dir"] or os.path.join(work, "checkpoints")
         os.makedirs(cfg["_out"], exist_ok=True)
