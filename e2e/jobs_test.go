@@ -182,24 +182,12 @@ func TestJobsSurviveRestart(t *testing.T) {
 	if len(lines) == 0 || !strings.Contains(lines[len(lines)-1], "Haven stopped") {
 		t.Errorf("the interrupted job's log does not end by saying why: %q", lines)
 	}
-	// Known bug: the process runner reaps what a crashed Haven left running
-	// only when the same workload starts again, which an interrupted job
-	// never does. Strict: once fixed, this check must be turned on for good.
-	const leftoverKnownBug = true
-	leftover := false
+	// The process the crash left running is stopped when Haven starts again.
 	if b, err := os.ReadFile("/proc/" + pid + "/cmdline"); err == nil && strings.Contains(string(b), "before the crash") {
-		leftover = true
+		t.Errorf("the process of the interrupted job (pid %s) still runs after the restart", pid)
 		if n, _ := strconv.Atoi(pid); n > 1 {
 			syscall.Kill(-n, syscall.SIGKILL) // the process group this test's job started
 		}
-	}
-	switch {
-	case leftover && !leftoverKnownBug:
-		t.Errorf("the process of the interrupted job (pid %s) still runs after the restart", pid)
-	case leftover:
-		t.Logf("known bug: the process of the interrupted job (pid %s) still ran after the restart", pid)
-	case leftoverKnownBug:
-		t.Errorf("the interrupted job's process is gone now: set leftoverKnownBug to false")
 	}
 
 	q := waitJob(t, a, "alice", queued.ID, 60*time.Second, jobTerminal)

@@ -78,6 +78,18 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("process runner: no folder")
 	}
+	// Workloads run elsewhere than Haven's working folder: every path they
+	// are given must be absolute.
+	abs, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Dir = abs
+	if cfg.Envs != "" {
+		if cfg.Envs, err = filepath.Abs(cfg.Envs); err != nil {
+			return nil, err
+		}
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("process runner: %w", err)
@@ -126,7 +138,12 @@ func New(cfg Config) (*Runner, error) {
 			read = carve(read, real)
 		}
 	}
-	return &Runner{dir: cfg.Dir, envs: envs, uv: uv, uvCache: uvCache, python: py, read: read, exe: exe, landlock: landlockABI(), log: log, live: map[string]bool{}}, nil
+	r := &Runner{dir: cfg.Dir, envs: envs, uv: uv, uvCache: uvCache, python: py, read: read, exe: exe, landlock: landlockABI(), log: log, live: map[string]bool{}}
+	// Nothing runs here yet: whatever a previous Haven left in work/ (a
+	// crash leaves its workloads running) is stopped and removed, the
+	// workloads that are wanted start again from their owners.
+	r.reapStale("")
+	return r, nil
 }
 
 // Name reports "process".
@@ -395,12 +412,13 @@ func (p *Runner) allocateUID(id string) (int, error) {
 }
 
 // reapStale stops and removes what earlier starts of the workload named
-// base left behind and nothing here runs any more: the folders of a Haven
-// that crashed, and the processes still running in them.
+// base ("": of every workload) left behind and nothing here runs any more:
+// the folders of a Haven that crashed, and the processes still running in
+// them.
 func (p *Runner) reapStale(base string) {
 	entries, _ := os.ReadDir(filepath.Join(p.dir, "work"))
 	for _, e := range entries {
-		if !e.IsDir() || (e.Name() != base && !strings.HasPrefix(e.Name(), base+".")) {
+		if !e.IsDir() || (base != "" && e.Name() != base && !strings.HasPrefix(e.Name(), base+".")) {
 			continue
 		}
 		work := filepath.Join(p.dir, "work", e.Name())
