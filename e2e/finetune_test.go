@@ -84,7 +84,7 @@ func trainEnv(t *testing.T) string {
 func TestPythonFinetune(t *testing.T) {
 	pytest := pytestPath(t)
 	python := trainEnv(t)
-	s := startServer(t, serverOpts{})
+	s := startServer(t, serverOpts{Env: spacesEnv(t)})
 	f := s.setupAccounts()
 	cmd := exec.Command(pytest, filepath.Join(repoRoot, "e2e", "python_finetune"), "-q", "-rfEs", "-p", "no:cacheprovider")
 	if pat := os.Getenv("HAVEN_E2E_PYTEST_K"); pat != "" {

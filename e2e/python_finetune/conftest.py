@@ -1,5 +1,10 @@
 """Fixtures for the fine-tuning suite (run by the Go test TestPythonFinetune).
 
+The task runs go through Haven: POST /api/finetune starts each as a job, and
+its log is read back with the Jobs API (fetch_job_logs). The resume and
+bad-config runs call finetune/train/train.py directly, to check the program
+itself.
+
 This process runs with the repository's .venv (pytest, huggingface_hub); torch
 and transformers live only in the training environment, whose python the Go
 test passes as HAVEN_TRAIN_PYTHON. Everything that needs them runs as a
@@ -25,6 +30,7 @@ from pathlib import Path
 
 import pytest
 from huggingface_hub import HfApi
+from huggingface_hub.utils import get_session
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -134,10 +140,10 @@ def repos(train_python, child_env, user):
 
 
 class Runner:
-    """Starts train.py runs (and follow-up checks) on a pool of two workers."""
+    """Starts fine-tunes through the API, train.py runs and follow-up checks on a pool of two workers."""
 
-    def __init__(self, python, env, workdir):
-        self.python, self.env, self.workdir = python, env, Path(workdir)
+    def __init__(self, python, env, workdir, api):
+        self.python, self.env, self.workdir, self.api = python, env, Path(workdir), api
         self.pool = ThreadPoolExecutor(max_workers=2)
         self.futures = {}
         self.timings = {}
@@ -146,6 +152,35 @@ class Runner:
         path = self.workdir / f"{name}.json"
         path.write_text(json.dumps(config))
         run = run_process(name, [self.python, str(TRAIN_PY), str(path)], self.env, kill_on=kill_on)
+        self.timings[name] = run.seconds
+        return run
+
+    def finetune(self, name, request):
+        """Starts a fine-tune with POST /api/finetune and follows its job to the end: a Run of its log."""
+        t0 = time.time()
+        url = f"{self.api.endpoint}/api/finetune"
+        headers = {"Authorization": f"Bearer {self.api.token}"}
+        while True:
+            r = get_session().post(url, json=request, headers=headers)
+            # The dataset viewer reads new datasets in the background.
+            if r.status_code == 400 and "has not read" in r.text and time.time() - t0 < 120:
+                time.sleep(1)
+                continue
+            break
+        assert r.status_code == 200, f"{name}: {r.status_code} {r.text}"
+        job = r.json()
+        ns = job["owner"]["name"]
+        lines = list(self.api.fetch_job_logs(job_id=job["id"], namespace=ns, follow=True))
+        info = self.api.inspect_job(job_id=job["id"], namespace=ns)
+        for _ in range(50):  # the stream ends as the stage is written
+            if info.status.stage not in ("RUNNING", "SCHEDULING"):
+                break
+            time.sleep(0.2)
+            info = self.api.inspect_job(job_id=job["id"], namespace=ns)
+        stdout = "\n".join(lines) + "\n"
+        run = Run(name, 0 if info.status.stage == "COMPLETED" else 1, stdout, info.status.message or "",
+                  time.time() - t0, parse(stdout))
+        run.job = info
         self.timings[name] = run.seconds
         return run
 
@@ -172,30 +207,37 @@ def config(task, base, dataset, columns, output, **kw):
     return cfg
 
 
+def request(task, base, dataset, columns, output, **kw):
+    """A POST /api/finetune body."""
+    req = {"task": task, "base_model": base, "dataset": dataset, "columns": columns, "output_repo": output}
+    req.update(kw)
+    return req
+
+
 @pytest.fixture(scope="session")
 def runs(repos, train_python, child_env, api, user, tmp_path_factory):
     """Every run of the suite, started at once; runs.result(name) waits for one."""
     work = tmp_path_factory.mktemp("finetune")
-    r = Runner(train_python, child_env, work)
+    r = Runner(train_python, child_env, work, api)
     bert_sha = api.model_info(repos["bert"]).sha
 
     def classifier():
-        cfg = config("text-classification", repos["bert"], repos["sentiment"], {"text": "text", "label": "label"},
-                     f"{user}/ft-sentiment", base_revision=bert_sha, checkpoint_dir=str(work / "ckpt-classifier"),
-                     hyperparameters={"epochs": 5, "learning_rate": 3e-3, "batch_size": 8})
-        run = r.train("classifier", cfg)
+        req = request("text-classification", repos["bert"], repos["sentiment"], {"text": "text", "label": "label"},
+                      "ft-sentiment", base_revision=bert_sha,
+                      hyperparameters={"epochs": 5, "learning_rate": 3e-3, "batch_size": 8})
+        run = r.finetune("classifier", req)
         check = None
         if run.rc == 0:
-            check = r.check("classifier-check", "classify", cfg["output_repo"],
+            check = r.check("classifier-check", "classify", f"{user}/ft-sentiment",
                             "the movie was really excellent", "the food was truly awful")
         return run, check
 
     def lora():
-        cfg = config("causal-lm-lora", repos["causal"], repos["sft"], {"prompt": "prompt", "completion": "completion"},
-                     f"{user}/ft-lora", private=True,
-                     hyperparameters={"epochs": 2, "learning_rate": 5e-3, "max_length": 64, "lora_r": 4})
-        run = r.train("lora", cfg)
-        check = r.check("lora-check", "adapter", cfg["output_repo"]) if run.rc == 0 else None
+        req = request("causal-lm-lora", repos["causal"], repos["sft"], {"prompt": "prompt", "completion": "completion"},
+                      "ft-lora", private=True,
+                      hyperparameters={"epochs": 2, "learning_rate": 5e-3, "max_length": 64, "lora_r": 4})
+        run = r.finetune("lora", req)
+        check = r.check("lora-check", "adapter", f"{user}/ft-lora") if run.rc == 0 else None
         return run, check
 
     def resume():
@@ -207,14 +249,14 @@ def runs(repos, train_python, child_env, api, user, tmp_path_factory):
         return first, second
 
     def tokens():
-        return r.train("tokens", config(
+        return r.finetune("tokens", request(
             "token-classification", repos["bert"], repos["tokens"], {"tokens": "tokens", "tags": "tags"},
-            f"{user}/ft-tokens", eval_split="validation", hyperparameters={"epochs": 3, "learning_rate": 3e-3}))
+            "ft-tokens", eval_split="validation", hyperparameters={"epochs": 3, "learning_rate": 3e-3}))
 
     def embedding():
-        return r.train("embedding", config(
+        return r.finetune("embedding", request(
             "sentence-embedding", repos["sentence_transformer"], repos["pairs"], {"anchor": "anchor", "positive": "positive"},
-            f"{user}/ft-embedding", hyperparameters={"epochs": 2, "learning_rate": 1e-3}))
+            "ft-embedding", hyperparameters={"epochs": 2, "learning_rate": 1e-3}))
 
     def bad():
         base = dict(task="text-classification", base=repos["bert"], dataset=repos["sentiment"])

@@ -1,4 +1,5 @@
-"""finetune/train/train.py against Haven: each task trains a tiny model, pushes it, and the result loads back.
+"""Fine-tuning on Haven: each task, started with POST /api/finetune, trains a tiny model as a job, pushes it,
+and the result loads back; the training program itself resumes from checkpoints and refuses bad configs.
 
 The runs themselves start together in conftest.py (fixture `runs`); the tests
 here wait for the ones they check.
@@ -10,6 +11,7 @@ import re
 import pytest
 import yaml
 from huggingface_hub import HfApi
+from huggingface_hub.utils import get_session
 from huggingface_hub.errors import RepositoryNotFoundError
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -62,12 +64,40 @@ def test_text_classifier_learns_and_pushes(runs, api, repos, user):
 
 
 def test_no_progress_bars_in_the_log(runs):
-    run, _ = runs.result("classifier")
-    for stream in (run.stdout, run.stderr):
-        assert "\r" not in stream and "it/s]" not in stream and "%|" not in stream, str(run)
+    run, _ = runs.result("classifier")  # a job's log: the program's stdout and stderr together
+    assert "\r" not in run.stdout and "it/s]" not in run.stdout and "%|" not in run.stdout, str(run)
+    _, direct = runs.result("resume")
     # Every stdout line is one of the line log's kinds: the Trainer's own log dicts are gone.
-    for line in run.stdout.splitlines():
+    for line in direct.stdout.splitlines():
         assert re.match(r"^(stage|progress|eval|checkpoint|resume|pushed) ", line), line
+
+
+def test_finetune_is_a_job(runs, api, user):
+    run, _ = runs.result("classifier")
+    job = run.job
+    assert job.status.stage == "COMPLETED" and job.labels["haven-finetune"] == "text-classification", job
+    assert job.labels["output"] == f"{user}--ft-sentiment"
+    listed = [j.id for j in api.list_jobs(namespace=user, labels={"haven-finetune": "text-classification"})]
+    assert job.id in listed
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"task": "image-generation"}, "Unknown task"),
+    ({"columns": {"text": "text", "label": "rating"}}, "must hold class labels"),
+    ({"columns": {"text": "text", "label": "sentiment"}}, 'no column "sentiment"'),
+    ({"base_model": "nobody/nothing"}, "does not exist"),
+    ({"output_repo": "ft-sentiment"}, "already exists"),
+    ({"hyperparameters": {"epoch": 3}}, "Unknown hyperparameter"),
+    ({"flavor": "a100x99"}, "Unknown hardware flavor"),
+])
+def test_bad_requests_are_refused_before_anything_runs(runs, api, repos, change, message):
+    runs.result("classifier")  # ft-sentiment exists by then
+    req = {"task": "text-classification", "base_model": repos["bert"], "dataset": repos["sentiment"],
+           "columns": {"text": "text", "label": "label"}, "output_repo": "ft-refused"}
+    req.update(change)
+    r = get_session().post(f"{api.endpoint}/api/finetune", json=req, headers={"Authorization": f"Bearer {api.token}"})
+    assert r.status_code in (400, 409), r.text
+    assert message in r.json()["error"] and message in r.headers["X-Error-Message"], r.text
 
 
 def test_classifier_loads_back_and_predicts(runs):
