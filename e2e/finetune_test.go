@@ -3,9 +3,12 @@ package e2e
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -93,4 +96,77 @@ func TestPythonFinetune(t *testing.T) {
 	cmd.Dir = repoRoot
 	cmd.Env = append(s.clientEnv(t, f), "HAVEN_TRAIN_PYTHON="+python)
 	runLogged(t, 15*time.Minute, cmd)
+}
+
+// TestFinetuneResumesAfterRestart: a fine-tune running when Haven crashes is
+// queued again when Haven starts, resumes from its last checkpoint (not from
+// the start), and pushes its model.
+func TestFinetuneResumesAfterRestart(t *testing.T) {
+	python := trainEnv(t)
+	s := startServer(t, serverOpts{Env: spacesEnv(t)})
+	s.createUser("alice", "Alice")
+	tok := s.createToken("alice", "write")
+	a := s.api(tok)
+	fixtures := exec.Command(python, filepath.Join(repoRoot, "e2e", "pyshared", "tiny_models.py"), "alice", "rs")
+	fixtures.Env = append(filterEnv(os.Environ(), "HF_"), "HF_ENDPOINT="+s.URL, "HF_TOKEN="+tok, "HF_HUB_DISABLE_PROGRESS_BARS=1")
+	runLogged(t, 5*time.Minute, fixtures)
+
+	req := map[string]any{"task": "text-classification", "base_model": "alice/rs-bert", "dataset": "alice/rs-sentiment",
+		"columns": map[string]string{"text": "text", "label": "label"}, "output_repo": "rs-resumed",
+		"hyperparameters": map[string]any{"max_steps": 60, "eval_steps": 10, "learning_rate": 3e-3}}
+	var j jobInfo
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, body := a.do("POST", "/api/finetune", req, nil)
+		if resp.StatusCode == http.StatusOK {
+			if err := json.Unmarshal(body, &j); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		// The dataset viewer reads new datasets in the background.
+		if !strings.Contains(string(body), "has not read") || time.Now().After(deadline) {
+			t.Fatalf("POST /api/finetune: %d %s", resp.StatusCode, body)
+		}
+		time.Sleep(time.Second)
+	}
+
+	// Crash once the first checkpoint is written.
+	deadline = time.Now().Add(10 * time.Minute)
+	for !containsPrefix(jobLog(t, a, "alice", j.ID), "checkpoint ") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint within 10 minutes:\n%s", strings.Join(jobLog(t, a, "alice", j.ID), "\n"))
+		}
+		if st := inspectJob(t, a, "alice", j.ID); jobTerminal(st.Status.Stage) {
+			t.Fatalf("the fine-tune ended %s before its first checkpoint:\n%s", st.Status.Stage, strings.Join(jobLog(t, a, "alice", j.ID), "\n"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.Kill()
+	s.start()
+
+	done := waitJob(t, a, "alice", j.ID, 5*time.Minute, jobTerminal)
+	lines := jobLog(t, a, "alice", j.ID)
+	if done.Status.Stage != "COMPLETED" {
+		t.Fatalf("the fine-tune ended %s (%q) after the restart:\n%s", done.Status.Stage, done.message(), strings.Join(lines, "\n"))
+	}
+	if !containsPrefix(lines, "checkpoint step=") || !containsPrefix(lines, "===== Haven restarted") {
+		t.Errorf("the log lost what came before the restart:\n%s", strings.Join(lines, "\n"))
+	}
+	if !containsPrefix(lines, "resume checkpoint=checkpoint-") {
+		t.Errorf("the fine-tune did not resume from its checkpoint:\n%s", strings.Join(lines, "\n"))
+	}
+	if !containsPrefix(lines, "pushed repo=alice/rs-resumed") {
+		t.Errorf("no model pushed:\n%s", strings.Join(lines, "\n"))
+	}
+	a.json("GET", "/api/models/alice/rs-resumed", nil, http.StatusOK, nil)
+}
+
+func containsPrefix(lines []string, prefix string) bool {
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			return true
+		}
+	}
+	return false
 }

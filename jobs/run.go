@@ -83,7 +83,11 @@ func (s *Service) execute(ctx context.Context, id string, r *run) {
 		s.finish(id, r, haven.JobError, "Job not found when it started", nil)
 		return
 	}
-	l, err := runlog.Create(s.logPath(id))
+	open := runlog.Create
+	if j.Spec.Resumable {
+		open = runlog.Append // a resumed job's log goes on
+	}
+	l, err := open(s.logPath(id))
 	if err != nil {
 		s.finish(id, r, haven.JobError, "Cannot write the job's log: "+err.Error(), nil)
 		return

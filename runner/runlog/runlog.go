@@ -44,6 +44,16 @@ func Create(path string) (*File, error) {
 	return &File{f: f, path: path, grew: make(chan struct{})}, nil
 }
 
+// Append continues the log at path, or starts it when there is none (a
+// job that resumes after a restart keeps what it logged before).
+func Append(path string) (*File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &File{f: f, path: path, grew: make(chan struct{})}, nil
+}
+
 // Open opens a finished log, such as one a previous run of Haven left.
 func Open(path string) (*File, error) {
 	if _, err := os.Stat(path); err != nil {

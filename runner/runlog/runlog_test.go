@@ -57,3 +57,26 @@ func TestLogFileReplayAndFollow(t *testing.T) {
 		t.Fatalf("replay after reopen = %q", all)
 	}
 }
+
+func TestAppendKeepsEarlierLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "job.log")
+	l, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Write([]byte("before\n"))
+	l.Close()
+	l, err = Append(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Write([]byte("after\n"))
+	l.Close()
+	again, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(again.Tail(10), "|"); got != "before|after" {
+		t.Fatalf("lines = %q", got)
+	}
+}
