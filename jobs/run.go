@@ -269,8 +269,23 @@ func (s *Service) runJob(ctx context.Context, j *haven.Job, r *run, l *runlog.Fi
 		return haven.JobError, e.Reason, after
 	case e.Code == 0 && e.Signal == "":
 		return haven.JobCompleted, "", after
+	case outOfMemory(l.Tail(20)):
+		// Without cgroups the memory limit is an rlimit: the program sees
+		// failed allocations, and says so.
+		return haven.JobError, fmt.Sprintf("Memory limit exceeded (%dMi for %s): %s", w.Limits.MemoryMB, fl.Name, e.Reason), after
 	}
 	return haven.JobError, e.Reason, after
+}
+
+// outOfMemory reports whether a log's last lines tell of failed
+// allocations.
+func outOfMemory(lines []string) bool {
+	for _, l := range lines {
+		if strings.Contains(l, "MemoryError") || strings.Contains(l, "Cannot allocate memory") || strings.Contains(l, "std::bad_alloc") {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *run) canceledNow(s *Service) bool {

@@ -164,6 +164,19 @@ def test_exit_code_ends_in_error(api, user):
     assert "Exit code: 3" in job.status.message
 
 
+def test_out_of_memory_ends_in_error_and_haven_stays_up(api, user):
+    # More than cpu-basic's 16 GB: refused at once by the memory limit, nothing is touched.
+    name = unique("oom")
+    proc = hf("jobs", "run", "--name", name, "python:3.12", "python", "-c",
+              "print('allocating', flush=True); b = bytearray(40 * 2**30)", check=False)
+    assert proc.returncode != 0
+    (job,) = api.list_jobs(namespace=user, labels={"name": name})
+    assert job.status.stage == "ERROR"
+    assert "Memory limit exceeded" in job.status.message, job.status.message
+    assert "MemoryError" in "\n".join(api.fetch_job_logs(job_id=job.id))
+    assert raw("GET", "/api/jobs/hardware").status_code == 200  # Haven stays up
+
+
 def test_timeout_ends_in_error(api, user, cleanup_jobs):
     job_id = hf("jobs", "run", "-d", "-q", "--timeout", "3s",
                 "python:3.12", "python", "-c", "import time; print('sleeping', flush=True); time.sleep(120)").stdout.strip()
