@@ -19,6 +19,7 @@ import (
 // service (*finetune.Service): it checks the choice and submits the job.
 type FinetunePages interface {
 	Start(ctx context.Context, a *auth.Actor, req finetune.Request) (*haven.Job, error)
+	Retry(ctx context.Context, a *auth.Actor, j *haven.Job) (*haven.Job, error)
 }
 
 // ftTask is a task as the form offers it: its column roles in one or more

@@ -25,8 +25,9 @@ import (
 // namespace.
 type fakeFinetune struct {
 	mu   sync.Mutex
-	reqs []finetune.Request
-	err  error
+	reqs    []finetune.Request
+	retried []string
+	err     error
 }
 
 func (f *fakeFinetune) Start(_ context.Context, a *auth.Actor, req finetune.Request) (*haven.Job, error) {
@@ -38,6 +39,13 @@ func (f *fakeFinetune) Start(_ context.Context, a *auth.Actor, req finetune.Requ
 	}
 	owner, _, _ := strings.Cut(req.OutputRepo, "/")
 	return &haven.Job{ID: "0123456789abcdef01234567", Owner: owner, Initiator: a.User.Name}, nil
+}
+
+func (f *fakeFinetune) Retry(_ context.Context, a *auth.Actor, j *haven.Job) (*haven.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.retried = append(f.retried, j.ID)
+	return &haven.Job{ID: "76543210fedcba9876543210", Owner: j.Owner, Initiator: a.User.Name}, nil
 }
 
 func (f *fakeFinetune) last() (finetune.Request, int) {

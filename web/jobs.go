@@ -11,6 +11,7 @@ import (
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/finetune"
 	"github.com/havenhub/haven/meta"
 )
 
@@ -40,6 +41,8 @@ func (h *Handler) routeJobs(w http.ResponseWriter, r *http.Request, segs []strin
 		h.jobPage(w, r, segs[0], segs[1])
 	case len(segs) == 3 && segs[2] == "cancel" && r.Method == http.MethodPost:
 		h.cancelJob(w, r, segs[0], segs[1])
+	case len(segs) == 3 && segs[2] == "retry" && r.Method == http.MethodPost && h.Finetune != nil:
+		h.retryJob(w, r, segs[0], segs[1])
 	default:
 		h.notFound(w, r)
 	}
@@ -148,6 +151,7 @@ type jobData struct {
 	Ran       string
 	Running   bool // not ended: the page follows it
 	CanCancel bool
+	CanRetry  bool // a finished fine-tune
 	Pushed    []*haven.Repo
 }
 
@@ -176,6 +180,8 @@ func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request, name, id strin
 		Timeout:   humanDuration(h.Jobs.Timeout(j)),
 		Running:   !haven.JobTerminal(j.Stage),
 		CanCancel: !haven.JobTerminal(j.Stage) && auth.CanRunJobs(actorOf(r), ns.Name, true) == nil,
+		CanRetry: h.Finetune != nil && haven.JobTerminal(j.Stage) && j.Spec.Labels[finetune.Label] != "" &&
+			auth.CanRunJobs(actorOf(r), ns.Name, true) == nil,
 	}
 	for k := range j.Spec.Environment {
 		d.Env = append(d.Env, k)
@@ -215,6 +221,27 @@ func (h *Handler) cancelJob(w http.ResponseWriter, r *http.Request, name, id str
 		return
 	}
 	http.Redirect(w, r, jobURL(j), http.StatusSeeOther)
+}
+
+// retryJob answers the Retry button of a finished fine-tune, POST
+// /jobs/{ns}/{id}/retry: the same fine-tune as a new job.
+func (h *Handler) retryJob(w http.ResponseWriter, r *http.Request, name, id string) {
+	ns, err := h.jobNamespace(r, name, true)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	j, err := h.jobOf(r.Context(), ns, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	nj, err := h.Finetune.Retry(r.Context(), actorOf(r), j)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, jobURL(nj), http.StatusSeeOther)
 }
 
 // pushedRepos lists the model and dataset repositories of the job's

@@ -12,6 +12,7 @@ import (
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/api"
 	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/finetune"
 	"github.com/havenhub/haven/internal/storetest"
 	"github.com/havenhub/haven/jobs"
 	"github.com/havenhub/haven/meta"
@@ -44,7 +45,7 @@ func newJobsSite(t *testing.T) (*site, *jobs.Service) {
 	t.Cleanup(func() { srv.Close() })
 	pages.Jobs = svc
 	ts.Config.Handler = srv
-	s := &site{t: t, url: ts.URL, meta: st.Meta, handler: srv, tokens: map[string]string{}}
+	s := &site{t: t, url: ts.URL, meta: st.Meta, handler: srv, tokens: map[string]string{}, pages: pages}
 	users := map[string]*haven.User{}
 	for _, name := range []string{"alice", "bob", "carol"} {
 		hash, _ := bcrypt.GenerateFromPassword([]byte("password-"+name), bcrypt.MinCost)
@@ -221,5 +222,56 @@ func TestJobPushedRepos(t *testing.T) {
 	}
 	if strings.Contains(p.body, "bob/elsewhere") {
 		t.Error("the job page lists a repository of another namespace")
+	}
+}
+
+// TestFinetuneRetryButton: a finished fine-tune's page offers Retry to
+// those who may run jobs, which starts it again; other jobs have none.
+func TestFinetuneRetryButton(t *testing.T) {
+	s, _ := newJobsSite(t)
+	fake := &fakeFinetune{}
+	s.pages.Finetune = fake
+	alice, carol := s.browser(), s.browser()
+	alice.signIn("alice")
+	carol.signIn("carol")
+	ctx := context.Background()
+	tune := addJob(t, s.meta, "acme", "alice", haven.JobSpec{DockerImage: "python:3", Command: []string{"python", "train.py"},
+		Labels: map[string]string{finetune.Label: "text-classification"}})
+	plain := addJob(t, s.meta, "acme", "alice", haven.JobSpec{DockerImage: "python:3", Command: []string{"true"}})
+	running := addJob(t, s.meta, "acme", "alice", haven.JobSpec{DockerImage: "python:3", Command: []string{"python", "train.py"},
+		Labels: map[string]string{finetune.Label: "text-classification"}})
+	for _, j := range []*haven.Job{tune, plain} {
+		if _, err := s.meta.MoveJobRun(ctx, j.ID, []string{haven.JobScheduling}, haven.JobError, "Exit code: 1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name  string
+		b     *browser
+		job   *haven.Job
+		shown bool
+	}{
+		{"finished fine-tune", alice, tune, true},
+		{"another job", alice, plain, false},
+		{"still running", alice, running, false},
+		{"org reader", carol, tune, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tt.b.get("/jobs/acme/" + tt.job.ID)
+			if got := strings.Contains(p.body, "Retry fine-tune"); got != tt.shown {
+				t.Errorf("Retry shown = %v, want %v", got, tt.shown)
+			}
+		})
+	}
+	p := alice.form("/jobs/acme/"+tune.ID+"/retry", nil)
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/jobs/acme/76543210fedcba9876543210" {
+		t.Fatalf("POST retry = %d to %q", p.status, p.header.Get("Location"))
+	}
+	if len(fake.retried) != 1 || fake.retried[0] != tune.ID {
+		t.Errorf("retried %v", fake.retried)
+	}
+	if p := carol.form("/jobs/acme/"+tune.ID+"/retry", nil); p.status != http.StatusForbidden {
+		t.Errorf("an org reader's retry = %d", p.status)
 	}
 }

@@ -40,6 +40,7 @@ type site struct {
 	meta    *meta.Store
 	handler http.Handler
 	tokens  map[string]string // user → write token
+	pages   *web.Handler      // set by the sites that plug services into the pages
 }
 
 func newSite(t testing.TB) *site {
