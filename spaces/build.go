@@ -3,7 +3,6 @@ package spaces
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -43,65 +42,10 @@ func (s *Service) prepare(ctx context.Context, repo *haven.Repo, sha, base strin
 	if _, err := os.Stat(dst); err == nil {
 		return cfg, dst, nil
 	}
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		return nil, "", err
-	}
-	tmp, err := os.MkdirTemp(base, ".checkout-")
-	if err != nil {
-		return nil, "", err
-	}
-	defer os.RemoveAll(tmp)
-	for _, e := range entries {
-		if e.Type != gitstore.TypeFile || ctx.Err() != nil {
-			continue
-		}
-		if err := s.writeFile(ctx, g, e, filepath.Join(tmp, filepath.FromSlash(e.Path))); err != nil {
-			return nil, "", fmt.Errorf("checking out %s: %w", e.Path, err)
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, "", err
-	}
-	if err := os.Rename(tmp, dst); err != nil {
+	if err := g.Checkout(ctx, sha, dst, s.cfg.Open); err != nil {
 		return nil, "", err
 	}
 	return cfg, dst, nil
-}
-
-// writeFile writes one file of a checkout: its git blob, or for an LFS
-// pointer the object's bytes.
-func (s *Service) writeFile(ctx context.Context, g *gitstore.Repo, e gitstore.Entry, path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	var src io.ReadCloser
-	if p, ok := g.Pointer(e); ok && s.cfg.Open != nil {
-		f, _, err := s.cfg.Open(ctx, p.OID)
-		if err != nil {
-			return err
-		}
-		src = f
-	} else {
-		rc, _, err := g.Blob(e.OID)
-		if err != nil {
-			return err
-		}
-		src = rc
-	}
-	defer src.Close()
-	mode := os.FileMode(0o644)
-	if e.Mode == 0o100755 {
-		mode = 0o755
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, src); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // pruneCheckouts removes the checkouts of revisions other than keep.

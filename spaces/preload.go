@@ -131,7 +131,7 @@ func (s *Service) preloadOne(ctx context.Context, e preloadEntry, cache string, 
 		}
 		blob := filepath.Join(root, "blobs", etag)
 		if _, err := os.Stat(blob); err != nil {
-			if err := s.writeFile(ctx, g, f, blob); err != nil {
+			if err := g.WriteEntry(ctx, f, blob, s.cfg.Open); err != nil {
 				return fmt.Errorf("preloading %s/%s: %w", e.repo, p, err)
 			}
 		}
