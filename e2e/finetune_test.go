@@ -15,7 +15,7 @@ import (
 )
 
 // trainEnv returns the python of the fine-tuning training environment: a
-// virtual environment built with uv from finetune/train/requirements.txt into
+// virtual environment built with uv from mlstack/requirements.txt into
 // $TMPDIR/haven-e2e-train-<first 16 hex digits of the file's SHA-256>, with
 // the shared uv cache. It is built once per content of the requirements file
 // and reused by every later test run: a marker file written after a
@@ -30,7 +30,7 @@ func trainEnv(t *testing.T) string {
 	if _, err := os.Stat(uv); err != nil {
 		skipOrFail(t, "uv is not installed in .venv (scripts/setup-test-deps.sh installs it)")
 	}
-	req := filepath.Join(repoRoot, "finetune", "train", "requirements.txt")
+	req := filepath.Join(repoRoot, "mlstack", "requirements.txt")
 	data, err := os.ReadFile(req)
 	if err != nil {
 		t.Fatal(err)

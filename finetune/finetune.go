@@ -25,13 +25,14 @@ import (
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/jobs"
 	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/mlstack"
 	"github.com/havenhub/haven/runner"
 	"github.com/havenhub/haven/viewer"
 )
 
-// program is the training program and its pinned requirements.
+// program is the training program (its environment: mlstack).
 //
-//go:embed train/*.py train/requirements.txt
+//go:embed train/*.py
 var program embed.FS
 
 // Label marks the jobs that are fine-tunes; its value is the task.
@@ -110,16 +111,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	reqs, err := fs.ReadFile(program, "train/requirements.txt")
-	if err != nil {
-		return nil, err
-	}
-	var lines []string
-	for _, l := range strings.Split(string(reqs), "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-			lines = append(lines, l)
-		}
-	}
+	lines := mlstack.Requirements()
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -332,6 +324,9 @@ func (s *Service) writeProgram(tc trainConfig) (string, error) {
 		return os.WriteFile(filepath.Join(dir, path.Base(p)), b, 0o644)
 	})
 	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "requirements.txt"), mlstack.File(), 0o644); err != nil {
 		return "", err
 	}
 	b, err := json.MarshalIndent(tc, "", "  ")

@@ -6,7 +6,7 @@ the data sets are written as parquet. Everything is small enough to train for a
 few epochs on two CPU cores in seconds.
 
 It needs torch, transformers, tokenizers, datasets and sentence-transformers,
-so it runs with the training environment's python (finetune/train/requirements.txt):
+so it runs with the training environment's python (mlstack/requirements.txt):
 
     python tiny_models.py NAMESPACE [PREFIX]
 
