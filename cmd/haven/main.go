@@ -12,6 +12,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -47,6 +48,13 @@ func rootCmd() *cobra.Command {
 	pf.StringVar(&opts.data, "data", envOr("HAVEN_DATA", "./data"), "data folder (SQLite database, git repositories, large files)")
 	pf.StringVar(&opts.database, "database", os.Getenv("HAVEN_DATABASE"), "metadata database: a postgres:// URL, or empty for SQLite in the data folder")
 	pf.StringVar(&opts.blobStore, "blob-store", os.Getenv("HAVEN_BLOB_STORE"), "large-file store: an s3://KEY:SECRET@host:port/bucket URL, or empty for the data folder")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		// Every path handed on (to workloads above all, which run in
+		// folders of their own) must not depend on where Haven started.
+		abs, err := filepath.Abs(opts.data)
+		opts.data = abs
+		return err
+	}
 	root.AddCommand(serveCmd(opts), userCmd(opts), tokenCmd(opts), orgCmd(opts), gcCmd(opts))
 	return root
 }

@@ -293,6 +293,13 @@ func (p *Runner) Start(ctx context.Context, w *runner.Workload, b runner.Build, 
 	return h, nil
 }
 
+// hasNvidiaDevices reports whether the machine has NVIDIA GPUs a
+// workload could reach.
+func hasNvidiaDevices() bool {
+	m, _ := filepath.Glob("/dev/nvidia[0-9]*")
+	return len(m) > 0
+}
+
 // networkVars are the variables of the machine's network settings.
 var networkVars = []string{
 	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
@@ -335,8 +342,13 @@ func (p *Runner) environ(w *runner.Workload, e *env, app, home, tmp string, expa
 		vars[k] = expand(v)
 	}
 	// Only the GPUs handed to the workload, whatever its variables say
-	// (empty: none).
-	vars["CUDA_VISIBLE_DEVICES"] = strings.Join(w.Limits.GPUs, ",")
+	// (empty: none, where the machine has some to hide; where it has none
+	// the variable is left out, since an empty one slows CUDA libraries down).
+	if len(w.Limits.GPUs) > 0 || hasNvidiaDevices() {
+		vars["CUDA_VISIBLE_DEVICES"] = strings.Join(w.Limits.GPUs, ",")
+	} else {
+		delete(vars, "CUDA_VISIBLE_DEVICES")
+	}
 	out := make([]string, 0, len(vars))
 	for k, v := range vars {
 		out = append(out, k+"="+v)
