@@ -1,0 +1,105 @@
+package inference
+
+import (
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/gitstore"
+)
+
+// Task is a pipeline the engine serves.
+type Task struct {
+	ID    string
+	Label string
+	// OpenAI says the task is also served on the OpenAI-compatible routes
+	// (chat and completions for generation, embeddings for the others), so
+	// that /v1/models lists its models.
+	OpenAI bool
+}
+
+// tasks are the pipeline tags Haven serves models for, as the engine knows
+// them.
+var tasks = []Task{
+	{ID: "feature-extraction", Label: "Feature Extraction", OpenAI: true},
+	{ID: "sentence-similarity", Label: "Sentence Similarity", OpenAI: true},
+	{ID: "text-classification", Label: "Text Classification"},
+	{ID: "token-classification", Label: "Token Classification"},
+	{ID: "fill-mask", Label: "Fill-Mask"},
+	{ID: "zero-shot-classification", Label: "Zero-Shot Classification"},
+	{ID: "question-answering", Label: "Question Answering"},
+	{ID: "summarization", Label: "Summarization"},
+	{ID: "text-generation", Label: "Text Generation", OpenAI: true},
+	{ID: "image-classification", Label: "Image Classification"},
+}
+
+// Tasks returns the tasks Haven serves, in a stable order.
+func Tasks() []Task { return append([]Task(nil), tasks...) }
+
+// LookupTask finds a served task by its pipeline tag.
+func LookupTask(id string) (Task, bool) {
+	for _, t := range tasks {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return Task{}, false
+}
+
+// weightFile reports whether a repository path holds model weights the
+// engine loads: safetensors or PyTorch checkpoints (also those of a
+// sentence-transformers module in a subfolder).
+func weightFile(p string) bool {
+	base := path.Base(p)
+	switch {
+	case strings.HasSuffix(base, ".safetensors"):
+		return true
+	case strings.HasPrefix(base, "pytorch_model") && strings.HasSuffix(base, ".bin"):
+		return true
+	}
+	return false
+}
+
+// checkFiles refuses a commit the engine could not load: one without a
+// config.json or without weights. The answer names what is missing.
+func checkFiles(repo *haven.Repo, entries []gitstore.Entry) error {
+	var config, weights bool
+	var seen []string
+	for _, e := range entries {
+		if e.Type != gitstore.TypeFile {
+			continue
+		}
+		if path.Base(e.Path) == "config.json" {
+			config = true
+		}
+		if weightFile(e.Path) {
+			weights = true
+		}
+		if strings.HasSuffix(e.Path, ".gguf") || strings.HasSuffix(e.Path, ".onnx") || strings.HasSuffix(e.Path, ".h5") || strings.HasSuffix(e.Path, ".msgpack") {
+			seen = append(seen, path.Ext(e.Path))
+		}
+	}
+	if weights && config {
+		return nil
+	}
+	if !weights {
+		msg := "Model " + repo.FullName() + " has no weights Haven can serve: it needs *.safetensors or pytorch_model*.bin files"
+		if len(seen) > 0 {
+			sort.Strings(seen)
+			msg += " (" + strings.Join(dedupe(seen), ", ") + " files are not supported)"
+		}
+		return haven.Errorf(haven.EUnprocessable, "%s", msg)
+	}
+	return haven.Errorf(haven.EUnprocessable, "Model %s has no config.json: Haven serves transformers and sentence-transformers models", repo.FullName())
+}
+
+func dedupe(sorted []string) []string {
+	out := sorted[:0]
+	for i, s := range sorted {
+		if i == 0 || s != sorted[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
