@@ -113,7 +113,9 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 	}
 	// A hot repository answers from the cache without touching git. A
 	// Space's answer embeds its app's runtime, which changes without commits.
-	cacheable := repo.Type != haven.Space || s.spaces == nil
+	// So does whether a model is loaded.
+	expand := expandParams(r)
+	cacheable := (repo.Type != haven.Space || s.spaces == nil) && !expand["inference"]
 	if sha, ok := s.cache.rev(repo.ID, rev); ok && cacheable {
 		if b, ok := s.cache.render(infoKey(repo, sha, r)); ok {
 			writeJSONBytes(w, http.StatusOK, b)
@@ -144,7 +146,7 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 			}
 		}
 	}
-	expand := expandParams(r)
+	s.inferenceFields(m, repo, expand, false)
 	blobs := flag(r.URL.Query().Get("blobs"))
 	if expand == nil || expand["siblings"] {
 		sibs, err := s.siblingsJSON(repo, g, sha, blobs)
@@ -290,6 +292,7 @@ func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven
 				m["siblings"] = sibs
 			}
 		}
+		s.inferenceFields(m, repo, expand, true)
 		out = append(out, filterExpand(m, expand))
 	}
 	writeJSON(w, http.StatusOK, out)

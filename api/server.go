@@ -46,6 +46,10 @@ type Config struct {
 	// runtime) and hears of pushes through the queue; nil: Spaces run nothing.
 	Spaces SpaceDescriber
 
+	// Inference says which models the hub serves and which are loaded
+	// (expand=inference, inferenceProviderMapping); nil: it serves none.
+	Inference InferenceDescriber
+
 	// PullRequests hears of commits that open or extend pull requests; nil:
 	// create_pr commits only make refs/pr/N.
 	PullRequests PullRequests
@@ -128,6 +132,7 @@ type Server struct {
 	viewer   http.Handler
 	routes   []Routes
 	spaces   SpaceDescriber
+	infer    InferenceDescriber
 	pulls    PullRequests
 	events   haven.EventSink
 	audit    haven.Auditor
@@ -165,6 +170,7 @@ func New(cfg Config) (*Server, error) {
 		viewer:   cfg.Viewer,
 		routes:   cfg.Routes,
 		spaces:   cfg.Spaces,
+		infer:    cfg.Inference,
 		pulls:    cfg.PullRequests,
 		events:   cfg.Events,
 		audit:    cfg.Audit,

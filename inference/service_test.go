@@ -26,7 +26,9 @@ type fakeHandle struct {
 	stopped bool
 }
 
-func newFakeHandle(addr string) *fakeHandle { return &fakeHandle{addr: addr, done: make(chan struct{})} }
+func newFakeHandle(addr string) *fakeHandle {
+	return &fakeHandle{addr: addr, done: make(chan struct{})}
+}
 
 func (h *fakeHandle) Addr() string          { return h.addr }
 func (h *fakeHandle) Done() <-chan struct{} { return h.done }
