@@ -43,6 +43,7 @@ func serveCmd(opts *options) *cobra.Command {
 	od := &oidcOptions{}
 	wh := &webhooksOptions{}
 	jo := &jobsOptions{}
+	inf := &inferenceOptions{}
 	var smtpURL string
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -51,7 +52,7 @@ func serveCmd(opts *options) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, opts, addr, publicURL, storage, sp, od, wh, jo, smtpURL)
+			return serve(ctx, opts, addr, publicURL, storage, sp, od, wh, jo, inf, smtpURL)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("HAVEN_ADDR", "127.0.0.1:8080"), "address to listen on")
@@ -59,6 +60,7 @@ func serveCmd(opts *options) *cobra.Command {
 	addStorageFlags(cmd, storage)
 	addSpacesFlags(cmd, sp)
 	addJobsFlags(cmd, jo)
+	addInferenceFlags(cmd, inf)
 	addOIDCFlags(cmd, od)
 	addWebhooksFlags(cmd, wh)
 	cmd.Flags().StringVar(&smtpURL, "smtp-url", os.Getenv("HAVEN_SMTP_URL"),
@@ -111,7 +113,7 @@ func openStores(ctx context.Context, opts *options) (*stores, error) {
 	return &stores{meta: m, git: g, blobs: b}, nil
 }
 
-func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions, wh *webhooksOptions, jo *jobsOptions, smtpURL string) error {
+func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions, wh *webhooksOptions, jo *jobsOptions, inf *inferenceOptions, smtpURL string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	st, err := openStores(ctx, opts)
 	if err != nil {
@@ -194,8 +196,15 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	if err != nil {
 		return err
 	}
+	_, models, err := newInference(inf, st, run, gpus, func(ctx context.Context, oid string) (io.ReadSeekCloser, int64, error) {
+		return srv.OpenObject(ctx, oid)
+	}, opts.data, publicURL, log)
+	if err != nil {
+		return err
+	}
+	defer models.Close()
 	srv, err = api.New(api.Config{
-		Web:          bk.Files(pages),
+		Web:          models.Handler(bk.Files(pages)),
 		Sessions:     pages,
 		Viewer:       vw,
 		Meta:         st.meta,
@@ -206,7 +215,8 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Logger:       log,
 		Xet:          storage.xet,
 		Spaces:       spaceApps,
-		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk, jobRuns, tunes},
+		Inference:    models,
+		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk, jobRuns, tunes, models},
 		PullRequests: discs,
 		Events:       hooks,
 		Audit:        auditLog,
