@@ -19,8 +19,8 @@ type Task struct {
 	OpenAI bool
 }
 
-// tasks are the pipeline tags Haven serves models for, as the engine knows
-// them.
+// tasks are the pipeline tags Haven serves models for: those the engine
+// (engine/backends.py SUPPORTED_TASKS) loads a model for.
 var tasks = []Task{
 	{ID: "feature-extraction", Label: "Feature Extraction", OpenAI: true},
 	{ID: "sentence-similarity", Label: "Sentence Similarity", OpenAI: true},
@@ -29,9 +29,7 @@ var tasks = []Task{
 	{ID: "fill-mask", Label: "Fill-Mask"},
 	{ID: "zero-shot-classification", Label: "Zero-Shot Classification"},
 	{ID: "question-answering", Label: "Question Answering"},
-	{ID: "summarization", Label: "Summarization"},
 	{ID: "text-generation", Label: "Text Generation", OpenAI: true},
-	{ID: "image-classification", Label: "Image Classification"},
 }
 
 // Tasks returns the tasks Haven serves, in a stable order.

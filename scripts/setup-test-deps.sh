@@ -12,6 +12,7 @@ PYTEST_VERSION=9.2.0
 DATASETS_VERSION=5.2.0 # e2e/python_datasets: load_dataset against the hub and its viewer
 UV_VERSION=0.13.8            # builds the Python environments of Spaces (the process runner)
 GRADIO_CLIENT_VERSION=2.7.2  # e2e/python_spaces: calls a Gradio Space through Haven's proxy
+OPENAI_VERSION=3.51.0        # e2e/python_inference: the OpenAI SDK against /inference/v1
 
 log() { printf 'setup-test-deps: %s\n' "$*" >&2; }
 
@@ -50,7 +51,7 @@ fi
 # Python: a virtual environment with pinned clients. A stamp file records the pins
 # so a re-run does nothing unless they change.
 py_stamp=".venv/.haven-deps"
-py_want="huggingface_hub==${HF_HUB_VERSION} pytest==${PYTEST_VERSION} datasets==${DATASETS_VERSION} uv==${UV_VERSION} gradio_client==${GRADIO_CLIENT_VERSION}"
+py_want="huggingface_hub==${HF_HUB_VERSION} pytest==${PYTEST_VERSION} datasets==${DATASETS_VERSION} uv==${UV_VERSION} gradio_client==${GRADIO_CLIENT_VERSION} openai==${OPENAI_VERSION}"
 if [ ! -x .venv/bin/python ] || [ "$(cat "$py_stamp" 2>/dev/null)" != "$py_want" ]; then
 	if [ ! -x .venv/bin/python ]; then
 		log "creating .venv"
