@@ -423,6 +423,9 @@ func (h *Handler) snippets(repo *haven.Repo) []snippet {
 			tf = env + "from transformers import pipeline\n\npipe = pipeline(\"" + repo.PipelineTag + "\", model=\"" + id + "\")\n"
 		}
 		out = append(out, snippet{"transformers", tf})
+		if s, ok := inferenceSnippet(base, repo); ok {
+			out = append(out, s)
+		}
 	default:
 		hub := env + "from huggingface_hub import snapshot_download\n\npath = snapshot_download(\"" + id + "\", repo_type=\"" + string(repo.Type) + "\")\n"
 		out = append(out, snippet{"huggingface_hub", hub})
