@@ -1,0 +1,279 @@
+package endpoints
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/hubhttp"
+)
+
+// Data plane limits.
+const (
+	maxHeld        = 256 // requests one endpoint holds while it starts
+	perReplicaCap  = 32  // requests in flight per replica the endpoint takes at most
+	maxHoldSeconds = 600
+)
+
+// Handler serves the data plane at /e/{ns}/{name}[/…] and hands every
+// other path to next.
+func (s *Service) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/e/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.serveData(w, r)
+	})
+}
+
+// errorJSON answers the engine-style error {"error": message}.
+func errorJSON(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("X-Error-Message", msg)
+	hubhttp.WriteJSON(w, status, map[string]any{"error": msg})
+}
+
+func (s *Service) serveData(w http.ResponseWriter, r *http.Request) {
+	segs, err := segments(r, 1)
+	if err != nil || len(segs) < 2 {
+		errorJSON(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	ns, name, rest := segs[0], segs[1], "/"+strings.Join(segs[2:], "/")
+	e, err := s.find(ns, name)
+	if err != nil {
+		errorJSON(w, http.StatusNotFound, err.Error())
+		return
+	}
+	a, err := s.cfg.Authenticate(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	e.mu.Lock()
+	typ, realNS := e.cfg.Type, e.row.Namespace
+	e.mu.Unlock()
+	if err := auth.CanInvokeEndpoint(a, realNS, typ); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if rest == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		s.serveHealth(w, r, e)
+		return
+	}
+	key := r.Header.Get("X-Haven-Session")
+	if key == "" && a != nil && a.TokenID != 0 {
+		key = "token:" + strconv.FormatInt(a.TokenID, 10)
+	}
+	hold := s.cfg.Hold
+	if v := r.Header.Get("X-Scale-Up-Timeout"); v != "" {
+		if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
+			hold = time.Duration(min(n, maxHoldSeconds) * float64(time.Second))
+		}
+	}
+	rv, p, err := e.acquire(r.Context(), key, hold)
+	if err != nil {
+		var he *holdError
+		if errors.As(err, &he) {
+			if he.retry > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(he.retry))
+			}
+			if he.status == http.StatusServiceUnavailable && he.loading {
+				w.Header().Set("X-Error-Message", he.msg)
+				hubhttp.WriteJSON(w, he.status, map[string]any{"error": he.msg, "estimated_time": he.retry})
+				return
+			}
+			errorJSON(w, he.status, he.msg)
+			return
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	w.Header().Set("X-Haven-Revision", revName(rv.n))
+	addr := p.r.Addr()
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", addr
+			pr.Out.URL.Path, pr.Out.URL.RawPath = rest, ""
+			pr.Out.Host = addr
+			pr.Out.Header.Del("Authorization")
+			pr.Out.Header.Del("Cookie")
+			pr.SetXForwarded()
+		},
+		FlushInterval: -1,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() == nil {
+				s.log.Warn("endpoint replica unreachable", "endpoint", ns+"/"+name, "err", err)
+			}
+			errorJSON(w, http.StatusBadGateway, "The endpoint's replica did not answer")
+		},
+	}
+	proxy.ServeHTTP(rec, r)
+	e.release(rv, p, time.Since(start), rec.status)
+}
+
+// recorder keeps the status a response was given.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// serveHealth answers the health route from a ready replica without
+// counting as activity or waking the endpoint: 200 when the engine says
+// so, 503 while none is up.
+func (s *Service) serveHealth(w http.ResponseWriter, r *http.Request, e *endpoint) {
+	e.mu.Lock()
+	var addr string
+	for _, t := range e.traffic {
+		if rv := e.rev(t.Revision); rv != nil && len(rv.replicas) > 0 {
+			addr = rv.replicas[0].r.Addr()
+			break
+		}
+	}
+	state := e.row.State
+	e.mu.Unlock()
+	if addr == "" || !serving(state) {
+		errorJSON(w, http.StatusServiceUnavailable, fmt.Sprintf("Endpoint is %s", state))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/health", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		errorJSON(w, http.StatusServiceUnavailable, "The endpoint's replica did not answer")
+		return
+	}
+	resp.Body.Close()
+	w.WriteHeader(resp.StatusCode)
+}
+
+// holdError is a request refused or given up by the activator.
+type holdError struct {
+	status  int
+	msg     string
+	retry   int
+	loading bool
+}
+
+func (h *holdError) Error() string { return h.msg }
+
+// acquire finds a replica for a request: of the revision the key's
+// traffic share picks, the least busy one that is ready. While none is,
+// the request is held (waking a scaled-to-zero endpoint) for up to hold.
+func (e *endpoint) acquire(ctx context.Context, key string, hold time.Duration) (*revision, *replica, error) {
+	deadline := time.NewTimer(hold)
+	defer deadline.Stop()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	limit := max(e.cfg.Compute.Scaling.MaxReplica, 1) * perReplica(e.cfg.Model)
+	if e.inflight >= limit {
+		return nil, nil, &holdError{status: http.StatusTooManyRequests, retry: 1,
+			msg: fmt.Sprintf("Endpoint %s is answering %d requests, its limit: try again shortly", e.name(), limit)}
+	}
+	e.lastActive = time.Now()
+	held := false
+	defer func() {
+		if held {
+			e.held--
+		}
+	}()
+	for {
+		switch e.row.State {
+		case StatePaused:
+			return nil, nil, &holdError{status: http.StatusServiceUnavailable, msg: fmt.Sprintf("Endpoint %s is paused: resume it to send requests", e.name())}
+		case StateFailed:
+			return nil, nil, &holdError{status: http.StatusServiceUnavailable, msg: fmt.Sprintf("Endpoint %s failed: %s", e.name(), e.row.Message)}
+		case StateScaledToZero:
+			e.wake()
+		}
+		if e.deleted {
+			return nil, nil, haven.Errorf(haven.ENotFound, "Endpoint %s not found", e.name())
+		}
+		n := pickRevision(e.traffic, key)
+		if rv := e.rev(n); rv != nil {
+			if p := leastBusy(rv.replicas); p != nil {
+				p.inflight.Add(1)
+				rv.inflight++
+				e.inflight++
+				return rv, p, nil
+			}
+		}
+		if !held {
+			if e.held >= maxHeld {
+				return nil, nil, &holdError{status: http.StatusTooManyRequests, retry: 5,
+					msg: fmt.Sprintf("Endpoint %s is starting and holds too many requests already", e.name())}
+			}
+			e.held++
+			held = true
+		}
+		ch := e.changed
+		e.mu.Unlock()
+		var err error
+		select {
+		case <-ch:
+		case <-deadline.C:
+			err = &holdError{status: http.StatusServiceUnavailable, retry: 10, loading: true,
+				msg: fmt.Sprintf("Endpoint %s is currently loading", e.name())}
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		e.mu.Lock()
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+}
+
+// perReplica is how many requests one replica is given at most.
+func perReplica(m Model) int {
+	if n := m.imageInt("maxConcurrency"); n > 0 {
+		return n
+	}
+	return perReplicaCap
+}
+
+func leastBusy(ps []*replica) *replica {
+	var best *replica
+	for _, p := range ps {
+		if best == nil || p.inflight.Load() < best.inflight.Load() {
+			best = p
+		}
+	}
+	return best
+}
+
+// release counts a finished request in its revision's statistics.
+func (e *endpoint) release(rv *revision, p *replica, took time.Duration, status int) {
+	p.inflight.Add(-1)
+	rv.stats.record(float64(took.Microseconds())/1000, status >= 400)
+	e.mu.Lock()
+	rv.inflight--
+	e.inflight--
+	e.lastActive = time.Now()
+	e.mu.Unlock()
+}
