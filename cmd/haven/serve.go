@@ -203,6 +203,10 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		return err
 	}
 	defer models.Close()
+	eps, err := newEndpoints(st, run, gpus, func() *api.Server { return srv }, opts.data, publicURL, secret, log)
+	if err != nil {
+		return err
+	}
 	srv, err = api.New(api.Config{
 		Web:          models.Handler(bk.Files(pages)),
 		Sessions:     pages,
@@ -216,7 +220,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Xet:          storage.xet,
 		Spaces:       spaceApps,
 		Inference:    models,
-		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk, jobRuns, tunes, models},
+		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk, jobRuns, tunes, models, eps},
 		PullRequests: discs,
 		Events:       hooks,
 		Audit:        auditLog,
@@ -229,6 +233,10 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		return err
 	}
 	defer spaceApps.Close()
+	if err := eps.Start(); err != nil {
+		return err
+	}
+	defer eps.Close()
 	jobRuns.TokensChanged(srv.ForgetTokens)
 	if err := jobRuns.Start(); err != nil {
 		return err
@@ -246,7 +254,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	go srv.RefreshTrending(ctx, time.Hour)
 	vw.Authenticate = srv.Authenticate
 	hs := &http.Server{
-		Handler:           spaceApps.Handler(srv),
+		Handler:           eps.Handler(spaceApps.Handler(srv)),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
