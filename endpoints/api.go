@@ -549,29 +549,40 @@ func (e *endpoint) lastGood() int {
 func (s *Service) handleRollback(w http.ResponseWriter, r *http.Request, e *endpoint) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err := e.rollback(hubhttp.Actor(r).Name()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	hubhttp.WriteJSON(w, http.StatusOK, e.object())
+}
+
+// rollback gives all the traffic to the last good revision and shows its
+// model and hardware again.
+func (e *endpoint) rollback(by string) error {
 	n := e.lastGood()
 	if n == 0 {
-		s.writeError(w, r, haven.Errorf(haven.EInvalid, "Endpoint %s has no earlier healthy revision to roll back to", e.name()))
-		return
+		return haven.Errorf(haven.EInvalid, "Endpoint %s has no earlier healthy revision to roll back to", e.name())
 	}
 	if cand := e.candidate(); cand != nil {
 		e.setRevState(cand, revFailed, "Rolled back")
 		e.cand = 0
 	}
 	if err := e.setTraffic([]meta.TrafficShare{{Revision: n, Percent: 100}}); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	e.row.Stable = n
 	e.revertConfig()
 	if e.row.State == StateUpdating || e.row.State == StateUpdateFailed {
 		e.row.State, e.row.Message = StateRunning, "Endpoint is ready"
 	}
-	e.logf("rolled back to %s by %s", revName(n), hubhttp.Actor(r).Name())
-	s.touched(r, e)
+	e.logf("rolled back to %s by %s", revName(n), by)
+	e.row.UpdatedBy, e.row.UpdatedAt = by, time.Time{}
+	if err := e.saveRow(); err != nil {
+		return err
+	}
 	e.wake()
 	e.reconcile(time.Now())
-	hubhttp.WriteJSON(w, http.StatusOK, e.object())
+	return nil
 }
 
 // handleFeedback records a score for a revision: {"revision", "score"}

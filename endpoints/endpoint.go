@@ -36,7 +36,7 @@ type endpoint struct {
 	changed chan struct{}
 	deleted bool
 
-	cand       int // the revision being rolled out (state updating), or 0
+	cand int // the revision being rolled out (state updating), or 0
 
 	lastActive time.Time
 	inflight   int // requests being answered

@@ -58,6 +58,9 @@ type Handler struct {
 	// Finetune, when set, serves the fine-tune form at /finetune/new and
 	// the Fine-tune buttons of model and dataset pages. Set it before serving.
 	Finetune FinetunePages
+	// Endpoints, when set, serves the inference endpoint pages at
+	// /endpoints/{ns}. Set it before serving.
+	Endpoints EndpointPages
 	// External, when set, offers sign-in through another service beside
 	// passwords. Set it before serving.
 	External ExternalSignIn
@@ -195,6 +198,9 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, segs []string) {
 		return
 	case len(segs) >= 2 && segs[0] == "jobs" && h.Jobs != nil:
 		h.routeJobs(w, r, segs[1:])
+		return
+	case len(segs) >= 2 && segs[0] == "endpoints" && h.Endpoints != nil:
+		h.routeEndpoints(w, r, segs[1:])
 		return
 	case len(segs) >= 2 && segs[0] == "finetune" && h.Finetune != nil:
 		h.routeFinetune(w, r, segs[1:])

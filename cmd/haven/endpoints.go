@@ -22,7 +22,9 @@ func newEndpoints(st *stores, run runner.Runner, gpus *runner.GPUPool, server fu
 	dir := filepath.Join(data, "endpoints")
 	l, err := inference.NewLauncher(inference.LauncherConfig{
 		Git: st.git, Runner: run, GPUs: gpus, Dir: filepath.Join(dir, "models"), Logger: log,
-		Open: func(ctx context.Context, oid string) (io.ReadSeekCloser, int64, error) { return server().OpenObject(ctx, oid) },
+		Open: func(ctx context.Context, oid string) (io.ReadSeekCloser, int64, error) {
+			return server().OpenObject(ctx, oid)
+		},
 	})
 	if err != nil {
 		return nil, err

@@ -248,6 +248,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	pages.Webhooks = hooks
 	pages.Jobs = jobRuns
 	pages.Finetune = tunes
+	pages.Endpoints = eps
 	if pages.External, err = newOIDC(od, st.meta, publicURL, log); err != nil {
 		return err
 	}
