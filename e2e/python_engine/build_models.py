@@ -4,6 +4,7 @@
 
 Writes OUT/bert (a plain BertModel: mean-pooled feature extraction),
 OUT/classifier (BertForSequenceClassification, labels negative/positive),
+OUT/ner (BertForTokenClassification, BIO tags), OUT/qa (BertForQuestionAnswering),
 OUT/llama (a tiny Llama with a chat template), OUT/noweights (config and
 tokenizer only). All randomly initialised from e2e/pyshared/tiny_models.py.
 """
@@ -22,7 +23,8 @@ import tiny_models  # noqa: E402
 
 def main(out):
     import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+    from transformers import (AutoTokenizer, BertConfig, BertForQuestionAnswering, BertForSequenceClassification,
+                              BertForTokenClassification)
 
     bert = os.path.join(out, "bert")
     tiny_models.build_bert(bert)
@@ -34,6 +36,16 @@ def main(out):
     torch.manual_seed(1)
     BertForSequenceClassification(cfg).save_pretrained(cls)
     tok.save_pretrained(cls)
+    tags = {i: t for i, t in enumerate(["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])}
+    cfg = BertConfig(**{**base.to_dict(), "num_labels": len(tags), "id2label": tags,
+                        "label2id": {t: i for i, t in tags.items()}, "architectures": None})
+    torch.manual_seed(2)
+    BertForTokenClassification(cfg).save_pretrained(os.path.join(out, "ner"))
+    tok.save_pretrained(os.path.join(out, "ner"))
+    torch.manual_seed(3)
+    BertForQuestionAnswering(BertConfig(**{**base.to_dict(), "architectures": None})).save_pretrained(
+        os.path.join(out, "qa"))
+    tok.save_pretrained(os.path.join(out, "qa"))
     tiny_models.build_causal(os.path.join(out, "llama"))
     nw = os.path.join(out, "noweights")
     os.makedirs(nw, exist_ok=True)

@@ -147,13 +147,16 @@ def engines(models, workdir):
     """Every engine of the suite, started at once; use the per-model fixtures to wait for one."""
     logs = workdir / "logs"
     logs.mkdir()
+    one = {"CPU_CORES": "1"}  # the tiny models need no threads; six engines load at once on two cores
     started = {
         # no --task: each one infers its task from the folder
         "minilm": Engine("minilm", models["minilm"], logs, "--name", "all-MiniLM-L6-v2", "--max-concurrency", "64",
                          "--batch-window-ms", "10", env={"CPU_CORES": "2"}),
-        "classifier": Engine("classifier", models["classifier"], logs, "--name", "tiny-classifier"),
-        "llama": Engine("llama", models["llama"], logs, "--name", "tiny-llama", "--max-concurrency", "4"),
-        "bert": Engine("bert", models["bert"], logs, "--name", "tiny-bert", "--task", "feature-extraction"),
+        "classifier": Engine("classifier", models["classifier"], logs, "--name", "tiny-classifier", env=one),
+        "llama": Engine("llama", models["llama"], logs, "--name", "tiny-llama", "--max-concurrency", "4", env=one),
+        "bert": Engine("bert", models["bert"], logs, "--name", "tiny-bert", "--task", "feature-extraction", env=one),
+        "ner": Engine("ner", models["ner"], logs, "--name", "tiny-ner", env=one),
+        "qa": Engine("qa", models["qa"], logs, "--name", "tiny-qa", env=one),
     }
     yield started
     for e in started.values():
@@ -180,3 +183,13 @@ def llama(engines):
 @pytest.fixture(scope="session")
 def bert(engines):
     return engines["bert"].wait()
+
+
+@pytest.fixture(scope="session")
+def ner(engines):
+    return engines["ner"].wait()
+
+
+@pytest.fixture(scope="session")
+def qa(engines):
+    return engines["qa"].wait()

@@ -518,7 +518,9 @@ class PipelineBackend:
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
         self.model = auto.from_pretrained(model_dir, local_files_only=True, dtype=model_dtype(device)).to(device).eval()
         self.max_length = model_max_length(self.tokenizer, self.model.config)
-        self.pipe = transformers.pipeline(task, model=self.model, tokenizer=self.tokenizer, device=self.model.device)
+        # transformers 5 dropped the question-answering pipeline: extractive QA is done here (_qa)
+        self.pipe = None if task == "question-answering" else transformers.pipeline(
+            task, model=self.model, tokenizer=self.tokenizer, device=self.model.device)
         self.lock = threading.Lock()
 
     def _call(self, *args, **kwargs):
@@ -568,8 +570,68 @@ class PipelineBackend:
         for name in ("handle_impossible_answer", "align_to_words"):
             if p.get(name) is not None:
                 kwargs[name] = as_bool(p[name], name, None)
-        out = self._call(question=q, context=c, **kwargs)
-        return out
+        with self.lock:
+            return self._qa(q, c, **kwargs)
+
+    def _qa(self, question, context, top_k=1, doc_stride=128, max_answer_len=15, max_seq_len=None,
+            max_question_len=64, handle_impossible_answer=False, align_to_words=True):
+        """Extractive question answering: the best context spans by start x end probability."""
+        import torch
+
+        tok = self.tokenizer
+        if not getattr(tok, "is_fast", False):
+            raise InputError("question-answering needs a fast tokenizer (tokenizer.json)")
+        max_seq_len = min(max_seq_len or self.max_length, self.max_length)
+        qids = tok(question, add_special_tokens=False)["input_ids"]
+        if len(qids) > max_question_len:
+            raise InputError(f"the question is {len(qids)} tokens; the limit is {max_question_len}", status=413)
+        stride = max(0, min(doc_stride, max_seq_len // 2))
+        enc = tok(question, context, truncation="only_second", max_length=max_seq_len, stride=stride,
+                  return_overflowing_tokens=True, return_offsets_mapping=True, padding=True, return_tensors="pt")
+        offsets = enc.pop("offset_mapping").tolist()
+        enc.pop("overflow_to_sample_mapping", None)
+        seq_ids = [enc.sequence_ids(i) for i in range(len(offsets))]
+        with torch.inference_mode():
+            out = self.model(**{k: v.to(self.model.device) for k, v in enc.items()})
+        starts, ends = out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
+        cands, null = [], 0.0
+        for f in range(len(offsets)):
+            ctx = np.array([sid == 1 for sid in seq_ids[f]])
+            if not ctx.any():
+                continue
+            keep = ctx.copy()
+            keep[0] = True  # the first token stands for "no answer"
+            s = np.where(keep, starts[f], -1e9)
+            e = np.where(keep, ends[f], -1e9)
+            ps, pe = softmax(s), softmax(e)
+            null = max(null, float(ps[0] * pe[0]))
+            idx = np.where(ctx)[0]
+            scores = np.triu(np.outer(ps[idx], pe[idx])) - np.tril(np.ones((len(idx), len(idx))), -1)
+            scores -= np.triu(np.ones((len(idx), len(idx))), max_answer_len) * 2
+            flat = np.argsort(-scores, axis=None)[: max(top_k, 1) * 2]
+            for k in flat:
+                i, j = np.unravel_index(k, scores.shape)
+                if scores[i, j] <= 0:
+                    continue
+                a, b = offsets[f][idx[i]][0], offsets[f][idx[j]][1]
+                if align_to_words:
+                    while a > 0 and context[a - 1].isalnum() and context[a].isalnum():
+                        a -= 1
+                    while b < len(context) and b > 0 and context[b - 1].isalnum() and context[b].isalnum():
+                        b += 1
+                cands.append((float(scores[i, j]), a, b))
+        best, seen = [], set()
+        for score, a, b in sorted(cands, reverse=True):
+            if (a, b) not in seen:
+                seen.add((a, b))
+                best.append({"answer": context[a:b], "score": score, "start": int(a), "end": int(b)})
+        if handle_impossible_answer:
+            best.append({"answer": "", "score": null, "start": 0, "end": 0})
+            best.sort(key=lambda r: r["score"], reverse=True)
+        best = best[:top_k]
+        if not best:
+            best = [{"answer": "", "score": 0.0, "start": 0, "end": 0}]
+        return best[0] if top_k == 1 else best
 
     def fill_mask(self, body):
         texts, single = as_texts(body.get("inputs"))
