@@ -451,7 +451,7 @@ func (e *endpoint) tick(now time.Time) {
 			r.target = r.scaler.decide(now, cur, sc.MinReplica, sc.MaxReplica, sc.threshold())
 		}
 		if idle := sc.idleMinutes(); idle > 0 && e.inflight == 0 && e.held == 0 &&
-			now.Sub(e.lastActive) >= time.Duration(idle)*time.Minute && e.row.State != StateUpdating {
+			now.Sub(e.lastActive) >= time.Duration(idle)*e.s.cfg.Minute && e.row.State != StateUpdating {
 			e.scaleToZero("Scaled to zero after " + fmt.Sprint(idle) + " minutes without requests")
 			return
 		}

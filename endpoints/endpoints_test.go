@@ -318,16 +318,20 @@ func (f *fakeLauncher) Launch(ctx context.Context, spec inference.Spec, log io.W
 }
 
 type harness struct {
-	t     *testing.T
-	st    *storetest.Stores
-	svc   *Service
-	fake  *fakeLauncher
-	alice *auth.Actor
-	shas  []string
-	repo  *gitstore.Repo
+	t      *testing.T
+	st     *storetest.Stores
+	svc    *Service
+	fake   *fakeLauncher
+	alice  *auth.Actor
+	caller *auth.Actor // of data plane requests with a token; alice if nil
+	minute time.Duration
+	shas   []string
+	repo   *gitstore.Repo
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessMinute(t, time.Minute) }
+
+func newHarnessMinute(t *testing.T, minute time.Duration) *harness {
 	st := storetest.Open(t)
 	ctx := context.Background()
 	u := &haven.User{Name: "alice", Email: "alice@example.com"}
@@ -347,7 +351,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, st: st, fake: &fakeLauncher{broken: map[string]bool{}, delay: map[string]time.Duration{}},
-		alice: &auth.Actor{User: u, Role: haven.RoleWrite, TokenID: 7}, repo: g}
+		alice: &auth.Actor{User: u, Role: haven.RoleWrite, TokenID: 7}, repo: g, minute: minute}
 	for i := range 3 {
 		h.commit(fmt.Sprintf("v%d", i))
 	}
@@ -372,9 +376,12 @@ func (h *harness) start() {
 			if r.Header.Get("Authorization") == "" {
 				return nil, nil
 			}
+			if h.caller != nil {
+				return h.caller, nil
+			}
 			return h.alice, nil
 		},
-		Tick: 20 * time.Millisecond, StatsEvery: 50 * time.Millisecond, Hold: 5 * time.Second})
+		Tick: 20 * time.Millisecond, StatsEvery: 50 * time.Millisecond, Hold: 5 * time.Second, Minute: h.minute})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -706,5 +713,92 @@ func TestProvider(t *testing.T) {
 	cs := reg["computes"].([]any)
 	if reg["name"] != "local" || len(cs) < 3 || cs[0].(map[string]any)["instanceSize"] != "x1" {
 		t.Errorf("computes = %v", cs)
+	}
+}
+
+func TestScaling(t *testing.T) {
+	h := newHarnessMinute(t, 300*time.Millisecond)
+	h.svc.cfg.ScaleDownDelay = 200 * time.Millisecond // before any endpoint exists
+	body := strings.Replace(createBody, `"maxReplica":2,"minReplica":1,"scaleToZeroTimeout":null`,
+		`"maxReplica":3,"minReplica":0,"scaleToZeroTimeout":1,"measure":{"pendingRequests":1}`, 1)
+	body = strings.Replace(body, `"huggingface":{}`, `"huggingface":{"maxConcurrency":2}`, 1)
+	h.must("POST", "endpoint/alice", body)
+	h.waitState("ep", StateRunning)
+	h.fake.mu.Lock()
+	h.fake.delay[h.shas[2]] = 400 * time.Millisecond
+	h.fake.mu.Unlock()
+
+	// Load: requests in flight above 1 per replica add replicas, up to 3;
+	// beyond 3·2 in flight the endpoint answers 429.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for i := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i%4) * 10 * time.Millisecond)
+			w := h.call("ep", nil)
+			mu.Lock()
+			codes[w.Code]++
+			if w.Code == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if codes[http.StatusOK] == 0 || codes[http.StatusOK]+codes[http.StatusTooManyRequests] != 12 {
+		t.Errorf("answers %v", codes)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		m := h.must("GET", "endpoint/alice/ep", "")
+		if n := m["status"].(map[string]any)["targetReplica"].(float64); n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no scale-up: %v", m["status"])
+		}
+		go h.call("ep", nil)
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Idle: back to one replica, then to zero after scaleToZeroTimeout.
+	m := h.waitState("ep", StateScaledToZero)
+	if m["status"].(map[string]any)["readyReplica"].(float64) != 0 {
+		t.Errorf("scaled to zero with replicas: %v", m["status"])
+	}
+	h.fake.mu.Lock()
+	running := h.fake.running
+	h.fake.mu.Unlock()
+	if running != 0 {
+		t.Errorf("%d replicas run at zero", running)
+	}
+}
+
+func TestPrivateEndpoint(t *testing.T) {
+	h := newHarness(t)
+	h.must("POST", "endpoint/alice", strings.Replace(createBody, `"type":"authenticated"`, `"type":"private"`, 1))
+	h.waitState("ep", StateRunning)
+	h.caller = &auth.Actor{User: &haven.User{ID: 99, Name: "bob"}, Role: haven.RoleWrite}
+	if w := h.call("ep", nil); w.Code != http.StatusForbidden {
+		t.Errorf("bob on alice's private endpoint: %d", w.Code)
+	}
+	h.caller = &auth.Actor{User: &haven.User{ID: 99, Name: "bob"}, Role: haven.RoleWrite, Orgs: map[string]string{"alice": "read"}}
+	if w := h.call("ep", nil); w.Code != http.StatusOK {
+		t.Errorf("a member: %d", w.Code)
+	}
+	h.caller = nil
+	h.must("PUT", "endpoint/alice/ep", `{"type":"public"}`)
+	r := httptest.NewRequest(http.MethodPost, "/e/alice/ep", strings.NewReader(`{}`))
+	w := httptest.NewRecorder()
+	h.svc.Handler(nil).ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Errorf("anonymous on a public endpoint: %d", w.Code)
+	}
+	// Management is for the namespace's writers.
+	h.alice = &auth.Actor{User: &haven.User{ID: 99, Name: "bob"}, Role: haven.RoleWrite}
+	if code, _ := h.api("GET", "endpoint/alice/ep", ""); code != http.StatusNotFound {
+		t.Errorf("bob reads alice's endpoint: %d", code)
 	}
 }

@@ -101,6 +101,8 @@ type Config struct {
 	Tick, ScaleDownDelay, StatsEvery, Hold time.Duration
 	// Ready bounds a replica's start (default: the launcher's).
 	Ready time.Duration
+	// Minute is the unit of scaleToZeroTimeout (a minute; tests shorten it).
+	Minute time.Duration
 }
 
 // Service runs the hub's endpoints.
@@ -136,6 +138,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Hold <= 0 {
 		cfg.Hold = 120 * time.Second
+	}
+	if cfg.Minute <= 0 {
+		cfg.Minute = time.Minute
 	}
 	box, err := seal.New(cfg.Secret, "haven endpoint secrets v1")
 	if err != nil {
