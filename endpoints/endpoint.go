@@ -265,6 +265,13 @@ func (e *endpoint) launch(r *revision) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		r.launching--
+		if e.s.ctx.Err() != nil {
+			// The hub is stopping: the endpoint keeps its state for the next start.
+			if err == nil {
+				go rep.Stop(context.Background(), time.Second)
+			}
+			return
+		}
 		if err == nil && (e.deleted || !serving(e.row.State) || len(r.replicas) >= r.target) {
 			// No longer wanted.
 			go rep.Stop(context.Background(), time.Second)
@@ -327,6 +334,9 @@ func (e *endpoint) watch(r *revision, p *replica) {
 	}
 	r.failures++
 	r.retryAt = time.Now().Add(backoff(r.failures))
+	if e.row.State == StateRunning && !e.anyReady() {
+		e.setState(StateInitializing, "Restarting: the replica exited ("+p.r.Exit().Reason+")")
+	}
 	e.broadcast()
 }
 

@@ -802,3 +802,39 @@ func TestPrivateEndpoint(t *testing.T) {
 		t.Errorf("bob reads alice's endpoint: %d", code)
 	}
 }
+
+func TestReplicaCrash(t *testing.T) {
+	h := newHarness(t)
+	h.must("POST", "endpoint/alice", createBody)
+	h.waitState("ep", StateRunning)
+	e, _ := h.svc.find("alice", "ep")
+	e.mu.Lock()
+	p := e.revs[0].replicas[0].r.(*fakeReplica)
+	e.mu.Unlock()
+	p.Stop(context.Background(), 0) // dies on its own, as far as the endpoint knows
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		e.mu.Lock()
+		n := len(e.revs[0].replicas)
+		again := n == 1 && e.revs[0].replicas[0].r != Replica(p)
+		e.mu.Unlock()
+		if again {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replica was not replaced")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.waitState("ep", StateRunning)
+	if shaOf(t, h.call("ep", nil)) != h.shas[2] {
+		t.Error("no answer after the crash")
+	}
+	r := httptest.NewRequest(http.MethodGet, "/api/endpoints/v2/endpoint/alice/ep/logs", nil)
+	r = r.WithContext(hubhttp.WithActor(r.Context(), h.alice))
+	rec := httptest.NewRecorder()
+	h.svc.API("endpoints").ServeHTTP(rec, r)
+	if !strings.Contains(rec.Body.String(), "exited: stopped") {
+		t.Errorf("log:\n%s", rec.Body.String())
+	}
+}

@@ -23,14 +23,14 @@ const (
 )
 
 // Handler serves the data plane at /e/{ns}/{name}[/…] and hands every
-// other path to next.
+// other path, and those of endpoints that do not exist, to next.
 func (s *Service) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/e/") {
+		if !strings.HasPrefix(r.URL.Path, "/e/") && next != nil {
 			next.ServeHTTP(w, r)
 			return
 		}
-		s.serveData(w, r)
+		s.serveData(w, r, next)
 	})
 }
 
@@ -40,7 +40,7 @@ func errorJSON(w http.ResponseWriter, status int, msg string) {
 	hubhttp.WriteJSON(w, status, map[string]any{"error": msg})
 }
 
-func (s *Service) serveData(w http.ResponseWriter, r *http.Request) {
+func (s *Service) serveData(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	segs, err := segments(r, 1)
 	if err != nil || len(segs) < 2 {
 		errorJSON(w, http.StatusNotFound, "Not Found")
@@ -49,6 +49,11 @@ func (s *Service) serveData(w http.ResponseWriter, r *http.Request) {
 	ns, name, rest := segs[0], segs[1], "/"+strings.Join(segs[2:], "/")
 	e, err := s.find(ns, name)
 	if err != nil {
+		if next != nil {
+			// Not an endpoint: the pages of a namespace named "e".
+			next.ServeHTTP(w, r)
+			return
+		}
 		errorJSON(w, http.StatusNotFound, err.Error())
 		return
 	}
