@@ -13,6 +13,7 @@ Every method that serves a request takes the request's JSON-decoded body and
 returns a JSON-ready value, or raises InputError.
 """
 
+import copy
 import glob
 import json
 import math
@@ -200,15 +201,31 @@ def model_max_length(tokenizer, config, fallback=512):
     return min(cands) if cands else fallback
 
 
-def check_lengths(tokenizer, texts, limit, truncate, pairs=None):
+class TokenCounter:
+    """Counts tokens in request threads with a copy of the model's tokenizer.
+
+    A fast tokenizer is not safe to share between threads while another call
+    changes its padding or truncation (the batcher's forward passes do), so
+    request threads use their own copy, one at a time.
+    """
+
+    def __init__(self, tokenizer):
+        self.tokenizer = copy.deepcopy(tokenizer)
+        self.lock = threading.Lock()
+
+    def __call__(self, texts, pairs=None):
+        with self.lock:
+            if pairs is not None and any(p is not None for p in pairs):
+                return [len(self.tokenizer(t, p)["input_ids"]) if p is not None
+                        else len(self.tokenizer(t)["input_ids"]) for t, p in zip(texts, pairs)]
+            return [len(ids) for ids in self.tokenizer(list(texts))["input_ids"]]
+
+
+def check_lengths(counter, texts, limit, truncate, pairs=None):
     """Raises 413 naming the first input longer than limit tokens, unless truncate."""
     if truncate:
         return
-    if pairs is not None and any(p is not None for p in pairs):
-        lens = [len(tokenizer(t, p)["input_ids"]) if p is not None else len(tokenizer(t)["input_ids"])
-                for t, p in zip(texts, pairs)]
-    else:
-        lens = [len(ids) for ids in tokenizer(texts)["input_ids"]]
+    lens = counter(texts, pairs)
     for i, n in enumerate(lens):
         if n > limit:
             raise InputError(f"input {i} is {n} tokens, more than this model's limit of {limit} tokens; "
@@ -274,6 +291,7 @@ class Embedder:
                                                    dtype=model_dtype(device)).to(device).eval()
             self.max_length = model_max_length(self.tokenizer, self.model.config)
             self.pooling = "mean"
+        self.count_tokens = TokenCounter(self.tokenizer)
         self.batcher = Batcher(self._forward, max_batch, window, metrics)
         self.dimensions = len(self._forward(["warm up"])[0])
 
@@ -297,7 +315,8 @@ class Embedder:
         torch = self.torch
         with torch.inference_mode():
             if self.st is not None:
-                emb = self.st.encode(texts, batch_size=max(len(texts), 1), convert_to_numpy=True,
+                # prompts are already prepended by embed(); "" stops encode adding the default one again
+                emb = self.st.encode(texts, prompt="", batch_size=max(len(texts), 1), convert_to_numpy=True,
                                      show_progress_bar=False)
                 return np.asarray(emb, dtype=np.float32)
             enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
@@ -316,7 +335,7 @@ class Embedder:
                 raise InputError(f"unknown prompt_name {name!r}; this model has "
                                  f"{sorted(self.prompts) or 'no prompts'}")
             texts = [self.prompts[name] + t for t in texts]
-        check_lengths(self.tokenizer, texts, self.max_length, truncate)
+        check_lengths(self.count_tokens, texts, self.max_length, truncate)
         rows = np.stack(self.batcher.submit(texts))
         if dimensions is not None:
             if not (0 < dimensions <= rows.shape[1]):
@@ -393,6 +412,7 @@ class Classifier:
             self.default_fn = "none"
         else:
             self.default_fn = "softmax"
+        self.count_tokens = TokenCounter(self.tokenizer)
         self.batcher = Batcher(self._forward, max_batch, window, metrics)
         self.zero_shot = None
         self.zs_lock = threading.Lock()
@@ -439,7 +459,7 @@ class Classifier:
             raise InputError("`function_to_apply` must be softmax, sigmoid or none")
         top_k = as_int(p.get("top_k"), "top_k", None, lo=1)
         truncate = as_bool(p.get("truncation", p.get("truncate", body.get("truncate"))), "truncation", False)
-        check_lengths(self.tokenizer, [t for t, _ in items], self.max_length, truncate, [q for _, q in items])
+        check_lengths(self.count_tokens, [t for t, _ in items], self.max_length, truncate, [q for _, q in items])
         results = []
         for logits in self.batcher.submit(items):
             if fn == "softmax":

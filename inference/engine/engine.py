@@ -428,10 +428,10 @@ class Handler(BaseHTTPRequestHandler):
         elif isinstance(inp, list) and inp and all(isinstance(x, str) for x in inp):
             texts = inp
         elif isinstance(inp, list) and inp and all(isinstance(x, int) for x in inp):
-            texts = [b.tokenizer.decode(inp, skip_special_tokens=True)]
+            texts = [b.count_tokens.tokenizer.decode(inp, skip_special_tokens=True)]
         elif isinstance(inp, list) and inp and all(isinstance(x, list) and all(isinstance(y, int) for y in x)
                                                    for x in inp):
-            texts = [b.tokenizer.decode(x, skip_special_tokens=True) for x in inp]
+            texts = [b.count_tokens.tokenizer.decode(x, skip_special_tokens=True) for x in inp]
         else:
             raise InputError("`input` must be a string, a list of strings, or token ids")
         fmt = body.get("encoding_format") or "float"
@@ -439,7 +439,7 @@ class Handler(BaseHTTPRequestHandler):
             raise InputError("`encoding_format` must be float or base64")
         dims = as_int(body.get("dimensions"), "dimensions", None, lo=1)
         rows = b.embed(texts, normalize=True, truncate=bool(body.get("truncate", False)), dimensions=dims)
-        tokens = sum(len(x) for x in b.tokenizer(texts)["input_ids"])
+        tokens = sum(b.count_tokens(texts))
         data = []
         for i, row in enumerate(rows):
             emb = (base64.b64encode(np.asarray(row, dtype="<f4").tobytes()).decode() if fmt == "base64"

@@ -7,6 +7,7 @@ frequency penalties, seeds) and stop sequences are done here, on the logits of
 the model's forward pass with its key/value cache.
 """
 
+import copy
 import inspect
 import random
 import threading
@@ -53,6 +54,9 @@ class Generator:
         self.device = device
         self.metrics = metrics
         self.lock = threading.Lock()
+        # request threads encode prompts with their own copy while a generation decodes
+        self.encode_tokenizer = copy.deepcopy(tokenizer)
+        self.encode_lock = threading.Lock()
         cfg = model.config
         ctx = None
         for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx"):
@@ -82,7 +86,8 @@ class Generator:
         self.keep_arg = "logits_to_keep" in params
 
     def encode(self, text, add_special_tokens=True):
-        return self.tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"]
+        with self.encode_lock:
+            return self.encode_tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"]
 
     def check_lengths(self, prompt_ids, max_new_tokens):
         """Clamps max_new_tokens to the context; raises 413 when the prompt leaves no room."""
