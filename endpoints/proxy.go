@@ -23,7 +23,7 @@ const (
 )
 
 // Handler serves the data plane at /e/{ns}/{name}[/…] and hands every
-// other path, and those of endpoints that do not exist, to next.
+// other path, and page views of /e/… paths that are no endpoint, to next.
 func (s *Service) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, "/e/") && next != nil {
@@ -49,7 +49,7 @@ func (s *Service) serveData(w http.ResponseWriter, r *http.Request, next http.Ha
 	ns, name, rest := segs[0], segs[1], "/"+strings.Join(segs[2:], "/")
 	e, err := s.find(ns, name)
 	if err != nil {
-		if next != nil {
+		if next != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			// Not an endpoint: the pages of a namespace named "e".
 			next.ServeHTTP(w, r)
 			return

@@ -32,13 +32,19 @@ def endpoints_api(endpoint, token):
 
 @pytest.fixture(scope="session")
 def models(endpoint, token):
+    """The pushed models; built once, kept in HAVEN_ENDPOINTS_MODELS for the part after the restart."""
+    saved = Path(env("HAVEN_ENDPOINTS_MODELS"))
+    if saved.exists():
+        return json.loads(saved.read_text())
     run = subprocess.run(
         [env("HAVEN_TRAIN_PYTHON"), str(HERE / "build_models.py"), env("HAVEN_USER")],
         env={**os.environ, "HF_ENDPOINT": endpoint, "HF_TOKEN": token},
         capture_output=True, text=True, timeout=600)
     if run.returncode != 0:
         pytest.fail(f"build_models.py failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    saved.write_text(json.dumps(out))
+    return out
 
 
 @pytest.fixture(scope="session")

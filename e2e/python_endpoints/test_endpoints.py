@@ -3,7 +3,9 @@
 The tests share the endpoint and run in file order (the Go driver passes -x):
 create and wait, call, pause and resume, scale to zero and wake, roll out a
 good commit, fail a corrupt one while the old revision serves, split traffic
-against a larger (slower) model and read the statistics, roll back, delete.
+against a larger (slower) model and read the statistics; then, once the Go
+driver has restarted Haven (tests marked after_restart), find it restored, roll
+back, delete.
 """
 
 import subprocess
@@ -152,6 +154,21 @@ def test_split_detects_slower_arm(models, token, api, endpoint):
     assert 'http_requests_total{revision="r4",status_code="2xx"}' in metrics and metrics.endswith("# EOF\n"), metrics
 
 
+@pytest.mark.after_restart
+def test_restored_after_restart(api, token):
+    ep = api.get_inference_endpoint(NAME)
+    start = time.time()
+    ep.wait(timeout=300, refresh_every=1)
+    print(f"running again {time.time() - start:.1f}s after the restart")
+    assert sorted((t["revision"], t["percent"]) for t in ep.raw["traffic"]) == [("r2", 50), ("r4", 50)], ep.raw["traffic"]
+    stats = ep.raw["stats"]
+    assert stats["revisions"]["r2"]["requests"] >= 30 and stats["revisions"]["r4"]["requests"] >= 30, stats
+    assert stats["comparison"]["verdict"].startswith("r4 is slower than r2"), stats["comparison"]
+    assert {classify(ep.url, token, session=f"user-{i}") for i in range(20)} == {"r2", "r4"}
+    state["ep"] = ep
+
+
+@pytest.mark.after_restart
 def test_rollback(models, token, api, endpoint):
     r = raw(api, endpoint, token, "POST", path="/rollback")
     assert r.status_code == 200, r.text
@@ -162,6 +179,7 @@ def test_rollback(models, token, api, endpoint):
         assert classify(ep.url, token, session=f"user-{i}") == "r2"
 
 
+@pytest.mark.after_restart
 def test_cli_and_delete(api, endpoint, token):
     listing = hf_cli(endpoint, token, "endpoints", "ls")
     assert NAME in listing, listing
