@@ -75,6 +75,35 @@ func TestClosestCompute(t *testing.T) {
 	}
 }
 
+func TestGPUComputes(t *testing.T) {
+	pool := runner.NewGPUPool([]runner.GPU{{ID: "0", Name: "NVIDIA H100 80GB HBM3"}, {ID: "1", Name: "NVIDIA H100 80GB HBM3"}})
+	cs := computesOf(runner.JobFlavors(pool))
+	var gpu []string
+	for _, c := range cs {
+		if c.Accelerator == "gpu" {
+			gpu = append(gpu, c.ID)
+		}
+	}
+	if strings.Join(gpu, " ") != "haven-local-nvidia-h100-x1 haven-local-nvidia-h100-x2" {
+		t.Errorf("GPU computes = %v", gpu)
+	}
+	for _, tt := range []struct {
+		c    Compute
+		want string
+		gpus int
+	}{
+		{Compute{Accelerator: "gpu", InstanceType: "nvidia-h100", InstanceSize: "x1"}, "haven-local-nvidia-h100-x1", 1},
+		{Compute{Accelerator: "gpu", InstanceType: "nvidia-l4", InstanceSize: "x4"}, "haven-local-nvidia-h100-x2", 2},
+		{Compute{Accelerator: "gpu", InstanceType: "nvidia-t4", InstanceSize: "x1"}, "haven-local-nvidia-h100-x1", 1},
+		{Compute{Accelerator: "cpu", InstanceType: "intel-spr", InstanceSize: "x4"}, "haven-local-cpu-x8", 0},
+	} {
+		got := closestCompute(cs, tt.c)
+		if got.ID != tt.want || got.Flavor.GPUs != tt.gpus {
+			t.Errorf("closestCompute(%+v) = %s (%d GPUs), want %s", tt.c, got.ID, got.Flavor.GPUs, tt.want)
+		}
+	}
+}
+
 func TestValidateTraffic(t *testing.T) {
 	revs := []revRef{{1, "aaaaaaaa11", revReady}, {2, "bbbbbbbb22", revReady}, {3, "cccccccc33", revFailed}}
 	for _, tt := range []struct {
