@@ -24,7 +24,7 @@ import (
 // form asked for and answers with err, or with a job of the output's
 // namespace.
 type fakeFinetune struct {
-	mu   sync.Mutex
+	mu      sync.Mutex
 	reqs    []finetune.Request
 	retried []string
 	err     error
