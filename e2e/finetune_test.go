@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -113,7 +115,7 @@ func TestFinetuneResumesAfterRestart(t *testing.T) {
 
 	req := map[string]any{"task": "text-classification", "base_model": "alice/rs-bert", "dataset": "alice/rs-sentiment",
 		"columns": map[string]string{"text": "text", "label": "label"}, "output_repo": "rs-resumed",
-		"hyperparameters": map[string]any{"max_steps": 60, "eval_steps": 10, "learning_rate": 3e-3}}
+		"hyperparameters": map[string]any{"max_steps": 300, "eval_steps": 10, "learning_rate": 3e-3}}
 	var j jobInfo
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -131,16 +133,10 @@ func TestFinetuneResumesAfterRestart(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 
-	// Crash once the first checkpoint is written.
-	deadline = time.Now().Add(10 * time.Minute)
-	for !containsPrefix(jobLog(t, a, "alice", j.ID), "checkpoint ") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no checkpoint within 10 minutes:\n%s", strings.Join(jobLog(t, a, "alice", j.ID), "\n"))
-		}
-		if st := inspectJob(t, a, "alice", j.ID); jobTerminal(st.Status.Stage) {
-			t.Fatalf("the fine-tune ended %s before its first checkpoint:\n%s", st.Status.Stage, strings.Join(jobLog(t, a, "alice", j.ID), "\n"))
-		}
-		time.Sleep(200 * time.Millisecond)
+	// Crash as soon as the first checkpoint is written.
+	if !followUntil(t, a, "alice", j.ID, "checkpoint ", 10*time.Minute) {
+		st := inspectJob(t, a, "alice", j.ID)
+		t.Fatalf("the fine-tune ended %s before its first checkpoint:\n%s", st.Status.Stage, strings.Join(jobLog(t, a, "alice", j.ID), "\n"))
 	}
 	s.Kill()
 	s.start()
@@ -160,6 +156,38 @@ func TestFinetuneResumesAfterRestart(t *testing.T) {
 		t.Errorf("no model pushed:\n%s", strings.Join(lines, "\n"))
 	}
 	a.json("GET", "/api/models/alice/rs-resumed", nil, http.StatusOK, nil)
+}
+
+// followUntil follows a job's log stream until a line starts with prefix
+// (true), or the stream ends or the time is up (false).
+func followUntil(t *testing.T, a *api, ns, id, prefix string, within time.Duration) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", a.base+"/api/jobs/"+ns+"/"+id+"/logs", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("logs of %s: %v", id, err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var ev struct {
+			Data string `json:"data"`
+		}
+		if json.Unmarshal([]byte(data), &ev) == nil && strings.HasPrefix(ev.Data, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 func containsPrefix(lines []string, prefix string) bool {
