@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -14,21 +12,12 @@ import (
 	"github.com/havenhub/haven/runner"
 )
 
-// newEndpoints builds the dedicated inference endpoints: their
-// engines are launched from checkouts under data/endpoints/models, their
-// logs are kept in data/endpoints/logs. server gives the API server (made
-// later) that opens LFS objects and authenticates data plane callers.
-func newEndpoints(st *stores, run runner.Runner, gpus *runner.GPUPool, server func() *api.Server, data, publicURL string, secret []byte, log *slog.Logger) (*endpoints.Service, error) {
+// newEndpoints builds the dedicated inference endpoints, whose replicas
+// the serverless models' launcher starts (one checkout per model and
+// commit for both); their logs are kept in data/endpoints/logs. server
+// gives the API server (made later) that authenticates data plane callers.
+func newEndpoints(st *stores, l *inference.Launcher, gpus *runner.GPUPool, server func() *api.Server, data, publicURL string, secret []byte, log *slog.Logger) (*endpoints.Service, error) {
 	dir := filepath.Join(data, "endpoints")
-	l, err := inference.NewLauncher(inference.LauncherConfig{
-		Git: st.git, Runner: run, GPUs: gpus, Dir: filepath.Join(dir, "models"), Logger: log,
-		Open: func(ctx context.Context, oid string) (io.ReadSeekCloser, int64, error) {
-			return server().OpenObject(ctx, oid)
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
 	svc, err := endpoints.New(endpoints.Config{
 		Meta: st.meta, Git: st.git, Launcher: endpoints.InferenceLauncher(l), Flavors: runner.JobFlavors(gpus),
 		Dir: dir, PublicURL: publicURL, Secret: secret, Logger: log,

@@ -196,14 +196,14 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	if err != nil {
 		return err
 	}
-	_, models, err := newInference(inf, st, run, gpus, func(ctx context.Context, oid string) (io.ReadSeekCloser, int64, error) {
+	engines, models, err := newInference(inf, st, run, gpus, func(ctx context.Context, oid string) (io.ReadSeekCloser, int64, error) {
 		return srv.OpenObject(ctx, oid)
 	}, opts.data, publicURL, log)
 	if err != nil {
 		return err
 	}
 	defer models.Close()
-	eps, err := newEndpoints(st, run, gpus, func() *api.Server { return srv }, opts.data, publicURL, secret, log)
+	eps, err := newEndpoints(st, engines, gpus, func() *api.Server { return srv }, opts.data, publicURL, secret, log)
 	if err != nil {
 		return err
 	}
