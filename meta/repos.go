@@ -33,6 +33,9 @@ type RepoFilter struct {
 	// tags a repository has (pipeline tag, library, "license:x", …).
 	Tags  []string
 	Gated *bool
+	// MinCardScore keeps repositories whose card scores at least this much
+	// (0-100, see SetCardIndex); 0: any.
+	MinCardScore int
 	// VisibleTo names the namespaces whose private repositories the caller
 	// may see (itself and its organisations); public ones are always seen.
 	VisibleTo []string
@@ -55,6 +58,7 @@ var sortOrders = map[string]string{
 	"downloads":     "r.downloads DESC, r.id DESC",
 	"likes":         "r.likes DESC, r.id DESC",
 	"trendingScore": "r.trending_score DESC, r.id DESC",
+	"cardScore":     "r.card_score DESC, r.id DESC",
 	"id":            "r.id",
 }
 
@@ -373,6 +377,9 @@ func (f RepoFilter) from(d *dialect, sh shape) (string, []any) {
 		} else {
 			conds = append(conds, "r.gated = ''")
 		}
+	}
+	if f.MinCardScore > 0 {
+		conds, args = append(conds, "r.card_score >= ?"), append(args, f.MinCardScore)
 	}
 	if !f.SeeAll {
 		if len(f.VisibleTo) == 0 {
