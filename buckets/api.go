@@ -36,27 +36,9 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	hubhttp.WriteError(s.log, w, r, err)
 }
 
-// segments unescapes the path segments after the first skip ones. A
-// segment may hold an escaped "/" (the client sends a tree prefix so).
-func segments(r *http.Request, skip int) ([]string, error) {
-	parts := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
-	if len(parts) < skip {
-		return nil, nil
-	}
-	var out []string
-	for _, p := range parts[skip:] {
-		u, err := url.PathUnescape(p)
-		if err != nil {
-			return nil, haven.Errorf(haven.EInvalid, "Invalid URL path")
-		}
-		out = append(out, u)
-	}
-	return out, nil
-}
-
 // serveAPI routes /api/buckets/{ns}[/{name}[/{action}[/…]]].
 func (s *Service) serveAPI(w http.ResponseWriter, r *http.Request) {
-	segs, err := segments(r, 2)
+	segs, err := hubhttp.Segments(r, 2)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -543,7 +525,7 @@ func (s *Service) handleXetToken(w http.ResponseWriter, r *http.Request, id stri
 // paths the API does not claim with the caller already identified.
 func (s *Service) Files(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		segs, err := segments(r, 0)
+		segs, err := hubhttp.Segments(r, 0)
 		if err != nil || len(segs) < 5 || segs[0] != "buckets" || segs[3] != "resolve" ||
 			(r.Method != http.MethodGet && r.Method != http.MethodHead) {
 			if next == nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -36,14 +35,10 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 
 // serveAPI routes /api/collections[/{owner}/{slug}[/items[/{id}|/batch]]].
 func (s *Service) serveAPI(w http.ResponseWriter, r *http.Request) {
-	var segs []string
-	for _, p := range strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")[2:] {
-		u, err := url.PathUnescape(p)
-		if err != nil {
-			s.writeError(w, r, haven.Errorf(haven.EInvalid, "Invalid URL path"))
-			return
-		}
-		segs = append(segs, u)
+	segs, err := hubhttp.Segments(r, 2)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	m := r.Method
 	switch {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -35,27 +34,10 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	hubhttp.WriteError(s.log, w, r, err)
 }
 
-// segments unescapes the path's segments after the first skip ones.
-func segments(r *http.Request, skip int) ([]string, error) {
-	parts := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
-	if len(parts) < skip {
-		return nil, nil
-	}
-	var out []string
-	for _, p := range parts[skip:] {
-		u, err := url.PathUnescape(p)
-		if err != nil {
-			return nil, haven.Errorf(haven.EInvalid, "Invalid URL path")
-		}
-		out = append(out, u)
-	}
-	return out, nil
-}
-
 // serveAPI routes /api/endpoints/v2/endpoint/{ns}[/{name}[/{action}]] and
 // /api/endpoints/v2/provider/{ns}.
 func (s *Service) serveAPI(w http.ResponseWriter, r *http.Request) {
-	segs, err := segments(r, 2)
+	segs, err := hubhttp.Segments(r, 2)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

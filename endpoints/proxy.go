@@ -41,7 +41,7 @@ func errorJSON(w http.ResponseWriter, status int, msg string) {
 }
 
 func (s *Service) serveData(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	segs, err := segments(r, 1)
+	segs, err := hubhttp.Segments(r, 1)
 	if err != nil || len(segs) < 2 {
 		errorJSON(w, http.StatusNotFound, "Not Found")
 		return

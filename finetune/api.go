@@ -2,7 +2,6 @@ package finetune
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -34,14 +33,10 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 //	GET  /api/finetune/{ns}                the fine-tune jobs of a namespace
 //	POST /api/finetune/{ns}/{id}/retry     run a finished fine-tune again → JobInfo
 func (s *Service) serveAPI(w http.ResponseWriter, r *http.Request) {
-	var segs []string
-	for _, p := range strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")[2:] {
-		u, err := url.PathUnescape(p)
-		if err != nil {
-			s.writeError(w, r, invalid("Invalid URL path"))
-			return
-		}
-		segs = append(segs, u)
+	segs, err := hubhttp.Segments(r, 2)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	a := hubhttp.Actor(r)
 	ctx := r.Context()

@@ -2,6 +2,7 @@ package hubhttp
 
 import (
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -33,5 +34,31 @@ func TestClientIP(t *testing.T) {
 				t.Fatalf("ClientIP = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestSegments(t *testing.T) {
+	tests := []struct {
+		path string
+		skip int
+		want []string
+		bad  bool
+	}{
+		{"/api/jobs/alice/123/logs", 2, []string{"alice", "123", "logs"}, false},
+		{"/api/jobs", 2, nil, false},
+		{"/api/jobs/", 2, nil, false},
+		{"/api/buckets/alice/b/tree/dir%2Fsub", 2, []string{"alice", "b", "tree", "dir/sub"}, false},
+		{"/e/alice/ep/health", 1, []string{"alice", "ep", "health"}, false},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "http://h"+tt.path, nil)
+		got, err := Segments(r, tt.skip)
+		if (err != nil) != tt.bad {
+			t.Errorf("Segments(%q) error = %v", tt.path, err)
+			continue
+		}
+		if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("Segments(%q, %d) = %q, want %q", tt.path, tt.skip, got, tt.want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -149,4 +150,22 @@ func DecodeJSON(r *http.Request, v any) error {
 		return haven.Errorf(haven.EInvalid, "Invalid JSON body: %v", err)
 	}
 	return nil
+}
+
+// Segments unescapes the segments of the request's path after the first
+// skip ones (2 for /api/{first}/…). A segment may hold an escaped "/".
+func Segments(r *http.Request, skip int) ([]string, error) {
+	parts := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
+	if len(parts) <= skip {
+		return nil, nil
+	}
+	out := make([]string, 0, len(parts)-skip)
+	for _, p := range parts[skip:] {
+		u, err := url.PathUnescape(p)
+		if err != nil {
+			return nil, haven.Errorf(haven.EInvalid, "Invalid URL path")
+		}
+		out = append(out, u)
+	}
+	return out, nil
 }

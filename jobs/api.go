@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -33,19 +32,6 @@ func (s *Service) API(first string) http.Handler {
 
 func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	hubhttp.WriteError(s.log, w, r, err)
-}
-
-// segments splits the path after /api/{first}/.
-func segments(r *http.Request) ([]string, error) {
-	var out []string
-	for _, p := range strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")[2:] {
-		u, err := url.PathUnescape(p)
-		if err != nil {
-			return nil, haven.Errorf(haven.EInvalid, "Invalid URL path")
-		}
-		out = append(out, u)
-	}
-	return out, nil
 }
 
 var errNotFound = haven.Errorf(haven.ENotFound, "Not Found")
@@ -79,7 +65,7 @@ func (s *Service) job(ctx context.Context, ns *haven.User, id string) (*haven.Jo
 
 // serveJobs routes /api/jobs/….
 func (s *Service) serveJobs(w http.ResponseWriter, r *http.Request) {
-	segs, err := segments(r)
+	segs, err := hubhttp.Segments(r, 2)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

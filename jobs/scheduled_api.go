@@ -11,7 +11,7 @@ import (
 
 // serveScheduled routes /api/scheduled-jobs/….
 func (s *Service) serveScheduled(w http.ResponseWriter, r *http.Request) {
-	segs, err := segments(r)
+	segs, err := hubhttp.Segments(r, 2)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -3,7 +3,6 @@ package webhooks
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/havenhub/haven"
@@ -31,14 +30,10 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 
 // serveAPI routes /api/settings/webhooks[/{id}[/enable|/disable|/replay/{logId}]].
 func (s *Service) serveAPI(w http.ResponseWriter, r *http.Request) {
-	var segs []string
-	for _, p := range strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")[2:] {
-		u, err := url.PathUnescape(p)
-		if err != nil {
-			s.writeError(w, r, haven.Errorf(haven.EInvalid, "Invalid URL path"))
-			return
-		}
-		segs = append(segs, u)
+	segs, err := hubhttp.Segments(r, 2)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	if len(segs) == 0 || segs[0] != "webhooks" {
 		s.writeError(w, r, haven.Errorf(haven.ENotFound, "Not Found"))
