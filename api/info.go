@@ -73,6 +73,9 @@ func (s *Server) repoFields(repo *haven.Repo) map[string]any {
 		if repo.LibraryName != "" {
 			m["library_name"] = repo.LibraryName
 		}
+		if bm := baseModelsField(repo); bm != nil {
+			m["baseModels"] = bm
+		}
 	case haven.Dataset:
 		if d, ok := repo.CardData["pretty_name"].(string); ok {
 			m["description"] = d
@@ -280,6 +283,7 @@ func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven
 			delete(m, "disabled")
 			delete(m, "xetEnabled")
 			delete(m, "runtime")
+			delete(m, "baseModels")
 			if !withCard && !full {
 				delete(m, "cardData")
 			}

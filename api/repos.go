@@ -526,11 +526,13 @@ func (s *Server) refreshRepo(ctx context.Context, repo *haven.Repo) error {
 			}
 		}
 	}
+	var files []string
 	if entries, err := g.List(sha, "", true); err == nil {
 		for _, e := range entries {
 			if e.Type != "file" {
 				continue
 			}
+			files = append(files, e.Path)
 			if p, ok := g.Pointer(e); ok {
 				content.UsedStorage += p.Size
 			} else {
@@ -538,7 +540,12 @@ func (s *Server) refreshRepo(ctx context.Context, repo *haven.Repo) error {
 			}
 		}
 	}
+	links := s.repoLinks(repo, g, sha, content.CardData, files)
+	content.Tags = append(content.Tags, links.Tags()...)
 	if err := s.meta.UpdateRepoContent(ctx, repo.ID, content); err != nil {
+		return err
+	}
+	if err := s.meta.SetRepoLinks(ctx, repo.ID, links.Edges()); err != nil {
 		return err
 	}
 	// Background work picks this up: the dataset viewer's conversion, a

@@ -7,26 +7,7 @@ import "github.com/havenhub/haven"
 // may see them, its writers (the user, or an organisation's admins and
 // writers) manage them. Those with no standing get "not found".
 func CanManageEndpoints(a *Actor, namespace string, write bool) error {
-	if a.Anonymous() {
-		return haven.Errorf(haven.EUnauthorized, "You must be authenticated to use inference endpoints. Please log in or pass a token.")
-	}
-	role := a.namespaceRole(namespace)
-	if role == "" {
-		return haven.Errorf(haven.ENotFound, "Namespace %s not found or not accessible", namespace)
-	}
-	if !write {
-		return nil
-	}
-	if a.Role == haven.RoleRead {
-		return haven.Errorf(haven.EForbidden, "This token has read access only: a token with write access is needed to manage inference endpoints")
-	}
-	if role != "admin" && role != "write" {
-		return haven.Errorf(haven.EForbidden, "You don't have the rights to manage inference endpoints under the namespace %q", namespace)
-	}
-	if a.fineGrained() && !a.tokenAllowsIn(haven.PermInferenceEndpointsWrite, namespace) {
-		return errMissingPermission(haven.PermInferenceEndpointsWrite, "the inference endpoints of "+namespace)
-	}
-	return nil
+	return canUseCompute(a, namespace, write, "inference endpoints", "manage inference endpoints", haven.PermInferenceEndpointsWrite)
 }
 
 // CanInvokeEndpoint decides who may call an endpoint of namespace by its

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/lineage"
 )
 
 // Meta is what the hub indexes from a card.
@@ -60,7 +61,7 @@ func (c *Card) Meta(t haven.RepoType) Meta {
 	}
 	addPrefixed("language", stringList(c.Data["language"]))
 	addPrefixed("dataset", stringList(c.Data["datasets"]))
-	addPrefixed("base_model", stringList(c.Data["base_model"]))
+	addPrefixed("base_model", lineage.BaseModels(c.Data))
 	addPrefixed("license", licenses)
 	m.Tags = tags
 	return m
