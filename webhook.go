@@ -13,6 +13,11 @@ type Webhook struct {
 	Domains  []string // "repo", "discussion"
 	Secret   string   // sent as X-Webhook-Secret; "" for none
 	Disabled bool
+	// JobSourceID, instead of a URL, names the job whose spec every event
+	// runs again (with the payload in its environment); JobSecrets are
+	// those runs' secrets, sealed.
+	JobSourceID string
+	JobSecrets  string
 	// LastTriggerAt is when an event last matched it; zero if never.
 	LastTriggerAt time.Time
 	CreatedAt     time.Time

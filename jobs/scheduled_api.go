@@ -178,22 +178,7 @@ func (s *Service) scheduledInfo(sj *haven.ScheduledJob) map[string]any {
 	if sj.OwnerIsOrg {
 		ownerType = "org"
 	}
-	spec := map[string]any{
-		"command": sj.Spec.Command, "arguments": sj.Spec.Arguments, "environment": sj.Spec.Environment,
-		"secrets": sj.Spec.Secrets, "flavor": sj.Spec.Flavor, "labels": sj.Spec.Labels,
-	}
-	if sj.Spec.DockerImage != "" {
-		spec["dockerImage"] = sj.Spec.DockerImage
-	}
-	if sj.Spec.SpaceID != "" {
-		spec["spaceId"] = sj.Spec.SpaceID
-	}
-	if sj.Spec.TimeoutSeconds > 0 {
-		spec["timeoutSeconds"] = sj.Spec.TimeoutSeconds
-	}
-	if len(sj.Spec.Volumes) > 0 {
-		spec["volumes"] = sj.Spec.Volumes
-	}
+	spec := specJSON(sj.Spec)
 	return map[string]any{
 		"id":          sj.ID,
 		"createdAt":   haven.FormatTime(sj.CreatedAt),
@@ -205,4 +190,25 @@ func (s *Service) scheduledInfo(sj *haven.ScheduledJob) map[string]any {
 		"status":      map[string]any{"lastJob": last, "nextJobRunAt": next},
 		"owner":       map[string]any{"id": objectID(sj.OwnerID), "name": sj.Owner, "type": ownerType},
 	}
+}
+
+// specJSON is a spec as the Hub's JobSpec object (secret names only).
+func specJSON(js haven.JobSpec) map[string]any {
+	spec := map[string]any{
+		"command": js.Command, "arguments": js.Arguments, "environment": js.Environment,
+		"secrets": js.Secrets, "flavor": js.Flavor, "labels": js.Labels,
+	}
+	if js.DockerImage != "" {
+		spec["dockerImage"] = js.DockerImage
+	}
+	if js.SpaceID != "" {
+		spec["spaceId"] = js.SpaceID
+	}
+	if js.TimeoutSeconds > 0 {
+		spec["timeoutSeconds"] = js.TimeoutSeconds
+	}
+	if len(js.Volumes) > 0 {
+		spec["volumes"] = js.Volumes
+	}
+	return spec
 }

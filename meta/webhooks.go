@@ -12,7 +12,7 @@ import (
 func errWebhookNotFound() error { return haven.Errorf(haven.ENotFound, "Webhook not found") }
 
 const webhookColumns = `w.id, w.owner_id, u.name, w.url, w.domains, w.secret, w.disabled, w.last_trigger_at,
-	w.created_at, w.updated_at`
+	w.created_at, w.updated_at, w.job_source_id, w.job_secrets`
 
 const webhookFrom = " FROM webhooks w JOIN users u ON u.id = w.owner_id"
 
@@ -21,7 +21,7 @@ func scanWebhook(row scanner) (*haven.Webhook, error) {
 	var domains string
 	var last sql.NullTime
 	if err := row.Scan(&w.ID, &w.OwnerID, &w.Owner, &w.URL, &domains, &w.Secret, &w.Disabled, &last,
-		&w.CreatedAt, &w.UpdatedAt); err != nil {
+		&w.CreatedAt, &w.UpdatedAt, &w.JobSourceID, &w.JobSecrets); err != nil {
 		return nil, err
 	}
 	if domains != "" {
@@ -89,17 +89,19 @@ func writeWatches(ctx context.Context, c conn, w *haven.Webhook) error {
 	return nil
 }
 
-// CreateWebhook adds w, owned by w.OwnerID, and fills its ID, Owner and
-// times.
+// CreateWebhook adds w, owned by w.OwnerID, and fills its ID (unless
+// set), Owner and times.
 func (s *Store) CreateWebhook(ctx context.Context, w *haven.Webhook) error {
-	w.ID = newObjectID()
+	if w.ID == "" {
+		w.ID = newObjectID()
+	}
 	t := now()
 	err := s.inTx(ctx, func(c conn) error {
 		if err := c.queryRow(ctx, "SELECT name FROM users WHERE id = ?", w.OwnerID).Scan(&w.Owner); err != nil {
 			return noRows(err, errUserIDNotFound(w.OwnerID))
 		}
-		if _, err := c.exec(ctx, `INSERT INTO webhooks (id, owner_id, url, domains, secret, disabled, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, w.ID, w.OwnerID, w.URL, strings.Join(w.Domains, ","), w.Secret, w.Disabled, t, t); err != nil {
+		if _, err := c.exec(ctx, `INSERT INTO webhooks (id, owner_id, url, domains, secret, disabled, created_at, updated_at, job_source_id, job_secrets)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, w.ID, w.OwnerID, w.URL, strings.Join(w.Domains, ","), w.Secret, w.Disabled, t, t, w.JobSourceID, w.JobSecrets); err != nil {
 			return err
 		}
 		return writeWatches(ctx, c, w)
@@ -111,13 +113,14 @@ func (s *Store) CreateWebhook(ctx context.Context, w *haven.Webhook) error {
 	return nil
 }
 
-// UpdateWebhook stores the URL, watched items, domains, secret and
+// UpdateWebhook stores the URL or job, watched items, domains, secret and
 // disabled flag of w.
 func (s *Store) UpdateWebhook(ctx context.Context, w *haven.Webhook) error {
 	t := now()
 	err := s.inTx(ctx, func(c conn) error {
 		if err := c.execOne(ctx, errWebhookNotFound(), `UPDATE webhooks SET url = ?, domains = ?, secret = ?, disabled = ?,
-			updated_at = ? WHERE id = ?`, w.URL, strings.Join(w.Domains, ","), w.Secret, w.Disabled, t, w.ID); err != nil {
+			updated_at = ?, job_source_id = ?, job_secrets = ? WHERE id = ?`, w.URL, strings.Join(w.Domains, ","), w.Secret, w.Disabled, t,
+			w.JobSourceID, w.JobSecrets, w.ID); err != nil {
 			return err
 		}
 		return writeWatches(ctx, c, w)

@@ -2,6 +2,8 @@ package webhooks
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"net/http"
 	"strings"
 
@@ -145,6 +147,7 @@ type webhookRequest struct {
 	Secret      *string             `json:"secret"`
 	JobSourceID *string             `json:"jobSourceId"`
 	Job         map[string]any      `json:"job"`
+	Secrets     map[string]*string  `json:"secrets"`
 }
 
 func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, a *auth.Actor) {
@@ -153,8 +156,8 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, a *auth.A
 		s.writeError(w, r, err)
 		return
 	}
-	hook := &haven.Webhook{OwnerID: a.User.ID}
-	if err := s.apply(r.Context(), hook, &req, true); err != nil {
+	hook := &haven.Webhook{ID: newWebhookID(), OwnerID: a.User.ID}
+	if err := s.apply(r.Context(), a, hook, &req, true); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -172,7 +175,7 @@ func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request, hook *hav
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.apply(r.Context(), hook, &req, false); err != nil {
+	if err := s.apply(r.Context(), hubhttp.Actor(r), hook, &req, false); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -213,9 +216,37 @@ var watchTypes = map[string]bool{"user": true, "org": true, "model": true, "data
 // apply checks a create or update request and sets its fields on hook.
 // On update, missing or empty watched and domains leave them as they are
 // (the Python client sends "watched": [] when only the URL changes).
-func (s *Service) apply(ctx context.Context, hook *haven.Webhook, req *webhookRequest, create bool) error {
-	if req.JobSourceID != nil || req.Job != nil {
-		return haven.Errorf(haven.EInvalid, "Job webhooks are not supported: give a url")
+func (s *Service) apply(ctx context.Context, a *auth.Actor, hook *haven.Webhook, req *webhookRequest, create bool) error {
+	if req.Job != nil {
+		return haven.Errorf(haven.EInvalid, "Give the job a webhook runs as jobSourceId, the id of a job to run again")
+	}
+	if req.URL != nil && req.JobSourceID != nil {
+		return haven.Errorf(haven.EInvalid, "A webhook has a url or a jobSourceId, not both")
+	}
+	if req.Secrets != nil && req.JobSourceID == nil && hook.JobSourceID == "" {
+		return haven.Errorf(haven.EInvalid, "secrets are for webhooks that run a job (jobSourceId)")
+	}
+	if req.JobSourceID != nil {
+		if s.cfg.Jobs == nil {
+			return haven.Errorf(haven.EInvalid, "This hub runs no jobs: give the webhook a url")
+		}
+		if _, err := s.cfg.Jobs.JobSource(ctx, a, *req.JobSourceID); err != nil {
+			return err
+		}
+		hook.JobSourceID, hook.URL = *req.JobSourceID, ""
+	}
+	if req.Secrets != nil {
+		secrets := map[string]string{}
+		for k, v := range req.Secrets {
+			if v != nil {
+				secrets[k] = *v
+			}
+		}
+		sealed, err := s.cfg.Jobs.SealWebhookSecrets(hook.ID, secrets)
+		if err != nil {
+			return err
+		}
+		hook.JobSecrets = sealed
 	}
 	if req.URL != nil {
 		u := strings.TrimSpace(*req.URL)
@@ -225,9 +256,9 @@ func (s *Service) apply(ctx context.Context, hook *haven.Webhook, req *webhookRe
 		if err := CheckURL(ctx, s.cfg.Resolver, u, s.cfg.AllowPrivate); err != nil {
 			return err
 		}
-		hook.URL = u
-	} else if create {
-		return haven.Errorf(haven.EInvalid, "A webhook needs a url")
+		hook.URL, hook.JobSourceID, hook.JobSecrets = u, "", ""
+	} else if create && hook.JobSourceID == "" {
+		return haven.Errorf(haven.EInvalid, "A webhook needs a url, or a jobSourceId to run a job")
 	}
 	if len(req.Watched) > 0 || create {
 		if len(req.Watched) == 0 {
@@ -288,6 +319,14 @@ func (s *Service) apply(ctx context.Context, hook *haven.Webhook, req *webhookRe
 	return nil
 }
 
+// newWebhookID is a webhook's id, 24 hex digits as the Hub's; set before it
+// is stored so that its jobs' secrets are sealed to it.
+func newWebhookID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
 // JSON is the Hub's webhook object. The secret is given back to its owner,
 // the only one who sees the webhook, since the Python client reads it.
 func (s *Service) JSON(w *haven.Webhook) map[string]any {
@@ -298,6 +337,14 @@ func (s *Service) JSON(w *haven.Webhook) map[string]any {
 	out := map[string]any{
 		"id": w.ID, "url": w.URL, "watched": watched, "domains": w.Domains, "disabled": w.Disabled,
 		"hasSecret": w.Secret != "",
+	}
+	if w.JobSourceID != "" {
+		out["url"], out["jobSourceId"] = nil, w.JobSourceID
+		if s.cfg.Jobs != nil {
+			if spec := s.cfg.Jobs.SourceSpec(context.Background(), w.JobSourceID); spec != nil {
+				out["job"] = spec
+			}
+		}
 	}
 	if w.Secret != "" {
 		out["secret"] = w.Secret

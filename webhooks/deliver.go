@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -220,7 +221,13 @@ func (s *Service) deliverJob(ctx context.Context, job *meta.Job) error {
 		return s.cfg.Meta.Complete(ctx, job.ID)
 	}
 	attempt := dj.Offset + job.Attempts
-	d, retry := s.send(ctx, w, dj.Event, dj.Payload, attempt)
+	var d *haven.WebhookDelivery
+	var retry bool
+	if w.JobSourceID != "" {
+		d, retry = s.startJob(ctx, w, dj.Event, dj.Payload, attempt)
+	} else {
+		d, retry = s.send(ctx, w, dj.Event, dj.Payload, attempt)
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -275,6 +282,45 @@ func (s *Service) send(ctx context.Context, w *haven.Webhook, event string, payl
 		d.Error = fmt.Sprintf("the receiver answered %s", resp.Status)
 		return d, resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500
 	}
+	return d, false
+}
+
+// startJob runs a job webhook's source job again for one event, with the
+// payload in WEBHOOK_PAYLOAD and its repository in WEBHOOK_REPO_ID and
+// WEBHOOK_REPO_TYPE, and records the attempt in its log. A failure is
+// retried unless the hub refused the job (its source gone, rights lost).
+func (s *Service) startJob(ctx context.Context, w *haven.Webhook, event string, payload []byte, attempt int) (d *haven.WebhookDelivery, retry bool) {
+	d = &haven.WebhookDelivery{WebhookID: w.ID, Event: event, Payload: payload, Attempt: attempt}
+	defer func() {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := s.cfg.Meta.AddWebhookDelivery(context.WithoutCancel(ctx), d); err != nil {
+			s.cfg.Logger.Error("recording a webhook delivery", "webhook", w.ID, "err", err)
+		}
+	}()
+	if s.cfg.Jobs == nil {
+		d.Error = "this hub runs no jobs"
+		return d, false
+	}
+	var p struct {
+		Repo struct {
+			Type string `json:"type"`
+			Name string `json:"name"`
+		} `json:"repo"`
+	}
+	json.Unmarshal(payload, &p)
+	env := map[string]string{"WEBHOOK_PAYLOAD": string(payload), "WEBHOOK_REPO_ID": p.Repo.Name, "WEBHOOK_REPO_TYPE": p.Repo.Type}
+	start := time.Now()
+	id, err := s.cfg.Jobs.StartWebhookJob(ctx, w, env)
+	d.Duration = time.Since(start)
+	if err != nil {
+		d.Error = haven.ErrorMessage(err)
+		var he *haven.Error
+		return d, !errors.As(err, &he)
+	}
+	d.Status = http.StatusOK
+	d.Response = "Job " + id + " started"
 	return d, false
 }
 

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/meta"
 )
 
@@ -49,8 +50,24 @@ type Config struct {
 	Resolver Resolver // default net.DefaultResolver
 	// Audit records webhooks created, changed and deleted; nil: nothing
 	// is recorded.
-	Audit  haven.Auditor
+	Audit haven.Auditor
+	// Jobs starts the jobs of webhooks that run one on every event; nil
+	// refuses such webhooks.
+	Jobs   JobStarter
 	Logger *slog.Logger
+}
+
+// JobStarter is what webhooks that run a job need of the jobs service.
+type JobStarter interface {
+	// JobSource checks that the actor may start copies of job id and
+	// returns its spec as the Hub's JobSpec object.
+	JobSource(ctx context.Context, a *auth.Actor, id string) (map[string]any, error)
+	// SourceSpec is that spec for a webhook's JSON, nil when the job is gone.
+	SourceSpec(ctx context.Context, id string) map[string]any
+	// SealWebhookSecrets seals the secrets of webhook id's jobs.
+	SealWebhookSecrets(id string, secrets map[string]string) (string, error)
+	// StartWebhookJob starts a copy of w's source job with env added.
+	StartWebhookJob(ctx context.Context, w *haven.Webhook, env map[string]string) (string, error)
 }
 
 // Service manages webhooks and delivers their events. Create it with New;

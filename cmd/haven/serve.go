@@ -183,15 +183,15 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		return err
 	}
 	colls := collections.New(collections.Config{Meta: st.meta, PublicURL: publicURL, Markdown: web.RenderNote, Logger: log})
-	hooks := startWebhooks(wh, st.meta, publicURL, auditLog, log)
-	defer hooks.Close()
-	discs := discussions.New(discussions.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Render: web.RenderComment, Logger: log, Events: hooks, Audit: auditLog, Notify: notes,
-		Changed: func(ctx context.Context, repo *haven.Repo) { srv.RepoChanged(ctx, repo) }})
 	bk := newBuckets(st, publicURL, secret, log)
 	jobRuns, err := newJobs(jo, st.meta, run, gpus, bk, spaceApps, opts.data, publicURL, secret, log)
 	if err != nil {
 		return err
 	}
+	hooks := startWebhooks(wh, st.meta, publicURL, auditLog, jobRuns, log)
+	defer hooks.Close()
+	discs := discussions.New(discussions.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Render: web.RenderComment, Logger: log, Events: hooks, Audit: auditLog, Notify: notes,
+		Changed: func(ctx context.Context, repo *haven.Repo) { srv.RepoChanged(ctx, repo) }})
 	tunes, err := newFinetune(st, jobRuns, gpus, opts.data, publicURL, log)
 	if err != nil {
 		return err

@@ -22,8 +22,8 @@ func addWebhooksFlags(cmd *cobra.Command, o *webhooksOptions) {
 
 // startWebhooks returns the webhook service with its delivery workers
 // running; Close stops them.
-func startWebhooks(o *webhooksOptions, m *meta.Store, publicURL string, aud haven.Auditor, log *slog.Logger) *webhooks.Service {
-	s := webhooks.New(webhooks.Config{Meta: m, PublicURL: publicURL, AllowPrivate: o.allowPrivate, Audit: aud, Logger: log})
+func startWebhooks(o *webhooksOptions, m *meta.Store, publicURL string, aud haven.Auditor, j webhooks.JobStarter, log *slog.Logger) *webhooks.Service {
+	s := webhooks.New(webhooks.Config{Meta: m, PublicURL: publicURL, AllowPrivate: o.allowPrivate, Audit: aud, Jobs: j, Logger: log})
 	s.Start()
 	return s
 }

@@ -216,3 +216,42 @@ def test_private_repo_not_delivered_to_others(api, other_api, user, receiver, re
         assert not [p for _, p in receiver.payloads() if p["repo"]["name"] == private_repo]
     finally:
         other_api.delete_webhook(hook.id)
+
+
+def test_webhook_runs_a_job(api, other_api, user, new_repo):
+    # The source job: whatever it ran, every event runs it again with the payload in its environment.
+    source = api.run_job(image="ubuntu", command=["sh", "-c", 'echo "repo=$WEBHOOK_REPO_ID type=$WEBHOOK_REPO_TYPE key=$API_KEY"; '
+                                                  'echo "$WEBHOOK_PAYLOAD" | head -c 300; echo; '
+                                                  'test -n "$WEBHOOK_SECRET" && echo signed'])
+    hook = api.create_webhook(job_id=source.id, watched=[WebhookWatchedItem(type="model", name=new_repo)], domains=["repo"],
+                              secret="s3cret", secrets={"API_KEY": "k-4711"})
+    try:
+        assert hook.url is None and hook.job is not None and hook.job.docker_image == "ubuntu"
+        assert api.get_webhook(hook.id).job.command == source.command
+        # Someone who may not run jobs where the source job runs cannot make a webhook of it.
+        with pytest.raises(HfHubHTTPError):
+            other_api.create_webhook(job_id=source.id, watched=[WebhookWatchedItem(type="model", name=new_repo)])
+
+        api.upload_file(path_or_fileobj=b"hi\n", path_in_repo="hi.txt", repo_id=new_repo)
+
+        def started():
+            jobs = [j for j in api.list_jobs(namespace=user) if j.id != source.id and j.command == source.command]
+            assert jobs
+            return jobs[0]
+
+        job = eventually(started, timeout=30)
+        done = eventually(lambda: _ended(api, job.id), timeout=60)
+        assert done.status.stage == "COMPLETED", done.status
+        logs = "\n".join(api.fetch_job_logs(job_id=job.id))
+        assert f"repo={new_repo} type=model key=***" in logs, logs
+        assert '"event":' in logs and "signed" in logs
+        assert "k-4711" not in logs and "s3cret" not in logs
+        assert "WEBHOOK_SECRET" not in (done.environment or {}) and "API_KEY" in (done.secrets or [])
+    finally:
+        api.delete_webhook(hook.id)
+
+
+def _ended(api, job_id):
+    j = api.inspect_job(job_id=job_id)
+    assert j.status.stage not in ("SCHEDULING", "RUNNING")
+    return j
