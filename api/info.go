@@ -249,8 +249,13 @@ func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven
 		b := flag(g)
 		f.Gated = &b
 	}
+	if v := q.Get("cardScore") + q.Get("cardScore>"); v != "" {
+		// cardScore=80, cardScore=>=80 or cardScore>=80: repositories whose
+		// card scores at least that much.
+		f.MinCardScore, _ = strconv.Atoi(strings.TrimPrefix(v, ">="))
+	}
 	switch f.Sort {
-	case "", "lastModified", "createdAt", "downloads", "likes", "trendingScore", "id", "updatedAt":
+	case "", "lastModified", "createdAt", "downloads", "likes", "trendingScore", "id", "updatedAt", "cardScore":
 	case "likes30d":
 		f.Sort = "likes"
 	default:

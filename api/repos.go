@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"html"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -514,8 +515,10 @@ func (s *Server) refreshRepo(ctx context.Context, repo *haven.Repo) error {
 		return err
 	}
 	content := meta.RepoContent{SHA: sha, UpdatedAt: c.Author.When.UTC(), SDK: repo.SDK}
+	var parsed *card.Card
 	if readme, err := g.ReadFile(sha, "README.md"); err == nil {
-		if cd, err := card.Parse(readme); err == nil && cd.Data != nil {
+		parsed, _ = card.Parse(readme) // nil when it does not parse
+		if cd := parsed; cd != nil && cd.Data != nil {
 			m := cd.Meta(repo.Type)
 			content.CardData = cd.Data
 			content.Tags = m.Tags
@@ -527,10 +530,16 @@ func (s *Server) refreshRepo(ctx context.Context, repo *haven.Repo) error {
 		}
 	}
 	var files []string
+	evalFiles := map[string][]byte{}
 	if entries, err := g.List(sha, "", true); err == nil {
 		for _, e := range entries {
 			if e.Type != "file" {
 				continue
+			}
+			if isEvalResultsFile(e.Path, e.Size) && len(evalFiles) < 64 {
+				if b, err := g.ReadFile(sha, e.Path); err == nil {
+					evalFiles[e.Path] = b
+				}
 			}
 			files = append(files, e.Path)
 			if p, ok := g.Pointer(e); ok {
@@ -545,6 +554,7 @@ func (s *Server) refreshRepo(ctx context.Context, repo *haven.Repo) error {
 	if err := s.meta.UpdateRepoContent(ctx, repo.ID, content); err != nil {
 		return err
 	}
+	s.indexCard(ctx, repo, parsed, evalFiles)
 	if err := s.meta.SetRepoLinks(ctx, repo.ID, links.Edges()); err != nil {
 		return err
 	}
@@ -558,6 +568,25 @@ func (s *Server) refreshRepo(ctx context.Context, repo *haven.Repo) error {
 		}
 	}
 	return nil
+}
+
+// isEvalResultsFile tells the .eval_results/*.yaml files of a repository,
+// which hold evaluation results beside its card.
+func isEvalResultsFile(p string, size int64) bool {
+	dir, name := path.Split(p)
+	return dir == ".eval_results/" && (path.Ext(name) == ".yaml" || path.Ext(name) == ".yml") && size <= 1<<20
+}
+
+// indexCard tells the Routes that index cards about the card of the
+// default branch.
+func (s *Server) indexCard(ctx context.Context, repo *haven.Repo, c *card.Card, files map[string][]byte) {
+	for _, rt := range s.routes {
+		if ci, ok := rt.(CardIndexer); ok {
+			if err := ci.IndexCard(ctx, repo, c, files); err != nil {
+				s.log.Warn("index card", "repo", repo.FullName(), "err", err)
+			}
+		}
+	}
 }
 
 // JobDatasetUpdated is the queue job kind enqueued when the default branch

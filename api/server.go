@@ -15,6 +15,7 @@ import (
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/blob"
+	"github.com/havenhub/haven/card"
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/xet/casstore"
@@ -82,6 +83,15 @@ type Routes interface {
 	// paths /api/{models|datasets|spaces}/{x}, which are otherwise taken as
 	// legacy repository ids, it is asked with "{types}/{x}".
 	API(first string) http.Handler
+}
+
+// CardIndexer is a Routes that also hears of the card of a repository's
+// default branch each time the branch moves (evaluation results, the
+// documentation score). c is nil when there is no README or it does not
+// parse; files holds the .eval_results/*.yaml files by path. An error is
+// logged, never returned to the pusher.
+type CardIndexer interface {
+	IndexCard(ctx context.Context, repo *haven.Repo, c *card.Card, files map[string][]byte) error
 }
 
 // SpaceDescriber gives the fields of repo info that describe a Space's app

@@ -95,6 +95,10 @@ func (s *Server) handleValidateYAML(w http.ResponseWriter, r *http.Request) {
 		t = haven.Model
 	}
 	errs, warns := card.Validate([]byte(req.Content), t)
+	if c, err := card.Parse([]byte(req.Content)); err == nil {
+		// How well the card documents the repository: advice, never a refusal.
+		warns = append(warns, card.QualityWarnings(card.CheckQuality(c, t))...)
+	}
 	if errs == nil {
 		errs = []card.Issue{}
 	}

@@ -68,7 +68,7 @@ type pageSet struct {
 }
 
 func parsePages() (*pageSet, error) {
-	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/parts.html")
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/parts*.html")
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func parsePages() (*pageSet, error) {
 	ps := &pageSet{byName: map[string]*template.Template{}}
 	for _, n := range names {
 		base := strings.TrimSuffix(path.Base(n), ".html")
-		if base == "layout" || base == "parts" {
+		if base == "layout" || strings.HasPrefix(base, "parts") {
 			continue
 		}
 		t, err := template.Must(layout.Clone()).ParseFS(templateFiles, n)

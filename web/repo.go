@@ -120,6 +120,11 @@ func (h *Handler) routeRepo(w http.ResponseWriter, r *http.Request, t haven.Repo
 	case "refs":
 		h.refs(w, r, repo)
 		return
+	case "provenance":
+		if len(rest) == 0 && repo.Type == haven.Model && h.Evals != nil {
+			h.provenance(w, r, repo)
+			return
+		}
 	case "insights":
 		h.insights(w, r, repo)
 		return
@@ -300,6 +305,7 @@ type cardData struct {
 	Snippets   []snippet
 	Chart      template.HTML
 	Gate       *gateView // the access-request form of a gated repository
+	Evals      *repoEvalsView
 	// FinetuneURL starts a fine-tune from this model (one with weights)
 	// or on this dataset; "" when none can be started here.
 	FinetuneURL string
@@ -350,6 +356,10 @@ func (h *Handler) repoCard(w http.ResponseWriter, r *http.Request, repo *haven.R
 		d.LastCommit = c
 	}
 	d.Snippets = h.snippets(repo)
+	if d.Evals, err = h.repoEvals(r.Context(), repo, readme); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	if repo.Type == haven.Model || repo.Type == haven.Dataset {
 		if d.Derived, d.DerivedURL, err = h.derivedCount(r.Context(), actorOf(r), repo); err != nil {
 			h.fail(w, r, err)

@@ -61,6 +61,9 @@ type Handler struct {
 	// Endpoints, when set, serves the inference endpoint pages at
 	// /endpoints/{ns}. Set it before serving.
 	Endpoints EndpointPages
+	// Evals, when set, serves the leaderboards at /leaderboards and the
+	// provenance pages of models. Set it before serving.
+	Evals EvalPages
 	// External, when set, offers sign-in through another service beside
 	// passwords. Set it before serving.
 	External ExternalSignIn
@@ -204,6 +207,9 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, segs []string) {
 		return
 	case len(segs) >= 2 && segs[0] == "finetune" && h.Finetune != nil:
 		h.routeFinetune(w, r, segs[1:])
+		return
+	case len(segs) >= 1 && segs[0] == "leaderboards" && get && h.Evals != nil:
+		h.leaderboards(w, r, segs[1:])
 		return
 	case len(segs) == 2 && segs[0] == "organizations" && get:
 		h.profile(w, r, segs[1])

@@ -28,6 +28,7 @@ import (
 	"github.com/havenhub/haven/blob/blobstore"
 	"github.com/havenhub/haven/collections"
 	"github.com/havenhub/haven/discussions"
+	"github.com/havenhub/haven/evals"
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/notify"
@@ -183,6 +184,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		return err
 	}
 	colls := collections.New(collections.Config{Meta: st.meta, PublicURL: publicURL, Markdown: web.RenderNote, Logger: log})
+	evalsSvc := evals.New(evals.Config{Meta: st.meta, Logger: log})
 	bk := newBuckets(st, publicURL, secret, log)
 	jobRuns, err := newJobs(jo, st.meta, run, gpus, bk, spaceApps, opts.data, publicURL, secret, log)
 	if err != nil {
@@ -220,7 +222,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Xet:          storage.xet,
 		Spaces:       spaceApps,
 		Inference:    models,
-		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk, jobRuns, tunes, models, eps},
+		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk, jobRuns, tunes, models, eps, evalsSvc},
 		PullRequests: discs,
 		Events:       hooks,
 		Audit:        auditLog,
@@ -249,6 +251,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	pages.Jobs = jobRuns
 	pages.Finetune = tunes
 	pages.Endpoints = eps
+	pages.Evals = evalsSvc
 	if pages.External, err = newOIDC(od, st.meta, publicURL, log); err != nil {
 		return err
 	}
