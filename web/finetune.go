@@ -345,19 +345,3 @@ func hasWeights(v *repoView) bool {
 	}
 	return finetune.HasWeights(paths)
 }
-
-// derivedCount counts the models whose card names repo as their base
-// model (tag "base_model:{id}") or dataset ("dataset:{id}") that the
-// visitor may see, and links to their listing.
-func (h *Handler) derivedCount(ctx context.Context, a *auth.Actor, repo *haven.Repo) (int, string, error) {
-	prefix := "base_model:"
-	if repo.Type == haven.Dataset {
-		prefix = "dataset:"
-	}
-	tag := prefix + repo.FullName()
-	n, err := h.meta.CountReposUpTo(ctx, visible(a, meta.RepoFilter{Type: haven.Model, Tags: []string{tag}}), countCap)
-	if err != nil {
-		return 0, "", err
-	}
-	return n, "/models?tag=" + url.QueryEscape(tag), nil
-}

@@ -291,7 +291,8 @@ func TestFinetuneButtons(t *testing.T) {
 	}{
 		{"model with weights", alice, "/alice/bert",
 			[]string{`href="/finetune/new?base_model=alice%2Fbert" data-finetune>Fine-tune<`,
-				`<dt>Fine-tunes</dt><dd><a href="/models?tag=base_model%3Aalice%2Fbert" data-derived aria-label="Fine-tunes of this model: 1">1</a>`}, nil},
+				`<dt>Fine-tunes</dt><dd><a href="/models?filter=base_model%3Afinetune%3Aalice%2Fbert" data-derived="finetune" aria-label="Fine-tunes of this model: 1">1</a>`,
+				`aria-label="Adapters of this model: 0"`}, nil},
 		{"model with weights, anonymous", anon, "/alice/bert", []string{"data-finetune>Fine-tune<"}, nil},
 		{"model without weights", alice, "/alice/bare", []string{"Fine-tunes of this model: 0"}, []string{"data-finetune"}},
 		{"fine-tuned model keeps its base model chip", alice, "/alice/tuned",
@@ -300,6 +301,8 @@ func TestFinetuneButtons(t *testing.T) {
 			[]string{`href="/finetune/new?dataset=alice%2Freviews" data-finetune>Fine-tune a model on it<`,
 				`<dt>Models trained on this dataset</dt><dd><a href="/models?tag=dataset%3Aalice%2Freviews"`, "Models trained on this dataset: 1"}, nil},
 		{"the fine-tunes' listing", alice, "/models?tag=base_model%3Aalice%2Fbert", []string{`href="/alice/tuned"`}, []string{`href="/alice/bare"`}},
+		{"the fine-tunes' listing by relation", alice, "/models?filter=base_model%3Afinetune%3Aalice%2Fbert", []string{`href="/alice/tuned"`}, []string{`href="/alice/bare"`}},
+		{"the fine-tune's tree", alice, "/alice/tuned", []string{`data-base-model="alice/bert"`, `data-relation="finetune"`}, []string{"finetune:alice/bert"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

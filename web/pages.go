@@ -150,6 +150,16 @@ func (h *Handler) listing(w http.ResponseWriter, r *http.Request, t haven.RepoTy
 			d.Active = append(d.Active, facetItem{Label: v, URL: toggleParam(q, fp.Param, v), On: true})
 		}
 	}
+	// "filter" takes stored tags as they are, like the API's listings (the
+	// model tree links to "base_model:{relation}:{id}").
+	for _, v := range q["filter"] {
+		if v = strings.TrimSpace(v); v != "" {
+			d.Hidden["filter"] = append(d.Hidden["filter"], v)
+			f.Tags = append(f.Tags, v)
+			active[v] = true
+			d.Active = append(d.Active, facetItem{Label: v, URL: toggleParam(q, "filter", v), On: true})
+		}
+	}
 	pageNo, _ := strconv.Atoi(q.Get("p"))
 	pageNo = max(pageNo, 1)
 	f.Offset, f.Limit = (pageNo-1)*listPageSize, listPageSize

@@ -309,10 +309,9 @@ type cardData struct {
 	// FinetuneURL starts a fine-tune from this model (one with weights)
 	// or on this dataset; "" when none can be started here.
 	FinetuneURL string
-	// Derived counts the models fine-tuned from this model or trained on
-	// this dataset, as their cards say; DerivedURL lists them.
-	Derived    int
-	DerivedURL string
+	// Lineage is the model tree of a model, or the models and Spaces
+	// that use a dataset.
+	Lineage *lineageView
 }
 
 // repoCard answers GET /{repo}: the card, metadata and sidebar.
@@ -361,7 +360,7 @@ func (h *Handler) repoCard(w http.ResponseWriter, r *http.Request, repo *haven.R
 		return
 	}
 	if repo.Type == haven.Model || repo.Type == haven.Dataset {
-		if d.Derived, d.DerivedURL, err = h.derivedCount(r.Context(), actorOf(r), repo); err != nil {
+		if d.Lineage, err = h.lineage(r.Context(), actorOf(r), repo, readme); err != nil {
 			h.fail(w, r, err)
 			return
 		}
@@ -408,6 +407,8 @@ func cardChips(repo *haven.Repo) (chips []chip, license string) {
 			chips = append(chips, chip{"language", v, q("language", v)})
 		case ok && k == "dataset":
 			chips = append(chips, chip{"dataset", v, "/datasets/" + escPath(v)})
+		case ok && k == "base_model" && isRelationTag(v):
+			// The model tree shows how it derives from its bases.
 		case ok && k == "base_model":
 			chips = append(chips, chip{"base model", v, "/" + escPath(v)})
 		default:

@@ -133,7 +133,7 @@ test("a fine-tune started from the form trains, pushes and is linked everywhere"
 	const count = page.getByRole("link", { name: "Fine-tunes of this model: 1" });
 	assert.equal((await count.textContent()).trim(), "1");
 	await count.click();
-	await page.waitForURL(base + "/models?tag=" + encodeURIComponent("base_model:" + baseModel));
+	await page.waitForURL(base + "/models?filter=" + encodeURIComponent("base_model:finetune:" + baseModel));
 	await page.locator(`a[href="/${user}/${output}"]`).first().waitFor();
 	assert.equal(await page.locator(`a[href="/${baseModel}"]`).count(), 0, "the base model lists itself");
 	await shot("finetune-05-list");
