@@ -268,4 +268,3 @@ func BenchmarkLeaderboard(b *testing.B) {
 		}
 	})
 }
-
