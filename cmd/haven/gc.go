@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/havenhub/haven/gc"
+	"github.com/havenhub/haven/metrics"
 	"github.com/havenhub/haven/xet/casstore"
 )
 
@@ -70,7 +71,7 @@ func gcCmd(opts *options) *cobra.Command {
 }
 
 // runGC collects garbage every interval until ctx ends.
-func runGC(ctx context.Context, st *stores, o *storageOptions, log *slog.Logger) {
+func runGC(ctx context.Context, st *stores, o *storageOptions, m *metrics.Metrics, log *slog.Logger) {
 	if o.gcInterval <= 0 {
 		return
 	}
@@ -83,7 +84,9 @@ func runGC(ctx context.Context, st *stores, o *storageOptions, log *slog.Logger)
 			return
 		case <-t.C:
 		}
+		start := time.Now()
 		res, err := c.Run(ctx)
+		m.ObserveGC(time.Since(start), res.BytesRemoved, err)
 		if err != nil {
 			log.Error("garbage collection failed", "err", err)
 			continue

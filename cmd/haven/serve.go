@@ -31,6 +31,7 @@ import (
 	"github.com/havenhub/haven/evals"
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/metrics"
 	"github.com/havenhub/haven/notify"
 	"github.com/havenhub/haven/runner"
 	"github.com/havenhub/haven/spaces"
@@ -46,6 +47,7 @@ func serveCmd(opts *options) *cobra.Command {
 	jo := &jobsOptions{}
 	inf := &inferenceOptions{}
 	var smtpURL string
+	var metricsPublic bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the hub: HTTP API, git, LFS",
@@ -53,7 +55,7 @@ func serveCmd(opts *options) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, opts, addr, publicURL, storage, sp, od, wh, jo, inf, smtpURL)
+			return serve(ctx, opts, addr, publicURL, storage, sp, od, wh, jo, inf, smtpURL, metricsPublic)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("HAVEN_ADDR", "127.0.0.1:8080"), "address to listen on")
@@ -66,6 +68,8 @@ func serveCmd(opts *options) *cobra.Command {
 	addWebhooksFlags(cmd, wh)
 	cmd.Flags().StringVar(&smtpURL, "smtp-url", os.Getenv("HAVEN_SMTP_URL"),
 		"send notifications by email through this server, smtp://user:pass@host:port?from=address (default: on the notifications page only)")
+	cmd.Flags().BoolVar(&metricsPublic, "metrics-public", envBool("HAVEN_METRICS_PUBLIC", false),
+		"serve /metrics to every caller (default: only to callers on this machine, others get 404)")
 	return cmd
 }
 
@@ -114,13 +118,14 @@ func openStores(ctx context.Context, opts *options) (*stores, error) {
 	return &stores{meta: m, git: g, blobs: b}, nil
 }
 
-func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions, wh *webhooksOptions, jo *jobsOptions, inf *inferenceOptions, smtpURL string) error {
+func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions, wh *webhooksOptions, jo *jobsOptions, inf *inferenceOptions, smtpURL string, metricsPublic bool) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	st, err := openStores(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer st.meta.Close()
+	ops := metrics.New(metrics.Config{Store: st.meta, Blobs: st.blobs, Public: metricsPublic, SpacesDomain: spo.domain, ViewerKind: api.JobDatasetUpdated, Logger: log})
 	secret, err := loadSecret(opts.data)
 	if err != nil {
 		return err
@@ -258,14 +263,14 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	go srv.RefreshTrending(ctx, time.Hour)
 	vw.Authenticate = srv.Authenticate
 	hs := &http.Server{
-		Handler:           eps.Handler(spaceApps.Handler(srv)),
+		Handler:           ops.Handler(eps.Handler(spaceApps.Handler(srv))),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("haven listening", "addr", ln.Addr().String(), "public_url", publicURL, "data", opts.data)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	go runGC(ctx, st, storage, log)
+	go runGC(ctx, st, storage, ops, log)
 	select {
 	case err := <-errc:
 		return err

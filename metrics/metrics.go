@@ -1,0 +1,279 @@
+// Package metrics gives operators Haven's Prometheus metrics at /metrics
+// and its health endpoints /healthz and /readyz.
+//
+// The HTTP middleware counts requests by route class (a small fixed set
+// derived from the path, see Classify) and status class, times them and
+// counts their bytes. Collectors read the work queue, Hub jobs and Spaces
+// from the metadata store at scrape time. Garbage collection reports its
+// runs through ObserveGC.
+package metrics
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/havenhub/haven/blob"
+	"github.com/havenhub/haven/meta"
+)
+
+// Store is what the collectors and readiness checks read from the
+// metadata store; *meta.Store implements it.
+type Store interface {
+	Ping(ctx context.Context) error
+	QueueStats(ctx context.Context) ([]meta.QueueStat, error)
+	JobRunStages(ctx context.Context) (map[string]int64, error)
+	SpaceStages(ctx context.Context) (map[string]int64, error)
+}
+
+// Config configures Metrics.
+type Config struct {
+	Store Store       // nil: no queue, job or Space metrics and no database check
+	Blobs blob.Driver // nil: no blob store check
+	// Public serves /metrics to every caller; otherwise only to callers on
+	// a loopback address that came through no proxy, others get 404.
+	Public bool
+	// SpacesDomain is the domain Space apps are served under ("" if none),
+	// to count their requests as the spaces route class.
+	SpacesDomain string
+	// ViewerKind is the queue kind of dataset viewer conversions.
+	ViewerKind string
+	Logger     *slog.Logger
+}
+
+// Metrics holds Haven's metrics registry.
+type Metrics struct {
+	cfg Config
+	reg *prometheus.Registry
+
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	bytesIn  *prometheus.CounterVec
+	bytesOut *prometheus.CounterVec
+	inFlight prometheus.Gauge
+
+	gcRuns      *prometheus.CounterVec
+	gcDuration  prometheus.Gauge
+	gcLastOK    prometheus.Gauge
+	gcBytesFree prometheus.Counter
+}
+
+// New creates the metrics and registers the collectors.
+func New(cfg Config) *Metrics {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Metrics{cfg: cfg, reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "haven_http_requests_total", Help: "HTTP requests answered, by route class and status class (2xx, 4xx…).",
+	}, []string{"route", "code"})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "haven_http_request_duration_seconds", Help: "Time from a request's arrival to the end of its answer, by route class.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+	}, []string{"route"})
+	m.bytesIn = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "haven_http_request_bytes_total", Help: "Request body bytes read, by route class.",
+	}, []string{"route"})
+	m.bytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "haven_http_response_bytes_total", Help: "Response body bytes written, by route class.",
+	}, []string{"route"})
+	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "haven_http_requests_in_flight", Help: "Requests being answered now.",
+	})
+	m.gcRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "haven_gc_runs_total", Help: "Garbage collections of large objects, by result (ok, error).",
+	}, []string{"result"})
+	m.gcDuration = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "haven_gc_last_duration_seconds", Help: "How long the last garbage collection took.",
+	})
+	m.gcLastOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "haven_gc_last_success_timestamp_seconds", Help: "When the last successful garbage collection ended (Unix time).",
+	})
+	m.gcBytesFree = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "haven_gc_removed_bytes_total", Help: "Bytes of large objects garbage collection removed.",
+	})
+	for _, r := range Routes {
+		// Every route class shows from the start, at 0.
+		m.duration.WithLabelValues(r)
+		m.bytesIn.WithLabelValues(r)
+		m.bytesOut.WithLabelValues(r)
+	}
+	m.gcRuns.WithLabelValues("ok")
+	m.gcRuns.WithLabelValues("error")
+	m.reg.MustRegister(m.requests, m.duration, m.bytesIn, m.bytesOut, m.inFlight,
+		m.gcRuns, m.gcDuration, m.gcLastOK, m.gcBytesFree,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.Store != nil {
+		m.reg.MustRegister(&storeCollector{store: cfg.Store, viewerKind: cfg.ViewerKind, log: cfg.Logger})
+	}
+	return m
+}
+
+// Registry returns the registry, for tests and for other packages'
+// collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// ObserveGC records one garbage collection run: how long it took, how
+// many bytes it removed and whether it failed.
+func (m *Metrics) ObserveGC(d time.Duration, removed int64, err error) {
+	if m == nil {
+		return
+	}
+	m.gcDuration.Set(d.Seconds())
+	if err != nil {
+		m.gcRuns.WithLabelValues("error").Inc()
+		return
+	}
+	m.gcRuns.WithLabelValues("ok").Inc()
+	m.gcLastOK.Set(float64(time.Now().Unix()))
+	m.gcBytesFree.Add(float64(removed))
+}
+
+// Handler wraps next: it answers /metrics, /healthz and /readyz itself and
+// measures every other request.
+func (m *Metrics) Handler(next http.Handler) http.Handler {
+	scrape := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(m.cfg.Logger.Handler(), slog.LevelWarn)})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/metrics":
+			if !m.cfg.Public && !fromLoopback(r) {
+				http.NotFound(w, r)
+				return
+			}
+			scrape.ServeHTTP(w, r)
+			return
+		case "/healthz":
+			writeHealth(w, http.StatusOK, map[string]any{"status": "ok"})
+			return
+		case "/readyz":
+			m.serveReady(w, r)
+			return
+		}
+		m.measure(next, w, r)
+	})
+}
+
+func (m *Metrics) measure(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	route := Classify(r, m.cfg.SpacesDomain)
+	start := time.Now()
+	m.inFlight.Inc()
+	var in *countingBody
+	if r.Body != nil && r.Body != http.NoBody {
+		in = &countingBody{ReadCloser: r.Body}
+		r.Body = in
+	}
+	rw := &recorder{ResponseWriter: w}
+	defer func() {
+		m.inFlight.Dec()
+		status := rw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		m.requests.WithLabelValues(route, strconv.Itoa(status/100)+"xx").Inc()
+		m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		m.bytesOut.WithLabelValues(route).Add(float64(rw.written))
+		if in != nil {
+			m.bytesIn.WithLabelValues(route).Add(float64(in.n))
+		}
+	}()
+	next.ServeHTTP(rw, r)
+}
+
+// fromLoopback reports whether r comes straight from this machine: a
+// loopback peer address and no proxy headers (a reverse proxy on the same
+// machine would otherwise make every caller look local).
+func fromLoopback(r *http.Request) bool {
+	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip"} {
+		if r.Header.Get(h) != "" {
+			return false
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// countingBody counts the bytes read from a request body.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+// recorder notes the status and counts the bytes of an answer. It keeps
+// the optional interfaces the handlers rely on: Flush for event streams,
+// Hijack for proxied WebSockets, ReadFrom so that file downloads still use
+// sendfile, and Unwrap for http.ResponseController.
+type recorder struct {
+	http.ResponseWriter
+	status  int
+	written int64
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 || w.status < 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.written += int64(n)
+	return n, err
+}
+
+func (w *recorder) ReadFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(writerOnly{w.ResponseWriter}, r)
+	}
+	w.written += n
+	return n, err
+}
+
+func (w *recorder) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// writerOnly hides every method but Write, so io.Copy cannot loop back
+// into ReadFrom.
+type writerOnly struct{ io.Writer }
