@@ -4,6 +4,7 @@
 //	haven user create NAME [--admin] [--fullname F] [--email E] [--password P]
 //	haven token create NAME --role read|write [--name DISPLAY]
 //	haven org create NAME --owner USER
+//	haven backup DIR | haven restore DIR | haven doctor
 //
 // The admin commands work on the same data folder (or database) as a running
 // server.
@@ -55,7 +56,8 @@ func rootCmd() *cobra.Command {
 		opts.data = abs
 		return err
 	}
-	root.AddCommand(serveCmd(opts), userCmd(opts), tokenCmd(opts), orgCmd(opts), gcCmd(opts))
+	root.AddCommand(serveCmd(opts), userCmd(opts), tokenCmd(opts), orgCmd(opts), gcCmd(opts),
+		backupCmd(opts), restoreCmd(opts), doctorCmd(opts))
 	return root
 }
 
