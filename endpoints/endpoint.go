@@ -315,7 +315,7 @@ func (s *Service) start(id string, spec RevSpec, secrets map[string]string, log 
 	return s.cfg.Launcher.Launch(s.ctx, inference.Spec{
 		ID: id, Repo: repo, SHA: spec.Commit, Task: task, Name: spec.Repository,
 		Flavor: s.flavorOf(spec.Compute), Env: spec.Env, Secrets: secrets,
-		MaxBatch: img.imageInt("maxBatch"), MaxConcurrency: img.imageInt("maxConcurrency"), Ready: s.cfg.Ready,
+		MaxBatch: img.imageInt("maxBatch"), MaxConcurrency: perReplica(img), Ready: s.cfg.Ready,
 	}, log)
 }
 

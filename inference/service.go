@@ -336,6 +336,9 @@ func (s *Service) launch(sl *slot, repo *haven.Repo, in *instance, task string, 
 		Name:   repo.FullName(),
 		Flavor: s.cfg.Flavor,
 		Ready:  s.cfg.Hold,
+		// The engine takes as many requests as Haven lets through to it:
+		// a lower limit there would refuse what Haven already accepted.
+		MaxConcurrency: s.cfg.MaxInFlight,
 	}
 	logw := s.openLog(repo)
 	s.log.Info("inference: loading a model", "model", repo.FullName(), "sha", in.sha, "task", task)

@@ -190,6 +190,9 @@ FINISH = {"eos_token": "stop", "stop_sequence": "stop", "length": "length"}
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without TCP_NODELAY the
+    # body waits for the peer's delayed ACK of the headers (about 40 ms).
+    disable_nagle_algorithm = True
     server_version = "haven-engine/" + VERSION
     sys_version = ""
 
