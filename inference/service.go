@@ -33,6 +33,7 @@ const (
 	DefaultHold        = 10 * time.Minute
 	DefaultMaxInFlight = 32
 	DefaultRetryFailed = 30 * time.Second
+	DefaultQueueWait   = 30 * time.Second
 )
 
 // Config is what a Service needs.
@@ -52,8 +53,12 @@ type Config struct {
 	// is answered 503 (default 10 minutes).
 	Hold time.Duration
 	// MaxInFlight caps the requests one model takes at once, held ones
-	// included (default 32); past it the answer is 429.
+	// included (default 32). Past it requests wait in line for a place,
+	// MaxQueued of them at most (default 8 × MaxInFlight; negative: none)
+	// and QueueWait each (default 30 s); past those the answer is 429.
 	MaxInFlight int
+	MaxQueued   int
+	QueueWait   time.Duration
 	// RetryFailed is how long a model that failed to load answers that
 	// failure before a request tries again (default 30 seconds).
 	RetryFailed time.Duration
@@ -83,9 +88,11 @@ type Service struct {
 
 // slot is one model's state.
 type slot struct {
-	repo     *haven.Repo // the row last seen
-	inflight int         // requests taken (held or proxied)
-	cur      *instance   // the replica serving new requests, or nil
+	repo     *haven.Repo   // the row last seen
+	inflight int           // requests taken (held or proxied)
+	queued   int           // requests waiting for a place under the cap
+	freed    chan struct{} // closed when a place frees up, for those waiting
+	cur      *instance     // the replica serving new requests, or nil
 	loadTime time.Duration
 }
 
@@ -117,6 +124,12 @@ func New(cfg Config) *Service {
 	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.MaxQueued == 0 {
+		cfg.MaxQueued = 8 * cfg.MaxInFlight
+	}
+	if cfg.QueueWait <= 0 {
+		cfg.QueueWait = DefaultQueueWait
 	}
 	if cfg.RetryFailed <= 0 {
 		cfg.RetryFailed = DefaultRetryFailed
@@ -207,6 +220,53 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
+// waitPlace waits, with s.mu held (and released while waiting), until the
+// model takes one more request: at once below the cap, else in line
+// behind the cap for a bounded time; a full line or a wait that runs out
+// is 429.
+func (s *Service) waitPlace(ctx context.Context, sl *slot, repo *haven.Repo) error {
+	overloaded := func() error {
+		return &Error{Status: http.StatusTooManyRequests, Type: "overloaded", RetryAfter: 1,
+			Message: fmt.Sprintf("Model %s is overloaded: %d requests are in flight and %d waiting, try again later", repo.FullName(), sl.inflight, sl.queued)}
+	}
+	var deadline <-chan time.Time
+	for sl.inflight >= s.cfg.MaxInFlight {
+		if sl.queued >= s.cfg.MaxQueued {
+			return overloaded()
+		}
+		if deadline == nil {
+			t := time.NewTimer(s.cfg.QueueWait)
+			defer t.Stop()
+			deadline = t.C
+		}
+		if sl.freed == nil {
+			sl.freed = make(chan struct{})
+		}
+		freed := sl.freed
+		sl.queued++
+		s.mu.Unlock()
+		var err error
+		select {
+		case <-freed:
+		case <-deadline:
+			err = errTimedOut
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		s.mu.Lock()
+		sl.queued--
+		if err == errTimedOut {
+			return overloaded()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var errTimedOut = errors.New("timed out")
+
 // acquire gets a replica of repo at sha serving task: the running one, or
 // one launched for this request and those arriving meanwhile (one launch per
 // model and commit), waiting up to hold for it. launch false only takes a
@@ -220,10 +280,9 @@ func (s *Service) acquire(ctx context.Context, repo *haven.Repo, sha, task strin
 		s.slots[repo.ID] = sl
 	}
 	sl.repo = repo
-	if sl.inflight >= s.cfg.MaxInFlight {
+	if err := s.waitPlace(ctx, sl, repo); err != nil {
 		s.mu.Unlock()
-		return nil, nil, &Error{Status: http.StatusTooManyRequests, Type: "overloaded", RetryAfter: 1,
-			Message: fmt.Sprintf("Model %s is overloaded: %d requests are in flight, try again later", repo.FullName(), s.cfg.MaxInFlight)}
+		return nil, nil, err
 	}
 	in := sl.cur
 	if in != nil && in.sha != sha {
@@ -268,6 +327,10 @@ func (s *Service) acquire(ctx context.Context, repo *haven.Repo, sha, task strin
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			sl.inflight--
+			if sl.freed != nil {
+				close(sl.freed)
+				sl.freed = nil
+			}
 			in.users--
 			in.lastUsed = time.Now()
 			if in.retired && in.users == 0 && in.loaded() && in.err == nil {

@@ -329,7 +329,7 @@ func TestNewCommitNewReplica(t *testing.T) {
 
 func TestConcurrencyCap(t *testing.T) {
 	l := &fakeLauncher{}
-	s, _ := testService(t, l, Config{MaxInFlight: 2})
+	s, _ := testService(t, l, Config{MaxInFlight: 2, MaxQueued: -1})
 	var releases []func()
 	for range 2 {
 		_, release, err := s.acquire(context.Background(), testRepo, sha1, "", time.Minute, true)
@@ -350,6 +350,46 @@ func TestConcurrencyCap(t *testing.T) {
 	}
 	release()
 	releases[1]()
+}
+
+// TestQueueBehindTheCap: past the cap requests wait in line and are served
+// as places free up; a full line, or a wait that runs out, is 429.
+func TestQueueBehindTheCap(t *testing.T) {
+	l := &fakeLauncher{}
+	s, _ := testService(t, l, Config{MaxInFlight: 1, MaxQueued: 1, QueueWait: 300 * time.Millisecond})
+	_, first, err := s.acquire(context.Background(), testRepo, sha1, "", time.Minute, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, release, err := s.acquire(context.Background(), testRepo, sha1, "", time.Minute, true)
+		if err == nil {
+			release()
+		}
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the second is in line now
+	var e *Error
+	if _, _, err := s.acquire(context.Background(), testRepo, sha1, "", time.Minute, true); !errors.As(err, &e) || e.Status != http.StatusTooManyRequests {
+		t.Fatalf("a full line: %v", err)
+	}
+	first()
+	if err := <-got; err != nil {
+		t.Fatalf("the one in line: %v", err)
+	}
+	_, held, err := s.acquire(context.Background(), testRepo, sha1, "", time.Minute, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held()
+	start := time.Now()
+	if _, _, err := s.acquire(context.Background(), testRepo, sha1, "", time.Minute, true); !errors.As(err, &e) || e.Status != http.StatusTooManyRequests {
+		t.Fatalf("a wait that runs out: %v", err)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("answered 429 after %s, before its wait ran out", d)
+	}
 }
 
 func TestLaunchFailure(t *testing.T) {
