@@ -9,53 +9,30 @@
 // HAVEN_SCREENSHOTS.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { signedIn, shot as shotOf } from "./session.mjs";
 
 const base = process.env.HAVEN_URL;
 const user = process.env.HAVEN_USER;
-const password = process.env.HAVEN_PASSWORD;
 const baseModel = process.env.HAVEN_BASE_MODEL;
 const dataset = process.env.HAVEN_DATASET;
-const shots = process.env.HAVEN_SCREENSHOTS;
 const output = baseModel.split("/")[1] + "-finetuned-" + dataset.split("/")[1];
 
 // The first fine-tune builds the training environment (torch, transformers)
 // unless another server of this machine built it already.
 const trainTimeout = 12 * 60 * 1000;
 
-let context, page, profile;
+let page, close;
 
 before(async () => {
-	mkdirSync(shots, { recursive: true });
-	profile = mkdtempSync(join(tmpdir(), "haven-chromium-"));
-	context = await chromium.launchPersistentContext(profile, {
-		executablePath: process.env.HAVEN_CHROMIUM || "/usr/bin/chromium",
-		headless: true,
-		args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync"],
-		viewport: { width: 1280, height: 1000 },
-		baseURL: base,
-	});
-	page = context.pages()[0] || (await context.newPage());
-	page.setDefaultTimeout(20000);
-	page.on("pageerror", (err) => { throw err; });
-	await page.goto("/login");
-	await page.getByLabel("User name").fill(user);
-	await page.getByLabel("Password").fill(password);
-	await page.getByRole("button", { name: "Sign in" }).click();
-	await page.waitForURL(base + "/");
+	({ page, close } = await signedIn({ viewport: { width: 1280, height: 1000 } }));
 });
 
 after(async () => {
-	if (context) await context.close();
-	if (profile) rmSync(profile, { recursive: true, force: true });
+	if (close) await close();
 });
 
 async function shot(name) {
-	await page.screenshot({ path: join(shots, name + ".png"), fullPage: true });
+	await shotOf(page, name);
 }
 
 test("a fine-tune started from the form trains, pushes and is linked everywhere", async () => {
