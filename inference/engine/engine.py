@@ -469,6 +469,23 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             got()
 
+    def _generate(self, it, run, error_event):
+        """Runs run(first step) over a generation's steps. A failure before anything was sent is the
+        request's error (a JSON answer); once a stream has begun, it ends the stream with
+        error_event(message)."""
+        try:
+            return run(next(it))
+        except (BrokenPipeError, ConnectionResetError, InputError, HTTPError):
+            raise
+        except Exception as e:  # noqa: BLE001
+            if not getattr(self, '_streaming', False):
+                raise
+            traceback.print_exc(file=sys.stderr)
+            self._event(error_event(f"generation failed: {type(e).__name__}: {e}"))
+            return 200
+        finally:
+            it.close()
+
     def _tgi(self, body, stream, compat):
         lm = self._backend("generation", "text generation")
         inputs = body.get("inputs")
@@ -479,8 +496,8 @@ class Handler(BaseHTTPRequestHandler):
         ids = lm.gen.encode(inputs)
         gp.max_new_tokens = lm.gen.check_lengths(ids, gp.max_new_tokens)
         it = self._steps(lm, ids, gp)
-        try:
-            first = next(it)
+
+        def run(first):
             if not stream:
                 steps = [first] + list(it)
                 last = steps[-1]
@@ -504,18 +521,8 @@ class Handler(BaseHTTPRequestHandler):
                                          "seed": s.seed if gp.do_sample else None, "input_length": len(ids)}
                 self._event(ev)
             return 200
-        except (BrokenPipeError, ConnectionResetError):
-            raise
-        except (InputError, HTTPError):
-            raise
-        except Exception as e:  # noqa: BLE001
-            if not getattr(self, '_streaming', False):  # nothing sent yet: a JSON error
-                raise
-            traceback.print_exc(file=sys.stderr)
-            self._event({"error": f"generation failed: {type(e).__name__}: {e}", "error_type": "generation"})
-            return 200
-        finally:
-            it.close()
+
+        return self._generate(it, run, lambda msg: {"error": msg, "error_type": "generation"})
 
     def _chat(self, body):
         lm = self._backend("generation", "chat completions")
@@ -529,8 +536,8 @@ class Handler(BaseHTTPRequestHandler):
         created = int(time.time())
         fp = f"haven-engine-{VERSION}"
         it = self._steps(lm, ids, gp)
-        try:
-            first = next(it)
+
+        def run(first):
             if not body.get("stream"):
                 steps = [first] + list(it)
                 last = steps[-1]
@@ -560,17 +567,8 @@ class Handler(BaseHTTPRequestHandler):
                              "usage": _usage(len(ids), last.generated_tokens)})
             self._event(b"[DONE]")
             return 200
-        except (BrokenPipeError, ConnectionResetError, InputError, HTTPError):
-            raise
-        except Exception as e:  # noqa: BLE001
-            if not getattr(self, '_streaming', False):
-                raise
-            traceback.print_exc(file=sys.stderr)
-            self._event({"error": {"message": f"generation failed: {type(e).__name__}: {e}",
-                                   "http_status_code": 500}})
-            return 200
-        finally:
-            it.close()
+
+        return self._generate(it, run, lambda msg: {"error": {"message": msg, "http_status_code": 500}})
 
     def _completions(self, body):
         lm = self._backend("generation", "completions")
@@ -592,8 +590,8 @@ class Handler(BaseHTTPRequestHandler):
         created = int(time.time())
         fp = f"haven-engine-{VERSION}"
         it = self._steps(lm, ids, gp)
-        try:
-            first = next(it)
+
+        def run(first):
             if not body.get("stream"):
                 steps = [first] + list(it)
                 last = steps[-1]
@@ -626,17 +624,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._event(c)
             self._event(b"[DONE]")
             return 200
-        except (BrokenPipeError, ConnectionResetError, InputError, HTTPError):
-            raise
-        except Exception as e:  # noqa: BLE001
-            if not getattr(self, '_streaming', False):
-                raise
-            traceback.print_exc(file=sys.stderr)
-            self._event({"error": {"message": f"generation failed: {type(e).__name__}: {e}",
-                                   "http_status_code": 500}})
-            return 200
-        finally:
-            it.close()
+
+        return self._generate(it, run, lambda msg: {"error": {"message": msg, "http_status_code": 500}})
 
 
 _KIND_NEEDS = {"embedding": "feature-extraction (embedding)", "classifier": "text-classification",
