@@ -12,8 +12,8 @@ import (
 )
 
 // errNotEmbedded explains why backup and restore refuse external stores.
-var errNotEmbedded = errors.New("haven backup and restore cover the embedded defaults (SQLite and large files in the data folder); " +
-	"with PostgreSQL or S3 back up with pg_dump and bucket replication instead, see docs/OPERATIONS.md")
+var errNotEmbedded = errors.New("haven backup and restore cover the embedded defaults (SQLite, git repositories and large files in the data folder); " +
+	"with PostgreSQL, S3 or --repos-dir back up each store with its own tools instead, see docs/OPERATIONS.md")
 
 func backupCmd(opts *options) *cobra.Command {
 	return &cobra.Command{
@@ -24,7 +24,7 @@ func backupCmd(opts *options) *cobra.Command {
 			"and secret.key, with manifest.json (sizes and hashes) written last. Safe to run while the server runs.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.database != "" || opts.blobStore != "" {
+			if opts.database != "" || opts.blobStore != "" || opts.repos() != filepath.Join(opts.data, "repos") {
 				return errNotEmbedded
 			}
 			dest, err := filepath.Abs(args[0])
@@ -55,7 +55,7 @@ func restoreCmd(opts *options) *cobra.Command {
 			"exist or be empty. Start the server on it afterwards; run haven doctor to check it.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.database != "" || opts.blobStore != "" {
+			if opts.database != "" || opts.blobStore != "" || opts.repos() != filepath.Join(opts.data, "repos") {
 				return errNotEmbedded
 			}
 			src, err := filepath.Abs(args[0])
@@ -88,7 +88,7 @@ func doctorCmd(opts *options) *cobra.Command {
 			}
 			defer st.meta.Close()
 			rep, err := backup.Doctor(cmd.Context(), backup.Check{
-				Meta: st.meta, Git: st.git, ReposDir: filepath.Join(opts.data, "repos"), Blobs: st.blobs, CAS: casstore.New(st.blobs),
+				Meta: st.meta, Git: st.git, ReposDir: opts.repos(), Blobs: st.blobs, CAS: casstore.New(st.blobs),
 			})
 			if err != nil {
 				return err

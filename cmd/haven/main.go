@@ -35,6 +35,18 @@ type options struct {
 	data      string
 	database  string
 	blobStore string
+	// reposDir holds the bare git repositories; empty means data/repos.
+	reposDir string
+	// secretKeyFile names the file of the deployment's secret key (serve).
+	secretKeyFile string
+}
+
+// repos is the folder of the git repositories.
+func (o *options) repos() string {
+	if o.reposDir != "" {
+		return o.reposDir
+	}
+	return filepath.Join(o.data, "repos")
 }
 
 func rootCmd() *cobra.Command {
@@ -49,11 +61,15 @@ func rootCmd() *cobra.Command {
 	pf.StringVar(&opts.data, "data", envOr("HAVEN_DATA", "./data"), "data folder (SQLite database, git repositories, large files)")
 	pf.StringVar(&opts.database, "database", os.Getenv("HAVEN_DATABASE"), "metadata database: a postgres:// URL, or empty for SQLite in the data folder")
 	pf.StringVar(&opts.blobStore, "blob-store", os.Getenv("HAVEN_BLOB_STORE"), "large-file store: an s3://KEY:SECRET@host:port/bucket URL, or empty for the data folder")
+	pf.StringVar(&opts.reposDir, "repos-dir", os.Getenv("HAVEN_REPOS_DIR"), "folder of the bare git repositories, shared by every replica (default DATA/repos)")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		// Every path handed on (to workloads above all, which run in
 		// folders of their own) must not depend on where Haven started.
 		abs, err := filepath.Abs(opts.data)
 		opts.data = abs
+		if err == nil && opts.reposDir != "" {
+			opts.reposDir, err = filepath.Abs(opts.reposDir)
+		}
 		return err
 	}
 	root.AddCommand(serveCmd(opts), userCmd(opts), tokenCmd(opts), orgCmd(opts), gcCmd(opts),

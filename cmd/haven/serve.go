@@ -68,6 +68,8 @@ func serveCmd(opts *options) *cobra.Command {
 	addWebhooksFlags(cmd, wh)
 	cmd.Flags().StringVar(&smtpURL, "smtp-url", os.Getenv("HAVEN_SMTP_URL"),
 		"send notifications by email through this server, smtp://user:pass@host:port?from=address (default: on the notifications page only)")
+	cmd.Flags().StringVar(&opts.secretKeyFile, "secret-key-file", os.Getenv("HAVEN_SECRET_KEY_FILE"),
+		"file holding the secret key that signs URLs, tokens and sealed secrets, the same for every replica (default: HAVEN_SECRET_KEY, else DATA/secret.key, made on first start)")
 	cmd.Flags().BoolVar(&metricsPublic, "metrics-public", envBool("HAVEN_METRICS_PUBLIC", false),
 		"serve /metrics to every caller (default: only to callers on this machine, others get 404)")
 	return cmd
@@ -96,7 +98,7 @@ func openStores(ctx context.Context, opts *options) (*stores, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
 	}
-	g, err := gitstore.New(filepath.Join(opts.data, "repos"))
+	g, err := gitstore.New(opts.repos())
 	if err != nil {
 		m.Close()
 		return nil, fmt.Errorf("opening git store: %w", err)
@@ -126,7 +128,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	}
 	defer st.meta.Close()
 	ops := metrics.New(metrics.Config{Store: st.meta, Blobs: st.blobs, Public: metricsPublic, SpacesDomain: spo.domain, ViewerKind: api.JobDatasetUpdated, Logger: log})
-	secret, err := loadSecret(opts.data)
+	secret, err := loadSecret(opts)
 	if err != nil {
 		return err
 	}
@@ -284,12 +286,41 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	return nil
 }
 
-// loadSecret reads the key that signs LFS URLs, creating it on first start.
-// Replicas that share a data folder share the key.
-func loadSecret(data string) ([]byte, error) {
+// minSecretLen is the shortest secret key accepted from configuration: the
+// 64 hex digits of 32 random bytes, or any text at least as long.
+const minSecretLen = 32
+
+// loadSecret returns the deployment's secret key: the file named by
+// --secret-key-file (HAVEN_SECRET_KEY_FILE), else HAVEN_SECRET_KEY, else
+// DATA/secret.key, created on first start. Replicas must share it, so that
+// each accepts the URLs, tokens and sealed values the others made.
+func loadSecret(opts *options) ([]byte, error) {
+	if opts.secretKeyFile != "" {
+		b, err := os.ReadFile(opts.secretKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the secret key: %w", err)
+		}
+		return checkSecret(strings.TrimSpace(string(b)), opts.secretKeyFile)
+	}
+	if v := os.Getenv("HAVEN_SECRET_KEY"); v != "" {
+		return checkSecret(strings.TrimSpace(v), "HAVEN_SECRET_KEY")
+	}
+	return loadSecretFile(opts.data)
+}
+
+func checkSecret(key, from string) ([]byte, error) {
+	if len(key) < minSecretLen {
+		return nil, fmt.Errorf("the secret key in %s is %d characters long; it needs at least %d (openssl rand -hex 32 makes one)",
+			from, len(key), minSecretLen)
+	}
+	return []byte(key), nil
+}
+
+// loadSecretFile reads DATA/secret.key, creating it on first start.
+func loadSecretFile(data string) ([]byte, error) {
 	p := filepath.Join(data, "secret.key")
 	b, err := os.ReadFile(p)
-	if err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+	if err == nil && len(strings.TrimSpace(string(b))) >= minSecretLen {
 		return []byte(strings.TrimSpace(string(b))), nil
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

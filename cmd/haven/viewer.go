@@ -41,7 +41,7 @@ func startViewer(ctx context.Context, opts *options, st *stores, publicURL strin
 	// Asset URLs of private datasets are signed with a key derived from the
 	// deployment's secret, so that every replica accepts the others' URLs
 	// and the LFS signing key is not reused as is for another purpose.
-	secret, err := loadSecret(opts.data)
+	secret, err := loadSecret(opts)
 	if err != nil {
 		return nil, err
 	}
