@@ -16,7 +16,7 @@ const maxConfigSize = 1 << 20
 // training datasets or the models and datasets a Space uses. files are the
 // paths at sha; they and config.json decide the relation to the base
 // models when the card does not name it.
-func (s *Server) repoLinks(repo *haven.Repo, g *gitstore.Repo, sha string, data map[string]any, files []string) lineage.Links {
+func repoLinks(repo *haven.Repo, g *gitstore.Repo, sha string, data map[string]any, files []string) lineage.Links {
 	if data == nil {
 		return lineage.Links{}
 	}

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"html"
 	"net/http"
 	"path"
@@ -12,11 +11,9 @@ import (
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
-	"github.com/havenhub/haven/card"
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/hubhttp"
 	"github.com/havenhub/haven/lfs"
-	"github.com/havenhub/haven/meta"
 )
 
 // repoURL is the web URL of a repository on the public base.
@@ -505,69 +502,13 @@ func (s *Server) refreshRepo(ctx context.Context, repo *haven.Repo) error {
 	mu.(*syncMutex).Lock()
 	defer mu.(*syncMutex).Unlock()
 	defer s.changed(repo)
-
-	g, sha, err := s.openRev(ctx, repo, repo.DefaultBranch())
-	if err != nil {
-		return err
-	}
-	c, err := g.CommitInfo(sha)
-	if err != nil {
-		return err
-	}
-	content := meta.RepoContent{SHA: sha, UpdatedAt: c.Author.When.UTC(), SDK: repo.SDK}
-	var parsed *card.Card
-	if readme, err := g.ReadFile(sha, "README.md"); err == nil {
-		parsed, _ = card.Parse(readme) // nil when it does not parse
-		if cd := parsed; cd != nil && cd.Data != nil {
-			m := cd.Meta(repo.Type)
-			content.CardData = cd.Data
-			content.Tags = m.Tags
-			content.PipelineTag = m.PipelineTag
-			content.LibraryName = m.LibraryName
-			if sdk, ok := cd.Data["sdk"].(string); ok && repo.Type == haven.Space {
-				content.SDK = sdk
-			}
+	var indexers []CardIndexer
+	for _, rt := range s.routes {
+		if ci, ok := rt.(CardIndexer); ok {
+			indexers = append(indexers, ci)
 		}
 	}
-	var files []string
-	evalFiles := map[string][]byte{}
-	if entries, err := g.List(sha, "", true); err == nil {
-		for _, e := range entries {
-			if e.Type != "file" {
-				continue
-			}
-			if isEvalResultsFile(e.Path, e.Size) && len(evalFiles) < 64 {
-				if b, err := g.ReadFile(sha, e.Path); err == nil {
-					evalFiles[e.Path] = b
-				}
-			}
-			files = append(files, e.Path)
-			if p, ok := g.Pointer(e); ok {
-				content.UsedStorage += p.Size
-			} else {
-				content.UsedStorage += e.Size
-			}
-		}
-	}
-	links := s.repoLinks(repo, g, sha, content.CardData, files)
-	content.Tags = append(content.Tags, links.Tags()...)
-	if err := s.meta.UpdateRepoContent(ctx, repo.ID, content); err != nil {
-		return err
-	}
-	s.indexCard(ctx, repo, parsed, evalFiles)
-	if err := s.meta.SetRepoLinks(ctx, repo.ID, links.Edges()); err != nil {
-		return err
-	}
-	// Background work picks this up: the dataset viewer's conversion, a
-	// Space's build.
-	kind := map[haven.RepoType]string{haven.Dataset: JobDatasetUpdated, haven.Space: JobSpaceUpdated}[repo.Type]
-	if kind != "" && (repo.Type != haven.Space || repo.SHA != sha) {
-		payload, _ := json.Marshal(RepoUpdated{RepoID: repo.ID, SHA: sha})
-		if _, err := s.meta.Enqueue(ctx, kind, payload, time.Now()); err != nil {
-			return err
-		}
-	}
-	return nil
+	return Refresher{Meta: s.meta, Git: s.git, Indexers: indexers, Logger: s.log}.Refresh(ctx, repo)
 }
 
 // isEvalResultsFile tells the .eval_results/*.yaml files of a repository,
@@ -575,18 +516,6 @@ func (s *Server) refreshRepo(ctx context.Context, repo *haven.Repo) error {
 func isEvalResultsFile(p string, size int64) bool {
 	dir, name := path.Split(p)
 	return dir == ".eval_results/" && (path.Ext(name) == ".yaml" || path.Ext(name) == ".yml") && size <= 1<<20
-}
-
-// indexCard tells the Routes that index cards about the card of the
-// default branch.
-func (s *Server) indexCard(ctx context.Context, repo *haven.Repo, c *card.Card, files map[string][]byte) {
-	for _, rt := range s.routes {
-		if ci, ok := rt.(CardIndexer); ok {
-			if err := ci.IndexCard(ctx, repo, c, files); err != nil {
-				s.log.Warn("index card", "repo", repo.FullName(), "err", err)
-			}
-		}
-	}
 }
 
 // JobDatasetUpdated is the queue job kind enqueued when the default branch
