@@ -45,6 +45,9 @@ func (s *Server) routeRepoFiles(w http.ResponseWriter, r *http.Request, segs []s
 			redirect(w, r, "/"+t.URLPrefix()+escapeRepoID(moved)+suffixAfter(r.URL.EscapedPath(), strings.Count(t.URLPrefix(), "/")+2))
 			return
 		}
+		if err != nil && s.serveFallback(w, r, RepoRequest{Type: t, Namespace: ns, Name: name, Action: rest[0], Rest: rest[1:]}, err) {
+			return
+		}
 		if err == nil {
 			err = auth.CanDownload(actorOf(r), repo, s.repoURL(repo))
 		}

@@ -47,6 +47,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	}
 	actor, err := s.authenticate(r)
 	if err != nil {
+		if s.fallbackUnknownToken(w, r, segs, err) {
+			return
+		}
 		if isGitRequest(segs) {
 			askForCredentials(w)
 		}
@@ -281,6 +284,9 @@ func (s *Server) routeRepoAPI(w http.ResponseWriter, r *http.Request, t haven.Re
 		} else if ok {
 			repo = moved
 		} else {
+			if s.serveFallback(w, r, RepoRequest{Type: t, Namespace: ns, Name: name, Action: action, Rest: rest}, err) {
+				return
+			}
 			s.writeError(w, r, err)
 			return
 		}

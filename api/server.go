@@ -67,6 +67,10 @@ type Config struct {
 	// /v1 and the Xet hints in resolve, tree, repo info and LFS batch. Files
 	// already stored through Xet stay downloadable when it is off.
 	Xet bool
+
+	// Fallback answers reads of repositories this hub does not have (an
+	// upstream hub's, through a pull-through cache); nil: RepoNotFound.
+	Fallback Fallback
 }
 
 // Routes is a domain package's part of the API, wired in by cmd/haven. The
@@ -155,6 +159,8 @@ type Server struct {
 	cas       *casstore.Store
 	xetOn     bool
 	xetMisses missCache
+
+	fallback Fallback
 }
 
 // New returns a Server. Call Close to flush counters on shutdown.
@@ -184,6 +190,7 @@ func New(cfg Config) (*Server, error) {
 		pulls:    cfg.PullRequests,
 		events:   cfg.Events,
 		audit:    cfg.Audit,
+		fallback: cfg.Fallback,
 	}
 	s.downloads = newDownloadCounter(cfg.Meta, cfg.Logger)
 	return s, nil
