@@ -13,8 +13,9 @@ import (
 // otherwise fetch on every request: repository rows, revision → commit
 // answers, and tree listings. Listings are keyed by commit, so they never go
 // stale; rows and revisions expire after a short TTL and are dropped at once
-// when this server changes the repository. Another replica's change is seen
-// within the TTL.
+// when this server changes the repository. Servers sharing a PostgreSQL
+// database tell each other of their changes (peers.go); the TTL bounds
+// staleness should a message be lost.
 type readCache struct {
 	mu    sync.Mutex
 	repos map[string]repoEntry          // type/ns/name, lower-cased
@@ -180,5 +181,8 @@ func (s *Server) listTree(repo *haven.Repo, g *gitstore.Repo, sha, dir string, r
 }
 
 // changed records that this server changed a repository: its cached row and
-// revisions are dropped.
-func (s *Server) changed(repo *haven.Repo) { s.cache.forget(repo) }
+// revisions are dropped, here and on the servers sharing the database.
+func (s *Server) changed(repo *haven.Repo) {
+	s.cache.forget(repo)
+	s.tellPeers(repoMessage(repo))
+}

@@ -413,5 +413,8 @@ func (s *Server) actorForToken(ctx context.Context, token string) (*auth.Actor, 
 }
 
 // ForgetTokens drops cached identities, e.g. after a token is revoked or a
-// membership changes.
-func (s *Server) ForgetTokens() { s.tokens.Clear() }
+// membership changes, here and on the servers sharing the database.
+func (s *Server) ForgetTokens() {
+	s.tokens.Clear()
+	s.tellPeers("identities")
+}

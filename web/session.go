@@ -24,7 +24,8 @@ const SessionCookie = "haven_session"
 const sessionTTL = 30 * 24 * time.Hour
 
 // sessionCacheTTL bounds how long a resolved session is reused without
-// asking the database; signing out here forgets it at once.
+// asking the database; signing out forgets it at once, here and, through
+// SessionEnded, on the other servers.
 const sessionCacheTTL = 5 * time.Second
 
 // CSRFHeader may carry the public origin on requests from scripts that
@@ -87,6 +88,10 @@ func (h *Handler) sameOrigin(r *http.Request) bool {
 // after a decision on an access request changes what a user may download.
 func (h *Handler) ForgetSessions() { h.sessions.Clear() }
 
+// ForgetSession drops the remembered identity of the session stored under
+// hash, e.g. after it signed out on another server.
+func (h *Handler) ForgetSession(hash string) { h.sessions.Delete(hash) }
+
 func (h *Handler) sessionActor(r *http.Request, hash string) (*auth.Actor, error) {
 	if e, ok := h.sessions.Load(hash); ok && time.Now().Before(e.(sessionEntry).expires) {
 		return e.(sessionEntry).actor, nil
@@ -140,7 +145,13 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	hash := hashSession(c.Value)
 	h.sessions.Delete(hash)
-	return h.meta.DeleteSession(r.Context(), hash)
+	if err := h.meta.DeleteSession(r.Context(), hash); err != nil {
+		return err
+	}
+	if h.SessionEnded != nil {
+		h.SessionEnded(hash)
+	}
+	return nil
 }
 
 // localPath keeps a redirect target on this site: a path, never a URL or a

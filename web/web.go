@@ -46,6 +46,10 @@ type Handler struct {
 	// TokensChanged, when set, is called after a token is revoked, so that
 	// whoever caches token identities (the API) forgets them at once.
 	TokensChanged func()
+	// SessionEnded, when set, is called with the stored hash of a session
+	// that signed out, so that other servers sharing the database forget it
+	// at once.
+	SessionEnded func(hash string)
 	// Spaces, when set, runs the apps of Space repositories: their pages
 	// show the app, its stage, logs and settings. Set it before serving.
 	Spaces SpaceRuntime

@@ -252,6 +252,8 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	}
 	defer jobRuns.Close()
 	pages.TokensChanged = srv.ForgetTokens
+	pages.SessionEnded = srv.SessionEnded
+	go srv.ListenPeers(ctx)
 	pages.Spaces = spaceApps
 	pages.Collections = colls
 	pages.Webhooks = hooks
