@@ -5,6 +5,7 @@
 //	haven token create NAME --role read|write [--name DISPLAY]
 //	haven org create NAME --owner USER
 //	haven backup DIR | haven restore DIR | haven doctor
+//	haven export NS/NAME DIR | haven import DIR [--as NS/NAME]
 //
 // The admin commands work on the same data folder (or database) as a running
 // server.
@@ -73,7 +74,7 @@ func rootCmd() *cobra.Command {
 		return err
 	}
 	root.AddCommand(serveCmd(opts), userCmd(opts), tokenCmd(opts), orgCmd(opts), gcCmd(opts),
-		backupCmd(opts), restoreCmd(opts), doctorCmd(opts))
+		backupCmd(opts), restoreCmd(opts), doctorCmd(opts), exportCmd(opts), importCmd(opts))
 	return root
 }
 
