@@ -63,7 +63,7 @@ func openCache(ctx context.Context, dir string, typ haven.RepoType) (src *source
 	src.cleanup = func() { os.RemoveAll(tmp) }
 	defer func() {
 		if err != nil {
-			src.cleanup()
+			os.RemoveAll(tmp)
 		}
 	}()
 	src.gitDir = filepath.Join(tmp, "repo.git")
