@@ -261,6 +261,22 @@ func TestReplicas(t *testing.T) {
 		}
 	})
 
+	t.Run("SignInLimits", func(t *testing.T) {
+		// Ten failures for one account, spread over both replicas, lock it
+		// on both: the counts are shared.
+		for i := range 10 {
+			base := []string{a.URL, b.URL}[i%2]
+			if status := signInStatus(t, base, a.URL, "bob", "wrong"); status != http.StatusUnauthorized {
+				t.Fatalf("failure %d on %s: %d", i+1, base, status)
+			}
+		}
+		for _, s := range []*server{a, b} {
+			if status := signInStatus(t, s.URL, a.URL, "bob", "pw-bob-e2e-secret"); status != http.StatusTooManyRequests {
+				t.Errorf("bob's right password on %s after ten failures: %d, want 429", s.URL, status)
+			}
+		}
+	})
+
 	t.Run("QueueOnce", func(t *testing.T) {
 		onA.t = t
 		// A webhook delivery is a queued task; both replicas run delivery
@@ -382,4 +398,15 @@ func (c *cookieClient) whoami(base string) string {
 		return ""
 	}
 	return out.Name
+}
+
+// signInStatus submits the sign-in form on base and returns the status.
+func signInStatus(t *testing.T, base, origin, user, password string) int {
+	t.Helper()
+	form := url.Values{"username": {user}, "password": {password}}
+	req, _ := http.NewRequest("POST", base+"/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", origin)
+	c := &cookieClient{t: t}
+	return c.send(req).StatusCode
 }

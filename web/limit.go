@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/havenhub/haven/hubhttp"
+	"github.com/havenhub/haven/meta"
 )
 
 // Sign-in limits: failed attempts allowed per account and per client
@@ -23,63 +25,53 @@ const (
 
 // failLimiter counts failures per key in a window that starts with the
 // first failure; once a key has max failures it is refused until its
-// window ends.
+// window ends. Counts live in the database (meta.Store.FailSignIn), so
+// that every server sharing it enforces the same limits, and they outlast
+// restarts.
 type failLimiter struct {
+	store  *meta.Store
+	prefix string // keeps the account and address counts apart
 	max    int
 	window time.Duration
 
 	mu    sync.Mutex
-	m     map[string]*failCount
 	swept time.Time
 }
 
-type failCount struct {
-	n     int
-	reset time.Time
-}
-
-func newFailLimiter(max int, window time.Duration) *failLimiter {
-	return &failLimiter{max: max, window: window, m: map[string]*failCount{}}
+func newFailLimiter(store *meta.Store, prefix string, max int, window time.Duration) *failLimiter {
+	return &failLimiter{store: store, prefix: prefix, max: max, window: window}
 }
 
 // wait returns how long key is still refused, or 0.
-func (l *failLimiter) wait(key string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c := l.m[key]
-	if c == nil || !now.Before(c.reset) || c.n < l.max {
-		return 0
+func (l *failLimiter) wait(ctx context.Context, key string, now time.Time) (time.Duration, error) {
+	n, reset, err := l.store.SignInFailures(ctx, l.prefix+key, now)
+	if err != nil || n < l.max {
+		return 0, err
 	}
-	return c.reset.Sub(now)
+	return reset.Sub(now), nil
 }
 
 // fail counts one failure of key.
-func (l *failLimiter) fail(key string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	// Expired counts are dropped now and then, so the map holds only the
+func (l *failLimiter) fail(ctx context.Context, key string, now time.Time) error {
+	// Ended counts are dropped now and then, so the table holds only the
 	// keys that failed within the last window.
-	if now.Sub(l.swept) > limiterSweepEvery {
-		for k, c := range l.m {
-			if !now.Before(c.reset) {
-				delete(l.m, k)
-			}
-		}
+	l.mu.Lock()
+	sweep := now.Sub(l.swept) > limiterSweepEvery
+	if sweep {
 		l.swept = now
 	}
-	c := l.m[key]
-	if c == nil || !now.Before(c.reset) {
-		c = &failCount{reset: now.Add(l.window)}
-		l.m[key] = c
+	l.mu.Unlock()
+	if sweep {
+		if err := l.store.DeleteEndedSignInFailures(ctx, now); err != nil {
+			return err
+		}
 	}
-	c.n++
+	return l.store.FailSignIn(ctx, l.prefix+key, now, l.window)
 }
 
 // clear forgets key's failures.
-func (l *failLimiter) clear(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.m, key)
+func (l *failLimiter) clear(ctx context.Context, key string) error {
+	return l.store.ClearSignIn(ctx, l.prefix+key)
 }
 
 // signInLimits are the two limiters of the sign-in form.
@@ -87,10 +79,10 @@ type signInLimits struct {
 	account, address *failLimiter
 }
 
-func newSignInLimits() signInLimits {
+func newSignInLimits(store *meta.Store) signInLimits {
 	return signInLimits{
-		account: newFailLimiter(signInPerAccount, signInWindow),
-		address: newFailLimiter(signInPerAddress, signInWindow),
+		account: newFailLimiter(store, "account:", signInPerAccount, signInWindow),
+		address: newFailLimiter(store, "address:", signInPerAddress, signInWindow),
 	}
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -193,8 +194,18 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	password := r.PostFormValue("password")
 	// Limits are checked before the password, so that a refused attempt
 	// costs no hashing and tells nothing about the password.
-	now, addr, account := time.Now(), clientAddress(r), strings.ToLower(d.Username)
-	if wait := max(h.signIns.address.wait(addr, now), h.signIns.account.wait(account, now)); wait > 0 {
+	ctx, now, addr, account := r.Context(), time.Now(), clientAddress(r), strings.ToLower(d.Username)
+	addrWait, err := h.signIns.address.wait(ctx, addr, now)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	accountWait, err := h.signIns.account.wait(ctx, account, now)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if wait := max(addrWait, accountWait); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		d.Error = "Too many failed sign-ins for this account or from your address. Try again in " + retryText(wait) + "."
 		h.render(w, r, http.StatusTooManyRequests, "login", "Sign in", d)
@@ -213,14 +224,14 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
 		// A name without an account counts against the address only, which
 		// bounds the account limiter by the number of users.
-		h.signIns.address.fail(addr, now)
+		h.countFailure(ctx, h.signIns.address, addr, now)
 		d.Error = "Wrong user name or password."
 		h.render(w, r, http.StatusUnauthorized, "login", "Sign in", d)
 		return
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
-		h.signIns.address.fail(addr, now)
-		h.signIns.account.fail(account, now)
+		h.countFailure(ctx, h.signIns.address, addr, now)
+		h.countFailure(ctx, h.signIns.account, account, now)
 		h.record(r, &auth.Actor{}, haven.AuditEntry{Action: haven.AuditSignInFailed, Namespace: user.Name,
 			TargetType: haven.AuditTargetUser, Target: user.Name, Details: map[string]any{"method": "password"}})
 		d.Error = "Wrong user name or password."
@@ -229,7 +240,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	// The owner got in: their account's count starts again. The address
 	// keeps its count, or one valid account would reset it for the rest.
-	h.signIns.account.clear(account)
+	if err := h.signIns.account.clear(ctx, account); err != nil {
+		h.log.Warn("clearing failed sign-ins", "account", account, "err", err)
+	}
 	if err := h.startSession(w, r, user); err != nil {
 		h.fail(w, r, err)
 		return
@@ -304,4 +317,12 @@ func (h *Handler) password(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Done = "Your password was changed; other sign-ins were ended."
 	h.render(w, r, http.StatusOK, "password", "Password", d)
+}
+
+// countFailure counts a failed sign-in. A count that cannot be stored is
+// logged: the visitor was refused either way.
+func (h *Handler) countFailure(ctx context.Context, l *failLimiter, key string, now time.Time) {
+	if err := l.fail(ctx, key, now); err != nil {
+		h.log.Warn("counting a failed sign-in", "err", err)
+	}
 }

@@ -108,7 +108,7 @@ func New(cfg Config) (*Handler, error) {
 		log:     cfg.Logger,
 		pages:   pages,
 		viewer:  !cfg.NoViewer,
-		signIns: newSignInLimits(),
+		signIns: newSignInLimits(cfg.Meta),
 		audit:   cfg.Audit,
 	}
 	return h, nil
