@@ -322,6 +322,9 @@ func openExport(ctx context.Context, dir string) (*source, error) {
 // openGit reads a git repository: its refs in the Hub's namespaces and,
 // for a clone, the branches of origin it has no local branch for.
 func openGit(ctx context.Context, gitDir string, bare bool) (*source, error) {
+	if exists(filepath.Join(gitDir, "shallow")) {
+		return nil, fmt.Errorf("%s is a shallow clone, without all of its history: run git fetch --unshallow first", gitDir)
+	}
 	refs, err := listRefs(ctx, gitDir, importRefs...)
 	if err != nil {
 		return nil, err

@@ -527,3 +527,41 @@ func TestPortableImportCache(t *testing.T) {
 		}
 	})
 }
+
+func TestPortableImportBareRepository(t *testing.T) {
+	ctx := context.Background()
+	bare := filepath.Join(t.TempDir(), "old.git")
+	gitOut(t, "", "init", "-q", "--bare", "-b", "master", bare)
+	work := t.TempDir()
+	gitOut(t, work, "init", "-q", "-b", "master")
+	os.WriteFile(filepath.Join(work, "a.txt"), []byte("a\n"), 0o644)
+	gitOut(t, work, "add", ".")
+	gitOut(t, work, "-c", "user.name=A", "-c", "user.email=a@example.test", "commit", "-q", "-m", "one")
+	gitOut(t, work, "push", "-q", bare, "master", "HEAD:refs/pr/3")
+	head := strings.TrimSpace(gitOut(t, work, "rev-parse", "HEAD"))
+
+	b := newHub(t, "alice")
+	res, err := Import(ctx, b.st, ImportOptions{Dir: bare, ID: haven.RepoID{Namespace: "alice", Name: "old"}, Type: haven.Space, Private: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res.Repo; r.DefaultBranch() != "master" || r.Type != haven.Space || !r.Private || res.Refs != 2 {
+		t.Errorf("result %+v, repo %+v", res, r)
+	}
+	g, err := b.Git.Open(ctx, haven.Space, haven.RepoID{Namespace: "alice", Name: "old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if branch, err := g.DefaultBranch(); err != nil || branch != "master" {
+		t.Errorf("HEAD names %q, %v", branch, err)
+	}
+	if got, err := g.Resolve("refs/pr/3"); err != nil || got != head {
+		t.Errorf("refs/pr/3 = %s, %v", got, err)
+	}
+
+	shallow := filepath.Join(t.TempDir(), "shallow")
+	gitOut(t, "", "clone", "-q", "--depth=1", "file://"+bare, shallow)
+	if _, err := Import(ctx, b.st, ImportOptions{Dir: shallow, ID: haven.RepoID{Namespace: "alice", Name: "shallow"}}); err == nil || !strings.Contains(err.Error(), "shallow") {
+		t.Errorf("import of a shallow clone: %v", err)
+	}
+}

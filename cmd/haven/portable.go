@@ -105,7 +105,7 @@ func importCmd(opts *options) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&typ, "type", "model", "repository type: model, dataset or space (default: what DIR says, else model)")
+	cmd.Flags().StringVar(&typ, "type", "", "repository type: model, dataset or space (default: what DIR says, else model)")
 	cmd.Flags().StringVar(&as, "as", "", "NAMESPACE/NAME of the new repository (default: what DIR says)")
 	cmd.Flags().BoolVar(&private, "private", false, "make the repository private")
 	return cmd
