@@ -261,6 +261,43 @@ func TestReplicas(t *testing.T) {
 		}
 	})
 
+	t.Run("SharedSearchIndex", func(t *testing.T) {
+		onA.t, onB.t = t, t
+		// The replica that converts the dataset builds its search index
+		// and stores it; the other downloads it instead of building it.
+		onA.createRepo("dataset", "alice", "reviews", false)
+		onA.commit("datasets", "alice/reviews", "main", "data",
+			commitLine{Key: "file", Value: map[string]any{"path": "data.csv", "encoding": "base64",
+				"content": b64([]byte("text,label\nbananas are yellow,1\ncherries are red,0\nlemons are sour,1\n"))}})
+		const built, downloaded = "viewer search index built", "viewer search index downloaded"
+		deadline := time.Now().Add(90 * time.Second)
+		for strings.Count(a.log.String()+b.log.String(), built) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("no replica built the search index within 90 s")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		for _, api := range []*api{onA, onB} {
+			var out struct {
+				Rows []struct {
+					Row map[string]any `json:"row"`
+				} `json:"rows"`
+			}
+			api.json("GET", "/datasets-server/search?dataset=alice/reviews&config=default&split=train&query=yellow&offset=0&length=10",
+				nil, http.StatusOK, &out)
+			if len(out.Rows) != 1 || out.Rows[0].Row["text"] != "bananas are yellow" {
+				t.Errorf("search on %s: %+v", api.base, out.Rows)
+			}
+		}
+		logs := a.log.String() + b.log.String()
+		if n := strings.Count(logs, built); n != 1 {
+			t.Errorf("the search index was built %d times", n)
+		}
+		if n := strings.Count(logs, downloaded); n != 1 {
+			t.Errorf("the search index was downloaded %d times, want 1", n)
+		}
+	})
+
 	t.Run("SignInLimits", func(t *testing.T) {
 		// Ten failures for one account, spread over both replicas, lock it
 		// on both: the counts are shared.

@@ -4,13 +4,16 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/viewer"
 	"github.com/havenhub/haven/viewer/duck"
 	"github.com/havenhub/haven/viewer/fts"
@@ -25,7 +28,8 @@ const indexWait = 20 * time.Second
 const indexExt = ".v3.fts"
 
 // indexes builds the search index of a split on first use, once, and keeps
-// the open ones.
+// the open ones. Built indexes are shared through the blob store, so that
+// the servers of one deployment build each only once.
 type indexes struct {
 	dir string
 	s   *Server
@@ -42,9 +46,23 @@ func newIndexes(dir string, s *Server) *indexes {
 }
 
 func (ix *indexes) path(st *viewer.State, c *viewer.Config, sp *viewer.Split) string {
-	h := sha1.Sum([]byte(c.Name + "\x00" + sp.Name))
-	return filepath.Join(ix.dir, fmt.Sprint(st.RepoID), st.SHA, hex.EncodeToString(h[:8])+indexExt)
+	return filepath.Join(ix.dir, fmt.Sprint(st.RepoID), st.SHA, indexName(c, sp))
 }
+
+// indexName names a split's index file, locally and in the blob store.
+func indexName(c *viewer.Config, sp *viewer.Split) string {
+	h := sha1.Sum([]byte(c.Name + "\x00" + sp.Name))
+	return hex.EncodeToString(h[:8]) + indexExt
+}
+
+// indexKey is where a split's index is shared in the blob store, so that
+// the servers of one deployment build it once: the first to need it builds
+// and stores it, the others download it.
+func indexKey(st *viewer.State, c *viewer.Config, sp *viewer.Split) string {
+	return indexRepoPrefix(st.RepoID) + strings.ToLower(st.SHA) + "/" + indexName(c, sp)
+}
+
+func indexRepoPrefix(repoID int64) string { return fmt.Sprintf("viewer/index/%d/", repoID) }
 
 // ensure starts building the index unless it exists or is being built, and
 // returns a channel closed when it is ready.
@@ -64,7 +82,7 @@ func (ix *indexes) ensure(st *viewer.State, c *viewer.Config, sp *viewer.Split) 
 	ix.prune(st.RepoID, st.SHA)
 	go func() {
 		defer close(ch)
-		err := ix.build(p, st.Language, c, sp)
+		err := ix.fetchOrBuild(p, st, c, sp)
 		ix.mu.Lock()
 		if err != nil {
 			ix.s.cfg.Logger.Warn("viewer search index", "dataset", st.Dataset, "config", c.Name, "split", sp.Name, "err", err)
@@ -117,6 +135,101 @@ func (ix *indexes) prune(repoID int64, sha string) {
 				drop(fp)
 			}
 		}
+	}
+}
+
+// fetchOrBuild puts the split's index at p: a copy of the one in the blob
+// store, or, when there is none, one built here and then stored for the
+// other servers. Failing to store it only costs them a build of their own.
+func (ix *indexes) fetchOrBuild(p string, st *viewer.State, c *viewer.Config, sp *viewer.Split) error {
+	ctx := context.Background()
+	key := indexKey(st, c, sp)
+	blobs := ix.s.cfg.Blobs
+	if blobs == nil {
+		return ix.build(p, st.Language, c, sp)
+	}
+	log := ix.s.cfg.Logger.With("dataset", st.Dataset, "config", c.Name, "split", sp.Name)
+	switch err := ix.fetch(ctx, key, p); {
+	case err == nil:
+		log.Info("viewer search index downloaded")
+		return nil
+	case !errors.Is(err, blob.ErrNotFound):
+		log.Warn("viewer search index: download failed, building it here", "key", key, "err", err)
+	}
+	start := time.Now()
+	if err := ix.build(p, st.Language, c, sp); err != nil {
+		return err
+	}
+	log.Info("viewer search index built", "duration", time.Since(start).Round(time.Millisecond))
+	if err := ix.store(ctx, key, p); err != nil {
+		log.Warn("viewer search index: storing it for other servers", "key", key, "err", err)
+		return nil
+	}
+	ix.pruneShared(ctx, st.RepoID, st.SHA)
+	return nil
+}
+
+// fetch copies the index stored under key to p; the file appears only
+// when complete.
+func (ix *indexes) fetch(ctx context.Context, key, p string) error {
+	rc, _, err := ix.s.cfg.Blobs.Open(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	tmp := p + ".download"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, rc)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// store uploads the index at p under key.
+func (ix *indexes) store(ctx context.Context, key, p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return ix.s.cfg.Blobs.Put(ctx, key, f, fi.Size())
+}
+
+// pruneShared removes the stored indexes of the dataset's other revisions,
+// as prune does locally: only the current revision's are queried.
+func (ix *indexes) pruneShared(ctx context.Context, repoID int64, sha string) {
+	prefix := indexRepoPrefix(repoID)
+	var old []string
+	err := ix.s.cfg.Blobs.List(ctx, prefix, func(i blob.Info) error {
+		if rev, _, _ := strings.Cut(strings.TrimPrefix(i.Key, prefix), "/"); rev != strings.ToLower(sha) {
+			old = append(old, i.Key)
+		}
+		return nil
+	})
+	for _, k := range old {
+		if derr := ix.s.cfg.Blobs.Delete(ctx, k); derr != nil && !errors.Is(derr, blob.ErrNotFound) {
+			err = derr
+		}
+	}
+	if err != nil {
+		ix.s.cfg.Logger.Warn("viewer search index: removing older revisions' indexes", "prefix", prefix, "err", err)
 	}
 }
 
