@@ -51,3 +51,13 @@ type RefUpdate struct {
 type EventSink interface {
 	RepoEvent(ctx context.Context, ev *RepoEvent)
 }
+
+// EventSinks tells each of its sinks, in order.
+type EventSinks []EventSink
+
+// RepoEvent tells every sink of the list.
+func (l EventSinks) RepoEvent(ctx context.Context, ev *RepoEvent) {
+	for _, s := range l {
+		s.RepoEvent(ctx, ev)
+	}
+}

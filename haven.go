@@ -111,6 +111,10 @@ type Repo struct {
 	Likes             int64
 	TrendingScore     int64
 	DefaultBranchName string
+
+	// MirrorOf is the page URL of the repository this one mirrors, "" when
+	// it is not a mirror. A mirror's content only changes through its syncs.
+	MirrorOf string
 }
 
 // RepoID returns the repository's "namespace/name".

@@ -86,3 +86,19 @@ func (s *Server) RepoChanged(ctx context.Context, repo *haven.Repo) {
 		s.log.Error("refreshing repository metadata", "repo", repo.FullName(), "err", err)
 	}
 }
+
+// MoveRefs runs change, which moves refs of repo outside this server's
+// handlers (a mirror's sync), then does what follows a push: caches
+// dropped, metadata refreshed, webhooks told of every ref that moved.
+func (s *Server) MoveRefs(ctx context.Context, repo *haven.Repo, change func() error) error {
+	before := s.refHeads(ctx, repo)
+	if before == nil {
+		before = map[string]string{}
+	}
+	if err := change(); err != nil {
+		return err
+	}
+	s.RepoChanged(ctx, repo)
+	s.tellRefs(ctx, repo, before)
+	return nil
+}

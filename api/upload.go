@@ -24,7 +24,7 @@ const regularFileMax = 10 << 20
 // request, that the caller may open discussions on the repository.
 func canWriteOrPropose(a *auth.Actor, repo *haven.Repo, createPR bool) error {
 	if createPR && !a.Anonymous() {
-		return auth.CanDiscuss(a, auth.Discuss, repo, "")
+		return auth.CanPropose(a, repo)
 	}
 	return auth.Can(a, auth.Write, repo)
 }

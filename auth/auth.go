@@ -110,6 +110,27 @@ func Can(a *Actor, act Action, repo *haven.Repo) error {
 	if !a.tokenAllows(haven.PermRepoWrite, repo) {
 		return errMissingPermission(haven.PermRepoWrite, fmt.Sprintf("the %s repository %s", repo.Type, repo.FullName()))
 	}
+	if act == Write && repo.MirrorOf != "" {
+		return errReadOnlyMirror(repo)
+	}
+	return nil
+}
+
+// errReadOnlyMirror refuses changes to a mirror's content, which follows
+// its source: a local change would be undone, or block, at the next sync.
+func errReadOnlyMirror(repo *haven.Repo) error {
+	return haven.Errorf(haven.EForbidden, "%s is a read-only mirror of %s: change the source instead, or stop mirroring it", repo.FullName(), repo.MirrorOf)
+}
+
+// CanPropose reports whether the actor may open a pull request on repo:
+// whoever may take part in its discussions, unless it is a mirror.
+func CanPropose(a *Actor, repo *haven.Repo) error {
+	if err := CanDiscuss(a, Discuss, repo, ""); err != nil {
+		return err
+	}
+	if repo.MirrorOf != "" {
+		return errReadOnlyMirror(repo)
+	}
 	return nil
 }
 

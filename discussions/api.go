@@ -144,6 +144,12 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, repo *hav
 		s.writeError(w, r, err)
 		return
 	}
+	if req.PullRequest {
+		if err := auth.CanPropose(a, repo); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
 	title, err := checkTitle(req.Title)
 	if err == nil {
 		err = checkComment(req.Description, true)

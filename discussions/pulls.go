@@ -73,6 +73,10 @@ func (s *Service) Open(ctx context.Context, repo *haven.Repo, a *auth.Actor, tit
 // writers commit to refs/pr/num (api.PullRequests). A ref with no recorded
 // pull request is for writers only.
 func (s *Service) CanCommit(ctx context.Context, repo *haven.Repo, a *auth.Actor, num int) error {
+	if repo.MirrorOf != "" {
+		// A mirror's pull request refs follow its source.
+		return auth.Can(a, auth.Write, repo)
+	}
 	d, err := s.cfg.Meta.Discussion(ctx, repo.ID, num)
 	if err != nil {
 		if haven.IsCode(err, haven.ENotFound) {

@@ -64,7 +64,7 @@ var sortOrders = map[string]string{
 
 const repoColumns = `r.id, r.type, r.namespace, r.name, r.private, r.gated, r.created_at, r.updated_at,
 	r.sha, r.card_data, r.tags, r.pipeline_tag, r.library_name, r.sdk, r.used_storage, r.default_branch,
-	r.downloads, r.downloads_all_time, r.likes, r.trending_score`
+	r.downloads, r.downloads_all_time, r.likes, r.trending_score, r.mirror_of`
 
 func scanRepo(row scanner, extra ...any) (*haven.Repo, error) {
 	var (
@@ -73,7 +73,7 @@ func scanRepo(row scanner, extra ...any) (*haven.Repo, error) {
 	)
 	dest := append([]any{&r.ID, &r.Type, &r.Namespace, &r.Name, &r.Private, &r.Gated, &r.CreatedAt, &r.UpdatedAt,
 		&r.SHA, &cardData, &tags, &r.PipelineTag, &r.LibraryName, &r.SDK, &r.UsedStorage, &r.DefaultBranchName,
-		&r.Downloads, &r.DownloadsAllTime, &r.Likes, &r.TrendingScore}, extra...)
+		&r.Downloads, &r.DownloadsAllTime, &r.Likes, &r.TrendingScore, &r.MirrorOf}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -213,11 +213,11 @@ func (s *Store) CreateRepo(ctx context.Context, r *haven.Repo) error {
 			return err
 		}
 		err := c.queryRow(ctx, `INSERT INTO repos (type, namespace, name, ns_key, name_key, full_key, private, gated,
-			created_at, updated_at, sha, card_data, tags, pipeline_tag, library_name, sdk, used_storage, default_branch)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			created_at, updated_at, sha, card_data, tags, pipeline_tag, library_name, sdk, used_storage, default_branch, mirror_of)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			string(t), r.Namespace, r.Name, key.ns, key.name, key.full(), r.Private, r.Gated,
 			created, updated, r.SHA, cardData, encodeTags(tags), r.PipelineTag, r.LibraryName, r.SDK, r.UsedStorage,
-			r.DefaultBranchName).Scan(&id)
+			r.DefaultBranchName, r.MirrorOf).Scan(&id)
 		if isUniqueViolation(err) {
 			return haven.Errorf(haven.EConflict, "You already created this %s repo: %s", t, r.FullName())
 		}

@@ -36,6 +36,10 @@ type repoView struct {
 	// SettingsTab shows the Settings tab: to administrators, and to writers
 	// of a Space, who may change how it runs.
 	SettingsTab bool
+	// Mirror is the source a pull mirror follows; PushMirrors, for
+	// administrators, where the repository is published.
+	Mirror      *mirrorView
+	PushMirrors []mirrorView
 
 	// The branch and tag switcher links to SwitchBase + rev + SwitchPath.
 	SwitchBase, SwitchPath string
@@ -208,6 +212,9 @@ func (h *Handler) view(ctx context.Context, r *http.Request, repo *haven.Repo, t
 		return nil, err
 	}
 	v.SettingsTab = v.CanAdmin || (v.Space != nil && v.CanWrite)
+	if err := h.mirrorsOf(ctx, v); err != nil {
+		return nil, err
+	}
 	g, err := h.git.Open(ctx, repo.Type, repo.RepoID())
 	if err != nil {
 		return nil, err
@@ -842,4 +849,32 @@ func (h *Handler) edit(w http.ResponseWriter, r *http.Request, repo *haven.Repo,
 		d.Content = string(b)
 	}
 	h.render(w, r, http.StatusOK, "edit", "Edit "+file, d)
+}
+
+// mirrorView is a mirror as the repository's pages show it.
+type mirrorView struct {
+	URL           string
+	LastSuccessAt time.Time
+	LastError     string
+}
+
+// mirrorsOf fills the mirror lines of the repository head: the source of a
+// pull mirror for everyone, push mirrors for administrators.
+func (h *Handler) mirrorsOf(ctx context.Context, v *repoView) error {
+	if v.Repo.MirrorOf == "" && !v.CanAdmin {
+		return nil
+	}
+	list, err := h.meta.MirrorsOfRepo(ctx, v.Repo.ID)
+	if err != nil {
+		return err
+	}
+	for _, m := range list {
+		mv := mirrorView{URL: m.RemoteURL(), LastSuccessAt: m.LastSuccessAt, LastError: m.LastError}
+		if m.Direction == haven.MirrorPull {
+			v.Mirror = &mv
+		} else if v.CanAdmin {
+			v.PushMirrors = append(v.PushMirrors, mv)
+		}
+	}
+	return nil
 }

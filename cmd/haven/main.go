@@ -6,6 +6,8 @@
 //	haven org create NAME --owner USER
 //	haven backup DIR | haven restore DIR | haven doctor
 //	haven export NS/NAME DIR | haven import DIR [--as NS/NAME]
+//	haven mirror add SRC_URL/NS/NAME [--as NS/NAME] [--interval 1h] | haven mirror add NS/NAME --push-to URL/NS/NAME
+//	haven mirror sync NS/NAME | haven mirror list | haven mirror remove ID
 //
 // The admin commands work on the same data folder (or database) as a running
 // server.
@@ -74,7 +76,7 @@ func rootCmd() *cobra.Command {
 		return err
 	}
 	root.AddCommand(serveCmd(opts), userCmd(opts), tokenCmd(opts), orgCmd(opts), gcCmd(opts),
-		backupCmd(opts), restoreCmd(opts), doctorCmd(opts), exportCmd(opts), importCmd(opts))
+		backupCmd(opts), restoreCmd(opts), doctorCmd(opts), exportCmd(opts), importCmd(opts), mirrorCmd(opts))
 	return root
 }
 

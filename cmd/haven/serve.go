@@ -48,6 +48,8 @@ func serveCmd(opts *options) *cobra.Command {
 	inf := &inferenceOptions{}
 	var smtpURL string
 	var metricsPublic bool
+	up := &upstreamOptions{}
+	mo := &mirrorOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the hub: HTTP API, git, LFS",
@@ -55,7 +57,7 @@ func serveCmd(opts *options) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, opts, addr, publicURL, storage, sp, od, wh, jo, inf, smtpURL, metricsPublic)
+			return serve(ctx, opts, addr, publicURL, storage, sp, od, wh, jo, inf, smtpURL, metricsPublic, up, mo)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("HAVEN_ADDR", "127.0.0.1:8080"), "address to listen on")
@@ -66,6 +68,8 @@ func serveCmd(opts *options) *cobra.Command {
 	addInferenceFlags(cmd, inf)
 	addOIDCFlags(cmd, od)
 	addWebhooksFlags(cmd, wh)
+	addUpstreamFlags(cmd, up)
+	addMirrorFlags(cmd, mo)
 	cmd.Flags().StringVar(&smtpURL, "smtp-url", os.Getenv("HAVEN_SMTP_URL"),
 		"send notifications by email through this server, smtp://user:pass@host:port?from=address (default: on the notifications page only)")
 	cmd.Flags().StringVar(&opts.secretKeyFile, "secret-key-file", os.Getenv("HAVEN_SECRET_KEY_FILE"),
@@ -120,7 +124,7 @@ func openStores(ctx context.Context, opts *options) (*stores, error) {
 	return &stores{meta: m, git: g, blobs: b}, nil
 }
 
-func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions, wh *webhooksOptions, jo *jobsOptions, inf *inferenceOptions, smtpURL string, metricsPublic bool) error {
+func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions, wh *webhooksOptions, jo *jobsOptions, inf *inferenceOptions, smtpURL string, metricsPublic bool, up *upstreamOptions, mo *mirrorOptions) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	st, err := openStores(ctx, opts)
 	if err != nil {
@@ -199,6 +203,10 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	}
 	hooks := startWebhooks(wh, st.meta, publicURL, auditLog, jobRuns, log)
 	defer hooks.Close()
+	mirrors, err := newMirrors(st, secret, mo, func() *api.Server { return srv }, log)
+	if err != nil {
+		return err
+	}
 	discs := discussions.New(discussions.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Render: web.RenderComment, Logger: log, Events: hooks, Audit: auditLog, Notify: notes,
 		Changed: func(ctx context.Context, repo *haven.Repo) { srv.RepoChanged(ctx, repo) }})
 	tunes, err := newFinetune(st, jobRuns, gpus, opts.data, publicURL, log)
@@ -216,6 +224,10 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	if err != nil {
 		return err
 	}
+	fallback, err := newUpstream(ctx, up, st.blobs, publicURL, log)
+	if err != nil {
+		return err
+	}
 	srv, err = api.New(api.Config{
 		Web:          models.Handler(bk.Files(pages)),
 		Sessions:     pages,
@@ -229,10 +241,11 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Xet:          storage.xet,
 		Spaces:       spaceApps,
 		Inference:    models,
-		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk, jobRuns, tunes, models, eps, evalsSvc},
+		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk, jobRuns, tunes, models, eps, evalsSvc, mirrors},
 		PullRequests: discs,
-		Events:       hooks,
+		Events:       haven.EventSinks{hooks, mirrors},
 		Audit:        auditLog,
+		Fallback:     fallback,
 	})
 	if err != nil {
 		return err
@@ -246,6 +259,8 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		return err
 	}
 	defer eps.Close()
+	mirrors.Start()
+	defer mirrors.Close()
 	jobRuns.TokensChanged(srv.ForgetTokens)
 	if err := jobRuns.Start(); err != nil {
 		return err
