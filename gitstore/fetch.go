@@ -236,4 +236,3 @@ func readPointers(ctx context.Context, gitDir, ids string) ([]lfs.Pointer, error
 	}
 	return out, nil
 }
-

@@ -151,7 +151,7 @@ func (s *Service) storeObjects(ctx context.Context, m *haven.Mirror, h *hub, poi
 			return 0, err
 		}
 		if !ok {
-			missing = append(missing, lfs.ObjectSpec{OID: ptr.OID, Size: ptr.Size})
+			missing = append(missing, lfs.ObjectSpec(ptr))
 			total += ptr.Size
 		}
 	}

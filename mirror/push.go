@@ -67,7 +67,9 @@ func (s *Service) push(ctx context.Context, m *haven.Mirror, repo *haven.Repo, h
 	}
 	branches := refs.Branches
 	// The default branch first: other branches start from it remotely.
-	sort.SliceStable(branches, func(i, j int) bool { return branches[i].Name == repo.DefaultBranch() && branches[j].Name != repo.DefaultBranch() })
+	sort.SliceStable(branches, func(i, j int) bool {
+		return branches[i].Name == repo.DefaultBranch() && branches[j].Name != repo.DefaultBranch()
+	})
 	for _, b := range branches {
 		if prev.Branches[b.Name].Local == b.Target {
 			continue
