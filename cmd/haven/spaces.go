@@ -14,16 +14,18 @@ import (
 
 // spacesOptions are the flags of the Spaces runtime.
 type spacesOptions struct {
-	runner string // "process" (default), "oci" or "none"
+	runner string // "process" (default), "oci", "kubernetes" or "none"
 	engine string // the container engine of the oci runner; "" finds one
 	domain string // serve apps at {subdomain}.{domain}
 	envs   string // the process runner's Python environments, if shared
+	kube   kubeOptions
 }
 
 func addSpacesFlags(cmd *cobra.Command, o *spacesOptions) {
-	cmd.Flags().StringVar(&o.runner, "runner", envOr("HAVEN_RUNNER", "process"), "how Spaces run: process (local processes), oci (containers, through podman or docker) or none (static Spaces only)")
+	cmd.Flags().StringVar(&o.runner, "runner", envOr("HAVEN_RUNNER", "process"), "how Spaces run: process (local processes), oci (containers, through podman or docker), kubernetes (pods on a cluster) or none (static Spaces only)")
 	cmd.Flags().StringVar(&o.engine, "oci-engine", os.Getenv("HAVEN_OCI_ENGINE"), "the container engine of --runner oci: a path or command name (default: podman, else docker)")
 	cmd.Flags().StringVar(&o.envs, "runner-envs", os.Getenv("HAVEN_RUNNER_ENVS"), "keep the Python environments of Spaces and jobs in this folder, which Havens on one machine may share (default: under the data folder)")
+	addKubeFlags(cmd, &o.kube)
 	cmd.Flags().StringVar(&o.domain, "spaces-domain", os.Getenv("HAVEN_SPACES_DOMAIN"), "serve each Space's app at {owner}-{name}.DOMAIN (wildcard DNS) instead of under /-/spaces/ on the public URL")
 }
 
@@ -41,6 +43,8 @@ func newRunner(o *spacesOptions, data string, log *slog.Logger) (runner.Runner, 
 		}
 		log.Info("spaces: running apps in containers", "engine", r.Engine())
 		return r, nil
+	case "kubernetes":
+		return newKubeRunner(&o.kube, data, log)
 	}
-	return nil, fmt.Errorf("unknown --runner %q: expected process, oci or none", o.runner)
+	return nil, fmt.Errorf("unknown --runner %q: expected process, oci, kubernetes or none", o.runner)
 }
