@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -226,7 +227,11 @@ func (c *Cache) download(f *fill, key, src string, e *entry) {
 			"The download of %s from the upstream %s failed and was discarded: %s", e.Path, c.host, haven.ErrorMessage(err))}
 		return
 	}
-	c.log.Info("upstream: cached", "upstream", c.host, "path", src, "bytes", e.size(), "took", time.Since(start).Round(time.Millisecond))
+	level := slog.LevelDebug
+	if e.LFS != nil {
+		level = slog.LevelInfo
+	}
+	c.log.Log(ctx, level, "upstream: cached", "upstream", c.host, "path", src, "bytes", e.size(), "took", time.Since(start).Round(time.Millisecond))
 }
 
 // gitBlobVerifier hashes what passes through it as git hashes a blob
