@@ -75,6 +75,9 @@ type Job struct {
 	CreatedAt     time.Time
 	StartedAt     time.Time // zero until it runs
 	FinishedAt    time.Time // zero until it ends
+	// Replica is the replica of haven serve that runs or ran it ("" before
+	// it starts).
+	Replica string
 }
 
 // ScheduledJob starts a job from Spec on every tick of Schedule.

@@ -13,7 +13,7 @@ func errJobRunNotFound() error      { return haven.Errorf(haven.ENotFound, "Job 
 func errJobScheduleNotFound() error { return haven.Errorf(haven.ENotFound, "Scheduled job not found") }
 
 const jobRunColumns = `j.id, j.owner_id, o.name, o.is_org, j.initiator_id, i.name, j.initiator_type, j.schedule_id,
-	j.spec, j.stage, j.message, j.created_at, j.started_at, j.finished_at`
+	j.spec, j.stage, j.message, j.created_at, j.started_at, j.finished_at, j.replica_id`
 
 const jobRunFrom = " FROM job_runs j JOIN users o ON o.id = j.owner_id JOIN users i ON i.id = j.initiator_id"
 
@@ -22,7 +22,7 @@ func scanJobRun(row scanner) (*haven.Job, error) {
 	var spec string
 	var started, finished sql.NullTime
 	if err := row.Scan(&j.ID, &j.OwnerID, &j.Owner, &j.OwnerIsOrg, &j.InitiatorID, &j.Initiator, &j.InitiatorType,
-		&j.ScheduleID, &spec, &j.Stage, &j.Message, &j.CreatedAt, &started, &finished); err != nil {
+		&j.ScheduleID, &spec, &j.Stage, &j.Message, &j.CreatedAt, &started, &finished, &j.Replica); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(spec), &j.Spec); err != nil {
