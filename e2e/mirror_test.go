@@ -171,6 +171,21 @@ func TestMirror(t *testing.T) {
 		if got, _ := reader.resolve("", "alice/published", "main", "model.bin"); !bytes.Equal(got, model) {
 			t.Fatalf("model.bin on the remote differs")
 		}
+		// Its admin sees it in the settings, with its last push.
+		browser := &cookieClient{t: t, origin: hub.URL}
+		browser.signIn(hub.URL, "bob", "pw-bob-e2e-secret")
+		req, _ := http.NewRequest("GET", hub.URL+"/bob/pub/settings", nil)
+		req.AddCookie(browser.cookie)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page bytes.Buffer
+		page.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(page.String(), src.URL+"/alice/published") || !strings.Contains(page.String(), "data-mirror-sync") {
+			t.Errorf("settings page: %d, no push mirror listed", resp.StatusCode)
+		}
 		// A later change goes out on its own.
 		bob.commit("models", "bob/pub", "main", "Card update", commitLine{Key: "file",
 			Value: map[string]any{"path": "README.md", "content": "IyBVcGRhdGVk", "encoding": "base64"}})

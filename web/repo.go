@@ -737,6 +737,7 @@ type settingsData struct {
 	*repoView
 	TypeName      string
 	SpaceSettings *spaceSettings // how a Space runs, for its writers
+	Mirrors       []mirrorView   // for administrators
 }
 
 // repoSettings answers GET /{repo}/settings: visibility, rename, delete,
@@ -758,6 +759,16 @@ func (h *Handler) repoSettings(w http.ResponseWriter, r *http.Request, repo *hav
 		return
 	}
 	d := settingsData{repoView: v, TypeName: string(repo.Type)}
+	if v.CanAdmin {
+		list, err := h.meta.MirrorsOfRepo(r.Context(), repo.ID)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		for _, m := range list {
+			d.Mirrors = append(d.Mirrors, viewMirror(m))
+		}
+	}
 	if v.Space != nil {
 		if d.SpaceSettings, err = h.loadSpaceSettings(r.Context(), repo); err != nil {
 			h.fail(w, r, err)
@@ -853,9 +864,16 @@ func (h *Handler) edit(w http.ResponseWriter, r *http.Request, repo *haven.Repo,
 
 // mirrorView is a mirror as the repository's pages show it.
 type mirrorView struct {
+	ID            int64
+	Direction     string
 	URL           string
+	Interval      time.Duration
 	LastSuccessAt time.Time
 	LastError     string
+}
+
+func viewMirror(m *haven.Mirror) mirrorView {
+	return mirrorView{ID: m.ID, Direction: m.Direction, URL: m.RemoteURL(), Interval: m.Interval, LastSuccessAt: m.LastSuccessAt, LastError: m.LastError}
 }
 
 // mirrorsOf fills the mirror lines of the repository head: the source of a
@@ -869,7 +887,7 @@ func (h *Handler) mirrorsOf(ctx context.Context, v *repoView) error {
 		return err
 	}
 	for _, m := range list {
-		mv := mirrorView{URL: m.RemoteURL(), LastSuccessAt: m.LastSuccessAt, LastError: m.LastError}
+		mv := viewMirror(m)
 		if m.Direction == haven.MirrorPull {
 			v.Mirror = &mv
 		} else if v.CanAdmin {

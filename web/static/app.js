@@ -237,6 +237,24 @@
 			await api("PUT", root.dataset.api + "/settings", { gated: g === "off" ? false : g });
 			location.reload();
 		});
+		run($("form[data-push-mirror]", root), async (f) => {
+			await api("POST", root.dataset.api + "/mirrors", { pushTo: f.pushTo.value.trim(), token: f.token.value });
+			location.reload();
+		});
+		root.addEventListener("click", async (ev) => {
+			const b = ev.target.closest("[data-mirror-sync], [data-mirror-remove]");
+			if (!b) return;
+			show(err, ""); show(ok, "");
+			try {
+				if (b.dataset.mirrorSync) {
+					await api("POST", root.dataset.api + "/mirrors/" + b.dataset.mirrorSync + "/sync");
+					show(ok, "Sync queued: it runs within seconds.");
+				} else {
+					await api("DELETE", root.dataset.api + "/mirrors/" + b.dataset.mirrorRemove);
+					location.reload();
+				}
+			} catch (e) { show(err, e.message); }
+		});
 		run($("form[data-move]", root), async (f) => {
 			const to = f.to.value.trim();
 			await api("POST", "/api/repos/move", { fromRepo: id, toRepo: to, type });
