@@ -60,6 +60,8 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+# The container image's build, with the Kubernetes runner built in.
+go vet -tags kubernetes ./cmd/haven
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 log "go test ./..."
