@@ -1,0 +1,133 @@
+package meta_test
+
+import (
+	"testing"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/meta"
+)
+
+func TestProfilesSQLite(t *testing.T)   { testProfiles(t, openSQLite(t)) }
+func TestProfilesPostgres(t *testing.T) { testProfiles(t, postgresOpener(t)(t)) }
+
+func testProfiles(t *testing.T, s *meta.Store) {
+	alice := mustUser(t, s, "alice", false)
+	bob := mustUser(t, s, "bob", false)
+	acme := mustUser(t, s, "acme", true)
+
+	// Profile and avatar.
+	mustNil(t, s.SetProfile(ctx, acme.ID, "Acme Corp", "We make <b>things</b>", "https://acme.example"))
+	p, err := s.Profile(ctx, acme.ID)
+	mustNil(t, err)
+	if p.Details != "We make <b>things</b>" || p.Website != "https://acme.example" || p.AvatarKey != "" {
+		t.Fatalf("Profile = %+v", p)
+	}
+	if u, _ := s.UserByID(ctx, acme.ID); u.FullName != "Acme Corp" {
+		t.Errorf("full name = %q", u.FullName)
+	}
+	wantCode(t, s.SetProfile(ctx, acme.ID, "", string(make([]byte, meta.MaxDetails+1)), ""), haven.EInvalid)
+	old, err := s.SetAvatar(ctx, acme.ID, "avatars/1/a", "image/png")
+	mustNil(t, err)
+	if old != "" {
+		t.Errorf("first SetAvatar replaced %q", old)
+	}
+	if old, _ = s.SetAvatar(ctx, acme.ID, "avatars/1/b", "image/jpeg"); old != "avatars/1/a" {
+		t.Errorf("second SetAvatar replaced %q", old)
+	}
+	if p, _ = s.Profile(ctx, acme.ID); p.AvatarKey != "avatars/1/b" || p.AvatarType != "image/jpeg" {
+		t.Errorf("Profile after SetAvatar = %+v", p)
+	}
+
+	// Follows.
+	mustNil(t, s.Follow(ctx, alice.ID, bob.ID))
+	mustNil(t, s.Follow(ctx, alice.ID, bob.ID)) // twice is once
+	mustNil(t, s.Follow(ctx, alice.ID, acme.ID))
+	mustNil(t, s.Follow(ctx, bob.ID, acme.ID))
+	wantCode(t, s.Follow(ctx, alice.ID, alice.ID), haven.EInvalid)
+	wantCode(t, s.Follow(ctx, alice.ID, 9999), haven.ENotFound)
+	if ok, _ := s.IsFollowing(ctx, alice.ID, bob.ID); !ok {
+		t.Error("alice does not follow bob")
+	}
+	if ok, _ := s.IsFollowing(ctx, bob.ID, alice.ID); ok {
+		t.Error("bob follows alice")
+	}
+	followers, err := s.Followers(ctx, acme.ID)
+	mustNil(t, err)
+	if len(followers) != 2 {
+		t.Fatalf("Followers(acme) = %v", followers)
+	}
+	following, err := s.Following(ctx, alice.ID)
+	mustNil(t, err)
+	if len(following) != 2 {
+		t.Fatalf("Following(alice) = %v", following)
+	}
+	c, err := s.Counts(ctx, alice.ID)
+	mustNil(t, err)
+	if c.Following != 2 || c.Followers != 0 {
+		t.Errorf("Counts(alice) = %+v", c)
+	}
+	mustNil(t, s.Unfollow(ctx, alice.ID, bob.ID))
+	mustNil(t, s.Unfollow(ctx, alice.ID, bob.ID))
+	if c, _ = s.Counts(ctx, bob.ID); c.Followers != 0 || c.Following != 1 {
+		t.Errorf("Counts(bob) after unfollow = %+v", c)
+	}
+
+	// Invitations.
+	mustNil(t, s.AddMember(ctx, acme.ID, alice.ID, meta.RoleAdmin))
+	wantCode(t, s.Invite(ctx, &haven.Invitation{Org: *acme, User: *alice, Role: meta.RoleRead}), haven.EConflict)
+	wantCode(t, s.Invite(ctx, &haven.Invitation{Org: *acme, User: *bob, Role: "owner"}), haven.EInvalid)
+	inv := &haven.Invitation{Org: *acme, User: *bob, Role: meta.RoleRead, Inviter: "alice"}
+	mustNil(t, s.Invite(ctx, inv))
+	again := &haven.Invitation{Org: *acme, User: *bob, Role: meta.RoleWrite, Inviter: "alice"}
+	mustNil(t, s.Invite(ctx, again))
+	if again.ID != inv.ID {
+		t.Errorf("a second invitation made a new one: %s, %s", inv.ID, again.ID)
+	}
+	list, err := s.InvitationsOfUser(ctx, bob.ID)
+	mustNil(t, err)
+	if len(list) != 1 || list[0].Role != meta.RoleWrite || list[0].Org.Name != "acme" || list[0].User.Name != "bob" || list[0].Inviter != "alice" {
+		t.Fatalf("InvitationsOfUser = %+v", list)
+	}
+	if list, _ = s.InvitationsOfOrg(ctx, acme.ID); len(list) != 1 {
+		t.Fatalf("InvitationsOfOrg = %+v", list)
+	}
+	_, err = s.AcceptInvitation(ctx, inv.ID, alice.ID) // not alice's
+	wantCode(t, err, haven.ENotFound)
+	got, err := s.AcceptInvitation(ctx, inv.ID, bob.ID)
+	mustNil(t, err)
+	if got.Role != meta.RoleWrite {
+		t.Errorf("accepted %+v", got)
+	}
+	_, err = s.AcceptInvitation(ctx, inv.ID, bob.ID)
+	wantCode(t, err, haven.ENotFound)
+	users, roles, err := s.Members(ctx, acme.ID)
+	mustNil(t, err)
+	if len(users) != 2 || users[1].Name != "bob" || roles[1] != meta.RoleWrite {
+		t.Errorf("Members = %v %v", users, roles)
+	}
+	if c, _ = s.Counts(ctx, acme.ID); c.Members != 2 || c.Followers != 2 {
+		t.Errorf("Counts(acme) = %+v", c)
+	}
+
+	carol := mustUser(t, s, "carol", false)
+	inv = &haven.Invitation{Org: *acme, User: *carol, Role: meta.RoleRead}
+	mustNil(t, s.Invite(ctx, inv))
+	del, err := s.DeleteInvitation(ctx, inv.ID)
+	mustNil(t, err)
+	if del.User.Name != "carol" {
+		t.Errorf("DeleteInvitation = %+v", del)
+	}
+	_, err = s.DeleteInvitation(ctx, inv.ID)
+	wantCode(t, err, haven.ENotFound)
+
+	// Lookup by email.
+	dave := &haven.User{Name: "dave", Email: "Dave@Example.org"}
+	mustNil(t, s.CreateUser(ctx, dave, ""))
+	if u, err := s.UserByEmail(ctx, "dave@example.ORG"); err != nil || u.ID != dave.ID {
+		t.Errorf("UserByEmail = %v, %v", u, err)
+	}
+	_, err = s.UserByEmail(ctx, "nobody@example.org")
+	wantCode(t, err, haven.ENotFound)
+	_, err = s.UserByEmail(ctx, "")
+	wantCode(t, err, haven.ENotFound)
+}

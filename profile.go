@@ -1,0 +1,48 @@
+package haven
+
+import (
+	"net/url"
+	"time"
+)
+
+// Audit actions of organisation invitations, named as the Hub's audit log
+// names them.
+const (
+	AuditOrgInvite        = "org.invite_user"
+	AuditOrgInviteAccept  = "org.invite.accept"
+	AuditOrgInviteDecline = "org.invite.decline"
+	AuditOrgInviteCancel  = "org.invite.cancel"
+)
+
+// NotifyInvitation tells a user that an organisation invites them.
+const NotifyInvitation = "org.invitation"
+
+// Profile is what a user or organisation says of itself on its page and in
+// the overview API.
+type Profile struct {
+	Details string // a description, plain text
+	Website string // an http or https URL, or ""
+	// AvatarKey is the blob store key of an uploaded avatar and AvatarType
+	// its media type; both "" when the generated identicon stands in.
+	AvatarKey  string
+	AvatarType string
+}
+
+// Invitation asks a user to join an organisation with a role. The
+// membership is made when the user accepts it.
+type Invitation struct {
+	ID        string // 24 hex digits, given when stored
+	Org       User
+	User      User
+	Role      string
+	Inviter   string // the name of the administrator who invited
+	CreatedAt time.Time
+}
+
+// AvatarURL is the path, relative to the hub, of the avatar of a user or
+// organisation: the uploaded image, or an identicon made from the name.
+// It does not change when a new image is uploaded, so that every place
+// that gives it needs no lookup.
+func AvatarURL(name string) string {
+	return "/avatars/" + url.PathEscape(name)
+}
