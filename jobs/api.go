@@ -12,6 +12,7 @@ import (
 	"github.com/havenhub/haven/api"
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/hubhttp"
+	"github.com/havenhub/haven/replica"
 	"github.com/havenhub/haven/runner"
 	"github.com/havenhub/haven/runner/runlog"
 )
@@ -301,8 +302,14 @@ func hasLabels(j *haven.Job, want map[string]string) bool {
 // waits for its turn, replayed from the first line, followed while it runs,
 // closed when it ends. A client that sees the stream end while the job
 // still runs reconnects, so ending early loses nothing but never must
-// happen before the job has started.
+// happen before the job has started. The log of a job that runs or ran on
+// another replica is in that replica's data folder: the request is passed
+// to it, and a stream that is waiting here ends once another replica
+// starts the job, for the client to reconnect there.
 func (s *Service) handleLogs(w http.ResponseWriter, r *http.Request, j *haven.Job) {
+	if s.remote(w, r, j) {
+		return
+	}
 	tail := -1
 	if v := r.URL.Query().Get("tail"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -315,26 +322,24 @@ func (s *Service) handleLogs(w http.ResponseWriter, r *http.Request, j *haven.Jo
 	flush := runlog.EventStream(w)
 	ctx := r.Context()
 	var l *runlog.File
+	var idle time.Duration
 	for {
 		changed := s.Changed()
 		if l = s.Log(j.ID); l != nil {
 			break
 		}
 		cur, err := s.cfg.Meta.JobRun(ctx, j.ID)
+		if err == nil && cur.Replica != "" && cur.Replica != s.self.ID() && !replica.Forwarded(r) {
+			return // started on another replica: the client reconnects
+		}
 		if err != nil || haven.JobTerminal(cur.Stage) {
 			if l = s.Log(j.ID); l == nil {
 				return // ended before it ran: nothing to show
 			}
 			break
 		}
-		select {
-		case <-ctx.Done():
+		if !s.waitChange(ctx, changed, w, flush, &idle) {
 			return
-		case <-changed:
-		case <-time.After(15 * time.Second):
-			if runlog.KeepAlive(w, flush) != nil {
-				return
-			}
 		}
 	}
 	runlog.ServeFrom(w, r, l, tail, "", flush)
@@ -347,14 +352,11 @@ func (s *Service) handleMetrics(w http.ResponseWriter, r *http.Request, j *haven
 		hubhttp.WriteJSON(w, http.StatusNotAcceptable, map[string]string{"error": "Job has finished"})
 		return
 	}
+	if s.remote(w, r, j) {
+		return
+	}
 	runlog.ServeMetrics(w, r, func(ctx context.Context) *runner.Metrics {
-		s.mu.Lock()
-		rn := s.runs[j.ID]
-		var h runner.Handle
-		if rn != nil {
-			h = rn.h
-		}
-		s.mu.Unlock()
+		h := s.runningHandle(j.ID)
 		if h == nil {
 			return nil
 		}
@@ -370,6 +372,7 @@ func (s *Service) handleMetrics(w http.ResponseWriter, r *http.Request, j *haven
 func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request, j *haven.Job) {
 	flush := runlog.EventStream(w)
 	last := ""
+	var idle time.Duration
 	for {
 		changed := s.Changed()
 		cur, err := s.cfg.Meta.JobRun(r.Context(), j.ID)
@@ -384,16 +387,29 @@ func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request, j *haven.
 		if haven.JobTerminal(cur.Stage) {
 			return
 		}
-		select {
-		case <-r.Context().Done():
+		if !s.waitChange(r.Context(), changed, w, flush, &idle) {
 			return
-		case <-changed:
-		case <-time.After(15 * time.Second):
-			if runlog.KeepAlive(w, flush) != nil {
-				return
-			}
 		}
 	}
+}
+
+// waitChange waits for a change of a job's stage: one made here (changed),
+// or one made on another replica, which only the database shows (it is
+// read again every second). It keeps the stream alive every 15 seconds of
+// idle time, counted in idle, and reports false when the stream is over.
+func (s *Service) waitChange(ctx context.Context, changed <-chan struct{}, w http.ResponseWriter, flush func(), idle *time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-changed:
+		return true
+	case <-time.After(time.Second):
+	}
+	if *idle += time.Second; *idle >= 15*time.Second {
+		*idle = 0
+		return runlog.KeepAlive(w, flush) == nil
+	}
+	return true
 }
 
 // Info is a job as the Hub's JobInfo.

@@ -50,7 +50,7 @@ func (s *Service) workLoop() {
 			}
 			var p struct{ ID string }
 			json.Unmarshal(item.Payload, &p)
-			ok, err := s.cfg.Meta.MoveJobRun(s.ctx, p.ID, []string{haven.JobScheduling}, haven.JobRunning, "")
+			ok, err := s.cfg.Meta.StartJobRun(s.ctx, p.ID, s.self.ID())
 			if err != nil {
 				s.cfg.Meta.Fail(s.ctx, item.ID, err.Error(), time.Now().Add(5*time.Second), 20)
 				continue
@@ -126,7 +126,7 @@ func (s *Service) finish(id string, r *run, stage, message string, l *runlog.Fil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := s.cfg.Meta.MoveJobRun(ctx, id, []string{haven.JobRunning}, stage, message); err != nil {
+	if _, err := s.cfg.Meta.SettleJobRun(ctx, id, s.self.ID(), stage, message); err != nil {
 		s.log.Warn("jobs: recording the end of a job", "job", id, "err", err)
 	}
 	s.mu.Lock()

@@ -23,6 +23,7 @@ import (
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/internal/seal"
 	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/replica"
 	"github.com/havenhub/haven/runner"
 	"github.com/havenhub/haven/runner/runlog"
 )
@@ -57,6 +58,11 @@ type Config struct {
 	SpaceRecipe func(ctx context.Context, a *auth.Actor, spaceID string) (runner.Recipe, string, error)
 	// Concurrency is how many jobs run at once (default: one per CPU).
 	Concurrency int
+	// Replica is this process among the replicas sharing the database:
+	// jobs record it as where they run. Nil: a replica of the service's
+	// own, with a random id (jobs left running by a previous process are
+	// then settled only once their heartbeat expired).
+	Replica *replica.Self
 	// TokensChanged is called when a job's token is deleted, so that
 	// caches of identities drop it.
 	TokensChanged func()
@@ -65,11 +71,13 @@ type Config struct {
 
 // Service runs jobs. Create it with New, then Start its loops.
 type Service struct {
-	cfg   Config
-	log   *slog.Logger
-	box   *seal.Box
-	wake  chan struct{} // a job was submitted
-	slots chan struct{}
+	cfg     Config
+	log     *slog.Logger
+	self    *replica.Self
+	ownSelf bool // self was made here, and is started and closed here
+	box     *seal.Box
+	wake    chan struct{} // a job was submitted
+	slots   chan struct{}
 
 	mu      sync.Mutex
 	runs    map[string]*run // jobs running here, by id
@@ -105,37 +113,75 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	self, own := cfg.Replica, false
+	if self == nil {
+		self, own = replica.New(replica.Config{Meta: cfg.Meta, URL: cfg.PublicURL, Logger: cfg.Logger}), true
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{cfg: cfg, log: cfg.Logger, box: box, wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Concurrency),
+	return &Service{cfg: cfg, log: cfg.Logger, self: self, ownSelf: own, box: box, wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Concurrency),
 		runs: map[string]*run{}, changed: make(chan struct{}), ctx: ctx, cancel: cancel}, nil
 }
 
-// Start settles the jobs a previous Haven left running — resumable ones
-// are queued again, others end as interrupted — then runs the loop that
-// starts queued jobs and the one that fires schedules.
+// Start settles the jobs that this replica left running in its previous
+// life, and those of replicas whose heartbeat expired — resumable ones are
+// queued again, others end as interrupted — then runs the loop that starts
+// queued jobs, the one that fires schedules and the one that watches the
+// jobs running here and the other replicas.
 func (s *Service) Start() error {
-	left, err := s.cfg.Meta.JobRunsInStage(s.ctx, haven.JobRunning)
+	if s.ownSelf {
+		if err := s.self.Start(); err != nil {
+			return err
+		}
+	}
+	if err := s.settle(s.self.ID()); err != nil {
+		return err
+	}
+	s.wg.Add(3)
+	go s.workLoop()
+	go s.scheduleLoop()
+	go s.watchLoop()
+	return nil
+}
+
+// settle ends or queues again the RUNNING jobs whose replica is dead, and
+// those of replica self (its previous life) unless self is "".
+func (s *Service) settle(self string) error {
+	left, err := s.cfg.Meta.StrandedJobRuns(s.ctx, self, s.self.LiveSince())
 	if err != nil {
 		return err
 	}
 	for _, j := range left {
-		l := s.appendLog(j.ID)
+		mine := j.Replica == s.self.ID()
 		if j.Spec.Resumable {
-			if ok, err := s.cfg.Meta.MoveJobRun(s.ctx, j.ID, []string{haven.JobRunning}, haven.JobScheduling, ""); err != nil || !ok {
+			if ok, err := s.cfg.Meta.SettleJobRun(s.ctx, j.ID, j.Replica, haven.JobScheduling, ""); err != nil || !ok {
 				continue
 			}
-			fmt.Fprintln(l, "===== Haven restarted: the job is queued again and resumes from its last checkpoint =====")
+			if mine {
+				s.notice(j.ID, "===== Haven restarted: the job is queued again and resumes from its last checkpoint =====")
+			}
 			s.enqueue(s.ctx, j.ID, time.Time{})
 		} else {
-			fmt.Fprintln(l, "===== Haven stopped while this job ran =====")
-			s.cfg.Meta.MoveJobRun(s.ctx, j.ID, []string{haven.JobRunning}, haven.JobError, "Interrupted: Haven stopped while the job ran")
+			msg := "Interrupted: Haven stopped while the job ran"
+			if !mine && j.Replica != "" {
+				msg = fmt.Sprintf("Interrupted: the replica %s that ran the job stopped", j.Replica)
+			}
+			if ok, err := s.cfg.Meta.SettleJobRun(s.ctx, j.ID, j.Replica, haven.JobError, msg); err != nil || !ok {
+				continue
+			}
+			if mine {
+				s.notice(j.ID, "===== Haven stopped while this job ran =====")
+			}
 		}
-		l.Close()
+		s.broadcast()
 	}
-	s.wg.Add(2)
-	go s.workLoop()
-	go s.scheduleLoop()
 	return nil
+}
+
+// notice appends a line to the log of a job that ran here.
+func (s *Service) notice(id, line string) {
+	l := s.appendLog(id)
+	fmt.Fprintln(l, line)
+	l.Close()
 }
 
 // TokensChanged sets what is called when a job's token is deleted (the
@@ -159,6 +205,9 @@ func (s *Service) Close() error {
 		h.Stop(context.Background(), 5*time.Second)
 	}
 	s.wg.Wait()
+	if s.ownSelf {
+		s.self.Close()
+	}
 	return nil
 }
 
@@ -250,7 +299,9 @@ func (s *Service) Get(ctx context.Context, id string) (*haven.Job, error) {
 }
 
 // Cancel ends a job: one still queued never starts, a running one is
-// stopped with its whole process tree.
+// stopped with its whole process tree. A job running on another replica is
+// flagged in the database, and that replica stops it (watchLoop); Cancel
+// waits a little for it to end, so that the answer shows it ended.
 func (s *Service) Cancel(ctx context.Context, id string) error {
 	ok, err := s.cfg.Meta.MoveJobRun(ctx, id, []string{haven.JobScheduling}, haven.JobCanceled, "Canceled before it started")
 	if err != nil {
@@ -260,6 +311,50 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 		s.broadcast()
 		return nil
 	}
+	if s.stopLocal(id) {
+		return nil
+	}
+	j, err := s.cfg.Meta.JobRun(ctx, id)
+	if err != nil || j.Stage != haven.JobRunning {
+		return err
+	}
+	if j.Replica != s.self.ID() {
+		p, err := s.self.Peer(ctx, j.Replica)
+		if err != nil {
+			return err
+		}
+		if p == nil {
+			// Its replica is dead: nothing runs it any more.
+			if _, err := s.cfg.Meta.SettleJobRun(ctx, id, j.Replica, haven.JobCanceled, "Canceled"); err != nil {
+				return err
+			}
+			s.broadcast()
+			return nil
+		}
+	}
+	if _, err := s.cfg.Meta.RequestJobCancel(ctx, id); err != nil {
+		return err
+	}
+	wait, cancel := context.WithTimeout(ctx, cancelWait)
+	defer cancel()
+	for {
+		select {
+		case <-wait.Done():
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
+		if cur, err := s.cfg.Meta.JobRun(ctx, id); err != nil || haven.JobTerminal(cur.Stage) {
+			return nil
+		}
+	}
+}
+
+// cancelWait bounds how long Cancel waits for another replica to stop a job.
+const cancelWait = 10 * time.Second
+
+// stopLocal stops a job running in this process, and reports whether it
+// runs here.
+func (s *Service) stopLocal(id string) bool {
 	s.mu.Lock()
 	r := s.runs[id]
 	var h runner.Handle
@@ -270,9 +365,9 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 	}
 	s.mu.Unlock()
 	if h != nil {
-		return h.Stop(ctx, 5*time.Second)
+		h.Stop(context.Background(), 5*time.Second)
 	}
-	return nil
+	return r != nil
 }
 
 // Log returns the log of a job that has started (nil before).

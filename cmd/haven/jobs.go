@@ -10,6 +10,7 @@ import (
 
 	"github.com/havenhub/haven/jobs"
 	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/replica"
 	"github.com/havenhub/haven/runner"
 	"github.com/havenhub/haven/spaces"
 )
@@ -25,7 +26,7 @@ func addJobsFlags(cmd *cobra.Command, o *jobsOptions) {
 }
 
 // newJobs builds the jobs service on the runner of Spaces.
-func newJobs(o *jobsOptions, m *meta.Store, run runner.Runner, gpus *runner.GPUPool, bk jobs.Buckets, sp *spaces.Service, data, publicURL string, secret []byte, log *slog.Logger) (*jobs.Service, error) {
+func newJobs(o *jobsOptions, m *meta.Store, run runner.Runner, gpus *runner.GPUPool, bk jobs.Buckets, sp *spaces.Service, data, publicURL string, secret []byte, self *replica.Self, log *slog.Logger) (*jobs.Service, error) {
 	return jobs.New(jobs.Config{
 		Meta:        m,
 		Runner:      run,
@@ -35,6 +36,7 @@ func newJobs(o *jobsOptions, m *meta.Store, run runner.Runner, gpus *runner.GPUP
 		Dir:         filepath.Join(data, "jobs"),
 		PublicURL:   publicURL,
 		Secret:      secret,
+		Replica:     self,
 		Concurrency: o.concurrency,
 		Logger:      log,
 	})

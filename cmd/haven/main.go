@@ -42,6 +42,8 @@ type options struct {
 	reposDir string
 	// secretKeyFile names the file of the deployment's secret key (serve).
 	secretKeyFile string
+	// replica names this server among the replicas (serve).
+	replica replicaOptions
 }
 
 // repos is the folder of the git repositories.

@@ -65,6 +65,7 @@ func serveCmd(opts *options) *cobra.Command {
 	addStorageFlags(cmd, storage)
 	addSpacesFlags(cmd, sp)
 	addJobsFlags(cmd, jo)
+	addReplicaFlags(cmd, &opts.replica)
 	addInferenceFlags(cmd, inf)
 	addOIDCFlags(cmd, od)
 	addWebhooksFlags(cmd, wh)
@@ -143,6 +144,11 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
 	}
+	self, err := startReplica(&opts.replica, opts.data, st.meta, ln.Addr().String(), log)
+	if err != nil {
+		return err
+	}
+	defer self.Close()
 	vw, err := startViewer(ctx, opts, st, publicURL, log)
 	if err != nil {
 		return err
@@ -197,7 +203,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	colls := collections.New(collections.Config{Meta: st.meta, PublicURL: publicURL, Markdown: web.RenderNote, Logger: log})
 	evalsSvc := evals.New(evals.Config{Meta: st.meta, Logger: log})
 	bk := newBuckets(st, publicURL, secret, log)
-	jobRuns, err := newJobs(jo, st.meta, run, gpus, bk, spaceApps, opts.data, publicURL, secret, log)
+	jobRuns, err := newJobs(jo, st.meta, run, gpus, bk, spaceApps, opts.data, publicURL, secret, self, log)
 	if err != nil {
 		return err
 	}
