@@ -41,3 +41,19 @@ func CanActAsSelf(a *Actor) error {
 	}
 	return nil
 }
+
+// CanSeeInvitations reports whether the actor may list an organisation's
+// pending invitations: its admins and the hub's, with any token; a
+// fine-grained token needs org.read on the organisation.
+func CanSeeInvitations(a *Actor, org string) error {
+	if a.Anonymous() {
+		return haven.Errorf(haven.EUnauthorized, "You must be authenticated to do this. Please log in or pass a token.")
+	}
+	if a.namespaceRole(org) != "admin" {
+		return haven.Errorf(haven.EForbidden, "Only the admins of %s may see its invitations", org)
+	}
+	if !a.tokenAllowsIn(haven.PermOrgRead, org) {
+		return errMissingPermission(haven.PermOrgRead, org)
+	}
+	return nil
+}

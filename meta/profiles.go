@@ -272,3 +272,11 @@ func validRole(role string) bool {
 	}
 	return false
 }
+
+// AvatarInUse reports whether a user or organisation has the avatar
+// stored under key.
+func (s *Store) AvatarInUse(ctx context.Context, key string) (bool, error) {
+	var n int
+	err := s.conn().queryRow(ctx, "SELECT COUNT(*) FROM users WHERE avatar_key = ?", key).Scan(&n)
+	return n > 0, err
+}
