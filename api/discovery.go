@@ -126,7 +126,7 @@ func (s *Server) handleQuickSearch(w http.ResponseWriter, r *http.Request) {
 			items := []map[string]any{}
 			for i := range users {
 				u := &users[i]
-				item := map[string]any{"_id": repoObjectIDFor(u.ID), "name": u.Name, "fullname": fullName(u), "avatarUrl": ""}
+				item := map[string]any{"_id": repoObjectIDFor(u.ID), "name": u.Name, "fullname": fullName(u), "avatarUrl": haven.AvatarURL(u.Name)}
 				if !g.orgs {
 					item["user"] = u.Name
 				}

@@ -45,7 +45,7 @@ func (s *Server) handleOrgMembers(w http.ResponseWriter, r *http.Request, name s
 			"_id":       repoObjectIDFor(u.ID),
 			"user":      u.Name,
 			"fullname":  fullName(&u),
-			"avatarUrl": "",
+			"avatarUrl": haven.AvatarURL(u.Name),
 			"type":      "user",
 			"isPro":     false,
 		}

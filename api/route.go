@@ -62,6 +62,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.routeAPI(w, r, segs[1:])
 		return
 	}
+	if len(segs) == 2 && segs[0] == "avatars" && s.profiles != nil {
+		s.profiles.ServeAvatar(w, r, segs[1])
+		return
+	}
 	s.routeRepoFiles(w, r, segs)
 }
 
@@ -95,6 +99,10 @@ func splitPath(escaped string) ([]string, error) {
 func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, segs []string) {
 	if len(segs) == 0 {
 		s.writeError(w, r, errNotFound("Not Found"))
+		return
+	}
+	// Overviews, followers, avatars and invitations of users and orgs.
+	if s.profiles != nil && s.profiles.ServeAPI(w, r, segs) {
 		return
 	}
 	switch segs[0] {

@@ -71,6 +71,20 @@ type Config struct {
 	// Fallback answers reads of repositories this hub does not have (an
 	// upstream hub's, through a pull-through cache); nil: RepoNotFound.
 	Fallback Fallback
+
+	// Profiles serves the profile paths of users and organisations
+	// (overviews, followers, avatars, invitations); nil: the core's plain
+	// overview only.
+	Profiles Profiles
+}
+
+// Profiles serves the profile API and the avatar images.
+type Profiles interface {
+	// ServeAPI answers a path under /api (segs after "api") and reports
+	// whether it did.
+	ServeAPI(w http.ResponseWriter, r *http.Request, segs []string) bool
+	// ServeAvatar answers GET /avatars/{name}.
+	ServeAvatar(w http.ResponseWriter, r *http.Request, name string)
 }
 
 // Routes is a domain package's part of the API, wired in by cmd/haven. The
@@ -161,6 +175,7 @@ type Server struct {
 	xetMisses missCache
 
 	fallback Fallback
+	profiles Profiles
 }
 
 // New returns a Server. Call Close to flush counters on shutdown.
@@ -191,6 +206,7 @@ func New(cfg Config) (*Server, error) {
 		events:   cfg.Events,
 		audit:    cfg.Audit,
 		fallback: cfg.Fallback,
+		profiles: cfg.Profiles,
 	}
 	s.downloads = newDownloadCounter(cfg.Meta, cfg.Logger)
 	return s, nil

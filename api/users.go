@@ -29,7 +29,7 @@ func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request) {
 			"id":           repoObjectIDFor(m.Org.ID),
 			"name":         m.Org.Name,
 			"fullname":     fullName(&m.Org),
-			"avatarUrl":    "",
+			"avatarUrl":    haven.AvatarURL(m.Org.Name),
 			"roleInOrg":    m.Role,
 			"isEnterprise": false,
 		})
@@ -60,7 +60,7 @@ func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request) {
 		"emailVerified": a.User.Email != "",
 		"isPro":         false,
 		"canPay":        false,
-		"avatarUrl":     "",
+		"avatarUrl":     haven.AvatarURL(a.User.Name),
 		"periodEnd":     nil,
 		"isAdmin":       a.User.IsAdmin,
 		"orgs":          orgs,
@@ -142,7 +142,7 @@ func (s *Server) handleLikers(w http.ResponseWriter, r *http.Request, repo *have
 	}
 	out := make([]map[string]any, 0, len(users))
 	for i := range users {
-		out = append(out, map[string]any{"user": users[i].Name, "fullname": fullName(&users[i]), "avatarUrl": "", "type": "user"})
+		out = append(out, map[string]any{"user": users[i].Name, "fullname": fullName(&users[i]), "avatarUrl": haven.AvatarURL(users[i].Name), "type": "user"})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -190,7 +190,7 @@ func (s *Server) handleUserOverview(w http.ResponseWriter, r *http.Request, name
 		"user":      u.Name,
 		"name":      u.Name,
 		"fullname":  fullName(u),
-		"avatarUrl": "",
+		"avatarUrl": haven.AvatarURL(u.Name),
 		"createdAt": haven.FormatTime(u.CreatedAt),
 		"isPro":     false,
 	})

@@ -473,7 +473,7 @@ func author(name string, id int64, org bool) map[string]any {
 		kind = "org"
 	}
 	return map[string]any{
-		"_id": objectID(id), "name": name, "fullname": name, "avatarUrl": "", "type": kind,
+		"_id": objectID(id), "name": name, "fullname": name, "avatarUrl": haven.AvatarURL(name), "type": kind,
 		"isPro": false, "isHf": false, "isHfAdmin": false, "isMod": false,
 	}
 }

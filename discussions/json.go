@@ -16,7 +16,7 @@ func timeJSON(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.0
 // it carries no volatile fields and details stay identical across calls.
 func authorJSON(name string) map[string]any {
 	return map[string]any{
-		"avatarUrl": "",
+		"avatarUrl": avatarURL(name),
 		"fullname":  name,
 		"name":      name,
 		"type":      "user",
@@ -25,6 +25,14 @@ func authorJSON(name string) map[string]any {
 		"isHfAdmin": false,
 		"isMod":     false,
 	}
+}
+
+// avatarURL is the avatar of an author, "" for a deleted one.
+func avatarURL(name string) string {
+	if name == "" {
+		return ""
+	}
+	return haven.AvatarURL(name)
 }
 
 func repoJSON(repo *haven.Repo) map[string]any {
