@@ -27,6 +27,8 @@ type membersData struct {
 	// DefaultPrivate is whether new repositories of the organisation are
 	// private when their creator does not say.
 	DefaultPrivate bool
+	// Invitations are those nobody has answered yet, for administrators.
+	Invitations []*haven.Invitation
 }
 
 // memberRoles are the roles offered, most powerful first.
@@ -63,6 +65,12 @@ func (h *Handler) members(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	d.CanManage = myRole == meta.RoleAdmin || a.User.IsAdmin
+	if d.CanManage {
+		if d.Invitations, err = h.meta.InvitationsOfOrg(r.Context(), org.ID); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
 	if d.DefaultPrivate, err = h.meta.OrgDefaultPrivate(r.Context(), org.ID); err != nil {
 		h.fail(w, r, err)
 		return
@@ -113,10 +121,12 @@ func (h *Handler) loadMembers(r *http.Request, d *membersData) (string, error) {
 
 // doneMessages are what the page says after each kind of change.
 var doneMessages = map[string]string{
-	"added":    "The member was added.",
-	"changed":  "The role was changed.",
-	"removed":  "The member was removed.",
-	"settings": "The settings were saved.",
+	"added":     "The member was added.",
+	"changed":   "The role was changed.",
+	"removed":   "The member was removed.",
+	"settings":  "The settings were saved.",
+	"invited":   "The invitation was sent.",
+	"cancelled": "The invitation was withdrawn.",
 }
 
 // changeMember carries out the posted change. It returns the key of
@@ -124,6 +134,9 @@ var doneMessages = map[string]string{
 // was done.
 func (h *Handler) changeMember(r *http.Request, d *membersData) (done, problem string) {
 	action := r.PostFormValue("action")
+	if action == "invite" || action == "cancel-invite" {
+		return h.inviteMember(r, d)
+	}
 	if action == "settings" {
 		v := r.PostFormValue("default_visibility")
 		if v != "private" && v != "public" {

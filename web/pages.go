@@ -325,6 +325,7 @@ type profileData struct {
 	// MembersURL links to the members page, for the organisation's members
 	// and the hub's administrators, who may open it.
 	MembersURL string
+	Extra      profileExtra
 }
 
 // profileRepoLimit bounds the repositories listed per type on a profile.
@@ -358,6 +359,9 @@ func (h *Handler) profile(w http.ResponseWriter, r *http.Request, name string) {
 		}
 	} else {
 		d.Orgs, err = h.meta.Memberships(r.Context(), u.ID)
+	}
+	if err == nil {
+		d.Extra, err = h.profileExtras(r, u)
 	}
 	if err != nil {
 		h.fail(w, r, err)

@@ -25,6 +25,7 @@ import (
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/profiles"
 )
 
 // Config is what the pages need.
@@ -57,6 +58,9 @@ type Handler struct {
 	Collections CollectionPages
 	// Webhooks, when set, serves the webhook settings pages. Set it before serving.
 	Webhooks WebhookPages
+	// Profiles, when set, saves profiles, follows and invitations (the
+	// profile settings, invitations and follow forms). Set it before serving.
+	Profiles *profiles.Service
 	// Jobs, when set, serves the job pages at /jobs/{ns}. Set it before serving.
 	Jobs JobPages
 	// Finetune, when set, serves the fine-tune form at /finetune/new and
@@ -197,6 +201,9 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, segs []string) {
 	case len(segs) == 3 && segs[0] == "organizations" && segs[2] == "members" && (get || post):
 		h.members(w, r, segs[1])
 		return
+	case len(segs) == 3 && segs[0] == "organizations" && segs[2] == "settings" && (get || post):
+		h.orgProfileSettings(w, r, segs[1])
+		return
 	case len(segs) == 2 && segs[0] == "collections" && get:
 		h.collectionList(w, r, segs[1])
 		return
@@ -242,6 +249,12 @@ func (h *Handler) routeSettings(w http.ResponseWriter, r *http.Request, segs []s
 		h.deleteToken(w, r, segs[1])
 	case len(segs) == 1 && segs[0] == "password":
 		h.password(w, r)
+	case len(segs) == 1 && segs[0] == "profile":
+		h.userProfileSettings(w, r)
+	case len(segs) == 1 && segs[0] == "invitations":
+		h.invitations(w, r)
+	case len(segs) == 1 && segs[0] == "follow":
+		h.follow(w, r)
 	case len(segs) == 1 && segs[0] == "webhooks":
 		h.webhooks(w, r)
 	case len(segs) == 2 && segs[0] == "webhooks":
