@@ -33,6 +33,7 @@ import (
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/metrics"
 	"github.com/havenhub/haven/notify"
+	"github.com/havenhub/haven/profiles"
 	"github.com/havenhub/haven/runner"
 	"github.com/havenhub/haven/spaces"
 	"github.com/havenhub/haven/web"
@@ -177,6 +178,11 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		}
 	}
 	var srv *api.Server
+	people := profiles.New(profiles.Config{Meta: st.meta, Blobs: st.blobs, PublicURL: publicURL, Logger: log, Audit: auditLog, Notify: notes,
+		Changed: func() {
+			srv.ForgetTokens()
+			pages.ForgetSessions()
+		}})
 	gates := access.New(access.Config{Meta: st.meta, PublicURL: publicURL, Logger: log, Audit: auditLog, Notify: notes, Changed: func() {
 		srv.ForgetTokens()
 		pages.ForgetSessions()
@@ -252,6 +258,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Events:       haven.EventSinks{hooks, mirrors},
 		Audit:        auditLog,
 		Fallback:     fallback,
+		Profiles:     people,
 	})
 	if err != nil {
 		return err
@@ -282,6 +289,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	pages.Finetune = tunes
 	pages.Endpoints = eps
 	pages.Evals = evalsSvc
+	pages.Profiles = people
 	if pages.External, err = newOIDC(od, st.meta, publicURL, log); err != nil {
 		return err
 	}
