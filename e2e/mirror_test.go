@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -123,6 +126,58 @@ func TestMirror(t *testing.T) {
 			return revision(t, hub.api(""), "bob/copy", "main") == sha
 		})
 		wantSameRefs(t, g, src, hub, "alice/src", "bob/copy")
+	})
+
+	t.Run("source without git", func(t *testing.T) {
+		// The source's API alone, as a hub that does not serve git would.
+		target, _ := url.Parse(src.URL)
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, ".git/") || strings.HasSuffix(r.URL.Path, "/info/refs") {
+				http.NotFound(w, r)
+				return
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+		defer front.Close()
+		hub.admin("mirror", "add", front.URL+"/alice/src", "--as", "bob/rest", "--mirror-allow-private")
+		anon := hub.api("")
+		for _, branch := range []string{"main", "dev"} {
+			want, got := src.api("").tree("models", "alice/src", branch), anon.tree("models", "bob/rest", branch)
+			if len(got) != len(want) {
+				t.Errorf("%s: %d files rebuilt, want %d", branch, len(got), len(want))
+			}
+			for path, w := range want {
+				g, ok := got[path]
+				same := ok && ((w.LFS != nil && g.LFS != nil && w.LFS.Oid == g.LFS.Oid) || (w.LFS == nil && g.LFS == nil && w.Oid == g.Oid))
+				if !same {
+					t.Errorf("%s@%s differs: %+v, want %+v", path, branch, g, w)
+				}
+			}
+		}
+		var srcLog, restLog []struct {
+			Title string `json:"title"`
+		}
+		src.api("").json("GET", "/api/models/alice/src/commits/main", nil, http.StatusOK, &srcLog)
+		anon.json("GET", "/api/models/bob/rest/commits/main", nil, http.StatusOK, &restLog)
+		if len(restLog) != len(srcLog) || restLog[0].Title != srcLog[0].Title {
+			t.Errorf("rebuilt history: %+v, want %+v", restLog, srcLog)
+		}
+		if got, _ := anon.resolve("", "bob/rest", "v1", "weights.bin"); !bytes.Equal(got, weights) {
+			t.Errorf("weights.bin at the tag v1 differs")
+		}
+		// A later sync rebuilds only the new commit.
+		sha := alice.commit("models", "alice/src", "main", "Fourth", commitLine{Key: "file",
+			Value: map[string]any{"path": "notes.txt", "content": "bm90ZXMgMg==", "encoding": "base64"}})
+		out := hub.admin("mirror", "sync", "bob/rest", "--mirror-allow-private")
+		if !strings.Contains(out, "synced") {
+			t.Fatalf("sync: %s", out)
+		}
+		// The server hears of a sync made by the command within a tick.
+		waitFor(t, 10*time.Second, "notes.txt of "+sha+" on the mirror", func() bool {
+			resp, body := anon.do("GET", "/bob/rest/resolve/main/notes.txt", nil, nil)
+			return resp.StatusCode == http.StatusOK && string(body) == "notes 2"
+		})
 	})
 
 	t.Run("private source", func(t *testing.T) {

@@ -121,6 +121,27 @@ func (r *Repo) Commit(ctx context.Context, req CommitRequest) (string, error) {
 	}
 }
 
+// BuildCommit writes a commit that applies ops to the tree of parent (""
+// for a root commit) and returns its id without moving any ref: the caller
+// moves refs once every object it needs is stored (a mirror's sync).
+// Author's time is the commit's time.
+func (r *Repo) BuildCommit(parent string, ops []Op, author Signature, title, message string) (string, error) {
+	changes, err := r.prepareOps(ops)
+	if err != nil {
+		return "", err
+	}
+	base := plumbing.ZeroHash
+	if parent != "" {
+		if base, err = r.resolve(parent); err != nil {
+			return "", err
+		}
+	}
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	sha, err := r.buildCommit(base, changes, author.toGit(), title, message)
+	return sha.String(), err
+}
+
 // newRefBase decides where a ref that does not exist yet starts.
 func (r *Repo) newRefBase(req CommitRequest) (plumbing.Hash, error) {
 	if !req.CreateRef {

@@ -408,3 +408,78 @@ func (h *hub) tag(ctx context.Context, t haven.RepoType, id haven.RepoID, tag, r
 }
 
 func asRemote(err error, target **remoteError) bool { return err != nil && errors.As(err, target) }
+
+// remoteRefs is the Hub's refs listing.
+type remoteRefs struct {
+	Branches     []remoteRef `json:"branches"`
+	Tags         []remoteRef `json:"tags"`
+	Converts     []remoteRef `json:"converts"`
+	PullRequests []remoteRef `json:"pullRequests"`
+}
+
+type remoteRef struct {
+	Name         string `json:"name"`
+	Ref          string `json:"ref"`
+	TargetCommit string `json:"targetCommit"`
+}
+
+// refs lists the repository's branches, tags, conversions and pull
+// request refs.
+func (h *hub) refs(ctx context.Context, t haven.RepoType, id haven.RepoID) (*remoteRefs, error) {
+	var out remoteRefs
+	if err := h.getJSON(ctx, apiPath(t, id)+"/refs?include_prs=1", &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// remoteCommit is an entry of the Hub's commit listing.
+type remoteCommit struct {
+	ID      string `json:"id"`
+	Title   string `json:"title"`
+	Message string `json:"message"`
+	Date    string `json:"date"`
+	Authors []struct {
+		User string `json:"user"`
+	} `json:"authors"`
+}
+
+// commits lists the history of rev, newest first, until stop says to (the
+// rest is already known) or it ends.
+func (h *hub) commits(ctx context.Context, t haven.RepoType, id haven.RepoID, rev string, stop func(string) bool) ([]remoteCommit, error) {
+	next := apiPath(t, id) + "/commits/" + url.PathEscape(rev)
+	var out []remoteCommit
+	for next != "" {
+		resp, err := h.do(ctx, http.MethodGet, next, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		var page []remoteCommit
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: commit listing: %w", h.name(), err)
+		}
+		for _, c := range page {
+			if stop(c.ID) {
+				return out, nil
+			}
+			out = append(out, c)
+		}
+		next = nextLink(resp.Header.Get("Link"))
+	}
+	return out, nil
+}
+
+// download opens a file of a commit through resolve.
+func (h *hub) download(ctx context.Context, t haven.RepoType, id haven.RepoID, commit, file string) (io.ReadCloser, error) {
+	segs := strings.Split(file, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	resp, err := h.do(ctx, http.MethodGet, "/"+t.URLPrefix()+id.String()+"/resolve/"+commit+"/"+strings.Join(segs, "/"), nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}

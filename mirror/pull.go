@@ -22,7 +22,13 @@ const stagingPrefix = "refs/haven-mirror/"
 // pullState is what a pull mirror remembers between syncs.
 type pullState struct {
 	Refs    map[string]string `json:"refs"` // the source's refs at the last sync
-	Objects int               `json:"objects"`
+	Objects int               `json:"objects,omitempty"`
+	// Via is "git", or "rest" for a source that does not serve git; a
+	// mirror keeps the way of its first sync, since the two give
+	// different commit ids.
+	Via string `json:"via,omitempty"`
+	// Commits maps each source commit to the commit rebuilt from it ("rest").
+	Commits map[string]string `json:"commits,omitempty"`
 }
 
 // Progress hears how a sync goes; the command line prints it.
@@ -47,6 +53,41 @@ func (quiet) Git() io.Writer      { return nil }
 // mirror's refs at once. An interrupted pull leaves the last good state
 // visible; the next one starts over, keeping what was stored.
 func (s *Service) pull(ctx context.Context, m *haven.Mirror, repo *haven.Repo, h *hub, p Progress) (string, error) {
+	var st pullState
+	if m.State != "" {
+		if err := json.Unmarshal([]byte(m.State), &st); err != nil {
+			return "", fmt.Errorf("the mirror's state: %w", err)
+		}
+	}
+	if st.Via != "rest" {
+		state, err := s.pullGit(ctx, m, repo, h, p)
+		if err == nil || st.Via == "git" || !noGitServed(err) {
+			return state, err
+		}
+		// A first sync: a source that answers its API but not git is
+		// rebuilt through the API.
+		if _, rerr := h.refs(ctx, m.RemoteType, m.RemoteID); rerr != nil {
+			return "", err
+		}
+		st = pullState{Via: "rest"}
+	}
+	st, err := s.pullREST(ctx, m, repo, h, st, p)
+	if err != nil {
+		return "", err
+	}
+	b, _ := json.Marshal(st)
+	return string(b), nil
+}
+
+// noGitServed tells a fetch that failed because the server does not serve
+// git at that URL.
+func noGitServed(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "not found") || strings.Contains(msg, "not valid: is this a git repository")
+}
+
+// pullGit syncs a pull mirror through git.
+func (s *Service) pullGit(ctx context.Context, m *haven.Mirror, repo *haven.Repo, h *hub, p Progress) (string, error) {
 	g, err := s.cfg.Git.Open(ctx, repo.Type, repo.RepoID())
 	if err != nil {
 		return "", err
@@ -102,7 +143,7 @@ func (s *Service) pull(ctx context.Context, m *haven.Mirror, repo *haven.Repo, h
 			return "", err
 		}
 	}
-	state, _ := json.Marshal(pullState{Refs: source, Objects: stored})
+	state, _ := json.Marshal(pullState{Refs: source, Objects: stored, Via: "git"})
 	p.Step("in step with %s: %d refs, %d refs moved, %d large files stored", m.RemoteURL(), len(source), len(updates), stored)
 	return string(state), nil
 }
