@@ -83,7 +83,7 @@ func newSite(t testing.TB) *site {
 	pages.Collections = colls
 	pages.Webhooks = hooks
 	ts.Config.Handler = apps.Handler(srv)
-	s := &site{t: t, url: ts.URL, meta: m, handler: ts.Config.Handler, tokens: map[string]string{}}
+	s := &site{t: t, url: ts.URL, meta: m, handler: ts.Config.Handler, tokens: map[string]string{}, pages: pages}
 	for _, name := range []string{"alice", "bob"} {
 		hash, _ := bcrypt.GenerateFromPassword([]byte("password-"+name), bcrypt.MinCost)
 		u := &haven.User{Name: name}
