@@ -94,6 +94,14 @@ func Message(e *haven.AuditEntry) string {
 		what = "merged " + e.Target
 	case haven.AuditLogExport:
 		what = "exported the audit log of " + e.Namespace
+	case haven.AuditOrgInvite:
+		what = fmt.Sprintf("invited %s to %s as %v", e.Target, e.Namespace, e.Details["role"])
+	case haven.AuditOrgInviteAccept:
+		what = fmt.Sprintf("joined %s as %v", e.Namespace, e.Details["role"])
+	case haven.AuditOrgInviteDecline:
+		what = "declined the invitation to " + e.Namespace
+	case haven.AuditOrgInviteCancel:
+		what = fmt.Sprintf("withdrew the invitation of %s to %s", e.Target, e.Namespace)
 	default:
 		what = e.Action + " " + e.Target
 	}

@@ -28,7 +28,7 @@ func (h *Handler) recordSignIn(r *http.Request, user *haven.User, method string)
 // first, then single actions.
 var auditActions = []string{"repo", "org", "discussion", haven.AuditRepoCreate, haven.AuditRepoDelete, haven.AuditRepoMove,
 	haven.AuditRepoSettings, haven.AuditAccessDecision, haven.AuditOrgAddUser, haven.AuditOrgRemoveUser,
-	haven.AuditOrgChangeRole, haven.AuditOrgSettings, haven.AuditDiscussionMerge, haven.AuditLogExport}
+	haven.AuditOrgChangeRole, haven.AuditOrgInvite, haven.AuditOrgInviteAccept, haven.AuditOrgSettings, haven.AuditDiscussionMerge, haven.AuditLogExport}
 
 type auditRow struct {
 	Entry   *haven.AuditEntry
