@@ -36,6 +36,19 @@ func (s *Server) handleOrgMembers(w http.ResponseWriter, r *http.Request, name s
 	}
 	search := strings.ToLower(q.Get("search"))
 	showRoles := auth.CanSeeRoles(actorOf(r), org.Name)
+	// Whom the caller follows, for isFollowing, as on the Hub.
+	var followed map[int64]bool
+	if a := actorOf(r); !a.Anonymous() {
+		list, err := s.meta.Following(r.Context(), a.User.ID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		followed = make(map[int64]bool, len(list))
+		for _, f := range list {
+			followed[f.ID] = true
+		}
+	}
 	items := make([]map[string]any, 0, len(users))
 	for i, u := range users {
 		if search != "" && !strings.Contains(strings.ToLower(u.Name), search) && !strings.Contains(strings.ToLower(fullName(&u)), search) {
@@ -51,6 +64,9 @@ func (s *Server) handleOrgMembers(w http.ResponseWriter, r *http.Request, name s
 		}
 		if showRoles {
 			item["role"] = roles[i]
+		}
+		if followed != nil {
+			item["isFollowing"] = followed[u.ID]
 		}
 		items = append(items, item)
 	}
