@@ -76,11 +76,11 @@ func (h *holdHandle) Exec(context.Context, []string, io.Reader, io.Writer, io.Wr
 }
 
 // replicaOf is a jobs service as one replica named id, on store m with a
-// data folder of its own; its heartbeat is renewed every 50ms and expires
-// after 300ms.
+// data folder of its own; its heartbeat is renewed every 100ms and expires
+// after 2s.
 func replicaOf(t *testing.T, m *meta.Store, id string, run runner.Runner) *Service {
 	t.Helper()
-	self := replica.New(replica.Config{Meta: m, ID: id, URL: "http://" + id, Beat: 50 * time.Millisecond, Expiry: 300 * time.Millisecond})
+	self := replica.New(replica.Config{Meta: m, ID: id, URL: "http://" + id, Beat: 100 * time.Millisecond, Expiry: 2 * time.Second})
 	if err := self.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestJobsAcrossReplicas(t *testing.T) {
 	b := replicaOf(t, st.Meta, "b", newHoldRunner())
 	b.Close()
 	b = replicaOf(t, st.Meta, "b", newHoldRunner())
-	time.Sleep(400 * time.Millisecond) // past the expiry: A keeps beating
+	time.Sleep(2500 * time.Millisecond) // past the expiry: A keeps beating
 	if got, _ := st.Meta.JobRun(ctx, j.ID); got.Stage != haven.JobRunning {
 		t.Fatalf("after B restarted the job is %s (%s)", got.Stage, got.Message)
 	}
@@ -186,7 +186,8 @@ func TestJobsOfDeadReplica(t *testing.T) {
 	if err := st.Meta.BeatReplica(ctx, "gone", "http://gone", time.Now().Add(-time.Hour), true); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Meta.BeatReplica(ctx, "c", "http://c", time.Now(), true); err != nil {
+	c := replica.New(replica.Config{Meta: st.Meta, ID: "c", URL: "http://c", Beat: 100 * time.Millisecond, Expiry: 2 * time.Second})
+	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
 	mk := func(rep string, resumable bool) string {
@@ -216,6 +217,7 @@ func TestJobsOfDeadReplica(t *testing.T) {
 		t.Errorf("c's job, c alive: %s", got.Stage)
 	}
 	// c comes back: its job ran in its previous life.
+	c.Close()
 	replicaOf(t, st.Meta, "c", newHoldRunner())
 	got = stageWithin(t, st.Meta, onC, haven.JobError, time.Second)
 	if got.Message != "Interrupted: Haven stopped while the job ran" {

@@ -184,3 +184,29 @@ func (s *Store) ReleaseSpace(ctx context.Context, repoID int64, replica string) 
 	_, err := s.conn().exec(ctx, "DELETE FROM space_holders WHERE repo_id = ? AND replica_id = ?", repoID, replica)
 	return err
 }
+
+// UnheldSpaces lists the Spaces in one of stages that no replica beating
+// since since holds: their app should run, and nothing runs it.
+func (s *Store) UnheldSpaces(ctx context.Context, stages []string, since time.Time) ([]int64, error) {
+	args := []any{}
+	for _, st := range stages {
+		args = append(args, st)
+	}
+	args = append(args, dbTime(since))
+	rows, err := s.conn().query(ctx, `SELECT st.repo_id FROM space_state st LEFT JOIN space_holders h ON h.repo_id = st.repo_id
+		WHERE st.stage IN (`+placeholders(len(stages))+`) AND (h.replica_id IS NULL OR `+deadOwner("h.replica_id")+`)
+		ORDER BY st.repo_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

@@ -152,13 +152,29 @@ func testSpaceHolders(t *testing.T, s *meta.Store) {
 			t.Errorf("%s holding: holder %q, want %q", rep, h, want)
 		}
 	}
+	unheld := func(want int) {
+		t.Helper()
+		ids, err := s.UnheldSpaces(ctx, []string{"RUNNING", "BUILDING"}, since)
+		mustNil(t, err)
+		if (want == 0 && len(ids) != 0) || (want != 0 && (len(ids) != 1 || ids[0] != repo.ID)) {
+			t.Errorf("unheld Spaces = %v, want %d of them", ids, want)
+		}
+	}
+	mustNil(t, s.PutSpaceState(ctx, &meta.SpaceState{RepoID: repo.ID, Stage: "RUNNING", SHA: "abc"}))
+	unheld(1)
 	hold("a", "a")
+	unheld(0)
 	hold("b", "a") // a is alive
 	hold("a", "a") // renewing is a no-op
 	// a's heartbeat expires: b takes over.
 	mustNil(t, s.BeatReplica(ctx, "a", "http://a", now.Add(-time.Hour), false))
+	unheld(1)
 	hold("b", "b")
 	hold("a", "b")
+	mustNil(t, s.PutSpaceState(ctx, &meta.SpaceState{RepoID: repo.ID, Stage: "SLEEPING", SHA: "abc"}))
+	mustNil(t, s.BeatReplica(ctx, "b", "http://b", now.Add(-time.Hour), false))
+	unheld(0) // a sleeping Space needs no one
+	mustNil(t, s.BeatReplica(ctx, "b", "http://b", now, false))
 	mustNil(t, s.ReleaseSpace(ctx, repo.ID, "a")) // not a's to release
 	hold("a", "b")
 	mustNil(t, s.ReleaseSpace(ctx, repo.ID, "b"))

@@ -116,7 +116,7 @@ func (r *Self) Start() error {
 				return
 			case <-t.C:
 			}
-			bctx, cancel := context.WithTimeout(ctx, r.cfg.Beat)
+			bctx, cancel := context.WithTimeout(ctx, r.cfg.Expiry)
 			if err := r.cfg.Meta.BeatReplica(bctx, r.cfg.ID, r.cfg.URL, time.Now(), false); err != nil && ctx.Err() == nil {
 				r.log.Warn("replica: renewing the heartbeat", "err", err)
 			}

@@ -12,8 +12,16 @@ import (
 	"github.com/havenhub/haven/meta"
 )
 
-// RepoAction serves the Spaces API under /api/spaces/{ns}/{name}/{action}.
+// RepoAction serves the Spaces API under /api/spaces/{ns}/{name}/{action},
+// on the replica that runs the Space's app.
 func (s *Service) RepoAction(t haven.RepoType, action, method string) api.RepoHandler {
+	if h := s.repoAction(t, action, method); h != nil {
+		return s.atHolderAction(h)
+	}
+	return nil
+}
+
+func (s *Service) repoAction(t haven.RepoType, action, method string) api.RepoHandler {
 	if t != haven.Space {
 		return nil
 	}
@@ -80,11 +88,13 @@ func (s *Service) runtime(ctx context.Context, repo *haven.Repo) (map[string]any
 		running = a.serving != nil
 		a.mu.Unlock()
 	} else {
+		// Not run here: the holder's recorded stage says what runs.
 		got, err := s.cfg.Meta.SpaceStateOf(ctx, repo.ID)
 		if err != nil {
 			return nil, err
 		}
 		st = *got
+		running = st.Stage == StageRunning || st.Stage == StageRunningBuilding || st.Stage == StageRunningAppStarting
 	}
 	static := repo.SDK == SDKStatic
 	stage := st.Stage
@@ -177,7 +187,16 @@ func (s *Service) mayChange(w http.ResponseWriter, r *http.Request, repo *haven.
 // updateState changes the recorded settings of a Space and restarts it when
 // it was running, so that the new settings apply.
 func (s *Service) updateState(ctx context.Context, repo *haven.Repo, change func(*meta.SpaceState)) error {
-	a := s.appFor(repo)
+	a := s.lookupApp(repo.ID)
+	if a == nil {
+		// Not run here: the record is all there is to change.
+		st, err := s.cfg.Meta.SpaceStateOf(ctx, repo.ID)
+		if err != nil {
+			return err
+		}
+		change(st)
+		return s.cfg.Meta.PutSpaceState(ctx, st)
+	}
 	a.mu.Lock()
 	if a.st.Stage == "" {
 		st, err := s.cfg.Meta.SpaceStateOf(ctx, repo.ID)

@@ -167,6 +167,9 @@ func (s *Service) serveApp(w http.ResponseWriter, r *http.Request, repo *haven.R
 		s.serveStatic(w, r, repo, inner)
 		return
 	}
+	if s.atHolder(w, r, repo) {
+		return
+	}
 	a := s.appFor(repo)
 	a.lastSeen.Store(time.Now().UnixNano())
 	a.active.Add(1)

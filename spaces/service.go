@@ -9,11 +9,13 @@ package spaces
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/replica"
 	"github.com/havenhub/haven/runner"
 )
 
@@ -71,7 +74,11 @@ type Config struct {
 	// SessionCookie is the name of Haven's sign-in cookie, which apps
 	// never receive.
 	SessionCookie string
-	Logger        *slog.Logger
+	// Replica is this process among the replicas sharing the database:
+	// one replica runs each Space's app, the others pass its requests on.
+	// Nil: a replica of the service's own, with a random id.
+	Replica *replica.Self
+	Logger  *slog.Logger
 }
 
 // Service runs Spaces. Create it with New, then Start its loops.
@@ -84,6 +91,9 @@ type Service struct {
 	mu     sync.Mutex
 	apps   map[int64]*app // by repository id
 	subs   sync.Map       // subdomain → repository id
+	self   *replica.Self
+	own    bool // self was made here, and is started and closed here
+	held   holders
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -101,28 +111,49 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	self, own := cfg.Replica, false
+	if self == nil {
+		self, own = replica.New(replica.Config{Meta: cfg.Meta, URL: cfg.PublicURL, Logger: cfg.Logger}), true
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{cfg: cfg, log: cfg.Logger, seal: sl, access: newAccessSigner(cfg.Secret), cache: newReadCache(), apps: map[int64]*app{}, ctx: ctx, cancel: cancel}, nil
+	return &Service{cfg: cfg, log: cfg.Logger, seal: sl, access: newAccessSigner(cfg.Secret), cache: newReadCache(), apps: map[int64]*app{},
+		self: self, own: own, ctx: ctx, cancel: cancel}, nil
 }
 
-// Start brings every Space back to its recorded stage, then runs the loop
-// that takes pushes from the queue and the one that puts idle apps to sleep.
+// Start brings the Spaces whose app should run, and that this replica
+// holds or no live replica does, back to their recorded stage, then runs
+// the loop that takes pushes from the queue, the one that puts idle apps
+// to sleep and the one that takes over the Spaces of stopped replicas.
 func (s *Service) Start() error {
+	if s.own {
+		if err := s.self.Start(); err != nil {
+			return err
+		}
+	}
 	states, err := s.cfg.Meta.SpaceStates(s.ctx)
 	if err != nil {
 		return err
 	}
 	for _, st := range states {
+		if !slices.Contains(runningStages, st.Stage) {
+			continue // read when first needed
+		}
 		repo, err := s.cfg.Meta.RepoByID(s.ctx, st.RepoID)
 		if err != nil {
 			continue
 		}
+		if repo.SDK != SDKStatic {
+			if peer, err := s.holder(s.ctx, repo); err != nil || peer != nil {
+				continue // another replica runs it
+			}
+		}
 		a := s.appFor(repo)
 		a.restore(st)
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.queueLoop()
 	go s.sleepLoop()
+	go s.holdLoop()
 	return nil
 }
 
@@ -142,16 +173,27 @@ func (s *Service) Close() error {
 		go func() { defer wg.Done(); a.shutdown() }()
 	}
 	wg.Wait()
+	if s.own {
+		s.self.Close()
+	}
 	return nil
 }
 
-// appFor returns the live record of a Space, creating it on first use.
+// appFor returns the live record of a Space, creating it on first use from
+// its recorded state.
 func (s *Service) appFor(repo *haven.Repo) *app {
+	var st *meta.SpaceState
+	if s.lookupApp(repo.ID) == nil {
+		st, _ = s.cfg.Meta.SpaceStateOf(s.ctx, repo.ID)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, ok := s.apps[repo.ID]
 	if !ok {
 		a = newApp(s, repo)
+		if st != nil {
+			a.st = *st
+		}
 		s.apps[repo.ID] = a
 	}
 	a.setRepo(repo)
@@ -193,6 +235,12 @@ func (s *Service) queueLoop() {
 		if err == nil {
 			err = s.pushed(s.ctx, p.RepoID, p.SHA)
 		}
+		if errors.Is(err, errHeldElsewhere) {
+			// Left for the replica that runs the app, which leases it in
+			// turn.
+			s.cfg.Meta.Fail(s.ctx, job.ID, err.Error(), time.Now().Add(500*time.Millisecond), 0)
+			continue
+		}
 		if err != nil && !haven.IsCode(err, haven.ERepoNotFound) {
 			s.cfg.Meta.Fail(s.ctx, job.ID, err.Error(), time.Now().Add(10*time.Second), 3)
 			continue
@@ -208,6 +256,15 @@ func (s *Service) pushed(ctx context.Context, repoID int64, sha string) error {
 		return err
 	}
 	s.cache.forget(repo)
+	if repo.SDK != SDKStatic {
+		peer, err := s.holder(ctx, repo)
+		if err != nil {
+			return err
+		}
+		if peer != nil {
+			return errHeldElsewhere
+		}
+	}
 	a := s.appFor(repo)
 	a.push(sha)
 	return nil

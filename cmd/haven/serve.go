@@ -201,6 +201,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Secret:        secret,
 		Authenticate:  func(r *http.Request) (*auth.Actor, error) { return srv.Authenticate(r) },
 		SessionCookie: web.SessionCookie,
+		Replica:       self,
 		Logger:        log,
 	})
 	if err != nil {
