@@ -156,6 +156,7 @@ def test_followers_and_following(endpoint):
     following = {u.username: u.user_type for u in a_api.list_user_following(a)}
     assert following == {b: "user", org: "org"}
     assert [u.username for u in b_api.list_organization_followers(org)] == [a]
+    assert {m.username: m.is_following for m in a_api.list_organization_members(org)} == {b: True}
 
     seen_by_a = a_api.get_user_overview(b)
     assert seen_by_a.num_followers == 1 and seen_by_a.num_following == 0 and seen_by_a.is_following is True
