@@ -183,7 +183,44 @@
 	}
 
 	// --- New repository. ---
+	// A pull mirror from the new-repository page; the server reads the
+	// type from the source's URL and syncs it at once.
+	function newMirror() {
+		const form = $("form[data-new-mirror]");
+		if (!form) return;
+		const err = $("[data-mirror-error]");
+		form.addEventListener("submit", async (ev) => {
+			ev.preventDefault();
+			show(err, "");
+			const f = form.elements;
+			const source = f.source.value.trim().replace(/\/+$/, "");
+			const name = f.name.value.trim() || source.split("/").pop().replace(/\.git$/, "");
+			const button = $("button[type=submit]", form);
+			button.disabled = true;
+			try {
+				const m = await api("POST", "/api/mirrors", { source, repo: f.owner.value + "/" + name, token: f.token.value, interval: Number(f.interval.value) });
+				const prefix = m.repoType === "model" ? "" : m.repoType + "s/";
+				const path = m.repo.split("/").map(encodeURIComponent).join("/");
+				// The first sync runs on the server now; its page shows the
+				// repository once it has a commit.
+				button.textContent = "Syncing…";
+				for (let i = 0; i < 600; i++) {
+					const list = await api("GET", "/api/" + m.repoType + "s/" + path + "/mirrors");
+					const mine = list.find((x) => x.id === m.id);
+					if (mine && mine.lastError) throw new Error("The first sync failed: " + mine.lastError);
+					if (mine && mine.lastSuccessAt) break;
+					await new Promise((r) => setTimeout(r, 1000));
+				}
+				location.href = "/" + prefix + path;
+			} catch (e) {
+				show(err, e.message);
+				button.disabled = false;
+			}
+		});
+	}
+
 	function newRepo() {
+		newMirror();
 		const form = $("form[data-new-repo]");
 		if (!form) return;
 		const err = $("[data-error]");
