@@ -37,6 +37,12 @@ func testProfiles(t *testing.T, s *meta.Store) {
 	if p, _ = s.Profile(ctx, acme.ID); p.AvatarKey != "avatars/1/b" || p.AvatarType != "image/jpeg" {
 		t.Errorf("Profile after SetAvatar = %+v", p)
 	}
+	if used, err := s.AvatarInUse(ctx, "avatars/1/b"); err != nil || !used {
+		t.Errorf("AvatarInUse(current) = %v, %v", used, err)
+	}
+	if used, _ := s.AvatarInUse(ctx, "avatars/1/a"); used {
+		t.Error("a replaced avatar is still in use")
+	}
 
 	// Follows.
 	mustNil(t, s.Follow(ctx, alice.ID, bob.ID))
