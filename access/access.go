@@ -258,7 +258,7 @@ func RequestJSON(ar *haven.AccessRequest) map[string]any {
 		"_id":              ObjectID(ar.User.ID),
 		"user":             ar.User.Name,
 		"fullname":         ar.User.FullName,
-		"avatarUrl":        "/avatars/" + ar.User.Name + ".svg",
+		"avatarUrl":        haven.AvatarURL(ar.User.Name),
 		"isPro":            false,
 		"type":             "user",
 		"verifiedOrgNames": []string{},
