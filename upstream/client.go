@@ -64,6 +64,26 @@ func unreachable(err error) bool {
 	return errors.As(err, &u)
 }
 
+// downFor is how long requests do not try an upstream that could not be
+// reached, so that a silent one (dropped packets) does not cost every request
+// the dial timeout.
+const downFor = 5 * time.Second
+
+func (c *Cache) down() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Now().Before(c.downUntil) {
+		return c.downErr
+	}
+	return nil
+}
+
+func (c *Cache) setDown(err error) {
+	c.mu.Lock()
+	c.downUntil, c.downErr = time.Now().Add(downFor), err
+	c.mu.Unlock()
+}
+
 // hubHeaders are the Hub's headers that a redirect carries and its target
 // (a CDN, a signed URL) does not.
 var hubHeaders = []string{"X-Repo-Commit", "X-Linked-Etag", "X-Linked-Size", "X-Error-Code", "X-Error-Message"}
@@ -76,6 +96,9 @@ const maxRedirects = 5
 // upstream's own host (a signed URL elsewhere needs none) and the Hub's
 // headers of the first answers are kept on the last one.
 func (c *Cache) send(ctx context.Context, method, path string, body []byte, hdr http.Header, token string, follow bool) (*http.Response, error) {
+	if err := c.down(); err != nil {
+		return nil, err
+	}
 	target := c.base.String() + path
 	kept := http.Header{}
 	for hop := 0; ; hop++ {
@@ -99,7 +122,9 @@ func (c *Cache) send(ctx context.Context, method, path string, body []byte, hdr 
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, &unreachableError{haven.Errorf(haven.EUnavailable, "The upstream %s is unreachable: %s", c.host, shortNetError(err))}
+			uerr := &unreachableError{haven.Errorf(haven.EUnavailable, "The upstream %s is unreachable: %s", c.host, shortNetError(err))}
+			c.setDown(uerr)
+			return nil, uerr
 		}
 		for _, h := range hubHeaders {
 			if v := resp.Header.Get(h); v != "" && kept.Get(h) == "" {

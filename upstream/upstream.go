@@ -77,9 +77,11 @@ type Cache struct {
 	log       *slog.Logger
 	client    *http.Client
 
-	mu     sync.Mutex
-	states map[string]*revState // state key → last answer
-	fills  map[string]*fill     // blob key → download in progress
+	mu        sync.Mutex
+	states    map[string]*revState // state key → last answer
+	fills     map[string]*fill     // blob key → download in progress
+	downUntil time.Time            // no request to the upstream before, after a failed connection
+	downErr   error
 }
 
 // New checks the upstream URL and returns the cache.
@@ -253,9 +255,7 @@ func (c *Cache) state(ctx context.Context, req api.RepoRequest, rev string) (*re
 	}
 	gated, _ := info.Gated.(string)
 	st = &revState{Commit: info.SHA, Private: info.Private, Gated: gated != "" || info.Gated == true, Fetched: time.Now()}
-	c.mu.Lock()
-	c.states[key] = st
-	c.mu.Unlock()
+	c.remember(key, st)
 	if !st.Private && !st.Gated {
 		// Only public answers are kept, so only they can be served offline.
 		if b, err := json.Marshal(st); err == nil {
@@ -266,6 +266,23 @@ func (c *Cache) state(ctx context.Context, req api.RepoRequest, rev string) (*re
 		}
 	}
 	return st, nil
+}
+
+// maxStates bounds the revisions remembered in memory; past it, those
+// older than the TTL are forgotten (public ones stay in the blob store).
+const maxStates = 10000
+
+func (c *Cache) remember(key string, st *revState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.states) >= maxStates {
+		for k, s := range c.states {
+			if time.Since(s.Fetched) >= c.ttl {
+				delete(c.states, k)
+			}
+		}
+	}
+	c.states[key] = st
 }
 
 // storedState answers from the cache when the upstream is offline or
@@ -283,9 +300,7 @@ func (c *Cache) storedState(ctx context.Context, req api.RepoRequest, rev, key s
 	if b, err := c.getBlob(ctx, key); err == nil {
 		st = &revState{}
 		if json.Unmarshal(b, st) == nil && validCommit(st.Commit) {
-			c.mu.Lock()
-			c.states[key] = st
-			c.mu.Unlock()
+			c.remember(key, st)
 			return st, nil
 		}
 	}

@@ -335,3 +335,23 @@ func TestNewRefusesPrivateUpstreams(t *testing.T) {
 		t.Errorf("allowed private upstream: %v", err)
 	}
 }
+
+func TestUnreachableUpstreamIsRememberedBriefly(t *testing.T) {
+	c, srv := newCache(t, &fakeHub{commit: strings.Repeat("a", 40)}, Config{})
+	if w := get(c, "/api/models/acme/m", ""); w.Code != 200 {
+		t.Fatalf("online: %d", w.Code)
+	}
+	srv.Close()
+	c.states = map[string]*revState{}
+	w := get(c, "/api/models/acme/m/revision/dev", "")
+	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Header().Get("X-Error-Message"), "unreachable") {
+		t.Fatalf("upstream gone, nothing cached: %d %q", w.Code, w.Header().Get("X-Error-Message"))
+	}
+	if c.down() == nil {
+		t.Fatal("the failed connection was not remembered")
+	}
+	// What was cached is still served: the default branch's commit and info.
+	if w := get(c, "/api/models/acme/m", ""); w.Code != 200 {
+		t.Fatalf("cached info with the upstream gone: %d %s", w.Code, w.Body)
+	}
+}
