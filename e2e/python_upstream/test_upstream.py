@@ -41,6 +41,7 @@ MAIN_FILES = {
 MANY = {f"many/f{i:03d}.txt": f"file {i}\n".encode() for i in range(60)}
 DEV_FILE = ("dev-only.bin", os.urandom(300 << 10))
 XET_FILE = ("xet/stored.bin", os.urandom(2 << 20))
+DATASET_CSV = b"text,label\nhello,1\nworld,0\n"
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +78,10 @@ def repos(upstream, upstream_token, state):
     up.create_repo(denied)
     up.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=denied)
 
+    dataset = f"alice/data-{uid}"
+    up.create_repo(dataset, repo_type="dataset")
+    up.upload_file(path_or_fileobj=DATASET_CSV, path_in_repo="data/train.csv", repo_id=dataset, repo_type="dataset")
+
     shadow = f"alice/shadow-{uid}"
     up.create_repo(shadow)
     up.upload_file(path_or_fileobj=b"from the upstream", path_in_repo="which.txt", repo_id=shadow)
@@ -93,6 +98,7 @@ def repos(upstream, upstream_token, state):
         gated=gated,
         denied=denied,
         shadow=shadow,
+        dataset=dataset,
         main_sha=up.model_info(public).sha,
         expected=expected,
         dev=[DEV_FILE[0], sha256(DEV_FILE[1])],
@@ -121,6 +127,14 @@ def upload_through_xet(upstream, token, repo, path, data):
 def test_snapshot_download_through_the_cache(endpoint, repos, tmp_path):
     folder = snapshot_download(repos["public"], endpoint=endpoint, cache_dir=tmp_path / "hf", token=False)
     assert files_of(folder) == repos["expected"]
+
+
+@pytest.mark.online
+def test_dataset_through_the_cache(endpoint, repos, tmp_path):
+    folder = snapshot_download(repos["dataset"], repo_type="dataset", endpoint=endpoint, cache_dir=tmp_path, token=False)
+    assert open(os.path.join(folder, "data", "train.csv"), "rb").read() == DATASET_CSV
+    info = HfApi(endpoint=endpoint, token=False).dataset_info(repos["dataset"])
+    assert "data/train.csv" in {s.rfilename for s in info.siblings}
 
 
 @pytest.mark.online
@@ -255,6 +269,8 @@ def test_offline_snapshot_download(endpoint, repos, tmp_path):
     assert files_of(folder) == repos["expected"]
     info = HfApi(endpoint=endpoint, token=False).model_info(repos["public"])
     assert info.sha == repos["main_sha"]
+    folder = snapshot_download(repos["dataset"], repo_type="dataset", endpoint=endpoint, cache_dir=tmp_path / "ds", token=False)
+    assert open(os.path.join(folder, "data", "train.csv"), "rb").read() == DATASET_CSV
 
 
 @pytest.mark.offline
