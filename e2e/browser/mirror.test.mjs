@@ -29,8 +29,8 @@ after(async () => {
 test("a repository of another hub is mirrored from the new-repository page", async () => {
 	await page.goto("/new");
 	const form = page.locator("form[data-new-mirror]");
-	await form.getByLabel("Source").fill(source + "/" + sourceRepo);
-	await form.getByLabel("Name here").fill("mirrored");
+	await form.locator("#mirror-source").fill(source + "/" + sourceRepo);
+	await form.locator("#mirror-name").fill("mirrored");
 	await form.getByRole("button", { name: "Mirror it" }).click();
 	await page.waitForURL(base + "/" + user + "/mirrored", { timeout: 60000 });
 	const note = page.locator("[data-mirror]");
