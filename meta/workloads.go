@@ -210,3 +210,19 @@ func (s *Store) UnheldSpaces(ctx context.Context, stages []string, since time.Ti
 	}
 	return out, rows.Err()
 }
+
+// Hold makes replica the one that does the work named name, unless another
+// replica that has beaten since since holds it, and returns the holder
+// after the attempt.
+func (s *Store) Hold(ctx context.Context, name, replica string, since time.Time) (string, error) {
+	_, err := s.conn().exec(ctx, `INSERT INTO replica_holds (name, replica_id, since) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET replica_id = excluded.replica_id, since = excluded.since
+		WHERE replica_holds.replica_id <> excluded.replica_id AND `+deadOwner("replica_holds.replica_id"),
+		name, replica, now(), dbTime(since))
+	if err != nil {
+		return "", err
+	}
+	var id string
+	err = s.conn().queryRow(ctx, "SELECT replica_id FROM replica_holds WHERE name = ?", name).Scan(&id)
+	return id, noRows(err, nil)
+}

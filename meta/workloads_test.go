@@ -15,6 +15,28 @@ func testWorkloads(t *testing.T, open func(*testing.T) *meta.Store) {
 	t.Run("Replicas", func(t *testing.T) { testReplicaBeats(t, open(t)) })
 	t.Run("JobOwners", func(t *testing.T) { testJobOwners(t, open(t)) })
 	t.Run("SpaceHolders", func(t *testing.T) { testSpaceHolders(t, open(t)) })
+	t.Run("Holds", func(t *testing.T) { testHolds(t, open(t)) })
+}
+
+func testHolds(t *testing.T, s *meta.Store) {
+	now := time.Now()
+	since := now.Add(-30 * time.Second)
+	mustNil(t, s.BeatReplica(ctx, "a", "http://a", now, true))
+	mustNil(t, s.BeatReplica(ctx, "b", "http://b", now, true))
+	hold := func(name, rep, want string) {
+		t.Helper()
+		h, err := s.Hold(ctx, name, rep, since)
+		mustNil(t, err)
+		if h != want {
+			t.Errorf("%s holding %s: holder %q, want %q", rep, name, h, want)
+		}
+	}
+	hold("endpoints", "a", "a")
+	hold("endpoints", "b", "a")
+	hold("other", "b", "b")
+	mustNil(t, s.BeatReplica(ctx, "a", "http://a", now.Add(-time.Minute), false))
+	hold("endpoints", "b", "b")
+	hold("endpoints", "a", "b")
 }
 
 func testReplicaBeats(t *testing.T, s *meta.Store) {

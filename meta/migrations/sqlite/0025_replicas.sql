@@ -21,3 +21,11 @@ CREATE TABLE space_holders (
 	replica_id TEXT NOT NULL,
 	since      DATETIME NOT NULL
 );
+
+-- Work that one replica does for all, by name (the dedicated endpoints):
+-- held while that replica's heartbeat lasts, like a Space.
+CREATE TABLE replica_holds (
+	name       TEXT PRIMARY KEY,
+	replica_id TEXT NOT NULL,
+	since      DATETIME NOT NULL
+);
