@@ -872,6 +872,18 @@ type mirrorView struct {
 	LastError     string
 }
 
+// Every words the interval: "1h", "15m", "30s".
+func (m mirrorView) Every() string {
+	s := m.Interval.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
 func viewMirror(m *haven.Mirror) mirrorView {
 	return mirrorView{ID: m.ID, Direction: m.Direction, URL: m.RemoteURL(), Interval: m.Interval, LastSuccessAt: m.LastSuccessAt, LastError: m.LastError}
 }
