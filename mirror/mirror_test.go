@@ -2,11 +2,21 @@ package mirror
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/blob"
+	"github.com/havenhub/haven/internal/storetest"
+	"github.com/havenhub/haven/lfs"
 )
 
 func TestParseRemote(t *testing.T) {
@@ -105,5 +115,65 @@ func TestTokenScope(t *testing.T) {
 	// A sealed token copied to another mirror's row does not open there.
 	if _, err := s.box.Open(tokenScope(&b), sealed); err == nil {
 		t.Fatal("a token sealed for one mirror opened for another")
+	}
+}
+
+// TestCorruptDownloadNotStored serves large files whose bytes do not match
+// their SHA-256 (a source that corrupts them on the way): the sync fails
+// naming the file and stores nothing; served right, the same file is
+// stored.
+func TestCorruptDownloadNotStored(t *testing.T) {
+	st := storetest.Open(t)
+	data := []byte(strings.Repeat("weights ", 4096))
+	sum := sha256.Sum256(data)
+	oid := hex.EncodeToString(sum[:])
+	corrupt := true
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/info/lfs/objects/batch"):
+			json.NewEncoder(w).Encode(lfs.BatchResponse{Transfer: "basic", Objects: []lfs.ObjectResult{{OID: oid, Size: int64(len(data)),
+				Actions: map[string]*lfs.Action{"download": {Href: srv.URL + "/objects/" + oid}}}}})
+		case r.URL.Path == "/objects/"+oid:
+			b := append([]byte(nil), data...)
+			if corrupt {
+				b[100] ^= 1
+			}
+			w.Write(b)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	s, err := New(Config{Meta: st.Meta, Git: st.Git, Blobs: st.Blobs, Secret: []byte(strings.Repeat("k", 32)),
+		Has: func(ctx context.Context, o string) (bool, error) {
+			_, err := st.Blobs.Stat(ctx, blob.LFSKey(o))
+			return err == nil, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &haven.Mirror{Remote: srv.URL, RemoteType: haven.Model, RemoteID: haven.RepoID{Namespace: "a", Name: "b"}}
+	h := newHub(srv.URL, "", true)
+	ptrs := []lfs.Pointer{{OID: oid, Size: int64(len(data))}}
+	ctx := context.Background()
+	if _, err := s.storeObjects(ctx, m, h, ptrs, quiet{}); err == nil || !strings.Contains(err.Error(), oid) {
+		t.Fatalf("corrupt download: err = %v; want one naming the object", err)
+	}
+	if _, err := st.Blobs.Stat(ctx, blob.LFSKey(oid)); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("a corrupt object was stored (stat: %v)", err)
+	}
+	corrupt = false
+	if n, err := s.storeObjects(ctx, m, h, ptrs, quiet{}); err != nil || n != 1 {
+		t.Fatalf("good download: %d, %v", n, err)
+	}
+	f, _, err := st.Blobs.Open(ctx, blob.LFSKey(oid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(f)
+	f.Close()
+	if string(got) != string(data) {
+		t.Fatal("stored bytes differ")
 	}
 }
