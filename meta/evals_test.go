@@ -24,6 +24,9 @@ func testEvals(t *testing.T, open func(*testing.T) *meta.Store) {
 		{"Index", testEvalIndex},
 		{"Leaderboard", testLeaderboard},
 		{"CardScoreListing", testCardScoreListing},
+		{"BoardSummary", testBoardSummary},
+		{"LeaderboardCursor", testLeaderboardCursor},
+		{"Params", testParams},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -183,6 +186,155 @@ func testCardScoreListing(t *testing.T, s *meta.Store) {
 	}
 }
 
+// testBoardSummary checks that the stored counts of eval_boards follow
+// results, visibility changes and deletions.
+func testBoardSummary(t *testing.T, s *meta.Store) {
+	mustUser(t, s, "alice", false)
+	mustUser(t, s, "bob", false)
+	a := mustRepo(t, s, &haven.Repo{Type: haven.Model, Namespace: "alice", Name: "a"})
+	b := mustRepo(t, s, &haven.Repo{Type: haven.Model, Namespace: "bob", Name: "b"})
+	qa := result("squad", "f1", 80)
+	qa.TaskType, qa.DatasetName = "question-answering", "SQuAD"
+	mustNil(t, s.SetCardIndex(ctx, a.ID, 0, []meta.EvalResult{result("imdb", "accuracy", 0.9), result("imdb", "accuracy", 0.8), qa}))
+	mustNil(t, s.SetCardIndex(ctx, b.ID, 0, []meta.EvalResult{result("imdb", "accuracy", 0.7)}))
+	boards := func(f meta.BoardFilter) []string {
+		t.Helper()
+		bs, err := s.Boards(ctx, f)
+		mustNil(t, err)
+		var out []string
+		for _, b := range bs {
+			out = append(out, fmt.Sprintf("%s/%s:%d:%s:%s", b.DatasetID, b.MetricType, b.Models, b.DatasetName, b.TaskType))
+		}
+		return out
+	}
+	want := func(f meta.BoardFilter, want ...string) {
+		t.Helper()
+		if got := boards(f); !slices.Equal(got, want) {
+			t.Errorf("boards(%+v) = %q, want %q", f, got, want)
+		}
+	}
+	want(meta.BoardFilter{}, "imdb/accuracy:2::text-classification", "squad/f1:1:SQuAD:question-answering")
+	want(meta.BoardFilter{TaskType: "question-answering"}, "squad/f1:1:SQuAD:question-answering")
+	want(meta.BoardFilter{TaskType: "translation"})
+
+	// A private model counts for its namespace and administrators only.
+	mustNil(t, s.UpdateRepoSettings(ctx, a.ID, true, ""))
+	want(meta.BoardFilter{}, "imdb/accuracy:1::text-classification")
+	want(meta.BoardFilter{VisibleTo: []string{"Alice"}}, "imdb/accuracy:2::text-classification", "squad/f1:1:SQuAD:question-answering")
+	want(meta.BoardFilter{VisibleTo: []string{"alice"}, TaskType: "question-answering"}, "squad/f1:1:SQuAD:question-answering")
+	want(meta.BoardFilter{VisibleTo: []string{"bob"}, DatasetID: "imdb"}, "imdb/accuracy:1::text-classification")
+	want(meta.BoardFilter{SeeAll: true, Limit: 1}, "imdb/accuracy:2::text-classification")
+	mustNil(t, s.UpdateRepoSettings(ctx, a.ID, false, ""))
+	want(meta.BoardFilter{}, "imdb/accuracy:2::text-classification", "squad/f1:1:SQuAD:question-answering")
+
+	// New results replace the old ones' counts; a deleted model leaves.
+	mustNil(t, s.SetCardIndex(ctx, a.ID, 0, []meta.EvalResult{result("imdb", "loss", 0.3)}))
+	want(meta.BoardFilter{}, "imdb/accuracy:1::text-classification", "imdb/loss:1::text-classification")
+	mustNil(t, s.DeleteRepo(ctx, b.ID))
+	want(meta.BoardFilter{}, "imdb/loss:1::text-classification")
+}
+
+// testLeaderboardCursor pages through a board with ties and models with
+// several results by cursor and by offset: both give the full ranking.
+func testLeaderboardCursor(t *testing.T, s *meta.Store) {
+	mustUser(t, s, "alice", false)
+	var want []string
+	for i := range 9 {
+		r := mustRepo(t, s, &haven.Repo{Type: haven.Model, Namespace: "alice", Name: fmt.Sprintf("m%d", i), Private: i == 4})
+		v := float64(i / 2) // pairs of ties
+		mustNil(t, s.SetCardIndex(ctx, r.ID, 0, []meta.EvalResult{result("imdb", "accuracy", v-5), result("imdb", "accuracy", v), result("imdb", "accuracy", v)}))
+		if i != 4 {
+			want = append([]string{r.Name}, want...)
+		}
+	}
+	var (
+		got   []string
+		ranks []int
+		after *meta.LeaderboardCursor
+	)
+	for range 10 {
+		page, err := s.Leaderboard(ctx, meta.LeaderboardFilter{DatasetID: "imdb", MetricType: "accuracy", After: after, Limit: 3})
+		mustNil(t, err)
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			got, ranks = append(got, e.Repo.Name), append(ranks, e.Cursor.Rank)
+		}
+		c := page[len(page)-1].Cursor
+		after, err = meta.ParseLeaderboardCursor(c.String())
+		mustNil(t, err)
+		if *after != c {
+			t.Fatalf("cursor %+v decodes as %+v", c, *after)
+		}
+	}
+	if !slices.Equal(got, want) || ranks[len(ranks)-1] != len(want) {
+		t.Fatalf("by cursor: %q ranks %v, want %q", got, ranks, want)
+	}
+	page, err := s.Leaderboard(ctx, meta.LeaderboardFilter{DatasetID: "imdb", MetricType: "accuracy", Offset: 3, Limit: 3})
+	mustNil(t, err)
+	if len(page) != 3 || page[0].Repo.Name != want[3] || page[0].Cursor.Rank != 4 {
+		t.Fatalf("offset 3: %+v", page)
+	}
+	// Lower is better walks the other way.
+	page, err = s.Leaderboard(ctx, meta.LeaderboardFilter{DatasetID: "imdb", MetricType: "accuracy", LowerIsBetter: true, Limit: 2})
+	mustNil(t, err)
+	page, err = s.Leaderboard(ctx, meta.LeaderboardFilter{DatasetID: "imdb", MetricType: "accuracy", LowerIsBetter: true, After: &page[1].Cursor, Limit: 2})
+	mustNil(t, err)
+	if len(page) != 2 || page[0].Repo.Name != "m2" || *page[0].Result.Value != -4 {
+		t.Fatalf("lower is better, second page: %+v", page)
+	}
+	for _, bad := range []string{"", "!!", "MSwy", "eCwxLDE"} {
+		if _, err := meta.ParseLeaderboardCursor(bad); err == nil {
+			t.Errorf("cursor %q parsed", bad)
+		}
+	}
+}
+
+// testParams stores parameter counts and filters a leaderboard on them.
+func testParams(t *testing.T, s *meta.Store) {
+	mustUser(t, s, "alice", false)
+	sizes := map[string]int64{"tiny": 0, "small": 500_000_000, "mid": 3_000_000_000, "big": 70_000_000_000}
+	for name, n := range sizes {
+		r := mustRepo(t, s, &haven.Repo{Type: haven.Model, Namespace: "alice", Name: name})
+		mustNil(t, s.SetCardIndex(ctx, r.ID, 0, []meta.EvalResult{result("imdb", "accuracy", float64(n)/1e9)}))
+		if n > 0 {
+			mustNil(t, s.SetRepoParams(ctx, r.ID, map[string]int64{"BF16": n - 1000, "F32": 1000}))
+		}
+		params, total, err := s.RepoParams(ctx, r.ID)
+		mustNil(t, err)
+		if total != n || (n > 0 && params["F32"] != 1000) || (n == 0 && params != nil) {
+			t.Fatalf("%s: params %v total %d", name, params, total)
+		}
+	}
+	rank := func(min, max int64) []string {
+		t.Helper()
+		es, err := s.Leaderboard(ctx, meta.LeaderboardFilter{DatasetID: "imdb", MetricType: "accuracy", MinParams: min, MaxParams: max})
+		mustNil(t, err)
+		var out []string
+		for _, e := range es {
+			out = append(out, fmt.Sprintf("%s:%d", e.Repo.Name, e.Params))
+		}
+		return out
+	}
+	if got := rank(0, 0); !slices.Equal(got, []string{"big:70000000000", "mid:3000000000", "small:500000000", "tiny:0"}) {
+		t.Errorf("no size filter: %q", got)
+	}
+	if got := rank(1_000_000_000, 7_000_000_000); !slices.Equal(got, []string{"mid:3000000000"}) {
+		t.Errorf("1-7B: %q", got)
+	}
+	if got := rank(0, 1_000_000_000); !slices.Equal(got, []string{"small:500000000"}) {
+		t.Errorf("<1B: %q", got)
+	}
+	mid, err := s.RepoByName(ctx, haven.Model, "alice", "mid")
+	mustNil(t, err)
+	mustNil(t, s.SetRepoParams(ctx, mid.ID, nil))
+	if _, total, _ := s.RepoParams(ctx, mid.ID); total != 0 {
+		t.Errorf("forgotten params: total %d", total)
+	}
+	wantCode(t, s.SetRepoParams(ctx, 9999, map[string]int64{"F32": 1}), haven.ERepoNotFound)
+}
+
 const benchResults = 100_000
 
 var (
@@ -260,11 +412,33 @@ func BenchmarkLeaderboard(b *testing.B) {
 			}
 		})
 	}
-	b.Run("index", func(b *testing.B) {
+	// The page after rank 5,000 by the cursor the page before returned.
+	prev, err := s.Leaderboard(ctx, meta.LeaderboardFilter{DatasetID: "glue", MetricType: "accuracy", Offset: 4999, Limit: 1})
+	if err != nil || len(prev) != 1 {
+		b.Fatal(len(prev), err)
+	}
+	b.Run("big board/page 50 by cursor", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := s.Boards(ctx, meta.BoardFilter{}); err != nil {
-				b.Fatal(err)
+			es, err := s.Leaderboard(ctx, meta.LeaderboardFilter{DatasetID: "glue", MetricType: "accuracy", After: &prev[0].Cursor, Limit: 100})
+			if err != nil || len(es) != 100 || es[0].Cursor.Rank != 5001 {
+				b.Fatal(len(es), err)
 			}
 		}
 	})
+	for _, c := range []struct {
+		name string
+		f    meta.BoardFilter
+	}{
+		{"index", meta.BoardFilter{}},
+		{"index/visible to two", meta.BoardFilter{VisibleTo: []string{"ns1", "ns2"}}},
+		{"index/task", meta.BoardFilter{TaskType: "text-classification"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if bs, err := s.Boards(ctx, c.f); err != nil || len(bs) == 0 {
+					b.Fatal(len(bs), err)
+				}
+			}
+		})
+	}
 }

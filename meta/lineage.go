@@ -173,3 +173,15 @@ func (s *Store) LineageParents(ctx context.Context, ids []string, vis RepoFilter
 	}
 	return out, rows.Err()
 }
+
+// ChildrenModelCount counts the public models that name target (a
+// "ns/name", any letter case) as their base model, whatever the relation:
+// the Hub's childrenModelCount. Private models are left out whoever asks,
+// so that the count may be cached for everyone.
+func (s *Store) ChildrenModelCount(ctx context.Context, target string) (int, error) {
+	var n int
+	err := s.conn().queryRow(ctx, `SELECT COUNT(DISTINCT l.repo_id) FROM repo_links l JOIN repos r ON r.id = l.repo_id
+		WHERE l.target = ? AND l.relation IN ('adapter', 'finetune', 'quantized', 'merge') AND r.private = FALSE AND r.type = 'model'`,
+		strings.ToLower(target)).Scan(&n)
+	return n, err
+}

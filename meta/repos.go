@@ -255,7 +255,11 @@ func (s *Store) UpdateRepoSettings(ctx context.Context, id int64, private bool, 
 	if err := validGated(gated); err != nil {
 		return err
 	}
-	return s.conn().execOne(ctx, errRepoIDNotFound(id), "UPDATE repos SET private = ?, gated = ? WHERE id = ?", private, gated, id)
+	return s.inTx(ctx, func(c conn) error {
+		return recountRepoBoards(ctx, c, id, func() error {
+			return c.execOne(ctx, errRepoIDNotFound(id), "UPDATE repos SET private = ?, gated = ? WHERE id = ?", private, gated, id)
+		})
+	})
 }
 
 // UpdateRepoContent records what was derived from the default branch after
@@ -280,8 +284,13 @@ func (s *Store) UpdateRepoContent(ctx context.Context, id int64, rc RepoContent)
 // DeleteRepo deletes a repository with its likes, downloads, tags and the
 // redirects that point to it.
 func (s *Store) DeleteRepo(ctx context.Context, id int64) error {
-	// The foreign keys cascade to everything that refers to the repository.
-	return s.conn().execOne(ctx, errRepoIDNotFound(id), "DELETE FROM repos WHERE id = ?", id)
+	// The foreign keys cascade to everything that refers to the repository;
+	// the leaderboards it was on are counted again.
+	return s.inTx(ctx, func(c conn) error {
+		return recountRepoBoards(ctx, c, id, func() error {
+			return c.execOne(ctx, errRepoIDNotFound(id), "DELETE FROM repos WHERE id = ?", id)
+		})
+	})
 }
 
 // MoveRepo renames a repository, possibly into another namespace, and
