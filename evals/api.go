@@ -66,14 +66,26 @@ func (s *Service) handleLeaderboards(w http.ResponseWriter, r *http.Request) {
 		hubhttp.WriteError(s.log, w, r, err)
 		return
 	}
+	if lb.Next != "" {
+		// As the Hub's listings page: the next page's URL in a Link header.
+		v := r.URL.Query()
+		v.Del("offset")
+		v.Set("cursor", lb.Next)
+		scheme := "http"
+		if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+			scheme = "https"
+		}
+		w.Header().Set("Link", "<"+scheme+"://"+r.Host+r.URL.EscapedPath()+"?"+v.Encode()+`>; rel="next"`)
+	}
 	hubhttp.WriteJSON(w, http.StatusOK, lb)
 }
 
 // QueryOf reads a leaderboard query from the URL parameters dataset,
-// metric, task, license, library, offset and limit.
+// metric, task, license, library, size, cursor, offset and limit.
 func QueryOf(r *http.Request) Query {
 	v := r.URL.Query()
-	q := Query{Dataset: v.Get("dataset"), Metric: v.Get("metric"), Task: v.Get("task"), License: v.Get("license"), Library: v.Get("library")}
+	q := Query{Dataset: v.Get("dataset"), Metric: v.Get("metric"), Task: v.Get("task"), License: v.Get("license"),
+		Library: v.Get("library"), Size: v.Get("size"), Cursor: v.Get("cursor")}
 	q.Offset, _ = strconv.Atoi(v.Get("offset"))
 	q.Limit, _ = strconv.Atoi(v.Get("limit"))
 	q.Offset = max(q.Offset, 0)

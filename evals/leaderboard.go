@@ -2,6 +2,7 @@ package evals
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"github.com/havenhub/haven"
@@ -18,8 +19,14 @@ type Query struct {
 	Task    string
 	License string
 	Library string
-	Offset  int
-	Limit   int // 0: 100; at most 1000
+	// Size keeps models of a parameter count: "<1B", "1-7B", "7B-70B",
+	// ">70B", "100M-1B" (see ParseSize).
+	Size string
+	// Cursor continues after the page that returned it (Leaderboard.Next);
+	// it replaces Offset.
+	Cursor string
+	Offset int
+	Limit  int // 0: 100; at most 1000
 }
 
 // Leaderboard ranks models by the results their cards report for one
@@ -35,6 +42,8 @@ type Leaderboard struct {
 	SelfReported  bool         `json:"selfReported"`
 	Entries       []Entry      `json:"entries"`
 	Metrics       []meta.Board `json:"metrics"` // the dataset's leaderboards, one per metric
+	// Next is the cursor of the next page; "" on the last one.
+	Next string `json:"next,omitempty"`
 }
 
 // Entry is a model's place on a leaderboard.
@@ -56,6 +65,9 @@ type Entry struct {
 	Private       bool    `json:"private"`
 	Likes         int64   `json:"likes"`
 	Downloads     int64   `json:"downloads"`
+	// Parameters is the model's parameter count as its safetensors
+	// headers give it; 0 when unknown.
+	Parameters int64 `json:"parameters,omitempty"`
 }
 
 // Boards lists the leaderboards with results of models the actor may see,
@@ -94,24 +106,85 @@ func (s *Service) Leaderboard(ctx context.Context, a *auth.Actor, q Query) (*Lea
 		limit = 100
 	}
 	limit = min(limit, 1000)
-	rows, err := s.meta.Leaderboard(ctx, meta.LeaderboardFilter{
+	f := meta.LeaderboardFilter{
 		DatasetID: q.Dataset, MetricType: lb.Metric, TaskType: q.Task, License: q.License, Library: q.Library,
 		LowerIsBetter: lb.LowerIsBetter, VisibleTo: a.Namespaces(), SeeAll: seeAll(a),
-		Offset: q.Offset, Limit: limit,
-	})
+		Offset: q.Offset, Limit: limit + 1,
+	}
+	if q.Size != "" {
+		var ok bool
+		if f.MinParams, f.MaxParams, ok = ParseSize(q.Size); !ok {
+			return nil, haven.Errorf(haven.EInvalid, "Invalid size %q: use <1B, 1-7B, 7B-70B or >70B", q.Size)
+		}
+	}
+	if q.Cursor != "" {
+		if f.After, err = meta.ParseLeaderboardCursor(q.Cursor); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := s.meta.Leaderboard(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	for i, row := range rows {
+	if len(rows) > limit {
+		rows = rows[:limit]
+		lb.Next = rows[limit-1].Cursor.String()
+	}
+	for _, row := range rows {
 		r, e := row.Repo, row.Result
 		lb.Entries = append(lb.Entries, Entry{
-			Rank: max(q.Offset, 0) + i + 1, Model: r.FullName(), Value: *e.Value, ValueText: e.ValueText,
+			Rank: row.Cursor.Rank, Model: r.FullName(), Value: *e.Value, ValueText: e.ValueText,
 			MetricName: e.MetricName, Task: e.TaskType, DatasetConfig: e.DatasetConfig, DatasetSplit: e.DatasetSplit,
 			SelfReported: true, Verified: e.Verified, SourceName: e.SourceName, SourceURL: e.SourceURL,
 			License: repoLicense(r), Library: r.LibraryName, Private: r.Private, Likes: r.Likes, Downloads: r.Downloads,
+			Parameters: row.Params,
 		})
 	}
 	return lb, nil
+}
+
+// Sizes are the parameter-count ranges the leaderboard page offers.
+var Sizes = []string{"<1B", "1-3B", "3-7B", "7-14B", "14-35B", "35-70B", ">70B"}
+
+// ParseSize reads a parameter-count range: "<N", ">N" or "N-M", where N
+// and M are numbers with an optional K, M, B or T suffix (M's suffix
+// applies to N when N has none: "1-7B" is 1B to 7B). It returns the
+// lower bound (inclusive) and the upper one (exclusive), 0 for none.
+func ParseSize(s string) (lower, upper int64, ok bool) {
+	s = strings.ToUpper(strings.TrimSpace(strings.ReplaceAll(s, " ", "")))
+	switch {
+	case strings.HasPrefix(s, "<"):
+		upper, ok = parseCount(s[1:], "")
+		return 0, upper, ok && upper > 0
+	case strings.HasPrefix(s, ">"):
+		lower, ok = parseCount(s[1:], "")
+		return lower, 0, ok
+	}
+	lo, hi, found := strings.Cut(s, "-")
+	if !found {
+		return 0, 0, false
+	}
+	upper, ok = parseCount(hi, "")
+	if !ok {
+		return 0, 0, false
+	}
+	lower, ok = parseCount(lo, hi[len(strings.TrimRight(hi, "KMBT")):])
+	return lower, upper, ok && lower < upper
+}
+
+// parseCount reads "7", "7B", "1.5B" or "300M"; unit is the suffix to use
+// when s has none.
+func parseCount(s, unit string) (int64, bool) {
+	num := strings.TrimRight(s, "KMBT")
+	if u := s[len(num):]; u != "" {
+		unit = u
+	}
+	mult := map[string]float64{"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}[unit]
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || mult == 0 || v < 0 || v*mult > 1e18 {
+		return 0, false
+	}
+	return int64(v * mult), true
 }
 
 func seeAll(a *auth.Actor) bool { return !a.Anonymous() && a.User.IsAdmin }
