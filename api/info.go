@@ -118,7 +118,7 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 	// Space's answer embeds its app's runtime, which changes without commits.
 	// So does whether a model is loaded.
 	expand := expandParams(r)
-	cacheable := (repo.Type != haven.Space || s.spaces == nil) && !expand["inference"]
+	cacheable := (repo.Type != haven.Space || s.spaces == nil) && !expand["inference"] && !expand["childrenModelCount"]
 	if sha, ok := s.cache.rev(repo.ID, rev); ok && cacheable {
 		if b, ok := s.cache.render(infoKey(repo, sha, r)); ok {
 			writeJSONBytes(w, http.StatusOK, b)
@@ -137,6 +137,18 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 	}
 	m := s.repoFields(repo)
 	m["sha"] = sha
+	if st := s.safetensorsField(r.Context(), repo); st != nil {
+		m["safetensors"] = st
+	}
+	if expand["childrenModelCount"] && repo.Type == haven.Model {
+		// Public descendants only: cached answers carry no identity.
+		n, err := s.meta.ChildrenModelCount(r.Context(), repo.FullName())
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		m["childrenModelCount"] = n
+	}
 	if sha != repo.SHA {
 		// Another revision: its own date and card.
 		if c, err := g.CommitInfo(sha); err == nil {
@@ -299,6 +311,11 @@ func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven
 		if full || (expand != nil && expand["siblings"]) {
 			if sibs, err := s.siblingNames(r, repo); err == nil {
 				m["siblings"] = sibs
+			}
+		}
+		if expand["safetensors"] {
+			if st := s.safetensorsField(r.Context(), repo); st != nil {
+				m["safetensors"] = st
 			}
 		}
 		s.inferenceFields(m, repo, expand, true)

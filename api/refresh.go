@@ -21,10 +21,14 @@ type Refresher struct {
 	// Indexers hear of the card of the default branch (evaluation
 	// results, the documentation score).
 	Indexers []CardIndexer
-	Logger   *slog.Logger
+	// OpenLFS opens LFS objects, to read the headers of a model's
+	// safetensors files for its parameter count; nil reads only those
+	// stored in git.
+	OpenLFS gitstore.LFSOpener
+	Logger  *slog.Logger
 }
 
-// Refresh derives the head, card, tags, storage and model-tree links of
+// Refresh derives the head, card, tags, storage, parameter count and model-tree links of
 // repo's default branch, tells the Indexers about the card, and queues the
 // background work a moved branch starts (the dataset viewer's conversion, a
 // Space's build). Callers serialise refreshes of one repository.
@@ -63,6 +67,13 @@ func (rf Refresher) Refresh(ctx context.Context, repo *haven.Repo) error {
 	var files []string
 	evalFiles := map[string][]byte{}
 	if entries, err := g.List(sha, "", true); err == nil {
+		if repo.Type == haven.Model {
+			// Before the content: the info of the new head must not be
+			// cached without them.
+			if err := rf.Meta.SetRepoParams(ctx, repo.ID, modelParams(ctx, g, entries, rf.OpenLFS)); err != nil {
+				return err
+			}
+		}
 		for _, e := range entries {
 			if e.Type != "file" {
 				continue

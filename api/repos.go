@@ -508,7 +508,7 @@ func (s *Server) refreshRepo(ctx context.Context, repo *haven.Repo) error {
 			indexers = append(indexers, ci)
 		}
 	}
-	return Refresher{Meta: s.meta, Git: s.git, Indexers: indexers, Logger: s.log}.Refresh(ctx, repo)
+	return Refresher{Meta: s.meta, Git: s.git, Indexers: indexers, OpenLFS: s.openObject, Logger: s.log}.Refresh(ctx, repo)
 }
 
 // isEvalResultsFile tells the .eval_results/*.yaml files of a repository,
