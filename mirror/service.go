@@ -403,6 +403,10 @@ func (s *Service) AddPull(ctx context.Context, spec PullSpec) (*haven.Mirror, *h
 		return nil, nil, haven.Errorf(haven.EInvalid, "Cannot read the source repository %s: %v", spec.Source.ID, err)
 	}
 	if _, err := s.cfg.Meta.UserByName(ctx, spec.As.Namespace); err != nil {
+		if haven.IsCode(err, haven.ENotFound) {
+			return nil, nil, haven.Errorf(haven.EInvalid, "There is no user or organisation %q here: mirror into another namespace (--as NS/NAME, \"repo\" in the API) or create it first (haven org create %s --owner USER)",
+				spec.As.Namespace, spec.As.Namespace)
+		}
 		return nil, nil, err
 	}
 	// The first sync is the caller's to start: now (SyncSoon) or inline.
