@@ -39,7 +39,7 @@ func (s *Server) handleOrgMembers(w http.ResponseWriter, r *http.Request, name s
 	// Whom the caller follows, for isFollowing, as on the Hub.
 	var followed map[int64]bool
 	if a := actorOf(r); !a.Anonymous() {
-		list, err := s.meta.Following(r.Context(), a.User.ID)
+		list, err := s.meta.Following(r.Context(), a.User.ID, 0)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"github.com/havenhub/haven"
@@ -92,17 +93,25 @@ func (s *Store) IsFollowing(ctx context.Context, followerID, followeeID int64) (
 	return n > 0, err
 }
 
-// Followers lists who follows a user or organisation, most recent first.
-func (s *Store) Followers(ctx context.Context, userID int64) ([]haven.User, error) {
+// Followers lists who follows a user or organisation, most recent first,
+// at most limit of them (0: all).
+func (s *Store) Followers(ctx context.Context, userID int64, limit int) ([]haven.User, error) {
 	return s.users(ctx, "SELECT "+userColumns+` FROM follows f JOIN users u ON u.id = f.follower_id
-		WHERE f.followee_id = ? ORDER BY f.created_at DESC, u.id DESC`, userID)
+		WHERE f.followee_id = ? ORDER BY f.created_at DESC, u.id DESC`+limitClause(limit), userID)
 }
 
 // Following lists the users and organisations a user follows, most recent
-// first.
-func (s *Store) Following(ctx context.Context, userID int64) ([]haven.User, error) {
+// first, at most limit of them (0: all).
+func (s *Store) Following(ctx context.Context, userID int64, limit int) ([]haven.User, error) {
 	return s.users(ctx, "SELECT "+userColumns+` FROM follows f JOIN users u ON u.id = f.followee_id
-		WHERE f.follower_id = ? ORDER BY f.created_at DESC, u.id DESC`, userID)
+		WHERE f.follower_id = ? ORDER BY f.created_at DESC, u.id DESC`+limitClause(limit), userID)
+}
+
+func limitClause(limit int) string {
+	if limit <= 0 {
+		return ""
+	}
+	return " LIMIT " + strconv.Itoa(limit)
 }
 
 func (s *Store) users(ctx context.Context, query string, args ...any) ([]haven.User, error) {

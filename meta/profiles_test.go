@@ -57,15 +57,18 @@ func testProfiles(t *testing.T, s *meta.Store) {
 	if ok, _ := s.IsFollowing(ctx, bob.ID, alice.ID); ok {
 		t.Error("bob follows alice")
 	}
-	followers, err := s.Followers(ctx, acme.ID)
+	followers, err := s.Followers(ctx, acme.ID, 0)
 	mustNil(t, err)
 	if len(followers) != 2 {
 		t.Fatalf("Followers(acme) = %v", followers)
 	}
-	following, err := s.Following(ctx, alice.ID)
+	following, err := s.Following(ctx, alice.ID, 0)
 	mustNil(t, err)
 	if len(following) != 2 {
 		t.Fatalf("Following(alice) = %v", following)
+	}
+	if following, _ = s.Following(ctx, alice.ID, 1); len(following) != 1 || following[0].Name != "acme" {
+		t.Errorf("Following(alice, 1) = %v, want the newest only", following)
 	}
 	c, err := s.Counts(ctx, alice.ID)
 	mustNil(t, err)

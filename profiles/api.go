@@ -224,9 +224,9 @@ func (s *Service) follows(w http.ResponseWriter, r *http.Request, u *haven.User,
 		err  error
 	)
 	if followers {
-		list, err = s.cfg.Meta.Followers(r.Context(), u.ID)
+		list, err = s.cfg.Meta.Followers(r.Context(), u.ID, 0)
 	} else {
-		list, err = s.cfg.Meta.Following(r.Context(), u.ID)
+		list, err = s.cfg.Meta.Following(r.Context(), u.ID, 0)
 	}
 	if err != nil {
 		s.fail(w, r, err)

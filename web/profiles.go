@@ -14,17 +14,23 @@ import (
 // profileExtra is what a profile page shows besides repositories: the
 // profile itself, follows, and the visitor's own pending invitations.
 type profileExtra struct {
-	AvatarURL   string
-	Details     string
-	Website     string
-	Followers   int
-	Following   int
-	IsFollowing bool
-	CanFollow   bool
-	CanEdit     bool // the visitor may change this profile
-	SettingsURL string
-	Invitations []*haven.Invitation
+	AvatarURL string
+	Details   string
+	Website   string
+	Followers int
+	Following int
+	// Some of the followers and followed, newest first, shown as avatars.
+	FollowerList  []haven.User
+	FollowingList []haven.User
+	IsFollowing   bool
+	CanFollow     bool
+	CanEdit       bool // the visitor may change this profile
+	SettingsURL   string
+	Invitations   []*haven.Invitation
 }
+
+// profileFaces bounds the followers (and followed) a profile shows.
+const profileFaces = 24
 
 // withActor hands the visitor to code that reads it the API's way
 // (hubhttp.Actor), such as the profiles service.
@@ -51,6 +57,12 @@ func (h *Handler) profileExtras(r *http.Request, u *haven.User) (profileExtra, e
 		return x, err
 	}
 	x.Followers, x.Following = c.Followers, c.Following
+	if x.FollowerList, err = h.meta.Followers(ctx, u.ID, profileFaces); err != nil {
+		return x, err
+	}
+	if x.FollowingList, err = h.meta.Following(ctx, u.ID, profileFaces); err != nil {
+		return x, err
+	}
 	if a.Anonymous() {
 		return x, nil
 	}

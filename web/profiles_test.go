@@ -76,7 +76,7 @@ func TestInvitationsFollowsAndProfiles(t *testing.T) {
 	if p := bob.form("/settings/follow", url.Values{"name": {"alice"}}); p.status != http.StatusSeeOther {
 		t.Fatalf("follow: %d\n%s", p.status, p.body)
 	}
-	if p := bob.get("/alice"); !strings.Contains(p.body, ">Unfollow</button>") || !strings.Contains(p.body, "1 follower<") {
+	if p := bob.get("/alice"); !strings.Contains(p.body, ">Unfollow</button>") || !strings.Contains(p.body, "1 follower<") || !strings.Contains(p.body, `title="bob"`) {
 		t.Errorf("after following:\n%s", p.body)
 	}
 	if p := alice.get("/alice"); strings.Contains(p.body, "Follow</button>") {
