@@ -272,7 +272,9 @@ func (r *Repo) writeEncoded(t plumbing.ObjectType, o interface {
 // buildCommit applies changes to base's tree and writes a commit on top of
 // base (a root commit when base is zero).
 func (r *Repo) buildCommit(base plumbing.Hash, changes []change, author object.Signature, title, message string) (plumbing.Hash, error) {
-	root := &dirNode{loaded: true, entries: map[string]*dirEntry{}}
+	// A root commit's tree is written even with no changes: it is the
+	// empty tree, which readers must find.
+	root := &dirNode{loaded: true, changed: true, entries: map[string]*dirEntry{}}
 	var parents []plumbing.Hash
 	if !base.IsZero() {
 		c, err := r.commitObject(base)

@@ -100,6 +100,13 @@ func (o *objects) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbin
 	if err != nil && retryable(err) && o.refreshPacks() {
 		obj, err = o.fs.EncodedObject(t, h)
 	}
+	if errors.Is(err, plumbing.ErrObjectNotFound) && h == emptyTree && (t == plumbing.TreeObject || t == plumbing.AnyObject) {
+		// Git knows the empty tree without storing it, and so do commits
+		// made by clients that never wrote it.
+		empty := &plumbing.MemoryObject{}
+		empty.SetType(plumbing.TreeObject)
+		return empty, nil
+	}
 	return obj, err
 }
 
