@@ -355,3 +355,38 @@ func TestUnreachableUpstreamIsRememberedBriefly(t *testing.T) {
 		t.Fatalf("cached info with the upstream gone: %d %s", w.Code, w.Body)
 	}
 }
+
+func TestOneDownloadForConcurrentRequests(t *testing.T) {
+	weights := bytes.Repeat([]byte("0123456789abcdef"), 1<<14)
+	hub := &fakeHub{
+		commit: strings.Repeat("b", 40),
+		files:  map[string][]byte{"w.bin": weights},
+		serve:  map[string][]byte{"w.bin": weights},
+		lfs:    map[string]bool{"w.bin": true},
+	}
+	var resolves sync.WaitGroup
+	counted := 0
+	var mu sync.Mutex
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/resolve/") {
+			mu.Lock()
+			counted++
+			mu.Unlock()
+		}
+		hub.ServeHTTP(w, r)
+	})
+	c, _ := newCache(t, h, Config{})
+	for range 8 {
+		resolves.Add(1)
+		go func() {
+			defer resolves.Done()
+			if w := get(c, "/acme/m/resolve/main/w.bin", ""); w.Code != 200 || !bytes.Equal(w.Body.Bytes(), weights) {
+				t.Errorf("concurrent GET: %d, %d bytes", w.Code, w.Body.Len())
+			}
+		}()
+	}
+	resolves.Wait()
+	if counted != 1 {
+		t.Errorf("the upstream was asked for the file %d times", counted)
+	}
+}

@@ -130,6 +130,18 @@ def test_snapshot_download_through_the_cache(endpoint, repos, tmp_path):
 
 
 @pytest.mark.online
+def test_hf_cli_download(endpoint, repos, tmp_path):
+    env = {**os.environ, "HF_ENDPOINT": endpoint}
+    env.pop("HF_TOKEN", None)
+    subprocess.run(
+        ["hf", "download", repos["public"], "config.json", "weights/part-1.bin", "--local-dir", str(tmp_path)],
+        env=env, check=True, capture_output=True, timeout=120,
+    )
+    for name in ("config.json", "weights/part-1.bin"):
+        assert sha256(open(tmp_path / name, "rb").read()) == repos["expected"][name]
+
+
+@pytest.mark.online
 def test_dataset_through_the_cache(endpoint, repos, tmp_path):
     folder = snapshot_download(repos["dataset"], repo_type="dataset", endpoint=endpoint, cache_dir=tmp_path, token=False)
     assert open(os.path.join(folder, "data", "train.csv"), "rb").read() == DATASET_CSV
