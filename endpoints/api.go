@@ -27,7 +27,12 @@ func (s *Service) API(first string) http.Handler {
 	if first != "endpoints" {
 		return nil
 	}
-	return http.HandlerFunc(s.serveAPI)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.atHolder(w, r) {
+			return
+		}
+		s.serveAPI(w, r)
+	})
 }
 
 func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {

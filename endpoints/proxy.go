@@ -26,6 +26,9 @@ const (
 // other path, and page views of /e/… paths that are no endpoint, to next.
 func (s *Service) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if endpointPath(r.URL.Path) && s.atHolder(w, r) {
+			return
+		}
 		if !strings.HasPrefix(r.URL.Path, "/e/") && next != nil {
 			next.ServeHTTP(w, r)
 			return

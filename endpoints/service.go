@@ -30,6 +30,7 @@ import (
 	"github.com/havenhub/haven/inference"
 	"github.com/havenhub/haven/internal/seal"
 	"github.com/havenhub/haven/meta"
+	hubreplica "github.com/havenhub/haven/replica"
 	"github.com/havenhub/haven/runner"
 	"github.com/havenhub/haven/runner/runlog"
 )
@@ -103,6 +104,10 @@ type Config struct {
 	Ready time.Duration
 	// Minute is the unit of scaleToZeroTimeout (a minute; tests shorten it).
 	Minute time.Duration
+	// Replica is this process among the replicas sharing the database: one
+	// of them runs the endpoints, the others pass requests to it. Nil: this
+	// process runs them.
+	Replica *hubreplica.Self
 }
 
 // Service runs the hub's endpoints.
@@ -115,6 +120,12 @@ type Service struct {
 
 	mu  sync.Mutex
 	eps map[string]*endpoint // by lower-cased "ns/name"
+
+	self    *hubreplica.Self
+	local   bool          // this process runs the endpoints
+	looping bool          // the reconcile loop runs
+	peer    *meta.Replica // the replica that runs them, nil for this one
+	peerAt  time.Time     // when peer was read
 
 	seq    atomic.Int64
 	ctx    context.Context
@@ -151,16 +162,41 @@ func New(cfg Config) (*Service, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{cfg: cfg, meta: cfg.Meta, log: cfg.Logger, box: box, computes: computesOf(cfg.Flavors),
-		eps: map[string]*endpoint{}, ctx: ctx, cancel: cancel}, nil
+		eps: map[string]*endpoint{}, self: cfg.Replica, ctx: ctx, cancel: cancel}, nil
 }
 
 func key(ns, name string) string { return strings.ToLower(ns + "/" + name) }
 
 // Start loads every endpoint and brings it back to the state it was in:
-// those that served are relaunched with their traffic split.
+// those that served are relaunched with their traffic split. Among
+// replicas, only the one that holds the endpoints does; the others watch
+// for the day it stops.
 func (s *Service) Start() error {
+	if s.self == nil {
+		return s.startLocal()
+	}
+	if _, err := s.holder(s.ctx); err != nil {
+		s.log.Warn("endpoints: holding the endpoints", "err", err)
+	}
+	s.wg.Add(1)
+	go s.holdLoop()
+	return nil
+}
+
+// startLocal restores the endpoints in this process, unless it runs them.
+func (s *Service) startLocal() error {
+	s.mu.Lock()
+	if s.local {
+		s.mu.Unlock()
+		return nil
+	}
+	s.local = true
+	s.mu.Unlock()
 	rows, err := s.meta.Endpoints(s.ctx, "")
 	if err != nil {
+		s.mu.Lock()
+		s.local = false
+		s.mu.Unlock()
 		return err
 	}
 	for _, row := range rows {
@@ -173,8 +209,14 @@ func (s *Service) Start() error {
 		e.restore()
 		e.mu.Unlock()
 	}
-	s.wg.Add(1)
-	go s.loop()
+	s.mu.Lock()
+	loop := !s.looping
+	s.looping = true
+	s.mu.Unlock()
+	if loop {
+		s.wg.Add(1)
+		go s.loop()
+	}
 	return nil
 }
 
