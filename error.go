@@ -24,6 +24,7 @@ const (
 	ERange         = "range"         // 416
 	EInternal      = "internal"      // 500
 	EUnavailable   = "unavailable"   // 503
+	EUnsupported   = "unsupported"   // 501: a Hub feature this server does not offer
 )
 
 // Error is the application error: a code that decides the HTTP status and

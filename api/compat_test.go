@@ -80,3 +80,40 @@ func TestMissingObjectsAreNotFound(t *testing.T) {
 		}
 	}
 }
+
+// Hub API operations this server does not serve answer 501 naming the
+// operation; paths the Hub does not have either stay 404.
+func TestUnsupportedHubRoutes(t *testing.T) {
+	h := newHub(t)
+	alice := h.tokens["alice"]
+	h.createRepo(alice, "m", false)
+	cases := []struct {
+		method, path string
+		status       int
+		message      string
+	}{
+		{"GET", "/api/models/alice/m/scan", 501, "Get security status (GET /api/models/{namespace}/{repo}/scan) is not supported by this server"},
+		{"HEAD", "/api/models/alice/m/scan", 501, ""},
+		{"GET", "/api/daily_papers", 501, "Get Daily Papers (GET /api/daily_papers) is not supported by this server"},
+		{"GET", "/api/papers/2401.00001", 501, "Get a paper (GET /api/papers/{paperId}) is not supported by this server"},
+		{"POST", "/api/organizations/acme/service-accounts", 501, ""},
+		{"GET", "/api/resolve-cache/models/alice/m/main/a/b.txt", 501, ""},
+		{"GET", "/api/nonsense", 404, "Not Found"},
+		{"GET", "/api/models/alice/m/nonsense", 404, "Not Found"},
+		{"DELETE", "/api/daily_papers", 404, "Not Found"},
+		{"GET", "/api/papers/a/b/c", 404, "Not Found"},
+		// Served operations keep their answers.
+		{"GET", "/api/models/alice/m", 200, ""},
+		{"GET", "/api/models/alice/nope/refs", 404, "Repository not found"},
+	}
+	for _, c := range cases {
+		r := h.do(c.method, c.path, alice, "", nil)
+		msg := r.header.Get("X-Error-Message")
+		if r.status != c.status || c.message != "" && !strings.HasPrefix(msg, c.message) {
+			t.Errorf("%s %s: %d %q, want %d %q", c.method, c.path, r.status, msg, c.status, c.message)
+		}
+		if c.status == 501 && c.method == "GET" && !strings.Contains(string(r.body), `"error":`) {
+			t.Errorf("%s %s: body %s", c.method, c.path, r.body)
+		}
+	}
+}

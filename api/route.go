@@ -189,11 +189,11 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, segs []string)
 	}
 	for _, rt := range s.routes {
 		if h := rt.API(segs[0]); h != nil {
-			h.ServeHTTP(w, r)
+			h.ServeHTTP(&unsupportedWriter{ResponseWriter: w, s: s, r: r}, r)
 			return
 		}
 	}
-	s.writeError(w, r, errNotFound("Not Found"))
+	s.noRoute(w, r)
 }
 
 // repoHandler is what handles an action on a repository of type t for a
@@ -279,7 +279,7 @@ func (s *Server) routeRepoAPI(w http.ResponseWriter, r *http.Request, t haven.Re
 			s.writeError(w, r, auth.RepoNotFound())
 			return
 		}
-		s.writeError(w, r, errNotFound("Not Found"))
+		s.noRoute(w, r)
 		return
 	}
 	repo, err := s.findRepo(r.Context(), t, ns, name)

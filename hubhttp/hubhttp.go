@@ -59,6 +59,7 @@ var statusOf = map[string]int{
 	haven.EUnprocessable:    http.StatusUnprocessableEntity,
 	haven.EInternal:         http.StatusInternalServerError,
 	haven.EUnavailable:      http.StatusServiceUnavailable,
+	haven.EUnsupported:      http.StatusNotImplemented,
 }
 
 // Status is the HTTP status the Hub gives for err.
