@@ -1,8 +1,12 @@
 package meta_test
 
 import (
+	"fmt"
+	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/lineage"
@@ -84,6 +88,37 @@ func testLineage(t *testing.T, s *meta.Store) {
 		t.Errorf("bob sees %v", parents)
 	}
 
+	// childrenModelCount: public models derived from it, whoever asks.
+	if n, err := s.ChildrenModelCount(ctx, "ALICE/Base"); err != nil || n != 1 {
+		t.Errorf("ChildrenModelCount = %d, %v; want 1 (the private fine-tune is left out)", n, err)
+	}
+	if n, err := s.ChildrenModelCount(ctx, "alice/tuned"); err != nil || n != 1 {
+		t.Errorf("ChildrenModelCount(tuned) = %d, %v", n, err)
+	}
+
+	// base_model: tag filters read the links, in any letter case.
+	for _, tc := range []struct {
+		tags []string
+		vis  meta.RepoFilter
+		want []string
+	}{
+		{[]string{"base_model:finetune:ALICE/BASE"}, anon, []string{"alice/tuned"}},
+		{[]string{"base_model:alice/Base"}, bob, []string{"bob/secret", "alice/tuned"}},
+		{[]string{"base_model:adapter:alice/base"}, anon, nil},
+		{[]string{"base_model:adapter:Alice/Tuned", "base_model:alice/tuned"}, anon, []string{"bob/lora"}},
+		{[]string{"base_model:nonsense:alice/base"}, anon, nil}, // not a relation: an ordinary tag
+	} {
+		f := tc.vis
+		f.Type, f.Tags, f.Sort = haven.Model, tc.tags, "createdAt"
+		got := names(s.ListRepos(ctx, f))
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("filter %q = %q, want %q", tc.tags, got, tc.want)
+		}
+		if n, err := s.CountRepos(ctx, f); err != nil || n != len(tc.want) {
+			t.Errorf("count of filter %q = %d, %v", tc.tags, n, err)
+		}
+	}
+
 	edges, err := s.RepoLinks(ctx, tuned.ID)
 	mustNil(t, err)
 	if want := []lineage.Edge{{Target: "alice/reviews", Relation: lineage.TrainedOn}, {Target: "alice/base", Relation: lineage.Finetune}}; !reflect.DeepEqual(edges, want) {
@@ -96,4 +131,127 @@ func testLineage(t *testing.T, s *meta.Store) {
 	if len(counts) != 0 {
 		t.Errorf("after delete: %v", counts)
 	}
+}
+
+const treeDescendants = 10_000
+
+var (
+	treeBenchOnce  sync.Once
+	treeBenchStore *meta.Store
+	treeBenchErr   error
+)
+
+// treeBenchmarkStore returns a SQLite store with a model, org/base, that
+// has treeDescendants models derived from it (adapters, fine-tunes,
+// quantizations and merges, one in seven private, in 500 namespaces), a
+// chain of eight bases above it, twenty Spaces using it and 5,000 models
+// unrelated to it.
+func treeBenchmarkStore(b *testing.B) *meta.Store {
+	treeBenchOnce.Do(func() {
+		start := time.Now()
+		dir := b.TempDir()
+		s, err := meta.Open(ctx, filepath.Join(dir, "haven.db"))
+		if err != nil {
+			treeBenchErr = err
+			return
+		}
+		treeBenchStore = s
+		create := func(r *haven.Repo, edges ...lineage.Edge) error {
+			if err := s.CreateRepo(ctx, r); err != nil {
+				return err
+			}
+			if len(edges) == 0 {
+				return nil
+			}
+			return s.SetRepoLinks(ctx, r.ID, edges)
+		}
+		for i := 8; i >= 0; i-- {
+			name := "base"
+			if i > 0 {
+				name = fmt.Sprintf("base-%d", i)
+			}
+			var edges []lineage.Edge
+			if i < 8 {
+				edges = []lineage.Edge{{Target: fmt.Sprintf("org/base-%d", i+1), Relation: lineage.Finetune}}
+			}
+			if treeBenchErr = create(&haven.Repo{Type: haven.Model, Namespace: "org", Name: name}, edges...); treeBenchErr != nil {
+				return
+			}
+		}
+		relations := []string{lineage.Adapter, lineage.Adapter, lineage.Adapter, lineage.Adapter, lineage.Finetune,
+			lineage.Finetune, lineage.Finetune, lineage.Quantized, lineage.Quantized, lineage.Merge}
+		for i := range treeDescendants {
+			r := &haven.Repo{Type: haven.Model, Namespace: fmt.Sprintf("ns%d", i%500), Name: fmt.Sprintf("child-%d", i), Private: i%7 == 0}
+			if treeBenchErr = create(r, lineage.Edge{Target: "org/base", Relation: relations[i%len(relations)]}); treeBenchErr != nil {
+				return
+			}
+		}
+		for i := range 5000 {
+			r := &haven.Repo{Type: haven.Model, Namespace: fmt.Sprintf("ns%d", i%500), Name: fmt.Sprintf("other-%d", i)}
+			if treeBenchErr = create(r, lineage.Edge{Target: fmt.Sprintf("org/other-base-%d", i%50), Relation: lineage.Finetune}); treeBenchErr != nil {
+				return
+			}
+		}
+		for i := range 20 {
+			r := &haven.Repo{Type: haven.Space, Namespace: fmt.Sprintf("ns%d", i), Name: fmt.Sprintf("demo-%d", i)}
+			if treeBenchErr = create(r, lineage.Edge{Target: "org/base", Relation: lineage.SpaceModel}); treeBenchErr != nil {
+				return
+			}
+		}
+		b.Logf("model tree of %d descendants created in %v", treeDescendants, time.Since(start).Round(time.Millisecond))
+		s.Close()
+		treeBenchStore, treeBenchErr = meta.Open(ctx, filepath.Join(dir, "haven.db"))
+	})
+	if treeBenchErr != nil {
+		b.Fatal(treeBenchErr)
+	}
+	return treeBenchStore
+}
+
+// BenchmarkModelTree runs the queries of a model page whose model has
+// 10,000 descendants: the counts per relation below it, the bases above
+// it, the Spaces using it, and the Hub's childrenModelCount.
+func BenchmarkModelTree(b *testing.B) {
+	s := treeBenchmarkStore(b)
+	for _, c := range []struct {
+		name string
+		vis  meta.RepoFilter
+	}{
+		{"counts", meta.RepoFilter{}},
+		{"counts/visible to two", meta.RepoFilter{VisibleTo: []string{"ns7", "ns8"}}},
+		{"counts/admin", meta.RepoFilter{SeeAll: true}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				counts, err := s.LinkCounts(ctx, "org/base", lineage.Relations, c.vis)
+				if err != nil || counts[lineage.Adapter] == 0 {
+					b.Fatal(counts, err)
+				}
+			}
+		})
+	}
+	b.Run("children count", func(b *testing.B) {
+		for b.Loop() {
+			if n, err := s.ChildrenModelCount(ctx, "org/base"); err != nil || n == 0 {
+				b.Fatal(n, err)
+			}
+		}
+	})
+	b.Run("bases", func(b *testing.B) {
+		for b.Loop() {
+			levels, _, err := lineage.Ancestors("org/base", func(ids []string) (map[string]lineage.Parent, error) {
+				return s.LineageParents(ctx, ids, meta.RepoFilter{})
+			})
+			if err != nil || len(levels) != 8 {
+				b.Fatal(len(levels), err)
+			}
+		}
+	})
+	b.Run("spaces", func(b *testing.B) {
+		for b.Loop() {
+			if repos, err := s.LinkedRepos(ctx, "org/base", lineage.SpaceModel, meta.RepoFilter{}, 10); err != nil || len(repos) != 10 {
+				b.Fatal(len(repos), err)
+			}
+		}
+	})
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/havenhub/haven"
 )
 
 // Listings over many repositories need different query shapes depending on
@@ -54,7 +56,7 @@ func (s *Store) plan(ctx context.Context, f RepoFilter, listing bool) (shape, er
 	// listing reads every match whatever the shape.
 	walk := listing && f.Limit > 0
 	if len(sh.tags) > 0 {
-		counts, err := s.tagRows(ctx, sh.tags)
+		counts, err := s.tagRows(ctx, f.Type, sh.tags)
 		if err != nil {
 			return sh, err
 		}
@@ -101,13 +103,14 @@ func (s *Store) plan(ctx context.Context, f RepoFilter, listing bool) (shape, er
 }
 
 // tagRows counts the rows of each tag, of every type and visibility, up to
-// planProbe, in one query that reads only the tag index.
-func (s *Store) tagRows(ctx context.Context, tags []string) ([]int, error) {
+// planProbe, in one query that reads only the tag (or link) index.
+func (s *Store) tagRows(ctx context.Context, t haven.RepoType, tags []string) ([]int, error) {
 	parts := make([]string, len(tags))
 	args := make([]any, 0, 2*len(tags))
 	for i, tag := range tags {
-		parts[i] = fmt.Sprintf("(SELECT COUNT(*) FROM (SELECT 1 FROM repo_tags WHERE tag = ? LIMIT ?) x%d)", i)
-		args = append(args, tag, planProbe)
+		table, cond, targs := tagCond(t, tag, "t")
+		parts[i] = fmt.Sprintf("(SELECT COUNT(*) FROM (SELECT 1 FROM %s t WHERE %s LIMIT ?) x%d)", table, cond, i)
+		args = append(append(args, targs...), planProbe)
 	}
 	counts := make([]int, len(tags))
 	dest := make([]any, len(tags))

@@ -352,8 +352,9 @@ func (f RepoFilter) from(d *dialect, sh shape) (string, []any) {
 		from = ""
 		for i, tag := range sh.tags {
 			t := fmt.Sprintf("t%d", i)
-			from += "repo_tags " + t + " CROSS JOIN "
-			conds, args = append(conds, t+".tag = ?"), append(args, tag)
+			table, cond, targs := tagCond(f.Type, tag, t)
+			from += table + " " + t + " CROSS JOIN "
+			conds, args = append(conds, cond), append(args, targs...)
 			if i > 0 {
 				conds = append(conds, t+".repo_id = t0.repo_id")
 			}
@@ -377,7 +378,8 @@ func (f RepoFilter) from(d *dialect, sh shape) (string, []any) {
 	}
 	if !sh.tagsFirst {
 		for _, tag := range sh.tags {
-			conds, args = append(conds, "EXISTS (SELECT 1 FROM repo_tags x WHERE x.repo_id = r.id AND x.tag = ?)"), append(args, tag)
+			table, cond, targs := tagCond(f.Type, tag, "x")
+			conds, args = append(conds, "EXISTS (SELECT 1 FROM "+table+" x WHERE x.repo_id = r.id AND "+cond+")"), append(args, targs...)
 		}
 	}
 	if f.Gated != nil {
