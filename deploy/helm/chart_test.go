@@ -291,6 +291,8 @@ func TestRefusals(t *testing.T) {
 		"short key":           func(v map[string]any) { v["secretKey"] = map[string]any{"value": "short"} },
 		"runner and replicas": func(v map[string]any) { v["runner"] = map[string]any{"kind": "kubernetes"} },
 		"unknown runner":      func(v map[string]any) { v["runner"] = map[string]any{"kind": "process"}; v["replicaCount"] = 1 },
+		"a misspelt value":    func(v map[string]any) { v["replicaCont"] = 2 },
+		"a wrong type":        func(v map[string]any) { v["service"] = map[string]any{"port": "http"} },
 	} {
 		v := replicated()
 		change(v)

@@ -188,6 +188,11 @@ func (r *Runner) Build(ctx context.Context, w *runner.Workload, fresh bool, log 
 	key := hex.EncodeToString(h.Sum(nil))[:32]
 	b := &build{key: key, image: image, python: &rc}
 	if r.claim != "" {
+		// Made here, as Haven's user: a sub-path the kubelet makes is
+		// root's, where pods running as uid 1000 could not install.
+		if err := os.MkdirAll(filepath.Join(r.dataRoot, envsDir), 0o755); err != nil {
+			return nil, fmt.Errorf("kubernetes runner: %w", err)
+		}
 		dir := filepath.Join(r.dataRoot, envsDir, key)
 		if fresh {
 			if err := os.RemoveAll(dir); err != nil {

@@ -3,7 +3,10 @@ package kubernetes
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,11 +138,21 @@ func (r *Runner) mounts(w *runner.Workload, b *build) (*mounted, error) {
 		if m.data, err = r.claimPath(w.Data, "a /data folder"); err != nil {
 			return nil, err
 		}
+		// Made here, as Haven's user, for the same reason as the
+		// environments' folder.
+		if err := os.MkdirAll(w.Data, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	for _, mt := range w.Mounts {
 		sub, err := r.claimPath(mt.Source, "the volume "+mt.Target)
 		if err != nil {
 			return nil, err
+		}
+		if _, err := os.Stat(mt.Source); errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(mt.Source, 0o755); err != nil {
+				return nil, err
+			}
 		}
 		mt.Source = sub
 		m.more = append(m.more, mt)
