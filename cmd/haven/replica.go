@@ -20,7 +20,7 @@ func addReplicaFlags(cmd *cobra.Command, o *replicaOptions) {
 	cmd.Flags().StringVar(&o.id, "replica-id", os.Getenv("HAVEN_REPLICA_ID"),
 		"this server's name among the replicas sharing the database; keep it across restarts (default: made on first start and kept in DATA/replica-id)")
 	cmd.Flags().StringVar(&o.advertiseURL, "advertise-url", os.Getenv("HAVEN_ADVERTISE_URL"),
-		"address at which the other replicas reach this one directly, for Space apps and job logs it runs (default: http://ADDR, with the host name for a wildcard address)")
+		"address at which the other replicas reach this one directly, to pass it requests for the Space apps, jobs and endpoints it runs (default: http://ADDR, with the host name for a wildcard address)")
 }
 
 // startReplica records this server among the replicas and starts its
