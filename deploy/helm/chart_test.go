@@ -8,6 +8,7 @@ package helm
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -45,7 +46,7 @@ func render(t *testing.T, vals map[string]any) ([]runtime.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := engine.Engine{Strict: true}.Render(ch, rv)
+	files, err := engine.Engine{Strict: true}.RenderWithContext(context.Background(), ch, rv)
 	if err != nil {
 		return nil, err
 	}
