@@ -26,7 +26,8 @@ func (s *Store) SetRepoLinks(ctx context.Context, id int64, edges []lineage.Edge
 				continue
 			}
 			seen[e] = true
-			if _, err := c.exec(ctx, "INSERT INTO repo_links (repo_id, target, relation) VALUES (?, ?, ?)", id, e.Target, e.Relation); err != nil {
+			if _, err := c.exec(ctx, "INSERT INTO repo_links (repo_id, target, relation, private) SELECT ?, ?, ?, private FROM repos WHERE id = ?",
+				id, e.Target, e.Relation, id); err != nil {
 				return err
 			}
 		}
@@ -70,22 +71,48 @@ func visibleCond(f RepoFilter) (string, []any) {
 
 // LinkCounts counts, per relation, the repositories linked to target (a
 // "ns/name", any letter case) that vis lets the caller see. Relations
-// without any are absent.
+// without any are absent. Public links are counted from the target index
+// alone (repo_links keeps each linking repository's visibility); the
+// caller's own private ones are counted apart, starting from their
+// namespaces.
 func (s *Store) LinkCounts(ctx context.Context, target string, relations []string, vis RepoFilter) (map[string]int, error) {
 	out := map[string]int{}
 	if len(relations) == 0 {
 		return out, nil
 	}
-	cond, vargs := visibleCond(vis)
 	args := []any{strings.ToLower(target)}
 	for _, r := range relations {
 		args = append(args, r)
 	}
-	args = append(args, vargs...)
-	rows, err := s.conn().query(ctx, `SELECT l.relation, COUNT(*) FROM repo_links l JOIN repos r ON r.id = l.repo_id
-		WHERE l.target = ? AND l.relation IN (`+placeholders(len(relations))+`) AND `+cond+` GROUP BY l.relation`, args...)
+	q := `SELECT l.relation, COUNT(*) FROM repo_links l WHERE l.target = ? AND l.relation IN (` + placeholders(len(relations)) + `)`
+	queries := []string{q + " GROUP BY l.relation"}
+	queryArgs := [][]any{args}
+	if !vis.SeeAll {
+		queries[0] = q + " AND l.private = FALSE GROUP BY l.relation"
+		if len(vis.VisibleTo) > 0 {
+			mine := append([]any{}, args...)
+			for _, ns := range vis.VisibleTo {
+				mine = append(mine, strings.ToLower(ns))
+			}
+			queries = append(queries, `SELECT l.relation, COUNT(*) FROM repo_links l JOIN repos r ON r.id = l.repo_id
+				WHERE l.target = ? AND l.relation IN (`+placeholders(len(relations))+`) AND l.private = TRUE
+				AND r.ns_key IN (`+placeholders(len(vis.VisibleTo))+`) GROUP BY l.relation`)
+			queryArgs = append(queryArgs, mine)
+		}
+	}
+	for i, q := range queries {
+		if err := s.addCounts(ctx, out, q, queryArgs[i]...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// addCounts adds the (relation, count) rows of query to out.
+func (s *Store) addCounts(ctx context.Context, out map[string]int, query string, args ...any) error {
+	rows, err := s.conn().query(ctx, query, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -94,11 +121,11 @@ func (s *Store) LinkCounts(ctx context.Context, target string, relations []strin
 			n   int
 		)
 		if err := rows.Scan(&rel, &n); err != nil {
-			return nil, err
+			return err
 		}
-		out[rel] = n
+		out[rel] += n
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // LinkedRepos lists the repositories linked to target with relation that
@@ -177,11 +204,13 @@ func (s *Store) LineageParents(ctx context.Context, ids []string, vis RepoFilter
 // ChildrenModelCount counts the public models that name target (a
 // "ns/name", any letter case) as their base model, whatever the relation:
 // the Hub's childrenModelCount. Private models are left out whoever asks,
-// so that the count may be cached for everyone.
+// so that the count may be cached for everyone. Only models link with the
+// model relations, and each with one relation to a base, so the target
+// index alone counts them.
 func (s *Store) ChildrenModelCount(ctx context.Context, target string) (int, error) {
 	var n int
-	err := s.conn().queryRow(ctx, `SELECT COUNT(DISTINCT l.repo_id) FROM repo_links l JOIN repos r ON r.id = l.repo_id
-		WHERE l.target = ? AND l.relation IN ('adapter', 'finetune', 'quantized', 'merge') AND r.private = FALSE AND r.type = 'model'`,
+	err := s.conn().queryRow(ctx, `SELECT COUNT(*) FROM repo_links
+		WHERE target = ? AND private = FALSE AND relation IN ('adapter', 'finetune', 'quantized', 'merge')`,
 		strings.ToLower(target)).Scan(&n)
 	return n, err
 }

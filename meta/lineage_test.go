@@ -96,6 +96,19 @@ func testLineage(t *testing.T, s *meta.Store) {
 		t.Errorf("ChildrenModelCount(tuned) = %d, %v", n, err)
 	}
 
+	// The links follow a change of visibility.
+	mustNil(t, s.UpdateRepoSettings(ctx, tuned.ID, true, ""))
+	if counts, err := s.LinkCounts(ctx, "alice/base", lineage.Relations, anon); err != nil || len(counts) != 0 {
+		t.Errorf("anonymous counts of a private fine-tune = %v, %v", counts, err)
+	}
+	if counts, err := s.LinkCounts(ctx, "alice/base", lineage.Relations, meta.RepoFilter{VisibleTo: []string{"alice", "bob"}}); err != nil || counts[lineage.Finetune] != 2 {
+		t.Errorf("counts for alice and bob = %v, %v", counts, err)
+	}
+	if n, _ := s.ChildrenModelCount(ctx, "alice/base"); n != 0 {
+		t.Errorf("ChildrenModelCount of private children = %d", n)
+	}
+	mustNil(t, s.UpdateRepoSettings(ctx, tuned.ID, false, ""))
+
 	// base_model: tag filters read the links, in any letter case.
 	for _, tc := range []struct {
 		tags []string

@@ -257,7 +257,11 @@ func (s *Store) UpdateRepoSettings(ctx context.Context, id int64, private bool, 
 	}
 	return s.inTx(ctx, func(c conn) error {
 		return recountRepoBoards(ctx, c, id, func() error {
-			return c.execOne(ctx, errRepoIDNotFound(id), "UPDATE repos SET private = ?, gated = ? WHERE id = ?", private, gated, id)
+			if err := c.execOne(ctx, errRepoIDNotFound(id), "UPDATE repos SET private = ?, gated = ? WHERE id = ?", private, gated, id); err != nil {
+				return err
+			}
+			_, err := c.exec(ctx, "UPDATE repo_links SET private = ? WHERE repo_id = ?", private, id)
+			return err
 		})
 	})
 }

@@ -57,3 +57,10 @@ CREATE TABLE repo_params (
 	parameters TEXT NOT NULL
 );
 CREATE INDEX repo_params_total ON repo_params (total, repo_id);
+
+-- Whether the linking repository is private, kept beside each link, so
+-- that a model page counts its public descendants from the target index
+-- alone, without reading the row of each.
+ALTER TABLE repo_links ADD COLUMN private BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE repo_links SET private = (SELECT r.private FROM repos r WHERE r.id = repo_links.repo_id);
+CREATE INDEX repo_links_visible ON repo_links (target, private, relation);
