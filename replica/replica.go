@@ -177,6 +177,12 @@ func (r *Self) Forward(w http.ResponseWriter, req *http.Request, p *meta.Replica
 			pr.Out.Host = pr.In.Host
 			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
+			// What the load balancer said of the client's request stands.
+			for _, h := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
+				if v := pr.In.Header.Get(h); v != "" {
+					pr.Out.Header.Set(h, v)
+				}
+			}
 			pr.Out.Header.Set(ForwardedHeader, r.cfg.ID)
 		},
 		FlushInterval: -1,
