@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/havenhub/haven"
@@ -70,7 +71,9 @@ type leaderboardData struct {
 	boardLinks
 	LB      *evals.Leaderboard
 	Query   evals.Query
-	BaseURL string // the page without its query
+	BaseURL string   // the page without its query
+	Sizes   []string // the parameter-count ranges offered
+	NextURL string   // the next page, by cursor; "" on the last
 }
 
 // leaderboards answers GET /leaderboards (every leaderboard, or those of
@@ -97,8 +100,14 @@ func (h *Handler) leaderboards(w http.ResponseWriter, r *http.Request, segs []st
 		h.notFound(w, r)
 		return
 	}
-	d := leaderboardData{LB: lb, Query: q, BaseURL: "/leaderboards/" + escPath(q.Dataset)}
+	d := leaderboardData{LB: lb, Query: q, BaseURL: "/leaderboards/" + escPath(q.Dataset), Sizes: evals.Sizes}
 	d.Query.Metric = lb.Metric
+	if lb.Next != "" {
+		v := r.URL.Query()
+		v.Del("offset")
+		v.Set("cursor", lb.Next)
+		d.NextURL = d.BaseURL + "?" + v.Encode()
+	}
 	h.render(w, r, http.StatusOK, "leaderboard", "Leaderboard: "+q.Dataset+" ("+lb.Metric+")", d)
 }
 
@@ -118,4 +127,29 @@ func (h *Handler) provenance(w http.ResponseWriter, r *http.Request, repo *haven
 // leaderboardURL links to the leaderboard of a dataset and metric.
 func leaderboardURL(dataset, metric string) string {
 	return "/leaderboards/" + escPath(dataset) + "?metric=" + url.QueryEscape(metric)
+}
+
+// paramCount writes a parameter count as the Hub does, to three
+// significant digits: 7.24B, 124M, 1.5K.
+func paramCount(n int64) string {
+	units := []struct {
+		div  float64
+		unit string
+	}{{1e12, "T"}, {1e9, "B"}, {1e6, "M"}, {1e3, "K"}}
+	for _, u := range units {
+		if v := float64(n) / u.div; v >= 1 {
+			prec := 2
+			if v >= 100 {
+				prec = 0
+			} else if v >= 10 {
+				prec = 1
+			}
+			t := strconv.FormatFloat(v, 'f', prec, 64)
+			if prec > 0 {
+				t = strings.TrimRight(strings.TrimRight(t, "0"), ".")
+			}
+			return t + u.unit
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }

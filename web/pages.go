@@ -59,6 +59,7 @@ var listSorts = []struct{ Value, Label, Sort string }{
 	{"likes", "Most likes", "likes"},
 	{"updated", "Recently updated", "lastModified"},
 	{"created", "Recently created", "createdAt"},
+	{"cardScore", "Best documented", "cardScore"}, // models and datasets: Spaces' cards are not scored
 }
 
 // facetParams are the listing parameters that filter by tag, with the kind
@@ -129,12 +130,16 @@ func (h *Handler) listing(w http.ResponseWriter, r *http.Request, t haven.RepoTy
 	f := meta.RepoFilter{Type: t, Search: d.Search, Author: d.Author, Sort: "trendingScore"}
 	d.Sort = "trending"
 	for _, s := range listSorts {
+		if s.Sort == "cardScore" && t == haven.Space {
+			continue
+		}
 		if q.Get("sort") == s.Value {
 			d.Sort, f.Sort = s.Value, s.Sort
 		}
+		d.Sorts = append(d.Sorts, option{s.Value, s.Label, false})
 	}
-	for _, s := range listSorts {
-		d.Sorts = append(d.Sorts, option{s.Value, s.Label, s.Value == d.Sort})
+	for i := range d.Sorts {
+		d.Sorts[i].Selected = d.Sorts[i].Value == d.Sort
 	}
 	active := map[string]bool{} // stored tag → filtered on
 	d.Hidden = map[string][]string{}

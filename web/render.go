@@ -178,6 +178,7 @@ var funcs = template.FuncMap{
 	"stageClass": stageClass,
 	"stageLabel": stageLabel,
 	"entry":      func(repo *haven.Repo, stage string) repoEntry { return repoEntry{repo, stage} },
+	"paramCount": paramCount,
 }
 
 // repoURL is the path of a repository's page, with optional escaped suffix.
