@@ -9,6 +9,7 @@ import (
 const (
 	AuditSignIn           = "user.sign_in"
 	AuditSignInFailed     = "user.sign_in_failed"
+	AuditUserPassword     = "user.change_password"
 	AuditTokenCreate      = "token.create"
 	AuditTokenRevoke      = "token.revoke"
 	AuditRepoCreate       = "repo.create"

@@ -114,6 +114,12 @@ func (s *Store) ListTokens(ctx context.Context, userID int64) ([]haven.Token, er
 	return tokens, rows.Err()
 }
 
+// TokenByID finds a token by its id, whoever owns it.
+func (s *Store) TokenByID(ctx context.Context, id int64) (*haven.Token, error) {
+	t, err := scanToken(s.conn().queryRow(ctx, "SELECT "+tokenColumns+" FROM tokens t WHERE t.id = ?", id))
+	return t, noRows(err, errTokenNotFound)
+}
+
 // DeleteToken deletes one of a user's tokens; a token of another user is
 // not found.
 func (s *Store) DeleteToken(ctx context.Context, userID, tokenID int64) error {

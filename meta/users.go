@@ -67,6 +67,28 @@ func (s *Store) UserByName(ctx context.Context, name string) (*haven.User, error
 	return u, noRows(err, errUserNotFound(name))
 }
 
+// ListUsers lists the users (not organisations) with whether each has a
+// password for the web pages, ordered by name.
+func (s *Store) ListUsers(ctx context.Context) ([]haven.User, []bool, error) {
+	rows, err := s.conn().query(ctx, "SELECT "+userColumns+", COALESCE(u.password_hash, '') <> '' FROM users u WHERE NOT u.is_org ORDER BY u.name_key")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var users []haven.User
+	var passwords []bool
+	for rows.Next() {
+		var hasPassword bool
+		u, err := scanUser(rows, &hasPassword)
+		if err != nil {
+			return nil, nil, err
+		}
+		users = append(users, *u)
+		passwords = append(passwords, hasPassword)
+	}
+	return users, passwords, rows.Err()
+}
+
 // UserByID finds a user or organisation by id.
 func (s *Store) UserByID(ctx context.Context, id int64) (*haven.User, error) {
 	u, err := scanUser(s.conn().queryRow(ctx, "SELECT "+userColumns+" FROM users u WHERE u.id = ?", id))

@@ -1,15 +1,21 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/api"
 	"github.com/havenhub/haven/audit"
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/meta"
@@ -43,6 +49,9 @@ func userCmd(opts *options) *cobra.Command {
 			}
 			u := &haven.User{Name: name, FullName: fullname, Email: email, IsAdmin: admin}
 			if err := m.CreateUser(cmd.Context(), u, hash); err != nil {
+				if haven.IsCode(err, haven.EConflict) {
+					return fmt.Errorf("%s already exists: set a password with `haven user passwd %s`, make a token with `haven token create %s`", name, name, name)
+				}
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created user %s\n", u.Name)
@@ -53,8 +62,132 @@ func userCmd(opts *options) *cobra.Command {
 	create.Flags().StringVar(&fullname, "fullname", "", "full name shown on pages")
 	create.Flags().StringVar(&email, "email", "", "e-mail address")
 	create.Flags().StringVar(&password, "password", "", "password for signing in to the web pages")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, userPasswdCmd(opts), userListCmd(opts))
 	return cmd
+}
+
+func userPasswdCmd(opts *options) *cobra.Command {
+	var password string
+	passwd := &cobra.Command{
+		Use:   "passwd NAME",
+		Short: "Set the password NAME signs in to the web pages with; signs out their browser sessions",
+		Long: "Set the password NAME signs in to the web pages with. Without --password it is read from\n" +
+			"the terminal (not echoed), or as the first line of the standard input. Their browser sessions end.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := openMeta(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			u, err := m.UserByName(cmd.Context(), args[0])
+			if err != nil {
+				return fmt.Errorf("user %q: %w (create it with `haven user create %s --password …`)", args[0], err, args[0])
+			}
+			if u.IsOrg {
+				return fmt.Errorf("%s is an organisation; its members sign in", u.Name)
+			}
+			if password == "" {
+				if password, err = readPassword(cmd); err != nil {
+					return err
+				}
+			}
+			if password == "" {
+				return fmt.Errorf("empty password")
+			}
+			hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+			if err != nil {
+				return err
+			}
+			if err := m.SetPasswordHash(cmd.Context(), u.ID, string(hash)); err != nil {
+				return err
+			}
+			if err := m.DeleteUserSessions(cmd.Context(), u.ID); err != nil {
+				return err
+			}
+			adminAudit(cmd, m, haven.AuditEntry{Action: haven.AuditUserPassword, Namespace: u.Name, TargetType: haven.AuditTargetUser, Target: u.Name})
+			fmt.Fprintf(cmd.OutOrStdout(), "password of %s set\n", u.Name)
+			return nil
+		},
+	}
+	passwd.Flags().StringVar(&password, "password", "", "the new password (visible in the process list; prefer the prompt or standard input)")
+	return passwd
+}
+
+// readPassword reads a password from the terminal without echoing it, or
+// the first line of a piped standard input.
+func readPassword(cmd *cobra.Command) (string, error) {
+	in, ok := cmd.InOrStdin().(*os.File)
+	terminal := false
+	if ok {
+		if fi, err := in.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			terminal = true
+		}
+	}
+	if terminal {
+		fmt.Fprint(cmd.ErrOrStderr(), "New password: ")
+		// The standard library cannot turn echo off; stty can.
+		if stty(in, "-echo") == nil {
+			defer func() {
+				stty(in, "echo")
+				fmt.Fprintln(cmd.ErrOrStderr())
+			}()
+		}
+	}
+	line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func stty(tty *os.File, arg string) error {
+	c := exec.Command("stty", arg)
+	c.Stdin = tty
+	return c.Run()
+}
+
+func userListCmd(opts *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the users: name, administrator, password, tokens, created",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := openMeta(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			users, passwords, err := m.ListUsers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tADMIN\tPASSWORD\tTOKENS\tCREATED\tEMAIL")
+			for i, u := range users {
+				tokens, err := m.ListTokens(cmd.Context(), u.ID)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", u.Name, yesNo(u.IsAdmin), yesNo(passwords[i]), len(tokens),
+					u.CreatedAt.Format(time.DateOnly), u.Email)
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if len(users) == 0 {
+				fmt.Fprintln(cmd.ErrOrStderr(), "no users yet: create one with `haven user create NAME --password …`")
+			}
+			return nil
+		},
+	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 // validUserName accepts Hub user names, including ones with leading or
@@ -151,8 +284,91 @@ func tokenCmd(opts *options) *cobra.Command {
 	create.Flags().StringArrayVar(&global, "global", nil, "fine-grained: a global permission (discussion.write, post.write); repeatable")
 	create.Flags().BoolVar(&gated, "gated", false, "fine-grained: read public gated repositories the user was let into")
 	create.Flags().DurationVar(&expires, "expires", 0, "the token expires after this long (0: never)")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, tokenListCmd(opts), tokenRevokeCmd(opts))
 	return cmd
+}
+
+func tokenListCmd(opts *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list USER",
+		Short: "List USER's tokens: id, name, role, created, last used, expiry (never the secrets)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := openMeta(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			u, err := m.UserByName(cmd.Context(), args[0])
+			if err != nil {
+				return fmt.Errorf("user %q: %w", args[0], err)
+			}
+			tokens, err := m.ListTokens(cmd.Context(), u.ID)
+			if err != nil {
+				return err
+			}
+			when := func(t time.Time, zero string) string {
+				if t.IsZero() {
+					return zero
+				}
+				return t.UTC().Format("2006-01-02 15:04")
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tNAME\tROLE\tCREATED\tLAST USED\tEXPIRES")
+			for _, t := range tokens {
+				expires := when(t.ExpiresAt, "never")
+				if t.Expired(time.Now()) {
+					expires += " (expired)"
+				}
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.DisplayName, t.Role, when(t.CreatedAt, "-"), when(t.LastUsedAt, "never"), expires)
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if len(tokens) == 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s has no tokens: create one with `haven token create %s --role write`\n", u.Name, u.Name)
+			}
+			return nil
+		},
+	}
+}
+
+func tokenRevokeCmd(opts *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke a token by its id (see `haven token list USER`)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return fmt.Errorf("token id %q: a number from `haven token list USER`", args[0])
+			}
+			m, err := openMeta(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			t, err := m.TokenByID(cmd.Context(), id)
+			if err != nil {
+				return fmt.Errorf("token %d: %w", id, err)
+			}
+			u, err := m.UserByID(cmd.Context(), t.UserID)
+			if err != nil {
+				return err
+			}
+			if err := m.DeleteToken(cmd.Context(), t.UserID, t.ID); err != nil {
+				return err
+			}
+			// Servers sharing a PostgreSQL database drop cached identities at
+			// once; a single server's cache forgets the token within seconds.
+			if err := m.Publish(cmd.Context(), api.PeerChannel, "identities"); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: servers not told at once (they forget the token within seconds): %v\n", err)
+			}
+			adminAudit(cmd, m, haven.AuditEntry{Action: haven.AuditTokenRevoke, Namespace: u.Name, TargetType: haven.AuditTargetToken, Target: args[0]})
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked token %d (%q) of %s\n", t.ID, t.DisplayName, u.Name)
+			return nil
+		},
+	}
 }
 
 func orgCmd(opts *options) *cobra.Command {
