@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/auth"
 )
 
 // Fallback answers reads of repositories this hub does not have, such as a
@@ -20,7 +21,9 @@ type Fallback interface {
 
 // RepoRequest is a read of a repository that this hub does not have.
 type RepoRequest struct {
-	Type      haven.RepoType
+	Type haven.RepoType
+	// Namespace is empty for an id without one ("gpt2"), which the Hub
+	// still answers (by redirecting to the repository's current id).
 	Namespace string
 	Name      string
 	// Action is "" (repo info), "revision", "tree", "paths-info", "refs",
@@ -38,6 +41,12 @@ type RepoRequest struct {
 // the fallback, if there is one and the repository does not exist here.
 func (s *Server) serveFallback(w http.ResponseWriter, r *http.Request, req RepoRequest, err error) bool {
 	return s.fallback != nil && haven.IsCode(err, haven.ERepoNotFound) && s.fallback.ServeRepo(w, r, req)
+}
+
+// serveLegacyFallback hands a read of a repository id without a namespace,
+// which this hub never has, to the fallback.
+func (s *Server) serveLegacyFallback(w http.ResponseWriter, r *http.Request, t haven.RepoType, id, action string, rest []string) bool {
+	return s.serveFallback(w, r, RepoRequest{Type: t, Name: id, Action: action, Rest: rest}, auth.RepoNotFound())
 }
 
 // fallbackUnknownToken hands a repository read whose bearer token this hub

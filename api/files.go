@@ -62,6 +62,9 @@ func (s *Server) routeRepoFiles(w http.ResponseWriter, r *http.Request, segs []s
 		// or "raw", whose pages are the web's.
 		_, err := s.findRepo(r.Context(), t, ns, name)
 		if haven.IsCode(err, haven.ERepoNotFound) {
+			if s.serveLegacyFallback(w, r, t, ns, name, rest) {
+				return
+			}
 			s.writeError(w, r, err)
 			return
 		}

@@ -173,6 +173,9 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, segs []string)
 		}
 		if s.missingLegacyRepo(t, "", r.Method) {
 			// The info of an id without a namespace.
+			if s.serveLegacyFallback(w, r, t, segs[1], "", nil) {
+				return
+			}
 			s.writeError(w, r, auth.RepoNotFound())
 			return
 		}
@@ -276,6 +279,12 @@ func (s *Server) routeRepoAPI(w http.ResponseWriter, r *http.Request, t haven.Re
 	h := s.repoHandler(t, action, m)
 	if h == nil {
 		if s.missingLegacyRepo(t, name, m) {
+			if action != "" {
+				rest = append([]string{action}, rest...)
+			}
+			if s.serveLegacyFallback(w, r, t, ns, name, rest) {
+				return
+			}
 			s.writeError(w, r, auth.RepoNotFound())
 			return
 		}

@@ -225,7 +225,7 @@ var passHeaders = []string{"Content-Type", "Content-Length", "Content-Range", "C
 // caller's own upstream token, or none. Nothing of the answer is kept.
 func (c *Cache) passThrough(w http.ResponseWriter, r *http.Request, req api.RepoRequest) {
 	if c.offline {
-		c.writeError(w, r, haven.Errorf(haven.EUnavailable, "The upstream %s is offline and %s/%s is not cached on this hub", c.host, req.Namespace, req.Name))
+		c.writeError(w, r, haven.Errorf(haven.EUnavailable, "The upstream %s is offline and %s is not cached on this hub", c.host, repoID(req)))
 		return
 	}
 	var body []byte

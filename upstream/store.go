@@ -121,12 +121,12 @@ func (c *Cache) putMeta(ctx context.Context, req api.RepoRequest, commit, kind, 
 	if err != nil {
 		return
 	}
-	c.putBlob(ctx, metaKey(c.host, req.Type, req.Namespace+"/"+req.Name, commit, kind, query), b)
+	c.putBlob(ctx, metaKey(c.host, req.Type, repoID(req), commit, kind, query), b)
 }
 
 func (c *Cache) getMeta(ctx context.Context, req api.RepoRequest, commit, kind, query string) (cachedAnswer, bool) {
 	var a cachedAnswer
-	b, err := c.getBlob(ctx, metaKey(c.host, req.Type, req.Namespace+"/"+req.Name, commit, kind, query))
+	b, err := c.getBlob(ctx, metaKey(c.host, req.Type, repoID(req), commit, kind, query))
 	if err != nil || json.Unmarshal(b, &a) != nil {
 		return a, false
 	}
@@ -139,7 +139,7 @@ func (c *Cache) meta(ctx context.Context, req api.RepoRequest, commit, kind, que
 	if a, ok := c.getMeta(ctx, req, commit, kind, query); ok {
 		return a, nil
 	}
-	what := req.Namespace + "/" + req.Name
+	what := repoID(req)
 	if c.offline {
 		return cachedAnswer{}, c.notCached(what, commit, nil)
 	}
@@ -173,7 +173,7 @@ func (c *Cache) content(ctx context.Context, req api.RepoRequest, commit, escape
 		return key, nil
 	}
 	if c.offline {
-		return "", c.notCached(req.Namespace+"/"+req.Name+"/"+e.Path, commit, nil)
+		return "", c.notCached(repoID(req)+"/"+e.Path, commit, nil)
 	}
 	c.mu.Lock()
 	f := c.fills[key]

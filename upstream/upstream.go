@@ -140,7 +140,14 @@ func nameSet(names []string) map[string]bool {
 // Host is the upstream's scheme and host, as cached answers name it.
 func (c *Cache) Host() string { return c.host }
 
-// allowed reports whether repositories of namespace ns may be fetched.
+// refused is the answer for a repository of a namespace not fetched.
+func (c *Cache) refused(req api.RepoRequest, ns string) error {
+	return haven.Errorf(haven.ERepoNotFound, "Repository %s not found: namespace %q is not fetched from the upstream %s on this hub", repoID(req), ns, c.host)
+}
+
+// allowed reports whether repositories of namespace ns may be fetched. Ids
+// without a namespace ("") pass only when no allow list is set; where they
+// lead is checked again once the upstream answered.
 func (c *Cache) allowed(ns string) bool {
 	ns = strings.ToLower(ns)
 	if c.deny[ns] {
@@ -165,8 +172,7 @@ func (c *Cache) ServeRepo(w http.ResponseWriter, r *http.Request, req api.RepoRe
 	}
 	w.Header().Set("X-Haven-Upstream", c.host)
 	if !c.allowed(req.Namespace) {
-		c.writeError(w, r, haven.Errorf(haven.ERepoNotFound,
-			"Repository %s/%s not found: namespace %s is not fetched from the upstream %s on this hub", req.Namespace, req.Name, req.Namespace, c.host))
+		c.writeError(w, r, c.refused(req, req.Namespace))
 		return true
 	}
 	if req.Action == "refs" || req.Action == "commits" {
@@ -227,7 +233,7 @@ type revState struct {
 // from the upstream (with the hub's token) when the last answer is older than
 // the TTL, else, or when the upstream is unreachable, from the cache.
 func (c *Cache) state(ctx context.Context, req api.RepoRequest, rev string) (*revState, error) {
-	key := stateKey(c.host, req.Type, req.Namespace+"/"+req.Name, rev)
+	key := stateKey(c.host, req.Type, repoID(req), rev)
 	c.mu.Lock()
 	st := c.states[key]
 	c.mu.Unlock()
@@ -246,12 +252,18 @@ func (c *Cache) state(ctx context.Context, req api.RepoRequest, rev string) (*re
 		return c.storedState(ctx, req, rev, key, err)
 	}
 	var info struct {
+		ID      string `json:"id"`
 		SHA     string `json:"sha"`
 		Private bool   `json:"private"`
 		Gated   any    `json:"gated"`
 	}
 	if err := json.Unmarshal(body, &info); err != nil || !validCommit(info.SHA) {
-		return nil, haven.Errorf(haven.EUnavailable, "The upstream %s answered the info of %s without a commit", c.host, req.Namespace+"/"+req.Name)
+		return nil, haven.Errorf(haven.EUnavailable, "The upstream %s answered the info of %s without a commit", c.host, repoID(req))
+	}
+	if ns, _, ok := strings.Cut(info.ID, "/"); ok && !c.allowed(ns) {
+		// Reached through a redirect (a renamed repository, an id without
+		// a namespace): the rules apply to where it lives.
+		return nil, c.refused(req, ns)
 	}
 	gated, _ := info.Gated.(string)
 	st = &revState{Commit: info.SHA, Private: info.Private, Gated: gated != "" || info.Gated == true, Fetched: time.Now()}
@@ -304,7 +316,7 @@ func (c *Cache) storedState(ctx context.Context, req api.RepoRequest, rev, key s
 			return st, nil
 		}
 	}
-	return nil, c.notCached(req.Namespace+"/"+req.Name, rev, fetchErr)
+	return nil, c.notCached(repoID(req), rev, fetchErr)
 }
 
 // notCached is the error for what the upstream cannot be asked about and
@@ -319,7 +331,19 @@ func (c *Cache) notCached(what, rev string, fetchErr error) error {
 	return haven.Errorf(haven.EUnavailable, "The upstream %s is unreachable (%s) and %s is not cached on this hub", c.host, haven.ErrorMessage(fetchErr), what)
 }
 
+// repoID is the id a request names: "ns/name", or "name" for an id without
+// a namespace (the upstream may redirect it to the repository's current id).
+func repoID(req api.RepoRequest) string {
+	if req.Namespace == "" {
+		return req.Name
+	}
+	return req.Namespace + "/" + req.Name
+}
+
 func escapeID(req api.RepoRequest) string {
+	if req.Namespace == "" {
+		return url.PathEscape(req.Name)
+	}
 	return url.PathEscape(req.Namespace) + "/" + url.PathEscape(req.Name)
 }
 

@@ -127,6 +127,11 @@ func (f *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p := r.URL.Path
 	switch {
+	case p == "/api/models/m" || strings.HasPrefix(p, "/api/models/m/"):
+		// An id without a namespace, as the Hub redirects old ones.
+		http.Redirect(w, r, "/api/models/acme/m"+strings.TrimPrefix(p, "/api/models/m"), http.StatusTemporaryRedirect)
+	case strings.HasPrefix(p, "/m/resolve/"):
+		http.Redirect(w, r, "/acme"+p, http.StatusTemporaryRedirect)
 	case p == "/api/models/acme/m" || strings.HasPrefix(p, "/api/models/acme/m/revision/"):
 		hubhttp.WriteJSON(w, 200, map[string]any{"id": "acme/m", "sha": f.commit, "private": f.private, "gated": false, "xetEnabled": true})
 	case strings.HasPrefix(p, "/api/models/acme/m/paths-info/"):
@@ -388,5 +393,30 @@ func TestOneDownloadForConcurrentRequests(t *testing.T) {
 	resolves.Wait()
 	if counted != 1 {
 		t.Errorf("the upstream was asked for the file %d times", counted)
+	}
+}
+
+func TestIDWithoutNamespace(t *testing.T) {
+	hub := &fakeHub{
+		commit: strings.Repeat("9", 40),
+		files:  map[string][]byte{"config.json": []byte(`{"a":1}`)},
+		serve:  map[string][]byte{"config.json": []byte(`{"a":1}`)},
+	}
+	serve := func(c *Cache, action string, rest ...string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		c.ServeRepo(w, httptest.NewRequest(http.MethodGet, "/x", nil), api.RepoRequest{Type: haven.Model, Name: "m", Action: action, Rest: rest})
+		return w
+	}
+	c, _ := newCache(t, hub, Config{})
+	if w := serve(c, ""); w.Code != 200 || !strings.Contains(w.Body.String(), `"acme/m"`) {
+		t.Fatalf("info of m: %d %s", w.Code, w.Body)
+	}
+	if w := serve(c, "resolve", "main", "config.json"); w.Code != 200 || w.Body.String() != `{"a":1}` {
+		t.Fatalf("resolve of m: %d %s", w.Code, w.Body)
+	}
+	// The deny list applies to where the id leads.
+	denied, _ := newCache(t, hub, Config{Deny: []string{"acme"}})
+	if w := serve(denied, ""); w.Code != http.StatusUnauthorized || w.Header().Get("X-Error-Code") != "RepoNotFound" {
+		t.Fatalf("denied through a redirect: %d %v", w.Code, w.Header())
 	}
 }
