@@ -171,14 +171,17 @@ if [ -d /haven/files ]; then cp -R /haven/files/. "$HAVEN_APP"/; fi
 env="$HAVEN_ENVS/$HAVEN_ENV_KEY"
 if [ -e "$env/.haven-ready" ]; then exit 0; fi
 tmp=$(mktemp -d "$HAVEN_ENVS/.tmp-XXXXXXXX")
+trap 'rm -rf "$tmp"' EXIT
 export PYTHONUSERBASE="$tmp" PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+reqs=$(mktemp -d)
+trap 'rm -rf "$tmp" "$reqs"' EXIT
 if [ -n "$HAVEN_PRE_REQUIREMENTS" ]; then
-  printf '%s\n' "$HAVEN_PRE_REQUIREMENTS" > /tmp/pre-requirements.txt
-  python -m pip install --user -r /tmp/pre-requirements.txt
+  printf '%s\n' "$HAVEN_PRE_REQUIREMENTS" > "$reqs/pre-requirements.txt"
+  python -m pip install --user -r "$reqs/pre-requirements.txt"
 fi
 if [ -n "$HAVEN_REQUIREMENTS" ]; then
-  printf '%s\n' "$HAVEN_REQUIREMENTS" > /tmp/requirements.txt
-  python -m pip install --user -r /tmp/requirements.txt
+  printf '%s\n' "$HAVEN_REQUIREMENTS" > "$reqs/requirements.txt"
+  python -m pip install --user -r "$reqs/requirements.txt"
 fi
 touch "$tmp/.haven-ready"
 mv -T "$tmp" "$env" 2>/dev/null || rm -rf "$tmp"
