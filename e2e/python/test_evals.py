@@ -6,10 +6,14 @@ everyone (higher accuracy first, lower loss first) and the private one only
 for its owner; validate-yaml warns about undocumented card sections without
 refusing the card; listings sort and filter by the stored card score; the
 provenance of a model follows base_model without showing a private base to
-other users.
+other users. On a second benchmark, leaderboards page by cursor (a Link header
+as the Hub's listings) and filter by the parameter counts read from the
+models' safetensors headers, which model_info serves as `safetensors`.
 """
 
 import html
+import json
+import struct
 
 import pytest
 from huggingface_hub import CommitOperationAdd
@@ -191,3 +195,82 @@ def test_evals_provenance(endpoint, evals, token, other_token):
     assert raw("GET", endpoint, f"/api/models/{evals['private']}/provenance").status_code in (401, 404)
     body = page(endpoint, f"/{evals['derived']}/provenance")
     assert evals["private"] in body and "not on this hub" in body
+
+
+def safetensors(**tensors):
+    """The header of a safetensors file (and no tensor data, which is never
+    read): name=(dtype, shape)."""
+    header = json.dumps({name: {"dtype": d, "shape": list(shape), "data_offsets": [0, 0]}
+                         for name, (d, shape) in tensors.items()}).encode()
+    return struct.pack("<Q", len(header)) + header
+
+
+@pytest.fixture(scope="module")
+def sized(api, user):
+    dataset = unique("evals-sized")
+    ids = {"dataset": dataset, "models": []}
+    # Accuracy 0.9, 0.8, 0.7, 0.6: two with weights, two without.
+    for i, (acc, weights) in enumerate([(0.9, None), (0.8, (3000, 1000)), (0.7, None), (0.6, (20, 10))]):
+        repo_id = f"{user}/{unique(f'evals-sized-{i}')}"
+        api.create_repo(repo_id)
+        ops = [CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=(
+            "---\nlicense: mit\n" + model_index(f"m{i}", dataset, acc, 1 - acc) + "---\n# sized\n").encode())]
+        if weights:
+            rows, cols = weights
+            ops.append(CommitOperationAdd(path_in_repo="model.safetensors", path_or_fileobj=safetensors(
+                **{"w": ("F32", (rows, cols)), "b": ("BF16", (cols,))})))
+        api.create_commit(repo_id, operations=ops, commit_message="card and weights")
+        ids["models"].append(repo_id)
+    return ids
+
+
+def test_evals_safetensors_parameters(api, sized):
+    info = api.model_info(sized["models"][1], expand=["safetensors"])
+    assert info.safetensors is not None
+    assert info.safetensors.total == 3_001_000
+    assert info.safetensors.parameters == {"F32": 3_000_000, "BF16": 1000}
+    assert api.model_info(sized["models"][1]).safetensors.total == 3_001_000
+    assert api.model_info(sized["models"][0]).safetensors is None
+
+
+def test_evals_leaderboard_cursor(endpoint, sized):
+    eventually(lambda: len(leaderboard(endpoint, dataset=sized["dataset"], metric="accuracy")["entries"]) == 4 or None)
+    seen, ranks = [], []
+    r = raw("GET", endpoint, "/api/leaderboards", params={"dataset": sized["dataset"], "metric": "accuracy", "limit": 1})
+    pages = 0
+    while True:
+        assert r.status_code == 200, r.text[:500]
+        body = r.json()
+        seen += [e["model"] for e in body["entries"]]
+        ranks += [e["rank"] for e in body["entries"]]
+        pages += 1
+        if "next" not in r.links:
+            assert "next" not in body
+            break
+        assert body["next"] and "cursor=" in r.links["next"]["url"]
+        r = raw("GET", endpoint, r.links["next"]["url"].removeprefix(endpoint))
+    assert seen == sized["models"] and ranks == [1, 2, 3, 4] and pages == 4
+    # An offset is still read.
+    assert [e["model"] for e in leaderboard(endpoint, dataset=sized["dataset"], metric="accuracy", offset=2)["entries"]] == sized["models"][2:]
+    r = raw("GET", endpoint, "/api/leaderboards", params={"dataset": sized["dataset"], "metric": "accuracy", "cursor": "nonsense"})
+    assert r.status_code == 400
+
+
+def test_evals_leaderboard_size(endpoint, sized):
+    eventually(lambda: len(leaderboard(endpoint, dataset=sized["dataset"], metric="accuracy")["entries"]) == 4 or None)
+    small = leaderboard(endpoint, dataset=sized["dataset"], metric="accuracy", size="<1B")["entries"]
+    assert [(e["model"], e["parameters"]) for e in small] == [(sized["models"][1], 3_001_000), (sized["models"][3], 210)]
+    assert [e["model"] for e in leaderboard(endpoint, dataset=sized["dataset"], metric="accuracy", size="<1K")["entries"]] == [sized["models"][3]]
+    assert [e["model"] for e in leaderboard(endpoint, dataset=sized["dataset"], metric="accuracy", size="1M-1B")["entries"]] == [sized["models"][1]]
+    assert leaderboard(endpoint, dataset=sized["dataset"], metric="accuracy", size=">70B")["entries"] == []
+    r = raw("GET", endpoint, "/api/leaderboards", params={"dataset": sized["dataset"], "size": "huge"})
+    assert r.status_code == 400
+    body = page(endpoint, f"/leaderboards/{sized['dataset']}?metric=accuracy&size=<1B&limit=1")
+    assert 'id="lb-size"' in body and '<option value="<1B" selected>' in body
+    assert f'data-model="{sized["models"][1]}"' in body and 'data-params="3001000">3M<' in body
+    assert 'rel="next"' in body and "cursor=" in body
+
+
+def test_evals_listing_card_score_sort(endpoint):
+    body = page(endpoint, "/models?sort=cardScore")
+    assert 'value="cardScore" selected' in body

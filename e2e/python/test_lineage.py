@@ -2,9 +2,11 @@
 
 A base model gets an adapter (it has adapter_config.json), a fine-tune, a
 quantization (base_model_relation: quantized) and a private fine-tune; each is
-found with list_models(filter=...) and model_info(expand=["baseModels"]), the
-base model's page counts them per relation, and the private one stays hidden
-from other users. A dataset's page lists the models trained on it.
+found with list_models(filter=...) in any letter case and
+model_info(expand=["baseModels"]), the base model's page counts them per
+relation, its childrenModelCount counts the public ones, and the private one
+stays hidden from other users. A dataset's page lists the models trained on
+it.
 """
 
 import html
@@ -124,6 +126,21 @@ def test_lineage_dataset_page(api, endpoint, tree):
     assert "Models trained on this dataset: 1" in body
     assert f'href="/{tree["finetune"]}"' in body
     assert tree["private"] not in body
+
+
+def test_lineage_children_model_count(api, other_api, anon_api, tree):
+    """childrenModelCount counts the public descendants only, whoever asks:
+    model info is cached for every caller alike."""
+    for client in (api, other_api, anon_api):
+        assert client.model_info(tree["base"], expand=["childrenModelCount"]).children_model_count == 3
+    assert api.model_info(tree["adapter"], expand=["childrenModelCount"]).children_model_count == 0
+
+
+def test_lineage_filter_any_case(api, anon_api, tree):
+    upper = tree["base"].upper()
+    assert ids_of(anon_api.list_models(filter=f"base_model:finetune:{upper}")) == {tree["finetune"]}
+    assert ids_of(api.list_models(filter=f"base_model:{upper}")) == {
+        tree["adapter"], tree["finetune"], tree["quantized"], tree["private"]}
 
 
 def test_lineage_card_change_moves_the_tree(api, tree, user):
