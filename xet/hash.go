@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/zeebo/blake3"
 )
@@ -78,14 +79,42 @@ func (h Hash) Truncated() uint64 { return h.word(0) }
 // chunk hash: its last word is a multiple of 1024.
 func (h Hash) GlobalDedupEligible() bool { return h.word(3)%1024 == 0 }
 
-func keyed(key *[32]byte, data []byte) Hash {
+// hashers keeps hashers under the protocol's fixed keys for reuse: a new
+// hasher allocates several kilobytes, and a xorb upload hashes thousands of
+// chunks.
+var hashers = map[*[32]byte]*sync.Pool{
+	&dataKey:         hasherPool(&dataKey),
+	&internalNodeKey: hasherPool(&internalNodeKey),
+	&verificationKey: hasherPool(&verificationKey),
+}
+
+func hasherPool(key *[32]byte) *sync.Pool {
+	return &sync.Pool{New: func() any { return newKeyed(key) }}
+}
+
+func newKeyed(key *[32]byte) *blake3.Hasher {
 	hs, err := blake3.NewKeyed(key[:])
 	if err != nil {
 		panic(err) // the key is always 32 bytes
 	}
+	return hs
+}
+
+func keyed(key *[32]byte, data []byte) Hash {
+	pool := hashers[key]
+	var hs *blake3.Hasher
+	if pool != nil {
+		hs = pool.Get().(*blake3.Hasher)
+	} else {
+		hs = newKeyed(key)
+	}
 	hs.Write(data)
 	var h Hash
 	hs.Sum(h[:0])
+	if pool != nil {
+		hs.Reset()
+		pool.Put(hs)
+	}
 	return h
 }
 

@@ -1,6 +1,7 @@
 package xet
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -73,47 +74,156 @@ func formatErr(format string, args ...any) error {
 // chunk's decompressed length, and that the merkle root of the chunk hashes
 // is want. A footer, if present, must agree with the chunks.
 func ParseXorb(data []byte, want Hash) (*Xorb, error) {
-	if len(data) > MaxXorbSize+(1<<20) {
+	if len(data) > maxXorbUpload {
 		return nil, formatErr("xorb is larger than %d bytes", MaxXorbSize)
 	}
-	x := &Xorb{}
-	var scratch []byte
-	pos := 0
-	for pos < len(data) {
-		if bytes.HasPrefix(data[pos:], xorbFooterIdent) {
-			if err := checkXorbFooter(data[pos:], x); err != nil {
-				return nil, err
+	v := NewXorbVerifier(bytes.NewReader(data), want)
+	if _, err := io.Copy(io.Discard, v); err != nil {
+		return nil, err
+	}
+	return v.Xorb(), nil
+}
+
+// maxXorbUpload bounds an uploaded xorb, footer included.
+const maxXorbUpload = MaxXorbSize + 1<<20
+
+// maxXorbFooter bounds the optional footer: chunk hashes and offsets of at
+// most MaxXorbChunks chunks.
+const maxXorbFooter = 1 << 20
+
+// maxCompressedChunk bounds the stored body of one chunk: LZ4 output of
+// incompressible data is slightly larger than its input.
+const maxCompressedChunk = 2 * MaxChunkSize
+
+// XorbVerifier checks a serialized xorb while it streams. Reading from it
+// yields the chunk section of the xorb (without any footer), one chunk at a
+// time and only after that chunk has been decompressed and hashed; at the
+// end, in place of io.EOF, it returns a *FormatError if the merkle root of
+// the chunk hashes is not the expected hash or the xorb is malformed. Given
+// to blob.Driver.Put, it therefore stores a xorb only once it checks out,
+// holding no more than one chunk in memory.
+type XorbVerifier struct {
+	r       *bufio.Reader
+	want    Hash
+	x       Xorb
+	pos     int    // serialized bytes consumed so far
+	chunk   []byte // the current serialized chunk, header included
+	pending []byte // the part of chunk not yet returned
+	raw     []byte // decompression scratch
+	err     error  // sticky
+	done    bool
+}
+
+// NewXorbVerifier returns a verifier of the xorb read from r, which must
+// hash to want.
+func NewXorbVerifier(r io.Reader, want Hash) *XorbVerifier {
+	return &XorbVerifier{r: bufio.NewReaderSize(r, 64<<10), want: want}
+}
+
+// Read implements io.Reader; see XorbVerifier.
+func (v *XorbVerifier) Read(p []byte) (int, error) {
+	for len(v.pending) == 0 {
+		if v.err != nil {
+			return 0, v.err
+		}
+		if v.done {
+			return 0, io.EOF
+		}
+		v.err = v.next()
+	}
+	n := copy(p, v.pending)
+	v.pending = v.pending[n:]
+	return n, nil
+}
+
+// Err returns the error that stopped the verifier: a *FormatError for a
+// malformed xorb or a wrong hash, or the error of the underlying reader.
+func (v *XorbVerifier) Err() error { return v.err }
+
+// Xorb returns the verified xorb once Read has returned io.EOF, else nil.
+func (v *XorbVerifier) Xorb() *Xorb {
+	if !v.done || v.err != nil {
+		return nil
+	}
+	return &v.x
+}
+
+// next reads, checks and queues the next chunk, or checks the footer and the
+// hash at the end.
+func (v *XorbVerifier) next() error {
+	hdr, err := v.r.Peek(chunkHeaderSize)
+	if len(hdr) == 0 && err == io.EOF {
+		return v.finish()
+	}
+	if len(hdr) > 0 && hdr[0] == xorbFooterIdent[0] {
+		if id, _ := v.r.Peek(len(xorbFooterIdent)); bytes.Equal(id, xorbFooterIdent) {
+			footer, err := io.ReadAll(io.LimitReader(v.r, maxXorbFooter+1))
+			if err != nil {
+				return err
 			}
-			break
+			if len(footer) > maxXorbFooter || v.pos+len(footer) > maxXorbUpload {
+				return formatErr("xorb is larger than %d bytes", MaxXorbSize)
+			}
+			if err := checkXorbFooter(footer, &v.x); err != nil {
+				return err
+			}
+			return v.finish()
 		}
-		if len(x.Chunks) >= MaxXorbChunks {
-			return nil, formatErr("xorb has more than %d chunks", MaxXorbChunks)
-		}
-		hdr, err := parseChunkHeader(data[pos:])
-		if err != nil {
-			return nil, formatErr("chunk %d at offset %d: %v", len(x.Chunks), pos, err)
-		}
-		end := pos + chunkHeaderSize + hdr.compressed
-		if end > len(data) {
-			return nil, formatErr("chunk %d at offset %d is truncated", len(x.Chunks), pos)
-		}
-		raw, err := decompress(hdr.scheme, data[pos+chunkHeaderSize:end], hdr.size, scratch[:0])
-		if err != nil {
-			return nil, formatErr("chunk %d at offset %d: %v", len(x.Chunks), pos, err)
-		}
-		scratch = raw
-		x.Chunks = append(x.Chunks, XorbChunk{Hash: ChunkHash(raw), Start: uint32(pos), End: uint32(end), Size: uint32(hdr.size)})
-		pos = end
 	}
-	if len(x.Chunks) == 0 {
-		return nil, formatErr("xorb has no chunks")
+	n, at := len(v.x.Chunks), v.pos
+	if err != nil {
+		if err == io.EOF {
+			return formatErr("chunk %d at offset %d: truncated chunk header", n, at)
+		}
+		return err
 	}
-	x.DataLen = int(x.Chunks[len(x.Chunks)-1].End)
-	x.Hash = XorbHash(x.Refs())
-	if x.Hash != want {
-		return nil, formatErr("xorb hash mismatch: the chunks hash to %s, not %s", x.Hash, want)
+	if n >= MaxXorbChunks {
+		return formatErr("xorb has more than %d chunks", MaxXorbChunks)
 	}
-	return x, nil
+	h, err := parseChunkHeader(hdr)
+	if err != nil {
+		return formatErr("chunk %d at offset %d: %v", n, at, err)
+	}
+	if h.compressed > maxCompressedChunk {
+		return formatErr("chunk %d at offset %d: stored body of %d bytes is too large", n, at, h.compressed)
+	}
+	size := chunkHeaderSize + h.compressed
+	if at+size > maxXorbUpload {
+		return formatErr("xorb is larger than %d bytes", MaxXorbSize)
+	}
+	if cap(v.chunk) < size {
+		v.chunk = make([]byte, size, max(size, 2*cap(v.chunk)))
+	}
+	v.chunk = v.chunk[:size]
+	if _, err := io.ReadFull(v.r, v.chunk); err != nil {
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			return formatErr("chunk %d at offset %d is truncated", n, at)
+		}
+		return err
+	}
+	raw, err := decompress(h.scheme, v.chunk[chunkHeaderSize:], h.size, v.raw[:0])
+	if err != nil {
+		return formatErr("chunk %d at offset %d: %v", n, at, err)
+	}
+	v.raw = raw
+	v.x.Chunks = append(v.x.Chunks, XorbChunk{Hash: ChunkHash(raw), Start: uint32(at), End: uint32(at + size), Size: uint32(h.size)})
+	v.pos += size
+	v.pending = v.chunk
+	return nil
+}
+
+// finish checks the whole xorb once its chunks have been read.
+func (v *XorbVerifier) finish() error {
+	if len(v.x.Chunks) == 0 {
+		return formatErr("xorb has no chunks")
+	}
+	v.x.DataLen = int(v.x.Chunks[len(v.x.Chunks)-1].End)
+	v.x.Hash = XorbHash(v.x.Refs())
+	if v.x.Hash != v.want {
+		return formatErr("xorb hash mismatch: the chunks hash to %s, not %s", v.x.Hash, v.want)
+	}
+	v.done = true
+	return nil
 }
 
 type chunkHeader struct {
