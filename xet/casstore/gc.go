@@ -203,7 +203,10 @@ func (s *Store) Sweep(ctx context.Context, liveOIDs map[string]bool, live map[xe
 		deadXorbs[h] = true
 		st.Xorbs++
 		s.mu.Lock()
-		delete(s.metas, h)
+		if x, ok := s.metas[h]; ok {
+			s.metaChunks -= len(x.Chunks)
+			delete(s.metas, h)
+		}
 		s.mu.Unlock()
 	}
 	if err != nil {

@@ -30,7 +30,7 @@ func (s *Store) OpenSHA256(ctx context.Context, oid string) (io.ReadSeekCloser, 
 }
 
 func (s *Store) open(ctx context.Context, f *File) *fileReader {
-	r := &fileReader{ctx: ctx, s: s, f: f, starts: make([]int64, len(f.Terms))}
+	r := &fileReader{ctx: ctx, s: s, f: f, starts: make([]int64, len(f.Terms)), window: readWindow}
 	var off int64
 	for i, t := range f.Terms {
 		r.starts[i] = off
@@ -42,6 +42,10 @@ func (s *Store) open(ctx context.Context, f *File) *fileReader {
 // readWindow bounds the serialized bytes fetched from a xorb at once.
 const readWindow = 16 << 20
 
+// verifyWindow is readWindow for the SHA-256 check of an uploaded shard:
+// uploads run many at once, and their reads are sequential anyway.
+const verifyWindow = 2 << 20
+
 // fileReader reconstructs a file on demand. It keeps one decoded window of
 // consecutive chunks (from one term) and refills it when a read leaves it.
 type fileReader struct {
@@ -50,6 +54,7 @@ type fileReader struct {
 	f      *File
 	starts []int64 // file offset of each term
 	pos    int64
+	window uint32 // bound of the serialized bytes of one fill
 
 	// The decoded window: its file offset and its pieces, which are
 	// sub-slices of raw (uncompressed chunks) or decompressed copies.
@@ -130,7 +135,7 @@ func (r *fileReader) fill() error {
 		first++
 	}
 	last := first + 1
-	for last < int(t.End) && x.Chunks[last].End-x.Chunks[first].Start <= readWindow {
+	for last < int(t.End) && x.Chunks[last].End-x.Chunks[first].Start <= r.window {
 		last++
 	}
 	start, end := x.Chunks[first].Start, x.Chunks[last-1].End

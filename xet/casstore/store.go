@@ -39,14 +39,20 @@ import (
 type Store struct {
 	blobs blob.Driver
 
-	mu    sync.Mutex
-	metas map[xet.Hash]*xet.Xorb // immutable once stored
-	files map[xet.Hash]*File     // immutable once stored
-	shas  map[string]xet.Hash    // SHA-256 → file hash, positive answers only
+	mu         sync.Mutex
+	metas      map[xet.Hash]*xet.Xorb // immutable once stored
+	metaChunks int                    // chunks listed in metas
+	files      map[xet.Hash]*File     // immutable once stored
+	shas       map[string]xet.Hash    // SHA-256 → file hash, positive answers only
 }
 
 // cacheMax bounds each in-memory cache; a full cache is simply dropped.
 const cacheMax = 4096
+
+// cacheMaxChunks bounds the chunks listed by the cached xorbs (48 bytes
+// each): a xorb lists up to 8192 chunks, so a count of xorbs alone would
+// let the cache grow to hundreds of megabytes.
+const cacheMaxChunks = 256 << 10
 
 // New returns a store over blobs.
 func New(blobs blob.Driver) *Store {
@@ -106,25 +112,35 @@ func (s *Store) put(ctx context.Context, key string, data []byte) error {
 }
 
 // PutXorb verifies and stores a xorb uploaded under hash. It reports false
-// when the xorb was already stored. Nothing is stored unless the whole xorb
-// checks out.
+// when the xorb was already stored. The xorb streams to the blob store while
+// its chunks are hashed, one chunk in memory at a time; the store makes it
+// visible only when the whole xorb has checked out, so nothing is stored
+// for a corrupt or truncated upload.
 func (s *Store) PutXorb(ctx context.Context, hash xet.Hash, body io.Reader) (bool, error) {
-	data, err := io.ReadAll(io.LimitReader(body, xet.MaxXorbSize+(1<<20)+1))
+	if ok, err := s.exists(ctx, xorbMetaKey(hash)); err != nil {
+		return false, err
+	} else if ok {
+		// Read the rest, so that a client still sending gets the answer
+		// rather than a reset connection.
+		_, err := io.Copy(io.Discard, io.LimitReader(body, xet.MaxXorbSize+(1<<20)+1))
+		return false, err
+	}
+	v := xet.NewXorbVerifier(body, hash)
+	err := s.blobs.Put(ctx, xorbKey(hash), v, -1)
+	if v.Err() != nil {
+		// The driver may have wrapped the verifier's error; the client
+		// wants to know what was wrong with its xorb.
+		return false, invalid(v.Err())
+	}
 	if err != nil {
 		return false, err
 	}
-	if ok, err := s.exists(ctx, xorbMetaKey(hash)); err != nil || ok {
-		return false, err
-	}
-	x, err := xet.ParseXorb(data, hash)
-	if err != nil {
-		return false, invalid(err)
+	x := v.Xorb()
+	if x == nil {
+		return false, fmt.Errorf("casstore: xorb %s was stored before it was read to the end", hash)
 	}
 	// The data first, then its metadata: the metadata is what marks a
 	// xorb as present.
-	if err := s.put(ctx, xorbKey(hash), data[:x.DataLen]); err != nil {
-		return false, err
-	}
 	if err := s.put(ctx, xorbMetaKey(hash), encodeXorbMeta(x)); err != nil {
 		return false, err
 	}
@@ -149,8 +165,12 @@ func (s *Store) indexChunk(ctx context.Context, chunk, xorb xet.Hash) error {
 func (s *Store) cacheMeta(x *xet.Xorb) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.metas) >= cacheMax {
+	if len(s.metas) >= cacheMax || s.metaChunks+len(x.Chunks) > cacheMaxChunks {
 		clear(s.metas)
+		s.metaChunks = 0
+	}
+	if _, ok := s.metas[x.Hash]; !ok {
+		s.metaChunks += len(x.Chunks)
 	}
 	s.metas[x.Hash] = x
 }
@@ -463,6 +483,7 @@ func (s *Store) checkFile(ctx context.Context, fi *xet.FileInfo, xorb func(xet.H
 	// is only believed after hashing the content it names.
 	f.SHA256 = oid
 	r := s.open(ctx, f)
+	r.window = verifyWindow
 	defer r.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, r); err != nil {
