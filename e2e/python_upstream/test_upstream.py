@@ -210,6 +210,9 @@ def test_repo_info_tree_and_paths_info(endpoint, repos):
     assert sorted(p.path for p in paths) == ["config.json", "model.safetensors"]
     assert api.file_exists(repos["public"], "config.json")
     assert not api.file_exists(repos["public"], "missing.json")
+    # Refs and commits go through, uncached.
+    assert {b.name for b in api.list_repo_refs(repos["public"]).branches} == {"main", "dev"}
+    assert api.list_repo_commits(repos["public"])[0].commit_id == repos["main_sha"]
 
 
 @pytest.mark.online
