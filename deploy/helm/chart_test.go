@@ -10,9 +10,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/chart/common/util"
@@ -22,11 +24,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/havenhub/haven/runner"
+	kuberunner "github.com/havenhub/haven/runner/kubernetes"
 )
 
 // strict decodes YAML into the typed objects of client-go's scheme,
@@ -264,6 +271,101 @@ func TestKubernetesRunner(t *testing.T) {
 		d.Spec.Template.Spec.ServiceAccountName != sa.Name {
 		t.Fatalf("binding %+v, account %s", rb, sa.Name)
 	}
+}
+
+// TestRoleCoversTheRunner runs workloads through the Kubernetes runner on
+// client-go's fake clientset and checks that every call it made is one the
+// chart's Role allows.
+func TestRoleCoversTheRunner(t *testing.T) {
+	vals := replicated()
+	vals["replicaCount"] = 1
+	vals["runner"] = map[string]any{"kind": "kubernetes"}
+	objs, err := render(t, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := one[*rbacv1.Role](t, objs)
+
+	cs := fake.NewSimpleClientset()
+	r, err := kuberunner.New(kuberunner.Config{Client: cs, Namespace: "haven"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, w := range []*runner.Workload{
+		{ID: "space-1", Kind: runner.KindSpace, Recipe: runner.Recipe{Image: "app:1"}, Port: 7860, Secrets: map[string]string{"K": "v"}},
+		{ID: "job-1", Kind: runner.KindJob, Recipe: runner.Recipe{Image: "app:1"}},
+	} {
+		b, err := r.Build(ctx, w, false, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := r.Start(ctx, w, b, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A pod that ran and ended, its output read.
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: w.ID + "-pod", Namespace: "haven", Labels: map[string]string{kuberunner.LabelInstance: instanceOf(t, cs, w.ID)}},
+			Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "app", State: corev1.ContainerState{
+				Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}}}},
+		}
+		if _, err := cs.CoreV1().Pods("haven").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-h.Done():
+		case <-ctx.Done():
+			t.Fatal("the workload did not end")
+		}
+		h.Metrics(ctx)
+	}
+	// And leftovers of a workload deleted when it starts again.
+	w := &runner.Workload{ID: "space-1", Kind: runner.KindSpace, Recipe: runner.Recipe{Image: "app:1"}}
+	b, _ := r.Build(ctx, w, false, io.Discard)
+	h, err := r.Start(ctx, w, b, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Stop(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, a := range cs.Actions() {
+		res := a.GetResource()
+		if res.Resource == "pods" && a.GetVerb() == "create" {
+			continue // the pods the test made, as a controller would
+		}
+		name := res.Resource
+		if sub := a.GetSubresource(); sub != "" {
+			name += "/" + sub
+		}
+		key := res.Group + " " + name + " " + a.GetVerb()
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		if !allows(role, res.Group, name, a.GetVerb()) {
+			t.Errorf("the runner calls %s %s (group %q), which the Role does not allow", a.GetVerb(), name, res.Group)
+		}
+	}
+	if !seen[" pods/log get"] || !seen["apps deployments create"] || !seen["batch jobs watch"] {
+		t.Fatalf("the runner's calls were not all seen: %v", seen)
+	}
+}
+
+func instanceOf(t *testing.T, cs *fake.Clientset, id string) string {
+	t.Helper()
+	sel := metav1.ListOptions{LabelSelector: kuberunner.LabelWorkload + "=" + id}
+	if l, _ := cs.AppsV1().Deployments("haven").List(context.Background(), sel); l != nil && len(l.Items) == 1 {
+		return l.Items[0].Name
+	}
+	if l, _ := cs.BatchV1().Jobs("haven").List(context.Background(), sel); l != nil && len(l.Items) == 1 {
+		return l.Items[0].Name
+	}
+	t.Fatalf("no instance of %s", id)
+	return ""
 }
 
 func allows(r *rbacv1.Role, group, resource, verb string) bool {
