@@ -246,12 +246,18 @@ func memString(mb int64) string {
 // the watch ends (API servers end them every few minutes), until ctx ends;
 // each object seen goes to fn. ready is signalled once the first watch is
 // set.
-func watchLoop(ctx context.Context, list func(metav1.ListOptions) ([]runtime.Object, string, error),
+func (h *handle) watchLoop(ctx context.Context, list func(metav1.ListOptions) ([]runtime.Object, string, error),
 	watchFn func(metav1.ListOptions) (watch.Interface, error), sel metav1.ListOptions,
 	fn func(watch.EventType, runtime.Object), ready chan<- struct{}) {
 	signalled := false
+	last := ""
 	for ctx.Err() == nil {
 		items, rv, err := list(sel)
+		if err != nil && err.Error() != last && ctx.Err() == nil {
+			// Most often the Role: the workload's end cannot be seen.
+			h.r.log.Warn("kubernetes runner: listing", "instance", h.name, "err", err)
+			last = err.Error()
+		}
 		if err == nil {
 			for _, o := range items {
 				fn(watch.Added, o)
@@ -290,7 +296,7 @@ func watchLoop(ctx context.Context, list func(metav1.ListOptions) ([]runtime.Obj
 // watchPods follows the instance's pods to the end of its app container.
 func (h *handle) watchPods(ctx context.Context, ready chan<- struct{}) {
 	pods := h.r.client.CoreV1().Pods(h.r.ns)
-	watchLoop(ctx, func(o metav1.ListOptions) ([]runtime.Object, string, error) {
+	h.watchLoop(ctx, func(o metav1.ListOptions) ([]runtime.Object, string, error) {
 		l, err := pods.List(ctx, o)
 		if err != nil {
 			return nil, "", err
@@ -399,7 +405,7 @@ func (h *handle) watchOwner(ctx context.Context, ready chan<- struct{}) {
 	sel := h.selector()
 	if h.job {
 		jobs := h.r.client.BatchV1().Jobs(h.r.ns)
-		watchLoop(ctx, func(o metav1.ListOptions) ([]runtime.Object, string, error) {
+		h.watchLoop(ctx, func(o metav1.ListOptions) ([]runtime.Object, string, error) {
 			l, err := jobs.List(ctx, o)
 			if err != nil {
 				return nil, "", err
@@ -424,7 +430,7 @@ func (h *handle) watchOwner(ctx context.Context, ready chan<- struct{}) {
 		return
 	}
 	deps := h.r.client.AppsV1().Deployments(h.r.ns)
-	watchLoop(ctx, func(o metav1.ListOptions) ([]runtime.Object, string, error) {
+	h.watchLoop(ctx, func(o metav1.ListOptions) ([]runtime.Object, string, error) {
 		l, err := deps.List(ctx, o)
 		if err != nil {
 			return nil, "", err
