@@ -313,6 +313,24 @@ func TestOOMAndRestarts(t *testing.T) {
 	}
 }
 
+func TestInstallFails(t *testing.T) {
+	r, cs, root := newRunner(t)
+	w := spaceWorkload(root)
+	h, _ := start(t, r, w)
+	name := instance(t, cs, w.ID)
+	p := runPod(t, cs, name, map[string]string{LabelInstance: name})
+	p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}
+	p.Status.InitContainerStatuses = []corev1.ContainerStatus{{
+		Name: installContainer, RestartCount: 1,
+		State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1}},
+	}}
+	cs.CoreV1().Pods(ns).UpdateStatus(context.Background(), p, metav1.UpdateOptions{})
+	if e := waitDone(t, h); e.Reason != "Installing the requirements failed (exit code 1)" {
+		t.Fatalf("exit %+v", e)
+	}
+}
+
 func TestImagePullFails(t *testing.T) {
 	r, cs, root := newRunner(t)
 	w := spaceWorkload(root)

@@ -338,7 +338,12 @@ func (h *handle) podChanged(t watch.EventType, p *corev1.Pod) {
 func podExit(p *corev1.Pod, python bool) (runner.Exit, bool) {
 	if python {
 		for _, cs := range p.Status.InitContainerStatuses {
-			if t := cs.State.Terminated; cs.Name == installContainer && t != nil && t.ExitCode != 0 {
+			t := cs.State.Terminated
+			if t == nil && cs.RestartCount > 0 {
+				// A Deployment's pod tries its init containers again.
+				t = cs.LastTerminationState.Terminated
+			}
+			if cs.Name == installContainer && t != nil && t.ExitCode != 0 {
 				return runner.Exit{Code: -1, Reason: fmt.Sprintf("Installing the requirements failed (exit code %d)", t.ExitCode)}, true
 			}
 			if e, ok := waitingExit(cs); ok {
