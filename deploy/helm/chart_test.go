@@ -22,6 +22,7 @@ import (
 	"helm.sh/helm/v4/pkg/engine"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -196,8 +197,8 @@ func TestReplicas(t *testing.T) {
 	if err != nil || !psel.Matches(labels.Set(pod.Labels)) || pdb.Spec.MaxUnavailable.IntValue() != 1 {
 		t.Fatalf("the PodDisruptionBudget: %+v", pdb.Spec)
 	}
-	if len(find[*rbacv1.Role](objs)) != 0 {
-		t.Fatal("a Role without the Kubernetes runner")
+	if len(find[*rbacv1.Role](objs)) != 0 || len(find[*networkingv1.NetworkPolicy](objs)) != 0 {
+		t.Fatal("a Role or a NetworkPolicy without the Kubernetes runner")
 	}
 }
 
@@ -264,6 +265,13 @@ func TestKubernetesRunner(t *testing.T) {
 				t.Errorf("the Role does not allow %s on %s", v, res)
 			}
 		}
+	}
+	np := one[*networkingv1.NetworkPolicy](t, objs)
+	from := np.Spec.Ingress[0].From[0]
+	if np.Namespace != "haven-apps" || np.Spec.PodSelector.MatchLabels[kuberunner.LabelManagedBy] != "haven" ||
+		from.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "haven" ||
+		!labels.SelectorFromSet(from.PodSelector.MatchLabels).Matches(labels.Set(d.Spec.Template.Labels)) {
+		t.Fatalf("network policy %+v", np.Spec)
 	}
 	rb := one[*rbacv1.RoleBinding](t, objs)
 	sa := one[*corev1.ServiceAccount](t, objs)
