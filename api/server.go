@@ -4,6 +4,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -67,6 +68,9 @@ type Config struct {
 	// /v1 and the Xet hints in resolve, tree, repo info and LFS batch. Files
 	// already stored through Xet stay downloadable when it is off.
 	Xet bool
+	// XetUploads bounds the xorb uploads that run at once; 0 means
+	// DefaultXetMaxUploads.
+	XetUploads int
 
 	// Fallback answers reads of repositories this hub does not have (an
 	// upstream hub's, through a pull-through cache); nil: RepoNotFound.
@@ -173,6 +177,7 @@ type Server struct {
 	cas       *casstore.Store
 	xetOn     bool
 	xetMisses missCache
+	xorbSlots chan struct{}
 
 	fallback Fallback
 	profiles Profiles
@@ -208,6 +213,7 @@ func New(cfg Config) (*Server, error) {
 		fallback: cfg.Fallback,
 		profiles: cfg.Profiles,
 	}
+	s.xorbSlots = make(chan struct{}, cmp.Or(cfg.XetUploads, DefaultXetMaxUploads))
 	s.downloads = newDownloadCounter(cfg.Meta, cfg.Logger)
 	return s, nil
 }

@@ -185,6 +185,17 @@ func (s *Server) casRequest(w http.ResponseWriter, r *http.Request, write bool, 
 	return h, true
 }
 
+// DefaultXetMaxUploads is how many xorb uploads run at once by default.
+// Each holds about one chunk (at most 128 KiB) and a read buffer in memory.
+const DefaultXetMaxUploads = 32
+
+// xorbSlotWait is how long a xorb upload waits for a free slot before it is
+// refused; Xet clients retry a 503 after a backoff.
+var xorbSlotWait = 5 * time.Second
+
+// xorbRetryAfter is the Retry-After of a refused xorb upload, in seconds.
+const xorbRetryAfter = "5"
+
 func (s *Server) handlePutXorb(w http.ResponseWriter, r *http.Request, prefix, hash string) {
 	h, ok := s.casRequest(w, r, true, prefix, "default", hash)
 	if !ok {
@@ -194,12 +205,42 @@ func (s *Server) handlePutXorb(w http.ResponseWriter, r *http.Request, prefix, h
 		s.writeError(w, r, haven.Errorf(haven.ETooLarge, "Xorb larger than %d bytes", xet.MaxXorbSize))
 		return
 	}
-	inserted, err := s.cas.PutXorb(r.Context(), h, r.Body)
+	body := http.MaxBytesReader(w, r.Body, xet.MaxXorbSize+(1<<20)+1)
+	if !s.acquireXorbSlot(r.Context()) {
+		// Read the body first, so that the client, still sending, gets
+		// the answer rather than a reset connection.
+		io.Copy(io.Discard, body)
+		w.Header().Set("Retry-After", xorbRetryAfter)
+		s.writeError(w, r, haven.Errorf(haven.EUnavailable, "Too many xorb uploads at once; retry in %s seconds", xorbRetryAfter))
+		return
+	}
+	defer func() { <-s.xorbSlots }()
+	inserted, err := s.cas.PutXorb(r.Context(), h, body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"was_inserted": inserted})
+}
+
+// acquireXorbSlot takes one of the xorb upload slots, waiting up to
+// xorbSlotWait; it reports false when none came free.
+func (s *Server) acquireXorbSlot(ctx context.Context) bool {
+	select {
+	case s.xorbSlots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(xorbSlotWait)
+	defer t.Stop()
+	select {
+	case s.xorbSlots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (s *Server) handleHeadXorb(w http.ResponseWriter, r *http.Request, prefix, hash string) {

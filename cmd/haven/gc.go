@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/havenhub/haven/api"
 	"github.com/havenhub/haven/gc"
 	"github.com/havenhub/haven/metrics"
 	"github.com/havenhub/haven/xet/casstore"
@@ -19,12 +21,16 @@ import (
 // protocol and the periodic garbage collection.
 type storageOptions struct {
 	xet        bool
+	xetUploads int
 	gcInterval time.Duration
 	gcGrace    time.Duration
 }
 
 func addStorageFlags(cmd *cobra.Command, o *storageOptions) {
 	cmd.Flags().BoolVar(&o.xet, "xet", envBool("HAVEN_XET", true), "serve the Xet protocol (chunk-deduplicated uploads and downloads); false hides every Xet signal")
+	xetUploads, _ := strconv.Atoi(os.Getenv("HAVEN_XET_MAX_UPLOADS"))
+	cmd.Flags().IntVar(&o.xetUploads, "xet-max-uploads", cmp.Or(xetUploads, api.DefaultXetMaxUploads),
+		"xorb uploads that run at once; past it the server answers 503 with Retry-After, which Xet clients retry")
 	cmd.Flags().DurationVar(&o.gcInterval, "gc-interval", envDuration("HAVEN_GC_INTERVAL", 6*time.Hour), "how often to remove large objects no ref reaches (0 disables)")
 	cmd.Flags().DurationVar(&o.gcGrace, "gc-grace", envDuration("HAVEN_GC_GRACE", gc.DefaultGrace), "age below which unreferenced objects are kept (uploads in progress)")
 }
