@@ -4,7 +4,6 @@
 package api
 
 import (
-	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -68,7 +67,7 @@ type Config struct {
 	// /v1 and the Xet hints in resolve, tree, repo info and LFS batch. Files
 	// already stored through Xet stay downloadable when it is off.
 	Xet bool
-	// XetUploads bounds the xorb uploads that run at once; 0 means
+	// XetUploads bounds the xorb uploads that run at once; 0 or less means
 	// DefaultXetMaxUploads.
 	XetUploads int
 
@@ -213,7 +212,10 @@ func New(cfg Config) (*Server, error) {
 		fallback: cfg.Fallback,
 		profiles: cfg.Profiles,
 	}
-	s.xorbSlots = make(chan struct{}, cmp.Or(cfg.XetUploads, DefaultXetMaxUploads))
+	if cfg.XetUploads <= 0 {
+		cfg.XetUploads = DefaultXetMaxUploads
+	}
+	s.xorbSlots = make(chan struct{}, cfg.XetUploads)
 	s.downloads = newDownloadCounter(cfg.Meta, cfg.Logger)
 	return s, nil
 }
