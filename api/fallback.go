@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -17,6 +18,15 @@ type Fallback interface {
 	// when it leaves the request alone; the server then answers its own
 	// RepoNotFound.
 	ServeRepo(w http.ResponseWriter, r *http.Request, req RepoRequest) bool
+}
+
+// FallbackLister is a Fallback that also names the repositories it serves
+// (those cached from an upstream hub) for the hub's listings.
+type FallbackLister interface {
+	// Listed returns listing entries (the JSON of a listed repository) of
+	// type t whose id contains search and whose namespace is author, each
+	// when not empty.
+	Listed(ctx context.Context, t haven.RepoType, search, author string) []map[string]any
 }
 
 // RepoRequest is a read of a repository that this hub does not have.
@@ -92,4 +102,23 @@ func repoRequestOf(segs []string) (RepoRequest, bool) {
 		return RepoRequest{Type: t, Namespace: segs[0], Name: segs[1], Action: segs[2], Rest: segs[3:]}, true
 	}
 	return RepoRequest{}, false
+}
+
+// appendFallbackRepos adds the fallback's repositories to the last page of a
+// listing without tag or gating filters, leaving out ids that exist here
+// (local repositories win).
+func (s *Server) appendFallbackRepos(r *http.Request, t haven.RepoType, search, author string, out []map[string]any, expand map[string]bool) []map[string]any {
+	l, ok := s.fallback.(FallbackLister)
+	if !ok {
+		return out
+	}
+	for _, m := range l.Listed(r.Context(), t, search, author) {
+		id, _ := m["id"].(string)
+		ns, name, _ := strings.Cut(id, "/")
+		if _, err := s.findRepo(r.Context(), t, ns, name); !haven.IsCode(err, haven.ERepoNotFound) {
+			continue
+		}
+		out = append(out, filterExpand(m, expand))
+	}
+	return out
 }

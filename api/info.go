@@ -284,6 +284,7 @@ func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven
 		s.writeError(w, r, err)
 		return
 	}
+	lastPage := len(repos) <= pageSize
 	if len(repos) > pageSize {
 		repos = repos[:pageSize]
 		s.setNextLink(w, r, f.Offset+pageSize)
@@ -320,6 +321,9 @@ func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven
 		}
 		s.inferenceFields(m, repo, expand, true)
 		out = append(out, filterExpand(m, expand))
+	}
+	if lastPage && len(f.Tags) == 0 && f.Gated == nil && f.MinCardScore == 0 {
+		out = s.appendFallbackRepos(r, t, f.Search, f.Author, out, expand)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -82,6 +82,7 @@ type Cache struct {
 	fills     map[string]*fill     // blob key → download in progress
 	downUntil time.Time            // no request to the upstream before, after a failed connection
 	downErr   error
+	indexed   map[string]time.Time // listing key → when it was last written
 }
 
 // New checks the upstream URL and returns the cache.
@@ -123,6 +124,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		client:    newClient(cfg.AllowPrivate),
 		states:    map[string]*revState{},
 		fills:     map[string]*fill{},
+		indexed:   map[string]time.Time{},
 	}
 	return c, nil
 }
@@ -275,6 +277,7 @@ func (c *Cache) state(ctx context.Context, req api.RepoRequest, rev string) (*re
 		}
 		if b, err := c.infoBody(body); err == nil {
 			c.putMeta(ctx, req, st.Commit, "info", "", cachedAnswer{Body: b})
+			c.index(ctx, req.Type, b)
 		}
 	}
 	return st, nil

@@ -420,3 +420,33 @@ func TestIDWithoutNamespace(t *testing.T) {
 		t.Fatalf("denied through a redirect: %d %v", w.Code, w.Header())
 	}
 }
+
+func TestListed(t *testing.T) {
+	hub := &fakeHub{commit: strings.Repeat("7", 40)}
+	c, _ := newCache(t, hub, Config{})
+	ctx := context.Background()
+	if got := c.Listed(ctx, haven.Model, "", ""); len(got) != 0 {
+		t.Fatalf("listed before anything was fetched: %v", got)
+	}
+	if w := get(c, "/api/models/acme/m", ""); w.Code != 200 {
+		t.Fatal(w.Code)
+	}
+	got := c.Listed(ctx, haven.Model, "M", "acme")
+	if len(got) != 1 || got[0]["id"] != "acme/m" || got[0]["upstream"] != c.Host() {
+		t.Fatalf("listed %v", got)
+	}
+	for _, q := range [][2]string{{"nope", ""}, {"", "other"}} {
+		if got := c.Listed(ctx, haven.Model, q[0], q[1]); len(got) != 0 {
+			t.Errorf("search %q author %q: %v", q[0], q[1], got)
+		}
+	}
+	if got := c.Listed(ctx, haven.Dataset, "", ""); len(got) != 0 {
+		t.Errorf("datasets: %v", got)
+	}
+	// A private repository is never listed.
+	priv, _ := newCache(t, &fakeHub{commit: strings.Repeat("7", 40), private: true}, Config{})
+	get(priv, "/api/models/acme/m", "token")
+	if got := priv.Listed(ctx, haven.Model, "", ""); len(got) != 0 {
+		t.Errorf("private repository listed: %v", got)
+	}
+}

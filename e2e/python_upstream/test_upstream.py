@@ -216,6 +216,18 @@ def test_repo_info_tree_and_paths_info(endpoint, repos):
 
 
 @pytest.mark.online
+def test_listing_shows_cached_public_repos(endpoint, repos):
+    api = HfApi(endpoint=endpoint, token=False)
+    api.model_info(repos["public"])  # fetched (and listed) by now in any order of the tests
+    listed = {m.id: m for m in api.list_models(author="alice")}
+    assert getattr(listed[repos["public"]], "upstream", None)
+    assert repos["private"] not in listed and repos["gated"] not in listed
+    assert [m.id for m in api.list_models(search=repos["public"].split("/")[1])] == [repos["public"]]
+    datasets = [d.id for d in api.list_datasets(author="alice")]
+    assert datasets.count(repos["dataset"]) <= 1
+
+
+@pytest.mark.online
 def test_private_repo_only_with_the_callers_token(endpoint, repos, upstream_token, upstream_other_token, tmp_path):
     repo = repos["private"]
     with pytest.raises(RepositoryNotFoundError):
@@ -276,6 +288,9 @@ def test_local_repo_wins(endpoint, repos, local_token, tmp_path):
     p = hf_hub_download(repo, "which.txt", endpoint=endpoint, cache_dir=tmp_path / "b", token=False)
     assert open(p, "rb").read() == b"from this hub"
     assert getattr(local.model_info(repo), "upstream", None) is None
+    # Listed once: the local one.
+    listed = [m for m in local.list_models(author="alice") if m.id == repo]
+    assert len(listed) == 1 and getattr(listed[0], "upstream", None) is None
 
 
 @pytest.mark.offline
