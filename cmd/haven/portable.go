@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime/debug"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/api"
+	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/evals"
 	"github.com/havenhub/haven/portable"
 )
@@ -94,7 +96,13 @@ func importCmd(opts *options) *cobra.Command {
 			// The metadata a push would derive: head, card, tags, links,
 			// evaluation results, the viewer's or a Space's queued work.
 			rf := api.Refresher{Meta: st.meta, Git: st.git, Logger: log,
-				Indexers: []api.CardIndexer{evals.New(evals.Config{Meta: st.meta, Logger: log})}}
+				Indexers: []api.CardIndexer{evals.New(evals.Config{Meta: st.meta, Logger: log})},
+				// Import stores LFS objects whole in the blob store: the
+				// safetensors headers for the parameter count are there.
+				OpenLFS: func(ctx context.Context, oid string) (io.ReadSeekCloser, int64, error) {
+					f, info, err := st.blobs.Open(ctx, blob.LFSKey(oid))
+					return f, info.Size, err
+				}}
 			o.Refresh = func(ctx context.Context, repo *haven.Repo) error { return rf.Refresh(ctx, repo) }
 			res, err := portable.Import(cmd.Context(), portable.Stores{Meta: st.meta, Git: st.git, Blobs: st.blobs}, o)
 			if err != nil {
