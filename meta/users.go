@@ -89,6 +89,13 @@ func (s *Store) ListUsers(ctx context.Context) ([]haven.User, []bool, error) {
 	return users, passwords, rows.Err()
 }
 
+// HasUsers reports whether any user (not organisation) exists.
+func (s *Store) HasUsers(ctx context.Context) (bool, error) {
+	var n int
+	err := s.conn().queryRow(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE NOT is_org LIMIT 1) AS u").Scan(&n)
+	return n > 0, err
+}
+
 // UserByID finds a user or organisation by id.
 func (s *Store) UserByID(ctx context.Context, id int64) (*haven.User, error) {
 	u, err := scanUser(s.conn().queryRow(ctx, "SELECT "+userColumns+" FROM users u WHERE u.id = ?", id))

@@ -44,6 +44,8 @@ type options struct {
 	secretKeyFile string
 	// replica names this server among the replicas (serve).
 	replica replicaOptions
+	// logRequests logs every request at info level (serve).
+	logRequests bool
 }
 
 // repos is the folder of the git repositories.

@@ -76,6 +76,8 @@ func serveCmd(opts *options) *cobra.Command {
 		"send notifications by email through this server, smtp://user:pass@host:port?from=address (default: on the notifications page only)")
 	cmd.Flags().StringVar(&opts.secretKeyFile, "secret-key-file", os.Getenv("HAVEN_SECRET_KEY_FILE"),
 		"file holding the secret key that signs URLs, tokens and sealed secrets, the same for every replica (default: HAVEN_SECRET_KEY, else DATA/secret.key, made on first start)")
+	cmd.Flags().BoolVar(&opts.logRequests, "log-requests", envBool("HAVEN_LOG_REQUESTS", true),
+		"log every request at info level: method, path, status, bytes, duration, request id")
 	cmd.Flags().BoolVar(&metricsPublic, "metrics-public", envBool("HAVEN_METRICS_PUBLIC", false),
 		"serve /metrics to every caller (default: only to callers on this machine, others get 404)")
 	return cmd
@@ -252,7 +254,6 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Secret:       secret,
 		Logger:       log,
 		Xet:          storage.xet,
-		XetUploads:   storage.xetUploads,
 		Spaces:       spaceApps,
 		Inference:    models,
 		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk, jobRuns, tunes, models, eps, evalsSvc, mirrors},
@@ -297,12 +298,19 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	}
 	go srv.RefreshTrending(ctx, time.Hour)
 	vw.Authenticate = srv.Authenticate
+	var handler http.Handler = ops.Handler(eps.Handler(spaceApps.Handler(srv)))
+	if opts.logRequests {
+		handler = logRequests(handler, log)
+	}
 	hs := &http.Server{
-		Handler:           ops.Handler(eps.Handler(spaceApps.Handler(srv))),
+		Handler:           handler,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("haven listening", "addr", ln.Addr().String(), "public_url", publicURL, "data", opts.data)
+	if has, err := st.meta.HasUsers(ctx); err == nil && !has {
+		fmt.Fprintln(os.Stderr, firstStartHelp(publicURL))
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	go runGC(ctx, st, storage, ops, log)
@@ -311,11 +319,13 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		return err
 	case <-ctx.Done():
 	}
+	log.Info("haven shutting down: finishing requests in flight (up to 10s)")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	log.Info("haven stopped")
 	return nil
 }
 
