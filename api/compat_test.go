@@ -117,3 +117,58 @@ func TestUnsupportedHubRoutes(t *testing.T) {
 		}
 	}
 }
+
+// Tags the Hub derives from files and config.json are listed with the card's
+// and can be filtered on.
+func TestAutomaticTags(t *testing.T) {
+	h := newHub(t)
+	alice := h.tokens["alice"]
+	cases := []struct {
+		repo    string
+		files   map[string]string
+		tags    []string
+		library string
+	}{
+		{"bert", map[string]string{"config.json": `{"model_type":"bert"}`, "model.safetensors": "x", "README.md": "---\nlicense: mit\n---\n"},
+			[]string{"transformers", "bert", "safetensors", "license:mit"}, "transformers"},
+		{"quant", map[string]string{"m-Q4.gguf": "x"}, []string{"gguf"}, "gguf"},
+		{"st", map[string]string{"modules.json": "[]", "config.json": `{"model_type":"mpnet"}`, "onnx/model.onnx": "x", "pytorch_model.bin": "x"},
+			[]string{"sentence-transformers", "mpnet", "pytorch", "onnx"}, "sentence-transformers"},
+		{"own-library", map[string]string{"README.md": "---\nlibrary_name: timm\n---\n", "model.safetensors": "x"}, []string{"timm", "safetensors"}, "timm"},
+	}
+	for _, c := range cases {
+		h.createRepo(alice, c.repo, false)
+		lines := []map[string]any{header("files")}
+		for p, content := range c.files {
+			lines = append(lines, file(p, content))
+		}
+		if r := h.commit(alice, "alice/"+c.repo, "main", lines...); r.status != 200 {
+			t.Fatalf("%s: commit %d %s", c.repo, r.status, r.body)
+		}
+		var info struct {
+			Tags        []string `json:"tags"`
+			LibraryName string   `json:"library_name"`
+		}
+		h.do("GET", "/api/models/alice/"+c.repo, alice, "", nil).json(t, &info)
+		if info.LibraryName != c.library {
+			t.Errorf("%s: library_name %q, want %q", c.repo, info.LibraryName, c.library)
+		}
+		got := strings.Join(info.Tags, ",")
+		for _, tag := range c.tags {
+			if !strings.Contains(","+got+",", ","+tag+",") {
+				t.Errorf("%s: tags %s lack %s", c.repo, got, tag)
+			}
+		}
+	}
+	for filter, want := range map[string]string{"safetensors": "alice/bert,alice/own-library", "gguf": "alice/quant", "bert": "alice/bert", "onnx": "alice/st"} {
+		var list []struct{ ID string }
+		h.do("GET", "/api/models?sort=id&direction=1&filter="+filter, alice, "", nil).json(t, &list)
+		var ids []string
+		for _, m := range list {
+			ids = append(ids, m.ID)
+		}
+		if strings.Join(ids, ",") != want {
+			t.Errorf("filter=%s: %v, want %s", filter, ids, want)
+		}
+	}
+}

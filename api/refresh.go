@@ -91,8 +91,20 @@ func (rf Refresher) Refresh(ctx context.Context, repo *haven.Repo) error {
 			}
 		}
 	}
+	auto, library := autoTags(repo.Type, files, func(name string) []byte {
+		if e, err := g.Stat(sha, name); err != nil || e.Size > maxConfigSize {
+			return nil
+		}
+		b, _ := g.ReadFile(sha, name)
+		return b
+	})
+	if content.LibraryName == "" {
+		content.LibraryName = library
+	}
+	content.Tags = addTags(content.Tags, content.LibraryName)
+	content.Tags = addTags(content.Tags, auto...)
 	links := repoLinks(repo, g, sha, content.CardData, files)
-	content.Tags = append(content.Tags, links.Tags()...)
+	content.Tags = addTags(content.Tags, links.Tags()...)
 	if err := rf.Meta.UpdateRepoContent(ctx, repo.ID, content); err != nil {
 		return err
 	}
