@@ -422,7 +422,9 @@ func (s *Store) Leaderboard(ctx context.Context, f LeaderboardFilter) ([]Leaderb
 		LEFT JOIN repo_params p ON p.repo_id = r.id
 		WHERE e.dataset_id = ? AND e.metric_type = ? AND e.value IS NOT NULL AND r.type = 'model'`
 	args := []any{f.DatasetID, f.MetricType}
-	best := `SELECT 1 FROM eval_results b WHERE b.repo_id = e.repo_id AND b.dataset_id = e.dataset_id
+	// b.repo_id = r.id rather than e.repo_id: the check waits for the
+	// repository's own terms (visibility, library), which are cheaper.
+	best := `SELECT 1 FROM eval_results b WHERE b.repo_id = r.id AND b.dataset_id = e.dataset_id
 		AND b.metric_type = e.metric_type AND (b.value ` + better + ` e.value OR (b.value = e.value AND b.id < e.id))`
 	var bestArgs []any
 	if f.TaskType != "" {

@@ -401,7 +401,7 @@ func BenchmarkLeaderboard(b *testing.B) {
 		f := c.f
 		f.Limit = 100
 		b.Run(c.name, func(b *testing.B) {
-			for b.Loop() {
+			for q := newQuantiles(b); q.loop(); {
 				es, err := s.Leaderboard(ctx, f)
 				if err != nil {
 					b.Fatal(err)
@@ -418,7 +418,7 @@ func BenchmarkLeaderboard(b *testing.B) {
 		b.Fatal(len(prev), err)
 	}
 	b.Run("big board/page 50 by cursor", func(b *testing.B) {
-		for b.Loop() {
+		for q := newQuantiles(b); q.loop(); {
 			es, err := s.Leaderboard(ctx, meta.LeaderboardFilter{DatasetID: "glue", MetricType: "accuracy", After: &prev[0].Cursor, Limit: 100})
 			if err != nil || len(es) != 100 || es[0].Cursor.Rank != 5001 {
 				b.Fatal(len(es), err)
@@ -434,11 +434,38 @@ func BenchmarkLeaderboard(b *testing.B) {
 		{"index/task", meta.BoardFilter{TaskType: "text-classification"}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			for b.Loop() {
+			for q := newQuantiles(b); q.loop(); {
 				if bs, err := s.Boards(ctx, c.f); err != nil || len(bs) == 0 {
 					b.Fatal(len(bs), err)
 				}
 			}
 		})
 	}
+}
+
+// quantiles times each iteration of a benchmark loop and reports the
+// median and the 99th percentile, as the targets are set on the median.
+type quantiles struct {
+	b     *testing.B
+	start time.Time
+	ds    []time.Duration
+}
+
+func newQuantiles(b *testing.B) *quantiles { return &quantiles{b: b} }
+
+// loop is b.Loop, timing the iteration that ended.
+func (q *quantiles) loop() bool {
+	if !q.start.IsZero() {
+		q.ds = append(q.ds, time.Since(q.start))
+	}
+	if !q.b.Loop() {
+		if len(q.ds) > 0 {
+			slices.Sort(q.ds)
+			q.b.ReportMetric(float64(q.ds[len(q.ds)/2].Microseconds())/1000, "p50-ms")
+			q.b.ReportMetric(float64(q.ds[len(q.ds)*99/100].Microseconds())/1000, "p99-ms")
+		}
+		return false
+	}
+	q.start = time.Now()
+	return true
 }

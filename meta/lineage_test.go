@@ -235,7 +235,7 @@ func BenchmarkModelTree(b *testing.B) {
 		{"counts/admin", meta.RepoFilter{SeeAll: true}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			for b.Loop() {
+			for q := newQuantiles(b); q.loop(); {
 				counts, err := s.LinkCounts(ctx, "org/base", lineage.Relations, c.vis)
 				if err != nil || counts[lineage.Adapter] == 0 {
 					b.Fatal(counts, err)
@@ -244,14 +244,14 @@ func BenchmarkModelTree(b *testing.B) {
 		})
 	}
 	b.Run("children count", func(b *testing.B) {
-		for b.Loop() {
+		for q := newQuantiles(b); q.loop(); {
 			if n, err := s.ChildrenModelCount(ctx, "org/base"); err != nil || n == 0 {
 				b.Fatal(n, err)
 			}
 		}
 	})
 	b.Run("bases", func(b *testing.B) {
-		for b.Loop() {
+		for q := newQuantiles(b); q.loop(); {
 			levels, _, err := lineage.Ancestors("org/base", func(ids []string) (map[string]lineage.Parent, error) {
 				return s.LineageParents(ctx, ids, meta.RepoFilter{})
 			})
@@ -261,7 +261,7 @@ func BenchmarkModelTree(b *testing.B) {
 		}
 	})
 	b.Run("spaces", func(b *testing.B) {
-		for b.Loop() {
+		for q := newQuantiles(b); q.loop(); {
 			if repos, err := s.LinkedRepos(ctx, "org/base", lineage.SpaceModel, meta.RepoFilter{}, 10); err != nil || len(repos) != 10 {
 				b.Fatal(len(repos), err)
 			}
