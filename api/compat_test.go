@@ -172,3 +172,41 @@ func TestAutomaticTags(t *testing.T) {
 		}
 	}
 }
+
+// GET /api/settings/repositories lists the caller's repositories with their
+// storage, private ones included (`hf repos ls`).
+func TestSettingsRepositories(t *testing.T) {
+	h := newHub(t)
+	alice := h.tokens["alice"]
+	h.createRepo(alice, "public", false)
+	h.createRepo(alice, "secret", true)
+	h.createRepo(h.tokens["bob"], "bobs", false)
+	if r := h.commit(alice, "alice/public", "main", header("add"), file("a.txt", strings.Repeat("x", 3000))); r.status != 200 {
+		t.Fatalf("commit: %d %s", r.status, r.body)
+	}
+	var list []struct {
+		ID, Type, Visibility, UpdatedAt string
+		Storage                         int64
+		StoragePercent                  float64
+	}
+	r := h.do("GET", "/api/settings/repositories", h.read["alice"], "", nil)
+	r.json(t, &list)
+	if r.status != 200 || len(list) != 2 || list[0].ID != "alice/public" || list[0].Type != "model" || list[0].Visibility != "public" ||
+		list[0].Storage < 3000 || list[1].ID != "alice/secret" || list[1].Visibility != "private" || list[0].UpdatedAt == "" ||
+		list[0].StoragePercent+list[1].StoragePercent < 99.9 {
+		t.Errorf("alice's repositories: %d %s", r.status, r.body)
+	}
+	cases := []struct {
+		path, token string
+		status      int
+	}{
+		{"/api/settings/repositories", "", 401},
+		{"/api/organizations/acme/settings/repositories", alice, 404},
+		{"/api/settings/webhooks", "", 501}, // routed past this handler (no webhooks here)
+	}
+	for _, c := range cases {
+		if r := h.do("GET", c.path, c.token, "", nil); r.status != c.status {
+			t.Errorf("GET %s: %d, want %d (%s)", c.path, r.status, c.status, r.body)
+		}
+	}
+}

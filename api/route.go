@@ -138,7 +138,17 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, segs []string)
 			s.handleUserOverview(w, r, segs[1])
 			return
 		}
+	case "settings":
+		// The rest of /api/settings is the webhooks package's.
+		if len(segs) == 2 && segs[1] == "repositories" {
+			s.handleNamespaceRepos(w, r, "")
+			return
+		}
 	case "organizations":
+		if len(segs) == 4 && segs[2] == "settings" && segs[3] == "repositories" {
+			s.handleNamespaceRepos(w, r, segs[1])
+			return
+		}
 		if len(segs) == 3 && segs[2] == "overview" {
 			s.handleUserOverview(w, r, segs[1])
 			return
