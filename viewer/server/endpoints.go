@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/viewer"
 )
 
@@ -165,8 +166,29 @@ func (s *Server) parquet(ctx context.Context, req *request) (any, error) {
 	return viewer.Obj("parquet_files", files, "pending", []any{}, "failed", failed, "partial", partial), nil
 }
 
+// cardLicense is the licence a dataset's card declares, as `datasets` puts
+// it in DatasetInfo: the identifier, or several joined by ", ".
+func cardLicense(repo *haven.Repo) string {
+	if repo == nil {
+		return ""
+	}
+	switch v := repo.CardData["license"].(type) {
+	case string:
+		return v
+	case []any:
+		var names []string
+		for _, e := range v {
+			if s, ok := e.(string); ok && s != "" {
+				names = append(names, s)
+			}
+		}
+		return strings.Join(names, ", ")
+	}
+	return ""
+}
+
 // datasetInfo renders a config in the DatasetInfo form of `datasets`.
-func datasetInfo(st *viewer.State, c *viewer.Config) viewer.Object {
+func datasetInfo(st *viewer.State, c *viewer.Config, license string) viewer.Object {
 	name := st.Dataset[strings.IndexByte(st.Dataset, '/')+1:]
 	splits := viewer.Obj()
 	var download, size int64
@@ -175,7 +197,7 @@ func datasetInfo(st *viewer.State, c *viewer.Config) viewer.Object {
 		download += sp.NumBytesOrig
 		size += sp.NumBytesMemory
 	}
-	return viewer.Obj("description", "", "citation", "", "homepage", "", "license", "", "features", c.Features.MarshalObject(), "builder_name", c.Format, "dataset_name", name, "config_name", c.Name, "version", viewer.Obj("version_str", "0.0.0", "major", 0, "minor", 0, "patch", 0), "splits", splits, "download_size", download, "dataset_size", size)
+	return viewer.Obj("description", "", "citation", "", "homepage", "", "license", license, "features", c.Features.MarshalObject(), "builder_name", c.Format, "dataset_name", name, "config_name", c.Name, "version", viewer.Obj("version_str", "0.0.0", "major", 0, "minor", 0, "patch", 0), "splits", splits, "download_size", download, "dataset_size", size)
 }
 
 func (s *Server) info(ctx context.Context, req *request) (any, error) {
@@ -184,7 +206,7 @@ func (s *Server) info(ctx context.Context, req *request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return viewer.Obj("dataset_info", datasetInfo(req.st, c), "partial", c.Partial()), nil
+		return viewer.Obj("dataset_info", datasetInfo(req.st, c, cardLicense(req.repo)), "partial", c.Partial()), nil
 	}
 	infos := viewer.Obj()
 	failed := []map[string]any{}
@@ -195,7 +217,7 @@ func (s *Server) info(ctx context.Context, req *request) (any, error) {
 			failed = append(failed, map[string]any{"kind": "config-info", "dataset": req.dataset, "config": c.Name, "split": nil})
 			continue
 		}
-		infos.Add(c.Name, datasetInfo(req.st, c))
+		infos.Add(c.Name, datasetInfo(req.st, c, cardLicense(req.repo)))
 		partial = partial || c.Partial()
 	}
 	return viewer.Obj("dataset_info", infos, "pending", []any{}, "failed", failed, "partial", partial), nil
