@@ -210,3 +210,48 @@ func TestSettingsRepositories(t *testing.T) {
 		}
 	}
 }
+
+func TestTreeSizeAndCompare(t *testing.T) {
+	h := newHub(t)
+	alice := h.tokens["alice"]
+	h.createRepo(alice, "m", false)
+	if r := h.commit(alice, "alice/m", "main", header("one"), file("d/a.txt", "aaaa"), file("d/e/b.txt", "bbbbbb"), file("c.txt", "c")); r.status != 200 {
+		t.Fatalf("commit: %d %s", r.status, r.body)
+	}
+	if r := h.do("POST", "/api/models/alice/m/branch/dev", alice, "application/json", []byte(`{}`)); r.status != 200 {
+		t.Fatalf("branch: %d %s", r.status, r.body)
+	}
+	if r := h.commit(alice, "alice/m", "dev", header("two"), file("c.txt", "changed")); r.status != 200 {
+		t.Fatalf("commit: %d %s", r.status, r.body)
+	}
+	if r := h.do("POST", "/api/models/alice/m/branch/empty", alice, "application/json", []byte(`{"emptyBranch":true}`)); r.status != 200 {
+		t.Fatalf("branch: %d %s", r.status, r.body)
+	}
+	cases := []struct {
+		path   string
+		status int
+		body   string // contained in the body
+		code   string
+	}{
+		{"/api/models/alice/m/treesize/main/d", 200, `{"path":"d","size":10}`, ""},
+		{"/api/models/alice/m/treesize/main/d/e", 200, `{"path":"d/e","size":6}`, ""},
+		{"/api/models/alice/m/treesize/main/c.txt", 200, `{"path":"c.txt","size":1}`, ""},
+		{"/api/models/alice/m/treesize/main/nope", 404, "", "EntryNotFound"},
+		{"/api/models/alice/m/treesize/nope/d", 404, "", "RevisionNotFound"},
+		{"/api/models/alice/m/treesize/empty", 200, `{"path":"","size":0}`, ""},
+		{"/api/models/alice/m/compare/main..dev", 200, "+changed", ""},
+		{"/api/models/alice/m/compare/main...dev", 200, "+changed", ""},
+		{"/api/models/alice/m/compare/dev..dev", 200, "", ""},
+		{"/api/models/alice/m/compare/main..nope", 404, "", "RevisionNotFound"},
+		{"/api/models/alice/m/compare/main", 400, "", ""},
+	}
+	for _, c := range cases {
+		r := h.do("GET", c.path, alice, "", nil)
+		if r.status != c.status || !strings.Contains(string(r.body), c.body) || r.header.Get("X-Error-Code") != c.code {
+			t.Errorf("GET %s: %d %q %s, want %d %q %q", c.path, r.status, r.header.Get("X-Error-Code"), r.body, c.status, c.code, c.body)
+		}
+	}
+	if r := h.do("GET", "/api/models/alice/m/compare/main..empty", alice, "", nil); r.status >= 500 {
+		t.Errorf("compare of unrelated histories: %d %s", r.status, r.body)
+	}
+}

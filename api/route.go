@@ -235,6 +235,10 @@ func (s *Server) coreRepoHandler(action, m string) RepoHandler {
 		return s.handlePathsInfo
 	case action == "refs" && m == "GET":
 		return s.handleRefs
+	case action == "treesize" && m == "GET":
+		return s.handleTreeSize
+	case action == "compare" && m == "GET":
+		return s.handleCompare
 	case action == "commits" && m == "GET":
 		return s.handleCommits
 	case action == "branch" && (m == "POST" || m == "DELETE"):

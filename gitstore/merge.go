@@ -124,7 +124,8 @@ func (r *Repo) Conflicts(ctx context.Context, base, head string) ([]string, erro
 }
 
 // Diff is the unified diff of what head changes since its merge base with
-// base, as "git diff base...head" prints it.
+// base, as "git diff base...head" prints it; without a merge base, from
+// base to head.
 func (r *Repo) Diff(ctx context.Context, base, head string) (string, error) {
 	ours, err := r.resolve(base)
 	if err != nil {
@@ -134,7 +135,15 @@ func (r *Repo) Diff(ctx context.Context, base, head string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := runGit(ctx, r.path, nil, "diff", "--no-color", "--no-ext-diff", "--full-index", ours.String()+"..."+theirs.String())
+	revs := ours.String() + "..." + theirs.String()
+	if _, err := runGit(ctx, r.path, nil, "merge-base", ours.String(), theirs.String()); exitCode(err) == 1 {
+		// Unrelated histories (an empty branch) have no merge base: the diff
+		// is then from base's tree to head's.
+		revs = ours.String() + ".." + theirs.String()
+	} else if err != nil {
+		return "", err
+	}
+	out, err := runGit(ctx, r.path, nil, "diff", "--no-color", "--no-ext-diff", "--full-index", revs)
 	if err != nil {
 		return "", err
 	}
