@@ -255,3 +255,40 @@ func TestTreeSizeAndCompare(t *testing.T) {
 		t.Errorf("compare of unrelated histories: %d %s", r.status, r.body)
 	}
 }
+
+// Repository settings the Hub accepts are applied or refused with 400,
+// never ignored.
+func TestRepoSettingsFields(t *testing.T) {
+	h := newHub(t)
+	alice := h.tokens["alice"]
+	h.createRepo(alice, "m", false)
+	cases := []struct {
+		body   string
+		status int
+	}{
+		{`{"private":true}`, 200},
+		{`{"visibility":"public"}`, 200},
+		{`{"gated":"manual"}`, 200},
+		{`{"gated":false}`, 200},
+		{`{"discussionsDisabled":false}`, 200},
+		{`{"discussionsDisabled":true}`, 400},
+		{`{"xetEnabled":false}`, 200}, // this hub has Xet off: false is the state already
+		{`{"xetEnabled":true}`, 400},
+		{`{"visibility":"protected"}`, 400},
+		{`{"visibility":"secret"}`, 400},
+		{`{"gated":"sometimes"}`, 400},
+		{`{"private":true,"colour":"blue"}`, 400},
+		{`{"private":"yes"}`, 400},
+	}
+	for _, c := range cases {
+		r := h.do("PUT", "/api/models/alice/m/settings", alice, "application/json", []byte(c.body))
+		if r.status != c.status {
+			t.Errorf("%s: %d %s, want %d", c.body, r.status, r.body, c.status)
+		}
+	}
+	var info struct{ Private bool }
+	h.do("GET", "/api/models/alice/m", alice, "", nil).json(t, &info)
+	if info.Private {
+		t.Error("a refused request changed the visibility")
+	}
+}

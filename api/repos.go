@@ -436,12 +436,32 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, repo *ha
 		return
 	}
 	var req struct {
-		Private    *bool  `json:"private"`
-		Visibility string `json:"visibility"`
-		Gated      any    `json:"gated"`
+		Private             *bool  `json:"private"`
+		Visibility          string `json:"visibility"`
+		Gated               any    `json:"gated"`
+		DiscussionsDisabled *bool  `json:"discussionsDisabled"`
+		XetEnabled          *bool  `json:"xetEnabled"`
 	}
-	if err := decodeJSON(r, &req); err != nil {
+	if err := decodeSettings(r, &req); err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	// Settings this server cannot change are refused rather than ignored,
+	// so that a client never believes they took effect.
+	if req.DiscussionsDisabled != nil && *req.DiscussionsDisabled {
+		s.writeError(w, r, errInvalid("Disabling discussions is not supported by this server"))
+		return
+	}
+	if req.XetEnabled != nil && *req.XetEnabled != s.xetOn {
+		if s.xetOn {
+			s.writeError(w, r, errInvalid("Xet storage is on for every repository of this server and cannot be turned off for one"))
+		} else {
+			s.writeError(w, r, errInvalid("Xet storage is off on this server"))
+		}
+		return
+	}
+	if req.Visibility == "protected" {
+		s.writeError(w, r, errInvalid(`The visibility "protected" is not supported by this server: use "public" or "private"`))
 		return
 	}
 	private, gated := repo.Private, repo.Gated
@@ -452,7 +472,7 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, repo *ha
 	case "":
 	case "private":
 		private = true
-	case "public", "protected":
+	case "public":
 		private = false
 	default:
 		s.writeError(w, r, errInvalid("Invalid visibility %q", req.Visibility))
