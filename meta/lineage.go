@@ -94,8 +94,12 @@ func (s *Store) LinkCounts(ctx context.Context, target string, relations []strin
 			for _, ns := range vis.VisibleTo {
 				mine = append(mine, strings.ToLower(ns))
 			}
-			queries = append(queries, `SELECT l.relation, COUNT(*) FROM repo_links l JOIN repos r ON r.id = l.repo_id
-				WHERE l.target = ? AND l.relation IN (`+placeholders(len(relations))+`) AND l.private = TRUE
+			// From the namespaces' private repositories (repos_visible), each
+			// looked up among the links by key: a few, where the target may
+			// have thousands of private links.
+			queries = append(queries, `SELECT l.relation, COUNT(*) FROM repos r CROSS JOIN repo_links l
+				WHERE l.repo_id = r.id AND l.target = ? AND l.relation IN (`+placeholders(len(relations))+`) AND l.private = TRUE
+				AND r.type IN ('model', 'dataset', 'space') AND r.private = TRUE
 				AND r.ns_key IN (`+placeholders(len(vis.VisibleTo))+`) GROUP BY l.relation`)
 			queryArgs = append(queryArgs, mine)
 		}
