@@ -292,3 +292,36 @@ func TestRepoSettingsFields(t *testing.T) {
 		t.Error("a refused request changed the visibility")
 	}
 }
+
+// Writes on pull-request refs and other special refs, and the empty
+// inference catalog.
+func TestSpecialRefWrites(t *testing.T) {
+	h := newHub(t)
+	alice := h.tokens["alice"]
+	h.createRepo(alice, "m", false)
+	h.commit(alice, "alice/m", "main", header("one"), file("a.txt", "a"))
+	if r := h.do("POST", "/api/models/alice/m/commit/main?create_pr=1", alice, "application/x-ndjson", ndjson(header("pr"), file("b.txt", "b"))); r.status != 200 {
+		t.Fatalf("create_pr: %d %s", r.status, r.body)
+	}
+	cases := []struct {
+		method, path, body string
+		status             int
+		code               string
+	}{
+		{"POST", "/api/models/alice/m/commit/refs%2Fpr%2F1", string(ndjson(header("empty"))), 200, ""},
+		{"POST", "/api/models/alice/m/super-squash/refs%2Fpr%2F1", "", 200, ""},
+		{"POST", "/api/models/alice/m/super-squash/refs%2Fconvert%2Fparquet", "", 404, "RevisionNotFound"},
+		{"POST", "/api/models/alice/m/super-squash/refs%2Ftags%2Fv1", "", 404, "RevisionNotFound"},
+		{"POST", "/api/spaces/alice/nope/duplicate", `{"repository":"alice/copy"}`, 404, "RepoNotFound"},
+		{"GET", "/api/endpoints/v1/catalog/list?task=text-generation", "", 200, ""},
+	}
+	for _, c := range cases {
+		r := h.do(c.method, c.path, alice, "application/json", []byte(c.body))
+		if r.status != c.status || r.header.Get("X-Error-Code") != c.code {
+			t.Errorf("%s %s: %d %q %s, want %d %q", c.method, c.path, r.status, r.header.Get("X-Error-Code"), r.body, c.status, c.code)
+		}
+	}
+	if r := h.do("GET", "/api/endpoints/v1/catalog/list", "", "", nil); strings.TrimSpace(string(r.body)) != `{"items":[]}` {
+		t.Errorf("catalog: %s", r.body)
+	}
+}

@@ -248,10 +248,13 @@ func (s *Server) handleSuperSquash(w http.ResponseWriter, r *http.Request, repo 
 		branch = repo.DefaultBranch()
 	}
 	ref := "refs/heads/" + branch
-	if strings.HasPrefix(branch, "refs/pr/") {
+	if strings.HasPrefix(branch, "refs/pr/") || strings.HasPrefix(branch, "refs/convert/") {
 		ref = branch
 	}
-	if !g.IsBranch(branch) {
+	// Besides branches, pull requests and conversions (refs/convert/parquet)
+	// are squashed as the Hub does; tags are not.
+	// Squash finds a missing conversion.
+	if !strings.HasPrefix(ref, "refs/convert/") && !g.IsBranch(branch) {
 		s.writeError(w, r, haven.Errorf(haven.ERevisionNotFound, "Invalid rev id: %s", branch))
 		return
 	}

@@ -192,6 +192,14 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, segs []string)
 	case "telemetry":
 		w.WriteHeader(http.StatusOK)
 		return
+	case "endpoints":
+		// The catalog of tested endpoint recipes (list_inference_catalog,
+		// once INFERENCE_CATALOG_ENDPOINT points here): this hub publishes
+		// none, and says so in the catalog's shape.
+		if len(segs) == 4 && segs[1] == "v1" && segs[2] == "catalog" && segs[3] == "list" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			writeJSON(w, http.StatusOK, map[string]any{"items": []any{}})
+			return
+		}
 	case "quicksearch":
 		s.handleQuickSearch(w, r)
 		return

@@ -51,3 +51,23 @@ func TestEmptyTreeNotStored(t *testing.T) {
 	_, err = r.Stat("empty", "a.txt")
 	wantCode(t, err, "EntryNotFound")
 }
+
+// Conversion refs are squashed like branches.
+func TestSquashConvertRef(t *testing.T) {
+	_, r := newRepo(t)
+	commit(t, r, "refs/heads/main", "first", put("a.txt", "a"))
+	if _, err := r.Commit(ctx, gitstore.CommitRequest{Ref: "refs/convert/parquet", CreateRef: true, Author: alice, Title: "p1", Ops: []gitstore.Op{put("x.parquet", "1")}}); err != nil {
+		t.Fatal(err)
+	}
+	commit(t, r, "refs/convert/parquet", "p2", put("y.parquet", "2"))
+	sha, err := r.Squash(ctx, "refs/convert/parquet", alice, "squashed", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := git(t, r.Path(), "rev-list", "--count", sha); got != "1" {
+		t.Errorf("history of the squashed ref: %s commits", got)
+	}
+	if got := git(t, r.Path(), "ls-tree", "--name-only", sha); got != "x.parquet\ny.parquet" {
+		t.Errorf("tree: %q", got)
+	}
+}
