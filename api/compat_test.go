@@ -325,3 +325,87 @@ func TestSpecialRefWrites(t *testing.T) {
 		t.Errorf("catalog: %s", r.body)
 	}
 }
+
+// createBranch: an empty branch is a parentless commit of the empty tree;
+// an existing branch is a conflict unless overwrite resets it.
+func TestCreateBranchEmptyAndOverwrite(t *testing.T) {
+	h := newHub(t)
+	alice := h.tokens["alice"]
+	h.createRepo(alice, "m", false)
+	h.commit(alice, "alice/m", "main", header("one"), file("a.txt", "a"))
+	branch := func(name, body string) int {
+		return h.do("POST", "/api/models/alice/m/branch/"+name, alice, "application/json", []byte(body)).status
+	}
+	type commits []struct {
+		ID      string
+		Parents []string
+	}
+	history := func(rev string) commits {
+		var c commits
+		h.do("GET", "/api/models/alice/m/commits/"+rev, alice, "", nil).json(t, &c)
+		return c
+	}
+	cases := []struct {
+		name, body string
+		status     int
+		commits    int // in the branch's history after the call
+	}{
+		{"e", `{"emptyBranch":true}`, 200, 1},
+		{"e", `{"emptyBranch":true}`, 409, 1},
+		{"e", `{}`, 409, 1},
+		{"e", `{"overwrite":true}`, 200, 3}, // reset to main
+		{"e", `{"emptyBranch":true,"overwrite":true}`, 200, 1},
+		{"dev", `{"startingPoint":"main"}`, 200, 3},
+	}
+	h.commit(alice, "alice/m", "main", header("two"), file("b.txt", "b"))
+	for i, c := range cases {
+		if got := branch(c.name, c.body); got != c.status {
+			t.Fatalf("%d: branch %s %s: %d, want %d", i, c.name, c.body, got, c.status)
+		}
+		if got := history(c.name); len(got) != c.commits {
+			t.Fatalf("%d: %s has %d commits, want %d", i, c.name, len(got), c.commits)
+		}
+	}
+	var tree []any
+	h.do("GET", "/api/models/alice/m/tree/e", alice, "", nil).json(t, &tree)
+	if len(tree) != 0 {
+		t.Errorf("the empty branch lists %v", tree)
+	}
+}
+
+// A licence given at creation goes to the card's front matter.
+func TestCreateRepoWithLicense(t *testing.T) {
+	h := newHub(t)
+	alice := h.tokens["alice"]
+	cases := []struct {
+		body   string
+		status int
+		readme string // "" for none
+	}{
+		{`{"name":"with-mit","license":"mit"}`, 200, "---\nlicense: mit\n---\n"},
+		{`{"name":"ds","type":"dataset","license":"cc-by-4.0"}`, 200, "---\nlicense: cc-by-4.0\n---\n"},
+		{`{"name":"none"}`, 200, ""},
+		{`{"name":"bad","license":"mit\ntags: [x]"}`, 400, ""},
+	}
+	for _, c := range cases {
+		r := h.do("POST", "/api/repos/create", alice, "application/json", []byte(c.body))
+		if r.status != c.status {
+			t.Errorf("%s: %d %s", c.body, r.status, r.body)
+			continue
+		}
+		if c.status != 200 {
+			continue
+		}
+		var out struct{ URL string }
+		r.json(t, &out)
+		prefix := "/alice/"
+		if strings.Contains(c.body, "dataset") {
+			prefix = "/datasets/alice/"
+		}
+		name := strings.TrimPrefix(out.URL[strings.LastIndex(out.URL, "/"):], "/")
+		got := h.do("GET", prefix+name+"/resolve/main/README.md", alice, "", nil)
+		if c.readme == "" && got.status != 404 || c.readme != "" && string(got.body) != c.readme {
+			t.Errorf("%s: README %d %q", c.body, got.status, got.body)
+		}
+	}
+}

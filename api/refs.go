@@ -152,18 +152,13 @@ func (s *Server) handleBranch(w http.ResponseWriter, r *http.Request, repo *have
 		return
 	}
 	ref := "refs/heads/" + branch
+	var start string
 	if req.EmptyBranch {
-		_, err = g.Commit(r.Context(), gitstore.CommitRequest{
-			Ref: ref, CreateRef: true, Author: signature(actorOf(r)), Title: "Create empty branch " + branch,
-		})
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{})
-		return
+		// A parentless commit of the empty tree, as the Hub makes it.
+		start, err = g.BuildCommit("", nil, signature(actorOf(r)), "Create empty branch "+branch, "")
+	} else {
+		start, err = g.Resolve(req.StartingPoint)
 	}
-	start, err := g.Resolve(req.StartingPoint)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

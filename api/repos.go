@@ -117,8 +117,16 @@ func (s *Server) handleCreateRepo(w http.ResponseWriter, r *http.Request) {
 		}
 		ops = append(ops, gitstore.Op{Kind: gitstore.OpPut, Path: f.Path, Content: content})
 	}
+	if req.License != "" && !validLicenseID(req.License) {
+		s.writeError(w, r, errInvalid("Invalid license %q: expected an identifier such as mit or apache-2.0", req.License))
+		return
+	}
 	if len(ops) == 0 {
 		ops = append(ops, gitstore.Op{Kind: gitstore.OpPut, Path: ".gitattributes", Content: lfs.DefaultAttributes(t)})
+		if t != haven.Space && req.License != "" {
+			// As on the Hub, a licence chosen at creation goes to the card.
+			ops = append(ops, gitstore.Op{Kind: gitstore.OpPut, Path: "README.md", Content: []byte("---\nlicense: " + req.License + "\n---\n")})
+		}
 		if t == haven.Space {
 			ops = append(ops, gitstore.Op{Kind: gitstore.OpPut, Path: "README.md", Content: spaceReadme(name, req.SDK, req.License)})
 			if req.SDK == "static" {

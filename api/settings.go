@@ -31,3 +31,17 @@ func decodeSettings(r *http.Request, v any) error {
 	}
 	return nil
 }
+
+// validLicenseID accepts the Hub's licence identifiers (mit, apache-2.0,
+// cc-by-nc-sa-4.0, other, …), which go into a card's YAML unquoted.
+func validLicenseID(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '+') {
+			return false
+		}
+	}
+	return true
+}
