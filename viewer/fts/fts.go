@@ -1,6 +1,7 @@
 // Package fts is the full-text index behind the viewer's /search: one SQLite
 // FTS5 table per split, searched and ranked as the upstream viewer does (any
-// word of the query matches, English stop words ignored, words stemmed for
+// word of the query matches, English stop words ignored unless the query has
+// nothing else, words stemmed for
 // the dataset card's single language, BM25 with k = 1.2 and b = 0.75 over
 // all the text of a row), but with words of every script,
 // and digits, searchable instead of a–z only. Scripts written without spaces
@@ -111,12 +112,15 @@ func terms(s string) (words []string, phrases [][]string) {
 
 // Tokens returns the tokens of s that the index holds, in order: folded,
 // unspaced scripts one character per token, stop words left out.
-func Tokens(s string) []string { return tokens(s, nil) }
+func Tokens(s string) []string {
+	toks, _ := tokens(s, nil)
+	return toks
+}
 
 // tokens is Tokens with the words (not the characters of unspaced scripts)
-// stemmed by stem when it is not nil.
-func tokens(s string, stem Stemmer) []string {
-	var out []string
+// stemmed by stem when it is not nil; stops are the stop words left out,
+// in order, unstemmed.
+func tokens(s string, stem Stemmer) (out, stops []string) {
 	var cur []rune
 	flush := func() {
 		if len(cur) > 0 {
@@ -125,6 +129,8 @@ func tokens(s string, stem Stemmer) []string {
 					w = stem(w)
 				}
 				out = append(out, w)
+			} else {
+				stops = append(stops, w)
 			}
 			cur = cur[:0]
 		}
@@ -141,14 +147,30 @@ func tokens(s string, stem Stemmer) []string {
 		}
 	}
 	flush()
-	return out
+	return out, stops
 }
 
 // QueryTerms returns the distinct terms a query searches for, each a list of
 // tokens (more than one for a phrase of an unspaced script). Any of them
 // makes a row match, as upstream: the query is a disjunction. Stop words
-// are dropped, since the index does not hold them.
+// are dropped: they match only in a query made of nothing else (stopTerms).
 func QueryTerms(query string) ([][]string, error) { return queryTerms(query, nil) }
+
+// stopTerms returns the distinct stop words of a query. A query made only
+// of stop words searches for them as ordinary words: finding nothing for
+// "the" or "hello" would surprise.
+func stopTerms(query string) [][]string {
+	words, _ := terms(query)
+	var out [][]string
+	seen := map[string]bool{}
+	for _, w := range words {
+		if stopWords[w] && !seen[w] {
+			seen[w] = true
+			out = append(out, []string{w})
+		}
+	}
+	return out
+}
 
 // queryTerms is QueryTerms with the words stemmed as the index's were.
 func queryTerms(query string, stem Stemmer) ([][]string, error) {
@@ -214,6 +236,9 @@ func Build(ctx context.Context, path, lang string, docs func(yield func(Doc) err
 		// Term frequencies and positions come from the index through its
 		// vocabulary table.
 		"CREATE VIRTUAL TABLE vocab USING fts5vocab(docs, instance)",
+		// The stop words of each row, apart, for queries made only of them.
+		"CREATE VIRTUAL TABLE stops USING fts5(body, content='', tokenize=\"unicode61 remove_diacritics 0 categories 'L* N* Co M*'\")",
+		"CREATE VIRTUAL TABLE stopvocab USING fts5vocab(stops, instance)",
 		"CREATE TABLE lens(id INTEGER PRIMARY KEY, len INTEGER NOT NULL)",
 		"CREATE TABLE stats(num_docs INTEGER NOT NULL, num_tokens INTEGER NOT NULL, lang TEXT NOT NULL)",
 	} {
@@ -222,7 +247,7 @@ func Build(ctx context.Context, path, lang string, docs func(yield func(Doc) err
 		}
 	}
 	var tx *sql.Tx
-	var ins, insLen *sql.Stmt
+	var ins, insStops, insLen *sql.Stmt
 	begin := func() error {
 		var err error
 		if tx, err = db.BeginTx(ctx, nil); err != nil {
@@ -231,11 +256,15 @@ func Build(ctx context.Context, path, lang string, docs func(yield func(Doc) err
 		if ins, err = tx.PrepareContext(ctx, "INSERT INTO docs(rowid, body) VALUES (?, ?)"); err != nil {
 			return err
 		}
+		if insStops, err = tx.PrepareContext(ctx, "INSERT INTO stops(rowid, body) VALUES (?, ?)"); err != nil {
+			return err
+		}
 		insLen, err = tx.PrepareContext(ctx, "INSERT INTO lens(id, len) VALUES (?, ?)")
 		return err
 	}
 	commit := func() error {
 		ins.Close()
+		insStops.Close()
 		insLen.Close()
 		return tx.Commit()
 	}
@@ -244,9 +273,14 @@ func Build(ctx context.Context, path, lang string, docs func(yield func(Doc) err
 	}
 	var n, total int64
 	err = docs(func(d Doc) error {
-		toks := tokens(d.Text, stem)
+		toks, stops := tokens(d.Text, stem)
 		if len(toks) > 0 {
 			if _, err := ins.ExecContext(ctx, d.ID, strings.Join(toks, " ")); err != nil {
+				return err
+			}
+		}
+		if len(stops) > 0 {
+			if _, err := insStops.ExecContext(ctx, d.ID, strings.Join(stops, " ")); err != nil {
 				return err
 			}
 		}
@@ -277,8 +311,10 @@ func Build(ctx context.Context, path, lang string, docs func(yield func(Doc) err
 	if err := commit(); err != nil {
 		return err
 	}
-	if _, err := db.ExecContext(ctx, "INSERT INTO docs(docs) VALUES ('optimize')"); err != nil {
-		return err
+	for _, q := range []string{"INSERT INTO docs(docs) VALUES ('optimize')", "INSERT INTO stops(stops) VALUES ('optimize')"} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return err
+		}
 	}
 	db.Close()
 	return os.Rename(tmp, path)
@@ -302,9 +338,10 @@ func Open(path string) (*Index, error) {
 // Close closes the index.
 func (ix *Index) Close() error { return ix.db.Close() }
 
-// positions returns, for each row holding token, the token's positions.
-func (ix *Index) positions(ctx context.Context, token string) (map[int64][]int64, error) {
-	rows, err := ix.db.QueryContext(ctx, "SELECT doc, offset FROM vocab WHERE term = ?", token)
+// positions returns, for each row holding token, the token's positions;
+// vocab is the vocabulary table: "vocab", or "stopvocab" for stop words.
+func (ix *Index) positions(ctx context.Context, vocab, token string) (map[int64][]int64, error) {
+	rows, err := ix.db.QueryContext(ctx, "SELECT doc, offset FROM "+vocab+" WHERE term = ?", token)
 	if err != nil {
 		return nil, err
 	}
@@ -322,15 +359,15 @@ func (ix *Index) positions(ctx context.Context, token string) (map[int64][]int64
 
 // frequencies returns how many times the term occurs in each row that holds
 // it; a phrase occurs where its tokens follow each other.
-func (ix *Index) frequencies(ctx context.Context, term []string) (map[int64]int, error) {
-	first, err := ix.positions(ctx, term[0])
+func (ix *Index) frequencies(ctx context.Context, vocab string, term []string) (map[int64]int, error) {
+	first, err := ix.positions(ctx, vocab, term[0])
 	if err != nil {
 		return nil, err
 	}
 	// at[doc] are the positions where the phrase so far starts.
 	at := first
 	for i, tok := range term[1:] {
-		next, err := ix.positions(ctx, tok)
+		next, err := ix.positions(ctx, vocab, tok)
 		if err != nil {
 			return nil, err
 		}
@@ -409,13 +446,22 @@ func (ix *Index) Search(ctx context.Context, query string, offset, limit int) ([
 	if err != nil {
 		return nil, 0, err
 	}
+	vocab := "vocab"
 	if len(qterms) == 0 {
-		return nil, 0, nil
+		if qterms = stopTerms(query); len(qterms) == 0 {
+			return nil, 0, nil
+		}
+		vocab = "stopvocab"
+		var n int
+		if err := ix.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'stopvocab'").Scan(&n); err != nil || n == 0 {
+			// An index built before stop words were kept finds none.
+			return nil, 0, err
+		}
 	}
 	tfs := make([]map[int64]int, len(qterms))
 	matched := map[int64]bool{}
 	for i, t := range qterms {
-		if tfs[i], err = ix.frequencies(ctx, t); err != nil {
+		if tfs[i], err = ix.frequencies(ctx, vocab, t); err != nil {
 			return nil, 0, err
 		}
 		for doc := range tfs[i] {
@@ -432,6 +478,10 @@ func (ix *Index) Search(ctx context.Context, query string, offset, limit int) ([
 		return nil, 0, err
 	}
 	avg := float64(numTokens) / float64(numDocs)
+	if avg == 0 {
+		// Rows of stop words only: lengths are all zero.
+		avg = 1
+	}
 	score := make(map[int64]float64, len(ids))
 	for _, tf := range tfs {
 		df := float64(len(tf))

@@ -85,7 +85,11 @@ func TestSearch(t *testing.T) {
 		{"brown fox", []int64{0, 5, 8}},
 		{"relevant fox", []int64{7, 5, 0}},
 		{"мир nothing", []int64{1}}, // "nothing" is a stop word
-		{"the", nil},
+		// A query of stop words only matches them as ordinary words.
+		{"the", []int64{0}},
+		{"Hello", []int64{1}},
+		{"the nothing", []int64{7, 0}}, // the shorter row first
+		{"a the", []int64{0, 5}},
 		{"2024", []int64{9}},
 		{"absent", nil},
 		{`"; DROP TABLE docs; --`, nil},
