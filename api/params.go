@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/meta"
 )
 
 // maxSafetensorsHeader bounds the JSON header read from a safetensors
@@ -106,6 +108,32 @@ func modelParams(ctx context.Context, g *gitstore.Repo, entries []gitstore.Entry
 		}
 	}
 	return out
+}
+
+// sameWeights reports whether the .safetensors files at the new head are
+// those of the previous one (repo.SHA), whose counts are stored: a card
+// edit then reads no header again.
+func sameWeights(ctx context.Context, m *meta.Store, repo *haven.Repo, g *gitstore.Repo, entries []gitstore.Entry) bool {
+	if repo.SHA == "" {
+		return false
+	}
+	if _, total, err := m.RepoParams(ctx, repo.ID); err != nil || total == 0 {
+		return false
+	}
+	old, err := g.List(repo.SHA, "", true)
+	if err != nil {
+		return false
+	}
+	weights := func(es []gitstore.Entry) map[string]string {
+		out := map[string]string{}
+		for _, e := range es {
+			if e.Type == "file" && path.Ext(e.Path) == ".safetensors" {
+				out[e.Path] = e.OID
+			}
+		}
+		return out
+	}
+	return maps.Equal(weights(old), weights(entries))
 }
 
 // safetensorsField is the Hub's "safetensors" of a model's info: its

@@ -67,7 +67,7 @@ func (rf Refresher) Refresh(ctx context.Context, repo *haven.Repo) error {
 	var files []string
 	evalFiles := map[string][]byte{}
 	if entries, err := g.List(sha, "", true); err == nil {
-		if repo.Type == haven.Model {
+		if repo.Type == haven.Model && !sameWeights(ctx, rf.Meta, repo, g, entries) {
 			// Before the content: the info of the new head must not be
 			// cached without them.
 			if err := rf.Meta.SetRepoParams(ctx, repo.ID, modelParams(ctx, g, entries, rf.OpenLFS)); err != nil {

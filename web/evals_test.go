@@ -97,6 +97,23 @@ func TestModelInfoParamsAndChildren(t *testing.T) {
 	if _, ok := expanded["safetensors"]; !ok || expanded["siblings"] != nil {
 		t.Errorf("expand=safetensors: %v", expanded)
 	}
+	// A card edit reads no header again (the stored counts stay, here a
+	// marker); new weights are read.
+	base, err := s.meta.RepoByName(context.Background(), haven.Model, "alice", "base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.meta.SetRepoParams(context.Background(), base.ID, map[string]int64{"F32": 999}); err != nil {
+		t.Fatal(err)
+	}
+	s.commit("alice", "alice/base", "card", map[string]string{"README.md": "# Base\n"})
+	if st, _ := info("/api/models/alice/base", "")["safetensors"].(map[string]any); st["total"] != 999.0 {
+		t.Errorf("after a card edit: %v", st)
+	}
+	s.commit("alice", "alice/base", "weights", map[string]string{"model-00002-of-00002.safetensors": safetensorsHeader("[7]", "[8]")})
+	if st, _ := info("/api/models/alice/base", "")["safetensors"].(map[string]any); st["total"] != 220.0 {
+		t.Errorf("after new weights: %v", st)
+	}
 	if _, ok := info("/api/models/alice/tuned", "")["safetensors"]; ok {
 		t.Error("a model without safetensors files has parameters")
 	}
