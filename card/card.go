@@ -49,6 +49,16 @@ func Parse(readme []byte) (*Card, error) {
 	return &Card{Data: data, Body: body}, nil
 }
 
+// Body returns the Markdown of a card without its front matter block, even
+// when the block does not parse, so that broken metadata is never rendered
+// as text.
+func Body(readme []byte) []byte {
+	if _, body, _, found, err := split(readme); err == nil && found {
+		return body
+	}
+	return readme
+}
+
 // split finds the front matter block, looking no further than
 // MaxMetadataSize; lead is the number of lines before its opening "---".
 func split(readme []byte) (front, body []byte, lead int, found bool, err error) {

@@ -306,6 +306,7 @@ type cardData struct {
 	*repoView
 	Card       template.HTML
 	HasReadme  bool
+	YAMLError  string // why the card's metadata does not parse
 	Chips      []chip
 	License    string
 	LastCommit *gitstore.Commit
@@ -342,6 +343,10 @@ func (h *Handler) repoCard(w http.ResponseWriter, r *http.Request, repo *haven.R
 		body := readme
 		if c, err := card.Parse(readme); err == nil {
 			body = c.Body
+		} else {
+			// As the Hub, warn about the metadata and render the rest.
+			body = card.Body(readme)
+			d.YAMLError = haven.ErrorMessage(err)
 		}
 		if html, ok := h.cards.get(key); ok {
 			d.Card = html
