@@ -44,7 +44,7 @@ const readWindow = 16 << 20
 
 // verifyWindow is readWindow for the SHA-256 check of an uploaded shard:
 // uploads run many at once, and their reads are sequential anyway.
-const verifyWindow = 2 << 20
+const verifyWindow = 1 << 20
 
 // fileReader reconstructs a file on demand. It keeps one decoded window of
 // consecutive chunks (from one term) and refills it when a read leaves it.
