@@ -203,6 +203,9 @@ func (s *Server) serveLFSObject(w http.ResponseWriter, r *http.Request, segs []s
 		return
 	}
 	ctx := r.Context()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		defer uploadMemory.track()()
+	}
 	switch {
 	case op == "upload" && r.Method == http.MethodPut:
 		if r.ContentLength >= 0 && r.ContentLength != size {

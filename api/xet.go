@@ -186,15 +186,18 @@ func (s *Server) casRequest(w http.ResponseWriter, r *http.Request, write bool, 
 }
 
 // DefaultXetMaxUploads is how many xorb uploads run at once by default.
-// Each holds about one chunk (at most 128 KiB) and a read buffer in memory.
-const DefaultXetMaxUploads = 32
+// Each holds one chunk (at most 128 KiB, and its stored form), a read buffer
+// and the blob store's copy buffer in memory: about 1.5 MB.
+const DefaultXetMaxUploads = 16
 
 // xorbSlotWait is how long a xorb upload waits for a free slot before it is
-// refused; Xet clients retry a 503 after a backoff.
-var xorbSlotWait = 5 * time.Second
+// refused; Xet clients retry a 503 after a backoff, but send the whole xorb
+// again, so waiting for a slot costs less. The client's body waits unread
+// meanwhile, within its read timeout (300 s for hf_xet).
+var xorbSlotWait = 30 * time.Second
 
 // xorbRetryAfter is the Retry-After of a refused xorb upload, in seconds.
-const xorbRetryAfter = "5"
+const xorbRetryAfter = "10"
 
 func (s *Server) handlePutXorb(w http.ResponseWriter, r *http.Request, prefix, hash string) {
 	h, ok := s.casRequest(w, r, true, prefix, "default", hash)
@@ -215,6 +218,7 @@ func (s *Server) handlePutXorb(w http.ResponseWriter, r *http.Request, prefix, h
 		return
 	}
 	defer func() { <-s.xorbSlots }()
+	defer uploadMemory.track()()
 	inserted, err := s.cas.PutXorb(r.Context(), h, body)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -269,6 +273,7 @@ func (s *Server) handlePutShard(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	defer uploadMemory.track()()
 	added, err := s.cas.PutShard(r.Context(), r.Body)
 	if err != nil {
 		s.writeError(w, r, err)
