@@ -42,8 +42,11 @@ type LauncherConfig struct {
 	GPUs   *runner.GPUPool
 	// Dir holds model checkouts (one per repository and commit, shared by
 	// every replica of it).
-	Dir    string
-	Logger *slog.Logger
+	Dir string
+	// ONNXRuntime is the path of libonnxruntime.so, which the Go engine
+	// runs ONNX graphs on; "" runs them on its pure-Go backend.
+	ONNXRuntime string
+	Logger      *slog.Logger
 }
 
 // Launcher starts engine replicas.
@@ -121,14 +124,19 @@ func (r *Replica) Stop(ctx context.Context, grace time.Duration) error {
 // Launch checks the model out at its commit (once), builds the engine's
 // environment (shared with every workload on Haven's ML stack), starts the
 // engine with its output going to log, and returns once it answers its
-// health route, or the reason it never did.
+// health route, or the reason it never did. An ONNX encoder model whose
+// task the Go engine serves is loaded in Haven's process instead (see
+// goEngine), which needs no runner.
 func (l *Launcher) Launch(ctx context.Context, spec Spec, log io.Writer) (*Replica, error) {
-	if l.cfg.Runner == nil {
-		return nil, haven.Errorf(haven.EInvalid, "This hub runs no models: start Haven with a runner (--runner process or oci)")
-	}
 	files, err := l.files(ctx, spec.Repo, spec.SHA)
 	if err != nil {
 		return nil, err
+	}
+	if goEngine(spec, modelDir(files)) {
+		return l.launchGo(spec, modelDir(files), log)
+	}
+	if l.cfg.Runner == nil {
+		return nil, haven.Errorf(haven.EInvalid, "This hub runs no models: start Haven with a runner (--runner process or oci)")
 	}
 	name := spec.Name
 	if name == "" {

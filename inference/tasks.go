@@ -7,6 +7,7 @@ import (
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/inference/onnx"
 )
 
 // Task is a pipeline the engine serves.
@@ -59,15 +60,17 @@ func weightFile(p string) bool {
 	return false
 }
 
-// checkFiles refuses a commit the engine could not load: one without a
-// config.json or without weights. The answer names what is missing.
+// checkFiles refuses a commit no engine could load: one without a
+// config.json or without weights, unless the Go engine serves its task from
+// an ONNX graph. The answer names what is missing.
 func checkFiles(repo *haven.Repo, entries []gitstore.Entry) error {
 	var config, weights bool
-	var seen []string
+	var seen, paths []string
 	for _, e := range entries {
 		if e.Type != gitstore.TypeFile {
 			continue
 		}
+		paths = append(paths, e.Path)
 		if path.Base(e.Path) == "config.json" {
 			config = true
 		}
@@ -78,7 +81,7 @@ func checkFiles(repo *haven.Repo, entries []gitstore.Entry) error {
 			seen = append(seen, path.Ext(e.Path))
 		}
 	}
-	if weights && config {
+	if weights && config || onnx.Serves(repo.PipelineTag) && onnx.Find(paths) != "" {
 		return nil
 	}
 	if !weights {

@@ -15,12 +15,15 @@ import (
 
 // inferenceOptions are the flags of serverless inference (/inference).
 type inferenceOptions struct {
-	idle time.Duration
+	idle        time.Duration
+	onnxRuntime string
 }
 
 func addInferenceFlags(cmd *cobra.Command, o *inferenceOptions) {
 	cmd.Flags().DurationVar(&o.idle, "inference-idle", envDuration("HAVEN_INFERENCE_IDLE", inference.DefaultIdle),
 		"unload a model served under /inference after this long without requests")
+	cmd.Flags().StringVar(&o.onnxRuntime, "onnxruntime-lib", envOr("HAVEN_ONNXRUNTIME_LIB", ""),
+		"path of libonnxruntime.so: the Go engine runs ONNX encoder models on it (default: its pure-Go backend)")
 }
 
 // newInference builds the engine launcher (models checked out under
@@ -30,7 +33,8 @@ func newInference(o *inferenceOptions, st *stores, run runner.Runner, gpus *runn
 	open func(ctx context.Context, oid string) (io.ReadSeekCloser, int64, error), data, publicURL string, log *slog.Logger) (*inference.Launcher, *inference.Service, error) {
 	dir := filepath.Join(data, "inference")
 	l, err := inference.NewLauncher(inference.LauncherConfig{
-		Git: st.git, Open: open, Runner: run, GPUs: gpus, Dir: filepath.Join(dir, "models"), Logger: log,
+		Git: st.git, Open: open, Runner: run, GPUs: gpus, Dir: filepath.Join(dir, "models"),
+		ONNXRuntime: o.onnxRuntime, Logger: log,
 	})
 	if err != nil {
 		return nil, nil, err

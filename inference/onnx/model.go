@@ -1,0 +1,469 @@
+// Package onnx runs ONNX encoder models in the server's process: feature
+// extraction and sentence similarity (mean or CLS pooling, then L2
+// normalisation, as sentence-transformers does) and text classification,
+// for repositories that carry an ONNX graph and a tokenizer.json. The graph
+// runs on ONNX Runtime when its shared library is given (the fast path,
+// with cgo) and otherwise on GoMLX's pure-Go backend through hugot, which
+// always builds. Tokenization is pure Go on both paths.
+//
+// A loaded Model answers the same HTTP routes and JSON shapes as the Python
+// engine (inference/engine) for these tasks.
+package onnx
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sugarme/tokenizer"
+	"github.com/sugarme/tokenizer/pretrained"
+)
+
+// Tasks are the pipeline tags this engine serves.
+var Tasks = []string{"feature-extraction", "sentence-similarity", "text-classification"}
+
+// Serves reports whether the engine serves task.
+func Serves(task string) bool {
+	for _, t := range Tasks {
+		if t == task {
+			return true
+		}
+	}
+	return false
+}
+
+// graphFiles are the places of the ONNX graph in a repository, in the order
+// they are preferred: Optimum's export at the root, then the onnx/ folder
+// that sentence-transformers repositories carry.
+var graphFiles = []string{"model.onnx", "onnx/model.onnx"}
+
+// Find returns the repository path of the ONNX graph the engine would load
+// from a listing of a repository's files, or "" when the files do not
+// qualify (no graph, or no tokenizer.json).
+func Find(paths []string) string {
+	have := map[string]bool{}
+	for _, p := range paths {
+		have[path.Clean(p)] = true
+	}
+	if !have["tokenizer.json"] {
+		return ""
+	}
+	for _, g := range graphFiles {
+		// A graph with its weights in a separate file is left to the
+		// Python engine.
+		if have[g] && !have[g+"_data"] && !have[g+".data"] {
+			return g
+		}
+	}
+	return ""
+}
+
+// FindIn is Find on the files of a checkout in dir.
+func FindIn(dir string) string {
+	var paths []string
+	for _, p := range []string{"model.onnx", "onnx/model.onnx", "tokenizer.json", "model.onnx_data", "model.onnx.data", "onnx/model.onnx_data", "onnx/model.onnx.data"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+			paths = append(paths, p)
+		}
+	}
+	return Find(paths)
+}
+
+// Options are how a model is loaded.
+type Options struct {
+	// Task is the pipeline tag served (one of Tasks).
+	Task string
+	// Name is the model name answered in responses (OpenAI "model").
+	Name string
+	// ORTLib is the path of libonnxruntime.so; "" runs the graph on the
+	// pure-Go backend.
+	ORTLib string
+	// Threads bounds the threads of one forward pass (0: all cores).
+	Threads int
+	// MaxBatch bounds the inputs of one forward pass and of one request
+	// (default 32).
+	MaxBatch int
+	// MaxConcurrency bounds the requests taken at once (default 16); past
+	// it the answer is 429.
+	MaxConcurrency int
+}
+
+// Model is a loaded ONNX encoder.
+type Model struct {
+	opts     Options
+	dir      string
+	graph    graph
+	backend  string // "onnxruntime" or "go"
+	tok      *tokenizer.Tokenizer
+	trunc    *tokenizer.Tokenizer // the same, truncating to maxLen
+	maxLen   int
+	pooling  string // "mean" or "cls"
+	dim      int
+	labels   []string // classification labels by index
+	fn       string   // classification default: softmax, sigmoid or none
+	batcher  *batcher
+	loadTime time.Duration
+	metrics  metrics
+	inflight atomic.Int64
+}
+
+// graph runs the ONNX graph on a padded batch and returns its first
+// output: [batch, seq, dim] token states or [batch, dim] pooled values.
+type graph interface {
+	run(b *batch) (tensor, error)
+	close()
+}
+
+// batch is a padded batch of tokenized inputs.
+type batch struct {
+	n, seq int
+	ids    []int64 // n × seq
+	mask   []int64
+	types  []int64
+}
+
+// tensor is a float32 output with its shape.
+type tensor struct {
+	shape []int
+	data  []float32
+}
+
+// Load loads the model in dir (a checkout of its repository).
+func Load(dir string, opts Options) (*Model, error) {
+	return load(dir, opts, func(file string) (graph, string, error) {
+		if opts.ORTLib != "" {
+			g, err := newORT(file, opts.ORTLib, opts.Threads)
+			return g, "onnxruntime", err
+		}
+		g, err := newGoMLX(file)
+		return g, "go", err
+	})
+}
+
+// load is Load with the graph opened by open (a stand-in in tests).
+func load(dir string, opts Options, open func(file string) (graph, string, error)) (*Model, error) {
+	start := time.Now()
+	if !Serves(opts.Task) {
+		return nil, fmt.Errorf("task %q is not served by the Go engine", opts.Task)
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 32
+	}
+	if opts.MaxConcurrency <= 0 {
+		opts.MaxConcurrency = 16
+	}
+	g := FindIn(dir)
+	if g == "" {
+		return nil, errors.New("the model has no ONNX graph (model.onnx or onnx/model.onnx) with a tokenizer.json")
+	}
+	m := &Model{opts: opts, dir: dir, pooling: "mean", fn: "softmax"}
+	var err error
+	if m.tok, err = pretrained.FromFile(filepath.Join(dir, "tokenizer.json")); err != nil {
+		return nil, fmt.Errorf("tokenizer.json: %w", err)
+	}
+	m.maxLen = maxLength(dir)
+	if m.trunc, err = pretrained.FromFile(filepath.Join(dir, "tokenizer.json")); err != nil {
+		return nil, fmt.Errorf("tokenizer.json: %w", err)
+	}
+	m.trunc.WithTruncation(&tokenizer.TruncationParams{MaxLength: m.maxLen, Strategy: tokenizer.LongestFirst})
+	if opts.Task == "text-classification" {
+		if err := m.readLabels(); err != nil {
+			return nil, err
+		}
+	} else {
+		m.pooling = readPooling(dir)
+	}
+	if m.graph, m.backend, err = open(filepath.Join(dir, g)); err != nil {
+		return nil, err
+	}
+	m.batcher = newBatcher(m.forward, opts.MaxBatch)
+	// A first pass checks the graph runs and gives the output size.
+	rows, err := m.batcher.submit([]item{{text: "warm up"}})
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("the model does not run: %w", err)
+	}
+	m.dim = len(rows[0])
+	if m.labels != nil && m.dim != len(m.labels) {
+		m.Close()
+		return nil, fmt.Errorf("the model gives %d scores for %d labels in config.json", m.dim, len(m.labels))
+	}
+	m.loadTime = time.Since(start)
+	return m, nil
+}
+
+// Backend names what runs the graph: "onnxruntime" or "go".
+func (m *Model) Backend() string { return m.backend }
+
+// Close releases the model.
+func (m *Model) Close() {
+	if m.batcher != nil {
+		m.batcher.close()
+	}
+	if m.graph != nil {
+		m.graph.close()
+	}
+}
+
+// readJSON reads a JSON file of the model into v; a missing file is no error.
+func readJSON(dir, name string, v any) error {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// maxLength is the most tokens one input may have, as the Python engine
+// takes it: sentence-transformers' max_seq_length, else the smaller of the
+// tokenizer's model_max_length and the positions the model has, else 512.
+func maxLength(dir string) int {
+	var st struct {
+		MaxSeqLength int `json:"max_seq_length"`
+	}
+	if readJSON(dir, "sentence_bert_config.json", &st) == nil && st.MaxSeqLength > 0 {
+		return st.MaxSeqLength
+	}
+	n := 0
+	var tc struct {
+		ModelMaxLength float64 `json:"model_max_length"`
+	}
+	if readJSON(dir, "tokenizer_config.json", &tc) == nil && tc.ModelMaxLength > 0 && tc.ModelMaxLength < 1e7 {
+		n = int(tc.ModelMaxLength)
+	}
+	var c struct {
+		MaxPositionEmbeddings int `json:"max_position_embeddings"`
+	}
+	if readJSON(dir, "config.json", &c) == nil && c.MaxPositionEmbeddings > 0 && (n == 0 || c.MaxPositionEmbeddings < n) {
+		n = c.MaxPositionEmbeddings
+	}
+	if n == 0 {
+		n = 512
+	}
+	return n
+}
+
+// readPooling reads a sentence-transformers pooling module's mode.
+func readPooling(dir string) string {
+	cfgs, _ := filepath.Glob(filepath.Join(dir, "*Pooling*", "config.json"))
+	for _, c := range cfgs {
+		var p map[string]any
+		if b, err := os.ReadFile(c); err != nil || json.Unmarshal(b, &p) != nil {
+			continue
+		}
+		if mode, _ := p["pooling_mode"].(string); mode != "" {
+			return strings.TrimSuffix(mode, "_tokens")
+		}
+		if p["pooling_mode_cls_token"] == true {
+			return "cls"
+		}
+	}
+	return "mean"
+}
+
+// readLabels reads the labels and the default scoring of a classifier from
+// config.json.
+func (m *Model) readLabels() error {
+	var c struct {
+		ID2Label    map[string]string `json:"id2label"`
+		NumLabels   int               `json:"num_labels"`
+		ProblemType string            `json:"problem_type"`
+	}
+	if err := readJSON(m.dir, "config.json", &c); err != nil {
+		return fmt.Errorf("config.json: %w", err)
+	}
+	n := max(c.NumLabels, len(c.ID2Label))
+	if n == 0 {
+		return errors.New("config.json names no labels (id2label)")
+	}
+	m.labels = make([]string, n)
+	for i := range m.labels {
+		if l, ok := c.ID2Label[strconv.Itoa(i)]; ok {
+			m.labels[i] = l
+		} else {
+			m.labels[i] = "LABEL_" + strconv.Itoa(i)
+		}
+	}
+	switch {
+	case c.ProblemType == "multi_label_classification" || n == 1:
+		m.fn = "sigmoid"
+	case c.ProblemType == "regression":
+		m.fn = "none"
+	}
+	return nil
+}
+
+// item is one input of a forward pass: a text, or a text pair.
+type item struct {
+	text, pair string
+	hasPair    bool
+	truncate   bool
+}
+
+// inputError is a request the model cannot serve, with its status.
+type inputError struct {
+	status int
+	msg    string
+}
+
+func (e *inputError) Error() string { return e.msg }
+
+func badInput(status int, format string, args ...any) error {
+	return &inputError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+// encode tokenizes one item, truncating it to the model's limit when asked.
+func (m *Model) encode(it item) (*tokenizer.Encoding, error) {
+	tk := m.tok
+	if it.truncate {
+		tk = m.trunc
+	}
+	if it.hasPair {
+		return tk.EncodePair(it.text, it.pair, true)
+	}
+	return tk.EncodeSingle(it.text, true)
+}
+
+// count tokenizes items and refuses (413) any longer than the model takes
+// unless it is to be truncated; it returns the tokens of all.
+func (m *Model) count(items []item) (int, error) {
+	total := 0
+	for i, it := range items {
+		enc, err := m.encode(it)
+		if err != nil {
+			return 0, badInput(422, "input %d cannot be tokenized: %v", i, err)
+		}
+		n := len(enc.Ids)
+		if n > m.maxLen {
+			return 0, badInput(413, "input %d is %d tokens, more than this model's limit of %d tokens; shorten it or pass truncate=true", i, n, m.maxLen)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// forward runs items through the graph: pooled (not normalised) embeddings
+// or classification logits, one row per item.
+func (m *Model) forward(items []item) ([][]float32, error) {
+	encs := make([]*tokenizer.Encoding, len(items))
+	seq := 1
+	for i, it := range items {
+		it.truncate = true // counted already: only the warm-up and the limit's edge get here long
+		enc, err := m.encode(it)
+		if err != nil {
+			return nil, err
+		}
+		encs[i] = enc
+		seq = max(seq, len(enc.Ids))
+	}
+	b := &batch{n: len(items), seq: seq}
+	b.ids = make([]int64, b.n*seq)
+	b.mask = make([]int64, b.n*seq)
+	b.types = make([]int64, b.n*seq)
+	for i, enc := range encs {
+		for j, id := range enc.Ids {
+			b.ids[i*seq+j] = int64(id)
+			b.mask[i*seq+j] = int64(enc.AttentionMask[j])
+			if j < len(enc.TypeIds) {
+				b.types[i*seq+j] = int64(enc.TypeIds[j])
+			}
+		}
+	}
+	out, err := m.graph.run(b)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([][]float32, b.n)
+	switch len(out.shape) {
+	case 2: // pooled already (sentence embeddings or logits)
+		d := out.shape[1]
+		for i := range rows {
+			rows[i] = append([]float32(nil), out.data[i*d:(i+1)*d]...)
+		}
+	case 3: // token states: pool them
+		s, d := out.shape[1], out.shape[2]
+		for i := range rows {
+			rows[i] = pool(out.data[i*s*d:(i+1)*s*d], b.mask[i*seq:i*seq+min(s, seq)], d, m.pooling)
+		}
+	default:
+		return nil, fmt.Errorf("the model's first output has shape %v; want [batch, tokens, dim] or [batch, dim]", out.shape)
+	}
+	return rows, nil
+}
+
+// pool reduces the token states of one input to one vector: the mean of
+// those under the attention mask, or the first token's.
+func pool(states []float32, mask []int64, d int, mode string) []float32 {
+	out := make([]float32, d)
+	if mode == "cls" {
+		copy(out, states[:d])
+		return out
+	}
+	sum := make([]float64, d)
+	n := 0.0
+	for j, on := range mask {
+		if on == 0 {
+			continue
+		}
+		n++
+		for k, v := range states[j*d : (j+1)*d] {
+			sum[k] += float64(v)
+		}
+	}
+	n = math.Max(n, 1e-9)
+	for k := range out {
+		out[k] = float32(sum[k] / n)
+	}
+	return out
+}
+
+// normalize scales v to unit L2 length in place.
+func normalize(v []float32) {
+	s := 0.0
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	n := math.Max(math.Sqrt(s), 1e-12)
+	for i := range v {
+		v[i] = float32(float64(v[i]) / n)
+	}
+}
+
+// Embed returns the embeddings of texts, L2-normalised when normalize;
+// tokens is how many tokens they took.
+func (m *Model) Embed(texts []string, norm, truncate bool) (rows [][]float32, tokens int, err error) {
+	if m.labels != nil {
+		return nil, 0, badInput(422, "model %s serves %s, not embeddings", m.opts.Name, m.opts.Task)
+	}
+	if len(texts) > m.opts.MaxBatch {
+		return nil, 0, badInput(413, "%d inputs in one request; this engine takes at most %d", len(texts), m.opts.MaxBatch)
+	}
+	items := make([]item, len(texts))
+	for i, t := range texts {
+		items[i] = item{text: t, truncate: truncate}
+	}
+	if tokens, err = m.count(items); err != nil {
+		return nil, 0, err
+	}
+	rows, err = m.batcher.submit(items)
+	if err != nil {
+		return nil, 0, err
+	}
+	if norm {
+		for _, r := range rows {
+			normalize(r)
+		}
+	}
+	return rows, tokens, nil
+}

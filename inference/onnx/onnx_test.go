@@ -1,0 +1,329 @@
+package onnx
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// tokenizerJSON is a small BERT-style WordPiece tokenizer.
+const tokenizerJSON = `{
+  "version": "1.0", "truncation": null, "padding": null,
+  "added_tokens": [
+    {"id": 0, "content": "[PAD]", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
+    {"id": 1, "content": "[UNK]", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
+    {"id": 2, "content": "[CLS]", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
+    {"id": 3, "content": "[SEP]", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}
+  ],
+  "normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": null, "lowercase": true},
+  "pre_tokenizer": {"type": "BertPreTokenizer"},
+  "post_processor": {"type": "TemplateProcessing",
+    "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
+    "pair": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "[SEP]", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}, {"SpecialToken": {"id": "[SEP]", "type_id": 1}}],
+    "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [2], "tokens": ["[CLS]"]}, "[SEP]": {"id": "[SEP]", "ids": [3], "tokens": ["[SEP]"]}}},
+  "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": true},
+  "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,
+    "vocab": {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "a": 4, "cat": 5, "dog": 6, "runs": 7, "sits": 8, "the": 9, "good": 10, "bad": 11}}
+}`
+
+// fakeGraph stands in for an ONNX graph: token j of an input gets the
+// state (id, id², position, type) so that pooling can be checked by hand;
+// as a classifier it gives (count of "good", count of "bad").
+type fakeGraph struct {
+	classifier bool
+	passes     atomic.Int64
+	largest    atomic.Int64
+	gate       chan struct{} // when set, each pass waits on it
+}
+
+func (g *fakeGraph) run(b *batch) (tensor, error) {
+	g.passes.Add(1)
+	if int64(b.n) > g.largest.Load() {
+		g.largest.Store(int64(b.n))
+	}
+	if g.gate != nil {
+		<-g.gate
+	}
+	if g.classifier {
+		out := tensor{shape: []int{b.n, 2}, data: make([]float32, b.n*2)}
+		for i := 0; i < b.n; i++ {
+			for j := 0; j < b.seq; j++ {
+				switch b.ids[i*b.seq+j] {
+				case 10:
+					out.data[i*2+1]++
+				case 11:
+					out.data[i*2]++
+				}
+			}
+		}
+		return out, nil
+	}
+	out := tensor{shape: []int{b.n, b.seq, 4}, data: make([]float32, b.n*b.seq*4)}
+	for i := 0; i < b.n; i++ {
+		for j := 0; j < b.seq; j++ {
+			id := float32(b.ids[i*b.seq+j])
+			copy(out.data[(i*b.seq+j)*4:], []float32{id, id * id, float32(j), float32(b.types[i*b.seq+j])})
+		}
+	}
+	return out, nil
+}
+
+func (g *fakeGraph) close() {}
+
+func newTestModel(t *testing.T, task string, g *fakeGraph, files map[string]string) *Model {
+	t.Helper()
+	dir := t.TempDir()
+	files["tokenizer.json"] = tokenizerJSON
+	files["onnx/model.onnx"] = "stand-in"
+	for name, body := range files {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := load(dir, Options{Task: task, Name: "ns/model", MaxBatch: 8, MaxConcurrency: 4},
+		func(string) (graph, string, error) { return g, "fake", nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+func post(t *testing.T, h http.Handler, path, body string) (int, []byte) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, strings.NewReader(body)))
+	return rec.Code, rec.Body.Bytes()
+}
+
+func TestFind(t *testing.T) {
+	for _, c := range []struct {
+		paths []string
+		want  string
+	}{
+		{[]string{"model.onnx", "tokenizer.json"}, "model.onnx"},
+		{[]string{"onnx/model.onnx", "onnx/model_O4.onnx", "tokenizer.json", "model.safetensors"}, "onnx/model.onnx"},
+		{[]string{"model.onnx", "onnx/model.onnx", "tokenizer.json"}, "model.onnx"},
+		{[]string{"model.onnx"}, ""},                                              // no tokenizer
+		{[]string{"onnx/model_O4.onnx", "tokenizer.json"}, ""},                    // not the plain export
+		{[]string{"model.onnx", "model.onnx_data", "tokenizer.json"}, ""},         // external weights
+		{[]string{"sub/model.onnx", "tokenizer.json", "model.safetensors"}, ""},   // elsewhere
+		{[]string{"onnx/model.onnx", "onnx/tokenizer.json"}, ""},                  // tokenizer not at the root
+		{[]string{"./model.onnx", "tokenizer.json", "config.json"}, "model.onnx"}, // cleaned
+	} {
+		if got := Find(c.paths); got != c.want {
+			t.Errorf("Find(%v) = %q, want %q", c.paths, got, c.want)
+		}
+	}
+	if !Serves("sentence-similarity") || !Serves("text-classification") || Serves("text-generation") {
+		t.Error("Serves")
+	}
+}
+
+func TestEmbeddingRoutes(t *testing.T) {
+	g := &fakeGraph{}
+	m := newTestModel(t, "feature-extraction", g, map[string]string{"config.json": `{"max_position_embeddings": 6}`})
+	h := m.Handler()
+
+	// [CLS] the cat [SEP] = ids 2 9 5 3: mean of (id, id², pos, 0).
+	want := []float64{19.0 / 4, (4 + 81 + 25 + 9) / 4.0, 1.5, 0}
+	code, body := post(t, h, "/", `{"inputs": "The cat", "normalize": false}`)
+	var rows [][]float64
+	if code != 200 || json.Unmarshal(body, &rows) != nil || len(rows) != 1 {
+		t.Fatalf("feature extraction: %d %s", code, body)
+	}
+	for k := range want {
+		if math.Abs(rows[0][k]-want[k]) > 1e-5 {
+			t.Fatalf("pooled %v, want %v", rows[0], want)
+		}
+	}
+	// Padding in a batch changes nothing; normalised by default.
+	code, body = post(t, h, "/pipeline/feature-extraction", `{"inputs": ["the cat", "a dog runs"]}`)
+	if code != 200 || json.Unmarshal(body, &rows) != nil || len(rows) != 2 {
+		t.Fatalf("batch: %d %s", code, body)
+	}
+	n := math.Sqrt(want[0]*want[0] + want[1]*want[1] + want[2]*want[2])
+	if math.Abs(rows[0][0]-want[0]/n) > 1e-5 || math.Abs(norm(rows[1])-1) > 1e-5 {
+		t.Fatalf("normalised %v", rows)
+	}
+
+	code, body = post(t, h, "/pipeline/sentence-similarity", `{"inputs": {"source_sentence": "the cat", "sentences": ["the cat", "a dog"]}}`)
+	var sims []float64
+	if code != 200 || json.Unmarshal(body, &sims) != nil || len(sims) != 2 || math.Abs(sims[0]-1) > 1e-5 || sims[1] >= sims[0] {
+		t.Fatalf("similarity: %d %s", code, body)
+	}
+	if code, body = post(t, h, "/similarity", `{"inputs": {"source_sentence": "the cat", "sentences": ["a dog"]}}`); code != 200 {
+		t.Fatalf("TEI similarity: %d %s", code, body)
+	}
+
+	code, body = post(t, h, "/v1/embeddings", `{"input": ["the cat", "a dog"], "model": "dummy"}`)
+	var oa struct {
+		Object string
+		Model  string
+		Data   []struct {
+			Object    string
+			Index     int
+			Embedding []float64
+		}
+		Usage struct {
+			PromptTokens int `json:"prompt_tokens"`
+			TotalTokens  int `json:"total_tokens"`
+		}
+	}
+	if code != 200 || json.Unmarshal(body, &oa) != nil || oa.Object != "list" || oa.Model != "ns/model" || len(oa.Data) != 2 ||
+		oa.Data[1].Index != 1 || oa.Data[1].Object != "embedding" || len(oa.Data[0].Embedding) != 4 || oa.Usage.PromptTokens != 8 || oa.Usage.TotalTokens != 8 {
+		t.Fatalf("embeddings: %d %s", code, body)
+	}
+	code, body = post(t, h, "/v1/embeddings", `{"input": "the cat", "encoding_format": "base64", "dimensions": 2}`)
+	var b64 struct{ Data []struct{ Embedding string } }
+	if code != 200 || json.Unmarshal(body, &b64) != nil {
+		t.Fatalf("base64: %d %s", code, body)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(b64.Data[0].Embedding)
+	if len(raw) != 8 {
+		t.Fatalf("base64 of 2 dimensions is %d bytes", len(raw))
+	}
+	// Token ids are decoded.
+	if code, body = post(t, h, "/v1/embeddings", `{"input": [[9, 5]]}`); code != 200 {
+		t.Fatalf("token ids: %d %s", code, body)
+	}
+
+	for _, c := range []struct {
+		path, body string
+		status     int
+	}{
+		{"/", `{"inputs": 3}`, 422},
+		{"/", `{"inputs": []}`, 422},
+		{"/", `{}`, 422},
+		{"/", `not json`, 400},
+		{"/", `{"inputs": "the cat the cat the cat"}`, 413}, // 8 tokens, the limit is 6
+		{"/pipeline/text-classification", `{"inputs": "the cat"}`, 422},
+		{"/predict", `{"inputs": "the cat"}`, 422},
+		{"/v1/chat/completions", `{"messages": []}`, 422},
+		{"/v1/embeddings", `{"input": {}}`, 422},
+		{"/v1/embeddings", `{"input": "x", "encoding_format": "int8"}`, 422},
+		{"/", `{"inputs": ["a","a","a","a","a","a","a","a","a"]}`, 413},
+		{"/nope", `{}`, 404},
+	} {
+		code, body := post(t, h, c.path, c.body)
+		var e struct{ Error, ErrorType string }
+		json.Unmarshal(body, &e)
+		if code != c.status || e.Error == "" {
+			t.Errorf("POST %s %s: %d %s, want %d", c.path, c.body, code, body, c.status)
+		}
+	}
+	// Truncation when asked: the same as the first 6 tokens.
+	code, body = post(t, h, "/", `{"inputs": "the cat the cat the cat", "truncate": true, "normalize": false}`)
+	if code != 200 {
+		t.Fatalf("truncate: %d %s", code, body)
+	}
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/info", nil))
+	var info map[string]any
+	json.Unmarshal(rec.Body.Bytes(), &info)
+	if rec.Code != 200 || info["model_id"] != "ns/model" || info["dimensions"] != 4.0 || info["max_input_length"] != 6.0 || info["engine"] != "go" {
+		t.Fatalf("info: %s", rec.Body)
+	}
+	for _, p := range []string{"/health", "/v1/models", "/metrics"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
+		if rec.Code != 200 {
+			t.Errorf("GET %s: %d", p, rec.Code)
+		}
+	}
+}
+
+func norm(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x * x
+	}
+	return math.Sqrt(s)
+}
+
+func TestClassification(t *testing.T) {
+	m := newTestModel(t, "text-classification", &fakeGraph{classifier: true},
+		map[string]string{"config.json": `{"id2label": {"0": "negative", "1": "positive"}}`})
+	h := m.Handler()
+	code, body := post(t, h, "/", `{"inputs": "the good dog"}`)
+	var nested [][]struct {
+		Label string
+		Score float64
+	}
+	if code != 200 || json.Unmarshal(body, &nested) != nil || len(nested) != 1 || len(nested[0]) != 2 {
+		t.Fatalf("classification: %d %s", code, body)
+	}
+	if nested[0][0].Label != "positive" || math.Abs(nested[0][0].Score-1/(1+math.Exp(-1))) > 1e-6 {
+		t.Fatalf("scores: %s", body)
+	}
+	code, body = post(t, h, "/predict", `{"inputs": "bad bad", "parameters": {"top_k": 1}}`)
+	var flat []struct{ Label string }
+	if code != 200 || json.Unmarshal(body, &flat) != nil || len(flat) != 1 || flat[0].Label != "negative" {
+		t.Fatalf("predict: %d %s", code, body)
+	}
+	code, body = post(t, h, "/", `{"inputs": [{"text": "good", "text_pair": "bad"}, {"text": "good"}], "parameters": {"function_to_apply": "none"}}`)
+	if code != 200 || json.Unmarshal(body, &nested) != nil || len(nested) != 2 || nested[0][0].Score != 1 {
+		t.Fatalf("pairs: %d %s", code, body)
+	}
+	if code, body = post(t, h, "/v1/embeddings", `{"input": "good"}`); code != 422 {
+		t.Fatalf("embeddings of a classifier: %d %s", code, body)
+	}
+}
+
+// TestBatching checks that requests arriving while a pass runs share the
+// next one, and that the cap on requests in flight answers 429.
+func TestBatching(t *testing.T) {
+	g := &fakeGraph{}
+	m := newTestModel(t, "feature-extraction", g, map[string]string{})
+	g.gate = make(chan struct{})
+	h := m.Handler()
+	var wg sync.WaitGroup
+	codes := make(chan int, 5)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, _ := post(t, h, "/", `{"inputs": "the cat"}`)
+			codes <- code
+		}()
+	}
+	// The first pass holds the batcher; the others queue behind it.
+	for m.inflight.Load() < 4 {
+		time.Sleep(time.Millisecond)
+	}
+	if code, _ := post(t, h, "/", `{"inputs": "the cat"}`); code != 429 {
+		t.Errorf("past the cap: %d, want 429", code)
+	}
+	close(g.gate)
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != 200 {
+			t.Errorf("status %d", c)
+		}
+	}
+	if g.largest.Load() < 2 {
+		t.Errorf("largest batch %d: concurrent requests were not batched", g.largest.Load())
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	m := newTestModel(t, "feature-extraction", &fakeGraph{}, map[string]string{})
+	big := bytes.Repeat([]byte("a "), maxBody/2+10)
+	code, _ := post(t, m.Handler(), "/", `{"inputs": "`+string(big)+`"}`)
+	if code != 413 {
+		t.Fatalf("a body over the limit: %d", code)
+	}
+}
