@@ -12,12 +12,13 @@ import (
 // idle server) and returns it gradually after that, so the server's RSS
 // would stay at the burst's height long after the last upload. The heap is
 // the process's, hence one for all servers.
-var uploadMemory = &memReleaser{delay: 5 * time.Second}
+var uploadMemory = &memReleaser{delay: 5 * time.Second, free: debug.FreeOSMemory}
 
 // memReleaser counts the uploads in flight and, when none has been in
 // flight for delay, returns the freed heap to the operating system.
 type memReleaser struct {
 	delay time.Duration
+	free  func()
 
 	mu     sync.Mutex
 	active int
@@ -52,6 +53,6 @@ func (m *memReleaser) release() {
 	idle := m.active == 0
 	m.mu.Unlock()
 	if idle {
-		debug.FreeOSMemory()
+		m.free()
 	}
 }
