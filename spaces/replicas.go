@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -59,6 +60,7 @@ func (s *Service) holder(ctx context.Context, repo *haven.Repo) (*meta.Replica, 
 		}
 		if id == s.self.ID() {
 			peer = nil
+			s.adopt(repo)
 			break
 		}
 		// The holder may have died since the hold was tried: try again.
@@ -76,6 +78,23 @@ func (s *Service) holder(ctx context.Context, repo *haven.Repo) (*meta.Replica, 
 	s.held.m[repo.ID] = heldBy{peer: peer, at: time.Now()}
 	s.held.mu.Unlock()
 	return peer, nil
+}
+
+// adopt makes the record of a Space this replica holds: one it has just
+// taken (from a dead replica, or never held by any) is brought to its
+// recorded stage, its app started when it should run.
+func (s *Service) adopt(repo *haven.Repo) {
+	a, created := s.appOf(repo)
+	if !created {
+		return
+	}
+	a.mu.Lock()
+	st := a.st
+	a.mu.Unlock()
+	if slices.Contains(runningStages, st.Stage) {
+		s.log.Info("spaces: running a Space taken over from a stopped replica, or not run yet", "space", repo.FullName(), "stage", st.Stage)
+		a.restore(st)
+	}
 }
 
 // atHolder passes a request for repo's app or API to the replica that runs
@@ -149,15 +168,7 @@ func (s *Service) takeOver() error {
 			continue
 		}
 		s.forgetHolder(id)
-		if peer, err := s.holder(s.ctx, repo); err != nil || peer != nil {
-			continue
-		}
-		st, err := s.cfg.Meta.SpaceStateOf(s.ctx, id)
-		if err != nil {
-			continue
-		}
-		s.log.Info("spaces: taking over a Space whose replica stopped", "space", repo.FullName())
-		s.appFor(repo).restore(*st)
+		s.holder(s.ctx, repo) // holding it restores it
 	}
 	return nil
 }

@@ -143,9 +143,9 @@ func (s *Service) Start() error {
 			continue
 		}
 		if repo.SDK != SDKStatic {
-			if peer, err := s.holder(s.ctx, repo); err != nil || peer != nil {
-				continue // another replica runs it
-			}
+			// Holding it restores it here, unless another replica runs it.
+			s.holder(s.ctx, repo)
+			continue
 		}
 		a := s.appFor(repo)
 		a.restore(st)
@@ -182,6 +182,12 @@ func (s *Service) Close() error {
 // appFor returns the live record of a Space, creating it on first use from
 // its recorded state.
 func (s *Service) appFor(repo *haven.Repo) *app {
+	a, _ := s.appOf(repo)
+	return a
+}
+
+// appOf is appFor, and reports whether it created the record.
+func (s *Service) appOf(repo *haven.Repo) (*app, bool) {
 	var st *meta.SpaceState
 	if s.lookupApp(repo.ID) == nil {
 		st, _ = s.cfg.Meta.SpaceStateOf(s.ctx, repo.ID)
@@ -198,7 +204,7 @@ func (s *Service) appFor(repo *haven.Repo) *app {
 	}
 	a.setRepo(repo)
 	s.subs.Store(subdomain(repo), repo.ID)
-	return a
+	return a, !ok
 }
 
 // lookupApp returns the live record of a Space that has one.
@@ -256,6 +262,12 @@ func (s *Service) pushed(ctx context.Context, repoID int64, sha string) error {
 		return err
 	}
 	s.cache.forget(repo)
+	if head, err := s.head(ctx, repo); err == nil && head != sha {
+		// A later push moved the branch and has its own entry: deploying
+		// this one after it would go back in time (two replicas may take
+		// two pushes in either order).
+		return nil
+	}
 	if repo.SDK != SDKStatic {
 		peer, err := s.holder(ctx, repo)
 		if err != nil {
