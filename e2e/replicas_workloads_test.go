@@ -151,6 +151,59 @@ func TestReplicasWorkloads(t *testing.T) {
 			t.Errorf("the Space was checked out on %d replicas (%v), want one", len(holders), holders)
 		}
 	})
+	if t.Failed() {
+		return
+	}
+
+	t.Run("Takeover", func(t *testing.T) {
+		onA.t, onB.t = t, t
+		// The replica that runs the Space dies; so does the job it runs, if
+		// it runs one.
+		held, onOther := a, onB
+		if m, _ := filepath.Glob(filepath.Join(b.DataDir, "spaces", "*", "src")); len(m) > 0 {
+			held, onOther = b, onA
+		}
+		j := runJob(t, onOther, "alice", "sh", "-c", "sleep 300")
+		waitJob(t, onOther, "alice", j.ID, 30*time.Second, func(st string) bool { return st == "RUNNING" || jobTerminal(st) })
+		_, err := os.Stat(filepath.Join(held.DataDir, "jobs", "logs", j.ID+".log"))
+		jobOnHeld := err == nil
+		held.Kill()
+		start := time.Now()
+		for {
+			resp, body := onOther.do("GET", "/-/spaces/alice/shared-app/config", nil, nil)
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+			if time.Since(start) > 3*time.Minute {
+				t.Fatalf("the app through the surviving replica: %d %s", resp.StatusCode, truncate(body, 300))
+			}
+			time.Sleep(time.Second)
+		}
+		t.Logf("the surviving replica runs the Space %s after the other died", time.Since(start).Round(time.Second))
+		if jobOnHeld {
+			got := waitJob(t, onOther, "alice", j.ID, time.Minute, jobTerminal)
+			if got.Status.Stage != "ERROR" || !strings.Contains(got.message(), "replica") {
+				t.Errorf("the job of the dead replica is %s (%q)", got.Status.Stage, got.message())
+			}
+		} else if got := inspectJob(t, onOther, "alice", j.ID); got.Status.Stage != "RUNNING" {
+			t.Errorf("the job of the surviving replica is %s (%q)", got.Status.Stage, got.message())
+		}
+
+		// The dead replica comes back: the Space stays where it is now, and
+		// answers through both.
+		held.start()
+		onHeld := held.api(tok)
+		onHeld.t = t
+		if resp, body := onHeld.do("GET", "/-/spaces/alice/shared-app/config", nil, nil); resp.StatusCode != http.StatusOK {
+			t.Errorf("the app through the replica that came back: %d %s", resp.StatusCode, truncate(body, 300))
+		}
+		if m, _ := filepath.Glob(filepath.Join(held.DataDir, "spaces", "*", "logs", "run-*")); len(m) > 1 {
+			t.Errorf("the replica that came back started the app again: %v", m)
+		}
+		if !jobOnHeld {
+			onOther.json("POST", "/api/jobs/alice/"+j.ID+"/cancel", nil, http.StatusOK, nil)
+		}
+	})
 }
 
 // firstEvent returns the first data event of a stream, read within ten
