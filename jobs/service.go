@@ -152,6 +152,12 @@ func (s *Service) settle(self string) error {
 	}
 	for _, j := range left {
 		mine := j.Replica == s.self.ID()
+		if j.Replica == "" {
+			// Recorded before jobs named their replica: its log is here
+			// if it ran here.
+			_, err := os.Stat(s.logPath(j.ID))
+			mine = err == nil
+		}
 		if j.Spec.Resumable {
 			if ok, err := s.cfg.Meta.SettleJobRun(s.ctx, j.ID, j.Replica, haven.JobScheduling, ""); err != nil || !ok {
 				continue
@@ -162,7 +168,7 @@ func (s *Service) settle(self string) error {
 			s.enqueue(s.ctx, j.ID, time.Time{})
 		} else {
 			msg := "Interrupted: Haven stopped while the job ran"
-			if !mine && j.Replica != "" {
+			if j.Replica != "" && !mine {
 				msg = fmt.Sprintf("Interrupted: the replica %s that ran the job stopped", j.Replica)
 			}
 			if ok, err := s.cfg.Meta.SettleJobRun(s.ctx, j.ID, j.Replica, haven.JobError, msg); err != nil || !ok {
