@@ -353,7 +353,8 @@ func TestCreateBranchEmptyAndOverwrite(t *testing.T) {
 		{"e", `{"emptyBranch":true}`, 200, 1},
 		{"e", `{"emptyBranch":true}`, 409, 1},
 		{"e", `{}`, 409, 1},
-		{"e", `{"overwrite":true}`, 200, 3}, // reset to main
+		{"e", `{"overwrite":true}`, 200, 1}, // nothing named: left as it is
+		{"e", `{"overwrite":true,"startingPoint":"main"}`, 200, 3},
 		{"e", `{"emptyBranch":true,"overwrite":true}`, 200, 1},
 		{"dev", `{"startingPoint":"main"}`, 200, 3},
 	}

@@ -152,6 +152,11 @@ func (s *Server) handleBranch(w http.ResponseWriter, r *http.Request, repo *have
 		return
 	}
 	ref := "refs/heads/" + branch
+	if req.Overwrite && !req.EmptyBranch && req.StartingPoint == "" && g.IsBranch(branch) {
+		// Overwriting with nothing named leaves the branch as it is.
+		writeJSON(w, http.StatusOK, map[string]any{})
+		return
+	}
 	var start string
 	if req.EmptyBranch {
 		// A parentless commit of the empty tree, as the Hub makes it.

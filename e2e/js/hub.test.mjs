@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import {
 	HubApiError,
+	createBranch,
 	createRepo,
 	deleteFile,
 	downloadFile,
@@ -216,4 +217,26 @@ test("a private repository is invisible to another token", async () => {
 	assert.deepEqual(listedForBob, []);
 	const listedForAlice = await collect(listModels({ search: { query: name.split("/")[1] }, accessToken, hubUrl }));
 	assert.deepEqual(listedForAlice.map((m) => m.name), [name]);
+});
+
+test("createBranch: empty branches, conflicts and overwrite; createRepo with a licence", async () => {
+	const name = `${user}/${unique("js-branch")}`;
+	await createRepo({ repo: name, accessToken, hubUrl, license: "mit" });
+	assert.equal(await (await downloadFile({ repo: name, path: "README.md", hubUrl })).text(), "---\nlicense: mit\n---\n");
+	await uploadFiles({ repo: name, accessToken, hubUrl, files: [{ path: "file.txt", content: new Blob(["hello"]) }] });
+
+	await createBranch({ repo: name, branch: "empty", empty: true, accessToken, hubUrl });
+	assert.equal(await downloadFile({ repo: name, path: "file.txt", revision: "empty", hubUrl }), null);
+	assert.deepEqual(await collect(listFiles({ repo: name, revision: "empty", hubUrl })), []);
+
+	await createBranch({ repo: name, branch: "copy", accessToken, hubUrl });
+	await assert.rejects(createBranch({ repo: name, branch: "copy", accessToken, hubUrl }), (err) => {
+		assert.ok(err instanceof HubApiError);
+		assert.equal(err.statusCode, 409);
+		return true;
+	});
+	await createBranch({ repo: name, branch: "copy", overwrite: true, empty: true, accessToken, hubUrl });
+	assert.equal(await downloadFile({ repo: name, path: "file.txt", revision: "copy", hubUrl }), null);
+	await createBranch({ repo: name, branch: "copy", overwrite: true, revision: "main", accessToken, hubUrl });
+	assert.equal(await (await downloadFile({ repo: name, path: "file.txt", revision: "copy", hubUrl })).text(), "hello");
 });
