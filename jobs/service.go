@@ -152,6 +152,9 @@ func (s *Service) settle(self string) error {
 	}
 	for _, j := range left {
 		mine := j.Replica == s.self.ID()
+		if mine && self == "" {
+			continue // its heartbeat lapsed, yet it runs: not for it to end
+		}
 		if j.Replica == "" {
 			// Recorded before jobs named their replica: its log is here
 			// if it ran here.
