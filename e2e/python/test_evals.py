@@ -231,6 +231,8 @@ def test_evals_safetensors_parameters(api, sized):
     assert info.safetensors.parameters == {"F32": 3_000_000, "BF16": 1000}
     assert api.model_info(sized["models"][1]).safetensors.total == 3_001_000
     assert api.model_info(sized["models"][0]).safetensors is None
+    listed = {m.id: m.safetensors for m in api.list_models(search="evals-sized", expand=["safetensors"])}
+    assert listed[sized["models"][1]].total == 3_001_000 and listed[sized["models"][0]] is None
 
 
 def test_evals_leaderboard_cursor(endpoint, sized):
