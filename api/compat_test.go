@@ -27,6 +27,11 @@ func TestEmptyBranchReads(t *testing.T) {
 		{"GET", "/api/models/alice/m/revision/empty", 200, ""},
 		{"GET", "/api/models/alice/m/commits/empty", 200, ""},
 		{"POST", "/api/models/alice/m/paths-info/empty", 200, ""},
+		{"POST", "/api/models/alice/m/paths-info/empty?expand=true", 200, ""},
+		{"GET", "/api/models/alice/m/tree/empty?expand=true&recursive=true", 200, ""},
+		{"GET", "/api/models/alice/m/treesize/empty", 200, ""},
+		{"GET", "/api/models/alice/m/compare/main..empty", 200, ""},
+		{"GET", "/api/models/alice/m/revision/empty?expand[]=siblings&expand[]=usedStorage", 200, ""},
 	}
 	for _, c := range cases {
 		r := h.do(c.method, c.path, alice, "application/x-www-form-urlencoded", []byte("paths=file.txt"))
