@@ -53,22 +53,24 @@ func (s *Service) holder(ctx context.Context, repo *haven.Repo) (*meta.Replica, 
 		return h.peer, nil
 	}
 	var peer *meta.Replica
-	for range 3 {
+	for try := 0; ; try++ {
 		id, err := s.cfg.Meta.HoldSpace(ctx, repo.ID, s.self.ID(), s.self.LiveSince())
 		if err != nil {
 			return nil, err
 		}
 		if id == s.self.ID() {
-			peer = nil
 			s.adopt(repo)
 			break
 		}
-		// The holder may have died since the hold was tried: try again.
 		if peer, err = s.self.Peer(ctx, id); err != nil {
 			return nil, err
 		}
 		if peer != nil {
 			break
+		}
+		// The holder died since the hold was tried: try again.
+		if try == 2 {
+			return nil, haven.Errorf(haven.EUnavailable, "This Space is moving from the stopped replica %s; try again shortly", id)
 		}
 	}
 	s.held.mu.Lock()
