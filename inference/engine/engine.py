@@ -398,8 +398,12 @@ class Handler(BaseHTTPRequestHandler):
         import backends
 
         st = self.state
-        task = backends.normalize_task(task) if task else st.task
         b = st.backend
+        if not task and b.kind == "embedding" and not isinstance(body.get("inputs"), dict):
+            # The model's own route embeds texts whatever its tag: the Hub's clients send feature
+            # extraction there for sentence-similarity models too.
+            task = "feature-extraction"
+        task = backends.normalize_task(task) if task else st.task
         if task not in b.tasks:
             raise HTTPError(422, f"model {st.name} serves {', '.join(b.tasks)}, not {task}", "validation")
         if b.kind == "generation":

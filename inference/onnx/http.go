@@ -63,7 +63,15 @@ func (m *Model) route(w http.ResponseWriter, r *http.Request, p string) int {
 	var run func(map[string]any) (any, error)
 	switch {
 	case p == "/" || p == "/invocations":
-		run = func(b map[string]any) (any, error) { return m.task(m.opts.Task, b) }
+		run = func(b map[string]any) (any, error) {
+			// The model's own route embeds texts whatever its tag: the Hub's
+			// clients send feature extraction there for sentence-similarity
+			// models too.
+			if _, pair := b["inputs"].(map[string]any); m.labels == nil && !pair {
+				return m.featureExtraction(b, "")
+			}
+			return m.task(m.opts.Task, b)
+		}
 	case strings.HasPrefix(p, "/pipeline/"):
 		task := strings.TrimPrefix(p, "/pipeline/")
 		run = func(b map[string]any) (any, error) { return m.task(task, b) }

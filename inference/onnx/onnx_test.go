@@ -327,3 +327,22 @@ func TestBodyLimit(t *testing.T) {
 		t.Fatalf("a body over the limit: %d", code)
 	}
 }
+
+// TestSimilarityModelEmbeds checks that a sentence-similarity model's own
+// route embeds texts (what InferenceClient.feature_extraction sends) and
+// compares a source with sentences.
+func TestSimilarityModelEmbeds(t *testing.T) {
+	m := newTestModel(t, "sentence-similarity", &fakeGraph{}, map[string]string{})
+	h := m.Handler()
+	var rows [][]float64
+	if code, body := post(t, h, "/", `{"inputs": "the cat"}`); code != 200 || json.Unmarshal(body, &rows) != nil || len(rows) != 1 {
+		t.Fatalf("feature extraction: %d %s", code, body)
+	}
+	var sims []float64
+	if code, body := post(t, h, "/", `{"inputs": {"source_sentence": "the cat", "sentences": ["a dog"]}}`); code != 200 || json.Unmarshal(body, &sims) != nil || len(sims) != 1 {
+		t.Fatalf("similarity: %d %s", code, body)
+	}
+	if code, body := post(t, h, "/pipeline/sentence-similarity", `{"inputs": "the cat"}`); code != 422 {
+		t.Fatalf("explicit similarity of a text: %d %s", code, body)
+	}
+}
