@@ -23,8 +23,8 @@ type repoStorage struct {
 
 // handleNamespaceRepos answers GET /api/settings/repositories (ns "": the
 // caller's own) and GET /api/organizations/{ns}/settings/repositories (for
-// the organisation's members): every repository of the namespace the
-// caller may read, private ones included, with the storage it uses.
+// the organisation's members): every repository and bucket of the namespace
+// the caller may read, private ones included, with the storage it uses.
 func (s *Server) handleNamespaceRepos(w http.ResponseWriter, r *http.Request, ns string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		s.noRoute(w, r)
@@ -59,6 +59,22 @@ func (s *Server) handleNamespaceRepos(w http.ResponseWriter, r *http.Request, ns
 		out = append(out, repoStorage{ID: repo.FullName(), Type: string(repo.Type), UpdatedAt: repo.UpdatedAt.UTC(),
 			Visibility: visibility, Storage: repo.UsedStorage})
 		total += repo.UsedStorage
+	}
+	buckets, err := s.meta.ListBuckets(r.Context(), meta.BucketFilter{Namespace: ns, WithPrivate: true})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, b := range buckets {
+		if auth.CanReadBucket(a, b) != nil {
+			continue
+		}
+		visibility := "public"
+		if b.Private {
+			visibility = "private"
+		}
+		out = append(out, repoStorage{ID: b.FullName(), Type: "bucket", UpdatedAt: b.UpdatedAt.UTC(), Visibility: visibility, Storage: b.Size})
+		total += b.Size
 	}
 	for i := range out {
 		if total > 0 {

@@ -76,8 +76,23 @@ def test_automatic_tags_filter(api, user, repo_name):
     assert repo_id in [m.id for m in api.list_models(filter="safetensors", author=user)]
 
 
-def test_list_user_repos(api, new_repo):
+def test_list_user_repos(api, new_repo, user, endpoint, token):
+    bucket = f"{user}/{unique('ls-bucket')}"
+    api.create_bucket(bucket, private=True)
     repos = {r.id: r for r in api.list_user_repos()}
     assert repos[new_repo].type == "model"
     assert repos[new_repo].visibility == "public"
     assert repos[new_repo].storage > 0
+    assert repos[bucket].type == "bucket" and repos[bucket].visibility == "private"
+
+    import os
+    import subprocess
+
+    out = subprocess.run(
+        ["hf", "repos", "ls", "--limit", "0"],
+        env={**os.environ, "HF_ENDPOINT": endpoint, "HF_TOKEN": token},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert new_repo in out and bucket in out
