@@ -82,4 +82,15 @@ for js_dir in e2e/js e2e/browser; do
 	fi
 done
 
+# ONNX Runtime's shared library for the Go engine's tests, as the npm package
+# onnxruntime-node ships it; without its install script, which fetches
+# optional files from elsewhere.
+ort_stamp=e2e/onnxruntime/node_modules/.haven-lock-sha
+ort_sha=$(sha256sum e2e/onnxruntime/package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$ort_stamp" 2>/dev/null)" != "$ort_sha" ]; then
+	log "npm ci --ignore-scripts in e2e/onnxruntime"
+	(cd e2e/onnxruntime && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+	printf '%s' "$ort_sha" >"$ort_stamp"
+fi
+
 log "ok (root $root)"
