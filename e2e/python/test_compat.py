@@ -66,7 +66,7 @@ def test_automatic_tags_filter(api, user, repo_name):
         repo_id,
         operations=[
             CommitOperationAdd("config.json", b'{"model_type": "bert"}'),
-            CommitOperationAdd("model.safetensors", b"\0" * 64),
+            CommitOperationAdd("model.safetensors", b"not really weights " * 4),
         ],
         commit_message="weights",
     )
