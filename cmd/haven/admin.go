@@ -50,6 +50,9 @@ func userCmd(opts *options) *cobra.Command {
 			u := &haven.User{Name: name, FullName: fullname, Email: email, IsAdmin: admin}
 			if err := m.CreateUser(cmd.Context(), u, hash); err != nil {
 				if haven.IsCode(err, haven.EConflict) {
+					if other, e := m.UserByName(cmd.Context(), name); e == nil && other.IsOrg {
+						return fmt.Errorf("%s is taken by an organisation: choose another name", other.Name)
+					}
 					return fmt.Errorf("%s already exists: set a password with `haven user passwd %s`, make a token with `haven token create %s`", name, name, name)
 				}
 				return err

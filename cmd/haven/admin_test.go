@@ -34,6 +34,8 @@ func TestAdminUsersAndTokens(t *testing.T) {
 		{"", []string{"user", "create", "alice"}, "created user alice", false},
 		{"", []string{"user", "create", "Alice"}, "Alice already exists: set a password with `haven user passwd Alice`, make a token with `haven token create Alice`", true},
 		{"", []string{"user", "create", "bob", "--admin", "--password", "pw"}, "created user bob", false},
+		{"", []string{"org", "create", "acme", "--owner", "bob"}, "created organisation acme owned by bob", false},
+		{"", []string{"user", "create", "ACME"}, "acme is taken by an organisation: choose another name", true},
 		{"", []string{"user", "list"}, "alice  no     no        0", false},
 		{"", []string{"user", "list"}, "bob    yes    yes       0", false},
 		{"s3cret\n", []string{"user", "passwd", "alice"}, "password of alice set", false},
