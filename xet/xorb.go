@@ -292,7 +292,11 @@ func decompress(scheme byte, body []byte, size int, dst []byte) ([]byte, error) 
 		return append(dst, body...), nil
 	case CompressionLZ4, CompressionBG4LZ4:
 		zr := lz4Readers.Get().(*lz4.Reader)
-		defer lz4Readers.Put(zr)
+		defer func() {
+			// A pooled reader must not keep the chunk it read alive.
+			zr.Reset(nil)
+			lz4Readers.Put(zr)
+		}()
 		zr.Reset(bytes.NewReader(body))
 		start := len(dst)
 		if cap(dst)-start < size+1 {
