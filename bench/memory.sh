@@ -18,6 +18,7 @@
 #   bench/memory.sh
 #   SIZE_MB=256 CLIENTS=20 bench/memory.sh
 #   PARTS=upload UPLOAD_MB=256 UPLOADERS=10 bench/memory.sh
+#   PARTS=upload UPLOAD_MODES=xet SETTLE=60 bench/memory.sh
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_tools
@@ -202,8 +203,10 @@ if [[ " $PARTS " == *" upload "* ]]; then
 			openssl enc -aes-128-ctr -nosalt -pass "pass:haven-upload-$i" -pbkdf2 2>/dev/null >"$WORK/up.$i"
 	done
 	: >"$WORK/verdicts"
-	uploads lfs >"$WORK/rows"
-	uploads xet >>"$WORK/rows"
+	: >"$WORK/rows"
+	for mode in ${UPLOAD_MODES:-lfs xet}; do
+		uploads "$mode" >>"$WORK/rows"
+	done
 	echo
 	echo "== memory: $UPLOADERS concurrent uploads of different ${UPLOAD_MB} MiB files (huggingface_hub upload_file)"
 	echo "   $(machine_line)"
