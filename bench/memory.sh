@@ -137,7 +137,7 @@ downloads() {
 # (HF_HUB_DISABLE_XET=1) or xet. Prints one table row and appends the
 # verdicts to $WORK/verdicts.
 uploads() {
-	local mode=$1 i bad=0 t0 t1 idle hwm after sampled anon
+	local mode=$1 i bad=0 t0 t1 idle idleanon hwm after afteranon sampled anon
 	local -a up=()
 	DATA=$WORK/data-$mode
 	mkdir -p "$DATA"
@@ -147,6 +147,7 @@ uploads() {
 	for i in $(seq 1 "$UPLOADERS"); do create_repo "up$i"; done
 	sleep 2
 	idle=$(status_kb "$HAVEN_PID" VmRSS)
+	idleanon=$(status_kb "$HAVEN_PID" RssAnon)
 	echo "0 0" >"$WORK/sampled"
 	sample "$HAVEN_PID" &
 	SAMPLER=$!
@@ -180,14 +181,15 @@ HfApi().upload_file(path_or_fileobj=sys.argv[1], path_in_repo="big.bin", repo_id
 	log "waiting ${SETTLE} s"
 	sleep "$SETTLE"
 	after=$(status_kb "$HAVEN_PID" VmRSS)
+	afteranon=$(status_kb "$HAVEN_PID" RssAnon)
 	stop_haven
 	rm -rf "$DATA"
 	printf '%-22s %7s MB %9s MB %9s MB %9s MB %9s MB %8.1f %7s MB/s\n' "haven ($mode)" "$(mb "$idle")" "$(mb "$hwm")" \
 		"$(mb "$sampled")" "$(mb "$anon")" "$(mb "$after")" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b-a}')" \
 		"$(awk -v n="$UPLOADERS" -v m="$UPLOAD_MB" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n*m*1048576/(b-a)/1e6}')"
-	printf '%-22s peak %s MB < 200 MB: %s; after %s s %s MB within 20%% of idle %s MB: %s\n' "haven ($mode)" \
-		"$(mb "$hwm")" "$(verdict "$hwm * 1024 < 200e6")" "$SETTLE" "$(mb "$after")" "$(mb "$idle")" \
-		"$(verdict "$after <= 1.2 * $idle")" >>"$WORK/verdicts"
+	printf '%-22s peak %s MB < 200 MB: %s; after %s s %s MB within 20%% of idle %s MB: %s (anonymous: %s MB, idle %s MB)\n' \
+		"haven ($mode)" "$(mb "$hwm")" "$(verdict "$hwm * 1024 < 200e6")" "$SETTLE" "$(mb "$after")" "$(mb "$idle")" \
+		"$(verdict "$after <= 1.2 * $idle")" "$(mb "$afteranon")" "$(mb "$idleanon")" >>"$WORK/verdicts"
 }
 
 if [[ " $PARTS " == *" download "* ]]; then
