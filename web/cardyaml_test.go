@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -30,4 +31,35 @@ func TestCardYAMLError(t *testing.T) {
 			t.Errorf("%s: card:\n%s", c.name, article)
 		}
 	}
+}
+
+// Prefixed tags of dataset cards are chips with their key, like licences.
+func TestPrefixedTagChips(t *testing.T) {
+	s := newSite(t)
+	body := `{"name":"ds","type":"dataset"}`
+	if p := s.apiDo("POST", "/api/repos/create", s.tokens["alice"], "application/json", []byte(body)); p.status != 200 {
+		t.Fatalf("create: %d %s", p.status, p.body)
+	}
+	readme := "---\ntask_categories:\n- text-classification\nsize_categories:\n- 1K<n<10K\ntags:\n- plain\n---\n# Data\n"
+	var b strings.Builder
+	b.WriteString(`{"key":"header","value":{"summary":"card"}}` + "\n")
+	b.WriteString(`{"key":"file","value":{"path":"README.md","content":` + strconvQuote(readme) + `}}` + "\n")
+	if p := s.apiDo("POST", "/api/datasets/alice/ds/commit/main", s.tokens["alice"], "application/x-ndjson", []byte(b.String())); p.status != 200 {
+		t.Fatalf("commit: %d %s", p.status, p.body)
+	}
+	p := s.browser().get("/datasets/alice/ds")
+	chips := between(p.body, `<ul class="chips"`, `</ul>`)
+	for _, want := range []string{`<span class="k">task categories:</span> text-classification`, `<span class="k">size categories:</span> 1K&lt;n&lt;10K`, `> plain</a>`} {
+		if !strings.Contains(chips, want) {
+			t.Errorf("chips lack %s:\n%s", want, chips)
+		}
+	}
+	if strings.Contains(chips, "task_categories:text-classification") {
+		t.Errorf("a raw tag:\n%s", chips)
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

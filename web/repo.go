@@ -423,6 +423,10 @@ func cardChips(repo *haven.Repo) (chips []chip, license string) {
 			// The model tree shows how it derives from its bases.
 		case ok && k == "base_model":
 			chips = append(chips, chip{"base model", v, "/" + escPath(v)})
+		case ok && k != "" && v != "":
+			// task_categories:text-classification, format:parquet, …: the
+			// key styled as the others' rather than shown raw.
+			chips = append(chips, chip{strings.ReplaceAll(k, "_", " "), v, q("tag", tag)})
 		default:
 			chips = append(chips, chip{"", tag, q("tag", tag)})
 		}
