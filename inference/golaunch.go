@@ -19,9 +19,25 @@ import (
 // goEngine reports whether a replica of spec runs on the Go engine
 // (package onnx, in Haven's process) rather than the Python one: its task
 // is one the Go engine serves, the checkout in dir has an ONNX graph and a
-// tokenizer.json, and it asks for no GPU.
-func goEngine(spec Spec, dir string) bool {
-	return spec.Flavor.GPUs == 0 && onnx.Serves(spec.Task) && onnx.FindIn(dir) != ""
+// tokenizer.json, and it asks for no GPU. Without ONNX Runtime the Go
+// engine's pure-Go backend is tens of times slower than PyTorch, so it then
+// takes only models the Python engine cannot load (no PyTorch weights).
+func (l *Launcher) goEngine(spec Spec, dir string) bool {
+	if spec.Flavor.GPUs > 0 || !onnx.Serves(spec.Task) || onnx.FindIn(dir) == "" {
+		return false
+	}
+	return l.cfg.ONNXRuntime != "" || !hasWeights(dir)
+}
+
+// hasWeights reports whether a checkout has weights the Python engine
+// loads at its root.
+func hasWeights(dir string) bool {
+	for _, pattern := range []string{"*.safetensors", "pytorch_model*.bin"} {
+		if m, _ := filepath.Glob(filepath.Join(dir, pattern)); len(m) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // launchGo loads the model in dir on the Go engine and serves it on a

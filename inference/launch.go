@@ -126,13 +126,13 @@ func (r *Replica) Stop(ctx context.Context, grace time.Duration) error {
 // engine with its output going to log, and returns once it answers its
 // health route, or the reason it never did. An ONNX encoder model whose
 // task the Go engine serves is loaded in Haven's process instead (see
-// goEngine), which needs no runner.
+// Launcher.goEngine), which needs no runner.
 func (l *Launcher) Launch(ctx context.Context, spec Spec, log io.Writer) (*Replica, error) {
 	files, err := l.files(ctx, spec.Repo, spec.SHA)
 	if err != nil {
 		return nil, err
 	}
-	if goEngine(spec, modelDir(files)) {
+	if l.goEngine(spec, modelDir(files)) {
 		return l.launchGo(spec, modelDir(files), log)
 	}
 	if l.cfg.Runner == nil {

@@ -68,6 +68,12 @@ func newORT(file, lib string, threads int) (graph, error) {
 		return nil, err
 	}
 	defer so.Destroy()
+	// Idle threads sleep rather than spin: the engine shares the cores
+	// with Haven and, under load, spinning threads take turns from the
+	// ones doing the work.
+	if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+		return nil, err
+	}
 	if threads > 0 {
 		if err := so.SetIntraOpNumThreads(threads); err != nil {
 			return nil, err
