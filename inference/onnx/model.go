@@ -173,6 +173,13 @@ func load(dir string, opts Options, open func(file string) (graph, string, error
 	if m.trunc, err = pretrained.FromFile(filepath.Join(dir, "tokenizer.json")); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
+	// The padding and truncation a tokenizer.json may carry (all-MiniLM's
+	// pads every input to 128 tokens) are left out, as transformers does
+	// when called: batches are padded to their longest input, and inputs
+	// are counted whole and cut only when asked, to the model's limit.
+	m.tok.WithPadding(nil)
+	m.tok.WithTruncation(nil)
+	m.trunc.WithPadding(nil)
 	m.trunc.WithTruncation(&tokenizer.TruncationParams{MaxLength: m.maxLen, Strategy: tokenizer.LongestFirst})
 	if opts.Task == "text-classification" {
 		if err := m.readLabels(); err != nil {

@@ -346,3 +346,33 @@ func TestSimilarityModelEmbeds(t *testing.T) {
 		t.Fatalf("explicit similarity of a text: %d %s", code, body)
 	}
 }
+
+// TestTokenizerPadding checks that the padding a tokenizer.json carries is
+// not applied: inputs are counted and pooled by their own tokens.
+func TestTokenizerPadding(t *testing.T) {
+	padded := strings.Replace(tokenizerJSON, `"padding": null`,
+		`"padding": {"strategy": {"Fixed": 16}, "direction": "Right", "pad_to_multiple_of": null, "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"}`, 1)
+	g := &fakeGraph{}
+	m := newTestModel(t, "feature-extraction", g, map[string]string{})
+	if err := os.WriteFile(filepath.Join(m.dir, "tokenizer.json"), []byte(padded), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := load(m.dir, Options{Task: "feature-extraction", Name: "ns/padded"}, func(string) (graph, string, error) { return g, "fake", nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	a, na, _ := m.Embed([]string{"the cat"}, false, false)
+	b, nb, err := p.Embed([]string{"the cat"}, false, false)
+	if err != nil || na != 4 || nb != 4 || maxDiff(b[0], []float64{float64(a[0][0]), float64(a[0][1]), float64(a[0][2]), float64(a[0][3])}) > 1e-6 {
+		t.Fatalf("with padding in tokenizer.json: %v (%d tokens), without: %v (%d tokens), %v", b, nb, a, na, err)
+	}
+}
+
+func maxDiff(a []float32, b []float64) float64 {
+	d := 0.0
+	for i := range a {
+		d = math.Max(d, math.Abs(float64(a[i])-b[i]))
+	}
+	return d
+}
