@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/pierrec/lz4/v4"
@@ -141,11 +142,15 @@ func (v *XorbVerifier) Read(p []byte) (int, error) {
 func (v *XorbVerifier) Err() error { return v.err }
 
 // Xorb returns the verified xorb once Read has returned io.EOF, else nil.
+// It is a copy: callers cache it, and it must not keep the verifier's
+// buffers alive.
 func (v *XorbVerifier) Xorb() *Xorb {
 	if !v.done || v.err != nil {
 		return nil
 	}
-	return &v.x
+	x := v.x
+	x.Chunks = slices.Clone(x.Chunks)
+	return &x
 }
 
 // next reads, checks and queues the next chunk, or checks the footer and the
