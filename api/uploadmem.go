@@ -1,6 +1,7 @@
 package api
 
 import (
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -12,7 +13,15 @@ import (
 // idle server) and returns it gradually after that, so the server's RSS
 // would stay at the burst's height long after the last upload. The heap is
 // the process's, hence one for all servers.
-var uploadMemory = &memReleaser{delay: 5 * time.Second, free: debug.FreeOSMemory}
+var uploadMemory = &memReleaser{delay: 5 * time.Second, free: freeMemory}
+
+// freeMemory collects twice before returning the free heap to the system:
+// what sits in a sync.Pool (copy buffers, decompressors) survives one
+// collection.
+func freeMemory() {
+	runtime.GC()
+	debug.FreeOSMemory()
+}
 
 // memReleaser counts the uploads in flight and, when none has been in
 // flight for delay, returns the freed heap to the operating system.
