@@ -17,6 +17,8 @@ folder added to sys.path).
     inference.py cold-endpoint NAME REPS PYTHON DIR [PID...]  scaled to zero, then the first request; alternated with the engine by hand
     inference.py cold-serverless REPO REPS PYTHON DIR     unloaded when idle, then the first request; alternated with the engine by hand
     inference.py imports     PYTHON REPS                  `import torch, transformers, sentence_transformers` in PYTHON
+    inference.py export      MODEL OUT                    MODEL exported with torch.onnx into OUT for the Go engine (ML python)
+    inference.py cold        REPS REPO...                 each REPO unloaded when idle, then its first request; in turn
 
 HAVEN_URL, TOKEN and NS (the namespace) come from the environment. Each
 measurement writes one JSON object to stdout; progress goes to stderr.
@@ -650,6 +652,61 @@ def cmd_cold_serverless(repo, reps, python, folder):
                       "by_hand": summary([h["seconds"] for h in by_hand])}))
 
 
+def cmd_export(model, out):
+    """The encoder exported with torch.onnx for Haven's Go engine: OUT is the model folder without its PyTorch
+    weights, with onnx/model.onnx (last_hidden_state; the additive attention mask made in the wrapper, so
+    that the graph has the plain ops of classic exports)."""
+    import torch
+    from torch.onnx._internal.torchscript_exporter import onnx_proto_utils
+    from transformers import AutoModel
+
+    # The exporter imports the onnx package only to splice in onnxscript functions, which this graph has
+    # none of; the ML stack carries no onnx.
+    onnx_proto_utils._add_onnxscript_fn = lambda proto, opsets: proto
+    shutil.copytree(model, out, ignore=shutil.ignore_patterns(".gitattributes", "*.safetensors", "pytorch_model*.bin"))
+    m = AutoModel.from_pretrained(model, attn_implementation="eager", local_files_only=True).eval()
+
+    class Encoder(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            mask = (1.0 - attention_mask[:, None, None, :].to(torch.float32)) * torch.finfo(torch.float32).min
+            return self.m(input_ids=input_ids, attention_mask=mask, token_type_ids=token_type_ids).last_hidden_state
+
+    ids = torch.ones(2, 8, dtype=torch.long)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(Encoder(m), (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+                          os.path.join(out, "onnx", "model.onnx"), input_names=names,
+                          output_names=["last_hidden_state"], opset_version=14, dynamo=False,
+                          dynamic_axes={k: {0: "batch", 1: "seq"} for k in names + ["last_hidden_state"]})
+
+
+def warm(repo):
+    _, info = call("GET", f"/api/models/{repo}?expand[]=inference")
+    return info.get("inference") == "warm"
+
+
+def cmd_cold(reps, repos):
+    """Cold starts of serverless models, in turn: for each, wait until Haven has unloaded it (idle), then time
+    its first request. Works for every engine (the Go engine has no process to watch)."""
+    out = {r: [] for r in repos}
+    for i in range(reps):
+        for repo in repos:
+            t_end = time.time() + 300
+            while warm(repo):
+                if time.time() > t_end:
+                    raise SystemExit(f"{repo} is still loaded 300 s later")
+                time.sleep(0.1)
+            t = first_request(URL + f"/inference/models/{repo}")
+            out[repo].append(t)
+            log(f"cold {i + 1}/{reps} {repo}: first answer {t:.2f} s")
+    print(json.dumps({r: summary(v) for r, v in out.items()}))
+
+
 def cmd_imports(python, reps):
     code = "import time; t=time.time(); import torch, transformers, sentence_transformers; print(time.time()-t)"
     ts = []
@@ -691,6 +748,10 @@ def main(argv):
         cmd_cold_endpoint(a[0], int(a[1]), a[2], a[3], {int(x) for x in a[4:]})
     elif cmd == "cold-serverless":
         cmd_cold_serverless(a[0], int(a[1]), a[2], a[3])
+    elif cmd == "export":
+        cmd_export(a[0], a[1])
+    elif cmd == "cold":
+        cmd_cold(int(a[0]), a[1:])
     elif cmd == "imports":
         cmd_imports(a[0], int(a[1]))
     else:
