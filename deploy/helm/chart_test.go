@@ -157,6 +157,12 @@ func TestReplicas(t *testing.T) {
 	if e["HAVEN_PUBLIC_URL"].Value != "https://hub.example.com" || e["HAVEN_REPOS_DIR"].Value != "/mnt/haven-repos" || e["HAVEN_RUNNER"].Value != "none" {
 		t.Fatalf("env %+v", e)
 	}
+	// Each pod is a replica of its own, reached at its own address.
+	if e["POD_NAME"].ValueFrom == nil || e["POD_NAME"].ValueFrom.FieldRef.FieldPath != "metadata.name" ||
+		e["POD_IP"].ValueFrom == nil || e["POD_IP"].ValueFrom.FieldRef.FieldPath != "status.podIP" ||
+		e["HAVEN_REPLICA_ID"].Value != "$(POD_NAME)" || e["HAVEN_ADVERTISE_URL"].Value != "http://$(POD_IP):8080" {
+		t.Fatalf("replica identity: %+v %+v %+v %+v", e["POD_NAME"], e["POD_IP"], e["HAVEN_REPLICA_ID"], e["HAVEN_ADVERTISE_URL"])
+	}
 	for _, k := range []string{"HAVEN_DATABASE", "HAVEN_BLOB_STORE"} {
 		if e[k].Value != "" || e[k].ValueFrom == nil || e[k].ValueFrom.SecretKeyRef.Name != "hub-haven" {
 			t.Fatalf("%s is not read from the Secret: %+v", k, e[k])
@@ -204,7 +210,7 @@ func TestReplicas(t *testing.T) {
 
 func TestKubernetesRunner(t *testing.T) {
 	vals := map[string]any{
-		"replicaCount": 1,
+		"replicaCount": 2,
 		"publicURL":    "https://hub.example.com",
 		"database":     map[string]any{"existingSecret": "haven-db", "existingSecretKey": "dsn"},
 		"blobStore":    map[string]any{"existingSecret": "haven-s3"},
@@ -217,8 +223,8 @@ func TestKubernetesRunner(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := one[*appsv1.Deployment](t, objs)
-	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType || !*d.Spec.Template.Spec.AutomountServiceAccountToken {
-		t.Fatalf("strategy %s", d.Spec.Strategy.Type)
+	if *d.Spec.Replicas != 2 || d.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType || !*d.Spec.Template.Spec.AutomountServiceAccountToken {
+		t.Fatalf("replicas %d, strategy %s", *d.Spec.Replicas, d.Spec.Strategy.Type)
 	}
 	e := env(d.Spec.Template.Spec.Containers[0])
 	if e["HAVEN_RUNNER"].Value != "kubernetes" || e["HAVEN_KUBE_NAMESPACE"].Value != "haven-apps" || e["HAVEN_KUBE_CLAIM"].Value != "shared" ||
@@ -400,7 +406,6 @@ func TestRefusals(t *testing.T) {
 		"no database":         func(v map[string]any) { delete(v, "database") },
 		"no bucket":           func(v map[string]any) { delete(v, "blobStore") },
 		"short key":           func(v map[string]any) { v["secretKey"] = map[string]any{"value": "short"} },
-		"runner and replicas": func(v map[string]any) { v["runner"] = map[string]any{"kind": "kubernetes"} },
 		"unknown runner":      func(v map[string]any) { v["runner"] = map[string]any{"kind": "process"}; v["replicaCount"] = 1 },
 		"a misspelt value":    func(v map[string]any) { v["replicaCont"] = 2 },
 		"a wrong type":        func(v map[string]any) { v["service"] = map[string]any{"port": "http"} },

@@ -51,9 +51,6 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- if not (has .Values.runner.kind (list "none" "kubernetes")) -}}
 {{- fail "runner.kind is none or kubernetes" -}}
 {{- end -}}
-{{- if and (include "haven.kube" .) (gt (int .Values.replicaCount) 1) -}}
-{{- fail "runner.kind kubernetes needs replicaCount 1: replicas do not share Space apps, jobs and engines yet" -}}
-{{- end -}}
 {{- if not (or .Values.database.url .Values.database.existingSecret) -}}
 {{- fail "database.url or database.existingSecret is required: replicas share a PostgreSQL database" -}}
 {{- end -}}
