@@ -402,13 +402,13 @@ func contains(list []string, s string) bool {
 
 func TestRefusals(t *testing.T) {
 	for name, change := range map[string]func(map[string]any){
-		"no public URL":       func(v map[string]any) { delete(v, "publicURL") },
-		"no database":         func(v map[string]any) { delete(v, "database") },
-		"no bucket":           func(v map[string]any) { delete(v, "blobStore") },
-		"short key":           func(v map[string]any) { v["secretKey"] = map[string]any{"value": "short"} },
-		"unknown runner":      func(v map[string]any) { v["runner"] = map[string]any{"kind": "process"}; v["replicaCount"] = 1 },
-		"a misspelt value":    func(v map[string]any) { v["replicaCont"] = 2 },
-		"a wrong type":        func(v map[string]any) { v["service"] = map[string]any{"port": "http"} },
+		"no public URL":    func(v map[string]any) { delete(v, "publicURL") },
+		"no database":      func(v map[string]any) { delete(v, "database") },
+		"no bucket":        func(v map[string]any) { delete(v, "blobStore") },
+		"short key":        func(v map[string]any) { v["secretKey"] = map[string]any{"value": "short"} },
+		"unknown runner":   func(v map[string]any) { v["runner"] = map[string]any{"kind": "process"}; v["replicaCount"] = 1 },
+		"a misspelt value": func(v map[string]any) { v["replicaCont"] = 2 },
+		"a wrong type":     func(v map[string]any) { v["service"] = map[string]any{"port": "http"} },
 	} {
 		v := replicated()
 		change(v)
