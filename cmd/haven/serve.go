@@ -254,6 +254,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Secret:       secret,
 		Logger:       log,
 		Xet:          storage.xet,
+		XetUploads:   storage.xetUploads,
 		Spaces:       spaceApps,
 		Inference:    models,
 		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk, jobRuns, tunes, models, eps, evalsSvc, mirrors},
