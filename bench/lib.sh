@@ -231,11 +231,12 @@ commit() {
 # blob_path OID: where the filesystem blob store keeps an LFS object.
 blob_path() { echo "$DATA/blobs/lfs/${1:0:2}/${1:2:2}/$1"; }
 
-# start_nginx ROOT [EXTRA-SERVER-DIRECTIVES]: a throwaway nginx serving ROOT
-# on a free port, one worker per core, logging off. Sets NGINX_PORT, NGINX_URL.
+# start_nginx ROOT [EXTRA-SERVER-DIRECTIVES [EXTRA-HTTP-DIRECTIVES]]: a
+# throwaway nginx serving ROOT on a free port, one worker per core, logging
+# off. Sets NGINX_PORT, NGINX_URL.
 start_nginx() {
 	need_pkg nginx nginx-light
-	local root=$1 extra=${2:-} d=$WORK/nginx
+	local root=$1 extra=${2:-} http_extra=${3:-} d=$WORK/nginx
 	mkdir -p "$d/tmp"
 	NGINX_PORT=$(free_port)
 	NGINX_URL=http://127.0.0.1:$NGINX_PORT
@@ -259,6 +260,7 @@ http {
 	fastcgi_temp_path $d/tmp/fastcgi;
 	uwsgi_temp_path $d/tmp/uwsgi;
 	scgi_temp_path $d/tmp/scgi;
+	$http_extra
 	server {
 		listen 127.0.0.1:$NGINX_PORT;
 		root $root;
