@@ -129,7 +129,9 @@ func openStores(ctx context.Context, opts *options) (*stores, error) {
 }
 
 func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions, wh *webhooksOptions, jo *jobsOptions, inf *inferenceOptions, smtpURL string, metricsPublic bool, up *upstreamOptions, mo *mirrorOptions) error {
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	logOut := newLogWriter(os.Stderr, 200*time.Millisecond)
+	defer logOut.Close()
+	log := slog.New(slog.NewTextHandler(logOut, nil))
 	st, err := openStores(ctx, opts)
 	if err != nil {
 		return err
