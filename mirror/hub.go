@@ -11,10 +11,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/havenhub/haven"
@@ -36,7 +34,7 @@ type hub struct {
 func newHub(base, token string, allowPrivate bool) *hub {
 	dialer := &net.Dialer{Timeout: 30 * time.Second}
 	if !allowPrivate {
-		dialer.Control = refusePrivate
+		dialer.Control = webhooks.DialControl
 	}
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
@@ -46,18 +44,6 @@ func newHub(base, token string, allowPrivate bool) *hub {
 		MaxIdleConnsPerHost:   8,
 	}
 	return &hub{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Transport: tr}}
-}
-
-func refusePrivate(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil || webhooks.Blocked(ip) {
-		return fmt.Errorf("refusing to connect to %s: a loopback, private or link-local address (the operator may allow them with --mirror-allow-private)", host)
-	}
-	return nil
 }
 
 // name is the hub's host, to say which hub an error came from.

@@ -5,14 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/havenhub/haven"
@@ -25,7 +22,7 @@ import (
 func newClient(allowPrivate bool) *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
-		d.Control = refusePrivate
+		d.Control = webhooks.DialControl
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = d.DialContext
@@ -37,18 +34,6 @@ func newClient(allowPrivate bool) *http.Client {
 		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-}
-
-func refusePrivate(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil || webhooks.Blocked(ip) {
-		return fmt.Errorf("refusing to connect to %s, a loopback, private or link-local address", host)
-	}
-	return nil
 }
 
 // unreachableError is a failure to get an answer from the upstream: no

@@ -101,7 +101,7 @@ func New(cfg Config) *Service {
 	}
 	dialer := &net.Dialer{Timeout: cfg.Timeout}
 	if !cfg.AllowPrivate {
-		dialer.Control = dialControl
+		dialer.Control = DialControl
 	}
 	client := &http.Client{
 		Timeout: cfg.Timeout,

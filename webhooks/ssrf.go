@@ -74,21 +74,23 @@ func CheckURL(ctx context.Context, res Resolver, raw string, allowPrivate bool) 
 	return nil
 }
 
-// dialControl refuses connections to blocked addresses. It runs after
-// name resolution, on the address actually dialled, so that a name that
-// resolved to a public address when the webhook was saved and to a private
-// one now (DNS rebinding) is still refused.
-func dialControl(_, address string, _ syscall.RawConn) error {
+// DialControl refuses connections to blocked addresses, as a
+// net.Dialer's Control for every client that must not reach the server's
+// own network (webhooks, mirrors, the upstream cache). It runs after name
+// resolution, on the address actually dialled, so that a name that
+// resolved to a public address when it was checked and to a private one
+// now (DNS rebinding) is still refused.
+func DialControl(_, address string, _ syscall.RawConn) error {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		return err
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
-		return fmt.Errorf("webhook: unexpected address %q", address)
+		return fmt.Errorf("unexpected address %q", address)
 	}
 	if Blocked(ip) {
-		return fmt.Errorf("webhook: refusing to connect to %s, a loopback, private or link-local address", ip)
+		return fmt.Errorf("refusing to connect to %s, a loopback, private or link-local address", ip)
 	}
 	return nil
 }

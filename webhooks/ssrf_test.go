@@ -119,9 +119,9 @@ func TestDialControl(t *testing.T) {
 		{"[2606:4700:4700::1111]:443", true},
 	}
 	for _, tt := range tests {
-		err := dialControl("tcp", tt.address, nil)
+		err := DialControl("tcp", tt.address, nil)
 		if (err == nil) != tt.ok {
-			t.Errorf("dialControl(%s) = %v, want ok=%v", tt.address, err, tt.ok)
+			t.Errorf("DialControl(%s) = %v, want ok=%v", tt.address, err, tt.ok)
 		}
 	}
 }
