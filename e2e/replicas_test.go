@@ -289,6 +289,12 @@ func TestReplicas(t *testing.T) {
 				t.Errorf("search on %s: %+v", api.base, out.Rows)
 			}
 		}
+		// Servers write their log lines out every 200 ms.
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) &&
+			strings.Count(a.log.String()+b.log.String(), downloaded) == 0; {
+			time.Sleep(50 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond) // and a second build or download would show by now
 		logs := a.log.String() + b.log.String()
 		if n := strings.Count(logs, built); n != 1 {
 			t.Errorf("the search index was built %d times", n)
