@@ -17,7 +17,7 @@ import (
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/lfs"
-	"github.com/havenhub/haven/webhooks"
+	"github.com/havenhub/haven/netguard"
 )
 
 // hub is a client of another Hugging Face-compatible hub: the few calls of
@@ -34,7 +34,7 @@ type hub struct {
 func newHub(base, token string, allowPrivate bool) *hub {
 	dialer := &net.Dialer{Timeout: 30 * time.Second}
 	if !allowPrivate {
-		dialer.Control = webhooks.DialControl
+		dialer.Control = netguard.DialControl
 	}
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,

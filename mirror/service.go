@@ -24,7 +24,7 @@ import (
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/internal/seal"
 	"github.com/havenhub/haven/meta"
-	"github.com/havenhub/haven/webhooks"
+	"github.com/havenhub/haven/netguard"
 )
 
 // Queue job kinds.
@@ -314,13 +314,15 @@ func tokenScope(m *haven.Mirror) string {
 // operator allows them. git connects by itself, so the check runs on the
 // name before every sync as well as on every address the HTTP client dials.
 func (s *Service) checkRemote(ctx context.Context, base string) error {
-	err := webhooks.CheckURL(ctx, net.DefaultResolver, base, s.cfg.AllowPrivate)
-	if err != nil {
-		msg := strings.Replace(err.Error(), "Webhook URL", "Remote hub", 1)
-		msg = strings.Replace(msg, "--webhooks-allow-private", "--mirror-allow-private", 1)
-		return haven.Errorf(haven.EInvalid, "%s", msg)
+	err := netguard.Check(ctx, net.DefaultResolver, base, s.cfg.AllowPrivate)
+	var refused *netguard.RefusedError
+	switch {
+	case errors.Is(err, netguard.ErrNotHTTP):
+		return haven.Errorf(haven.EInvalid, "Invalid remote hub %q: an absolute http or https URL is needed", base)
+	case errors.As(err, &refused):
+		return haven.Errorf(haven.EInvalid, "Remote hub %q is refused: %s (the server's operator may allow them with --mirror-allow-private)", base, refused)
 	}
-	return nil
+	return err
 }
 
 // RemoteRef is a repository of another hub, parsed from its URL.

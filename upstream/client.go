@@ -13,16 +13,16 @@ import (
 	"time"
 
 	"github.com/havenhub/haven"
-	"github.com/havenhub/haven/webhooks"
+	"github.com/havenhub/haven/netguard"
 )
 
 // newClient returns the HTTP client for the upstream. Unless allowPrivate,
-// it refuses to connect to the addresses webhooks refuse, checked on the
+// it refuses to connect to the addresses netguard blocks, checked on the
 // address actually dialled (redirects and DNS rebinding included).
 func newClient(allowPrivate bool) *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
-		d.Control = webhooks.DialControl
+		d.Control = netguard.DialControl
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = d.DialContext

@@ -31,7 +31,7 @@ import (
 	"github.com/havenhub/haven/api"
 	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/hubhttp"
-	"github.com/havenhub/haven/webhooks"
+	"github.com/havenhub/haven/netguard"
 )
 
 // Config is what the cache needs.
@@ -59,7 +59,7 @@ type Config struct {
 	RevisionTTL time.Duration
 	// Resolver looks up the upstream's addresses for the URL check;
 	// net.DefaultResolver if nil.
-	Resolver webhooks.Resolver
+	Resolver netguard.Resolver
 	Logger   *slog.Logger
 }
 
@@ -98,7 +98,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	if res == nil {
 		res = net.DefaultResolver
 	}
-	if err := webhooks.CheckURL(ctx, res, u.String(), cfg.AllowPrivate); err != nil {
+	if err := netguard.Check(ctx, res, u.String(), cfg.AllowPrivate); err != nil {
 		return nil, fmt.Errorf("upstream URL %q is refused: it leads to a loopback, private or link-local address (allow it with --upstream-allow-private)", cfg.URL)
 	}
 	if cfg.Blobs == nil {

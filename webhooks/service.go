@@ -24,6 +24,7 @@ import (
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/netguard"
 )
 
 // Queue job kinds.
@@ -47,7 +48,7 @@ type Config struct {
 	Backoff []time.Duration
 	// Timeout bounds one delivery (default 10s).
 	Timeout  time.Duration
-	Resolver Resolver // default net.DefaultResolver
+	Resolver netguard.Resolver // default net.DefaultResolver
 	// Audit records webhooks created, changed and deleted; nil: nothing
 	// is recorded.
 	Audit haven.Auditor
@@ -101,7 +102,7 @@ func New(cfg Config) *Service {
 	}
 	dialer := &net.Dialer{Timeout: cfg.Timeout}
 	if !cfg.AllowPrivate {
-		dialer.Control = DialControl
+		dialer.Control = netguard.DialControl
 	}
 	client := &http.Client{
 		Timeout: cfg.Timeout,

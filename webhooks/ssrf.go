@@ -2,95 +2,22 @@ package webhooks
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"net/netip"
-	"net/url"
-	"strings"
-	"syscall"
+	"errors"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/netguard"
 )
 
-// blockedPrefixes are special-purpose ranges that netip has no predicate
-// for and that lead into the operator's own network: "this network",
-// carrier-grade NAT, protocol assignments, benchmarking and broadcast.
-var blockedPrefixes = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("255.255.255.255/32"),
-}
-
-// Blocked reports whether a webhook may not be sent to ip because it is
-// the server's own or its network's: loopback, private, link-local,
-// unspecified, multicast and the special-purpose ranges above.
-func Blocked(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
-		return true
-	}
-	for _, p := range blockedPrefixes {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
-// Resolver looks up the addresses of a host; net.DefaultResolver is one.
-type Resolver interface {
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-}
-
-// CheckURL validates a webhook target: an absolute http or https URL
-// whose host does not resolve to a blocked address, unless allowPrivate.
-// A host that does not resolve now is accepted, since the address is
-// checked again on every delivery and a receiver may come up later.
-func CheckURL(ctx context.Context, res Resolver, raw string, allowPrivate bool) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+// CheckURL validates a webhook target with netguard.Check and words the
+// refusal for the user.
+func CheckURL(ctx context.Context, res netguard.Resolver, raw string, allowPrivate bool) error {
+	err := netguard.Check(ctx, res, raw, allowPrivate)
+	var refused *netguard.RefusedError
+	switch {
+	case errors.Is(err, netguard.ErrNotHTTP):
 		return haven.Errorf(haven.EInvalid, "Invalid webhook URL %q: an absolute http or https URL is needed", raw)
+	case errors.As(err, &refused):
+		return haven.Errorf(haven.EInvalid, "Webhook URL %q is refused: %s (the server's operator may allow them with --webhooks-allow-private)", raw, refused)
 	}
-	if allowPrivate {
-		return nil
-	}
-	host := u.Hostname()
-	var addrs []netip.Addr
-	if ip, err := netip.ParseAddr(host); err == nil {
-		addrs = []netip.Addr{ip}
-	} else if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		addrs = []netip.Addr{netip.IPv6Loopback()}
-	} else if addrs, err = res.LookupNetIP(ctx, "ip", host); err != nil {
-		return nil
-	}
-	for _, ip := range addrs {
-		if Blocked(ip) {
-			return haven.Errorf(haven.EInvalid, "Webhook URL %q is refused: %s resolves to %s, a loopback, private or link-local address (the server's operator may allow them with --webhooks-allow-private)", raw, host, ip)
-		}
-	}
-	return nil
-}
-
-// DialControl refuses connections to blocked addresses, as a
-// net.Dialer's Control for every client that must not reach the server's
-// own network (webhooks, mirrors, the upstream cache). It runs after name
-// resolution, on the address actually dialled, so that a name that
-// resolved to a public address when it was checked and to a private one
-// now (DNS rebinding) is still refused.
-func DialControl(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return fmt.Errorf("unexpected address %q", address)
-	}
-	if Blocked(ip) {
-		return fmt.Errorf("refusing to connect to %s, a loopback, private or link-local address", ip)
-	}
-	return nil
+	return err
 }
