@@ -337,6 +337,66 @@ func TestGit(t *testing.T) {
 		}
 	})
 
+	t.Run("a pull request's author pushes to its ref", func(t *testing.T) {
+		bob := s.api(f.Bob)
+		var opened struct{ Num int }
+		bob.json("POST", "/api/models/alice/git-model/discussions", map[string]any{"title": "Bob's fix", "pullRequest": true}, http.StatusOK, &opened)
+		var alices struct{ Num int }
+		alice.json("POST", "/api/models/alice/git-model/discussions", map[string]any{"title": "Alice's idea", "pullRequest": true}, http.StatusOK, &alices)
+		mainBefore := strings.TrimSpace(g.run(t, work, "ls-remote", gitURL(s, "", "alice/git-model", "", ""), "refs/heads/main"))
+
+		dir := filepath.Join(work, "bob-pr")
+		g.run(t, work, "clone", "-q", gitURL(s, "", "alice/git-model", "bob", f.Bob), dir)
+		pr := fmt.Sprintf("refs/pr/%d", opened.Num)
+		g.run(t, dir, "fetch", "-q", "origin", pr+":pr")
+		g.run(t, dir, "checkout", "-q", "pr")
+		fix := randomBytes(3, 64<<10)
+		writeFile(t, filepath.Join(dir, "fix.bin"), fix)
+		g.run(t, dir, "add", "fix.bin")
+		g.run(t, dir, "commit", "-q", "-m", "bob's fix")
+		head := strings.TrimSpace(g.run(t, dir, "rev-parse", "HEAD"))
+		g.run(t, dir, "push", "-q", "origin", "HEAD:"+pr)
+
+		if b, _ := alice.resolve("", "alice/git-model", pr, "fix.bin"); !bytes.Equal(b, fix) {
+			t.Fatalf("fix.bin on %s after bob's push: %d bytes, want the %d bytes pushed (LFS)", pr, len(b), len(fix))
+		}
+		var details struct {
+			Events []struct {
+				Type string
+				Data struct{ Oid, Subject string }
+			}
+		}
+		alice.json("GET", fmt.Sprintf("/api/models/alice/git-model/discussions/%d", opened.Num), nil, http.StatusOK, &details)
+		found := false
+		for _, e := range details.Events {
+			found = found || (e.Type == "commit" && e.Data.Oid == head)
+		}
+		if !found {
+			t.Errorf("pull request #%d has no commit event for the pushed %s; events %+v", opened.Num, head, details.Events)
+		}
+
+		// Everything else stays out of reach, and a refused push changes nothing.
+		for _, refspec := range []string{
+			"HEAD:main",
+			fmt.Sprintf("HEAD:refs/pr/%d", alices.Num),
+			fmt.Sprintf("HEAD:refs/pr/%d", alices.Num+10),
+			":" + pr,
+		} {
+			if msg := g.fails(t, dir, "push", "-q", "origin", refspec); !strings.Contains(msg, "403") {
+				t.Errorf("git push %s: want a 403, got %s", refspec, msg)
+			}
+		}
+		if msg := g.fails(t, dir, "push", "-q", "origin", "HEAD:main", "HEAD:"+pr); !strings.Contains(msg, "403") {
+			t.Errorf("a push to main and %s at once: want a 403, got %s", pr, msg)
+		}
+		if got := strings.TrimSpace(g.run(t, work, "ls-remote", gitURL(s, "", "alice/git-model", "", ""), "refs/heads/main")); got != mainBefore {
+			t.Fatalf("main moved after refused pushes: %q, was %q", got, mainBefore)
+		}
+		if got := strings.Fields(g.run(t, work, "ls-remote", gitURL(s, "", "alice/git-model", "alice", f.Alice), pr)); len(got) == 0 || got[0] != head {
+			t.Fatalf("%s after refused pushes = %v, want %s", pr, got, head)
+		}
+	})
+
 	t.Run("dataset repository", func(t *testing.T) {
 		dir := filepath.Join(work, "data")
 		g.run(t, work, "clone", "-q", gitURL(s, "datasets/", "alice/git-data", "alice", f.Alice), dir)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/havenhub/haven"
@@ -29,6 +30,75 @@ const maxStderr = 8 << 10
 // malformed request) is for the caller to turn into a response; after
 // output has started it can only be logged.
 func (s *Store) ServeSmartHTTP(w http.ResponseWriter, r *http.Request, t haven.RepoType, id haven.RepoID, sub string) error {
+	return s.serveSmartHTTP(w, r, t, id, sub, nil)
+}
+
+// RefUpdate is one command of a push: move Ref from Old to New. An all-zero
+// Old creates the ref, an all-zero New deletes it.
+type RefUpdate struct {
+	Old, New, Ref string
+}
+
+// Deletes reports whether u deletes its ref.
+func (u RefUpdate) Deletes() bool { return strings.Trim(u.New, "0") == "" }
+
+// Creates reports whether u creates its ref.
+func (u RefUpdate) Creates() bool { return strings.Trim(u.Old, "0") == "" }
+
+// ServeReceivePack is ServeSmartHTTP for a "git-receive-pack" request whose
+// ref updates allow must accept first: the commands are read before git
+// sees the request, and an error from allow refuses the whole push with
+// nothing changed (the caller turns it into a response).
+func (s *Store) ServeReceivePack(w http.ResponseWriter, r *http.Request, t haven.RepoType, id haven.RepoID, allow func([]RefUpdate) error) error {
+	return s.serveSmartHTTP(w, r, t, id, ReceivePack, allow)
+}
+
+// maxCommands bounds the bytes of a push's command list read for allow.
+const maxCommands = 1 << 20
+
+// readCommands reads the command list that starts a receive-pack request,
+// up to its flush packet, and returns the updates and the bytes read, which
+// git must still be given.
+func readCommands(body io.Reader) ([]RefUpdate, []byte, error) {
+	var buf bytes.Buffer
+	var updates []RefUpdate
+	bad := func(why string) ([]RefUpdate, []byte, error) {
+		return nil, nil, haven.Errorf(haven.EInvalid, "Malformed push: %s", why)
+	}
+	for {
+		var head [4]byte
+		if _, err := io.ReadFull(body, head[:]); err != nil {
+			return bad("the command list ends early")
+		}
+		buf.Write(head[:])
+		n, err := strconv.ParseUint(string(head[:]), 16, 16)
+		if err != nil {
+			return bad("a bad packet length")
+		}
+		if n == 0 {
+			return updates, buf.Bytes(), nil
+		}
+		if n < 4 || buf.Len()+int(n) > maxCommands {
+			return bad("a bad or oversized command list")
+		}
+		line := make([]byte, n-4)
+		if _, err := io.ReadFull(body, line); err != nil {
+			return bad("the command list ends early")
+		}
+		buf.Write(line)
+		text, _, _ := strings.Cut(strings.TrimSuffix(string(line), "\n"), "\x00")
+		if strings.HasPrefix(text, "shallow ") {
+			continue
+		}
+		f := strings.Fields(text)
+		if len(f) != 3 {
+			return bad("a command that is not \"old new ref\"")
+		}
+		updates = append(updates, RefUpdate{Old: f[0], New: f[1], Ref: f[2]})
+	}
+}
+
+func (s *Store) serveSmartHTTP(w http.ResponseWriter, r *http.Request, t haven.RepoType, id haven.RepoID, sub string, allow func([]RefUpdate) error) error {
 	var service string
 	advertise := false
 	switch sub {
@@ -92,7 +162,7 @@ func (s *Store) ServeSmartHTTP(w http.ResponseWriter, r *http.Request, t haven.R
 		return err
 	}
 
-	body := r.Body
+	var body io.Reader = r.Body
 	if enc := r.Header.Get("Content-Encoding"); enc == "gzip" || enc == "x-gzip" {
 		gz, err := gzip.NewReader(body)
 		if err != nil {
@@ -100,6 +170,16 @@ func (s *Store) ServeSmartHTTP(w http.ResponseWriter, r *http.Request, t haven.R
 		}
 		defer gz.Close()
 		body = gz
+	}
+	if allow != nil {
+		updates, read, err := readCommands(body)
+		if err != nil {
+			return err
+		}
+		if err := allow(updates); err != nil {
+			return err
+		}
+		body = io.MultiReader(bytes.NewReader(read), body)
 	}
 	rc := http.NewResponseController(w)
 	// git reads the rest of the request while it already answers.
