@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/havenhub/haven"
@@ -24,6 +25,25 @@ type hub struct {
 	url    string
 	st     *storetest.Stores
 	tokens map[string]string
+	told   *told
+}
+
+// told records the notifications the service sends, by user.
+type told struct {
+	mu sync.Mutex
+	by map[string][]haven.Notification
+}
+
+func (t *told) Notify(_ context.Context, to *haven.User, n haven.Notification) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.by[to.Name] = append(t.by[to.Name], n)
+}
+
+func (t *told) of(name string) []haven.Notification {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]haven.Notification(nil), t.by[name]...)
 }
 
 func newHub(t *testing.T) *hub {
@@ -32,7 +52,8 @@ func newHub(t *testing.T) *hub {
 	ts.Start()
 	t.Cleanup(ts.Close)
 	var srv *api.Server
-	discs := discussions.New(discussions.Config{Meta: st.Meta, Git: st.Git, PublicURL: ts.URL,
+	notes := &told{by: map[string][]haven.Notification{}}
+	discs := discussions.New(discussions.Config{Meta: st.Meta, Git: st.Git, PublicURL: ts.URL, Notify: notes,
 		Changed: func(ctx context.Context, repo *haven.Repo) { srv.RepoChanged(ctx, repo) }})
 	srv, err := api.New(api.Config{Meta: st.Meta, Git: st.Git, Blobs: st.Blobs, PublicURL: ts.URL, Secret: []byte("0123456789abcdef0123456789abcdef"),
 		Routes: []api.Routes{discs}, PullRequests: discs})
@@ -41,7 +62,7 @@ func newHub(t *testing.T) *hub {
 	}
 	t.Cleanup(func() { srv.Close() })
 	ts.Config.Handler = srv
-	h := &hub{t: t, url: ts.URL, st: st, tokens: map[string]string{}}
+	h := &hub{t: t, url: ts.URL, st: st, tokens: map[string]string{}, told: notes}
 	ctx := context.Background()
 	for _, u := range []struct {
 		name string

@@ -66,6 +66,7 @@ func (s *Service) Open(ctx context.Context, repo *haven.Repo, a *auth.Actor, tit
 	if err != nil {
 		return 0, err
 	}
+	s.notifyMentions(ctx, repo, a, d, description)
 	return d.Num, nil
 }
 
