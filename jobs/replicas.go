@@ -2,7 +2,10 @@ package jobs
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/havenhub/haven"
@@ -104,6 +107,9 @@ func (s *Service) remote(w http.ResponseWriter, r *http.Request, j *haven.Job) b
 		s.writeError(w, r, err)
 		return true
 	}
+	if p == nil && haven.JobTerminal(j.Stage) && s.restoreLog(r.Context(), j.ID) == nil {
+		return false // its log is here now
+	}
 	if p == nil {
 		s.writeError(w, r, haven.Errorf(haven.EUnavailable,
 			"Job %s ran on the replica %s, which is not running: its log and metrics are there", j.ID, j.Replica))
@@ -121,4 +127,59 @@ func (s *Service) runningHandle(id string) runner.Handle {
 		return rn.h
 	}
 	return nil
+}
+
+// logKey is where a finished job's log is kept in the blob store.
+func logKey(id string) string { return "jobs/logs/" + id + ".jsonl" }
+
+// archiveLog copies the finished log of job id to the blob store, where
+// every replica finds it once the job is settled.
+func (s *Service) archiveLog(id string) {
+	if s.cfg.Logs == nil {
+		return
+	}
+	f, err := os.Open(s.logPath(id))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	size := int64(-1)
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := s.cfg.Logs.Put(ctx, logKey(id), f, size); err != nil {
+		s.log.Warn("jobs: keeping a finished log in the blob store", "job", id, "err", err)
+	}
+}
+
+// restoreLog copies the kept log of job id from the blob store into this
+// replica's log folder, unless a log is there already.
+func (s *Service) restoreLog(ctx context.Context, id string) error {
+	if s.cfg.Logs == nil {
+		return haven.Errorf(haven.ENotFound, "no blob store for logs")
+	}
+	path := s.logPath(id)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	rc, _, err := s.cfg.Logs.Open(ctx, logKey(id))
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(path), id+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, rc); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

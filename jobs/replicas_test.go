@@ -3,11 +3,14 @@ package jobs
 import (
 	"context"
 	"io"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/internal/storetest"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/replica"
@@ -80,12 +83,18 @@ func (h *holdHandle) Exec(context.Context, []string, io.Reader, io.Writer, io.Wr
 // after 2s.
 func replicaOf(t *testing.T, m *meta.Store, id string, run runner.Runner) *Service {
 	t.Helper()
+	return replicaWithLogs(t, m, id, run, nil)
+}
+
+// replicaWithLogs is replicaOf keeping finished logs in logs.
+func replicaWithLogs(t *testing.T, m *meta.Store, id string, run runner.Runner, logs blob.Driver) *Service {
+	t.Helper()
 	self := replica.New(replica.Config{Meta: m, ID: id, URL: "http://" + id, Beat: 100 * time.Millisecond, Expiry: 2 * time.Second})
 	if err := self.Start(); err != nil {
 		t.Fatal(err)
 	}
 	s, err := New(Config{Meta: m, Runner: run, Dir: t.TempDir(), PublicURL: "http://hub", Secret: []byte("test-secret-test-secret-test-secret"),
-		Replica: self, Concurrency: 2})
+		Replica: self, Concurrency: 2, Logs: logs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,5 +259,46 @@ func TestJobSettledElsewhereStops(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if got, _ := st.Meta.JobRun(ctx, j.ID); got.Stage != haven.JobError || got.Message != "Interrupted elsewhere" {
 		t.Errorf("job = %s %q; the other replica's record must stay", got.Stage, got.Message)
+	}
+}
+
+// TestJobLogOutlivesItsReplica: the log of a job that ended on replica A is
+// read through B after A stopped for good, from the copy in the blob store;
+// without that copy B says where the log is.
+func TestJobLogOutlivesItsReplica(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t)
+	alice := &haven.User{Name: "alice", Email: "alice@example.com"}
+	if err := st.Meta.CreateUser(ctx, alice, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, kept := range []bool{true, false} {
+		var logs blob.Driver
+		if kept {
+			logs = st.Blobs
+		}
+		runA := newHoldRunner()
+		a := replicaWithLogs(t, st.Meta, "a", runA, logs)
+		j := submitJob(t, a, alice, false)
+		<-runA.started
+		stageWithin(t, st.Meta, j.ID, haven.JobRunning, 5*time.Second)
+		runA.handle(j.ID).end(runner.Exit{Code: 0})
+		j = stageWithin(t, st.Meta, j.ID, haven.JobCompleted, 5*time.Second)
+		a.Close()
+		a.self.Close()
+		time.Sleep(2500 * time.Millisecond) // past A's heartbeat expiry
+
+		b := replicaWithLogs(t, st.Meta, "b", newHoldRunner(), logs)
+		rec := httptest.NewRecorder()
+		b.handleLogs(rec, httptest.NewRequest("GET", "/api/jobs/alice/"+j.ID+"/logs", nil), j)
+		body := rec.Body.String()
+		switch {
+		case kept && (rec.Code != 200 || !strings.Contains(body, "hello from job-"+j.ID)):
+			t.Errorf("log through B with a kept copy: %d %q, want the job's output", rec.Code, body)
+		case !kept && (rec.Code != 503 || !strings.Contains(body, "replica a")):
+			t.Errorf("log through B without a kept copy: %d %q, want 503 naming replica a", rec.Code, body)
+		}
+		b.Close()
+		b.self.Close()
 	}
 }

@@ -123,6 +123,7 @@ func (s *Service) finish(id string, r *run, stage, message string, l *runlog.Fil
 			fmt.Fprintf(l, "===== %s: %s =====\n", stage, message)
 		}
 		l.Close()
+		s.archiveLog(id)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -21,6 +21,7 @@ import (
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/internal/seal"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/replica"
@@ -63,6 +64,10 @@ type Config struct {
 	// own, with a random id (jobs left running by a previous process are
 	// then settled only once their heartbeat expired).
 	Replica *replica.Self
+	// Logs keeps a copy of each finished job's log where every replica
+	// reads it (the blob store), so that the log outlives the replica that
+	// ran the job; nil keeps logs only in Dir.
+	Logs blob.Driver
 	// TokensChanged is called when a job's token is deleted, so that
 	// caches of identities drop it.
 	TokensChanged func()

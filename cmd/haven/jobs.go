@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/jobs"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/replica"
@@ -26,7 +27,7 @@ func addJobsFlags(cmd *cobra.Command, o *jobsOptions) {
 }
 
 // newJobs builds the jobs service on the runner of Spaces.
-func newJobs(o *jobsOptions, m *meta.Store, run runner.Runner, gpus *runner.GPUPool, bk jobs.Buckets, sp *spaces.Service, data, publicURL string, secret []byte, self *replica.Self, log *slog.Logger) (*jobs.Service, error) {
+func newJobs(o *jobsOptions, m *meta.Store, run runner.Runner, gpus *runner.GPUPool, bk jobs.Buckets, sp *spaces.Service, logs blob.Driver, data, publicURL string, secret []byte, self *replica.Self, log *slog.Logger) (*jobs.Service, error) {
 	return jobs.New(jobs.Config{
 		Meta:        m,
 		Runner:      run,
@@ -37,6 +38,7 @@ func newJobs(o *jobsOptions, m *meta.Store, run runner.Runner, gpus *runner.GPUP
 		PublicURL:   publicURL,
 		Secret:      secret,
 		Replica:     self,
+		Logs:        logs,
 		Concurrency: o.concurrency,
 		Logger:      log,
 	})
