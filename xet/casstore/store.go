@@ -369,14 +369,45 @@ func (s *Store) ChunkXorb(ctx context.Context, chunk xet.Hash) (xet.Hash, error)
 // declared SHA-256 must match the reconstructed content. It returns how many
 // files were new. Nothing is registered unless the whole shard checks out.
 func (s *Store) PutShard(ctx context.Context, body io.Reader) (int, error) {
-	data, err := io.ReadAll(io.LimitReader(body, xet.MaxShardSize+1))
+	sh, err := ReadShard(body)
 	if err != nil {
 		return 0, err
 	}
+	return s.RegisterShard(ctx, sh, nil)
+}
+
+// ReadShard reads and parses an uploaded shard; a malformed one is an
+// EInvalid error.
+func ReadShard(body io.Reader) (*xet.Shard, error) {
+	data, err := io.ReadAll(io.LimitReader(body, xet.MaxShardSize+1))
+	if err != nil {
+		return nil, err
+	}
 	sh, err := xet.ParseShard(data)
 	if err != nil {
-		return 0, invalid(err)
+		return nil, invalid(err)
 	}
+	return sh, nil
+}
+
+// ShardProgress hears how far the checks of a shard have come: done of
+// total files checked. It is called once with done = 0 and once per file.
+type ShardProgress func(done, total int)
+
+// RegisterShard is PutShard for a parsed shard, telling progress (when not
+// nil) of each file it has checked.
+func (s *Store) RegisterShard(ctx context.Context, sh *xet.Shard, progress ShardProgress) (int, error) {
+	return s.registerShard(ctx, sh, progress, "")
+}
+
+// registerShard checks and registers sh. trustedSHA256, when not empty, is
+// a SHA-256 the store computed itself over the content of sh's one file,
+// which then is not read back to hash it again.
+func (s *Store) registerShard(ctx context.Context, sh *xet.Shard, progress ShardProgress, trustedSHA256 string) (int, error) {
+	if progress == nil {
+		progress = func(int, int) {}
+	}
+	progress(0, len(sh.Files))
 	xorb := func(h xet.Hash) (*xet.Xorb, error) {
 		x, err := s.Xorb(ctx, h)
 		if errors.Is(err, blob.ErrNotFound) {
@@ -399,12 +430,13 @@ func (s *Store) PutShard(ctx context.Context, body io.Reader) (int, error) {
 		}
 	}
 	var records []*File
-	for _, fi := range sh.Files {
-		f, err := s.checkFile(ctx, &fi, xorb)
+	for i, fi := range sh.Files {
+		f, err := s.checkFile(ctx, &fi, xorb, trustedSHA256)
 		if err != nil {
 			return 0, err
 		}
 		records = append(records, f)
+		progress(i+1, len(sh.Files))
 	}
 	// Record that this shard references its xorbs and files, then ask the
 	// blob store (not the cache, which may predate a sweep) whether the
@@ -440,7 +472,7 @@ func (s *Store) PutShard(ctx context.Context, body io.Reader) (int, error) {
 	return added, nil
 }
 
-func (s *Store) checkFile(ctx context.Context, fi *xet.FileInfo, xorb func(xet.Hash) (*xet.Xorb, error)) (*File, error) {
+func (s *Store) checkFile(ctx context.Context, fi *xet.FileInfo, xorb func(xet.Hash) (*xet.Xorb, error), trustedSHA256 string) (*File, error) {
 	if !fi.Verified && len(fi.Terms) > 0 {
 		return nil, haven.Errorf(haven.EInvalid, "file %s has no verification entries", fi.Hash)
 	}
@@ -475,6 +507,10 @@ func (s *Store) checkFile(ctx context.Context, fi *xet.FileInfo, xorb func(xet.H
 		return f, nil
 	}
 	oid := fi.SHA256.String()
+	if oid == trustedSHA256 {
+		f.SHA256 = oid
+		return f, nil
+	}
 	if known, err := s.FileBySHA256(ctx, oid); err == nil && known.Hash == fi.Hash {
 		f.SHA256 = oid
 		return f, nil
