@@ -216,6 +216,7 @@ func (s *Server) serveLFSObject(w http.ResponseWriter, r *http.Request, segs []s
 			s.writeError(w, r, err)
 			return
 		}
+		s.convertToXet(ctx, oid, size)
 		w.WriteHeader(http.StatusOK)
 	case op == "part" && r.Method == http.MethodPut:
 		s.putPart(w, r, extra, size)
@@ -330,6 +331,7 @@ func (s *Server) completeMultipart(w http.ResponseWriter, r *http.Request, oid s
 		return
 	}
 	s.deleteParts(context.WithoutCancel(ctx), uploadID)
+	s.convertToXet(ctx, oid, size)
 	w.Header().Set("Content-Type", lfsMediaType)
 	w.WriteHeader(http.StatusOK)
 	io.WriteString(w, "{}\n")

@@ -70,6 +70,10 @@ type Config struct {
 	// XetUploads bounds the xorb uploads that run at once; 0 or less means
 	// DefaultXetMaxUploads.
 	XetUploads int
+	// XetConvert, when not nil and Xet is on, hears of every object stored
+	// through the LFS API, to store it through Xet too (in the background),
+	// so that Xet clients download it chunk by chunk.
+	XetConvert XetConverter
 
 	// Fallback answers reads of repositories this hub does not have (an
 	// upstream hub's, through a pull-through cache); nil: RepoNotFound.
@@ -79,6 +83,11 @@ type Config struct {
 	// (overviews, followers, avatars, invitations); nil: the core's plain
 	// overview only.
 	Profiles Profiles
+}
+
+// XetConverter queues the conversion of an LFS object to a Xet file.
+type XetConverter interface {
+	Enqueue(ctx context.Context, oid string, size int64) error
 }
 
 // Profiles serves the profile API and the avatar images.
@@ -177,6 +186,7 @@ type Server struct {
 	xetOn     bool
 	xetMisses missCache
 	xorbSlots chan struct{}
+	convert   XetConverter
 
 	fallback Fallback
 	profiles Profiles
@@ -202,6 +212,7 @@ func New(cfg Config) (*Server, error) {
 		sessions: cfg.Sessions,
 		cas:      casstore.New(cfg.Blobs),
 		xetOn:    cfg.Xet,
+		convert:  cfg.XetConvert,
 		viewer:   cfg.Viewer,
 		routes:   cfg.Routes,
 		spaces:   cfg.Spaces,

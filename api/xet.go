@@ -40,26 +40,24 @@ const xetTokenTTL = time.Hour
 const xetFetchTTL = time.Hour
 
 // casWords are the second path segments of the CAS routes. Only these are
-// taken from the repository namespace "v1". Upload grants (direct uploads
-// to object storage) are not offered: their route answers 404, on which
-// clients upload xorbs through the CAS itself.
+// taken from the repository namespaces "v1" and "v2".
 var casWords = map[string]bool{
 	"xorbs": true, "shards": true, "chunks": true, "reconstructions": true, "files": true, "fetch": true,
-	"xorb-grants": true,
+	"xorb-grants": true, "xorb-uploads": true, "xorb-commits": true,
 }
 
 // isCASPath reports whether segs address the CAS service.
 func (s *Server) isCASPath(segs []string) bool {
-	// Of the v2 routes only reconstructions is served; the others answer
-	// 404, on which clients use the v1 routes.
 	return s.xetOn && len(segs) >= 2 && (segs[0] == "v1" || segs[0] == "v2") && casWords[segs[1]]
 }
 
-// xetClaims is what a CAS token grants.
+// xetClaims is what a CAS token grants: write or read access, for one
+// repository or (tokens of the buckets package) one bucket.
 type xetClaims struct {
-	Repo  int64 `json:"r"`
-	Write bool  `json:"w"`
-	Exp   int64 `json:"e"`
+	Repo   int64 `json:"r"`
+	Bucket int64 `json:"b,omitempty"`
+	Write  bool  `json:"w"`
+	Exp    int64 `json:"e"`
 }
 
 func (s *Server) signXet(payload string) string {
@@ -138,10 +136,16 @@ func (s *Server) routeCAS(w http.ResponseWriter, r *http.Request, segs []string)
 	switch {
 	case len(segs) == 3 && segs[1] == "reconstructions" && m == "GET":
 		s.handleReconstruction(w, r, segs[0], segs[2])
+	case segs[0] == "v2" && len(segs) == 2 && segs[1] == "shards" && m == "POST":
+		s.handlePutShardV2(w, r)
 	case segs[0] != "v1":
-		// The streamed shard upload (/v2/shards) is not offered; clients
-		// fall back to /v1/shards on 404.
 		s.writeError(w, r, errNotFound("Not Found"))
+	case len(segs) == 4 && segs[1] == "xorb-grants" && m == "POST":
+		s.handleXorbGrant(w, r, segs[2], segs[3])
+	case len(segs) == 3 && segs[1] == "xorb-uploads" && m == "PUT":
+		s.handleGrantUpload(w, r, segs[2])
+	case len(segs) == 6 && segs[1] == "xorb-commits" && segs[4] == "grant" && m == "POST":
+		s.handleGrantCommit(w, r, segs[2], segs[3], segs[5])
 	case len(segs) == 3 && segs[1] == "fetch" && (m == "GET" || m == "HEAD"):
 		s.serveXorbRange(w, r, segs[2])
 	case len(segs) == 4 && segs[1] == "xorbs" && m == "POST":
@@ -217,7 +221,7 @@ func (s *Server) handlePutXorb(w http.ResponseWriter, r *http.Request, prefix, h
 		s.writeError(w, r, haven.Errorf(haven.EUnavailable, "Too many xorb uploads at once; retry in %s seconds", xorbRetryAfter))
 		return
 	}
-	defer func() { <-s.xorbSlots }()
+	defer s.releaseXorbSlot()
 	defer uploadMemory.track()()
 	inserted, err := s.cas.PutXorb(r.Context(), h, body)
 	if err != nil {
@@ -246,6 +250,8 @@ func (s *Server) acquireXorbSlot(ctx context.Context) bool {
 		return false
 	}
 }
+
+func (s *Server) releaseXorbSlot() { <-s.xorbSlots }
 
 func (s *Server) handleHeadXorb(w http.ResponseWriter, r *http.Request, prefix, hash string) {
 	h, ok := s.casRequest(w, r, false, prefix, prefix, hash)
@@ -584,6 +590,18 @@ func (s *Server) xetHashOf(ctx context.Context, oid string) string {
 		return ""
 	}
 	return f.Hash.String()
+}
+
+// convertToXet queues the conversion of an LFS object just stored, when Xet
+// is on. The upload has succeeded whatever happens here: a failure to queue
+// only leaves the object to plain LFS downloads.
+func (s *Server) convertToXet(ctx context.Context, oid string, size int64) {
+	if !s.xetOn || s.convert == nil || size == 0 {
+		return
+	}
+	if err := s.convert.Enqueue(context.WithoutCancel(ctx), oid, size); err != nil {
+		s.log.Warn("xet: queueing the conversion of an LFS object", "oid", oid, "err", err)
+	}
 }
 
 // setXetHeaders advertises a Xet-stored file on a resolve answer: its file

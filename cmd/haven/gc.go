@@ -22,6 +22,7 @@ import (
 type storageOptions struct {
 	xet        bool
 	xetUploads int
+	xetConvert bool
 	gcInterval time.Duration
 	gcGrace    time.Duration
 }
@@ -31,6 +32,8 @@ func addStorageFlags(cmd *cobra.Command, o *storageOptions) {
 	xetUploads, _ := strconv.Atoi(os.Getenv("HAVEN_XET_MAX_UPLOADS"))
 	cmd.Flags().IntVar(&o.xetUploads, "xet-max-uploads", cmp.Or(xetUploads, api.DefaultXetMaxUploads),
 		"xorb uploads that run at once; past it the server answers 503 with Retry-After, which Xet clients retry")
+	cmd.Flags().BoolVar(&o.xetConvert, "xet-convert", envBool("HAVEN_XET_CONVERT", true),
+		"store objects uploaded through the LFS API through Xet too, in the background, so that Xet clients download them chunk by chunk")
 	cmd.Flags().DurationVar(&o.gcInterval, "gc-interval", envDuration("HAVEN_GC_INTERVAL", 6*time.Hour), "how often to remove large objects no ref reaches (0 disables)")
 	cmd.Flags().DurationVar(&o.gcGrace, "gc-grace", envDuration("HAVEN_GC_GRACE", gc.DefaultGrace), "age below which unreferenced objects are kept (uploads in progress)")
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/havenhub/haven/runner"
 	"github.com/havenhub/haven/spaces"
 	"github.com/havenhub/haven/web"
+	"github.com/havenhub/haven/xet/convert"
 )
 
 func serveCmd(opts *options) *cobra.Command {
@@ -245,6 +246,13 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	if err != nil {
 		return err
 	}
+	var xetConvert api.XetConverter
+	if storage.xet && storage.xetConvert {
+		conv := convert.New(convert.Config{Meta: st.meta, Blobs: st.blobs, Logger: log})
+		conv.Start()
+		defer conv.Close()
+		xetConvert = conv
+	}
 	srv, err = api.New(api.Config{
 		Web:          models.Handler(bk.Files(pages)),
 		Sessions:     pages,
@@ -257,6 +265,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Logger:       log,
 		Xet:          storage.xet,
 		XetUploads:   storage.xetUploads,
+		XetConvert:   xetConvert,
 		Spaces:       spaceApps,
 		Inference:    models,
 		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk, jobRuns, tunes, models, eps, evalsSvc, mirrors},

@@ -1,0 +1,334 @@
+package api
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"hash"
+	"hash/crc64"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/xet"
+	"github.com/havenhub/haven/xet/casstore"
+)
+
+// The upload routes recent Xet clients try first: xorbs through upload
+// grants, and shards with a stream of progress frames (/v2/shards). Both
+// run the checks of the /v1 routes; clients fall back to those on 404.
+
+// crc64NVME is the CRC-64/NVME table (the bit-reversed polynomial
+// 0xAD93D23594C93659, initial value and final XOR all ones, as hash/crc64
+// computes): the checksum a client declares for a xorb it sends to a grant.
+var crc64NVME = crc64.MakeTable(0x9A6C9329AC4BC9B5)
+
+// xorbGrantTTL is how long a grant's upload URL stays valid; a client whose
+// grant expired asks for another.
+const xorbGrantTTL = 30 * time.Minute
+
+// xorbGrant is what an upload grant allows: one upload of the xorb Xorb,
+// Len bytes with the CRC-64/NVME CRC, for the token scope Repo/Bucket,
+// until Exp. Its signed encoding is the grant id.
+type xorbGrant struct {
+	Xorb   string `json:"x"`
+	Len    int64  `json:"n"`
+	CRC    uint64 `json:"c,string"`
+	Repo   int64  `json:"r"`
+	Bucket int64  `json:"b,omitempty"`
+	Exp    int64  `json:"e"`
+}
+
+func (s *Server) signGrant(payload string) string {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte("xet-grant\n" + payload))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (s *Server) grantID(g xorbGrant) string {
+	js, _ := json.Marshal(g)
+	payload := base64.RawURLEncoding.EncodeToString(js)
+	return payload + "." + s.signGrant(payload)
+}
+
+// parseGrant checks a grant id's signature; expiry is the caller's to check.
+func (s *Server) parseGrant(id string) (*xorbGrant, error) {
+	payload, sig, ok := strings.Cut(id, ".")
+	if !ok || !hmac.Equal([]byte(sig), []byte(s.signGrant(payload))) {
+		return nil, haven.Errorf(haven.EForbidden, "Invalid or tampered upload grant")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	var g xorbGrant
+	if err != nil || json.Unmarshal(raw, &g) != nil {
+		return nil, haven.Errorf(haven.EForbidden, "Invalid upload grant")
+	}
+	return &g, nil
+}
+
+// xorbGrantRequest is the body of POST /v1/xorb-grants/{prefix}/{hash}.
+type xorbGrantRequest struct {
+	Length   int64 `json:"length"`
+	Checksum struct {
+		Algo  string `json:"algo"`
+		Value string `json:"value"` // decimal: CRC-64 values exceed JSON's safe integers
+	} `json:"checksum"`
+}
+
+// handleXorbGrant answers POST /v1/xorb-grants/{prefix}/{hash}: 200 when
+// the xorb is stored already, else 201 with a grant: a signed URL of this
+// server that takes the xorb once, without the CAS token, within
+// xorbGrantTTL.
+func (s *Server) handleXorbGrant(w http.ResponseWriter, r *http.Request, prefix, hash string) {
+	c, err := s.xetActor(r, true)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h, ok := s.casRequest(w, r, true, prefix, "default", hash)
+	if !ok {
+		return
+	}
+	var req xorbGrantRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
+		s.writeError(w, r, errInvalid("Invalid grant request: %v", err))
+		return
+	}
+	crc, err := strconv.ParseUint(req.Checksum.Value, 10, 64)
+	switch {
+	case req.Length <= 0 || req.Length > xet.MaxXorbSize+(1<<20):
+		s.writeError(w, r, errInvalid("Invalid xorb length %d: at most %d bytes", req.Length, xet.MaxXorbSize))
+		return
+	case req.Checksum.Algo != "crc64nvme" || err != nil:
+		s.writeError(w, r, errInvalid("Unsupported checksum %q: this server takes crc64nvme", req.Checksum.Algo))
+		return
+	}
+	if _, err := s.cas.Xorb(r.Context(), h); err == nil {
+		writeJSON(w, http.StatusOK, map[string]bool{"was_inserted": false})
+		return
+	}
+	id := s.grantID(xorbGrant{
+		Xorb: h.String(), Len: req.Length, CRC: crc, Repo: c.Repo, Bucket: c.Bucket,
+		Exp: time.Now().Add(xorbGrantTTL).Unix(),
+	})
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"id":      id,
+		"method":  http.MethodPut,
+		"url":     s.publicURL("/v1/xorb-uploads/" + id),
+		"headers": map[string]string{"Content-Type": "application/octet-stream"},
+	})
+}
+
+// handleGrantUpload answers PUT /v1/xorb-uploads/{grant}: the xorb goes
+// through the checks of POST /v1/xorbs (merkle root, every chunk, nothing
+// visible unless all pass), and its length and CRC must be the granted
+// ones. A xorb stored already is 412, which clients take as done.
+func (s *Server) handleGrantUpload(w http.ResponseWriter, r *http.Request, id string) {
+	g, err := s.parseGrant(id)
+	if err == nil && time.Now().Unix() > g.Exp {
+		err = haven.Errorf(haven.EForbidden, "This upload grant has expired; request a new one")
+	}
+	var h xet.Hash
+	if err == nil {
+		h, err = parseXetHash(g.Xorb)
+	}
+	if err == nil && r.ContentLength >= 0 && r.ContentLength != g.Len {
+		err = errInvalid("The grant is for %d bytes, the request has %d", g.Len, r.ContentLength)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body := http.MaxBytesReader(w, r.Body, g.Len+1)
+	if _, err := s.cas.Xorb(r.Context(), h); err == nil {
+		io.Copy(io.Discard, body)
+		s.writeError(w, r, haven.Errorf(haven.EPrecondition, "Xorb %s is stored already", h))
+		return
+	}
+	if !s.acquireXorbSlot(r.Context()) {
+		io.Copy(io.Discard, body)
+		w.Header().Set("Retry-After", xorbRetryAfter)
+		s.writeError(w, r, haven.Errorf(haven.EUnavailable, "Too many xorb uploads at once; retry in %s seconds", xorbRetryAfter))
+		return
+	}
+	defer s.releaseXorbSlot()
+	defer uploadMemory.track()()
+	if _, err := s.cas.PutXorb(r.Context(), h, &checkedReader{r: body, want: g.Len, crc: g.CRC, h: crc64.New(crc64NVME)}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// checkedReader passes r through and, in place of io.EOF, fails unless it
+// yielded want bytes with the CRC-64/NVME crc.
+type checkedReader struct {
+	r    io.Reader
+	want int64
+	crc  uint64
+	n    int64
+	h    hash.Hash64
+}
+
+func (c *checkedReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.h.Write(p[:n])
+	if errors.Is(err, io.EOF) {
+		if c.n != c.want {
+			return n, errInvalid("The grant is for %d bytes, %d were sent", c.want, c.n)
+		}
+		if got := c.h.Sum64(); got != c.crc {
+			return n, errInvalid("The xorb's CRC-64/NVME is %d, the grant declares %d", got, c.crc)
+		}
+	}
+	return n, err
+}
+
+// handleGrantCommit answers POST /v1/xorb-commits/{prefix}/{hash}/grant/{id}:
+// 200 once the granted xorb is stored, 404 when no upload stored it (the
+// client then asks for a new grant). The grant must be for this xorb and
+// for the scope of the caller's token.
+func (s *Server) handleGrantCommit(w http.ResponseWriter, r *http.Request, prefix, hash, id string) {
+	c, err := s.xetActor(r, true)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h, ok := s.casRequest(w, r, true, prefix, "default", hash)
+	if !ok {
+		return
+	}
+	g, err := s.parseGrant(id)
+	if err == nil && (g.Xorb != h.String() || g.Repo != c.Repo || g.Bucket != c.Bucket) {
+		err = haven.Errorf(haven.EForbidden, "This upload grant is for another xorb or another token")
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := s.cas.Xorb(r.Context(), h); err != nil {
+		s.writeError(w, r, notFoundAs(err, "No xorb was uploaded for this grant"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"was_inserted": true})
+}
+
+// shardHeartbeat is how often /v2/shards repeats its last frame while a
+// shard is checked, so that the client's read timeout does not fire during
+// a long SHA-256 check.
+var shardHeartbeat = 10 * time.Second
+
+// shardEvent is one NDJSON frame of /v2/shards.
+type shardEvent struct {
+	Type      string `json:"type"`
+	Verified  *int   `json:"verified,omitempty"`
+	Total     *int   `json:"total,omitempty"`
+	Stage     string `json:"stage,omitempty"`
+	Message   string `json:"message,omitempty"`
+	Retryable *bool  `json:"retryable,omitempty"`
+}
+
+// handlePutShardV2 answers POST /v2/shards: the checks and effect of
+// /v1/shards, answered as a stream of NDJSON frames. A request that is
+// refused before the checks start (authentication, a malformed shard) gets
+// the usual error; once the stream has started, status is 200 and a
+// failure is the terminal "error" frame (retryable unless the shard itself
+// is at fault). Until then the server sends "validating" frames with the
+// files checked, repeated as heartbeats, then "committing", then "result".
+func (s *Server) handlePutShardV2(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.xetActor(r, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer uploadMemory.track()()
+	sh, err := casstore.ReadShard(r.Body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	st := newShardStream(w)
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	ctx, stop := context.WithCancel(r.Context())
+	defer stop()
+	go st.heartbeat(ctx)
+	_, err = s.cas.RegisterShard(r.Context(), sh, func(done, total int) {
+		st.send(shardEvent{Type: "validating", Verified: &done, Total: &total})
+		if done == total {
+			st.send(shardEvent{Type: "committing", Stage: "syncing"})
+		}
+	})
+	stop()
+	if err != nil {
+		retry := !isClientError(err)
+		msg := haven.ErrorMessage(err)
+		if retry {
+			s.log.Error("xet: shard upload", "err", err)
+		}
+		st.send(shardEvent{Type: "error", Message: msg, Retryable: &retry})
+		return
+	}
+	st.send(shardEvent{Type: "result"})
+}
+
+// isClientError reports whether err is the request's fault.
+func isClientError(err error) bool {
+	switch haven.ErrorCode(err) {
+	case haven.EInvalid, haven.ETooLarge, haven.EForbidden, haven.EUnauthorized, haven.ENotFound:
+		return true
+	}
+	return false
+}
+
+// shardStream writes the frames of one /v2/shards answer; the heartbeat
+// and the checks write from two goroutines.
+type shardStream struct {
+	mu   sync.Mutex
+	w    http.ResponseWriter
+	rc   *http.ResponseController
+	last []byte
+}
+
+func newShardStream(w http.ResponseWriter) *shardStream {
+	return &shardStream{w: w, rc: http.NewResponseController(w)}
+}
+
+func (st *shardStream) send(ev shardEvent) {
+	b, _ := json.Marshal(ev)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.last = append(b, '\n')
+	st.write()
+}
+
+// write sends the last frame; the caller holds mu.
+func (st *shardStream) write() {
+	st.w.Write(st.last)
+	st.rc.Flush()
+}
+
+func (st *shardStream) heartbeat(ctx context.Context) {
+	t := time.NewTicker(shardHeartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			st.mu.Lock()
+			if ctx.Err() == nil && st.last != nil {
+				st.write()
+			}
+			st.mu.Unlock()
+		}
+	}
+}
