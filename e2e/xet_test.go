@@ -145,8 +145,10 @@ func runXetPython(t *testing.T, opts serverOpts) {
 	cmd := exec.Command(pytest, filepath.Join(repoRoot, "e2e", "python_xet"), "-q", "-rfEs", "-p", "no:cacheprovider")
 	cmd.Dir = repoRoot
 	env := filterEnv(s.clientEnv(t, f), "HF_HUB_DISABLE_XET=", "HOME=", "GIT_")
+	report := filepath.Join(t.TempDir(), "converted")
 	cmd.Env = append(env,
 		"HAVEN_XORBS_DIR="+s.xorbsDir(),
+		"HAVEN_XET_REPORT="+report,
 		"PATH="+filepath.Join(repoRoot, ".venv", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	for _, kv := range g.env {
 		if strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "GIT_") {
@@ -154,11 +156,42 @@ func runXetPython(t *testing.T, opts serverOpts) {
 		}
 	}
 	runLogged(t, 15*time.Minute, cmd)
+	checkXetRoutes(t, s.log.String(), report)
 	if opts.S3 {
 		// The uploads must have gone to S3, not to the data folder.
 		if got := xetFiles(t, s.DataDir); len(got) > 0 {
 			t.Errorf("with --blob-store s3://… Xet data was written to the data folder: %v", got[:min(len(got), 5)])
 		}
+	}
+}
+
+// checkXetRoutes checks in the server's request log that the client used
+// the routes it prefers (upload grants and /v2/shards) and never needed
+// to fall back to /v1, and that the file uploaded as a plain LFS object was
+// downloaded through a reconstruction once converted.
+func checkXetRoutes(t *testing.T, log, report string) {
+	t.Helper()
+	for _, want := range []string{
+		"method=POST path=/v1/xorb-grants/default/",
+		"method=PUT path=/v1/xorb-uploads/",
+		"method=POST path=/v1/xorb-commits/default/",
+		"method=POST path=/v2/shards status=200",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the server log has no %q: the client did not use that route", want)
+		}
+	}
+	for _, fallback := range []string{"method=POST path=/v1/xorbs/", "method=POST path=/v1/shards "} {
+		if n := strings.Count(log, fallback); n > 0 {
+			t.Errorf("the client fell back to %q %d times", fallback, n)
+		}
+	}
+	hash, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatalf("the conversion test wrote no report: %v", err)
+	}
+	if want := "path=/v2/reconstructions/" + string(hash) + " status=200"; !strings.Contains(log, want) {
+		t.Errorf("the server log has no %q: the converted file was not downloaded through Xet", want)
 	}
 }
 

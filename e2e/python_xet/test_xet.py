@@ -115,3 +115,45 @@ def test_second_upload_of_an_edited_file_sends_little(api, repo_id, xorbs_dir, t
 
     path = hf_hub_download(repo_id, "model.bin", cache_dir=tmp_path / "cache")
     assert sha256(path) == sha256(second)
+
+
+def test_lfs_upload_is_converted_for_xet_downloads(api, repo_id, endpoint, token, tmp_path, monkeypatch):
+    """A file uploaded as a plain LFS object (Xet off in the uploader) is
+    converted in the background; once it is, resolve advertises it and
+    hf_hub_download fetches it through hf_xet, chunk by chunk."""
+    import time
+
+    import huggingface_hub.file_download as fd
+    from huggingface_hub import hf_hub_url
+
+    src = tmp_path / "lfs.bin"
+    src.write_bytes(os.urandom(20 * 1000 * 1000))
+    env = {**os.environ, "HF_TOKEN": token, "HF_ENDPOINT": endpoint, "HF_HUB_DISABLE_XET": "1"}
+    subprocess.run(["hf", "upload", repo_id, str(src), "lfs.bin"], check=True, env=env, timeout=300)
+
+    url = hf_hub_url(repo_id, "lfs.bin")
+    deadline = time.monotonic() + 120
+    while True:
+        meta = api.get_hf_file_metadata(url=url)
+        if meta.xet_file_data is not None:
+            break
+        assert time.monotonic() < deadline, "the LFS upload was not converted to Xet within 120 s"
+        time.sleep(0.5)
+    entries = {e.path: e for e in api.list_repo_tree(repo_id)}
+    assert entries["lfs.bin"].xet_hash == meta.xet_file_data.file_hash
+
+    calls = []
+    real = fd.xet_get
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("xet_file_data"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fd, "xet_get", spy)
+    path = hf_hub_download(repo_id, "lfs.bin", cache_dir=tmp_path / "cache")
+    assert sha256(path) == sha256(src)
+    assert len(calls) == 1 and calls[0].file_hash == meta.xet_file_data.file_hash, "the download did not go through hf_xet"
+    # Tell the Go test which reconstruction to look for in the server log.
+    report = os.environ.get("HAVEN_XET_REPORT")
+    if report:
+        Path(report).write_text(meta.xet_file_data.file_hash)
