@@ -73,6 +73,24 @@ func (s *Server) parseGrant(id string) (*xorbGrant, error) {
 	return &g, nil
 }
 
+// xorbWriteRequest authenticates a request with a write token and parses
+// the xorb it names under the prefix "default"; on failure it has answered
+// and ok is false.
+func (s *Server) xorbWriteRequest(w http.ResponseWriter, r *http.Request, prefix, hash string) (c *xetClaims, h xet.Hash, ok bool) {
+	c, err := s.xetActor(r, true)
+	if err == nil {
+		h, err = parseXetHash(hash)
+	}
+	if err == nil && prefix != "default" {
+		err = errInvalid("Unknown prefix %q", prefix)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return nil, h, false
+	}
+	return c, h, true
+}
+
 // xorbGrantRequest is the body of POST /v1/xorb-grants/{prefix}/{hash}.
 type xorbGrantRequest struct {
 	Length   int64 `json:"length"`
@@ -87,12 +105,7 @@ type xorbGrantRequest struct {
 // server that takes the xorb once, without the CAS token, within
 // xorbGrantTTL.
 func (s *Server) handleXorbGrant(w http.ResponseWriter, r *http.Request, prefix, hash string) {
-	c, err := s.xetActor(r, true)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	h, ok := s.casRequest(w, r, true, prefix, "default", hash)
+	c, h, ok := s.xorbWriteRequest(w, r, prefix, hash)
 	if !ok {
 		return
 	}
@@ -197,12 +210,7 @@ func (c *checkedReader) Read(p []byte) (int, error) {
 // client then asks for a new grant). The grant must be for this xorb and
 // for the scope of the caller's token.
 func (s *Server) handleGrantCommit(w http.ResponseWriter, r *http.Request, prefix, hash, id string) {
-	c, err := s.xetActor(r, true)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	h, ok := s.casRequest(w, r, true, prefix, "default", hash)
+	c, h, ok := s.xorbWriteRequest(w, r, prefix, hash)
 	if !ok {
 		return
 	}
