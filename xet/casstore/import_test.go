@@ -3,11 +3,14 @@ package casstore
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/havenhub/haven/blob"
+	"github.com/havenhub/haven/blob/fs"
 )
 
 // TestImport converts LFS content into Xet files: the file hash is the one a
@@ -117,6 +120,24 @@ func TestSweepKeepsImportedFiles(t *testing.T) {
 	for _, term := range f.Terms {
 		if _, _, err := d.Open(ctx, xorbKey(term.Xorb)); !errors.Is(err, blob.ErrNotFound) {
 			t.Errorf("xorb %s of a dead imported file is still stored: %v", term.Xorb, err)
+		}
+	}
+}
+
+// BenchmarkImport converts 32 MiB of incompressible content (chunking,
+// hashing, LZ4 attempts, xorb and file records on local disk).
+func BenchmarkImport(b *testing.B) {
+	data := randomData(17, 32<<20)
+	sum := sha256.Sum256(data)
+	oid := hex.EncodeToString(sum[:])
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		d, err := fs.New(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := New(d).Import(context.Background(), oid, bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
