@@ -14,11 +14,11 @@
 # CPU is the server's user+system time (/proc/PID/stat) across the upload.
 # The request log shows that each upload took the routes it was meant to.
 #
-#   bench/xet-cpu.sh                 # 1 GiB files, 1 repetition
-#   SIZE_MB=256 REPS=3 bench/xet-cpu.sh
+#   bench/xet-cpu.sh                 # 1 GiB files, 3 repetitions
+#   SIZE_MB=256 REPS=1 bench/xet-cpu.sh
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-REPS=${REPS:-1}
+REPS=${REPS:-3}
 PY=$REPO_ROOT/.venv/bin/python
 [[ -x $PY ]] && "$PY" -c 'import hf_xet' 2>/dev/null || die "needs .venv with huggingface_hub and hf_xet (scripts/setup-test-deps.sh)"
 need_tools
@@ -106,10 +106,16 @@ for rep in $(seq "$REPS"); do
 done
 
 echo "$(machine_line)"
-echo "file: $SIZE_MB MiB of random bytes; server CPU (user+system) per upload"
+echo "file: $SIZE_MB MiB of random bytes; server CPU (user+system) per upload; $REPS repetitions, modes interleaved"
 awk -F'\t' '
 	BEGIN {
 		name["v1"] = "hf_xet, /v1 routes (baseline)"; name["v2"] = "hf_xet, grants + /v2/shards"
 		name["lfs"] = "LFS, converted"; name["lfsplain"] = "LFS, --xet-convert=false"
 	}
 	{ printf "%-32s upload %6s s CPU, %6s s wall%s\n", name[$1], $2, $3, ($4 == "-" ? "" : "; " $4) }' "$RESULTS"
+if ((REPS > 1)); then
+	echo "medians:"
+	for mode in v1 v2 lfs lfsplain; do
+		printf '  %-10s %s s CPU\n' "$mode" "$(awk -F'\t' -v m="$mode" '$1 == m {print $2}' "$RESULTS" | median)"
+	done
+fi
