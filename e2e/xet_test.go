@@ -402,6 +402,51 @@ func TestXetUploadVerification(t *testing.T) {
 	})
 }
 
+// TestXetConvertBackfill stores an LFS object on a server that does not
+// convert, then queues its conversion with `haven xet-convert`: the server,
+// restarted with conversions on, converts it, and then resolve advertises it
+// and its reconstruction serves the same bytes.
+func TestXetConvertBackfill(t *testing.T) {
+	t.Setenv("HAVEN_XET_CONVERT", "false")
+	s := startServer(t, serverOpts{})
+	f := s.setupAccounts()
+	alice := s.api(f.Alice)
+	alice.createRepo("model", "alice", "old", false)
+	data := randomBytes(45, 3<<20)
+	alice.uploadLFS("alice/old", data)
+	alice.commit("models", "alice/old", "main", "add", commitLine{Key: "lfsFile", Value: map[string]any{
+		"path": "w.bin", "algo": "sha256", "oid": sha256Hex(data), "size": len(data)}})
+	if _, hdr := alice.resolve("", "alice/old", "main", "w.bin"); hdr.Get("X-Xet-Hash") != "" {
+		t.Fatal("a server started with --xet-convert=false converted an upload")
+	}
+
+	s.Stop()
+	if out := s.admin("xet-convert"); !strings.Contains(out, "queued 1 conversions") {
+		t.Fatalf("haven xet-convert: %s", out)
+	}
+	t.Setenv("HAVEN_XET_CONVERT", "true")
+	s.start()
+	var xh string
+	for deadline := time.Now().Add(time.Minute); xh == ""; time.Sleep(200 * time.Millisecond) {
+		got, hdr := alice.resolve("", "alice/old", "main", "w.bin")
+		if !bytes.Equal(got, data) {
+			t.Fatal("resolve changed the bytes")
+		}
+		xh = hdr.Get("X-Xet-Hash")
+		if xh == "" && time.Now().After(deadline) {
+			t.Fatal("the queued conversion did not happen within a minute")
+		}
+	}
+	cas, tok := alice.xetToken("models", "alice/old", "read", "main")
+	status, body := casDo(t, "GET", cas+"/v2/reconstructions/"+xh, tok, nil)
+	if status != 200 || !strings.Contains(string(body), `"terms"`) {
+		t.Fatalf("reconstruction of the converted file: %d %s", status, body)
+	}
+	if out := s.admin("xet-convert"); !strings.Contains(out, "queued 0 conversions") {
+		t.Errorf("haven xet-convert after the conversion: %s", out)
+	}
+}
+
 // TestXetDisabled checks that --xet=false (HAVEN_XET=false) hides every
 // Xet signal while files stored through Xet stay downloadable.
 func TestXetDisabled(t *testing.T) {

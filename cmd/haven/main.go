@@ -80,7 +80,8 @@ func rootCmd() *cobra.Command {
 		return err
 	}
 	root.AddCommand(serveCmd(opts), userCmd(opts), tokenCmd(opts), orgCmd(opts), gcCmd(opts),
-		backupCmd(opts), restoreCmd(opts), doctorCmd(opts), exportCmd(opts), importCmd(opts), mirrorCmd(opts))
+		backupCmd(opts), restoreCmd(opts), doctorCmd(opts), exportCmd(opts), importCmd(opts), mirrorCmd(opts),
+		xetConvertCmd(opts))
 	return root
 }
 

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"sync"
 	"time"
 
@@ -88,6 +89,36 @@ func (s *Service) Enqueue(ctx context.Context, oid string, size int64) error {
 	default:
 	}
 	return nil
+}
+
+// Backfill queues the conversion of every stored LFS object that is not
+// stored through Xet yet (those uploaded before conversions existed, or
+// through mirrors and imports) and returns how many it queued.
+func (s *Service) Backfill(ctx context.Context) (int, error) {
+	var todo []blob.Info
+	err := s.cfg.Blobs.List(ctx, "lfs/", func(i blob.Info) error {
+		if oid := path.Base(i.Key); blob.ValidOID(oid) && i.Size > 0 && i.Key == blob.LFSKey(oid) {
+			todo = append(todo, i)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, i := range todo {
+		oid := path.Base(i.Key)
+		if _, err := s.cas.FileBySHA256(ctx, oid); err == nil {
+			continue
+		} else if !errors.Is(err, blob.ErrNotFound) {
+			return n, err
+		}
+		if err := s.Enqueue(ctx, oid, i.Size); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // Start runs one worker until Close.

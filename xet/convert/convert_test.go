@@ -113,3 +113,43 @@ func TestConversionJobs(t *testing.T) {
 		t.Error("an invalid oid was queued")
 	}
 }
+
+// TestBackfill queues the LFS objects that are not Xet files yet, and only
+// those; the worker then converts them.
+func TestBackfill(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t)
+	svc := convert.New(convert.Config{Meta: st.Meta, Blobs: st.Blobs})
+	t.Cleanup(svc.Close)
+	cas := casstore.New(st.Blobs)
+	done := lfsObject(t, st, randomData(4, 50<<10))
+	if _, err := svc.Backfill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Convert(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	todo := []string{lfsObject(t, st, randomData(5, 60<<10)), lfsObject(t, st, randomData(6, 70<<10))}
+	// Not LFS objects: other keys under lfs/ and other prefixes.
+	for _, key := range []string{"lfs/tmp/part", "xet/files/ab/" + todo[0]} {
+		if err := st.Blobs.Put(ctx, key, bytes.NewReader([]byte("x")), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := svc.Backfill(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("backfill queued %d (%v), want the 2 objects not converted", n, err)
+	}
+	svc.Start()
+	// Jobs 1 (the first backfill), 2 and 3.
+	for id := int64(1); id <= 3; id++ {
+		if j := waitJob(t, st.Meta, id); j.State != meta.JobDone {
+			t.Fatalf("job %d: %s (%s)", id, j.State, j.LastError)
+		}
+	}
+	for _, oid := range todo {
+		if _, err := cas.FileBySHA256(ctx, oid); err != nil {
+			t.Errorf("%s not converted: %v", oid, err)
+		}
+	}
+}
