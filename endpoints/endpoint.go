@@ -39,8 +39,9 @@ type endpoint struct {
 	cand int // the revision being rolled out (state updating), or 0
 
 	lastActive time.Time
-	inflight   int // requests being answered
-	held       int // requests waiting for a replica
+	inflight   int       // requests being answered
+	held       int       // requests waiting for a replica
+	queue      []*waiter // the requests waiting, in their order
 	restoring  bool
 }
 
@@ -456,7 +457,9 @@ func (e *endpoint) tick(now time.Time) {
 			if e.share(r.n) == 0 {
 				continue
 			}
-			r.scaler.observe(now, float64(r.inflight))
+			// Requests waiting in line count as pending too, by the
+			// revision's share of the traffic.
+			r.scaler.observe(now, float64(r.inflight)+float64(e.held*e.share(r.n))/100)
 			cur := max(len(r.replicas)+r.launching, 1)
 			r.target = r.scaler.decide(now, cur, sc.MinReplica, sc.MaxReplica, sc.threshold())
 		}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -294,6 +295,14 @@ type fakeLauncher struct {
 	launched []inference.Spec
 	running  int
 	gate     chan struct{} // if set, each launch waits for a value
+	order    []string      // X-Order of the requests answered, as they came
+	busy     int           // requests being answered
+}
+
+func (f *fakeLauncher) inflight() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.busy
 }
 
 type fakeReplica struct {
@@ -336,8 +345,15 @@ func (f *fakeLauncher) Launch(ctx context.Context, spec inference.Spec, log io.W
 		}
 		f.mu.Lock()
 		delay := f.delay[spec.SHA]
+		if o := r.Header.Get("X-Order"); o != "" {
+			f.order = append(f.order, o)
+		}
+		f.busy++
 		f.mu.Unlock()
 		time.Sleep(delay)
+		f.mu.Lock()
+		f.busy--
+		f.mu.Unlock()
 		hubhttp.WriteJSON(w, http.StatusOK, map[string]any{"sha": spec.SHA, "path": r.URL.Path, "auth": r.Header.Get("Authorization")})
 	}))
 	f.mu.Lock()
@@ -758,7 +774,7 @@ func TestScaling(t *testing.T) {
 	h.fake.mu.Unlock()
 
 	// Load: requests in flight above 1 per replica add replicas, up to 3;
-	// beyond 3·2 in flight the endpoint answers 429.
+	// beyond 2 in flight per replica the rest wait in line.
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	codes := map[int]int{}
@@ -770,14 +786,11 @@ func TestScaling(t *testing.T) {
 			w := h.call("ep", nil)
 			mu.Lock()
 			codes[w.Code]++
-			if w.Code == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
-				t.Error("429 without Retry-After")
-			}
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	if codes[http.StatusOK] == 0 || codes[http.StatusOK]+codes[http.StatusTooManyRequests] != 12 {
+	if codes[http.StatusOK] != 12 {
 		t.Errorf("answers %v", codes)
 	}
 	deadline := time.Now().Add(3 * time.Second)
@@ -797,11 +810,110 @@ func TestScaling(t *testing.T) {
 	if m["status"].(map[string]any)["readyReplica"].(float64) != 0 {
 		t.Errorf("scaled to zero with replicas: %v", m["status"])
 	}
+	// Replicas stop in the background.
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		h.fake.mu.Lock()
+		running := h.fake.running
+		h.fake.mu.Unlock()
+		if running == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d replicas run at zero", running)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// queued is how many requests wait in an endpoint's line.
+func (h *harness) queued(name string) int {
+	e, err := h.svc.find("alice", name)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.queue)
+}
+
+// waitQueued waits until n requests wait in line.
+func (h *harness) waitQueued(name string, n int) {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for h.queued(name) != n {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%d requests in line, want %d", h.queued(name), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestQueue(t *testing.T) {
+	h := newHarness(t)
+	h.svc.cfg.MaxQueued = 4
+	body := strings.Replace(createBody, `"maxReplica":2,"minReplica":1`, `"maxReplica":1,"minReplica":1`, 1)
+	body = strings.Replace(body, `"huggingface":{}`, `"huggingface":{"maxConcurrency":1}`, 1)
+	h.must("POST", "endpoint/alice", body)
+	h.waitState("ep", StateRunning)
 	h.fake.mu.Lock()
-	running := h.fake.running
+	h.fake.delay[h.shas[2]] = 300 * time.Millisecond
 	h.fake.mu.Unlock()
-	if running != 0 {
-		t.Errorf("%d replicas run at zero", running)
+
+	// One request in flight, four in line in the order they came; the
+	// sixth finds the line full.
+	codes := make([]int, 5)
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = h.call("ep", map[string]string{"X-Order": strconv.Itoa(i)}).Code
+		}()
+		h.waitQueued("ep", i)
+		if i == 0 {
+			for h.fake.inflight() == 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	}
+	w := h.call("ep", nil)
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" || w.Header().Get("X-Error-Message") == "" {
+		t.Errorf("past the line: %d %v", w.Code, w.Header())
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != http.StatusOK {
+			t.Errorf("request %d: %d", i, c)
+		}
+	}
+	h.fake.mu.Lock()
+	order := strings.Join(h.fake.order, ",")
+	h.fake.order = nil
+	h.fake.mu.Unlock()
+	if order != "0,1,2,3,4" {
+		t.Errorf("answered in the order %s", order)
+	}
+
+	// A request that waits longer than the queue wait for a busy replica
+	// is 429; one whose caller leaves the line frees its place.
+	h.svc.cfg.QueueWait = 50 * time.Millisecond
+	h.fake.mu.Lock()
+	h.fake.delay[h.shas[2]] = time.Second
+	h.fake.mu.Unlock()
+	done := make(chan int)
+	go func() { done <- h.call("ep", nil).Code }()
+	for h.fake.inflight() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if w := h.call("ep", nil); w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "1" {
+		t.Errorf("after the queue wait: %d %v", w.Code, w.Header())
+	}
+	if h.queued("ep") != 0 {
+		t.Errorf("%d left in line", h.queued("ep"))
+	}
+	if c := <-done; c != http.StatusOK {
+		t.Errorf("the request in flight: %d", c)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httputil"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,8 +18,7 @@ import (
 
 // Data plane limits.
 const (
-	maxHeld        = 256 // requests one endpoint holds while it starts
-	perReplicaCap  = 32  // requests in flight per replica the endpoint takes at most
+	perReplicaCap  = 32 // requests in flight per replica the endpoint takes at most
 	maxHoldSeconds = 600
 )
 
@@ -190,23 +190,47 @@ type holdError struct {
 
 func (h *holdError) Error() string { return h.msg }
 
+// waiter is a request in an endpoint's line; wake gets a value when it
+// comes to the head of the line or a place may have freed up.
+type waiter struct{ wake chan struct{} }
+
+// kick wakes the request at the head of the line (mu held).
+func (e *endpoint) kick() {
+	if len(e.queue) > 0 {
+		select {
+		case e.queue[0].wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// leave takes w out of the line (mu held) and wakes the next one if w
+// was at its head.
+func (e *endpoint) leave(w *waiter) {
+	if i := slices.Index(e.queue, w); i >= 0 {
+		e.queue = slices.Delete(e.queue, i, i+1)
+		if i == 0 {
+			e.kick()
+		}
+	}
+}
+
 // acquire finds a replica for a request: of the revision the key's
-// traffic share picks, the least busy one that is ready. While none is,
-// the request is held (waking a scaled-to-zero endpoint) for up to hold.
+// traffic share picks, the least busy ready one below its concurrency. A
+// request that finds none waits in the endpoint's line, first come first
+// served: while no replica is up (waking a scaled-to-zero endpoint) for up
+// to hold, else while every replica is busy for up to the queue wait. A
+// full line, or a wait for busy replicas that runs out, is 429 with
+// Retry-After; a wait for a replica to start that runs out is 503.
 func (e *endpoint) acquire(ctx context.Context, key string, hold time.Duration) (*revision, *replica, error) {
-	deadline := time.NewTimer(hold)
-	defer deadline.Stop()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	limit := max(e.cfg.Compute.Scaling.MaxReplica, 1) * perReplica(e.cfg.Model)
-	if e.inflight >= limit {
-		return nil, nil, &holdError{status: http.StatusTooManyRequests, retry: 1,
-			msg: fmt.Sprintf("Endpoint %s is answering %d requests, its limit: try again shortly", e.name(), limit)}
-	}
 	e.lastActive = time.Now()
-	held := false
+	var w *waiter
+	var deadline <-chan time.Time
 	defer func() {
-		if held {
+		if w != nil {
+			e.leave(w)
 			e.held--
 		}
 	}()
@@ -222,39 +246,89 @@ func (e *endpoint) acquire(ctx context.Context, key string, hold time.Duration) 
 		if e.deleted {
 			return nil, nil, haven.Errorf(haven.ENotFound, "Endpoint %s not found", e.name())
 		}
-		n := pickRevision(e.traffic, key)
-		if rv := e.rev(n); rv != nil {
-			if p := leastBusy(rv.replicas); p != nil {
+		rv := e.rev(pickRevision(e.traffic, key))
+		up := rv != nil && len(rv.replicas) > 0
+		if len(e.queue) == 0 || (w != nil && e.queue[0] == w) {
+			if p := e.free(rv); p != nil {
 				p.inflight.Add(1)
 				rv.inflight++
 				e.inflight++
+				if w != nil {
+					// Out of the line; the next in it may find a place too.
+					e.leave(w)
+					e.held--
+					w = nil
+				}
 				return rv, p, nil
 			}
 		}
-		if !held {
-			if e.held >= maxHeld {
-				return nil, nil, &holdError{status: http.StatusTooManyRequests, retry: 5,
-					msg: fmt.Sprintf("Endpoint %s is starting and holds too many requests already", e.name())}
+		if w == nil {
+			if len(e.queue) >= e.s.cfg.MaxQueued {
+				return nil, nil, e.overloaded(up)
 			}
+			w = &waiter{wake: make(chan struct{}, 1)}
+			e.queue = append(e.queue, w)
 			e.held++
-			held = true
+		}
+		if deadline == nil {
+			wait := hold
+			if up {
+				wait = e.s.cfg.QueueWait
+			}
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			deadline = t.C
 		}
 		ch := e.changed
 		e.mu.Unlock()
 		var err error
 		select {
+		case <-w.wake:
 		case <-ch:
-		case <-deadline.C:
-			err = &holdError{status: http.StatusServiceUnavailable, retry: 10, loading: true,
-				msg: fmt.Sprintf("Endpoint %s is currently loading", e.name())}
+		case <-deadline:
+			err = errHoldExpired
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
 		e.mu.Lock()
+		if err == errHoldExpired {
+			rv := e.rev(pickRevision(e.traffic, key))
+			if rv != nil && len(rv.replicas) > 0 {
+				return nil, nil, e.overloaded(true)
+			}
+			return nil, nil, &holdError{status: http.StatusServiceUnavailable, retry: 10, loading: true,
+				msg: fmt.Sprintf("Endpoint %s is currently loading", e.name())}
+		}
 		if err != nil {
 			return nil, nil, err
 		}
 	}
+}
+
+var errHoldExpired = errors.New("hold expired")
+
+// overloaded is the 429 of a full line; up says replicas serve (else the
+// endpoint is starting).
+func (e *endpoint) overloaded(up bool) error {
+	if !up {
+		return &holdError{status: http.StatusTooManyRequests, retry: 5,
+			msg: fmt.Sprintf("Endpoint %s is starting and holds too many requests already", e.name())}
+	}
+	return &holdError{status: http.StatusTooManyRequests, retry: 1,
+		msg: fmt.Sprintf("Endpoint %s is overloaded: %d requests are in flight and %d waiting, try again shortly", e.name(), e.inflight, len(e.queue))}
+}
+
+// free is the least busy replica of rv that takes one more request, or
+// nil (mu held).
+func (e *endpoint) free(rv *revision) *replica {
+	if rv == nil {
+		return nil
+	}
+	p := leastBusy(rv.replicas)
+	if p == nil || p.inflight.Load() >= int64(perReplica(Model{Image: rv.spec.Image})) {
+		return nil
+	}
+	return p
 }
 
 // perReplica is how many requests one replica is given at most.
@@ -283,5 +357,6 @@ func (e *endpoint) release(rv *revision, p *replica, took time.Duration, status 
 	rv.inflight--
 	e.inflight--
 	e.lastActive = time.Now()
+	e.kick()
 	e.mu.Unlock()
 }

@@ -55,6 +55,12 @@ const (
 	revFailed  = "failed"
 )
 
+// Defaults of the data plane's line (Config.MaxQueued, Config.QueueWait).
+const (
+	DefaultMaxQueued = 1024
+	DefaultQueueWait = 60 * time.Second
+)
+
 // Launcher starts engine replicas (inference.Launcher; a fake in tests).
 type Launcher interface {
 	Launch(ctx context.Context, spec inference.Spec, log io.Writer) (Replica, error)
@@ -100,6 +106,12 @@ type Config struct {
 	// 300 s); StatsEvery how often statistics are saved (default 10 s);
 	// Hold how long a request waits for a replica by default (120 s).
 	Tick, ScaleDownDelay, StatsEvery, Hold time.Duration
+	// MaxQueued bounds the requests one endpoint holds in line while its
+	// replicas start or are busy (default 1024); QueueWait how long one
+	// waits for a busy replica (default 60 s). Past either the answer is
+	// 429 with Retry-After.
+	MaxQueued int
+	QueueWait time.Duration
 	// Ready bounds a replica's start (default: the launcher's).
 	Ready time.Duration
 	// Minute is the unit of scaleToZeroTimeout (a minute; tests shorten it).
@@ -149,6 +161,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Hold <= 0 {
 		cfg.Hold = 120 * time.Second
+	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = DefaultMaxQueued
+	}
+	if cfg.QueueWait <= 0 {
+		cfg.QueueWait = DefaultQueueWait
 	}
 	if cfg.Minute <= 0 {
 		cfg.Minute = time.Minute

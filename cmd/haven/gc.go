@@ -103,3 +103,10 @@ func runGC(ctx context.Context, st *stores, o *storageOptions, m *metrics.Metric
 		log.Info("garbage collection", "result", res.String())
 	}
 }
+
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}

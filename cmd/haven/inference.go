@@ -17,6 +17,8 @@ import (
 type inferenceOptions struct {
 	idle        time.Duration
 	onnxRuntime string
+	queue       int
+	queueWait   time.Duration
 }
 
 func addInferenceFlags(cmd *cobra.Command, o *inferenceOptions) {
@@ -24,6 +26,10 @@ func addInferenceFlags(cmd *cobra.Command, o *inferenceOptions) {
 		"unload a model served under /inference after this long without requests")
 	cmd.Flags().StringVar(&o.onnxRuntime, "onnxruntime-lib", envOr("HAVEN_ONNXRUNTIME_LIB", ""),
 		"path of libonnxruntime.so: the Go engine runs ONNX encoder models on it (default: its pure-Go backend)")
+	cmd.Flags().IntVar(&o.queue, "inference-queue", envInt("HAVEN_INFERENCE_QUEUE", 0),
+		"requests a serverless model or an endpoint holds in line past its concurrency before answering 429 (default 8 × the model's cap; 1024 an endpoint)")
+	cmd.Flags().DurationVar(&o.queueWait, "inference-queue-wait", envDuration("HAVEN_INFERENCE_QUEUE_WAIT", 0),
+		"how long a request waits in that line before a 429 (default 30s a serverless model, 60s an endpoint)")
 }
 
 // newInference builds the engine launcher (models checked out under
@@ -41,7 +47,7 @@ func newInference(o *inferenceOptions, st *stores, run runner.Runner, gpus *runn
 	}
 	svc := inference.New(inference.Config{
 		Meta: st.meta, Git: st.git, Launcher: l, PublicURL: publicURL,
-		Idle: o.idle, LogDir: filepath.Join(dir, "logs"), Logger: log,
+		Idle: o.idle, MaxQueued: o.queue, QueueWait: o.queueWait, LogDir: filepath.Join(dir, "logs"), Logger: log,
 	})
 	return l, svc, nil
 }

@@ -238,7 +238,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		return err
 	}
 	defer models.Close()
-	eps, err := newEndpoints(st, engines, gpus, func() *api.Server { return srv }, opts.data, publicURL, secret, self, log)
+	eps, err := newEndpoints(inf, st, engines, gpus, func() *api.Server { return srv }, opts.data, publicURL, secret, self, log)
 	if err != nil {
 		return err
 	}
