@@ -16,18 +16,35 @@
 # of the same graph, inference.py's ort loop (tokenizers, the exported graph on
 # onnxruntime from PyPI, mean pooling, 2 threads; ORT=0 skips it); (2) cold start: the
 # first request after an idle unload (--inference-idle IDLE), COLD_REPS times,
-# the models in turn. Haven, its engines and the clients are pinned to cores
-# 0-1. Needs what bench/inference.sh needs (uv, .venv); the first Python
-# engine ever builds the ML stack environment into RUNNER_ENVS.
+# the models in turn; (3) concurrent clients on a warm dedicated endpoint of
+# the ONNX model on ONNX Runtime (minReplica 1, maxReplica 1): 1 and CLIENTS
+# (200) client threads sending single-sentence requests for CLIENT_SECONDS,
+# against the same on an endpoint whose engine takes one input per forward
+# pass (image maxBatch 1, no dynamic batching), interleaved; errors by kind
+# and the batch sizes from the engine's /metrics. Haven, its engines and the
+# clients are pinned to cores 0-1. Needs what bench/inference.sh needs (uv,
+# .venv); the first Python engine ever builds the ML stack environment into
+# RUNNER_ENVS. PARTS picks parts ("throughput cold clients"); with ML_PY (a
+# python with torch and transformers, for the export) and PARTS=clients the
+# Python engine is not started.
 #
 #   bench/goengine.sh
 #   COLD_REPS=5 THRU_SECONDS=10 bench/goengine.sh
+#   PARTS=clients ML_PY=/path/to/ml/bin/python bench/goengine.sh
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 THRU_SECONDS=${THRU_SECONDS:-8}
 COLD_REPS=${COLD_REPS:-3}
 IDLE=${IDLE:-5s}
 ORT=${ORT:-1}
+PARTS=${PARTS:-throughput cold clients}
+CLIENTS=${CLIENTS:-200}
+CLIENT_SECONDS=${CLIENT_SECONDS:-10}
+has() { [[ " $PARTS " == *" $1 "* ]]; }
+python_engine=0
+if has throughput || has cold || [[ -z ${ML_PY:-} ]]; then
+	python_engine=1
+fi
 RUNNER_ENVS=${RUNNER_ENVS:-/tmp/haven-e2e-envs}
 ORT_LIB=${ORT_LIB:-$REPO_ROOT/e2e/onnxruntime/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1}
 export UV_CACHE_DIR=${UV_CACHE_DIR:-/tmp/haven-e2e-uv-cache}
@@ -73,12 +90,14 @@ export TOKEN NS=bench
 push() { HF_HUB_DISABLE_XET=1 HF_HUB_DISABLE_PROGRESS_BARS=1 "$HUB_PY" "$BENCH_DIR/inference.py" push "$1" "$2" >"$WORK/push.$3.json" 2>"$WORK/push.err" || { cat "$WORK/push.err" >&2; die "could not push $2"; }; }
 
 start_go_haven --onnxruntime-lib "$ORT_LIB"
-log "pushing all-MiniLM-L6-v2 as $PY_MODEL"
-push "$MINILM" "$PY_MODEL" py
-log "first request to $PY_MODEL (starts the Python engine; the first ever builds the ML stack environment)"
-"${IPY[@]}" call "/inference/models/$PY_MODEL" '{"inputs": "hello"}' >"$WORK/first.py.json"
-"${IPY[@]}" engine "$PY_MODEL" >"$WORK/engine.json"
-ML_PY=$(jget "$WORK/engine.json" python)
+if [[ $python_engine == 1 ]]; then
+	log "pushing all-MiniLM-L6-v2 as $PY_MODEL"
+	push "$MINILM" "$PY_MODEL" py
+	log "first request to $PY_MODEL (starts the Python engine; the first ever builds the ML stack environment)"
+	"${IPY[@]}" call "/inference/models/$PY_MODEL" '{"inputs": "hello"}' >"$WORK/first.py.json"
+	"${IPY[@]}" engine "$PY_MODEL" >"$WORK/engine.json"
+	ML_PY=$(jget "$WORK/engine.json" python)
+fi
 log "exporting the encoder to ONNX with $ML_PY"
 env OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 TRANSFORMERS_VERBOSITY=error "${pin[@]}" "$ML_PY" "$BENCH_DIR/inference.py" export "$MINILM" "$WORK/minilm-onnx" \
 	>"$WORK/export.log" 2>&1 || { tail -20 "$WORK/export.log" >&2; die "the export failed"; }
@@ -88,50 +107,74 @@ push "$WORK/minilm-onnx" "$GO_MODEL" go
 curl -fsS -H "Authorization: Bearer $TOKEN" "$HAVEN_URL/inference/models/$GO_MODEL/info" >"$WORK/info.go.json"
 [[ $(jget "$WORK/info.go.json" backend) == onnxruntime ]] || die "$GO_MODEL is not served on ONNX Runtime: $(cat "$WORK/info.go.json")"
 
-log "1. throughput, $THRU_SECONDS s per row"
-for b in 1 32; do
-	"${IPY[@]}" throughput "$HAVEN_URL/inference/models/$PY_MODEL" "$THRU_SECONDS" "$b" >"$WORK/thru.py.$b.json"
-	"${IPY[@]}" throughput "$HAVEN_URL/inference/models/$GO_MODEL" "$THRU_SECONDS" "$b" >"$WORK/thru.ort.$b.json"
-done
-if [[ $ORT == 1 ]]; then
-	# The baseline of the same graph run directly: onnxruntime from PyPI beside the ML environment (its numpy
-	# pinned), never into it; inference.py ort finds the graph in place and does not export its own.
-	NP=$("$ML_PY" -c 'import numpy; print(numpy.__version__)')
-	log "installing onnxruntime into $WORK/ort (numpy $NP)"
-	if UV_NO_PROGRESS=1 timeout 180 uv pip install --quiet --target "$WORK/ort" --python "$ML_PY" onnxruntime "numpy==$NP" >&2; then
-		cp "$WORK/minilm-onnx/onnx/model.onnx" "$WORK/ort/minilm.onnx"
-		for b in 1 32; do
-			env OMP_NUM_THREADS=2 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 "${pin[@]}" "$ML_PY" "$BENCH_DIR/inference.py" ort "$MINILM" "$THRU_SECONDS" "$b" 2 "$WORK/ort" \
-				>"$WORK/thru.pyort.$b.json" 2>"$WORK/ort.err" || { tail -5 "$WORK/ort.err" >&2; rm -f "$WORK/thru.pyort.$b.json"; }
-		done
-	else
-		log "onnxruntime did not install: no ONNX Runtime baseline"
+if has throughput; then
+	log "1. throughput, $THRU_SECONDS s per row"
+	for b in 1 32; do
+		"${IPY[@]}" throughput "$HAVEN_URL/inference/models/$PY_MODEL" "$THRU_SECONDS" "$b" >"$WORK/thru.py.$b.json"
+		"${IPY[@]}" throughput "$HAVEN_URL/inference/models/$GO_MODEL" "$THRU_SECONDS" "$b" >"$WORK/thru.ort.$b.json"
+	done
+	if [[ $ORT == 1 ]]; then
+		# The baseline of the same graph run directly: onnxruntime from PyPI beside the ML environment (its numpy
+		# pinned), never into it; inference.py ort finds the graph in place and does not export its own.
+		NP=$("$ML_PY" -c 'import numpy; print(numpy.__version__)')
+		log "installing onnxruntime into $WORK/ort (numpy $NP)"
+		if UV_NO_PROGRESS=1 timeout 180 uv pip install --quiet --target "$WORK/ort" --python "$ML_PY" onnxruntime "numpy==$NP" >&2; then
+			cp "$WORK/minilm-onnx/onnx/model.onnx" "$WORK/ort/minilm.onnx"
+			for b in 1 32; do
+				env OMP_NUM_THREADS=2 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 "${pin[@]}" "$ML_PY" "$BENCH_DIR/inference.py" ort "$MINILM" "$THRU_SECONDS" "$b" 2 "$WORK/ort" \
+					>"$WORK/thru.pyort.$b.json" 2>"$WORK/ort.err" || { tail -5 "$WORK/ort.err" >&2; rm -f "$WORK/thru.pyort.$b.json"; }
+			done
+		else
+			log "onnxruntime did not install: no ONNX Runtime baseline"
+		fi
 	fi
 fi
-log "2. cold starts after an idle unload ($IDLE), $COLD_REPS times"
-"${IPY[@]}" cold "$COLD_REPS" "$PY_MODEL" "$GO_MODEL" >"$WORK/cold.json"
+if has cold; then
+	log "2. cold starts after an idle unload ($IDLE), $COLD_REPS times"
+	"${IPY[@]}" cold "$COLD_REPS" "$PY_MODEL" "$GO_MODEL" >"$WORK/cold.json"
+fi
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
-log "the pure-Go backend: Haven restarted without --onnxruntime-lib"
-stop_haven
-start_go_haven
-"${IPY[@]}" call "/inference/models/$GO_MODEL" '{"inputs": "hello"}' >/dev/null
-curl -fsS -H "Authorization: Bearer $TOKEN" "$HAVEN_URL/inference/models/$GO_MODEL/info" >"$WORK/info.gomlx.json"
-[[ $(jget "$WORK/info.gomlx.json" backend) == go ]] || die "$GO_MODEL is not served on the pure-Go backend"
-for b in 1 32; do
-	"${IPY[@]}" throughput "$HAVEN_URL/inference/models/$GO_MODEL" "$THRU_SECONDS" "$b" >"$WORK/thru.gomlx.$b.json"
-done
-"${IPY[@]}" cold "$COLD_REPS" "$GO_MODEL" >"$WORK/cold.gomlx.json"
-LOAD2=$(cut -d' ' -f1-3 /proc/loadavg)
-grep -h "Go engine serves\|model loaded" "$WORK/haven.log" | tail -n 4 | sed 's/^/   haven log: /' >&2 || true
+if has clients; then
+	# Two warm endpoints of the same commit: the engine's default batching, and one input per forward pass.
+	GO_COMMIT=$(jget "$WORK/push.go.json" commit)
+	log "3. concurrent clients on a warm endpoint, $CLIENT_SECONDS s each: 1 and $CLIENTS clients, batching and batch 1"
+	"${IPY[@]}" endpoint clients "$GO_MODEL" "$GO_COMMIT" 1 >"$WORK/ep.clients.json"
+	"${IPY[@]}" endpoint clients-b1 "$GO_MODEL" "$GO_COMMIT" 1 '{"maxBatch": 1}' >"$WORK/ep.clients-b1.json"
+	for n in 1 "$CLIENTS"; do
+		for ep in clients clients-b1; do
+			u=$HAVEN_URL/e/$NS/$ep
+			"${IPY[@]}" clients "$n" "$CLIENT_SECONDS" "$u" "$u/metrics" >"$WORK/$ep.$n.json"
+		done
+	done
+	LOAD3=$(cut -d' ' -f1-3 /proc/loadavg)
+	for ep in clients clients-b1; do curl -fsS -X DELETE -H "Authorization: Bearer $TOKEN" "$HAVEN_URL/api/endpoints/v2/endpoint/$NS/$ep" >/dev/null; done
+fi
+LOAD2=-
+if has throughput || has cold; then
+	log "the pure-Go backend: Haven restarted without --onnxruntime-lib"
+	stop_haven
+	start_go_haven
+	"${IPY[@]}" call "/inference/models/$GO_MODEL" '{"inputs": "hello"}' >/dev/null
+	curl -fsS -H "Authorization: Bearer $TOKEN" "$HAVEN_URL/inference/models/$GO_MODEL/info" >"$WORK/info.gomlx.json"
+	[[ $(jget "$WORK/info.gomlx.json" backend) == go ]] || die "$GO_MODEL is not served on the pure-Go backend"
+	for b in 1 32; do
+		"${IPY[@]}" throughput "$HAVEN_URL/inference/models/$GO_MODEL" "$THRU_SECONDS" "$b" >"$WORK/thru.gomlx.$b.json"
+	done
+	"${IPY[@]}" cold "$COLD_REPS" "$GO_MODEL" >"$WORK/cold.gomlx.json"
+	LOAD2=$(cut -d' ' -f1-3 /proc/loadavg)
+	grep -h "Go engine serves\|model loaded" "$WORK/haven.log" | tail -n 4 | sed 's/^/   haven log: /' >&2 || true
 
-python3 - "$WORK" "$PY_MODEL" "$GO_MODEL" "$LOAD1" "$LOAD2" "$(machine_line)" <<'PY'
+fi
+python3 - "$WORK" "$PY_MODEL" "$GO_MODEL" "$LOAD1" "$LOAD2" "${LOAD3:-}" "$CLIENTS" "$(machine_line)" <<'PY'
 import json, os, sys
-work, py, go, l1, l2, machine = sys.argv[1:]
+work, py, go, l1, l2, l3, clients, machine = sys.argv[1:]
 r = lambda n: json.load(open(os.path.join(work, n)))
+have = lambda n: os.path.exists(os.path.join(work, n))
 print(machine)
-print(f"-- 1. throughput, sentences/s (load avg {l1} / {l2})")
-for b in (1, 32):
+for b in (1, 32) if have("thru.py.1.json") and have("thru.gomlx.1.json") else ():
+    if b == 1:
+        print(f"-- 1. throughput, sentences/s (load avg {l1} / {l2})")
     p, o, g = r(f"thru.py.{b}.json"), r(f"thru.ort.{b}.json"), r(f"thru.gomlx.{b}.json")
     print(f"batch {b:2}: Python engine {p['sentences_per_s']:.1f}; Go engine on ONNX Runtime {o['sentences_per_s']:.1f} "
           f"({o['sentences_per_s'] / p['sentences_per_s']:.2f}x); Go engine pure Go {g['sentences_per_s']:.1f} "
@@ -140,8 +183,19 @@ for b in (1, 32):
         x = r(f"thru.pyort.{b}.json")
         print(f"          the same graph on onnxruntime {x.get('onnxruntime')} in Python, directly: {x['sentences_per_s']:.1f} "
               f"(Go engine through Haven {o['sentences_per_s'] / x['sentences_per_s']:.2f}x)")
-c, cg = r("cold.json"), r("cold.gomlx.json")
-print("-- 2. cold start, first answer after an idle unload (median, min-max)")
-for name, v in (("Python engine", c[py]), ("Go engine, ONNX Runtime", c[go]), ("Go engine, pure Go", cg[go])):
-    print(f"{name}: {v['median']:.2f} s ({v['min']:.2f}-{v['max']:.2f}, n={v['n']})")
+if have("cold.json") and have("cold.gomlx.json"):
+    c, cg = r("cold.json"), r("cold.gomlx.json")
+    print("-- 2. cold start, first answer after an idle unload (median, min-max)")
+    for name, v in (("Python engine", c[py]), ("Go engine, ONNX Runtime", c[go]), ("Go engine, pure Go", cg[go])):
+        print(f"{name}: {v['median']:.2f} s ({v['min']:.2f}-{v['max']:.2f}, n={v['n']})")
+if have(f"clients.{clients}.json"):
+    print(f"-- 3. concurrent clients on a warm endpoint, single-sentence requests (load avg {l3})")
+    one = r("clients.1.json")["per_s"]
+    for ep, name in (("clients", "batching"), ("clients-b1", "batch 1")):
+        for n in (1, int(clients)):
+            c = r(f"{ep}.{n}.json")
+            m, lat = c["metrics"], c.get("latency_ms", {})
+            print(f"{name:>8}, {n:3} clients: {c['per_s']:.1f} answers/s ({c['per_s'] / one:.2f}x batching with 1 client), "
+                  f"p50 {lat.get('median', 0):.0f} ms, p95 {lat.get('p95', 0):.0f} ms; {c['errors']} errors {c['error_kinds'] or ''}; "
+                  f"mean batch {m['mean_batch']:.1f}, largest {m['max_batch_ever']}; engine answers {m['engine_answers']}")
 PY

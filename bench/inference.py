@@ -13,7 +13,8 @@ folder added to sys.path).
     inference.py ort         MODEL SECONDS BATCH THREADS LIB  ONNX Runtime (the model exported once with torch.onnx)
     inference.py latency     N NAME=URL...                N rounds, one request to each URL per round (GET for .../v1/models)
     inference.py clients     N SECONDS URL METRICS-URL    N concurrent clients, single-sentence requests
-    inference.py endpoint    NAME REPO COMMIT             a dedicated endpoint (minReplica 0) created and waited for
+    inference.py endpoint    NAME REPO COMMIT [MIN [IMAGE]]  a dedicated endpoint (minReplica MIN, default 0; maxReplica 1;
+                                                          IMAGE the JSON of image.huggingface) created and waited for
     inference.py cold-endpoint NAME REPS PYTHON DIR [PID...]  scaled to zero, then the first request; alternated with the engine by hand
     inference.py cold-serverless REPO REPS PYTHON DIR     unloaded when idle, then the first request; alternated with the engine by hand
     inference.py imports     PYTHON REPS                  `import torch, transformers, sentence_transformers` in PYTHON
@@ -390,8 +391,10 @@ def cmd_latency(n, targets):
 
 
 def engine_metrics(url):
-    """The batch-size histogram and the answers by status from an engine's /metrics."""
-    with urllib.request.urlopen(url, timeout=30) as r:
+    """The batch-size histogram and the answers by status from an engine's /metrics (through Haven's
+    endpoint proxy too: the token goes along)."""
+    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + TOKEN} if TOKEN else {})
+    with urllib.request.urlopen(req, timeout=30) as r:
         text = r.read().decode()
     m = {"buckets": {}, "sum": 0.0, "count": 0, "max": 0, "status": {}}
     for line in text.splitlines():
@@ -577,13 +580,13 @@ def wait_no_engine(name, timeout=60, exclude=()):
         time.sleep(0.1)
 
 
-def cmd_endpoint(name, repo, commit):
+def cmd_endpoint(name, repo, commit, min_replica=0, image=None):
     body = {"name": name, "type": "protected", "accountId": None,
             "provider": {"vendor": "aws", "region": "us-east-1"},
             "compute": {"accelerator": "cpu", "instanceType": "cpu", "instanceSize": "x2",
-                        "scaling": {"minReplica": 0, "maxReplica": 1, "scaleToZeroTimeout": 15}},
+                        "scaling": {"minReplica": min_replica, "maxReplica": 1, "scaleToZeroTimeout": 15}},
             "model": {"repository": repo, "revision": commit, "task": "feature-extraction", "framework": "pytorch",
-                      "image": {"huggingface": {}}}}
+                      "image": {"huggingface": image or {}}}}
     t0 = time.time()
     call("POST", EP_API + NS, body)
     e = wait_state(name, "running")
@@ -743,7 +746,7 @@ def main(argv):
     elif cmd == "clients":
         cmd_clients(int(a[0]), float(a[1]), a[2], a[3])
     elif cmd == "endpoint":
-        cmd_endpoint(a[0], a[1], a[2])
+        cmd_endpoint(a[0], a[1], a[2], int(a[3]) if len(a) > 3 else 0, json.loads(a[4]) if len(a) > 4 else None)
     elif cmd == "cold-endpoint":
         cmd_cold_endpoint(a[0], int(a[1]), a[2], a[3], {int(x) for x in a[4:]})
     elif cmd == "cold-serverless":

@@ -9,6 +9,7 @@ import "errors"
 type batcher struct {
 	run  func([]item) ([][]float32, error)
 	max  int
+	seen func(n int) // told the inputs of each pass
 	reqs chan *request
 	stop chan struct{}
 }
@@ -22,8 +23,8 @@ type request struct {
 
 var errClosed = errors.New("the model was unloaded")
 
-func newBatcher(run func([]item) ([][]float32, error), max int) *batcher {
-	b := &batcher{run: run, max: max, reqs: make(chan *request, 1024), stop: make(chan struct{})}
+func newBatcher(run func([]item) ([][]float32, error), max int, seen func(n int)) *batcher {
+	b := &batcher{run: run, max: max, seen: seen, reqs: make(chan *request, 1024), stop: make(chan struct{})}
 	go b.loop()
 	return b
 }
@@ -83,6 +84,9 @@ func (b *batcher) loop() {
 		items := make([]item, 0, n)
 		for _, r := range group {
 			items = append(items, r.items...)
+		}
+		if b.seen != nil {
+			b.seen(n)
 		}
 		rows, err := b.run(items)
 		for _, r := range group {

@@ -635,6 +635,22 @@ type metrics struct {
 	requests map[int]int64
 	sum      float64
 	buckets  [len(durationBuckets) + 1]int64
+	// Inputs per forward pass: a histogram over batchBuckets, their sum
+	// and the largest.
+	batches  [len(batchBuckets) + 1]int64
+	batchSum int64
+	batchMax int
+}
+
+var batchBuckets = [...]float64{1, 2, 4, 8, 16, 32, 64, 128}
+
+// batch counts a forward pass of n inputs.
+func (c *metrics) batch(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.batches[sort.SearchFloat64s(batchBuckets[:], float64(n))]++
+	c.batchSum += int64(n)
+	c.batchMax = max(c.batchMax, n)
 }
 
 var durationBuckets = [...]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
@@ -683,5 +699,17 @@ func (c *metrics) render(model, task string, inflight int64) string {
 	fmt.Fprintf(&b, "haven_engine_request_duration_seconds_bucket{%s,le=\"+Inf\"} %d\n", base, acc)
 	fmt.Fprintf(&b, "haven_engine_request_duration_seconds_sum{%s} %g\n", base, c.sum)
 	fmt.Fprintf(&b, "haven_engine_request_duration_seconds_count{%s} %d\n", base, acc)
+	metric("haven_engine_batch_size", "histogram", "Inputs per forward pass of the dynamic batcher.")
+	acc = 0
+	for i, le := range batchBuckets {
+		acc += c.batches[i]
+		fmt.Fprintf(&b, "haven_engine_batch_size_bucket{%s,le=\"%g\"} %d\n", base, le, acc)
+	}
+	acc += c.batches[len(batchBuckets)]
+	fmt.Fprintf(&b, "haven_engine_batch_size_bucket{%s,le=\"+Inf\"} %d\n", base, acc)
+	fmt.Fprintf(&b, "haven_engine_batch_size_sum{%s} %d\n", base, c.batchSum)
+	fmt.Fprintf(&b, "haven_engine_batch_size_count{%s} %d\n", base, acc)
+	metric("haven_engine_batch_size_max", "gauge", "The largest batch formed so far.")
+	fmt.Fprintf(&b, "haven_engine_batch_size_max{%s} %d\n", base, c.batchMax)
 	return b.String()
 }

@@ -191,7 +191,7 @@ func load(dir string, opts Options, open func(file string) (graph, string, error
 	if m.graph, m.backend, err = open(filepath.Join(dir, g)); err != nil {
 		return nil, err
 	}
-	m.batcher = newBatcher(m.forward, opts.MaxBatch)
+	m.batcher = newBatcher(m.forward, opts.MaxBatch, m.metrics.batch)
 	// A first pass checks the graph runs and gives the output size.
 	rows, err := m.batcher.submit([]item{{text: "warm up"}})
 	if err != nil {
