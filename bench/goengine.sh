@@ -16,12 +16,13 @@
 # of the same graph, inference.py's ort loop (tokenizers, the exported graph on
 # onnxruntime from PyPI, mean pooling, 2 threads; ORT=0 skips it); (2) cold start: the
 # first request after an idle unload (--inference-idle IDLE), COLD_REPS times,
-# the models in turn; (3) concurrent clients on a warm dedicated endpoint of
-# the ONNX model on ONNX Runtime (minReplica 1, maxReplica 1): 1 and CLIENTS
-# (200) client threads sending single-sentence requests for CLIENT_SECONDS,
-# against the same on an endpoint whose engine takes one input per forward
-# pass (image maxBatch 1, no dynamic batching), interleaved; errors by kind
-# and the batch sizes from the engine's /metrics. Haven, its engines and the
+# the models in turn; (3) concurrent clients on a warm dedicated endpoint
+# (minReplica 1, maxReplica 1) of each engine in CLIENT_ENGINES ("go py": the
+# ONNX model on the Go engine on ONNX Runtime, the PyTorch model on the Python
+# engine): 1 and CLIENTS (200) client threads sending single-sentence
+# requests for CLIENT_SECONDS, against the same on an endpoint whose engine
+# takes one input per forward pass (image maxBatch 1, no dynamic batching),
+# interleaved; errors by kind and the batch sizes from the engine's /metrics. Haven, its engines and the
 # clients are pinned to cores 0-1. Needs what bench/inference.sh needs (uv,
 # .venv); the first Python engine ever builds the ML stack environment into
 # RUNNER_ENVS. PARTS picks parts ("throughput cold clients"); with ML_PY (a
@@ -40,10 +41,11 @@ ORT=${ORT:-1}
 PARTS=${PARTS:-throughput cold clients}
 CLIENTS=${CLIENTS:-200}
 CLIENT_SECONDS=${CLIENT_SECONDS:-10}
+CLIENT_ENGINES=${CLIENT_ENGINES:-go py}
 has() { [[ " $PARTS " == *" $1 "* ]]; }
 python_engine=0
 if has throughput || has cold || [[ -z ${ML_PY:-} ]]; then
-	python_engine=1
+	python_engine=1 # started once through the serverless API: it builds the ML environment and gives ML_PY
 fi
 RUNNER_ENVS=${RUNNER_ENVS:-/tmp/haven-e2e-envs}
 ORT_LIB=${ORT_LIB:-$REPO_ROOT/e2e/onnxruntime/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1}
@@ -90,9 +92,9 @@ export TOKEN NS=bench
 push() { HF_HUB_DISABLE_XET=1 HF_HUB_DISABLE_PROGRESS_BARS=1 "$HUB_PY" "$BENCH_DIR/inference.py" push "$1" "$2" >"$WORK/push.$3.json" 2>"$WORK/push.err" || { cat "$WORK/push.err" >&2; die "could not push $2"; }; }
 
 start_go_haven --onnxruntime-lib "$ORT_LIB"
+log "pushing all-MiniLM-L6-v2 as $PY_MODEL"
+push "$MINILM" "$PY_MODEL" py
 if [[ $python_engine == 1 ]]; then
-	log "pushing all-MiniLM-L6-v2 as $PY_MODEL"
-	push "$MINILM" "$PY_MODEL" py
 	log "first request to $PY_MODEL (starts the Python engine; the first ever builds the ML stack environment)"
 	"${IPY[@]}" call "/inference/models/$PY_MODEL" '{"inputs": "hello"}' >"$WORK/first.py.json"
 	"${IPY[@]}" engine "$PY_MODEL" >"$WORK/engine.json"
@@ -136,19 +138,23 @@ fi
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 if has clients; then
-	# Two warm endpoints of the same commit: the engine's default batching, and one input per forward pass.
-	GO_COMMIT=$(jget "$WORK/push.go.json" commit)
-	log "3. concurrent clients on a warm endpoint, $CLIENT_SECONDS s each: 1 and $CLIENTS clients, batching and batch 1"
-	"${IPY[@]}" endpoint clients "$GO_MODEL" "$GO_COMMIT" 1 >"$WORK/ep.clients.json"
-	"${IPY[@]}" endpoint clients-b1 "$GO_MODEL" "$GO_COMMIT" 1 '{"maxBatch": 1}' >"$WORK/ep.clients-b1.json"
-	for n in 1 "$CLIENTS"; do
-		for ep in clients clients-b1; do
-			u=$HAVEN_URL/e/$NS/$ep
-			"${IPY[@]}" clients "$n" "$CLIENT_SECONDS" "$u" "$u/metrics" >"$WORK/$ep.$n.json"
+	# Per engine, two warm endpoints of the same commit: the engine's default batching, and one input per
+	# forward pass; the rounds interleaved.
+	for e in $CLIENT_ENGINES; do
+		[[ $e == go ]] && { m=$GO_MODEL; c=$(jget "$WORK/push.go.json" commit); } || { m=$PY_MODEL; c=$(jget "$WORK/push.py.json" commit); }
+		log "3. endpoints of $m (the $e engine), batching and batch 1"
+		"${IPY[@]}" endpoint "$e-batch" "$m" "$c" 1 >"$WORK/ep.$e-batch.json"
+		"${IPY[@]}" endpoint "$e-b1" "$m" "$c" 1 '{"maxBatch": 1}' >"$WORK/ep.$e-b1.json"
+		log "   1 and $CLIENTS clients, $CLIENT_SECONDS s each"
+		for n in 1 "$CLIENTS"; do
+			for ep in "$e-batch" "$e-b1"; do
+				u=$HAVEN_URL/e/$NS/$ep
+				"${IPY[@]}" clients "$n" "$CLIENT_SECONDS" "$u" "$u/metrics" >"$WORK/clients.$ep.$n.json"
+			done
 		done
+		for ep in "$e-batch" "$e-b1"; do curl -fsS -X DELETE -H "Authorization: Bearer $TOKEN" "$HAVEN_URL/api/endpoints/v2/endpoint/$NS/$ep" >/dev/null; done
 	done
 	LOAD3=$(cut -d' ' -f1-3 /proc/loadavg)
-	for ep in clients clients-b1; do curl -fsS -X DELETE -H "Authorization: Bearer $TOKEN" "$HAVEN_URL/api/endpoints/v2/endpoint/$NS/$ep" >/dev/null; done
 fi
 LOAD2=-
 if has throughput || has cold; then
@@ -188,14 +194,16 @@ if have("cold.json") and have("cold.gomlx.json"):
     print("-- 2. cold start, first answer after an idle unload (median, min-max)")
     for name, v in (("Python engine", c[py]), ("Go engine, ONNX Runtime", c[go]), ("Go engine, pure Go", cg[go])):
         print(f"{name}: {v['median']:.2f} s ({v['min']:.2f}-{v['max']:.2f}, n={v['n']})")
-if have(f"clients.{clients}.json"):
+engines = [e for e in ("go", "py") if have(f"clients.{e}-batch.{clients}.json")]
+if engines:
     print(f"-- 3. concurrent clients on a warm endpoint, single-sentence requests (load avg {l3})")
-    one = r("clients.1.json")["per_s"]
-    for ep, name in (("clients", "batching"), ("clients-b1", "batch 1")):
+for e in engines:
+    one = r(f"clients.{e}-batch.1.json")["per_s"]
+    for ep, name in ((f"{e}-batch", "batching"), (f"{e}-b1", "batch 1")):
         for n in (1, int(clients)):
-            c = r(f"{ep}.{n}.json")
+            c = r(f"clients.{ep}.{n}.json")
             m, lat = c["metrics"], c.get("latency_ms", {})
-            print(f"{name:>8}, {n:3} clients: {c['per_s']:.1f} answers/s ({c['per_s'] / one:.2f}x batching with 1 client), "
+            print(f"{e} engine, {name:>8}, {n:3} clients: {c['per_s']:.1f} answers/s ({c['per_s'] / one:.2f}x 1 client with batching), "
                   f"p50 {lat.get('median', 0):.0f} ms, p95 {lat.get('p95', 0):.0f} ms; {c['errors']} errors {c['error_kinds'] or ''}; "
                   f"mean batch {m['mean_batch']:.1f}, largest {m['max_batch_ever']}; engine answers {m['engine_answers']}")
 PY
