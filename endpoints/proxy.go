@@ -190,29 +190,40 @@ type holdError struct {
 
 func (h *holdError) Error() string { return h.msg }
 
-// waiter is a request in an endpoint's line; wake gets a value when it
-// comes to the head of the line or a place may have freed up.
-type waiter struct{ wake chan struct{} }
+// waiter is a request in an endpoint's line, for the revision its key
+// picked. A place that frees up is handed to the head of the line
+// directly (rv and p set, then wake), so a batch of answers lets as many
+// waiting requests through at once.
+type waiter struct {
+	key  string
+	wake chan struct{}
+	rv   *revision
+	p    *replica
+}
 
-// kick wakes the request at the head of the line (mu held).
-func (e *endpoint) kick() {
-	if len(e.queue) > 0 {
-		select {
-		case e.queue[0].wake <- struct{}{}:
-		default:
+// dispatch hands free places to the requests at the head of the line, in
+// their order (mu held).
+func (e *endpoint) dispatch() {
+	for len(e.queue) > 0 {
+		w := e.queue[0]
+		rv := e.rev(pickRevision(e.traffic, w.key))
+		p := e.free(rv)
+		if p == nil {
+			return
 		}
+		e.take(rv, p)
+		w.rv, w.p = rv, p
+		e.queue = e.queue[1:]
+		e.held--
+		w.wake <- struct{}{}
 	}
 }
 
-// leave takes w out of the line (mu held) and wakes the next one if w
-// was at its head.
-func (e *endpoint) leave(w *waiter) {
-	if i := slices.Index(e.queue, w); i >= 0 {
-		e.queue = slices.Delete(e.queue, i, i+1)
-		if i == 0 {
-			e.kick()
-		}
-	}
+// take counts a request on replica p of rv (mu held).
+func (e *endpoint) take(rv *revision, p *replica) {
+	p.inflight.Add(1)
+	rv.inflight++
+	e.inflight++
 }
 
 // acquire finds a replica for a request: of the revision the key's
@@ -229,12 +240,17 @@ func (e *endpoint) acquire(ctx context.Context, key string, hold time.Duration) 
 	var w *waiter
 	var deadline <-chan time.Time
 	defer func() {
-		if w != nil {
-			e.leave(w)
-			e.held--
+		if w != nil && w.p == nil {
+			if i := slices.Index(e.queue, w); i >= 0 {
+				e.queue = slices.Delete(e.queue, i, i+1)
+				e.held--
+			}
 		}
 	}()
 	for {
+		if w != nil && w.p != nil {
+			return w.rv, w.p, nil
+		}
 		switch e.row.State {
 		case StatePaused:
 			return nil, nil, &holdError{status: http.StatusServiceUnavailable, msg: fmt.Sprintf("Endpoint %s is paused: resume it to send requests", e.name())}
@@ -248,17 +264,9 @@ func (e *endpoint) acquire(ctx context.Context, key string, hold time.Duration) 
 		}
 		rv := e.rev(pickRevision(e.traffic, key))
 		up := rv != nil && len(rv.replicas) > 0
-		if len(e.queue) == 0 || (w != nil && e.queue[0] == w) {
+		if w == nil && len(e.queue) == 0 {
 			if p := e.free(rv); p != nil {
-				p.inflight.Add(1)
-				rv.inflight++
-				e.inflight++
-				if w != nil {
-					// Out of the line; the next in it may find a place too.
-					e.leave(w)
-					e.held--
-					w = nil
-				}
+				e.take(rv, p)
 				return rv, p, nil
 			}
 		}
@@ -266,7 +274,7 @@ func (e *endpoint) acquire(ctx context.Context, key string, hold time.Duration) 
 			if len(e.queue) >= e.s.cfg.MaxQueued {
 				return nil, nil, e.overloaded(up)
 			}
-			w = &waiter{wake: make(chan struct{}, 1)}
+			w = &waiter{key: key, wake: make(chan struct{}, 1)}
 			e.queue = append(e.queue, w)
 			e.held++
 		}
@@ -291,6 +299,10 @@ func (e *endpoint) acquire(ctx context.Context, key string, hold time.Duration) 
 			err = ctx.Err()
 		}
 		e.mu.Lock()
+		if w.p != nil {
+			// Handed a place as the wait ended: take it.
+			return w.rv, w.p, nil
+		}
 		if err == errHoldExpired {
 			rv := e.rev(pickRevision(e.traffic, key))
 			if rv != nil && len(rv.replicas) > 0 {
@@ -302,6 +314,8 @@ func (e *endpoint) acquire(ctx context.Context, key string, hold time.Duration) 
 		if err != nil {
 			return nil, nil, err
 		}
+		// Replicas or the state changed: places may be free.
+		e.dispatch()
 	}
 }
 
@@ -357,6 +371,6 @@ func (e *endpoint) release(rv *revision, p *replica, took time.Duration, status 
 	rv.inflight--
 	e.inflight--
 	e.lastActive = time.Now()
-	e.kick()
+	e.dispatch()
 	e.mu.Unlock()
 }
