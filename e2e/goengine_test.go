@@ -44,11 +44,30 @@ type onnxReference struct {
 	Embeddings [][]float64 `json:"embeddings"`
 	Scores     [][]float64 `json:"scores"`
 	Labels     []string    `json:"labels"`
+	ZeroShot   []struct {
+		Text            string    `json:"text"`
+		CandidateLabels []string  `json:"candidate_labels"`
+		MultiLabel      bool      `json:"multi_label"`
+		Labels          []string  `json:"labels"`
+		Scores          []float64 `json:"scores"`
+	} `json:"zero_shot"`
+	Tokens struct {
+		Texts  []string           `json:"texts"`
+		Simple [][]map[string]any `json:"simple"`
+		None   [][]map[string]any `json:"none"`
+	} `json:"tokens"`
+	Rerank struct {
+		Query  string    `json:"query"`
+		Texts  []string  `json:"texts"`
+		Scores []float64 `json:"scores"`
+	} `json:"rerank"`
 }
 
 // TestGoEngine checks Haven's Go engine (package inference/onnx) against
-// PyTorch on the same tiny models: embeddings against sentence-transformers
-// and classifier scores against transformers, to 1e-4, on the pure-Go
+// PyTorch on the same tiny models: embeddings against sentence-transformers,
+// classifier scores, zero-shot and token classification against
+// transformers and its pipelines, rerank scores against
+// sentence-transformers' CrossEncoder, to 1e-4, on the pure-Go
 // backend and on ONNX Runtime. Then Haven serves the models (ONNX Runtime
 // when e2e/onnxruntime has it) and e2e/python_inference/test_go_engine.py
 // calls them with huggingface_hub's InferenceClient.
@@ -69,6 +88,7 @@ func TestGoEngine(t *testing.T) {
 	}
 	for name, lib := range backends {
 		t.Run("reference/"+name, func(t *testing.T) { compareONNX(t, dir, lib, ref) })
+		t.Run("tasks/"+name, func(t *testing.T) { compareTasks(t, dir, lib, ref) })
 	}
 
 	pytest := pytestPath(t)
@@ -134,6 +154,100 @@ func compareONNX(t *testing.T, dir, lib string, ref onnxReference) {
 			if k < 0 || math.Abs(s.Score-ref.Scores[i][k]) > 1e-4 {
 				t.Errorf("%s: score %s of %q is %g, transformers says %v", cls.Backend(), s.Label, ref.Texts[i], s.Score, ref.Scores[i])
 			}
+		}
+	}
+}
+
+// post sends body to the model's route p and decodes the answer into out.
+func post(t *testing.T, m *onnx.Model, p string, body any, out any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, p, strings.NewReader(string(b))))
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), out) != nil {
+		t.Fatalf("POST %s %s: %d %s", p, b, rec.Code, rec.Body)
+	}
+}
+
+// compareTasks checks zero-shot classification, token classification and
+// rerank on one backend against the reference.
+func compareTasks(t *testing.T, dir, lib string, ref onnxReference) {
+	load := func(name, task string) *onnx.Model {
+		m, err := onnx.Load(filepath.Join(dir, name), onnx.Options{Task: task, Name: name, ORTLib: lib})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		t.Cleanup(m.Close)
+		return m
+	}
+	type scored struct {
+		Label string
+		Score float64
+	}
+	nli := load("nli", "zero-shot-classification")
+	if len(ref.ZeroShot) == 0 {
+		t.Fatal("no zero-shot reference")
+	}
+	for _, zs := range ref.ZeroShot {
+		var out []scored
+		post(t, nli, "/", map[string]any{"inputs": zs.Text, "parameters": map[string]any{"candidate_labels": zs.CandidateLabels, "multi_label": zs.MultiLabel}}, &out)
+		if len(out) != len(zs.Labels) {
+			t.Fatalf("zero-shot %v: %v", zs.CandidateLabels, out)
+		}
+		for i, s := range out {
+			k := indexOf(zs.Labels, s.Label)
+			if k < 0 || math.Abs(s.Score-zs.Scores[k]) > 1e-4 {
+				t.Errorf("%s: zero-shot (multi_label %v) %s: %g, the pipeline says %v %v", nli.Backend(), zs.MultiLabel, s.Label, s.Score, zs.Labels, zs.Scores)
+			}
+			if i > 0 && out[i-1].Score < s.Score {
+				t.Errorf("zero-shot labels not ranked: %v", out)
+			}
+		}
+	}
+
+	tok := load("tokens", "token-classification")
+	for strategy, want := range map[string][][]map[string]any{"simple": ref.Tokens.Simple, "none": ref.Tokens.None} {
+		if len(want) != len(ref.Tokens.Texts) {
+			t.Fatalf("no token-classification reference for %s", strategy)
+		}
+		var got [][]map[string]any
+		post(t, tok, "/", map[string]any{"inputs": ref.Tokens.Texts, "parameters": map[string]any{"aggregation_strategy": strategy}}, &got)
+		for i, text := range ref.Tokens.Texts {
+			if len(got[i]) != len(want[i]) {
+				t.Errorf("%s: %s entities of %q: %v, the pipeline says %v", tok.Backend(), strategy, text, got[i], want[i])
+				continue
+			}
+			for k, w := range want[i] {
+				g := got[i][k]
+				for key, wv := range w {
+					if key == "score" {
+						if math.Abs(g["score"].(float64)-wv.(float64)) > 1e-4 {
+							t.Errorf("%s: %s entity %d of %q: score %v, the pipeline says %v", tok.Backend(), strategy, k, text, g["score"], wv)
+						}
+					} else if g[key] != wv {
+						t.Errorf("%s: %s entity %d of %q: %s %v, the pipeline says %v", tok.Backend(), strategy, k, text, key, g[key], wv)
+					}
+				}
+			}
+		}
+	}
+
+	rank := load("ranker", "text-ranking")
+	var ranked []struct {
+		Index int
+		Score float64
+		Text  string
+	}
+	post(t, rank, "/rerank", map[string]any{"query": ref.Rerank.Query, "texts": ref.Rerank.Texts, "return_text": true}, &ranked)
+	if len(ranked) != len(ref.Rerank.Texts) {
+		t.Fatalf("rerank: %v", ranked)
+	}
+	for i, r := range ranked {
+		if math.Abs(r.Score-ref.Rerank.Scores[r.Index]) > 1e-4 || r.Text != ref.Rerank.Texts[r.Index] {
+			t.Errorf("%s: rerank of text %d: %g %q, CrossEncoder says %g", rank.Backend(), r.Index, r.Score, r.Text, ref.Rerank.Scores[r.Index])
+		}
+		if i > 0 && ranked[i-1].Score < r.Score {
+			t.Errorf("rerank not sorted: %v", ranked)
 		}
 	}
 }

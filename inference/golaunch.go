@@ -21,13 +21,17 @@ import (
 // is one the Go engine serves, the checkout in dir has an ONNX graph and a
 // tokenizer.json, and it asks for no GPU. Without ONNX Runtime the Go
 // engine's pure-Go backend is tens of times slower than PyTorch, so it then
-// takes only models the Python engine cannot load (no PyTorch weights).
+// takes only models the Python engine cannot load (no PyTorch weights) or
+// tasks only it serves (text-ranking).
 func (l *Launcher) goEngine(spec Spec, dir string) bool {
 	if spec.Flavor.GPUs > 0 || !onnx.Serves(spec.Task) || onnx.FindIn(dir) == "" {
 		return false
 	}
-	return l.cfg.ONNXRuntime != "" || !hasWeights(dir)
+	return l.cfg.ONNXRuntime != "" || !hasWeights(dir) || goOnly(spec.Task)
 }
+
+// goOnly reports whether only the Go engine serves task.
+func goOnly(task string) bool { return task == "text-ranking" }
 
 // hasWeights reports whether a checkout has weights the Python engine
 // loads at its root.

@@ -33,6 +33,7 @@ const Prefix = "/inference"
 //	POST /inference/hf-inference/models/{ns}/{name}                  the model's task (its pipeline_tag)
 //	POST /inference/hf-inference/models/{ns}/{name}/pipeline/{task}  another task of the model
 //	POST /inference/hf-inference/models/{ns}/{name}/v1/{chat/completions|completions|embeddings}
+//	POST /inference/hf-inference/models/{ns}/{name}/rerank             TEI's rerank (text-ranking models)
 //	GET  /inference/hf-inference/models/{ns}/{name}/{health|info|v1/models}
 //	POST /inference/models/{ns}/{name}[/…]   the same under api-inference's form
 //	GET  /inference/models/{ns}/{name}/info
@@ -103,7 +104,7 @@ func (s *Service) routeModel(w http.ResponseWriter, r *http.Request, ns, name st
 		if s.method(w, r, http.MethodPost) {
 			s.serveTask(w, r, ns, name, rest[1], nil)
 		}
-	case path == "/v1/chat/completions" || path == "/v1/completions" || path == "/v1/embeddings":
+	case path == "/v1/chat/completions" || path == "/v1/completions" || path == "/v1/embeddings" || path == "/rerank":
 		// The body's model ("dummy" from Python, the URL from JS) is not
 		// read: the path names the model.
 		if s.method(w, r, http.MethodPost) {

@@ -20,8 +20,9 @@ type Task struct {
 	OpenAI bool
 }
 
-// tasks are the pipeline tags Haven serves models for: those the engine
-// (engine/backends.py SUPPORTED_TASKS) loads a model for.
+// tasks are the pipeline tags Haven serves models for: those the Python
+// engine (engine/backends.py SUPPORTED_TASKS) loads a model for, and
+// text-ranking, which only the Go engine serves (an ONNX cross-encoder).
 var tasks = []Task{
 	{ID: "feature-extraction", Label: "Feature Extraction", OpenAI: true},
 	{ID: "sentence-similarity", Label: "Sentence Similarity", OpenAI: true},
@@ -31,6 +32,7 @@ var tasks = []Task{
 	{ID: "zero-shot-classification", Label: "Zero-Shot Classification"},
 	{ID: "question-answering", Label: "Question Answering"},
 	{ID: "text-generation", Label: "Text Generation", OpenAI: true},
+	{ID: "text-ranking", Label: "Text Ranking"},
 }
 
 // Tasks returns the tasks Haven serves, in a stable order.
@@ -81,7 +83,13 @@ func checkFiles(repo *haven.Repo, entries []gitstore.Entry) error {
 			seen = append(seen, path.Ext(e.Path))
 		}
 	}
-	if weights && config || onnx.Serves(repo.PipelineTag) && onnx.Find(paths) != "" {
+	if onnx.Serves(repo.PipelineTag) && onnx.Find(paths) != "" {
+		return nil
+	}
+	if goOnly(repo.PipelineTag) {
+		return haven.Errorf(haven.EUnprocessable, "Model %s is a %s model: Haven serves those on its Go engine only, which needs an ONNX graph (model.onnx or onnx/model.onnx) and a tokenizer.json", repo.FullName(), repo.PipelineTag)
+	}
+	if weights && config {
 		return nil
 	}
 	if !weights {

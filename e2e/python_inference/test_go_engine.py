@@ -33,7 +33,7 @@ def onnx_models(endpoint, token):
     ref = json.loads((root / "reference.json").read_text())
     api = HfApi(endpoint=endpoint, token=token)
     repos = {}
-    for role in ("embedder", "classifier"):
+    for role in ("embedder", "classifier", "nli", "tokens", "ranker"):
         repo = f"{env('HAVEN_USER')}/go-{role}"
         api.create_repo(repo, exist_ok=True)
         # Only what the Go engine reads: the Python engine could not load these.
@@ -99,3 +99,41 @@ def test_wrong_task(endpoint, token, onnx_models):
     r = httpx.post(f"{url(endpoint, repos['classifier'])}/v1/embeddings", json={"input": "a"},
                    headers={"Authorization": f"Bearer {token}"}, timeout=60)
     assert r.status_code == 422 and r.json()["error"]
+
+
+def test_zero_shot_classification(endpoint, token, onnx_models):
+    repos, ref = onnx_models
+    client = InferenceClient(model=url(endpoint, repos["nli"]), token=token)
+    for zs in ref["zero_shot"]:
+        out = client.zero_shot_classification(zs["text"], zs["candidate_labels"], multi_label=zs["multi_label"])
+        want = dict(zip(zs["labels"], zs["scores"]))
+        assert {o.label for o in out} == set(want)
+        for o in out:
+            assert abs(o.score - want[o.label]) < TOL, (zs, out)
+        assert [o.score for o in out] == sorted((o.score for o in out), reverse=True)
+
+
+def test_token_classification(endpoint, token, onnx_models):
+    repos, ref = onnx_models
+    client = InferenceClient(model=url(endpoint, repos["tokens"]), token=token)
+    for text, want in zip(ref["tokens"]["texts"], ref["tokens"]["simple"]):
+        out = client.token_classification(text)  # the default aggregation: simple
+        assert [(o.entity_group, o.word, o.start, o.end) for o in out] == \
+            [(w["entity_group"], w["word"], w["start"], w["end"]) for w in want], text
+        for o, w in zip(out, want):
+            assert abs(o.score - w["score"]) < TOL
+
+
+def test_rerank(endpoint, token, onnx_models):
+    repos, ref = onnx_models
+    rr = ref["rerank"]
+    # TEI's /rerank body at the model's own URL (dispatched by its pipeline tag) and at /rerank.
+    for path in ("", "/rerank"):
+        r = httpx.post(url(endpoint, repos["ranker"]) + path, json={"query": rr["query"], "texts": rr["texts"]},
+                       headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert sorted(g["index"] for g in got) == list(range(len(rr["texts"])))
+        for g in got:
+            assert abs(g["score"] - rr["scores"][g["index"]]) < TOL
+        assert [g["score"] for g in got] == sorted((g["score"] for g in got), reverse=True)

@@ -67,7 +67,7 @@ func (m *Model) route(w http.ResponseWriter, r *http.Request, p string) int {
 			// The model's own route embeds texts whatever its tag: the Hub's
 			// clients send feature extraction there for sentence-similarity
 			// models too.
-			if _, pair := b["inputs"].(map[string]any); m.labels == nil && !pair {
+			if _, pair := b["inputs"].(map[string]any); m.kind == kindEmbedding && !pair {
 				return m.featureExtraction(b, "")
 			}
 			return m.task(m.opts.Task, b)
@@ -81,6 +81,8 @@ func (m *Model) route(w http.ResponseWriter, r *http.Request, p string) int {
 		run = func(b map[string]any) (any, error) { return m.featureExtraction(b, "/embed") }
 	case p == "/similarity":
 		run = func(b map[string]any) (any, error) { return m.similarity(b, "/similarity") }
+	case p == "/rerank":
+		run = func(b map[string]any) (any, error) { return m.rerank(b, "/rerank") }
 	case p == "/predict":
 		run = func(b map[string]any) (any, error) { return m.classify(b, true, "/predict") }
 	case slices.Contains([]string{"/v1/chat/completions", "/chat/completions", "/v1/completions", "/completions", "/generate", "/generate_stream"}, p):
@@ -168,17 +170,14 @@ func (m *Model) modelObject() map[string]any {
 	return map[string]any{"id": m.opts.Name, "object": "model", "created": 0, "owned_by": "haven"}
 }
 
-// kind is the Python engine's name for what the model does.
-func (m *Model) kind() string {
-	if m.labels != nil {
-		return "classifier"
-	}
-	return "embedding"
-}
-
 func (m *Model) tasks() []string {
-	if m.labels != nil {
-		return []string{"text-classification"}
+	switch m.kind {
+	case kindClassifier:
+		return []string{"text-classification", "zero-shot-classification"}
+	case kindReranker:
+		return []string{"text-ranking"}
+	case kindTokens:
+		return []string{"token-classification"}
 	}
 	return []string{"feature-extraction", "sentence-similarity"}
 }
@@ -191,7 +190,7 @@ func (m *Model) info() map[string]any {
 		"max_concurrent_requests": m.opts.MaxConcurrency, "max_client_batch_size": m.opts.MaxBatch,
 		"max_batch_requests": m.opts.MaxBatch, "batch_window_ms": 0,
 		"load_seconds": math.Round(m.loadTime.Seconds()*1000) / 1000,
-		"router":       "haven-go-engine", "version": "0.1.0", "kind": m.kind(),
+		"router":       "haven-go-engine", "version": "0.1.0", "kind": m.kind,
 		"engine": "go", "backend": m.backend, "max_input_length": m.maxLen,
 	}
 	if m.labels != nil {
@@ -200,7 +199,11 @@ func (m *Model) info() map[string]any {
 			id2label[strconv.Itoa(i)] = l
 			label2id[l] = i
 		}
-		out["model_type"] = map[string]any{"classifier": map[string]any{"id2label": id2label, "label2id": label2id}}
+		kind := "classifier"
+		if m.kind == kindReranker {
+			kind = "reranker"
+		}
+		out["model_type"] = map[string]any{kind: map[string]any{"id2label": id2label, "label2id": label2id}}
 	} else {
 		out["model_type"] = map[string]any{"embedding": map[string]any{"pooling": m.pooling}}
 		out["dimensions"] = m.dim
@@ -213,10 +216,16 @@ func (m *Model) task(task string, body map[string]any) (any, error) {
 	if !slices.Contains(m.tasks(), task) {
 		return nil, badInput(422, "model %s serves %s, not %s", m.opts.Name, strings.Join(m.tasks(), ", "), task)
 	}
-	switch {
-	case m.labels != nil:
+	switch task {
+	case "text-classification":
 		return m.classify(body, false, "")
-	case task == "sentence-similarity":
+	case "zero-shot-classification":
+		return m.zeroShot(body)
+	case "text-ranking":
+		return m.rerank(body, "")
+	case "token-classification":
+		return m.tokenClassification(body)
+	case "sentence-similarity":
 		return m.similarity(body, "")
 	}
 	if _, ok := body["inputs"].(map[string]any); ok {
@@ -226,8 +235,9 @@ func (m *Model) task(task string, body map[string]any) (any, error) {
 }
 
 func (m *Model) needs(kind, what string) error {
-	if what != "" && m.kind() != kind {
-		need := map[string]string{"embedding": "feature-extraction (embedding)", "classifier": "text-classification"}[kind]
+	if what != "" && m.kind != kind {
+		need := map[string]string{kindEmbedding: "feature-extraction (embedding)", kindClassifier: "text-classification",
+			kindReranker: "text-ranking (cross-encoder)"}[kind]
 		return badInput(422, "%s needs a %s model; %s serves %s", what, need, m.opts.Name, m.opts.Task)
 	}
 	return nil
@@ -314,7 +324,7 @@ func (m *Model) embed(in []string, norm, truncate bool, dims int) ([][]float32, 
 }
 
 func (m *Model) featureExtraction(body map[string]any, what string) (any, error) {
-	if err := m.needs("embedding", what); err != nil {
+	if err := m.needs(kindEmbedding, what); err != nil {
 		return nil, err
 	}
 	in, _, err := texts(body["inputs"], "inputs")
@@ -357,7 +367,7 @@ func (m *Model) prompt(name any, _ []string) error {
 }
 
 func (m *Model) similarity(body map[string]any, what string) (any, error) {
-	if err := m.needs("embedding", what); err != nil {
+	if err := m.needs(kindEmbedding, what); err != nil {
 		return nil, err
 	}
 	in, ok := body["inputs"].(map[string]any)
@@ -399,7 +409,7 @@ func (m *Model) similarity(body map[string]any, what string) (any, error) {
 }
 
 func (m *Model) embeddings(body map[string]any) (any, error) {
-	if err := m.needs("embedding", "/v1/embeddings"); err != nil {
+	if err := m.needs(kindEmbedding, "/v1/embeddings"); err != nil {
 		return nil, err
 	}
 	var in []string
@@ -487,7 +497,7 @@ func intList(x []any) ([]int, bool) {
 // classify serves text classification: one ranked list of labels per
 // input (a single one flat for /predict).
 func (m *Model) classify(body map[string]any, flatSingle bool, what string) (any, error) {
-	if err := m.needs("classifier", what); err != nil {
+	if err := m.needs(kindClassifier, what); err != nil {
 		return nil, err
 	}
 	items, single, err := classItems(body["inputs"])

@@ -1,7 +1,9 @@
 // Package onnx runs ONNX encoder models in the server's process: feature
 // extraction and sentence similarity (mean or CLS pooling, then L2
-// normalisation, as sentence-transformers does) and text classification,
-// for repositories that carry an ONNX graph and a tokenizer.json. The graph
+// normalisation, as sentence-transformers does), text classification,
+// zero-shot classification (an NLI classifier, as transformers' pipeline
+// does it), token classification (with the pipeline's aggregation) and
+// text ranking (a cross-encoder, TEI's /rerank), for repositories that carry an ONNX graph and a tokenizer.json. The graph
 // runs on ONNX Runtime when its shared library is given (the fast path,
 // with cgo) and otherwise on GoMLX's pure-Go backend through hugot, which
 // always builds. Tokenization is pure Go on both paths.
@@ -18,6 +20,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -28,7 +31,29 @@ import (
 )
 
 // Tasks are the pipeline tags this engine serves.
-var Tasks = []string{"feature-extraction", "sentence-similarity", "text-classification"}
+var Tasks = []string{"feature-extraction", "sentence-similarity", "text-classification",
+	"zero-shot-classification", "token-classification", "text-ranking"}
+
+// Kinds of model, by what the graph gives per input.
+const (
+	kindEmbedding  = "embedding"  // pooled token states
+	kindClassifier = "classifier" // one logit per label (text and zero-shot classification)
+	kindReranker   = "reranker"   // the logits of a (query, text) pair
+	kindTokens     = "tokens"     // one logit per label and token
+)
+
+// kindOf is the kind of model a task needs.
+func kindOf(task string) string {
+	switch task {
+	case "text-classification", "zero-shot-classification":
+		return kindClassifier
+	case "text-ranking":
+		return kindReranker
+	case "token-classification":
+		return kindTokens
+	}
+	return kindEmbedding
+}
 
 // Serves reports whether the engine serves task.
 func Serves(task string) bool {
@@ -107,8 +132,12 @@ type Model struct {
 	maxLen   int
 	pooling  string // "mean" or "cls"
 	dim      int
-	labels   []string // classification labels by index
+	kind     string   // kindEmbedding, kindClassifier, …
+	labels   []string // classification labels by index (nil for embeddings)
 	fn       string   // classification default: softmax, sigmoid or none
+	entail   int      // the label index of entailment (zero-shot classification)
+	unk      int      // the unknown token's id, or -1
+	noTypes  bool     // token type ids stay 0: transformers passes none
 	batcher  *batcher
 	loadTime time.Duration
 	metrics  metrics
@@ -164,7 +193,7 @@ func load(dir string, opts Options, open func(file string) (graph, string, error
 	if g == "" {
 		return nil, errors.New("the model has no ONNX graph (model.onnx or onnx/model.onnx) with a tokenizer.json")
 	}
-	m := &Model{opts: opts, dir: dir, pooling: "mean", fn: "softmax"}
+	m := &Model{opts: opts, dir: dir, pooling: "mean", fn: "softmax", kind: kindOf(opts.Task)}
 	var err error
 	if m.tok, err = pretrained.FromFile(filepath.Join(dir, "tokenizer.json")); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
@@ -181,7 +210,19 @@ func load(dir string, opts Options, open func(file string) (graph, string, error
 	m.tok.WithTruncation(nil)
 	m.trunc.WithPadding(nil)
 	m.trunc.WithTruncation(&tokenizer.TruncationParams{MaxLength: m.maxLen, Strategy: tokenizer.LongestFirst})
-	if opts.Task == "text-classification" {
+	m.unk = -1
+	m.noTypes = noTokenTypes(dir)
+	var tj struct {
+		Model struct {
+			UnkToken string `json:"unk_token"`
+		} `json:"model"`
+	}
+	if readJSON(dir, "tokenizer.json", &tj) == nil && tj.Model.UnkToken != "" {
+		if id, ok := m.tok.TokenToId(tj.Model.UnkToken); ok {
+			m.unk = id
+		}
+	}
+	if m.kind != kindEmbedding {
 		if err := m.readLabels(); err != nil {
 			return nil, err
 		}
@@ -199,6 +240,15 @@ func load(dir string, opts Options, open func(file string) (graph, string, error
 		return nil, fmt.Errorf("the model does not run: %w", err)
 	}
 	m.dim = len(rows[0])
+	if m.kind == kindTokens {
+		// One row of logits per token of the warm-up text.
+		enc, err := m.encode(item{text: "warm up"})
+		if err != nil || len(enc.Ids) == 0 {
+			m.Close()
+			return nil, fmt.Errorf("the tokenizer does not tokenize: %v", err)
+		}
+		m.dim /= len(enc.Ids)
+	}
 	if m.labels != nil && m.dim != len(m.labels) {
 		m.Close()
 		return nil, fmt.Errorf("the model gives %d scores for %d labels in config.json", m.dim, len(m.labels))
@@ -261,6 +311,25 @@ func maxLength(dir string) int {
 	return n
 }
 
+// noTokenTypes reports whether transformers leaves token_type_ids out of
+// the tokenizer's output (so the model sees zeros for a text pair's second
+// text too): when tokenizer_config.json lists model_input_names without
+// them, or names transformers' generic tokenizers backend, whose inputs are
+// only ids and mask.
+func noTokenTypes(dir string) bool {
+	var tc struct {
+		Class      string   `json:"tokenizer_class"`
+		InputNames []string `json:"model_input_names"`
+	}
+	if readJSON(dir, "tokenizer_config.json", &tc) != nil {
+		return false
+	}
+	if tc.InputNames != nil {
+		return !slices.Contains(tc.InputNames, "token_type_ids")
+	}
+	return tc.Class == "TokenizersBackend"
+}
+
 // readPooling reads a sentence-transformers pooling module's mode.
 func readPooling(dir string) string {
 	cfgs, _ := filepath.Glob(filepath.Join(dir, "*Pooling*", "config.json"))
@@ -295,12 +364,22 @@ func (m *Model) readLabels() error {
 		return errors.New("config.json names no labels (id2label)")
 	}
 	m.labels = make([]string, n)
+	// Zero-shot classification reads entailment off the first label whose
+	// name starts so, else the last one, as transformers does.
+	m.entail = n - 1
+	found := false
 	for i := range m.labels {
 		if l, ok := c.ID2Label[strconv.Itoa(i)]; ok {
 			m.labels[i] = l
 		} else {
 			m.labels[i] = "LABEL_" + strconv.Itoa(i)
 		}
+		if !found && strings.HasPrefix(strings.ToLower(m.labels[i]), "entail") {
+			m.entail, found = i, true
+		}
+	}
+	if m.opts.Task == "zero-shot-classification" && n < 2 {
+		return errors.New("zero-shot classification needs an NLI model with entailment and contradiction labels; config.json names one label")
 	}
 	switch {
 	case c.ProblemType == "multi_label_classification" || n == 1:
@@ -382,7 +461,7 @@ func (m *Model) forward(items []item) ([][]float32, error) {
 		for j, id := range enc.Ids {
 			b.ids[i*seq+j] = int64(id)
 			b.mask[i*seq+j] = int64(enc.AttentionMask[j])
-			if j < len(enc.TypeIds) {
+			if j < len(enc.TypeIds) && !m.noTypes {
 				b.types[i*seq+j] = int64(enc.TypeIds[j])
 			}
 		}
@@ -398,8 +477,14 @@ func (m *Model) forward(items []item) ([][]float32, error) {
 		for i := range rows {
 			rows[i] = append([]float32(nil), out.data[i*d:(i+1)*d]...)
 		}
-	case 3: // token states: pool them
+	case 3: // token states: pool them, or per-token logits
 		s, d := out.shape[1], out.shape[2]
+		if m.kind == kindTokens {
+			for i, enc := range encs {
+				rows[i] = append([]float32(nil), out.data[i*s*d:i*s*d+min(len(enc.Ids), s)*d]...)
+			}
+			break
+		}
 		for i := range rows {
 			rows[i] = pool(out.data[i*s*d:(i+1)*s*d], b.mask[i*seq:i*seq+min(s, seq)], d, m.pooling)
 		}
@@ -450,7 +535,7 @@ func normalize(v []float32) {
 // Embed returns the embeddings of texts, L2-normalised when normalize;
 // tokens is how many tokens they took.
 func (m *Model) Embed(texts []string, norm, truncate bool) (rows [][]float32, tokens int, err error) {
-	if m.labels != nil {
+	if m.kind != kindEmbedding {
 		return nil, 0, badInput(422, "model %s serves %s, not embeddings", m.opts.Name, m.opts.Task)
 	}
 	if len(texts) > m.opts.MaxBatch {
