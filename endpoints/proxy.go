@@ -117,6 +117,7 @@ func (s *Service) serveData(w http.ResponseWriter, r *http.Request, next http.Ha
 			pr.Out.Header.Del("Cookie")
 			pr.SetXForwarded()
 		},
+		Transport:     s.tr,
 		FlushInterval: -1,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() == nil {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -140,6 +141,7 @@ type Service struct {
 	peerAt  time.Time     // when peer was read
 
 	seq    atomic.Int64
+	tr     *http.Transport // the data plane's client of the replicas
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -180,7 +182,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{cfg: cfg, meta: cfg.Meta, log: cfg.Logger, box: box, computes: computesOf(cfg.Flavors),
-		eps: map[string]*endpoint{}, self: cfg.Replica, ctx: ctx, cancel: cancel}, nil
+		eps: map[string]*endpoint{}, self: cfg.Replica, ctx: ctx, cancel: cancel,
+		// Keep-alive connections for every request a replica may take at
+		// once: with Go's default of 2, a burst of answers closes the rest
+		// and the next burst dials anew.
+		tr: &http.Transport{DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 4 * perReplicaCap, IdleConnTimeout: 90 * time.Second, DisableCompression: true}}, nil
 }
 
 func key(ns, name string) string { return strings.ToLower(ns + "/" + name) }
@@ -243,6 +250,7 @@ func (s *Service) startLocal() error {
 func (s *Service) Close() {
 	s.cancel()
 	s.wg.Wait()
+	defer s.tr.CloseIdleConnections()
 	s.mu.Lock()
 	list := make([]*endpoint, 0, len(s.eps))
 	for _, e := range s.eps {
