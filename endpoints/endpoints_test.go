@@ -1,6 +1,7 @@
 package endpoints
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -345,6 +346,12 @@ func (f *fakeLauncher) Launch(ctx context.Context, spec inference.Spec, log io.W
 		}
 		f.mu.Lock()
 		delay := f.delay[spec.SHA]
+		if b, _ := io.ReadAll(r.Body); strings.Contains(string(b), `"stream":true`) {
+			f.mu.Unlock()
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprintf(w, "data: {\"sha\":%q}\n\ndata: [DONE]\n\n", spec.SHA)
+			return
+		}
 		if o := r.Header.Get("X-Order"); o != "" {
 			f.order = append(f.order, o)
 		}
@@ -915,6 +922,61 @@ func TestQueue(t *testing.T) {
 	if c := <-done; c != http.StatusOK {
 		t.Errorf("the request in flight: %d", c)
 	}
+}
+
+// TestHeldStream: a streaming request held while the endpoint scales up
+// from zero gets keep-alive comments, then the engine's events; one whose
+// hold runs out gets an error event.
+func TestHeldStream(t *testing.T) {
+	h := newHarnessMinute(t, 50*time.Millisecond)
+	h.svc.cfg.KeepAlive = 20 * time.Millisecond
+	body := strings.Replace(createBody, `"minReplica":1,"scaleToZeroTimeout":null`, `"minReplica":0,"scaleToZeroTimeout":1`, 1)
+	h.must("POST", "endpoint/alice", body)
+	h.waitState("ep", StateRunning)
+	h.must("POST", "endpoint/alice/ep/scale-to-zero", "")
+	h.waitState("ep", StateScaledToZero)
+	h.fake.mu.Lock()
+	h.fake.gate = make(chan struct{})
+	h.fake.mu.Unlock()
+	srv := httptest.NewServer(h.svc.Handler(http.NotFoundHandler()))
+	defer srv.Close()
+	stream := func(hdr map[string]string) (*http.Response, *bufio.Reader) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/e/alice/ep/v1/chat/completions", strings.NewReader(`{"stream":true,"messages":[]}`))
+		req.Header.Set("Authorization", "Bearer hf_x")
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+			t.Fatalf("held stream: %d %v", resp.StatusCode, resp.Header)
+		}
+		return resp, bufio.NewReader(resp.Body)
+	}
+	resp, rd := stream(nil)
+	defer resp.Body.Close()
+	if line, _ := rd.ReadString('\n'); line != ": keep-alive\n" {
+		t.Fatalf("first line %q", line)
+	}
+	h.fake.gate <- struct{}{} // the replica starts
+	rest, _ := io.ReadAll(rd)
+	if !strings.Contains(string(rest), `data: {"sha":"`+h.shas[2]+`"}`) || !strings.HasSuffix(string(rest), "data: [DONE]\n\n") {
+		t.Errorf("after the keep-alives: %q", rest)
+	}
+
+	// A hold that runs out ends the stream with an error event.
+	h.must("POST", "endpoint/alice/ep/scale-to-zero", "")
+	h.waitState("ep", StateScaledToZero)
+	resp2, rd2 := stream(map[string]string{"X-Scale-Up-Timeout": "0.2"})
+	defer resp2.Body.Close()
+	all, _ := io.ReadAll(rd2)
+	if !strings.HasPrefix(string(all), ": keep-alive\n\n") || !strings.Contains(string(all), `data: {"error":"Endpoint alice/ep is currently loading","error_type":"unavailable"}`) {
+		t.Errorf("held past its timeout: %q", all)
+	}
+	close(h.fake.gate)
 }
 
 func TestPrivateEndpoint(t *testing.T) {

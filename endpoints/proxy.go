@@ -14,6 +14,7 @@ import (
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/hubhttp"
+	"github.com/havenhub/haven/inference"
 )
 
 // Data plane limits.
@@ -86,9 +87,26 @@ func (s *Service) serveData(w http.ResponseWriter, r *http.Request, next http.Ha
 			hold = time.Duration(min(n, maxHoldSeconds) * float64(time.Second))
 		}
 	}
+	body, err := inference.ReadBody(r)
+	if err != nil {
+		errorJSON(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		return
+	}
+	// A stream held while the endpoint wakes or waits in line is sent
+	// keep-alive comments.
+	held := inference.HoldStream(w, inference.StreamRequest(r, body), s.cfg.KeepAlive)
 	rv, p, err := e.acquire(r.Context(), key, hold)
+	held.End()
 	if err != nil {
 		var he *holdError
+		if held.Committed() {
+			typ := "unavailable"
+			if errors.As(err, &he) && he.status == http.StatusTooManyRequests {
+				typ = "overloaded"
+			}
+			held.Fail(err.Error(), typ)
+			return
+		}
 		if errors.As(err, &he) {
 			if he.retry > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(he.retry))
@@ -105,7 +123,7 @@ func (s *Service) serveData(w http.ResponseWriter, r *http.Request, next http.Ha
 		return
 	}
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	rec := &recorder{ResponseWriter: held.Writer(w), status: http.StatusOK}
 	w.Header().Set("X-Haven-Revision", revName(rv.n))
 	addr := p.r.Addr()
 	proxy := &httputil.ReverseProxy{
@@ -117,11 +135,17 @@ func (s *Service) serveData(w http.ResponseWriter, r *http.Request, next http.Ha
 			pr.Out.Header.Del("Cookie")
 			pr.SetXForwarded()
 		},
-		Transport:     s.tr,
-		FlushInterval: -1,
+		Transport:      s.tr,
+		FlushInterval:  -1,
+		ModifyResponse: held.Adapt,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() == nil {
 				s.log.Warn("endpoint replica unreachable", "endpoint", ns+"/"+name, "err", err)
+			}
+			rec.status = http.StatusBadGateway
+			if held.Committed() {
+				held.Fail("The endpoint's replica did not answer", "unavailable")
+				return
 			}
 			errorJSON(w, http.StatusBadGateway, "The endpoint's replica did not answer")
 		},

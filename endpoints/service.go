@@ -113,6 +113,9 @@ type Config struct {
 	// 429 with Retry-After.
 	MaxQueued int
 	QueueWait time.Duration
+	// KeepAlive is how often a streaming request held while the endpoint
+	// wakes or waits in line is sent an SSE comment (default 10 s).
+	KeepAlive time.Duration
 	// Ready bounds a replica's start (default: the launcher's).
 	Ready time.Duration
 	// Minute is the unit of scaleToZeroTimeout (a minute; tests shorten it).

@@ -232,17 +232,33 @@ func (s *Service) serveModel(w http.ResponseWriter, r *http.Request, ns, name, e
 	// X-Wait-For-Model: true asks to wait, which every request does; a
 	// legacy X-Load-Model: 0 asks not to load a cold model.
 	launch := r.Header.Get("X-Load-Model") != "0"
+	if body != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+	} else if body, err = ReadBody(r); err != nil {
+		s.writeError(w, r, &Error{Status: http.StatusBadRequest, Type: "validation", Message: "reading the body: " + err.Error()})
+		return
+	}
+	// A stream held while the model loads or waits in line is sent
+	// keep-alive comments.
+	held := HoldStream(w, StreamRequest(r, body), s.cfg.KeepAlive)
 	rep, release, err := s.acquire(ctx, repo, sha, task, hold, launch)
+	held.End()
 	if err != nil {
+		if held.Committed() {
+			msg, typ := err.Error(), "unavailable"
+			var ie *Error
+			if errors.As(err, &ie) && ie.Type != "" {
+				typ = ie.Type
+			}
+			held.Fail(msg, typ)
+			return
+		}
 		s.writeError(w, r, err)
 		return
 	}
 	defer release()
-	if body != nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-	}
-	s.proxy(w, r, repo, sha, rep, enginePath)
+	s.proxy(held.Writer(w), r, repo, sha, rep, enginePath, held)
 }
 
 // find returns the model the caller may download and the commit its
@@ -285,7 +301,7 @@ func (s *Service) find(ctx context.Context, actor *auth.Actor, ns, name string) 
 }
 
 // proxy sends the request to the engine and streams its answer back.
-func (s *Service) proxy(w http.ResponseWriter, r *http.Request, repo *haven.Repo, sha string, rep *Replica, enginePath string) {
+func (s *Service) proxy(w http.ResponseWriter, r *http.Request, repo *haven.Repo, sha string, rep *Replica, enginePath string, held *HeldStream) {
 	addr := rep.Addr()
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -303,13 +319,17 @@ func (s *Service) proxy(w http.ResponseWriter, r *http.Request, repo *haven.Repo
 		FlushInterval: -1, // streams (SSE) flow as they come
 		ModifyResponse: func(resp *http.Response) error {
 			resp.Header.Set("X-Repo-Commit", sha)
-			return nil
+			return held.Adapt(resp)
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() != nil {
 				return // the caller left
 			}
 			s.log.Warn("inference: the engine did not answer", "model", repo.FullName(), "err", err)
+			if held.Committed() {
+				held.Fail("The engine of model "+repo.FullName()+" did not answer; try again", "unavailable")
+				return
+			}
 			s.writeError(w, r, &Error{Status: http.StatusBadGateway, Type: "unavailable", RetryAfter: 1,
 				Message: "The engine of model " + repo.FullName() + " did not answer; try again"})
 		},

@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -286,5 +287,44 @@ func (h *testHub) model2(user, name string) {
 	enc.Encode(map[string]any{"key": "file", "value": map[string]any{"path": "extra.txt", "content": base64.StdEncoding.EncodeToString([]byte("x")), "encoding": "base64"}})
 	if res, b := h.do("POST", "/api/models/"+user+"/"+name+"/commit/main", user, nd.Bytes()); res.StatusCode != 200 {
 		h.t.Fatalf("commit: %d %s", res.StatusCode, b)
+	}
+}
+
+// TestHeldStream: a streaming request held while its model loads gets
+// keep-alive comments, then the engine's events.
+func TestHeldStream(t *testing.T) {
+	h := newTestHub(t)
+	h.svc.cfg.KeepAlive = 20 * time.Millisecond
+	h.l.gate = make(chan struct{})
+	h.model("alice", "llm", "text-generation", false, "config.json", "model.safetensors")
+	body := strings.NewReader(`{"model":"dummy","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	req, _ := http.NewRequest("POST", h.url+"/inference/hf-inference/models/alice/llm/v1/chat/completions", body)
+	req.Header.Set("Authorization", "Bearer "+h.tokens["alice"])
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("held stream: %d %v", res.StatusCode, res.Header)
+	}
+	rd := bufio.NewReader(res.Body)
+	for range 2 {
+		if line, _ := rd.ReadString('\n'); line != ": keep-alive\n" {
+			t.Fatalf("line %q, want a keep-alive comment", line)
+		}
+		rd.ReadString('\n')
+	}
+	close(h.l.gate) // the model loads
+	rest, _ := io.ReadAll(rd)
+	if !strings.Contains(string(rest), `data: {"choices":[{"delta":{"content":"t2"}}]}`) || !strings.HasSuffix(string(rest), "data: [DONE]\n\n") {
+		t.Errorf("after the keep-alives: %q", rest)
+	}
+
+	// A request that is no stream is held without a word, as before.
+	res2, b := h.do("POST", "/inference/hf-inference/models/alice/llm", "alice", map[string]any{"inputs": "hi"})
+	if res2.StatusCode != 200 || strings.Contains(string(b), "keep-alive") {
+		t.Errorf("plain request: %d %s", res2.StatusCode, b)
 	}
 }

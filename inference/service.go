@@ -59,6 +59,9 @@ type Config struct {
 	MaxInFlight int
 	MaxQueued   int
 	QueueWait   time.Duration
+	// KeepAlive is how often a streaming request held while its model
+	// loads or waits in line is sent an SSE comment (default 10 s).
+	KeepAlive time.Duration
 	// RetryFailed is how long a model that failed to load answers that
 	// failure before a request tries again (default 30 seconds).
 	RetryFailed time.Duration
