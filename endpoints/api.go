@@ -161,7 +161,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, ns string
 		s.writeError(w, r, haven.Errorf(haven.EInvalid, "Invalid JSON body: %v", err))
 		return
 	}
-	if err := c.normalize(s.computes); err != nil {
+	if err := c.normalize(s.computes, s.cfg.Images); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -248,7 +248,7 @@ func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request, e *endpoi
 		return
 	}
 	c.Name = e.cfg.Name
-	if err := c.normalize(s.computes); err != nil {
+	if err := c.normalize(s.computes, s.cfg.Images); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

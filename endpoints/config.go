@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/inference"
 	"github.com/havenhub/haven/runner"
 )
 
@@ -149,7 +150,7 @@ func mergeSettings(c Settings, body []byte) (Settings, error) {
 
 // normalize checks a configuration and fills in its defaults, mapping the
 // compute onto one of the hub's.
-func (c *Settings) normalize(computes []compute) error {
+func (c *Settings) normalize(computes []compute, images bool) error {
 	if !haven.ValidName(c.Name) {
 		return haven.Errorf(haven.EInvalid, "Invalid endpoint name: %q", c.Name)
 	}
@@ -173,6 +174,9 @@ func (c *Settings) normalize(computes []compute) error {
 	}
 	if c.Model.Task != nil && *c.Model.Task == "" {
 		c.Model.Task = nil
+	}
+	if _, err := c.Model.custom(images); err != nil {
+		return err
 	}
 	c.Provider = Provider{Vendor: "haven", Region: "local"}
 	sc := &c.Compute.Scaling
@@ -220,6 +224,105 @@ func (m Model) imageInt(key string) int {
 		}
 	}
 	return 0
+}
+
+// custom reads image.custom: a program of the endpoint's own that serves
+// the model instead of Haven's engine (nil without one). images says
+// whether the hub's runner runs container images; without it (the
+// process runner) a command is run in the model's environment and an image
+// that has no command is refused.
+func (m Model) custom(images bool) (*inference.Custom, error) {
+	raw, ok := m.Image["custom"]
+	if !ok {
+		return nil, nil
+	}
+	bad := func(format string, args ...any) error {
+		return haven.Errorf(haven.EInvalid, "model.image.custom: "+format, args...)
+	}
+	o, ok := raw.(map[string]any)
+	if !ok || len(m.Image) != 1 {
+		return nil, bad("must be the image's only variant, an object {url, command, args, env, healthRoute, port}")
+	}
+	cu := &inference.Custom{HealthRoute: "/health"}
+	strs := func(key string, fallback []string) ([]string, error) {
+		v, ok := o[key]
+		if !ok || v == nil {
+			return fallback, nil
+		}
+		switch x := v.(type) {
+		case string:
+			return strings.Fields(x), nil
+		case []any:
+			out := make([]string, len(x))
+			for i, e := range x {
+				s, ok := e.(string)
+				if !ok {
+					return nil, bad("%s must be a list of strings", key)
+				}
+				out[i] = s
+			}
+			return out, nil
+		}
+		return nil, bad("%s must be a list of strings", key)
+	}
+	var err error
+	if cu.Image, ok = o["url"].(string); !ok && o["url"] != nil {
+		return nil, bad("url must be a string")
+	}
+	cmd, err := strs("command", m.Command)
+	if err != nil {
+		return nil, err
+	}
+	args, err := strs("args", m.Args)
+	if err != nil {
+		return nil, err
+	}
+	cu.Command = append(append([]string{}, cmd...), args...)
+	if len(cmd) == 0 && len(args) > 0 && cu.Image == "" {
+		return nil, bad("args without a command or an image")
+	}
+	for _, k := range []string{"healthRoute", "health_route"} {
+		if v, ok := o[k]; ok && v != nil {
+			r, ok := v.(string)
+			if !ok || !strings.HasPrefix(r, "/") {
+				return nil, bad("%s must be a path starting with /", k)
+			}
+			cu.HealthRoute = r
+		}
+	}
+	if v, ok := o["port"]; ok && v != nil {
+		f, ok := v.(float64)
+		if !ok || f != float64(int(f)) || f < 1 || f > 65535 {
+			return nil, bad("port must be a port number")
+		}
+		cu.Port = int(f)
+	}
+	if v, ok := o["env"]; ok && v != nil {
+		env, ok := v.(map[string]any)
+		if !ok {
+			return nil, bad("env must be an object of strings")
+		}
+		cu.Env = map[string]string{}
+		for k, x := range env {
+			s, ok := x.(string)
+			if !ok {
+				return nil, bad("env must be an object of strings")
+			}
+			cu.Env[k] = s
+		}
+	}
+	switch {
+	case cu.Image == "" && len(cmd) == 0:
+		return nil, bad("give a command (and args) to run, or an image url")
+	case !images && len(cmd) == 0:
+		return nil, bad("this hub runs endpoints as processes and cannot run the image %s: give a command (model.command or image.custom.command) to run in the model's environment instead", cu.Image)
+	case !images && o["credentials"] != nil:
+		return nil, bad("this hub runs endpoints as processes and pulls no images: remove the registry credentials")
+	}
+	if !images {
+		cu.Image = "" // a process: the command runs in the model's environment
+	}
+	return cu, nil
 }
 
 // RevSpec is what a revision fixes: the model at a commit, how it is run,

@@ -312,8 +312,12 @@ func (s *Service) start(id string, spec RevSpec, secrets map[string]string, log 
 	if spec.Task != nil {
 		task = *spec.Task
 	}
-	img := Model{Image: spec.Image}
-	return s.cfg.Launcher.Launch(s.ctx, inference.Spec{
+	img := Model{Image: spec.Image, Command: spec.Command, Args: spec.Args}
+	custom, err := img.custom(s.cfg.Images)
+	if err != nil {
+		return nil, err
+	}
+	return s.cfg.Launcher.Launch(s.ctx, inference.Spec{Custom: custom,
 		ID: id, Repo: repo, SHA: spec.Commit, Task: task, Name: spec.Repository,
 		Flavor: s.flavorOf(spec.Compute), Env: spec.Env, Secrets: secrets,
 		MaxBatch: img.imageInt("maxBatch"), MaxConcurrency: perReplica(img), Ready: s.cfg.Ready,

@@ -979,6 +979,54 @@ func TestHeldStream(t *testing.T) {
 	close(h.fake.gate)
 }
 
+// TestCustomImage: image.custom runs the endpoint's own command (with its
+// args, env and health route) through the launcher; what the process
+// runner cannot run is refused with a 400 that says why.
+func TestCustomImage(t *testing.T) {
+	h := newHarness(t)
+	cases := []struct {
+		name, image, model string
+		want               string // "" for created
+	}{
+		{"image only", `{"custom":{"url":"ghcr.io/example/server:1"}}`, ``, "cannot run the image ghcr.io/example/server:1"},
+		{"nothing to run", `{"custom":{"healthRoute":"/ready"}}`, ``, "give a command"},
+		{"credentials", `{"custom":{"url":"x:1","command":["serve"],"credentials":{"username":"u","password":"p"}}}`, ``, "remove the registry credentials"},
+		{"bad port", `{"custom":{"command":["serve"],"port":"80"}}`, ``, "port must be a port number"},
+		{"bad route", `{"custom":{"command":["serve"],"health_route":"ready"}}`, ``, "must be a path"},
+		{"beside another variant", `{"custom":{"command":["serve"]},"tgi":{}}`, ``, "only variant"},
+		{"command in the image", `{"custom":{"url":"x:1","command":["serve","--port","${PORT}"],"env":{"MODE":"fast"},"health_route":"/ready"}}`, ``, ""},
+		{"command in the model", `{"custom":{"url":"x:1","healthRoute":"/ready","port":8080}}`, `"command":["serve"],"args":["--port","${PORT}"],`, ""},
+	}
+	for i, c := range cases {
+		body := strings.Replace(createBody, `"image":{"huggingface":{}},`, c.model+`"image":`+c.image+`,`, 1)
+		body = strings.Replace(body, `"name":"ep"`, fmt.Sprintf(`"name":"ep%d"`, i), 1)
+		code, m := h.api("POST", "endpoint/alice", body)
+		if c.want != "" {
+			if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(m["error"]), c.want) {
+				t.Errorf("%s: %d %v, want 400 with %q", c.name, code, m, c.want)
+			}
+			continue
+		}
+		if code != http.StatusOK || m["healthRoute"] != "/ready" {
+			t.Fatalf("%s: %d %v", c.name, code, m)
+		}
+		h.waitState(fmt.Sprintf("ep%d", i), StateRunning)
+		h.fake.mu.Lock()
+		spec := h.fake.launched[len(h.fake.launched)-1]
+		h.fake.mu.Unlock()
+		cu := spec.Custom
+		if cu == nil || strings.Join(cu.Command, " ") != "serve --port ${PORT}" || cu.HealthRoute != "/ready" || cu.Image != "" {
+			t.Errorf("%s: launched %+v", c.name, cu)
+		}
+		if i == 6 && cu.Env["MODE"] != "fast" {
+			t.Errorf("%s: env %v", c.name, cu.Env)
+		}
+		if i == 7 && cu.Port != 8080 {
+			t.Errorf("%s: port %d", c.name, cu.Port)
+		}
+	}
+}
+
 func TestPrivateEndpoint(t *testing.T) {
 	h := newHarness(t)
 	h.must("POST", "endpoint/alice", strings.Replace(createBody, `"type":"authenticated"`, `"type":"private"`, 1))

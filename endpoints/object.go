@@ -58,7 +58,7 @@ func (e *endpoint) object() map[string]any {
 		return map[string]any{"id": name, "name": name}
 	}
 	obj := map[string]any{
-		"name": e.row.Name, "type": c.Type, "accountId": c.AccountID, "healthRoute": "/health",
+		"name": e.row.Name, "type": c.Type, "accountId": c.AccountID, "healthRoute": healthRoute(c.Model),
 		"provider": c.Provider, "compute": c.Compute, "model": model, "route": route,
 		"cacheHttpResponses": c.CacheHTTPResponses, "tags": c.Tags,
 		"status": map[string]any{
@@ -128,4 +128,13 @@ func (e *endpoint) arms(snaps map[int]savedStats) (a, b int, ok bool) {
 		return 0, 0, false
 	}
 	return with[len(with)-2], with[len(with)-1], true
+}
+
+// healthRoute is the route that tells an endpoint's replica ready: Haven's
+// engine's, or that of its custom program.
+func healthRoute(m Model) string {
+	if cu, _ := m.custom(true); cu != nil {
+		return cu.HealthRoute
+	}
+	return "/health"
 }

@@ -180,10 +180,11 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 // so, 503 while none is up.
 func (s *Service) serveHealth(w http.ResponseWriter, r *http.Request, e *endpoint) {
 	e.mu.Lock()
-	var addr string
+	var addr, route string
 	for _, t := range e.traffic {
 		if rv := e.rev(t.Revision); rv != nil && len(rv.replicas) > 0 {
 			addr = rv.replicas[0].r.Addr()
+			route = healthRoute(Model{Image: rv.spec.Image})
 			break
 		}
 	}
@@ -195,7 +196,7 @@ func (s *Service) serveHealth(w http.ResponseWriter, r *http.Request, e *endpoin
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/health", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+route, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		errorJSON(w, http.StatusServiceUnavailable, "The endpoint's replica did not answer")

@@ -116,6 +116,9 @@ type Config struct {
 	// KeepAlive is how often a streaming request held while the endpoint
 	// wakes or waits in line is sent an SSE comment (default 10 s).
 	KeepAlive time.Duration
+	// Images says whether the runner runs container images (an endpoint's
+	// image.custom url); without it custom endpoints must give a command.
+	Images bool
 	// Ready bounds a replica's start (default: the launcher's).
 	Ready time.Duration
 	// Minute is the unit of scaleToZeroTimeout (a minute; tests shorten it).

@@ -91,6 +91,23 @@ type Spec struct {
 	// Ready bounds the wait for the engine to load (default 10 minutes,
 	// including building its environment the first time).
 	Ready time.Duration
+	// Custom runs a program of the endpoint's own instead of Haven's
+	// engine; nil for the engine.
+	Custom *Custom
+}
+
+// Custom is an endpoint's own program serving its model: Command run in
+// the model's environment (Haven's ML stack) by the process runner, or in
+// Image by a container runner. The model's checkout is at /repository
+// (rewritten to its folder where the runner cannot mount), the port to
+// listen on in ${PORT} and $PORT (Port inside a container, default 80),
+// and it is ready once HealthRoute answers 200.
+type Custom struct {
+	Image       string
+	Command     []string
+	Env         map[string]string
+	HealthRoute string
+	Port        int
 }
 
 // Replica is a running engine.
@@ -132,11 +149,14 @@ func (l *Launcher) Launch(ctx context.Context, spec Spec, log io.Writer) (*Repli
 	if err != nil {
 		return nil, err
 	}
-	if l.goEngine(spec, modelDir(files)) {
+	if spec.Custom == nil && l.goEngine(spec, modelDir(files)) {
 		return l.launchGo(spec, modelDir(files), log)
 	}
 	if l.cfg.Runner == nil {
 		return nil, haven.Errorf(haven.EInvalid, "This hub runs no models: start Haven with a runner (--runner process or oci)")
+	}
+	if spec.Custom != nil {
+		return l.launchCustom(ctx, spec, files, log)
 	}
 	name := spec.Name
 	if name == "" {
@@ -190,28 +210,80 @@ func (l *Launcher) Launch(ctx context.Context, spec Spec, log io.Writer) (*Repli
 		release()
 		return nil, err
 	}
-	r := &Replica{Spec: spec, h: h, gpus: release}
+	return l.ready(ctx, spec, &Replica{Spec: spec, h: h, gpus: release}, "/health")
+}
+
+// ready waits until r answers its health route, or stops it.
+func (l *Launcher) ready(ctx context.Context, spec Spec, r *Replica, route string) (*Replica, error) {
 	ready := spec.Ready
 	if ready <= 0 {
 		ready = 10 * time.Minute
 	}
-	if err := waitHealthy(ctx, h, ready); err != nil {
+	if err := waitHealthy(ctx, r.h, route, ready); err != nil {
 		r.Stop(context.Background(), time.Second)
 		return nil, err
 	}
 	return r, nil
 }
 
+// RunsImages reports whether the runner runs container images (an
+// endpoint's custom image); the process runner does not.
+func (l *Launcher) RunsImages() bool {
+	return l.cfg.Runner != nil && l.cfg.Runner.Name() != "process"
+}
+
+// launchCustom starts an endpoint's own program on the model's checkout.
+func (l *Launcher) launchCustom(ctx context.Context, spec Spec, files string, log io.Writer) (*Replica, error) {
+	cu := spec.Custom
+	port := cu.Port
+	if port == 0 {
+		port = 80
+	}
+	env := map[string]string{"PORT": "${PORT}", "HF_HUB_OFFLINE": "1", "HF_MODEL_DIR": "/repository",
+		"MODEL_ID": spec.Name, "PYTHONUNBUFFERED": "1"}
+	for k, v := range spec.Env {
+		env[k] = v
+	}
+	for k, v := range cu.Env {
+		env[k] = v
+	}
+	recipe := runner.Recipe{Python: "3", Requirements: mlstack.Requirements()}
+	if cu.Image != "" {
+		recipe = runner.Recipe{Image: cu.Image}
+	}
+	w := &runner.Workload{
+		ID: spec.ID, Kind: runner.KindEndpoint, Files: files, Recipe: recipe, Command: cu.Command,
+		Env: env, Secrets: spec.Secrets, Port: port, Limits: spec.Flavor.Limits(), User: "engines",
+		Mounts: []runner.Mount{{Source: modelDir(files), Target: "/repository", ReadOnly: true}},
+	}
+	fmt.Fprintf(log, "[haven] running the endpoint's own program %q (health route %s)\n", strings.Join(cu.Command, " "), cu.HealthRoute)
+	release, err := l.cfg.GPUs.Assign(w, spec.Flavor.GPUs)
+	if err != nil {
+		return nil, err
+	}
+	b, err := l.cfg.Runner.Build(ctx, w, false, log)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	h, err := l.cfg.Runner.Start(ctx, w, b, log)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return l.ready(ctx, spec, &Replica{Spec: spec, h: h, gpus: release}, cu.HealthRoute)
+}
+
 // waitHealthy polls the engine's health route until it answers 200, the
 // engine exits, or the time is up.
-func waitHealthy(ctx context.Context, h runner.Handle, within time.Duration) error {
+func waitHealthy(ctx context.Context, h runner.Handle, route string, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+h.Addr()+"/health", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+h.Addr()+route, nil)
 		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -22,7 +22,7 @@ func newEndpoints(o *inferenceOptions, st *stores, l *inference.Launcher, gpus *
 	svc, err := endpoints.New(endpoints.Config{
 		Meta: st.meta, Git: st.git, Launcher: endpoints.InferenceLauncher(l), Flavors: runner.JobFlavors(gpus),
 		Dir: dir, PublicURL: publicURL, Secret: secret, Logger: log, Replica: self,
-		MaxQueued: o.queue, QueueWait: o.queueWait,
+		MaxQueued: o.queue, QueueWait: o.queueWait, Images: l.RunsImages(),
 		Authenticate: func(r *http.Request) (*auth.Actor, error) { return server().Authenticate(r) },
 	})
 	if err != nil {

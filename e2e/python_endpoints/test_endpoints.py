@@ -154,6 +154,27 @@ def test_split_detects_slower_arm(models, token, api, endpoint):
     assert 'http_requests_total{revision="r4",status_code="2xx"}' in metrics and metrics.endswith("# EOF\n"), metrics
 
 
+def test_custom_command(api, models, token):
+    """image.custom: a command of the endpoint's own, run by the process runner in the model's environment on
+    the model's files (at /repository), ready once its health route answers."""
+    common = dict(repository=models["classifier"], framework="pytorch", accelerator="cpu", instance_size="x1",
+                  instance_type="intel-icl", region="us-east-1", vendor="aws", min_replica=1, max_replica=1)
+    # An image without a command cannot run here: a 400 that says so.
+    with pytest.raises(Exception, match="cannot run the image"):
+        api.create_inference_endpoint("custom-image", custom_image={"url": "ghcr.io/example/server:1"}, **common)
+    ep = api.create_inference_endpoint(
+        "custom", custom_image={"url": "ghcr.io/example/server:1", "health_route": "/config.json"},
+        container_command=["python", "-m", "http.server"],
+        container_args=["${PORT}", "--bind", "127.0.0.1", "--directory", "/repository"], **common)
+    assert ep.raw["healthRoute"] == "/config.json"
+    ep.wait(timeout=300, refresh_every=1)
+    headers = {"Authorization": f"Bearer {token}"}
+    r = httpx.get(ep.url + "/config.json", headers=headers, timeout=60)
+    assert r.status_code == 200 and r.json()["id2label"] == {"0": "negative", "1": "positive"}, r.text
+    assert httpx.get(ep.url + "/health", headers=headers, timeout=60).status_code == 200
+    ep.delete()
+
+
 @pytest.mark.after_restart
 def test_restored_after_restart(api, token):
     ep = api.get_inference_endpoint(NAME)
