@@ -85,6 +85,23 @@ const (
 	defaultIdleMinutes     = 60
 )
 
+// defaultHardwareUsage is the CPU use (percent of a replica's CPUs) above
+// which hardwareUsage adds a replica.
+const defaultHardwareUsage = 80
+
+// hardware reports whether the endpoint scales on its replicas' CPU use
+// (measure.hardwareUsage) rather than on requests, and the threshold.
+func (s Scaling) hardware() (bool, float64) {
+	v, ok := s.Measure["hardwareUsage"]
+	if !ok {
+		return false, 0
+	}
+	if v == nil || *v <= 0 || *v > 100 {
+		return true, defaultHardwareUsage
+	}
+	return true, *v
+}
+
 // threshold is the in-flight requests per replica above which a replica
 // is added.
 func (s Scaling) threshold() float64 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/inference"
 	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/runner"
 	"github.com/havenhub/haven/runner/runlog"
 )
 
@@ -68,6 +70,30 @@ type replica struct {
 	r        Replica
 	inflight atomic.Int64
 	stopping bool
+	cpu      atomic.Uint64 // its last CPU use, percent of its CPUs (float64 bits)
+	sampling atomic.Bool
+}
+
+// metered is a replica that reports its resource use.
+type metered interface {
+	Metrics(ctx context.Context) (runner.Metrics, error)
+}
+
+// sampleCPU reads p's CPU use in the background (a sample may take a
+// while), one read at a time.
+func (p *replica) sampleCPU() {
+	m, ok := p.r.(metered)
+	if !ok || !p.sampling.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer p.sampling.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if v, err := m.Metrics(ctx); err == nil {
+			p.cpu.Store(math.Float64bits(v.CPUPercent))
+		}
+	}()
 }
 
 // broadcast wakes whoever waits on a change.
@@ -461,10 +487,22 @@ func (e *endpoint) tick(now time.Time) {
 			if e.share(r.n) == 0 {
 				continue
 			}
+			cur := max(len(r.replicas)+r.launching, 1)
+			if hw, limit := sc.hardware(); hw {
+				// hardwareUsage: the replicas' CPU use summed, against the
+				// threshold per replica.
+				used := 0.0
+				for _, p := range r.replicas {
+					p.sampleCPU()
+					used += math.Float64frombits(p.cpu.Load())
+				}
+				r.scaler.observe(now, used)
+				r.target = r.scaler.decide(now, cur, sc.MinReplica, sc.MaxReplica, limit)
+				continue
+			}
 			// Requests waiting in line count as pending too, by the
 			// revision's share of the traffic.
 			r.scaler.observe(now, float64(r.inflight)+float64(e.held*e.share(r.n))/100)
-			cur := max(len(r.replicas)+r.launching, 1)
 			r.target = r.scaler.decide(now, cur, sc.MinReplica, sc.MaxReplica, sc.threshold())
 		}
 		if idle := sc.idleMinutes(); idle > 0 && e.inflight == 0 && e.held == 0 &&

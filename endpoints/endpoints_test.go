@@ -298,6 +298,7 @@ type fakeLauncher struct {
 	gate     chan struct{} // if set, each launch waits for a value
 	order    []string      // X-Order of the requests answered, as they came
 	busy     int           // requests being answered
+	cpu      float64       // the CPU use every replica reports
 }
 
 func (f *fakeLauncher) inflight() int {
@@ -316,6 +317,13 @@ type fakeReplica struct {
 func (r *fakeReplica) Addr() string          { return strings.TrimPrefix(r.srv.URL, "http://") }
 func (r *fakeReplica) Done() <-chan struct{} { return r.done }
 func (r *fakeReplica) Exit() runner.Exit     { return runner.Exit{Reason: "stopped"} }
+
+// Metrics reports the launcher's CPU figure for every replica.
+func (r *fakeReplica) Metrics(context.Context) (runner.Metrics, error) {
+	r.f.mu.Lock()
+	defer r.f.mu.Unlock()
+	return runner.Metrics{CPUPercent: r.f.cpu}, nil
+}
 func (r *fakeReplica) Stop(context.Context, time.Duration) error {
 	r.once.Do(func() {
 		r.srv.Close()
@@ -1025,6 +1033,41 @@ func TestCustomImage(t *testing.T) {
 			t.Errorf("%s: port %d", c.name, cu.Port)
 		}
 	}
+}
+
+// TestHardwareUsage: an endpoint measured on hardwareUsage adds replicas
+// while its replicas' CPU use is above the threshold, and drops them once
+// it is low.
+func TestHardwareUsage(t *testing.T) {
+	h := newHarness(t)
+	h.svc.cfg.ScaleDownDelay = 100 * time.Millisecond
+	body := strings.Replace(createBody, `"maxReplica":2,"minReplica":1,"scaleToZeroTimeout":null`,
+		`"maxReplica":3,"minReplica":1,"scaleToZeroTimeout":null,"measure":{"hardwareUsage":50}`, 1)
+	h.must("POST", "endpoint/alice", body)
+	h.waitState("ep", StateRunning)
+	replicas := func(want func(float64) bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			m := h.must("GET", "endpoint/alice/ep", "")
+			st := m["status"].(map[string]any)
+			if want(st["targetReplica"].(float64)) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replicas: %v", st)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	h.fake.mu.Lock()
+	h.fake.cpu = 90
+	h.fake.mu.Unlock()
+	replicas(func(n float64) bool { return n >= 2 })
+	h.fake.mu.Lock()
+	h.fake.cpu = 5
+	h.fake.mu.Unlock()
+	replicas(func(n float64) bool { return n == 1 })
 }
 
 func TestPrivateEndpoint(t *testing.T) {
