@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -91,11 +92,10 @@ type Service struct {
 
 // slot is one model's state.
 type slot struct {
-	repo     *haven.Repo   // the row last seen
-	inflight int           // requests taken (held or proxied)
-	queued   int           // requests waiting for a place under the cap
-	freed    chan struct{} // closed when a place frees up, for those waiting
-	cur      *instance     // the replica serving new requests, or nil
+	repo     *haven.Repo     // the row last seen
+	inflight int             // requests taken (held or proxied)
+	line     []chan struct{} // requests waiting for a place under the cap, in their order
+	cur      *instance       // the replica serving new requests, or nil
 	loadTime time.Duration
 }
 
@@ -223,52 +223,60 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-// waitPlace waits, with s.mu held (and released while waiting), until the
-// model takes one more request: at once below the cap, else in line
-// behind the cap for a bounded time; a full line or a wait that runs out
-// is 429.
+// waitPlace takes a place for one more request, with s.mu held (and
+// released while waiting): at once below the cap when nobody waits, else in
+// line, first come first served, for a bounded time; a full line or a wait
+// that runs out is 429. A place that frees up is handed to the head of the
+// line (see free). The caller gives the place back with free.
 func (s *Service) waitPlace(ctx context.Context, sl *slot, repo *haven.Repo) error {
+	if sl.inflight < s.cfg.MaxInFlight && len(sl.line) == 0 {
+		sl.inflight++
+		return nil
+	}
 	overloaded := func() error {
 		return &Error{Status: http.StatusTooManyRequests, Type: "overloaded", RetryAfter: 1,
-			Message: fmt.Sprintf("Model %s is overloaded: %d requests are in flight and %d waiting, try again later", repo.FullName(), sl.inflight, sl.queued)}
+			Message: fmt.Sprintf("Model %s is overloaded: %d requests are in flight and %d waiting, try again later", repo.FullName(), sl.inflight, len(sl.line))}
 	}
-	var deadline <-chan time.Time
-	for sl.inflight >= s.cfg.MaxInFlight {
-		if sl.queued >= s.cfg.MaxQueued {
-			return overloaded()
-		}
-		if deadline == nil {
-			t := time.NewTimer(s.cfg.QueueWait)
-			defer t.Stop()
-			deadline = t.C
-		}
-		if sl.freed == nil {
-			sl.freed = make(chan struct{})
-		}
-		freed := sl.freed
-		sl.queued++
-		s.mu.Unlock()
-		var err error
-		select {
-		case <-freed:
-		case <-deadline:
-			err = errTimedOut
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		s.mu.Lock()
-		sl.queued--
-		if err == errTimedOut {
-			return overloaded()
-		}
-		if err != nil {
-			return err
-		}
+	if len(sl.line) >= s.cfg.MaxQueued {
+		return overloaded()
 	}
-	return nil
+	w := make(chan struct{}, 1)
+	sl.line = append(sl.line, w)
+	t := time.NewTimer(s.cfg.QueueWait)
+	defer t.Stop()
+	s.mu.Unlock()
+	var err error
+	select {
+	case <-w:
+	case <-t.C:
+		err = overloaded()
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.mu.Lock()
+	if err == nil {
+		return nil
+	}
+	if i := slices.Index(sl.line, w); i >= 0 {
+		sl.line = slices.Delete(sl.line, i, i+1)
+		return err
+	}
+	// Handed a place as the wait ended: pass it on.
+	s.free(sl)
+	return err
 }
 
-var errTimedOut = errors.New("timed out")
+// free gives a request's place back (mu held): to the head of the line,
+// else to the model's count.
+func (s *Service) free(sl *slot) {
+	if len(sl.line) > 0 {
+		w := sl.line[0]
+		sl.line = sl.line[1:]
+		w <- struct{}{}
+		return
+	}
+	sl.inflight--
+}
 
 // acquire gets a replica of repo at sha serving task: the running one, or
 // one launched for this request and those arriving meanwhile (one launch per
@@ -300,6 +308,7 @@ func (s *Service) acquire(ctx context.Context, repo *haven.Repo, sha, task strin
 		switch {
 		case in.err != nil && time.Since(in.failedAt) < s.cfg.RetryFailed:
 			err := in.err
+			s.free(sl)
 			s.mu.Unlock()
 			return nil, nil, err
 		case in.err != nil:
@@ -311,8 +320,10 @@ func (s *Service) acquire(ctx context.Context, repo *haven.Repo, sha, task strin
 	}
 	if in == nil {
 		if !launch {
+			s.free(sl)
+			err := s.loadingError(repo, sl, nil)
 			s.mu.Unlock()
-			return nil, nil, s.loadingError(repo, sl, nil)
+			return nil, nil, err
 		}
 		in = &instance{sha: sha, ready: make(chan struct{}), started: time.Now()}
 		sl.cur = in
@@ -320,7 +331,6 @@ func (s *Service) acquire(ctx context.Context, repo *haven.Repo, sha, task strin
 		s.wg.Add(1)
 		go s.launch(sl, repo, in, task, s.seq)
 	}
-	sl.inflight++
 	in.users++
 	s.mu.Unlock()
 
@@ -329,11 +339,7 @@ func (s *Service) acquire(ctx context.Context, repo *haven.Repo, sha, task strin
 		once.Do(func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			sl.inflight--
-			if sl.freed != nil {
-				close(sl.freed)
-				sl.freed = nil
-			}
+			s.free(sl)
 			in.users--
 			in.lastUsed = time.Now()
 			if in.retired && in.users == 0 && in.loaded() && in.err == nil {

@@ -392,6 +392,61 @@ func TestQueueBehindTheCap(t *testing.T) {
 	}
 }
 
+// TestQueueOrder: requests in line get places in the order they came, one
+// per place freed.
+func TestQueueOrder(t *testing.T) {
+	l := &fakeLauncher{}
+	s, _ := testService(t, l, Config{MaxInFlight: 1, MaxQueued: 8, QueueWait: time.Minute})
+	_, first, err := s.acquire(context.Background(), testRepo, sha1, "", time.Minute, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := make(chan int, 4)
+	releases := make(chan func(), 4)
+	for i := range 4 {
+		go func() {
+			_, release, err := s.acquire(context.Background(), testRepo, sha1, "", time.Minute, true)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			order <- i
+			releases <- release
+		}()
+		// The next comes once this one is in line.
+		eventually(t, "in line", func() bool {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return len(s.slots[testRepo.ID].line) == i+1
+		})
+	}
+	// A request that gives up leaves the line without a place.
+	ctx, cancel := context.WithCancel(context.Background())
+	gone := make(chan error, 1)
+	go func() { _, _, err := s.acquire(ctx, testRepo, sha1, "", time.Minute, true); gone <- err }()
+	eventually(t, "in line", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.slots[testRepo.ID].line) == 5
+	})
+	cancel()
+	if err := <-gone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a caller that left: %v", err)
+	}
+	first()
+	for want := range 4 {
+		if got := <-order; got != want {
+			t.Fatalf("served %d, want %d", got, want)
+		}
+		(<-releases)()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sl := s.slots[testRepo.ID]; sl.inflight != 0 || len(sl.line) != 0 {
+		t.Errorf("%d in flight, %d in line after all left", sl.inflight, len(sl.line))
+	}
+}
+
 func TestLaunchFailure(t *testing.T) {
 	l := &fakeLauncher{fail: &runner.Error{Message: "The engine stopped while loading the model: Exit code: 1"}}
 	s, _ := testService(t, l, Config{RetryFailed: 80 * time.Millisecond})
