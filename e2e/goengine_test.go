@@ -52,9 +52,12 @@ type onnxReference struct {
 		Scores          []float64 `json:"scores"`
 	} `json:"zero_shot"`
 	Tokens struct {
-		Texts  []string           `json:"texts"`
-		Simple [][]map[string]any `json:"simple"`
-		None   [][]map[string]any `json:"none"`
+		Texts   []string           `json:"texts"`
+		Simple  [][]map[string]any `json:"simple"`
+		None    [][]map[string]any `json:"none"`
+		First   [][]map[string]any `json:"first"`
+		Average [][]map[string]any `json:"average"`
+		Max     [][]map[string]any `json:"max"`
 	} `json:"tokens"`
 	Rerank struct {
 		Query  string    `json:"query"`
@@ -206,7 +209,8 @@ func compareTasks(t *testing.T, dir, lib string, ref onnxReference) {
 	}
 
 	tok := load("tokens", "token-classification")
-	for strategy, want := range map[string][][]map[string]any{"simple": ref.Tokens.Simple, "none": ref.Tokens.None} {
+	for strategy, want := range map[string][][]map[string]any{"simple": ref.Tokens.Simple, "none": ref.Tokens.None,
+		"first": ref.Tokens.First, "average": ref.Tokens.Average, "max": ref.Tokens.Max} {
 		if len(want) != len(ref.Tokens.Texts) {
 			t.Fatalf("no token-classification reference for %s", strategy)
 		}

@@ -127,7 +127,7 @@ def main(argv):
 
 ZS_TEXT = "alice flew to paris yesterday"
 ZS_LABELS = ["paris", "london", "cat", "movie"]
-TOKEN_TEXTS = ["alice lives in paris", "bob flew to london yesterday", "zzyzx met carol in rome"]
+TOKEN_TEXTS = ["alice lives in paris", "bob flew to london yesterday", "zzyzx met carol in rome", "carol and zzyzx qqq flew to oslo"]
 RANK_QUERY = "where does alice live"
 RANK_TEXTS = ["alice lives in paris", "the movie was great", "bob flew to london", "a red cat"]
 
@@ -193,7 +193,7 @@ def build_tasks(root, ref, Logits):
     export(Logits(model), tokf, "model.onnx", ["logits"], per_token=("logits",))
     tc = pipeline("token-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(tokf), device="cpu")
     ref["tokens"] = {"texts": TOKEN_TEXTS}
-    for strategy in ("simple", "none"):
+    for strategy in ("simple", "none", "first", "average", "max"):
         ref["tokens"][strategy] = [as_json(tc(t, aggregation_strategy=strategy)) for t in TOKEN_TEXTS]
 
     # text ranking: a cross-encoder

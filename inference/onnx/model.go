@@ -123,25 +123,28 @@ type Options struct {
 
 // Model is a loaded ONNX encoder.
 type Model struct {
-	opts     Options
-	dir      string
-	graph    graph
-	backend  string // "onnxruntime" or "go"
-	tok      *tokenizer.Tokenizer
-	trunc    *tokenizer.Tokenizer // the same, truncating to maxLen
-	maxLen   int
-	pooling  string // "mean" or "cls"
-	dim      int
-	kind     string   // kindEmbedding, kindClassifier, …
-	labels   []string // classification labels by index (nil for embeddings)
-	fn       string   // classification default: softmax, sigmoid or none
-	entail   int      // the label index of entailment (zero-shot classification)
-	unk      int      // the unknown token's id, or -1
-	noTypes  bool     // token type ids stay 0: transformers passes none
-	batcher  *batcher
-	loadTime time.Duration
-	metrics  metrics
-	inflight atomic.Int64
+	opts    Options
+	dir     string
+	graph   graph
+	backend string // "onnxruntime" or "go"
+	tok     *tokenizer.Tokenizer
+	trunc   *tokenizer.Tokenizer // the same, truncating to maxLen
+	maxLen  int
+	pooling string // "mean" or "cls"
+	dim     int
+	kind    string   // kindEmbedding, kindClassifier, …
+	labels  []string // classification labels by index (nil for embeddings)
+	fn      string   // classification default: softmax, sigmoid or none
+	entail  int      // the label index of entailment (zero-shot classification)
+	unk     int      // the unknown token's id, or -1
+	// subwordPrefix is the word-piece continuation prefix ("##"), or ""
+	// for tokenizers that do not mark it.
+	subwordPrefix string
+	noTypes       bool // token type ids stay 0: transformers passes none
+	batcher       *batcher
+	loadTime      time.Duration
+	metrics       metrics
+	inflight      atomic.Int64
 }
 
 // graph runs the ONNX graph on a padded batch and returns its first
@@ -215,12 +218,14 @@ func load(dir string, opts Options, open func(file string) (graph, string, error
 	var tj struct {
 		Model struct {
 			UnkToken string `json:"unk_token"`
+			Prefix   string `json:"continuing_subword_prefix"`
 		} `json:"model"`
 	}
-	if readJSON(dir, "tokenizer.json", &tj) == nil && tj.Model.UnkToken != "" {
-		if id, ok := m.tok.TokenToId(tj.Model.UnkToken); ok {
+	if readJSON(dir, "tokenizer.json", &tj) == nil {
+		if id, ok := m.tok.TokenToId(tj.Model.UnkToken); ok && tj.Model.UnkToken != "" {
 			m.unk = id
 		}
+		m.subwordPrefix = tj.Model.Prefix
 	}
 	if m.kind != kindEmbedding {
 		if err := m.readLabels(); err != nil {

@@ -214,15 +214,26 @@ type entity struct {
 	Start  int     `json:"start"`
 	End    int     `json:"end"`
 
-	ids []int // the tokens' ids, to decode a group's word
+	ids []int // the tokens' ids, to decode a group's word; nil for an unknown word, whose Word is its text
+}
+
+// token is one token's prediction before aggregation.
+type token struct {
+	scores     []float64
+	id, index  int
+	word       string
+	start, end int
+	subword    bool // it continues the word before it
 }
 
 // tokenClassification serves token classification as transformers'
-// pipeline does with aggregation_strategy none or simple (the default, as
-// the Hub's clients need entity_group): per-token softmax, special tokens
-// left out, adjacent tokens of one entity grouped (B-/I- prefixes), the
-// ignored labels (default O) dropped. One list per input, flat for a
-// single string.
+// pipeline does: per-token softmax, special tokens left out, then by
+// aggregation_strategy none (each token), simple (the default, as the
+// Hub's clients need entity_group: adjacent tokens of one entity grouped by
+// their B-/I- prefixes), or first, average or max (the tokens of a word
+// take one label: the first token's, the average scores' or the most
+// confident token's, then grouped as with simple); the ignored labels
+// (default O) dropped. One list per input, flat for a single string.
 func (m *Model) tokenClassification(body map[string]any) (any, error) {
 	in, single, err := texts(body["inputs"], "inputs")
 	if err != nil {
@@ -237,9 +248,7 @@ func (m *Model) tokenClassification(body map[string]any) (any, error) {
 		strategy = s
 	}
 	switch strategy {
-	case "none", "simple":
-	case "first", "average", "max":
-		return nil, badInput(422, "`aggregation_strategy` %s is not served by this engine; use simple or none", strategy)
+	case "none", "simple", "first", "average", "max":
 	default:
 		return nil, badInput(422, "`aggregation_strategy` must be none, simple, first, average or max")
 	}
@@ -271,35 +280,28 @@ func (m *Model) tokenClassification(body map[string]any) (any, error) {
 	}
 	out := make([][]entity, len(in))
 	for i, row := range rows {
-		enc, err := m.encode(items[i])
+		toks, err := m.tokens(in[i], items[i], row)
 		if err != nil {
 			return nil, err
 		}
-		runes := runeOffsets(in[i])
 		var ents []entity
-		d := len(m.labels)
-		for k := range enc.Ids {
-			if (k+1)*d > len(row) || (k < len(enc.SpecialTokenMask) && enc.SpecialTokenMask[k] == 1) {
-				continue
-			}
-			scores := apply("softmax", row[k*d:(k+1)*d])
-			best := 0
-			for j, s := range scores {
-				if s > scores[best] {
-					best = j
+		switch strategy {
+		case "none", "simple":
+			for _, t := range toks {
+				best := argmax(t.scores)
+				idx := t.index
+				e := entity{Entity: m.labels[best], Score: t.scores[best], Index: &idx,
+					Word: t.word, Start: t.start, End: t.end, ids: []int{t.id}}
+				if t.id == m.unk {
+					e.ids = nil
 				}
+				ents = append(ents, e)
 			}
-			idx := k
-			start, end := runes(enc.Offsets[k][0]), runes(enc.Offsets[k][1])
-			word := enc.Tokens[k]
-			if enc.Ids[k] == m.unk {
-				word = string([]rune(in[i])[start:end])
+			if strategy == "simple" {
+				ents = m.group(ents)
 			}
-			ents = append(ents, entity{Entity: m.labels[best], Score: float64(float32(scores[best])), Index: &idx,
-				Word: word, Start: start, End: end, ids: []int{enc.Ids[k]}})
-		}
-		if strategy == "simple" {
-			ents = m.group(ents)
+		default:
+			ents = m.group(m.words(toks, strategy))
 		}
 		kept := []entity{}
 		for _, e := range ents {
@@ -315,6 +317,102 @@ func (m *Model) tokenClassification(body map[string]any) (any, error) {
 	return out, nil
 }
 
+// tokens turns one input's per-token logits into predictions, as
+// transformers' gather_pre_entities does.
+func (m *Model) tokens(text string, it item, row []float32) ([]token, error) {
+	enc, err := m.encode(it)
+	if err != nil {
+		return nil, err
+	}
+	runes := runeOffsets(text)
+	chars := []rune(text)
+	d := len(m.labels)
+	var out []token
+	for k := range enc.Ids {
+		if (k+1)*d > len(row) || (k < len(enc.SpecialTokenMask) && enc.SpecialTokenMask[k] == 1) {
+			continue
+		}
+		scores := apply("softmax", row[k*d:(k+1)*d])
+		for j := range scores {
+			scores[j] = float64(float32(scores[j]))
+		}
+		t := token{scores: scores, id: enc.Ids[k], index: k, word: enc.Tokens[k],
+			start: runes(enc.Offsets[k][0]), end: runes(enc.Offsets[k][1])}
+		ref := string(chars[t.start:t.end])
+		if m.subwordPrefix != "" {
+			// A word-aware tokenizer: a piece spelled otherwise than its
+			// text carries the continuation prefix.
+			t.subword = utf8.RuneCountInString(t.word) != utf8.RuneCountInString(ref)
+		} else {
+			t.subword = t.start > 0 && !strings.Contains(string(chars[t.start-1:min(t.start+1, len(chars))]), " ")
+		}
+		if t.id == m.unk {
+			t.word, t.subword = ref, false
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// words joins the tokens of each word into one entity labelled by
+// strategy: first, average or max.
+func (m *Model) words(toks []token, strategy string) []entity {
+	var out []entity
+	for i := 0; i < len(toks); {
+		j := i + 1
+		for j < len(toks) && toks[j].subword {
+			j++
+		}
+		w := toks[i:j]
+		var scores []float64
+		switch strategy {
+		case "first":
+			scores = w[0].scores
+		case "max":
+			best, top := 0, -1.0
+			for k, t := range w {
+				if s := t.scores[argmax(t.scores)]; s > top {
+					best, top = k, s
+				}
+			}
+			scores = w[best].scores
+		case "average":
+			scores = make([]float64, len(w[0].scores))
+			for _, t := range w {
+				for k, s := range t.scores {
+					scores[k] += s
+				}
+			}
+			for k := range scores {
+				scores[k] = float64(float32(scores[k] / float64(len(w))))
+			}
+		}
+		ids := make([]int, len(w))
+		for k, t := range w {
+			ids[k] = t.id
+		}
+		word := m.tok.Decode(ids, false)
+		if len(w) == 1 && w[0].id == m.unk {
+			word, ids = w[0].word, nil
+		}
+		best := argmax(scores)
+		out = append(out, entity{Entity: m.labels[best], Score: scores[best], Word: word,
+			Start: w[0].start, End: w[len(w)-1].end, ids: ids})
+		i = j
+	}
+	return out
+}
+
+func argmax(v []float64) int {
+	best := 0
+	for j, s := range v {
+		if s > v[best] {
+			best = j
+		}
+	}
+	return best
+}
+
 // group joins adjacent tokens of one entity: a token continues the group
 // before it when its tag is the same and it does not begin (B-) one.
 func (m *Model) group(ents []entity) []entity {
@@ -325,17 +423,15 @@ func (m *Model) group(ents []entity) []entity {
 			return
 		}
 		sum := 0.0
-		var ids []int
 		for _, e := range cur {
 			sum += e.Score
-			ids = append(ids, e.ids...)
 		}
 		// The first label past its first "-", as transformers names the group.
 		tag := cur[0].Entity
 		if i := strings.Index(tag, "-"); i >= 0 {
 			tag = tag[i+1:]
 		}
-		groups = append(groups, entity{Group: tag, Score: sum / float64(len(cur)), Word: m.tok.Decode(ids, false),
+		groups = append(groups, entity{Group: tag, Score: sum / float64(len(cur)), Word: m.joinWords(cur),
 			Start: cur[0].Start, End: cur[len(cur)-1].End})
 		cur = nil
 	}
@@ -351,6 +447,29 @@ func (m *Model) group(ents []entity) []entity {
 	}
 	flush()
 	return groups
+}
+
+// joinWords is the text of a group's tokens as the tokenizer decodes
+// them, an unknown word's own text in its place.
+func (m *Model) joinWords(ents []entity) string {
+	var parts []string
+	var run []int
+	flush := func() {
+		if len(run) > 0 {
+			parts = append(parts, m.tok.Decode(run, false))
+			run = nil
+		}
+	}
+	for _, e := range ents {
+		if e.ids == nil {
+			flush()
+			parts = append(parts, e.Word)
+			continue
+		}
+		run = append(run, e.ids...)
+	}
+	flush()
+	return strings.Join(parts, " ")
 }
 
 // bioTag splits a label into its B/I prefix and its tag; a label without
