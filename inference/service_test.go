@@ -369,7 +369,11 @@ func TestQueueBehindTheCap(t *testing.T) {
 		}
 		got <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // the second is in line now
+	eventually(t, "the second in line", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.slots[testRepo.ID].line) == 1
+	})
 	var e *Error
 	if _, _, err := s.acquire(context.Background(), testRepo, sha1, "", time.Minute, true); !errors.As(err, &e) || e.Status != http.StatusTooManyRequests {
 		t.Fatalf("a full line: %v", err)
