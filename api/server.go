@@ -17,6 +17,7 @@ import (
 	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/card"
 	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/hubhttp"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/xet/casstore"
 )
@@ -258,12 +259,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	ctx := context.WithValue(r.Context(), requestIDKey{}, reqID)
-	r = r.WithContext(ctx)
+	if hubhttp.RequestID(r.Context()) != reqID {
+		r = r.WithContext(hubhttp.WithRequestID(r.Context(), reqID))
+	}
 	s.route(w, r)
 }
-
-type requestIDKey struct{}
 
 func setCORS(w http.ResponseWriter, r *http.Request) {
 	origin := r.Header.Get("Origin")

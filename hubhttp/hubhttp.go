@@ -25,6 +25,21 @@ func WithActor(ctx context.Context, a *auth.Actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, a)
 }
 
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the id of the request it serves, the
+// X-Request-Id of its answer, so that what is logged while serving it can
+// name it.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestID returns the request id ctx carries, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
 // Actor returns the caller stored in the request's context; it is never nil
 // (anonymous when none was stored).
 func Actor(r *http.Request) *auth.Actor {
@@ -83,8 +98,13 @@ func WriteError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err er
 		if log == nil {
 			log = slog.Default()
 		}
-		log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err,
-			"request_id", w.Header().Get("X-Request-Id"))
+		// The logger adds the request id from the context (cmd/haven's
+		// handler); a request served without one names its answer's.
+		args := []any{"method", r.Method, "path", r.URL.Path, "err", err}
+		if RequestID(r.Context()) == "" {
+			args = append(args, "request_id", w.Header().Get("X-Request-Id"))
+		}
+		log.ErrorContext(r.Context(), "internal error", args...)
 	}
 	if (code == haven.ERepoNotFound || code == haven.EGatedRepo) && Actor(r).Anonymous() {
 		status = http.StatusUnauthorized

@@ -48,6 +48,22 @@ type Config struct {
 	// ViewerKind is the queue kind of dataset viewer conversions.
 	ViewerKind string
 	Logger     *slog.Logger
+	// Off leaves the HTTP metrics out and answers /metrics with 404;
+	// /healthz and /readyz still answer.
+	Off bool
+	// Done, when set, is called once each request (but those of /metrics,
+	// /healthz and /readyz) is answered, with what the middleware measured:
+	// the request log uses it rather than wrap every answer a second time.
+	Done func(r *http.Request, d Done)
+}
+
+// Done is what the middleware measured of one answered request.
+type Done struct {
+	Route    string // route class (Routes)
+	Status   int    // status sent; 200 when the handler wrote nothing
+	BytesIn  int64  // request body bytes read
+	BytesOut int64  // response body bytes written
+	Duration time.Duration
 }
 
 // Metrics holds Haven's metrics registry.
@@ -60,6 +76,10 @@ type Metrics struct {
 	bytesIn  *prometheus.CounterVec
 	bytesOut *prometheus.CounterVec
 	inFlight prometheus.Gauge
+	// The children of each route (and status class: 1xx to 5xx), resolved
+	// once: a label lookup per request cost more than the rest of the
+	// measuring together.
+	byRoute [len(routeNames)]routeMetrics
 
 	gcRuns      *prometheus.CounterVec
 	gcDuration  prometheus.Gauge
@@ -101,11 +121,15 @@ func New(cfg Config) *Metrics {
 	m.gcBytesFree = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "haven_gc_removed_bytes_total", Help: "Bytes of large objects garbage collection removed.",
 	})
-	for _, r := range Routes {
+	for i, r := range Routes {
 		// Every route class shows from the start, at 0.
-		m.duration.WithLabelValues(r)
-		m.bytesIn.WithLabelValues(r)
-		m.bytesOut.WithLabelValues(r)
+		rm := &m.byRoute[i]
+		rm.duration = m.duration.WithLabelValues(r)
+		rm.bytesIn = m.bytesIn.WithLabelValues(r)
+		rm.bytesOut = m.bytesOut.WithLabelValues(r)
+		for c := range rm.requests {
+			rm.requests[c] = m.requests.WithLabelValues(r, statusClasses[c])
+		}
 	}
 	m.gcRuns.WithLabelValues("ok")
 	m.gcRuns.WithLabelValues("error")
@@ -117,6 +141,17 @@ func New(cfg Config) *Metrics {
 	}
 	return m
 }
+
+// routeMetrics are the metric children of one route class.
+type routeMetrics struct {
+	requests [len(statusClasses)]prometheus.Counter
+	duration prometheus.Observer
+	bytesIn  prometheus.Counter
+	bytesOut prometheus.Counter
+}
+
+// statusClasses are the values of the code label, by status / 100 - 1.
+var statusClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 
 // Registry returns the registry, for tests and for other packages'
 // collectors.
@@ -139,13 +174,14 @@ func (m *Metrics) ObserveGC(d time.Duration, removed int64, err error) {
 }
 
 // Handler wraps next: it answers /metrics, /healthz and /readyz itself and
-// measures every other request.
+// measures every other request (and hands it to Config.Done).
 func (m *Metrics) Handler(next http.Handler) http.Handler {
 	scrape := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(m.cfg.Logger.Handler(), slog.LevelWarn)})
+	measure := !m.cfg.Off || m.cfg.Done != nil
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/metrics":
-			if !m.cfg.Public && !fromLoopback(r) {
+			if m.cfg.Off || (!m.cfg.Public && !fromLoopback(r)) {
 				http.NotFound(w, r)
 				return
 			}
@@ -158,14 +194,20 @@ func (m *Metrics) Handler(next http.Handler) http.Handler {
 			m.serveReady(w, r)
 			return
 		}
+		if !measure {
+			next.ServeHTTP(w, r)
+			return
+		}
 		m.measure(next, w, r)
 	})
 }
 
 func (m *Metrics) measure(next http.Handler, w http.ResponseWriter, r *http.Request) {
-	route := Classify(r, m.cfg.SpacesDomain)
+	route := classify(r, m.cfg.SpacesDomain)
 	start := time.Now()
-	m.inFlight.Inc()
+	if !m.cfg.Off {
+		m.inFlight.Inc()
+	}
 	var in *countingBody
 	if r.Body != nil && r.Body != http.NoBody {
 		in = &countingBody{ReadCloser: r.Body}
@@ -173,16 +215,33 @@ func (m *Metrics) measure(next http.Handler, w http.ResponseWriter, r *http.Requ
 	}
 	rw := &recorder{ResponseWriter: w}
 	defer func() {
-		m.inFlight.Dec()
+		d := time.Since(start)
 		status := rw.status
 		if status == 0 {
 			status = http.StatusOK
 		}
-		m.requests.WithLabelValues(route, strconv.Itoa(status/100)+"xx").Inc()
-		m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
-		m.bytesOut.WithLabelValues(route).Add(float64(rw.written))
+		var nIn int64
 		if in != nil {
-			m.bytesIn.WithLabelValues(route).Add(float64(in.n))
+			nIn = in.n
+		}
+		if !m.cfg.Off {
+			m.inFlight.Dec()
+			rm := &m.byRoute[route]
+			if c := status/100 - 1; c >= 0 && c < len(rm.requests) {
+				rm.requests[c].Inc()
+			} else {
+				m.requests.WithLabelValues(Routes[route], strconv.Itoa(status/100)+"xx").Inc()
+			}
+			rm.duration.Observe(d.Seconds())
+			if rw.written > 0 {
+				rm.bytesOut.Add(float64(rw.written))
+			}
+			if nIn > 0 {
+				rm.bytesIn.Add(float64(nIn))
+			}
+		}
+		if m.cfg.Done != nil {
+			m.cfg.Done(r, Done{Route: Routes[route], Status: status, BytesIn: nIn, BytesOut: rw.written, Duration: d})
 		}
 	}()
 	next.ServeHTTP(rw, r)

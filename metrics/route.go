@@ -23,7 +23,9 @@ const (
 )
 
 // Routes lists every route class.
-var Routes = []string{RouteAPI, RouteResolve, RouteLFS, RouteGit, RouteXet, RouteViewer, RouteSpaces,
+var Routes = routeNames[:]
+
+var routeNames = [...]string{RouteAPI, RouteResolve, RouteLFS, RouteGit, RouteXet, RouteViewer, RouteSpaces,
 	RouteJobs, RouteInference, RouteBuckets, RouteOps, RouteWeb}
 
 // Xet CAS paths start with /v1/{one of these}.
@@ -33,99 +35,151 @@ var casRoots = map[string]bool{"xorbs": true, "shards": true, "chunks": true, "r
 var spaceActions = map[string]bool{"runtime": true, "hardware": true, "sleeptime": true, "pause": true, "restart": true,
 	"secrets": true, "variables": true, "logs": true, "metrics": true, "events": true}
 
+// Route indexes, in the order of Routes; the middleware keeps its metric
+// children in arrays by these.
+const (
+	iAPI = iota
+	iResolve
+	iLFS
+	iGit
+	iXet
+	iViewer
+	iSpaces
+	iJobs
+	iInference
+	iBuckets
+	iOps
+	iWeb
+)
+
 // Classify returns the route class of a request. spacesDomain is the
 // domain under which Space apps are served on subdomains ("" for none).
 func Classify(r *http.Request, spacesDomain string) string {
-	host := strings.ToLower(r.Host)
-	if h, _, ok := strings.Cut(host, ":"); ok {
-		host = h
+	return Routes[classify(r, spacesDomain)]
+}
+
+// maxSegs is how many path segments classification looks at.
+const maxSegs = 8
+
+// segments splits p at "/" into up to maxSegs non-allocating pieces, the
+// way strings.SplitN(strings.Trim(p, "/"), "/", maxSegs) would.
+type segments struct {
+	s [maxSegs]string
+	n int
+}
+
+func (g *segments) split(p string) {
+	p = strings.Trim(p, "/")
+	for g.n < maxSegs-1 {
+		i := strings.IndexByte(p, '/')
+		if i < 0 {
+			break
+		}
+		g.s[g.n] = p[:i]
+		g.n++
+		p = p[i+1:]
 	}
-	if strings.HasPrefix(host, "datasets-server.") {
-		return RouteViewer
+	g.s[g.n] = p
+	g.n++
+}
+
+func (g *segments) at(i int) string {
+	if i < g.n {
+		return g.s[i]
 	}
-	if spacesDomain != "" && strings.HasSuffix(host, "."+strings.ToLower(spacesDomain)) {
-		return RouteSpaces
+	return ""
+}
+
+// hasSuffixFold reports whether s ends with suffix, ASCII case folded.
+func hasSuffixFold(s, suffix string) bool {
+	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
+}
+
+// classify is Classify as an index into Routes. It allocates nothing: it
+// runs on every request.
+func classify(r *http.Request, spacesDomain string) int {
+	host := r.Host
+	if i := strings.IndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	if len(host) >= len("datasets-server.") && strings.EqualFold(host[:len("datasets-server.")], "datasets-server.") {
+		return iViewer
+	}
+	if spacesDomain != "" && len(host) > len(spacesDomain) && host[len(host)-len(spacesDomain)-1] == '.' &&
+		hasSuffixFold(host, spacesDomain) {
+		return iSpaces
 	}
 	p := r.URL.Path
 	switch p {
 	case "/metrics", "/healthz", "/readyz":
-		return RouteOps
+		return iOps
 	}
-	segs := strings.SplitN(strings.Trim(p, "/"), "/", 8)
-	seg := func(i int) string {
-		if i < len(segs) {
-			return segs[i]
-		}
-		return ""
-	}
-	switch seg(0) {
+	var g segments
+	g.split(p)
+	switch g.at(0) {
 	case "lfs":
-		if seg(1) == "objects" {
-			return RouteLFS
+		if g.at(1) == "objects" {
+			return iLFS
 		}
 	case "datasets-server":
-		return RouteViewer
+		return iViewer
 	case "v1":
-		if casRoots[seg(1)] {
-			return RouteXet
+		if casRoots[g.at(1)] {
+			return iXet
 		}
 	case "inference", "e":
-		return RouteInference
+		return iInference
 	case "buckets":
-		return RouteBuckets
+		return iBuckets
 	case "-":
-		if seg(1) == "spaces" {
-			return RouteSpaces
+		if g.at(1) == "spaces" {
+			return iSpaces
 		}
 	case "api":
-		return classifyAPI(segs[1:])
+		return classifyAPI(&g)
 	}
 	if strings.Contains(p, "/info/lfs/") {
-		return RouteLFS
+		return iLFS
 	}
 	if strings.HasSuffix(p, "/info/refs") || strings.HasSuffix(p, "/git-upload-pack") || strings.HasSuffix(p, "/git-receive-pack") {
-		return RouteGit
+		return iGit
 	}
 	// /{ns}/{name}/resolve/… for models, /{datasets|spaces}/{ns}/{name}/resolve/… otherwise.
 	at := 2
-	if seg(0) == "datasets" || seg(0) == "spaces" || seg(0) == "models" {
+	if s := g.at(0); s == "datasets" || s == "spaces" || s == "models" {
 		at = 3
 	}
-	if s := seg(at); s == "resolve" || s == "raw" {
-		return RouteResolve
+	if s := g.at(at); s == "resolve" || s == "raw" {
+		return iResolve
 	}
-	return RouteWeb
+	return iWeb
 }
 
-func classifyAPI(segs []string) string {
-	seg := func(i int) string {
-		if i < len(segs) {
-			return segs[i]
-		}
-		return ""
-	}
+// classifyAPI classifies /api/…; g holds the path's segments, "api" first.
+func classifyAPI(g *segments) int {
+	seg := func(i int) string { return g.at(i + 1) }
 	switch seg(0) {
 	case "jobs", "scheduled-jobs":
-		return RouteJobs
+		return iJobs
 	case "endpoints", "inference":
-		return RouteInference
+		return iInference
 	case "buckets":
-		return RouteBuckets
+		return iBuckets
 	case "spaces":
 		if spaceActions[seg(3)] || seg(1) == "hardware" {
-			return RouteSpaces
+			return iSpaces
 		}
 	case "datasets":
 		switch seg(3) {
 		case "parquet", "croissant":
-			return RouteViewer
+			return iViewer
 		}
 	}
 	switch a := seg(3); {
 	case strings.HasPrefix(a, "xet-"):
-		return RouteXet
+		return iXet
 	case a == "resolve":
-		return RouteResolve
+		return iResolve
 	}
-	return RouteAPI
+	return iAPI
 }

@@ -46,6 +46,10 @@ type options struct {
 	replica replicaOptions
 	// logRequests logs every request at info level (serve).
 	logRequests bool
+	// logFormat is text or json (serve).
+	logFormat string
+	// metrics counts requests and serves /metrics (serve).
+	metrics bool
 }
 
 // repos is the folder of the git repositories.

@@ -1,101 +1,110 @@
 package main
 
 import (
-	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
-	"time"
+
+	"github.com/havenhub/haven/hubhttp"
+	"github.com/havenhub/haven/metrics"
 )
 
-// logRequests logs every request once answered, at info level: method,
-// path (without the query, which may carry signatures), status, bytes,
-// duration and the request id the API gave it. Health checks and metrics
-// scrapes are left out: they come every few seconds and say nothing.
-func logRequests(next http.Handler, log *slog.Logger) http.Handler {
+// newLogger returns the server's logger writing to w in format: "text"
+// (slog's key=value lines) or "json" (one JSON object a line). Records
+// logged with a request's context name its request id.
+func newLogger(w io.Writer, format string) (*slog.Logger, error) {
+	var h slog.Handler
+	switch format {
+	case "", "text":
+		h = slog.NewTextHandler(w, nil)
+	case "json":
+		h = slog.NewJSONHandler(w, nil)
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
+	return slog.New(requestIDHandler{h}), nil
+}
+
+// requestIDHandler adds the request id a record's context carries
+// (hubhttp.WithRequestID), so that an error logged while serving a request
+// can be found next to that request's log line.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := hubhttp.RequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+// maxRequestIDLen bounds the request ids taken from callers.
+const maxRequestIDLen = 128
+
+// withRequestIDs gives every request an id: the caller's X-Request-Id (or a
+// load balancer's X-Amzn-Trace-Id) when it sent a sane one, else a new one.
+// The answer carries it in X-Request-Id, the request's context and header
+// carry it on (to the API, and to Space apps and replicas it is passed to).
+func withRequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/healthz", "/readyz", "/metrics":
-			next.ServeHTTP(w, r)
-			return
+		id := r.Header.Get("X-Request-Id")
+		if !saneRequestID(id) {
+			id = r.Header.Get("X-Amzn-Trace-Id")
 		}
-		start := time.Now()
-		lw := &loggedWriter{ResponseWriter: w}
-		defer func() {
-			status := lw.status
-			if status == 0 {
-				// Nothing written: net/http answers 200, unless the
-				// handler panicked or hijacked the connection.
-				status = http.StatusOK
-			}
-			id := w.Header().Get("X-Request-Id")
-			if id == "" {
-				id = r.Header.Get("X-Request-Id")
-			}
-			log.Info("request", "method", r.Method, "path", r.URL.Path, "status", status, "bytes", lw.bytes,
-				"duration", time.Since(start).Round(time.Microsecond), "request_id", id)
-		}()
-		next.ServeHTTP(lw, r)
+		if !saneRequestID(id) {
+			id = newRequestID()
+		}
+		if r.Header.Get("X-Request-Id") != id {
+			r.Header.Set("X-Request-Id", id)
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(hubhttp.WithRequestID(r.Context(), id)))
 	})
 }
 
-// loggedWriter notes the status and size of an answer. It keeps what the
-// writer it wraps can do: flushes of event streams, hijacked connections
-// of WebSockets and git, and sendfile through ReadFrom.
-type loggedWriter struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
+// saneRequestID accepts a non-empty id of printable ASCII without spaces.
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
-func (l *loggedWriter) WriteHeader(status int) {
-	if l.status == 0 && status >= 200 {
-		l.status = status
-	}
-	l.ResponseWriter.WriteHeader(status)
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
-func (l *loggedWriter) Write(b []byte) (int, error) {
-	if l.status == 0 {
-		l.status = http.StatusOK
-	}
-	n, err := l.ResponseWriter.Write(b)
-	l.bytes += int64(n)
-	return n, err
-}
-
-func (l *loggedWriter) ReadFrom(src io.Reader) (int64, error) {
-	if l.status == 0 {
-		l.status = http.StatusOK
-	}
-	var n int64
-	var err error
-	if rf, ok := l.ResponseWriter.(io.ReaderFrom); ok {
-		n, err = rf.ReadFrom(src)
-	} else {
-		n, err = io.Copy(l.ResponseWriter, src)
-	}
-	l.bytes += n
-	return n, err
-}
-
-func (l *loggedWriter) Flush() {
-	if f, ok := l.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
+// requestLogger returns the metrics middleware's Done hook that logs every
+// answered request at info level: method, path (without the query, which
+// may carry signatures), route class, status, bytes, duration, and the
+// request id from the context. /healthz, /readyz and /metrics never reach
+// it: they come every few seconds and say nothing.
+func requestLogger(log *slog.Logger) func(*http.Request, metrics.Done) {
+	return func(r *http.Request, d metrics.Done) {
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", d.Route),
+			slog.Int("status", d.Status), slog.Int64("bytes", d.BytesOut), slog.Duration("duration", d.Duration))
 	}
 }
-
-func (l *loggedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if l.status == 0 {
-		l.status = http.StatusSwitchingProtocols
-	}
-	return http.NewResponseController(l.ResponseWriter).Hijack()
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (l *loggedWriter) Unwrap() http.ResponseWriter { return l.ResponseWriter }
 
 // firstStartHelp is what a server with no users yet tells its operator.
 func firstStartHelp(publicURL string) string {

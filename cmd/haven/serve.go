@@ -79,6 +79,10 @@ func serveCmd(opts *options) *cobra.Command {
 		"file holding the secret key that signs URLs, tokens and sealed secrets, the same for every replica (default: HAVEN_SECRET_KEY, else DATA/secret.key, made on first start)")
 	cmd.Flags().BoolVar(&opts.logRequests, "log-requests", envBool("HAVEN_LOG_REQUESTS", true),
 		"log every request at info level: method, path, status, bytes, duration, request id")
+	cmd.Flags().StringVar(&opts.logFormat, "log-format", envOr("HAVEN_LOG_FORMAT", "text"),
+		"log lines as text (key=value) or json (one object a line)")
+	cmd.Flags().BoolVar(&opts.metrics, "metrics", envBool("HAVEN_METRICS", true),
+		"count requests by route and serve /metrics (false: neither; /healthz and /readyz still answer)")
 	cmd.Flags().BoolVar(&metricsPublic, "metrics-public", envBool("HAVEN_METRICS_PUBLIC", false),
 		"serve /metrics to every caller (default: only to callers on this machine, others get 404)")
 	return cmd
@@ -132,13 +136,24 @@ func openStores(ctx context.Context, opts *options) (*stores, error) {
 func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions, wh *webhooksOptions, jo *jobsOptions, inf *inferenceOptions, smtpURL string, metricsPublic bool, up *upstreamOptions, mo *mirrorOptions) error {
 	logOut := newLogWriter(os.Stderr, 200*time.Millisecond)
 	defer logOut.Close()
-	log := slog.New(slog.NewTextHandler(logOut, nil))
+	log, err := newLogger(logOut, opts.logFormat)
+	if err != nil {
+		return err
+	}
+	// Libraries that log through the log package, or slog's default, write
+	// in the same format.
+	slog.SetDefault(log)
 	st, err := openStores(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer st.meta.Close()
-	ops := metrics.New(metrics.Config{Store: st.meta, Blobs: st.blobs, Public: metricsPublic, SpacesDomain: spo.domain, ViewerKind: api.JobDatasetUpdated, Logger: log})
+	mc := metrics.Config{Store: st.meta, Blobs: st.blobs, Public: metricsPublic, SpacesDomain: spo.domain,
+		ViewerKind: api.JobDatasetUpdated, Logger: log, Off: !opts.metrics}
+	if opts.logRequests {
+		mc.Done = requestLogger(log)
+	}
+	ops := metrics.New(mc)
 	secret, err := loadSecret(opts)
 	if err != nil {
 		return err
@@ -310,10 +325,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	}
 	go srv.RefreshTrending(ctx, time.Hour)
 	vw.Authenticate = srv.Authenticate
-	var handler http.Handler = ops.Handler(eps.Handler(spaceApps.Handler(srv)))
-	if opts.logRequests {
-		handler = logRequests(handler, log)
-	}
+	handler := withRequestIDs(ops.Handler(eps.Handler(spaceApps.Handler(srv))))
 	hs := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -321,7 +333,11 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	}
 	log.Info("haven listening", "addr", ln.Addr().String(), "public_url", publicURL, "data", opts.data)
 	if has, err := st.meta.HasUsers(ctx); err == nil && !has {
-		fmt.Fprintln(os.Stderr, firstStartHelp(publicURL))
+		if opts.logFormat == "json" {
+			log.Info("no users yet", "help", firstStartHelp(publicURL))
+		} else {
+			fmt.Fprintln(logOut, firstStartHelp(publicURL))
+		}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
