@@ -60,7 +60,7 @@ func (c *readCache) repo(t haven.RepoType, ns, name string) (*haven.Repo, bool) 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.repos[repoCacheKey(t, ns, name)]
-	if !ok || time.Now().After(e.expires) {
+	if !count(repoStats, ok && !time.Now().After(e.expires)) {
 		return nil, false
 	}
 	return e.repo, true
@@ -79,7 +79,7 @@ func (c *readCache) rev(repoID int64, rev string) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.revs[repoID][rev]
-	if !ok || (!e.expires.IsZero() && time.Now().After(e.expires)) {
+	if !count(revStats, ok && (e.expires.IsZero() || !time.Now().After(e.expires))) {
 		return "", false
 	}
 	return e.sha, true
@@ -108,7 +108,7 @@ func (c *readCache) tree(k treeKey) ([]gitstore.Entry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.trees[k]
-	return e, ok
+	return e, count(treeStats, ok)
 }
 
 func (c *readCache) putTree(k treeKey, entries []gitstore.Entry) {
@@ -128,7 +128,7 @@ func (c *readCache) render(key string) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b, ok := c.rendered[key]
-	return b, ok
+	return b, count(renderStats, ok)
 }
 
 func (c *readCache) putRender(key string, b []byte) {

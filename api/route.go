@@ -435,7 +435,7 @@ const tokenCacheTTL = 10 * time.Second
 
 func (s *Server) actorForToken(ctx context.Context, token string) (*auth.Actor, error) {
 	key := auth.HashToken(token)
-	if e, ok := s.tokens.Load(key); ok && time.Now().Before(e.(actorEntry).expires) {
+	if e, ok := s.tokens.Load(key); count(tokenStats, ok && time.Now().Before(e.(actorEntry).expires)) {
 		return e.(actorEntry).actor, nil
 	}
 	a, err := auth.FromToken(ctx, s.meta, token)

@@ -134,7 +134,7 @@ func New(cfg Config) *Metrics {
 	m.gcRuns.WithLabelValues("ok")
 	m.gcRuns.WithLabelValues("error")
 	m.reg.MustRegister(m.requests, m.duration, m.bytesIn, m.bytesOut, m.inFlight,
-		m.gcRuns, m.gcDuration, m.gcLastOK, m.gcBytesFree,
+		m.gcRuns, m.gcDuration, m.gcLastOK, m.gcBytesFree, cacheCollector{},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.Store != nil {
 		m.reg.MustRegister(&storeCollector{store: cfg.Store, viewerKind: cfg.ViewerKind, log: cfg.Logger})

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/havenhub/haven/blob"
+	"github.com/havenhub/haven/internal/cachestat"
 	"github.com/havenhub/haven/meta"
 )
 
@@ -243,6 +244,54 @@ func TestMetrics(t *testing.T) {
 	public := New(Config{Public: true}).Handler(app)
 	if code, _ := scrape(t, public, "203.0.113.9:5000", nil); code != http.StatusOK {
 		t.Errorf("public scrape from afar: status %d", code)
+	}
+}
+
+// TestCacheLookups counts hits and misses of a cache and reads them back
+// from a scrape.
+func TestCacheLookups(t *testing.T) {
+	c := cachestat.New("metrics-test")
+	before := [2]float64{float64(c.Hits()), float64(c.Misses())}
+	c.Hit()
+	c.Hit()
+	c.Miss()
+	_, fams := scrape(t, New(Config{}).Handler(http.NotFoundHandler()), "127.0.0.1:1", nil)
+	for i, result := range []string{"hit", "miss"} {
+		got, ok := value(t, fams, "haven_cache_lookups_total", map[string]string{"cache": "metrics-test", "result": result})
+		if want := before[i] + float64(2-i); !ok || got != want {
+			t.Errorf("%s = %v (found %v), want %v", result, got, ok, want)
+		}
+	}
+}
+
+// TestOffAndDone turns the HTTP metrics off: /metrics answers 404, health
+// still answers, and Done still hears of every request but the probes'.
+func TestOffAndDone(t *testing.T) {
+	var got []Done
+	h := New(Config{Off: true, Done: func(_ *http.Request, d Done) { got = append(got, d) }}).Handler(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.WriteHeader(http.StatusCreated)
+			io.WriteString(w, "made")
+		}))
+	for _, p := range []string{"/metrics", "/healthz", "/api/models/a/b", "/alice/m/resolve/main/x"} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("PUT", p, strings.NewReader("body"))
+		r.RemoteAddr = "127.0.0.1:1"
+		h.ServeHTTP(w, r)
+		if p == "/metrics" && w.Code != http.StatusNotFound {
+			t.Errorf("/metrics with metrics off: %d", w.Code)
+		}
+	}
+	want := []Done{{Route: RouteAPI, Status: 201, BytesIn: 4, BytesOut: 4}, {Route: RouteResolve, Status: 201, BytesIn: 4, BytesOut: 4}}
+	if len(got) != len(want) {
+		t.Fatalf("Done called %d times, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		got[i].Duration = 0
+		if got[i] != want[i] {
+			t.Errorf("Done %d = %+v, want %+v", i, got[i], want[i])
+		}
 	}
 }
 

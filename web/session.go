@@ -16,6 +16,7 @@ import (
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/internal/cachestat"
 )
 
 // SessionCookie names the cookie that carries the session id.
@@ -28,6 +29,9 @@ const sessionTTL = 30 * 24 * time.Hour
 // asking the database; signing out forgets it at once, here and, through
 // SessionEnded, on the other servers.
 const sessionCacheTTL = 5 * time.Second
+
+// sessionStats counts the lookups of the session cache (/metrics).
+var sessionStats = cachestat.New("session")
 
 // CSRFHeader may carry the public origin on requests from scripts that
 // cannot send an Origin header; browsers do not let other sites set it
@@ -95,8 +99,10 @@ func (h *Handler) ForgetSession(hash string) { h.sessions.Delete(hash) }
 
 func (h *Handler) sessionActor(r *http.Request, hash string) (*auth.Actor, error) {
 	if e, ok := h.sessions.Load(hash); ok && time.Now().Before(e.(sessionEntry).expires) {
+		sessionStats.Hit()
 		return e.(sessionEntry).actor, nil
 	}
+	sessionStats.Miss()
 	_, user, err := h.meta.SessionByHash(r.Context(), hash)
 	if haven.IsCode(err, haven.ENotFound) {
 		return &auth.Actor{}, nil // expired or signed out elsewhere
