@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -195,5 +197,99 @@ func TestOperations(t *testing.T) {
 	// The live folder is untouched by that (the restore linked, not moved).
 	if out, err := runHaven(t, "doctor", "--data", s.DataDir); err != nil {
 		t.Errorf("doctor on the live folder: %v\n%s", err, out)
+	}
+}
+
+// TestJSONLogs runs the server with --log-format json: every line it
+// writes is one JSON object with time, level and msg, and each answered
+// request has one line naming the request id its answer carried (the
+// caller's own, when it sent one), its route, status and size.
+func TestJSONLogs(t *testing.T) {
+	s := startServer(t, serverOpts{Args: []string{"--log-format", "json"}})
+	f := s.setupAccounts()
+	alice := s.api(f.Alice)
+	alice.createRepo("model", "alice", "logs", false)
+
+	type sent struct {
+		method, path, id string
+		status           int
+		route            string
+	}
+	var reqs []sent
+	for _, c := range []struct {
+		path, id string
+		status   int
+		route    string
+	}{
+		{"/api/models/alice/logs", "", 200, "api"},
+		{"/api/models/alice/missing", "", 404, "api"},
+		{"/api/models/alice/logs?expand=sha", "caller-chosen-id-42", 200, "api"},
+		{"/alice/logs/resolve/main/.gitattributes", "", 200, "resolve"},
+		{"/alice/logs.git/info/refs?service=git-upload-pack", "", 200, "git"},
+		{"/", "", 200, "web"},
+	} {
+		hdr := map[string]string{}
+		if c.id != "" {
+			hdr["X-Request-Id"] = c.id
+		}
+		resp, _ := alice.do("GET", c.path, nil, hdr)
+		if resp.StatusCode != c.status {
+			t.Fatalf("GET %s: %d, want %d", c.path, resp.StatusCode, c.status)
+		}
+		id := resp.Header.Get("X-Request-Id")
+		if id == "" || (c.id != "" && id != c.id) {
+			t.Fatalf("GET %s: X-Request-Id %q (sent %q)", c.path, id, c.id)
+		}
+		reqs = append(reqs, sent{"GET", strings.SplitN(c.path, "?", 2)[0], id, c.status, c.route})
+	}
+	if resp, _ := alice.do("GET", "/healthz", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("/healthz: %d", resp.StatusCode)
+	}
+	s.Stop() // writes out the lines gathered
+
+	byID := map[string][]map[string]any{}
+	var msgs []string
+	for _, line := range strings.Split(strings.TrimRight(s.log.String(), "\n"), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a log line is not JSON (%v): %s", err, line)
+		}
+		for _, k := range []string{"time", "level", "msg"} {
+			if _, ok := rec[k].(string); !ok {
+				t.Errorf("no %s in %s", k, line)
+			}
+		}
+		msgs = append(msgs, rec["msg"].(string))
+		if id, ok := rec["request_id"].(string); ok {
+			byID[id] = append(byID[id], rec)
+		}
+		if rec["path"] == "/healthz" {
+			t.Errorf("health checks are logged: %s", line)
+		}
+	}
+	for _, want := range []string{"haven listening", "no users yet", "haven stopped"} {
+		if !slices.Contains(msgs, want) {
+			t.Errorf("no %q line among %q", want, msgs)
+		}
+	}
+	for _, r := range reqs {
+		recs := byID[r.id]
+		if len(recs) != 1 {
+			t.Errorf("%s %s: %d lines with request id %s, want 1", r.method, r.path, len(recs), r.id)
+			continue
+		}
+		rec := recs[0]
+		want := map[string]any{"msg": "request", "level": "INFO", "method": r.method, "path": r.path, "route": r.route, "status": float64(r.status)}
+		for k, v := range want {
+			if rec[k] != v {
+				t.Errorf("%s %s: %s = %v, want %v", r.method, r.path, k, rec[k], v)
+			}
+		}
+		if b, ok := rec["bytes"].(float64); !ok || (r.status == 200 && b <= 0) {
+			t.Errorf("%s %s: bytes = %v", r.method, r.path, rec["bytes"])
+		}
+		if d, ok := rec["duration"].(float64); !ok || d <= 0 {
+			t.Errorf("%s %s: duration = %v", r.method, r.path, rec["duration"])
+		}
 	}
 }
