@@ -2,13 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/havenhub/haven/hubhttp"
 	"github.com/havenhub/haven/metrics"
@@ -37,7 +40,7 @@ func TestRequestLog(t *testing.T) {
 			io.Copy(w, strings.NewReader("0123456789"))
 		}
 	})
-	ops := metrics.New(metrics.Config{Done: requestLogger(log)})
+	ops := metrics.New(metrics.Config{Done: newRequestLog(log, &buf, "json").done})
 	ts := httptest.NewServer(withRequestIDs(ops.Handler(app)))
 	defer ts.Close()
 	cases := []struct {
@@ -49,6 +52,7 @@ func TestRequestLog(t *testing.T) {
 		{"/stream", "caller-id-1", map[string]any{"path": "/stream", "status": 200.0, "bytes": 4.0}, false},
 		{"/copy", "bad id with spaces", map[string]any{"path": "/copy", "status": 200.0, "bytes": 10.0}, false},
 		{"/empty", "", map[string]any{"path": "/empty", "status": 200.0, "bytes": 0.0}, false},
+		{"/a%20b/%22q%22/caf%C3%A9", "", map[string]any{"path": "/a b/\"q\"/café", "status": 200.0}, false},
 		{"/api/models/a/b", "", map[string]any{"path": "/api/models/a/b", "status": 500.0, "route": "api"}, true},
 		{"/healthz", "", nil, false},
 	}
@@ -133,6 +137,48 @@ func TestNewLoggerFormats(t *testing.T) {
 		log.Info("hello", "k", "v")
 		if !strings.HasSuffix(buf.String(), c.want) {
 			t.Errorf("%s: %q, want it to end in %q", c.format, buf.String(), c.want)
+		}
+	}
+}
+
+// TestRequestLineAsSlog checks that the request lines written without slog
+// are the bytes slog's handlers write, and that values they could not
+// write as is go through slog.
+func TestRequestLineAsSlog(t *testing.T) {
+	now := time.Date(2026, 12, 6, 16, 1, 2, 30_000_000, time.UTC)
+	cases := []struct {
+		method, path, id string
+		d                metrics.Done
+		plain            bool
+	}{
+		{"GET", "/api/models/a/b", "4f2a", metrics.Done{Route: "api", Status: 200, BytesOut: 2800, Duration: 1234567}, true},
+		{"HEAD", "/a/b/resolve/main/x.bin", "Root=1-67-ab", metrics.Done{Route: "resolve", Status: 302, Duration: 999}, false},
+		{"HEAD", "/a/b/resolve/main/x.bin", "Root-1-67-ab", metrics.Done{Route: "resolve", Status: 302, Duration: 999}, true},
+		{"POST", "/", "x", metrics.Done{Route: "web", Status: 101, BytesOut: 1, Duration: 3 * time.Second}, true},
+		{"GET", "/a b", "x", metrics.Done{Route: "web", Status: 404}, false},
+		{"GET", "/café", "x", metrics.Done{Route: "web", Status: 404}, false},
+		{"GET", "/q\"", "x", metrics.Done{Route: "web", Status: 404}, false},
+		{"GET", "/k=v", "x", metrics.Done{Route: "web", Status: 404}, false},
+		{"GET", "/", "", metrics.Done{Route: "web", Status: 200}, false},
+	}
+	for _, format := range []string{"text", "json"} {
+		for _, c := range cases {
+			if got := plainLogValue(c.method) && plainLogValue(c.path) && plainLogValue(c.id); got != c.plain {
+				t.Errorf("plain(%q, %q) = %v", c.path, c.id, got)
+			}
+			if !c.plain {
+				continue
+			}
+			var want bytes.Buffer
+			log, _ := newLogger(&want, format)
+			rec := slog.NewRecord(now, slog.LevelInfo, "request", 0)
+			rec.AddAttrs(slog.String("method", c.method), slog.String("path", c.path), slog.String("route", c.d.Route),
+				slog.Int("status", c.d.Status), slog.Int64("bytes", c.d.BytesOut), slog.Duration("duration", c.d.Duration))
+			log.Handler().Handle(hubhttp.WithRequestID(context.Background(), c.id), rec)
+			got := appendRequestLine(nil, format == "json", now, c.method, c.path, c.d, c.id)
+			if string(got) != want.String() {
+				t.Errorf("%s:\n got %s\nwant %s", format, got, want.String())
+			}
 		}
 	}
 }

@@ -151,7 +151,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	mc := metrics.Config{Store: st.meta, Blobs: st.blobs, Public: metricsPublic, SpacesDomain: spo.domain,
 		ViewerKind: api.JobDatasetUpdated, Logger: log, Off: !opts.metrics}
 	if opts.logRequests {
-		mc.Done = requestLogger(log)
+		mc.Done = newRequestLog(log, logOut, opts.logFormat).done
 	}
 	ops := metrics.New(mc)
 	secret, err := loadSecret(opts)
