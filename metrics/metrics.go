@@ -15,7 +15,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -308,13 +310,36 @@ func (w *recorder) ReadFrom(r io.Reader) (int64, error) {
 	}
 	var n int64
 	var err error
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok && kernelCopies(r) {
 		n, err = rf.ReadFrom(r)
 	} else {
-		n, err = io.Copy(writerOnly{w.ResponseWriter}, r)
+		buf := copyBufs.Get().(*[copyBufSize]byte)
+		n, err = io.CopyBuffer(writerOnly{w.ResponseWriter}, r, buf[:])
+		copyBufs.Put(buf)
 	}
 	w.written += n
 	return n, err
+}
+
+// copyBufSize is the buffer of answers streamed from a reader the kernel
+// cannot copy from (an S3 object's body): net/http's own 32 KiB made two
+// system calls per 32 KiB, a quarter of a core per 300 MB/s.
+const copyBufSize = 256 << 10
+
+var copyBufs = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
+
+// kernelCopies reports whether net/http can hand the copy from r to the
+// kernel (sendfile from a file, splice from a connection), through an
+// io.LimitedReader as http.ServeContent wraps it.
+func kernelCopies(r io.Reader) bool {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		r = lr.R
+	}
+	switch r.(type) {
+	case *os.File, *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
 }
 
 func (w *recorder) Flush() {
