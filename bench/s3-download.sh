@@ -81,9 +81,10 @@ log "warming the page cache"
 fetch warm "$HAVEN_DL"
 fetch warm "$S3_DL" "${S3_SIGN[@]}"
 if [[ ${PROFILE:-0} == 1 ]]; then
-	(profile_cpu 3 s3-download) &
+	(sleep 0.5 && profile_cpu 3 s3-download) &
+	prof=$!
 	fetch warm "$HAVEN_DL"
-	wait
+	wait "$prof"
 fi
 : >"$WORK/haven.runs"
 : >"$WORK/s3.runs"
