@@ -146,7 +146,7 @@ func (s *Service) handleAsk(w http.ResponseWriter, r *http.Request, repo *haven.
 		return
 	}
 	s.changed()
-	s.log.Info("access requested", "repo", repo.FullName(), "type", repo.Type, "user", a.User.Name, "status", ar.Status)
+	s.log.InfoContext(r.Context(), "access requested", "repo", repo.FullName(), "type", repo.Type, "user", a.User.Name, "status", ar.Status)
 	if ar.Status == haven.AccessAccepted {
 		// Accepted by the repository's "auto" rule: a decision all the same.
 		s.audit(r, repo, a.User, "accepted (auto)", "")
@@ -375,7 +375,7 @@ func (s *Service) handleDecide(w http.ResponseWriter, r *http.Request, repo *hav
 		return
 	}
 	s.changed()
-	s.log.Info("access request decided", "repo", repo.FullName(), "type", repo.Type, "user", u.Name, "status", st, "by", hubhttp.Actor(r).Name())
+	s.log.InfoContext(r.Context(), "access request decided", "repo", repo.FullName(), "type", repo.Type, "user", u.Name, "status", st, "by", hubhttp.Actor(r).Name())
 	s.audit(r, repo, u, string(st), body.RejectionReason)
 	s.notifyRequester(r, repo, u, string(st), body.RejectionReason)
 	hubhttp.WriteJSON(w, http.StatusOK, RequestJSON(ar))
@@ -411,7 +411,7 @@ func (s *Service) handleGrant(w http.ResponseWriter, r *http.Request, repo *have
 		return
 	}
 	s.changed()
-	s.log.Info("access granted", "repo", repo.FullName(), "type", repo.Type, "user", u.Name, "by", hubhttp.Actor(r).Name())
+	s.log.InfoContext(r.Context(), "access granted", "repo", repo.FullName(), "type", repo.Type, "user", u.Name, "by", hubhttp.Actor(r).Name())
 	s.audit(r, repo, u, "granted", "")
 	s.notifyRequester(r, repo, u, "granted", "")
 	hubhttp.WriteJSON(w, http.StatusOK, RequestJSON(ar))

@@ -33,7 +33,7 @@ func (s *Service) notifyOwners(r *http.Request, repo *haven.Repo, requester *hav
 	}
 	owners, err := s.owners(r, repo)
 	if err != nil {
-		s.log.Error("access: finding whom to notify", "repo", repo.FullName(), "err", err)
+		s.log.ErrorContext(r.Context(), "access: finding whom to notify", "repo", repo.FullName(), "err", err)
 		return
 	}
 	n := haven.Notification{Kind: haven.NotifyAccessRequest, Actor: requester.Name,

@@ -386,7 +386,7 @@ func (s *Service) handleDelete(w http.ResponseWriter, r *http.Request, e *endpoi
 func (s *Service) touched(r *http.Request, e *endpoint) {
 	e.row.UpdatedBy, e.row.UpdatedAt = hubhttp.Actor(r).Name(), time.Time{}
 	if err := e.saveRow(); err != nil {
-		s.log.Error("endpoint not saved", "endpoint", e.name(), "err", err)
+		s.log.ErrorContext(r.Context(), "endpoint not saved", "endpoint", e.name(), "err", err)
 	}
 }
 

@@ -140,7 +140,7 @@ func (s *Service) serveData(w http.ResponseWriter, r *http.Request, next http.Ha
 		ModifyResponse: held.Adapt,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() == nil {
-				s.log.Warn("endpoint replica unreachable", "endpoint", ns+"/"+name, "err", err)
+				s.log.WarnContext(r.Context(), "endpoint replica unreachable", "endpoint", ns+"/"+name, "err", err)
 			}
 			rec.status = http.StatusBadGateway
 			if held.Committed() {

@@ -325,7 +325,7 @@ func (s *Service) proxy(w http.ResponseWriter, r *http.Request, repo *haven.Repo
 			if r.Context().Err() != nil {
 				return // the caller left
 			}
-			s.log.Warn("inference: the engine did not answer", "model", repo.FullName(), "err", err)
+			s.log.WarnContext(r.Context(), "inference: the engine did not answer", "model", repo.FullName(), "err", err)
 			if held.Committed() {
 				held.Fail("The engine of model "+repo.FullName()+" did not answer; try again", "unavailable")
 				return

@@ -148,7 +148,7 @@ func (s *Service) createPull(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.SyncSoon(r.Context(), m.ID); err != nil {
-		s.log.Warn("mirror: queueing the first sync", "mirror", m.ID, "err", err)
+		s.log.WarnContext(r.Context(), "mirror: queueing the first sync", "mirror", m.ID, "err", err)
 	}
 	hubhttp.WriteJSON(w, http.StatusCreated, viewOf(m, repo))
 }
@@ -220,7 +220,7 @@ func (s *Service) serveRepo(w http.ResponseWriter, r *http.Request, repo *haven.
 			return
 		}
 		if err := s.SyncSoon(r.Context(), m.ID); err != nil {
-			s.log.Warn("mirror: queueing the first push", "mirror", m.ID, "err", err)
+			s.log.WarnContext(r.Context(), "mirror: queueing the first push", "mirror", m.ID, "err", err)
 		}
 		hubhttp.WriteJSON(w, http.StatusCreated, viewOf(m, repo))
 	case len(rest) == 1 && r.Method == http.MethodDelete, len(rest) == 2 && rest[1] == "sync" && r.Method == http.MethodPost:

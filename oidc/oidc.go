@@ -248,7 +248,7 @@ func (p *Provider) Finish(w http.ResponseWriter, r *http.Request) (*haven.User, 
 	conf := p.oauth(prov)
 	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(f.Verifier))
 	if err != nil {
-		p.log.Warn("oidc: code exchange failed", "err", err)
+		p.log.WarnContext(r.Context(), "oidc: code exchange failed", "err", err)
 		return nil, "", haven.Errorf(haven.EForbidden, "Sign-in refused: the provider did not accept the sign-in code")
 	}
 	raw, _ := tok.Extra("id_token").(string)
@@ -257,7 +257,7 @@ func (p *Provider) Finish(w http.ResponseWriter, r *http.Request) (*haven.User, 
 	}
 	idt, err := prov.Verifier(&gooidc.Config{ClientID: p.cfg.ClientID}).Verify(ctx, raw)
 	if err != nil {
-		p.log.Warn("oidc: ID token refused", "err", err)
+		p.log.WarnContext(r.Context(), "oidc: ID token refused", "err", err)
 		return nil, "", haven.Errorf(haven.EForbidden, "Sign-in refused: the ID token is not valid")
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(f.Nonce)) != 1 {

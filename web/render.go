@@ -137,7 +137,7 @@ func (h *Handler) renderFraming(w http.ResponseWriter, r *http.Request, status i
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
-		h.log.Error("rendering page", "page", name, "err", err)
+		h.log.ErrorContext(r.Context(), "rendering page", "page", name, "err", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}

@@ -247,7 +247,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	// The owner got in: their account's count starts again. The address
 	// keeps its count, or one valid account would reset it for the rest.
 	if err := h.signIns.account.clear(ctx, account); err != nil {
-		h.log.Warn("clearing failed sign-ins", "account", account, "err", err)
+		h.log.WarnContext(r.Context(), "clearing failed sign-ins", "account", account, "err", err)
 	}
 	if err := h.startSession(w, r, user); err != nil {
 		h.fail(w, r, err)

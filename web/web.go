@@ -304,7 +304,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case haven.EInvalid, haven.EConflict:
 		h.errorPage(w, r, http.StatusBadRequest, haven.ErrorMessage(err))
 	default:
-		h.log.Error("web page", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.log.ErrorContext(r.Context(), "web page", "method", r.Method, "path", r.URL.Path, "err", err)
 		h.errorPage(w, r, http.StatusInternalServerError, "Something went wrong on our side.")
 	}
 }
