@@ -12,7 +12,9 @@
 #
 # Target: nginx-3 ≥ 0.90 × direct (the balancer costs < 10%). Also request
 # logging on vs off (a fourth replica with --log-requests=false, direct) on
-# repo info: the log lines cost < 3%. Metrics are always on.
+# repo info: the log lines cost < 3%. Metrics are on (bench/ops-overhead.sh
+# measures them against --metrics=false). At the end, the hit rate of each
+# read cache (repository rows, revisions, trees, tokens…) from /metrics.
 #
 #   bench/replicas.sh
 #   DURATION=5s ROUNDS=1 bench/replicas.sh
@@ -147,3 +149,16 @@ on=$(med direct-info) off=$(med nolog-info)
 printf 'logging: info %s req/s logged, %s with --log-requests=false: ratio %s  %s (target ≥ 0.97); CPU µs/req %s vs %s\n' \
 	"$on" "$off" "$(ratio "$on" "$off")" "$(verdict "$on >= 0.97 * $off")" "$(med direct-info 4)" "$(med nolog-info 4)"
 echo "api requests answered per replica (nginx-3 spreads over 1-3): $(served "${URL[0]}") $(served "${URL[1]}") $(served "${URL[2]}"); replica 4 (unlogged): $(served "${URL[3]}")"
+
+# Read-cache hit rates over the whole run, summed over the three replicas
+# behind nginx (haven_cache_lookups_total).
+for i in 0 1 2; do curl -fsS "${URL[i]}/metrics"; done | awk '
+	/^haven_cache_lookups_total\{/ {
+		match($0, /cache="[^"]*"/); c = substr($0, RSTART + 7, RLENGTH - 8)
+		if ($0 ~ /result="hit"/) h[c] += $NF; else m[c] += $NF
+	}
+	END {
+		line = "cache hit rates (replicas 1-3):"
+		for (c in h) if (h[c] + m[c] > 0) line = line sprintf(" %s %.1f%% of %d;", c, 100 * h[c] / (h[c] + m[c]), h[c] + m[c])
+		print line
+	}'
