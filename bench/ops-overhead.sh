@@ -16,8 +16,15 @@
 # Besides req/s, the server's CPU µs per request (from /proc/PID/stat),
 # which a busy machine disturbs less. Target: both ≥ 0.97 × none.
 #
+# Then the middleware alone: BenchmarkRequestChain (cmd/haven) serves
+# MICRO_OPS requests in one goroutine through the request id, metrics and
+# request log middleware of each setting into a handler that writes repo
+# info's 2.8 kB; its CPU time (user + system, from /proc) over MICRO_OPS is
+# what each setting adds per request, independent of wrk and the network.
+#
 #   bench/ops-overhead.sh
 #   DURATION=5s ROUNDS=3 BASE_REV= bench/ops-overhead.sh
+#   PARTS=micro bench/ops-overhead.sh   # the middleware alone
 #   PROFILE=1 bench/ops-overhead.sh   # CPU profile of the server, setting "both"
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -28,6 +35,48 @@ CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-3}
 BASE_REV=${BASE_REV-main}
+PARTS=${PARTS:-wrk micro}
+
+# micro: the middleware alone (below the wrk part).
+micro() {
+	local s round pid t mnone v
+	HAVEN_LABEL="$(git -C "$REPO_ROOT" rev-parse --short HEAD)+worktree"
+	log "building the cmd/haven test binary for BenchmarkRequestChain"
+	(cd "$REPO_ROOT" && go test -c -o "$WORK/haven.test" ./cmd/haven)
+	: >"$WORK/micro"
+	for round in $(seq 1 "$ROUNDS"); do
+		for s in none metrics log-text log-json both-text both-json; do
+			"$WORK/haven.test" -test.run XXX -test.bench "BenchmarkRequestChain/$s\$" -test.benchtime "${MICRO_OPS}x" \
+				-test.cpu 1 >/dev/null &
+			pid=$!
+			t=0
+			# Sample its CPU ticks until it ends: the last reading is its total.
+			while kill -0 "$pid" 2>/dev/null; do
+				t=$(cpu_ticks "$pid")
+				sleep 0.05
+			done
+			wait "$pid"
+			v=$(awk -v t="$t" -v n="$MICRO_OPS" -v hz="$CLK_TCK" 'BEGIN {printf "%.0f", t / hz * 1e9 / n}')
+			log "micro $s: $v CPU ns/request"
+			echo "$s $v" >>"$WORK/micro"
+		done
+	done
+	echo
+	echo "== the middleware alone: CPU ns per request (BenchmarkRequestChain, $MICRO_OPS requests, one goroutine), median of $ROUNDS"
+	echo "   $(machine_line)"
+	printf '%-10s %8s %12s\n' setting "CPU ns" "+ns vs none"
+	mnone=$(awk '$1 == "none" {print $2}' "$WORK/micro" | median)
+	for s in none metrics log-text log-json both-text both-json; do
+		v=$(awk -v n="$s" '$1 == n {print $2}' "$WORK/micro" | median)
+		printf '%-10s %8.0f %+12.0f\n' "$s" "$v" "$(awk -v a="$v" -v b="$mnone" 'BEGIN {print a - b}')"
+	done
+	echo "(every row includes the benchmark's handler and loop and the request id: compare with none)"
+}
+MICRO_OPS=${MICRO_OPS:-400000}
+if [[ " $PARTS " != *" wrk "* ]]; then
+	micro
+	exit 0
+fi
 
 build_haven
 BASE_BIN=""
@@ -109,3 +158,5 @@ for s in "${SETTINGS[@]}"; do
 	printf '%-10s %9s %12s %12s %12s %7s  %s\n' "$s" "$(med "$s")" "$p" "$(med "$s" 4 %.1f)" \
 		"$(awk -v a="$(med "$s" 4 %.1f)" -v b="$none_us" 'BEGIN {printf "%+.1f", a - b}')" "$(errs "$s")" "$v"
 done
+
+[[ " $PARTS " != *" micro "* ]] || micro
