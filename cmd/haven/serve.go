@@ -78,7 +78,7 @@ func serveCmd(opts *options) *cobra.Command {
 	cmd.Flags().StringVar(&opts.secretKeyFile, "secret-key-file", os.Getenv("HAVEN_SECRET_KEY_FILE"),
 		"file holding the secret key that signs URLs, tokens and sealed secrets, the same for every replica (default: HAVEN_SECRET_KEY, else DATA/secret.key, made on first start)")
 	cmd.Flags().BoolVar(&opts.logRequests, "log-requests", envBool("HAVEN_LOG_REQUESTS", true),
-		"log every request at info level: method, path, status, bytes, duration, request id")
+		"log every request at info level: method, path, route, status, bytes, duration, request id")
 	cmd.Flags().StringVar(&opts.logFormat, "log-format", envOr("HAVEN_LOG_FORMAT", "text"),
 		"log lines as text (key=value) or json (one object a line)")
 	cmd.Flags().BoolVar(&opts.metrics, "metrics", envBool("HAVEN_METRICS", true),
