@@ -108,8 +108,8 @@ func newRequestID() string {
 }
 
 // requestLog logs every answered request at info level: method, path
-// (without the query, which may carry signatures), route class, status,
-// bytes, duration, and the request id from the context. /healthz, /readyz
+// (without the query, which may carry signatures), status, bytes,
+// duration, route class, and the request id from the context. /healthz, /readyz
 // and /metrics never reach it: they come every few seconds and say
 // nothing. Its done method is the metrics middleware's Done hook.
 //
@@ -134,8 +134,8 @@ func (l *requestLog) done(r *http.Request, d metrics.Done) {
 	id := hubhttp.RequestID(ctx)
 	if !plainLogValue(r.Method) || !plainLogValue(r.URL.Path) || !plainLogValue(id) || !l.log.Enabled(ctx, slog.LevelInfo) {
 		l.log.LogAttrs(ctx, slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", d.Route),
-			slog.Int("status", d.Status), slog.Int64("bytes", d.BytesOut), slog.Duration("duration", d.Duration))
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", d.Status),
+			slog.Int64("bytes", d.BytesOut), slog.Duration("duration", d.Duration), slog.String("route", d.Route))
 		return
 	}
 	bp := l.bufs.Get().(*[]byte)
@@ -155,15 +155,15 @@ func appendRequestLine(b []byte, json bool, now time.Time, method, path string, 
 		b = append(b, method...)
 		b = append(b, `","path":"`...)
 		b = append(b, path...)
-		b = append(b, `","route":"`...)
-		b = append(b, d.Route...)
 		b = append(b, `","status":`...)
 		b = strconv.AppendInt(b, int64(d.Status), 10)
 		b = append(b, `,"bytes":`...)
 		b = strconv.AppendInt(b, d.BytesOut, 10)
 		b = append(b, `,"duration":`...)
 		b = strconv.AppendInt(b, int64(d.Duration), 10)
-		b = append(b, `,"request_id":"`...)
+		b = append(b, `,"route":"`...)
+		b = append(b, d.Route...)
+		b = append(b, `","request_id":"`...)
 		b = append(b, id...)
 		return append(b, "\"}\n"...)
 	}
@@ -173,14 +173,14 @@ func appendRequestLine(b []byte, json bool, now time.Time, method, path string, 
 	b = append(b, method...)
 	b = append(b, " path="...)
 	b = append(b, path...)
-	b = append(b, " route="...)
-	b = append(b, d.Route...)
 	b = append(b, " status="...)
 	b = strconv.AppendInt(b, int64(d.Status), 10)
 	b = append(b, " bytes="...)
 	b = strconv.AppendInt(b, d.BytesOut, 10)
 	b = append(b, " duration="...)
 	b = append(b, d.Duration.String()...)
+	b = append(b, " route="...)
+	b = append(b, d.Route...)
 	b = append(b, " request_id="...)
 	b = append(b, id...)
 	return append(b, '\n')

@@ -172,8 +172,8 @@ func TestRequestLineAsSlog(t *testing.T) {
 			var want bytes.Buffer
 			log, _ := newLogger(&want, format)
 			rec := slog.NewRecord(now, slog.LevelInfo, "request", 0)
-			rec.AddAttrs(slog.String("method", c.method), slog.String("path", c.path), slog.String("route", c.d.Route),
-				slog.Int("status", c.d.Status), slog.Int64("bytes", c.d.BytesOut), slog.Duration("duration", c.d.Duration))
+			rec.AddAttrs(slog.String("method", c.method), slog.String("path", c.path), slog.Int("status", c.d.Status),
+				slog.Int64("bytes", c.d.BytesOut), slog.Duration("duration", c.d.Duration), slog.String("route", c.d.Route))
 			log.Handler().Handle(hubhttp.WithRequestID(context.Background(), c.id), rec)
 			got := appendRequestLine(nil, format == "json", now, c.method, c.path, c.d, c.id)
 			if string(got) != want.String() {
