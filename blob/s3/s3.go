@@ -382,8 +382,12 @@ func (r *reader) Read(p []byte) (int, error) {
 		if err := opts.SetMatchETag(r.etag); err != nil {
 			return 0, err
 		}
-		if err := opts.SetRange(r.pos, r.size-1); err != nil {
-			return 0, err
+		// A read from the start asks for the whole object, without a
+		// range: a plain GET is what S3 servers answer most cheaply.
+		if r.pos > 0 {
+			if err := opts.SetRange(r.pos, r.size-1); err != nil {
+				return 0, err
+			}
 		}
 		body, _, _, err := r.d.core.GetObject(r.ctx, r.d.bucket, r.name, opts)
 		if err != nil {
