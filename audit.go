@@ -83,3 +83,46 @@ func Audit(ctx context.Context, a Auditor, e AuditEntry) {
 		a.Record(ctx, e)
 	}
 }
+
+// Audit actions of discussions besides merges.
+const (
+	AuditDiscussionPin    = "discussion.pin"
+	AuditDiscussionLock   = "discussion.lock"
+	AuditDiscussionDelete = "discussion.delete"
+)
+
+// pendingAudit is an audit entry that the change it records writes.
+type pendingAudit struct {
+	entry   AuditEntry
+	written bool
+}
+
+type auditKey struct{}
+
+// WithAudit returns ctx carrying e, to be written by the store in the same
+// transaction as the change made with ctx, so that the log holds an entry
+// exactly when the change happened. Pass it only to the call that makes
+// the change.
+func WithAudit(ctx context.Context, e AuditEntry) context.Context {
+	list, _ := ctx.Value(auditKey{}).([]*pendingAudit)
+	return context.WithValue(ctx, auditKey{}, append(list[:len(list):len(list)], &pendingAudit{entry: e}))
+}
+
+// PendingAudit lists the entries of ctx that no transaction has written
+// yet; the store calls it in a transaction, writes them and then calls
+// done with whether it committed.
+func PendingAudit(ctx context.Context) (entries []*AuditEntry, done func(committed bool)) {
+	list, _ := ctx.Value(auditKey{}).([]*pendingAudit)
+	var todo []*pendingAudit
+	for _, p := range list {
+		if !p.written {
+			todo = append(todo, p)
+			entries = append(entries, &p.entry)
+		}
+	}
+	return entries, func(committed bool) {
+		for _, p := range todo {
+			p.written = committed
+		}
+	}
+}

@@ -20,7 +20,36 @@ const (
 	EventStatusChange = "status-change"
 	EventTitleChange  = "title-change"
 	EventCommit       = "commit"
+	EventPinning      = "pinning-change"
+	EventLocking      = "locking-change"
 )
+
+// Orders of the discussion listing, as the Hub's list API names them.
+const (
+	SortRecentlyCreated = "recently-created" // newest first, the default
+	SortTrending        = "trending"         // most comments and reactions in the last week first
+	SortReactions       = "reactions"        // most users reacting to the opening comment first
+)
+
+// Reactions are the emoji a comment may be given, the Hub's set.
+var Reactions = []string{"🔥", "🚀", "👀", "❤️", "🤗", "😎", "➕", "🧠", "👍", "🤝", "😔", "🤯"}
+
+// ValidReaction reports whether r is one of Reactions.
+func ValidReaction(r string) bool {
+	for _, x := range Reactions {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// Reaction is one emoji given to a comment, with the users who gave it in
+// the order they did.
+type Reaction struct {
+	Reaction string
+	Users    []string
+}
 
 // Discussion is a discussion or pull request of a repository. Discussions
 // and pull requests share one sequence of numbers per repository.
@@ -36,7 +65,14 @@ type Discussion struct {
 	TargetRef     string   // pull requests: the branch it merges into, "refs/heads/main"
 	MergeCommit   string   // pull requests: the commit that merged it
 	Conflicts     []string // pull requests: paths that kept the last merge from happening
+	Pinned        bool     // shown first in listings
+	Locked        bool     // only the repository's writers may comment
 	NumComments   int      // filled in by listings
+	// ReactionUsers counts the users who reacted to the opening comment;
+	// TopReactions, filled in by listings, are those reactions, most
+	// given first.
+	ReactionUsers int
+	TopReactions  []Reaction
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }
@@ -57,6 +93,8 @@ type DiscussionEvent struct {
 	Versions []CommentVersion
 	Hidden   bool
 	HiddenBy string
+	// Reactions of a comment, in the order of Reactions.
+	Reactions []Reaction
 	// Data holds the fields of other events as JSON: {"status"},
 	// {"from","to"}, {"subject","oid"}.
 	Data      string
@@ -78,6 +116,7 @@ type DiscussionFilter struct {
 	Status       string // "", "all", "open" or "closed" (closed includes merged)
 	Author       string
 	Search       string // in titles
+	Sort         string // one of the Sort… orders; "" is SortRecentlyCreated
 	Offset       int
 	Limit        int
 }
@@ -88,4 +127,6 @@ type DiscussionChange struct {
 	Status      *string
 	MergeCommit *string
 	Conflicts   *[]string
+	Pinned      *bool
+	Locked      *bool
 }

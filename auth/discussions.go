@@ -21,6 +21,12 @@ const (
 	Moderate
 	// Merge merges a pull request: for the repository's writers.
 	Merge
+	// Pin pins or unpins, locks or unlocks a discussion: for the
+	// repository's writers.
+	Pin
+	// Delete deletes a discussion with its thread: for the repository's
+	// admins.
+	Delete
 )
 
 // CanDiscuss reports whether the actor may perform act in the discussions of
@@ -48,6 +54,24 @@ func CanDiscuss(a *Actor, act DiscussionAction, repo *haven.Repo, author string)
 		if author != "" && strings.EqualFold(author, a.User.Name) {
 			return nil
 		}
+	case Delete:
+		return Can(a, Admin, repo)
 	}
 	return Can(a, Write, repo)
+}
+
+// CanComment reports whether the actor may comment on discussion d of repo,
+// or react to its comments: whoever may take part in its discussions, but
+// only the repository's writers once d is locked.
+func CanComment(a *Actor, repo *haven.Repo, d *haven.Discussion) error {
+	if err := CanDiscuss(a, Discuss, repo, ""); err != nil {
+		return err
+	}
+	if !d.Locked {
+		return nil
+	}
+	if err := Can(a, Write, repo); err != nil {
+		return haven.Errorf(haven.EForbidden, "Discussion #%d is locked: only those with the rights to write to the repository may comment on it", d.Num)
+	}
+	return nil
 }

@@ -41,6 +41,14 @@ func TestOrgRoles(t *testing.T) {
 		{"commit to own pull request", func(a *auth.Actor) error { return auth.CanDiscuss(a, auth.Moderate, private, "bob") }},
 		{"moderate others", func(a *auth.Actor) error { return auth.CanDiscuss(a, auth.Moderate, private, "carol") }},
 		{"merge", func(a *auth.Actor) error { return auth.CanDiscuss(a, auth.Merge, private, "bob") }},
+		{"pin or lock", func(a *auth.Actor) error { return auth.CanDiscuss(a, auth.Pin, private, "bob") }},
+		{"delete discussion", func(a *auth.Actor) error { return auth.CanDiscuss(a, auth.Delete, private, "bob") }},
+		{"comment on locked", func(a *auth.Actor) error {
+			return auth.CanComment(a, private, &haven.Discussion{Num: 1, Author: "bob", Locked: true})
+		}},
+		{"comment on unlocked", func(a *auth.Actor) error {
+			return auth.CanComment(a, private, &haven.Discussion{Num: 1, Author: "carol"})
+		}},
 		{"push", func(a *auth.Actor) error { return auth.Can(a, auth.Write, private) }},
 		{"settings", func(a *auth.Actor) error { return auth.Can(a, auth.Admin, private) }},
 		{"create", func(a *auth.Actor) error { return auth.CanCreateIn(a, haven.Model, "acme") }},
@@ -49,10 +57,12 @@ func TestOrgRoles(t *testing.T) {
 	// allowed[role] lists the actions each role may take; the others are
 	// refused with 403, or 404 for outsiders.
 	allowed := map[string]map[string]bool{
-		"admin":       {"read": true, "discuss": true, "commit to own pull request": true, "moderate others": true, "merge": true, "push": true, "settings": true, "create": true, "edit collections": true},
-		"write":       {"read": true, "discuss": true, "commit to own pull request": true, "moderate others": true, "merge": true, "push": true, "create": true, "edit collections": true},
-		"contributor": {"read": true, "discuss": true, "commit to own pull request": true},
-		"read":        {"read": true, "discuss": true, "commit to own pull request": true},
+		"admin": {"read": true, "discuss": true, "commit to own pull request": true, "moderate others": true, "merge": true, "push": true, "settings": true, "create": true, "edit collections": true,
+			"pin or lock": true, "delete discussion": true, "comment on locked": true, "comment on unlocked": true},
+		"write": {"read": true, "discuss": true, "commit to own pull request": true, "moderate others": true, "merge": true, "push": true, "create": true, "edit collections": true,
+			"pin or lock": true, "comment on locked": true, "comment on unlocked": true},
+		"contributor": {"read": true, "discuss": true, "commit to own pull request": true, "comment on unlocked": true},
+		"read":        {"read": true, "discuss": true, "commit to own pull request": true, "comment on unlocked": true},
 		"":            {},
 	}
 	for _, role := range []string{"admin", "write", "contributor", "read", ""} {

@@ -54,6 +54,12 @@ func (s *Service) route(w http.ResponseWriter, r *http.Request, repo *haven.Repo
 		s.handleStatus(w, r, repo, rest[0])
 	case len(rest) == 2 && rest[1] == "merge" && post:
 		s.handleMerge(w, r, repo, rest[0])
+	case len(rest) == 2 && (rest[1] == "pin" || rest[1] == "lock") && post:
+		s.handleFlag(w, r, repo, rest[0], rest[1] == "lock")
+	case len(rest) == 1 && r.Method == http.MethodDelete:
+		s.handleDelete(w, r, repo, rest[0])
+	case len(rest) == 4 && rest[1] == "comment" && rest[3] == "reaction" && post:
+		s.handleReaction(w, r, repo, rest[0], rest[2])
 	default:
 		s.writeError(w, r, haven.Errorf(haven.ENotFound, "Not Found"))
 	}
@@ -81,7 +87,7 @@ func decodeOptional(r *http.Request, v any) error {
 // handleList answers the listing: newest first, pages of 50 chosen by p.
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request, repo *haven.Repo) {
 	q := r.URL.Query()
-	f := haven.DiscussionFilter{Author: q.Get("author"), Search: q.Get("search"), Limit: pageSize}
+	f := haven.DiscussionFilter{Author: q.Get("author"), Search: q.Get("search"), Sort: q.Get("sort"), Limit: pageSize}
 	switch q.Get("type") {
 	case "", "all":
 	case "discussion":
@@ -222,7 +228,7 @@ func (s *Service) handleComment(w http.ResponseWriter, r *http.Request, repo *ha
 	a := hubhttp.Actor(r)
 	d, err := s.open(r.Context(), repo, num)
 	if err == nil {
-		err = auth.CanDiscuss(a, auth.Discuss, repo, "")
+		err = auth.CanComment(a, repo, d)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -367,6 +373,9 @@ func (s *Service) handleStatus(w http.ResponseWriter, r *http.Request, repo *hav
 	if err == nil {
 		err = checkComment(req.Comment, true)
 	}
+	if err == nil && strings.TrimSpace(req.Comment) != "" {
+		err = auth.CanComment(a, repo, d)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -409,13 +418,13 @@ func (s *Service) handleMerge(w http.ResponseWriter, r *http.Request, repo *have
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.merge(r.Context(), repo, a, d, req.Comment); err != nil {
+	entry := hubhttp.AuditEntry(r, haven.AuditEntry{Action: haven.AuditDiscussionMerge, Namespace: repo.Namespace,
+		TargetType: haven.AuditTargetDiscussion, Target: repo.FullName() + "#" + itoa(d.Num),
+		Details: map[string]any{"repo": repo.FullName(), "repoType": string(repo.Type), "num": d.Num, "title": d.Title,
+			"target": d.TargetRef}})
+	if err := s.merge(r.Context(), repo, a, d, req.Comment, entry); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	hubhttp.Audit(s.cfg.Audit, r, haven.AuditEntry{Action: haven.AuditDiscussionMerge, Namespace: repo.Namespace,
-		TargetType: haven.AuditTargetDiscussion, Target: repo.FullName() + "#" + itoa(d.Num),
-		Details: map[string]any{"repo": repo.FullName(), "repoType": string(repo.Type), "num": d.Num, "title": d.Title,
-			"target": d.TargetRef, "mergeCommitId": d.MergeCommit}})
 	hubhttp.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "mergeCommitId": d.MergeCommit})
 }

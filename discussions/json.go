@@ -49,11 +49,21 @@ func itemJSON(repo *haven.Repo, d *haven.Discussion) map[string]any {
 		"author":           authorJSON(d.Author),
 		"repo":             repoJSON(repo),
 		"isPullRequest":    d.IsPullRequest,
-		"pinned":           false,
+		"pinned":           d.Pinned,
 		"numComments":      d.NumComments,
-		"numReactionUsers": 0,
-		"topReactions":     []any{},
+		"numReactionUsers": d.ReactionUsers,
+		"topReactions":     topReactionsJSON(d.TopReactions),
 	}
+}
+
+// topReactionsJSON is the listing's summary of the reactions to the
+// opening comment: {reaction, count}, most given first.
+func topReactionsJSON(rs []haven.Reaction) []map[string]any {
+	out := make([]map[string]any, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, map[string]any{"reaction": r.Reaction, "count": len(r.Users)})
+	}
+	return out
 }
 
 // eventJSON is one event of a discussion's thread. The edit and hide answers
@@ -106,7 +116,7 @@ func (s *Service) eventJSON(ev *haven.DiscussionEvent) map[string]any {
 		"numEdits":         numEdits,
 		"editors":          editors,
 		"editorAvatarUrls": []string{},
-		"reactions":        []any{},
+		"reactions":        reactionsJSON(ev.Reactions),
 		"latest": map[string]any{
 			"raw":       ev.Body,
 			"html":      html(ev.Body),
@@ -143,8 +153,8 @@ func (s *Service) detailsJSON(ctx context.Context, repo *haven.Repo, d *haven.Di
 		"author":        authorJSON(d.Author),
 		"repo":          repoJSON(repo),
 		"isPullRequest": d.IsPullRequest,
-		"pinned":        false,
-		"locked":        false,
+		"pinned":        d.Pinned,
+		"locked":        d.Locked,
 		"collection":    "discussions",
 		"events":        events,
 	}

@@ -155,7 +155,9 @@ func (s *Service) diff(ctx context.Context, repo *haven.Repo, d *haven.Discussio
 
 // merge merges pull request d into its target branch. Drafts must be
 // published first; a conflict is haven.EConflict and changes nothing.
-func (s *Service) merge(ctx context.Context, repo *haven.Repo, a *auth.Actor, d *haven.Discussion, comment string) error {
+// entry, completed with the merge commit, is written with the status
+// change that records the merge.
+func (s *Service) merge(ctx context.Context, repo *haven.Repo, a *auth.Actor, d *haven.Discussion, comment string, entry haven.AuditEntry) error {
 	switch {
 	case !d.IsPullRequest:
 		return haven.Errorf(haven.EInvalid, "Discussion #%d is not a pull request", d.Num)
@@ -194,7 +196,8 @@ func (s *Service) merge(ctx context.Context, repo *haven.Repo, a *auth.Actor, d 
 	merged, none := haven.StatusMerged, []string{}
 	data, _ := json.Marshal(map[string]string{"status": merged})
 	ev := &haven.DiscussionEvent{Type: haven.EventStatusChange, Author: a.Name(), Data: string(data)}
-	if err := s.cfg.Meta.AddDiscussionEvent(ctx, d, ev, haven.DiscussionChange{Status: &merged, MergeCommit: &res.SHA, Conflicts: &none}); err != nil {
+	entry.Details["mergeCommitId"] = res.SHA
+	if err := s.cfg.Meta.AddDiscussionEvent(haven.WithAudit(ctx, entry), d, ev, haven.DiscussionChange{Status: &merged, MergeCommit: &res.SHA, Conflicts: &none}); err != nil {
 		return err
 	}
 	s.tell(ctx, repo, haven.ScopeDiscussion, haven.ActionUpdate, d, nil)

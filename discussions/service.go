@@ -2,7 +2,10 @@
 // repositories: the Hub's discussion API (list, details with events, comment,
 // edit, hide, rename, status, merge, diff), the pull requests that create_pr
 // commits open (it implements api.PullRequests), and the merge of refs/pr/N
-// into its target branch. Rights are decided by auth.CanDiscuss.
+// into its target branch; pins, locks, deletes discussions and keeps the
+// reactions to comments. Rights are decided by auth.CanDiscuss and
+// auth.CanComment; merges, pins, locks and deletions are written to the
+// audit log in the transaction that makes them.
 package discussions
 
 import (
@@ -33,8 +36,6 @@ type Config struct {
 	// Events hears of discussions opened, commented, renamed, closed and
 	// merged (webhooks); nil: nobody listens.
 	Events haven.EventSink
-	// Audit records merges; nil: nothing is recorded.
-	Audit haven.Auditor
 	// Notify tells the users named with @name in a new discussion or
 	// comment; nil: nobody is told.
 	Notify haven.Notifier

@@ -17,6 +17,10 @@ const (
 
 // AddAuditEntry appends e to the audit log and fills its ID and Time.
 func (s *Store) AddAuditEntry(ctx context.Context, e *haven.AuditEntry) error {
+	return insertAuditEntry(ctx, s.conn(), e)
+}
+
+func insertAuditEntry(ctx context.Context, c conn, e *haven.AuditEntry) error {
 	e.ID = newObjectID()
 	e.Time = orNow(e.Time)
 	if e.ActorType == "" {
@@ -30,7 +34,7 @@ func (s *Store) AddAuditEntry(ctx context.Context, e *haven.AuditEntry) error {
 		}
 		details = b
 	}
-	_, err := s.conn().exec(ctx, `INSERT INTO audit_log (id, created_at, action, actor_id, actor_name, actor_type, token_id,
+	_, err := c.exec(ctx, `INSERT INTO audit_log (id, created_at, action, actor_id, actor_name, actor_type, token_id,
 		ip, user_agent, namespace, namespace_key, target_type, target, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.Time, e.Action, e.ActorID, e.ActorName, e.ActorType, e.TokenID, e.IP, e.UserAgent, e.Namespace,
 		strings.ToLower(e.Namespace), e.TargetType, e.Target, string(details))

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/havenhub/haven"
 )
@@ -22,13 +24,13 @@ func errDiscussionNotFound() error {
 }
 
 const discussionColumns = `d.id, d.object_id, d.repo_id, d.num, d.title, d.author, d.status, d.is_pull_request,
-	d.target_ref, d.merge_commit, d.conflicting_files, d.created_at, d.updated_at`
+	d.target_ref, d.merge_commit, d.conflicting_files, d.pinned, d.locked, d.reaction_users, d.created_at, d.updated_at`
 
 func scanDiscussion(sc interface{ Scan(...any) error }, extra ...any) (*haven.Discussion, error) {
 	var d haven.Discussion
 	var conflicts string
 	dest := append([]any{&d.ID, &d.ObjectID, &d.RepoID, &d.Num, &d.Title, &d.Author, &d.Status, &d.IsPullRequest,
-		&d.TargetRef, &d.MergeCommit, &conflicts, &d.CreatedAt, &d.UpdatedAt}, extra...)
+		&d.TargetRef, &d.MergeCommit, &conflicts, &d.Pinned, &d.Locked, &d.ReactionUsers, &d.CreatedAt, &d.UpdatedAt}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -123,6 +125,12 @@ func (s *Store) Discussions(ctx context.Context, repoID int64, f haven.Discussio
 // them. Both counts come from one pass over the listing index, which is
 // most of a far or filtered page's cost.
 func (s *Store) ListDiscussions(ctx context.Context, repoID int64, f haven.DiscussionFilter) (ds []*haven.Discussion, total, closed int, err error) {
+	switch f.Sort {
+	case "", haven.SortRecentlyCreated, haven.SortReactions, haven.SortTrending:
+	default:
+		return nil, 0, 0, haven.Errorf(haven.EInvalid, "Invalid sort %q: expected %s, %s or %s", f.Sort,
+			haven.SortRecentlyCreated, haven.SortTrending, haven.SortReactions)
+	}
 	where := []string{"d.repo_id = ?"}
 	args := []any{repoID}
 	if f.PullRequests != nil {
@@ -163,10 +171,24 @@ func (s *Store) ListDiscussions(ctx context.Context, repoID int64, f haven.Discu
 	if total <= max(f.Offset, 0) {
 		return nil, total, closed, nil
 	}
+	// Pinned discussions come first in every order.
+	order := "d.pinned DESC, d.num DESC"
+	var orderArgs []any
+	switch f.Sort {
+	case "", haven.SortRecentlyCreated:
+	case haven.SortReactions:
+		order = "d.pinned DESC, d.reaction_users DESC, d.num DESC"
+	case haven.SortTrending:
+		since := dbTime(time.Now().Add(-discussionTrendingWindow))
+		order = `d.pinned DESC,
+			(SELECT COUNT(*) FROM discussion_events e WHERE e.discussion_id = d.id AND e.type = 'comment' AND e.created_at >= ?) +
+			(SELECT COUNT(*) FROM discussion_reactions r WHERE r.discussion_id = d.id AND r.created_at >= ?) DESC, d.num DESC`
+		orderArgs = []any{since, since}
+	}
 	rows, err := s.conn().query(ctx, `SELECT `+discussionColumns+`,
 		(SELECT COUNT(*) FROM discussion_events e WHERE e.discussion_id = d.id AND e.type = 'comment')
-		FROM discussions d WHERE `+anyStatus+` AND `+statusCond+` ORDER BY d.num DESC LIMIT ? OFFSET ?`,
-		append(append(args, statusArgs...), limit, max(f.Offset, 0))...)
+		FROM discussions d WHERE `+anyStatus+` AND `+statusCond+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
+		append(append(append(args, statusArgs...), orderArgs...), limit, max(f.Offset, 0))...)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -180,7 +202,106 @@ func (s *Store) ListDiscussions(ctx context.Context, repoID int64, f haven.Discu
 		d.NumComments = n
 		ds = append(ds, d)
 	}
-	return ds, total, closed, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, 0, err
+	}
+	rows.Close()
+	if err := s.topReactions(ctx, ds); err != nil {
+		return nil, 0, 0, err
+	}
+	return ds, total, closed, nil
+}
+
+// discussionTrendingWindow is how far back the trending order counts comments and
+// reactions.
+const discussionTrendingWindow = 7 * 24 * time.Hour
+
+// openingComment selects the id of the opening comment of the discussion
+// whose id is bound to it: its first comment.
+const openingComment = `(SELECT MIN(oc.id) FROM discussion_events oc WHERE oc.discussion_id = ? AND oc.type = 'comment')`
+
+// topReactions fills in the reactions to the opening comments of ds, most
+// given first; only discussions someone reacted to are looked at.
+func (s *Store) topReactions(ctx context.Context, ds []*haven.Discussion) error {
+	for _, d := range ds {
+		d.TopReactions = []haven.Reaction{}
+		if d.ReactionUsers == 0 {
+			continue
+		}
+		rows, err := s.conn().query(ctx, `SELECT reaction, author FROM discussion_reactions
+			WHERE event_id = `+openingComment+` ORDER BY created_at, author`, d.ID)
+		if err != nil {
+			return err
+		}
+		byReaction := map[string][]string{}
+		for rows.Next() {
+			var reaction, author string
+			if err := rows.Scan(&reaction, &author); err != nil {
+				rows.Close()
+				return err
+			}
+			byReaction[reaction] = append(byReaction[reaction], author)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		d.TopReactions = groupReactions(byReaction)
+		sort.SliceStable(d.TopReactions, func(i, j int) bool {
+			return len(d.TopReactions[i].Users) > len(d.TopReactions[j].Users)
+		})
+	}
+	return nil
+}
+
+// groupReactions orders reactions as haven.Reactions lists them.
+func groupReactions(byReaction map[string][]string) []haven.Reaction {
+	out := []haven.Reaction{}
+	for _, r := range haven.Reactions {
+		if users := byReaction[r]; len(users) > 0 {
+			out = append(out, haven.Reaction{Reaction: r, Users: users})
+		}
+	}
+	return out
+}
+
+// SetReaction gives comment ev of discussion d the reaction of user, or
+// takes it back (on false); either is a no-op when already so. It keeps
+// d.ReactionUsers, and updates ev.Reactions.
+func (s *Store) SetReaction(ctx context.Context, d *haven.Discussion, ev *haven.DiscussionEvent, user, reaction string, on bool) error {
+	if !haven.ValidReaction(reaction) {
+		return haven.Errorf(haven.EInvalid, "Invalid reaction %q: expected one of %s", reaction, strings.Join(haven.Reactions, " "))
+	}
+	err := s.inTx(ctx, func(c conn) error {
+		var err error
+		if on {
+			_, err = c.exec(ctx, `INSERT INTO discussion_reactions (event_id, discussion_id, author, reaction, created_at)
+				VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, ev.ID, d.ID, user, reaction, now())
+		} else {
+			_, err = c.exec(ctx, `DELETE FROM discussion_reactions WHERE event_id = ? AND author = ? AND reaction = ?`, ev.ID, user, reaction)
+		}
+		if err != nil {
+			return err
+		}
+		if err := c.execOne(ctx, errDiscussionNotFound(), `UPDATE discussions SET reaction_users =
+			(SELECT COUNT(DISTINCT author) FROM discussion_reactions WHERE event_id = `+openingComment+`) WHERE id = ?`,
+			d.ID, d.ID); err != nil {
+			return err
+		}
+		return c.queryRow(ctx, `SELECT reaction_users FROM discussions WHERE id = ?`, d.ID).Scan(&d.ReactionUsers)
+	})
+	if isForeignKeyViolation(err) {
+		return haven.Errorf(haven.ENotFound, "Comment not found")
+	}
+	if err != nil {
+		return err
+	}
+	fresh, err := s.DiscussionEvent(ctx, d.ID, ev.ObjectID)
+	if err != nil {
+		return err
+	}
+	ev.Reactions = fresh.Reactions
+	return nil
 }
 
 const eventColumns = `id, object_id, discussion_id, type, author, body, hidden, hidden_by, data, created_at, updated_at`
@@ -234,7 +355,34 @@ func (s *Store) DiscussionEvents(ctx context.Context, discussionID int64) ([]*ha
 			ev.Versions = append(ev.Versions, v)
 		}
 	}
-	return out, vrows.Err()
+	if err := vrows.Err(); err != nil {
+		return nil, err
+	}
+	vrows.Close()
+	rrows, err := s.conn().query(ctx, `SELECT event_id, reaction, author FROM discussion_reactions
+		WHERE discussion_id = ? ORDER BY created_at, author`, discussionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rrows.Close()
+	byEvent := map[int64]map[string][]string{}
+	for rrows.Next() {
+		var id int64
+		var reaction, author string
+		if err := rrows.Scan(&id, &reaction, &author); err != nil {
+			return nil, err
+		}
+		if byEvent[id] == nil {
+			byEvent[id] = map[string][]string{}
+		}
+		byEvent[id][reaction] = append(byEvent[id][reaction], author)
+	}
+	for id, rs := range byEvent {
+		if ev := byID[id]; ev != nil {
+			ev.Reactions = groupReactions(rs)
+		}
+	}
+	return out, rrows.Err()
 }
 
 // DiscussionEvent returns the event objectID of a discussion.
@@ -270,6 +418,12 @@ func (s *Store) AddDiscussionEvent(ctx context.Context, d *haven.Discussion, ev 
 		if change.Conflicts != nil {
 			set, args = append(set, "conflicting_files = ?"), append(args, strings.Join(*change.Conflicts, "\n"))
 		}
+		if change.Pinned != nil {
+			set, args = append(set, "pinned = ?"), append(args, *change.Pinned)
+		}
+		if change.Locked != nil {
+			set, args = append(set, "locked = ?"), append(args, *change.Locked)
+		}
 		if err := c.execOne(ctx, errDiscussionNotFound(), `UPDATE discussions SET `+strings.Join(set, ", ")+` WHERE id = ?`,
 			append(args, d.ID)...); err != nil {
 			return err
@@ -293,6 +447,12 @@ func (s *Store) AddDiscussionEvent(ctx context.Context, d *haven.Discussion, ev 
 		}
 		if change.Conflicts != nil {
 			d.Conflicts = *change.Conflicts
+		}
+		if change.Pinned != nil {
+			d.Pinned = *change.Pinned
+		}
+		if change.Locked != nil {
+			d.Locked = *change.Locked
 		}
 		return nil
 	})
@@ -343,5 +503,7 @@ func (s *Store) HideComment(ctx context.Context, ev *haven.DiscussionEvent, by s
 
 // DeleteDiscussion deletes a discussion with its events.
 func (s *Store) DeleteDiscussion(ctx context.Context, id int64) error {
-	return s.conn().execOne(ctx, errDiscussionNotFound(), `DELETE FROM discussions WHERE id = ?`, id)
+	return s.inTx(ctx, func(c conn) error {
+		return c.execOne(ctx, errDiscussionNotFound(), `DELETE FROM discussions WHERE id = ?`, id)
+	})
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/havenhub/haven"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 )
@@ -128,11 +129,23 @@ func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(conn{q: tx, d: s.d}); err != nil {
+	c := conn{q: tx, d: s.d}
+	if err := fn(c); err != nil {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	// The audit entries the context carries are written with the change
+	// they record.
+	entries, done := haven.PendingAudit(ctx)
+	for _, e := range entries {
+		if err := insertAuditEntry(ctx, c, e); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
+	err = tx.Commit()
+	done(err == nil)
+	return err
 }
 
 // now is the current time as stored: UTC, to the microsecond that

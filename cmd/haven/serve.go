@@ -240,7 +240,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	if err != nil {
 		return err
 	}
-	discs := discussions.New(discussions.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Render: web.RenderComment, Logger: log, Events: hooks, Audit: auditLog, Notify: notes,
+	discs := discussions.New(discussions.Config{Meta: st.meta, Git: st.git, PublicURL: publicURL, Render: web.RenderComment, Logger: log, Events: hooks, Notify: notes,
 		Changed: func(ctx context.Context, repo *haven.Repo) { srv.RepoChanged(ctx, repo) }})
 	tunes, err := newFinetune(st, jobRuns, gpus, opts.data, publicURL, log)
 	if err != nil {

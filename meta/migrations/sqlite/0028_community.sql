@@ -1,0 +1,31 @@
+-- Pinned and locked discussions, reactions to comments, and upvotes of
+-- collections. reaction_users counts the users who reacted to a
+-- discussion's opening comment, kept with each reaction, so that the
+-- listing sorts by it without reading the reactions.
+ALTER TABLE discussions ADD COLUMN pinned BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE discussions ADD COLUMN locked BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE discussions ADD COLUMN reaction_users INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE discussion_reactions (
+	event_id      INTEGER NOT NULL REFERENCES discussion_events (id) ON DELETE CASCADE,
+	discussion_id INTEGER NOT NULL REFERENCES discussions (id) ON DELETE CASCADE,
+	author        TEXT NOT NULL,
+	reaction      TEXT NOT NULL,
+	created_at    DATETIME NOT NULL,
+	PRIMARY KEY (event_id, author, reaction)
+);
+CREATE INDEX discussion_reactions_discussion ON discussion_reactions (discussion_id, created_at);
+CREATE INDEX discussion_events_recent ON discussion_events (discussion_id, created_at);
+
+CREATE TABLE collection_upvotes (
+	collection_id TEXT NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
+	user_id       INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	created_at    DATETIME NOT NULL,
+	PRIMARY KEY (collection_id, user_id)
+);
+CREATE INDEX collection_upvotes_user ON collection_upvotes (user_id);
+
+-- The listing shows pinned discussions first: its index walks pinned, then
+-- num, and still holds every column the listing filters on.
+DROP INDEX discussions_listing;
+CREATE INDEX discussions_listing ON discussions (repo_id, pinned, num, status, is_pull_request, author);
