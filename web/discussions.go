@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,8 @@ type discussionsData struct {
 	Items      []*haven.Discussion
 	Type       string // "", "discussion", "pull_request"
 	Status     string // "", "open", "closed"
+	Sort       string // "", "trending", "reactions"
+	Search     string
 	Total      int
 	Page       int
 	Prev, Next string // links to the neighbouring pages, "" at the ends
@@ -54,6 +57,11 @@ type threadEvent struct {
 	From, To string // title changes
 	Subject  string // commits
 	OID      string
+	Pinned   bool // pinning and locking changes
+	Locked   bool
+	// Reactions of a comment; Reacted lists those the visitor gave.
+	Reactions []haven.Reaction
+	Reacted   map[string]bool
 }
 
 type threadData struct {
@@ -71,6 +79,11 @@ type threadData struct {
 	CanComment  bool
 	CanModerate bool
 	CanMerge    bool
+	CanPin      bool // pin and lock
+	CanDelete   bool
+	// Reactions is the set a comment may be given, for the visitors who
+	// may react.
+	Reactions []string
 }
 
 // discussions routes /{repo}/discussions[/{num}[/files]].
@@ -113,11 +126,17 @@ func (h *Handler) discussionList(w http.ResponseWriter, r *http.Request, repo *h
 	case haven.StatusOpen, haven.StatusClosed:
 		f.Status, d.Status = q.Get("status"), q.Get("status")
 	}
+	switch q.Get("sort") {
+	case haven.SortTrending, haven.SortReactions:
+		f.Sort, d.Sort = q.Get("sort"), q.Get("sort")
+	}
+	f.Search = strings.TrimSpace(q.Get("search"))
+	d.Search = f.Search
 	if p, err := strconv.Atoi(q.Get("p")); err == nil && p > 0 {
 		d.Page = p
 	}
 	f.Offset = d.Page * discussionsPageSize
-	if d.Items, d.Total, err = h.meta.Discussions(r.Context(), repo.ID, f); err != nil {
+	if d.Items, d.Total, _, err = h.meta.ListDiscussions(r.Context(), repo.ID, f); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -128,6 +147,12 @@ func (h *Handler) discussionList(w http.ResponseWriter, r *http.Request, repo *h
 		}
 		if d.Status != "" {
 			v.Set("status", d.Status)
+		}
+		if d.Sort != "" {
+			v.Set("sort", d.Sort)
+		}
+		if d.Search != "" {
+			v.Set("search", d.Search)
 		}
 		if p > 0 {
 			v.Set("p", strconv.Itoa(p))
@@ -173,9 +198,14 @@ func (h *Handler) discussionThread(w http.ResponseWriter, r *http.Request, repo 
 		Files:       files,
 		Ref:         haven.PullRequestRef(disc.Num),
 		Target:      strings.TrimPrefix(disc.TargetRef, "refs/heads/"),
-		CanComment:  auth.CanDiscuss(a, auth.Discuss, repo, "") == nil,
+		CanComment:  auth.CanComment(a, repo, disc) == nil,
 		CanModerate: auth.CanDiscuss(a, auth.Moderate, repo, disc.Author) == nil,
 		CanMerge:    disc.IsPullRequest && auth.CanDiscuss(a, auth.Merge, repo, disc.Author) == nil,
+		CanPin:      auth.CanDiscuss(a, auth.Pin, repo, disc.Author) == nil,
+		CanDelete:   auth.CanDiscuss(a, auth.Delete, repo, disc.Author) == nil,
+	}
+	if d.CanComment {
+		d.Reactions = haven.Reactions
 	}
 	evs, err := h.meta.DiscussionEvents(r.Context(), disc.ID)
 	if err != nil {
@@ -191,10 +221,18 @@ func (h *Handler) discussionThread(w http.ResponseWriter, r *http.Request, repo 
 				te.HTML = template.HTML(RenderComment(ev.Body)) // sanitised
 			}
 			te.CanEdit = !ev.Hidden && auth.CanDiscuss(a, auth.Moderate, repo, ev.Author) == nil
+			te.Reactions, te.Reacted = ev.Reactions, map[string]bool{}
+			for _, rc := range ev.Reactions {
+				te.Reacted[rc.Reaction] = slices.Contains(rc.Users, a.Name())
+			}
 		default:
-			var data struct{ Status, From, To, Subject, OID string }
+			var data struct {
+				Status, From, To, Subject, OID string
+				Pinned, Locked                 bool
+			}
 			json.Unmarshal([]byte(ev.Data), &data)
 			te.Status, te.From, te.To, te.Subject, te.OID = data.Status, data.From, data.To, data.Subject, data.OID
+			te.Pinned, te.Locked = data.Pinned, data.Locked
 		}
 		d.Events = append(d.Events, te)
 	}

@@ -119,3 +119,77 @@ func TestCommunityPages(t *testing.T) {
 		}
 	}
 }
+
+// TestCommunityPinsLocksReactions checks what the Community tab shows of
+// pins, locks and reactions, and who gets which controls.
+func TestCommunityPinsLocksReactions(t *testing.T) {
+	s := newSite(t)
+	s.createRepo("alice", "tiny", false)
+	s.commit("alice", "alice/tiny", "base", map[string]string{"a.txt": "base\n"})
+	call := func(user, method, path string, body any) map[string]any {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		p := s.apiDo(method, "/api/models/alice/tiny/discussions"+path, s.tokens[user], "application/json", b)
+		if p.status != 200 && p.status != 201 {
+			t.Fatalf("%s %s: %d %s", method, path, p.status, p.body)
+		}
+		var out map[string]any
+		json.Unmarshal([]byte(p.body), &out)
+		return out
+	}
+	call("bob", "POST", "", map[string]any{"title": "Old question", "description": "first"})
+	call("bob", "POST", "", map[string]any{"title": "Newer question", "description": "second"})
+	call("alice", "POST", "/1/pin", map[string]any{"pinned": true})
+	call("alice", "POST", "/1/lock", map[string]any{"locked": true})
+	details := call("alice", "GET", "/2", nil)
+	opening := details["events"].([]any)[0].(map[string]any)["id"].(string)
+	call("bob", "POST", "/2/comment/"+opening+"/reaction", map[string]any{"action": "add", "reaction": "🚀"})
+
+	alice, bob, anon := s.browser(), s.browser(), s.browser()
+	alice.signIn("alice")
+	bob.signIn("bob")
+
+	list := anon.get("/alice/tiny/discussions")
+	if i, j := strings.Index(list.body, "Old question"), strings.Index(list.body, "Newer question"); i < 0 || j < 0 || i > j {
+		t.Errorf("the pinned discussion is not listed first")
+	}
+	for _, w := range []string{"data-pinned", "data-locked", "🚀 1"} {
+		if !strings.Contains(list.body, w) {
+			t.Errorf("the list lacks %q", w)
+		}
+	}
+	if p := anon.get("/alice/tiny/discussions?search=newer&sort=reactions"); strings.Contains(p.body, "Old question") || !strings.Contains(p.body, "Newer question") {
+		t.Errorf("search lists the wrong discussions")
+	}
+
+	tests := []struct {
+		who     *browser
+		name    string
+		path    string
+		want    []string
+		wantNot []string
+	}{
+		{alice, "writer of a locked discussion", "/alice/tiny/discussions/1", []string{"data-pin=\"false\"", "data-lock=\"false\"", "data-delete-discussion", "data-comment", "pinned this discussion", "locked this discussion"}, nil},
+		{bob, "author of a locked discussion", "/alice/tiny/discussions/1", []string{"data-locked-notice"}, []string{"data-comment", "data-pin=", "data-delete-discussion", "data-react"}},
+		{bob, "reacted comment", "/alice/tiny/discussions/2", []string{`data-react="🚀" data-comment="` + opening + `" data-on="false"`, `aria-pressed="true"`, "data-comment"}, []string{"data-pin=", "data-lock="}},
+		{anon, "visitor sees reactions", "/alice/tiny/discussions/2", []string{"🚀 1"}, []string{"data-react", "data-pin="}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.who.get(tc.path)
+			if p.status != 200 {
+				t.Fatalf("GET %s = %d", tc.path, p.status)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(p.body, w) {
+					t.Errorf("GET %s lacks %q\n%s", tc.path, w, between(p.body, "<main", "</main>"))
+				}
+			}
+			for _, w := range tc.wantNot {
+				if strings.Contains(p.body, w) {
+					t.Errorf("GET %s has %q", tc.path, w)
+				}
+			}
+		})
+	}
+}

@@ -1,5 +1,6 @@
 // Haven pages: discussions and pull requests. Opening, commenting, editing
-// and hiding comments, renaming, closing, reopening and merging all go
+// and hiding comments, reacting, renaming, closing, reopening, pinning,
+// locking, deleting and merging all go
 // through the JSON API with the session cookie; the page then reloads.
 "use strict";
 
@@ -91,6 +92,20 @@
 				return api("POST", base + "/comment/" + b.dataset.editComment + "/edit", { content });
 			});
 		}
+		for (const b of $$("[data-react]", root)) {
+			act(root, b, "click", () => api("POST", base + "/comment/" + b.dataset.comment + "/reaction",
+				{ action: b.dataset.on === "true" ? "add" : "remove", reaction: b.dataset.react }));
+		}
+		const pin = $("[data-pin]", root);
+		if (pin) act(root, pin, "click", () => api("POST", base + "/pin", { pinned: pin.dataset.pin === "true" }));
+		const lock = $("[data-lock]", root);
+		if (lock) act(root, lock, "click", () => api("POST", base + "/lock", { locked: lock.dataset.lock === "true" }));
+		const del = $("[data-delete-discussion]", root);
+		if (del) act(root, del, "click", async () => {
+			if (!confirm("Delete this discussion and its comments for good?")) return false;
+			await api("DELETE", base);
+			return root.dataset.list;
+		});
 		for (const b of $$("[data-hide-comment]", root)) {
 			act(root, b, "click", async () => {
 				if (!confirm("Hide this comment? Its text cannot be shown again.")) return false;
