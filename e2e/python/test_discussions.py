@@ -256,3 +256,47 @@ def test_upload_folder_create_pr_by_a_reader(api, other_api, new_repo, tmp_path)
     assert [e.oid for e in pr.events if e.type == "commit"] == [info.oid]
     assert {"config.json", "weights.bin"} <= set(api.list_repo_files(new_repo, revision="refs/pr/1"))
     assert "config.json" not in api.list_repo_files(new_repo)
+
+
+def test_pin_lock_react_delete(api, other_api, token, other_token, repo_with_pr):
+    """Pins, locks, reactions and deletion through the Hub's routes, seen through the client."""
+    repo_id = repo_with_pr["id"]
+    base = f"{api.endpoint}/api/models/{repo_id}/discussions"
+    session = get_session()
+
+    def post(tok, path, body):
+        return session.post(base + path, json=body, headers={"authorization": f"Bearer {tok}"})
+
+    # Only writers pin; the pinned discussion comes first in the client's listing.
+    assert post(other_token, "/1/pin", {"pinned": True}).status_code == 403
+    assert post(token, "/1/pin", {"pinned": True}).status_code == 200
+    assert [d.num for d in api.get_repo_discussions(repo_id)] == [1, 2]
+    details = api.get_discussion_details(repo_id, 1)
+    assert details.events[-1].type == "pinning-change"
+
+    # A locked discussion takes comments from writers only.
+    assert post(token, "/2/lock", {"locked": True}).status_code == 200
+    with pytest.raises(HfHubHTTPError) as e:
+        other_api.comment_discussion(repo_id, 2, "Still there?")
+    assert e.value.response.status_code == 403
+    api.comment_discussion(repo_id, 2, "Owners may still answer")
+    assert post(token, "/2/lock", {"locked": False}).status_code == 200
+    other_api.comment_discussion(repo_id, 2, "Thanks")
+
+    # Reactions to the opening comment show in the details and the listing.
+    opening = api.get_discussion_details(repo_id, 2).events[0].id
+    for tok in (token, other_token):
+        assert post(tok, f"/2/comment/{opening}/reaction", {"action": "add", "reaction": "🔥"}).status_code == 200
+    assert post(token, f"/2/comment/{opening}/reaction", {"action": "add", "reaction": "nope"}).status_code == 400
+    raw = session.get(f"{base}/2").json()
+    assert raw["events"][0]["data"]["reactions"] == [{"reaction": "🔥", "users": [repo_id.split("/")[0], other_api.whoami()["name"]], "count": 2}]
+    listing = session.get(base, params={"sort": "reactions", "search": "discussion"}).json()["discussions"]
+    assert [(d["num"], d["numReactionUsers"], d["topReactions"]) for d in listing] == [(2, 2, [{"reaction": "🔥", "count": 2}])]
+
+    # Deletion is for the repository's admins.
+    assert session.delete(f"{base}/2", headers={"authorization": f"Bearer {other_token}"}).status_code == 403
+    assert session.delete(f"{base}/2", headers={"authorization": f"Bearer {token}"}).status_code == 200
+    with pytest.raises(HfHubHTTPError) as e:
+        api.get_discussion_details(repo_id, 2)
+    assert e.value.response.status_code == 404
+    assert [d.num for d in api.get_repo_discussions(repo_id)] == [1]
