@@ -21,9 +21,12 @@ type Collection struct {
 	Theme       string
 	Position    int // order among the owner's collections, from 0
 	Upvotes     int64
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	Items       []CollectionItem
+	// Upvoted says whether the user who asks upvoted it; filled in for a
+	// signed-in caller.
+	Upvoted   bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Items     []CollectionItem
 }
 
 // Slug is "owner/title-slug-id", the collection's name in URLs. Only the

@@ -30,8 +30,8 @@ func CanManageOrg(a *Actor, org string) error {
 }
 
 // CanActAsSelf reports whether the actor may act in its own name (follow,
-// answer invitations, change its profile): any signed-in user whose token
-// writes.
+// upvote a collection it sees, answer invitations, change its profile):
+// any signed-in user whose token writes.
 func CanActAsSelf(a *Actor) error {
 	if a.Anonymous() {
 		return haven.Errorf(haven.EUnauthorized, "You must be authenticated to do this. Please log in or pass a token.")

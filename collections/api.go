@@ -33,7 +33,7 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	hubhttp.WriteError(s.log, w, r, err)
 }
 
-// serveAPI routes /api/collections[/{owner}/{slug}[/items[/{id}|/batch]]].
+// serveAPI routes /api/collections[/{owner}/{slug}[/upvote|/items[/{id}|/batch]]].
 func (s *Service) serveAPI(w http.ResponseWriter, r *http.Request) {
 	segs, err := hubhttp.Segments(r, 2)
 	if err != nil {
@@ -52,6 +52,8 @@ func (s *Service) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.handleUpdate(w, r, segs[0]+"/"+segs[1])
 	case len(segs) == 2 && m == http.MethodDelete:
 		s.handleDelete(w, r, segs[0]+"/"+segs[1])
+	case len(segs) == 3 && segs[2] == "upvote" && (m == http.MethodPost || m == http.MethodDelete):
+		s.handleUpvote(w, r, segs[0]+"/"+segs[1], m == http.MethodPost)
 	case len(segs) == 3 && segs[2] == "items" && m == http.MethodPost:
 		s.handleAddItem(w, r, segs[0]+"/"+segs[1])
 	case len(segs) == 4 && segs[2] == "items" && segs[3] == "batch" && m == http.MethodPost:
@@ -500,7 +502,7 @@ func (s *Service) object(c *haven.Collection, withPosition bool, maxItems int) m
 		"private":         c.Private,
 		"theme":           c.Theme,
 		"upvotes":         c.Upvotes,
-		"isUpvotedByUser": false,
+		"isUpvotedByUser": c.Upvoted,
 		"shareUrl":        s.URL(c),
 		"gating":          false,
 	}
@@ -554,4 +556,15 @@ func (s *Service) itemObject(it *haven.CollectionItem) map[string]any {
 		o["url"] = "https://arxiv.org/abs/" + it.Paper
 	}
 	return o
+}
+
+// handleUpvote upvotes (POST) or takes back the upvote (DELETE) of a
+// collection the caller sees, and answers its upvotes.
+func (s *Service) handleUpvote(w http.ResponseWriter, r *http.Request, slug string, on bool) {
+	c, err := s.Upvote(r.Context(), hubhttp.Actor(r), slug, on)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	hubhttp.WriteJSON(w, http.StatusOK, map[string]any{"upvotes": c.Upvotes, "isUpvotedByUser": c.Upvoted})
 }

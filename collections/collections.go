@@ -92,6 +92,45 @@ func (s *Service) Get(ctx context.Context, a *auth.Actor, slug string) (*haven.C
 		return nil, errNotFound()
 	}
 	c.Items = s.visibleItems(a, c.Items)
+	if err := s.markUpvoted(ctx, a, []*haven.Collection{c}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// markUpvoted sets Upvoted on the collections the actor upvoted.
+func (s *Service) markUpvoted(ctx context.Context, a *auth.Actor, cs []*haven.Collection) error {
+	if a.Anonymous() || len(cs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	up, err := s.meta.UpvotedCollections(ctx, a.User.ID, ids)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		c.Upvoted = up[c.ID]
+	}
+	return nil
+}
+
+// Upvote records (on) or takes back the actor's upvote of the collection of
+// slug, which the actor must see, and returns it as it is now.
+func (s *Service) Upvote(ctx context.Context, a *auth.Actor, slug string, on bool) (*haven.Collection, error) {
+	if err := auth.CanActAsSelf(a); err != nil {
+		return nil, err
+	}
+	c, err := s.Get(ctx, a, slug)
+	if err != nil {
+		return nil, err
+	}
+	if c.Upvotes, err = s.meta.UpvoteCollection(ctx, c.ID, a.User.ID, on); err != nil {
+		return nil, err
+	}
+	c.Upvoted = on
 	return c, nil
 }
 
@@ -106,6 +145,9 @@ func (s *Service) List(ctx context.Context, a *auth.Actor, f meta.CollectionFilt
 	}
 	for _, c := range cs {
 		c.Items = s.visibleItems(a, c.Items)
+	}
+	if err := s.markUpvoted(ctx, a, cs); err != nil {
+		return nil, err
 	}
 	return cs, nil
 }

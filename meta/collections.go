@@ -519,3 +519,59 @@ func renumber(ctx context.Context, c conn, collectionID, itemID string) (int, er
 	}
 	return at, nil
 }
+
+// UpvoteCollection records (on) or takes back the upvote of a user for
+// collection id; either is a no-op when already so. It answers the
+// collection's upvotes after the change.
+func (s *Store) UpvoteCollection(ctx context.Context, id string, userID int64, on bool) (int64, error) {
+	var upvotes int64
+	err := s.inTx(ctx, func(c conn) error {
+		var err error
+		if on {
+			_, err = c.exec(ctx, `INSERT INTO collection_upvotes (collection_id, user_id, created_at) VALUES (?, ?, ?)
+				ON CONFLICT DO NOTHING`, id, userID, now())
+		} else {
+			_, err = c.exec(ctx, `DELETE FROM collection_upvotes WHERE collection_id = ? AND user_id = ?`, id, userID)
+		}
+		if err != nil {
+			return err
+		}
+		// Upvotes are not a change of the collection: lastUpdated stays.
+		if err := c.execOne(ctx, errCollectionNotFound(), `UPDATE collections SET upvotes =
+			(SELECT COUNT(*) FROM collection_upvotes WHERE collection_id = ?) WHERE id = ?`, id, id); err != nil {
+			return err
+		}
+		return c.queryRow(ctx, `SELECT upvotes FROM collections WHERE id = ?`, id).Scan(&upvotes)
+	})
+	if isForeignKeyViolation(err) {
+		return 0, errCollectionNotFound()
+	}
+	return upvotes, err
+}
+
+// UpvotedCollections reports which of the collections ids the user upvoted.
+func (s *Store) UpvotedCollections(ctx context.Context, userID int64, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := []any{userID}
+	marks := make([]string, len(ids))
+	for i, id := range ids {
+		marks[i], args = "?", append(args, id)
+	}
+	rows, err := s.conn().query(ctx, `SELECT collection_id FROM collection_upvotes WHERE user_id = ? AND collection_id IN (`+
+		strings.Join(marks, ", ")+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}

@@ -19,6 +19,7 @@ func testCollections(t *testing.T, open func(*testing.T) *meta.Store) {
 		{"Items", testCollectionItems},
 		{"List", testCollectionList},
 		{"Delete", testCollectionDelete},
+		{"Upvotes", testCollectionUpvotes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -234,5 +235,58 @@ func testCollectionDelete(t *testing.T, s *meta.Store) {
 	d := mustCollection(t, s, alice, "D", false)
 	if d.Position != 2 {
 		t.Fatalf("new collection at %d, want 2", d.Position)
+	}
+}
+
+func testCollectionUpvotes(t *testing.T, s *meta.Store) {
+	alice := mustUser(t, s, "alice", false)
+	bob := mustUser(t, s, "bob", false)
+	carol := mustUser(t, s, "carol", false)
+	few := mustCollection(t, s, alice, "Few", false)
+	many := mustCollection(t, s, alice, "Many", false)
+	before, err := s.CollectionByID(ctx, many.ID)
+	mustNil(t, err)
+	steps := []struct {
+		id   string
+		user *haven.User
+		on   bool
+		want int64
+	}{
+		{many.ID, bob, true, 1},
+		{many.ID, bob, true, 1}, // twice is once
+		{many.ID, carol, true, 2},
+		{few.ID, bob, true, 1},
+		{many.ID, alice, true, 3},
+		{many.ID, alice, false, 2},
+		{many.ID, alice, false, 2}, // nothing to take back
+	}
+	for _, st := range steps {
+		n, err := s.UpvoteCollection(ctx, st.id, st.user.ID, st.on)
+		mustNil(t, err)
+		if n != st.want {
+			t.Fatalf("upvote %s by %s (%v) = %d, want %d", st.id, st.user.Name, st.on, n, st.want)
+		}
+	}
+	_, err = s.UpvoteCollection(ctx, "0123456789abcdef01234567", bob.ID, true)
+	wantCode(t, err, haven.ENotFound)
+	after, err := s.CollectionByID(ctx, many.ID)
+	mustNil(t, err)
+	if after.Upvotes != 2 || !after.UpdatedAt.Equal(before.UpdatedAt) {
+		t.Fatalf("after upvotes: %d upvotes, updated %v (was %v)", after.Upvotes, after.UpdatedAt, before.UpdatedAt)
+	}
+	up, err := s.UpvotedCollections(ctx, bob.ID, []string{few.ID, many.ID})
+	mustNil(t, err)
+	if !up[few.ID] || !up[many.ID] {
+		t.Fatalf("bob's upvotes = %v", up)
+	}
+	up, err = s.UpvotedCollections(ctx, alice.ID, []string{few.ID, many.ID})
+	mustNil(t, err)
+	if len(up) != 0 {
+		t.Fatalf("alice's upvotes = %v", up)
+	}
+	got, err := s.ListCollections(ctx, meta.CollectionFilter{Sort: "upvotes"})
+	mustNil(t, err)
+	if len(got) != 2 || got[0].ID != many.ID || got[1].ID != few.ID {
+		t.Fatalf("by upvotes: %v, %v", got[0].ID, got[1].ID)
 	}
 }

@@ -67,10 +67,11 @@ type collectionItemView struct {
 }
 
 type collectionData struct {
-	C       *haven.Collection
-	Items   []collectionItemView
-	CanEdit bool
-	Slug    string
+	C         *haven.Collection
+	Items     []collectionItemView
+	CanEdit   bool
+	CanUpvote bool
+	Slug      string
 }
 
 // collection answers GET /collections/{owner}/{slug}: its items with their
@@ -86,7 +87,7 @@ func (h *Handler) collection(w http.ResponseWriter, r *http.Request, slug string
 		h.notFound(w, r)
 		return
 	}
-	d := collectionData{C: c, CanEdit: auth.CanEditCollections(a, c.Owner) == nil, Slug: c.Slug()}
+	d := collectionData{C: c, CanEdit: auth.CanEditCollections(a, c.Owner) == nil, CanUpvote: auth.CanActAsSelf(a) == nil, Slug: c.Slug()}
 	for _, it := range c.Items {
 		v := collectionItemView{CollectionItem: it}
 		switch {

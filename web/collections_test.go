@@ -31,6 +31,9 @@ func TestCollectionPages(t *testing.T) {
 	secret := create("Secret plans", true)
 	add(public, "model", "alice/tiny", "The **best** <script>alert(1)</script>")
 	add(public, "model", "alice/hidden", "only for alice")
+	if p := s.apiDo("POST", "/api/collections/"+public+"/upvote", s.tokens["bob"], "application/json", nil); p.status != 200 {
+		t.Fatalf("bob's upvote: %d %s", p.status, p.body)
+	}
 
 	alice := s.browser()
 	alice.signIn("alice")
@@ -49,7 +52,11 @@ func TestCollectionPages(t *testing.T) {
 		{"public collection, anonymous", anon, "/collections/" + public, 200,
 			[]string{"Favourite models", "alice/tiny", "<strong>best</strong>"}, []string{"<script>alert", "alice/hidden", "data-remove-item"}},
 		{"public collection, owner", alice, "/collections/" + public, 200,
-			[]string{"alice/hidden", "only for alice", "data-remove-item", "data-delete-collection"}, nil},
+			[]string{"alice/hidden", "only for alice", "data-remove-item", "data-delete-collection", `aria-pressed="false">▲ Upvote <span data-upvotes>1</span>`}, nil},
+		{"public collection, upvoter", bob, "/collections/" + public, 200,
+			[]string{`aria-pressed="true">▲ Upvote <span data-upvotes>1</span>`}, []string{"data-delete-collection"}},
+		{"public collection, upvotes for visitors", anon, "/collections/" + public, 200,
+			[]string{"▲ 1"}, []string{"data-upvote"}},
 		{"old slug", anon, "/collections/alice/old-title-" + public[strings.LastIndex(public, "-")+1:], 200,
 			[]string{"Favourite models"}, nil},
 		{"private collection, owner", alice, "/collections/" + secret, 200, []string{"Secret plans"}, nil},

@@ -198,3 +198,36 @@ def test_delete_collection(api, anon_api):
         api.delete_collection(c.slug)
     assert e.value.response.status_code == 404
     api.delete_collection(c.slug, missing_ok=True)
+
+
+def test_collection_upvotes(api, anon_api, endpoint, token, other_token, user, collection):
+    """Upvotes through the Hub's upvote route, read back and sorted on by the client."""
+    other = api.create_collection(unique("Less cool stuff"))
+    session = get_session()
+
+    def upvote(method, slug, tok):
+        headers = {"authorization": f"Bearer {tok}"} if tok else {}
+        return session.request(method, f"{endpoint}/api/collections/{slug}/upvote", headers=headers)
+
+    try:
+        assert upvote("POST", collection.slug, None).status_code == 401
+        for tok in (token, other_token, other_token):
+            res = upvote("POST", collection.slug, tok)
+            assert res.status_code == 200
+        assert res.json() == {"upvotes": 2, "isUpvotedByUser": True}
+        assert upvote("POST", other.slug, other_token).status_code == 200
+        assert api.get_collection(collection.slug).upvotes == 2
+        assert anon_api.get_collection(other.slug).upvotes == 1
+        mine = session.get(f"{endpoint}/api/collections/{collection.slug}", headers={"authorization": f"Bearer {token}"}).json()
+        assert mine["isUpvotedByUser"] is True
+        assert session.get(f"{endpoint}/api/collections/{collection.slug}").json()["isUpvotedByUser"] is False
+
+        ranked = [c.slug for c in api.list_collections(owner=user, sort="upvotes", limit=100)]
+        assert ranked.index(collection.slug) < ranked.index(other.slug)
+        assert upvote("DELETE", collection.slug, token).json() == {"upvotes": 1, "isUpvotedByUser": False}
+        assert upvote("DELETE", collection.slug, other_token).json() == {"upvotes": 0, "isUpvotedByUser": False}
+        ranked = [c.slug for c in api.list_collections(owner=user, sort="upvotes", limit=100)]
+        assert ranked.index(other.slug) < ranked.index(collection.slug)
+        assert upvote("POST", f"{user}/missing-0123456789abcdef01234567", token).status_code == 404
+    finally:
+        api.delete_collection(other.slug, missing_ok=True)

@@ -1,5 +1,5 @@
-// Haven pages: collections. Creating and deleting collections, removing
-// items, and the "Add to collection" menu of repository pages, all through
+// Haven pages: collections. Creating and deleting collections, upvoting,
+// removing items, and the "Add to collection" menu of repository pages, all through
 // the JSON API with the session cookie.
 "use strict";
 
@@ -65,6 +65,19 @@
 				}
 			});
 		}
+		const up = $("[data-upvote]");
+		if (up) up.addEventListener("click", async () => {
+			up.disabled = true;
+			try {
+				const on = up.getAttribute("aria-pressed") !== "true";
+				const res = await api(on ? "POST" : "DELETE", up.dataset.upvote);
+				up.setAttribute("aria-pressed", String(res.isUpvotedByUser));
+				$("[data-upvotes]", up).textContent = res.upvotes;
+			} catch (e) {
+				alert("Could not upvote: " + e.message);
+			}
+			up.disabled = false;
+		});
 		const del = $("[data-delete-collection]");
 		if (del) del.addEventListener("click", async () => {
 			if (!confirm("Delete this collection? Its items stay where they are.")) return;
