@@ -93,6 +93,7 @@ const (
 
 // pendingAudit is an audit entry that the change it records writes.
 type pendingAudit struct {
+	build   func() AuditEntry
 	entry   AuditEntry
 	written bool
 }
@@ -104,8 +105,15 @@ type auditKey struct{}
 // exactly when the change happened. Pass it only to the call that makes
 // the change.
 func WithAudit(ctx context.Context, e AuditEntry) context.Context {
+	return WithAuditFunc(ctx, func() AuditEntry { return e })
+}
+
+// WithAuditFunc is WithAudit for an entry that names what the change
+// creates (the id of a new token): the store calls build in the
+// transaction, after the change.
+func WithAuditFunc(ctx context.Context, build func() AuditEntry) context.Context {
 	list, _ := ctx.Value(auditKey{}).([]*pendingAudit)
-	return context.WithValue(ctx, auditKey{}, append(list[:len(list):len(list)], &pendingAudit{entry: e}))
+	return context.WithValue(ctx, auditKey{}, append(list[:len(list):len(list)], &pendingAudit{build: build}))
 }
 
 // PendingAudit lists the entries of ctx that no transaction has written
@@ -116,6 +124,7 @@ func PendingAudit(ctx context.Context) (entries []*AuditEntry, done func(committ
 	var todo []*pendingAudit
 	for _, p := range list {
 		if !p.written {
+			p.entry = p.build()
 			todo = append(todo, p)
 			entries = append(entries, &p.entry)
 		}

@@ -6,6 +6,7 @@
 package access
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -369,14 +370,13 @@ func (s *Service) handleDecide(w http.ResponseWriter, r *http.Request, repo *hav
 		s.writeError(w, r, err)
 		return
 	}
-	ar, err := s.cfg.Meta.DecideAccess(r.Context(), repo.ID, u.ID, st, body.RejectionReason, hubhttp.Actor(r).User.ID)
+	ar, err := s.cfg.Meta.DecideAccess(s.audited(r, repo, u, string(st), body.RejectionReason), repo.ID, u.ID, st, body.RejectionReason, hubhttp.Actor(r).User.ID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	s.changed()
 	s.log.InfoContext(r.Context(), "access request decided", "repo", repo.FullName(), "type", repo.Type, "user", u.Name, "status", st, "by", hubhttp.Actor(r).Name())
-	s.audit(r, repo, u, string(st), body.RejectionReason)
 	s.notifyRequester(r, repo, u, string(st), body.RejectionReason)
 	hubhttp.WriteJSON(w, http.StatusOK, RequestJSON(ar))
 }
@@ -405,14 +405,13 @@ func (s *Service) handleGrant(w http.ResponseWriter, r *http.Request, repo *have
 		s.writeError(w, r, haven.Errorf(haven.EInvalid, "The user %s already has access to %s", u.Name, repo.FullName()))
 		return
 	}
-	ar, err := s.cfg.Meta.GrantAccess(r.Context(), repo.ID, u.ID, hubhttp.Actor(r).User.ID)
+	ar, err := s.cfg.Meta.GrantAccess(s.audited(r, repo, u, "granted", ""), repo.ID, u.ID, hubhttp.Actor(r).User.ID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	s.changed()
 	s.log.InfoContext(r.Context(), "access granted", "repo", repo.FullName(), "type", repo.Type, "user", u.Name, "by", hubhttp.Actor(r).Name())
-	s.audit(r, repo, u, "granted", "")
 	s.notifyRequester(r, repo, u, "granted", "")
 	hubhttp.WriteJSON(w, http.StatusOK, RequestJSON(ar))
 }
@@ -444,10 +443,24 @@ func (s *Service) handleCancel(w http.ResponseWriter, r *http.Request, repo *hav
 
 // audit records a gating decision about user's access to repo.
 func (s *Service) audit(r *http.Request, repo *haven.Repo, user *haven.User, status, reason string) {
+	hubhttp.Audit(s.cfg.Audit, r, decisionEntry(repo, user, status, reason))
+}
+
+// audited returns the request's context carrying the audit entry of a
+// gating decision, which the store writes in the transaction that makes
+// it; without an audit log, the context as it is.
+func (s *Service) audited(r *http.Request, repo *haven.Repo, user *haven.User, status, reason string) context.Context {
+	if s.cfg.Audit == nil {
+		return r.Context()
+	}
+	return haven.WithAudit(r.Context(), hubhttp.AuditEntry(r, decisionEntry(repo, user, status, reason)))
+}
+
+func decisionEntry(repo *haven.Repo, user *haven.User, status, reason string) haven.AuditEntry {
 	details := map[string]any{"user": user.Name, "status": status, "repoType": string(repo.Type)}
 	if reason != "" {
 		details["reason"] = reason
 	}
-	hubhttp.Audit(s.cfg.Audit, r, haven.AuditEntry{Action: haven.AuditAccessDecision, Namespace: repo.Namespace,
-		TargetType: haven.AuditTargetRepo, Target: repo.FullName(), Details: details})
+	return haven.AuditEntry{Action: haven.AuditAccessDecision, Namespace: repo.Namespace,
+		TargetType: haven.AuditTargetRepo, Target: repo.FullName(), Details: details}
 }

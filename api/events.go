@@ -112,10 +112,24 @@ func (s *Server) record(r *http.Request, action string, repo *haven.Repo, detail
 	if s.audit == nil {
 		return
 	}
+	hubhttp.Audit(s.audit, r, repoAuditEntry(action, repo, details))
+}
+
+// audited returns ctx carrying an audit entry about repo for the request's
+// caller, which the store writes in the transaction of the change made
+// with it; without an audit log, ctx as it is.
+func (s *Server) audited(ctx context.Context, r *http.Request, action string, repo *haven.Repo, details map[string]any) context.Context {
+	if s.audit == nil {
+		return ctx
+	}
+	return haven.WithAudit(ctx, hubhttp.AuditEntry(r, repoAuditEntry(action, repo, details)))
+}
+
+func repoAuditEntry(action string, repo *haven.Repo, details map[string]any) haven.AuditEntry {
 	if details == nil {
 		details = map[string]any{}
 	}
 	details["repoType"] = string(repo.Type)
-	hubhttp.Audit(s.audit, r, haven.AuditEntry{Action: action, Namespace: repo.Namespace,
-		TargetType: haven.AuditTargetRepo, Target: repo.Namespace + "/" + repo.Name, Details: details})
+	return haven.AuditEntry{Action: action, Namespace: repo.Namespace,
+		TargetType: haven.AuditTargetRepo, Target: repo.Namespace + "/" + repo.Name, Details: details}
 }

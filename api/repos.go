@@ -347,7 +347,7 @@ func (s *Server) handleDeleteRepo(w http.ResponseWriter, r *http.Request) {
 	// The row goes first: once it is gone nobody can reach the repository,
 	// and a leftover folder is replaced if the name is taken again.
 	ctx := context.WithoutCancel(r.Context())
-	if err := s.meta.DeleteRepo(ctx, repo.ID); err != nil {
+	if err := s.meta.DeleteRepo(s.audited(ctx, r, haven.AuditRepoDelete, repo, nil), repo.ID); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -356,7 +356,6 @@ func (s *Server) handleDeleteRepo(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("removing git repository", "repo", repo.FullName(), "err", err)
 	}
 	s.tell(ctx, &haven.RepoEvent{Scope: haven.ScopeRepo, Action: haven.ActionDelete, Repo: repo})
-	s.record(r, haven.AuditRepoDelete, repo, nil)
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
@@ -420,20 +419,20 @@ func (s *Server) handleMoveRepo(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.meta.MoveRepo(ctx, repo.ID, to.Namespace, to.Name); err != nil {
+	// The namespace it moves into sees it arrive too.
+	moved := *repo
+	moved.Namespace, moved.Name = to.Namespace, to.Name
+	actx := s.audited(ctx, r, haven.AuditRepoMove, repo, map[string]any{"to": to.String()})
+	if !strings.EqualFold(repo.Namespace, to.Namespace) {
+		actx = s.audited(actx, r, haven.AuditRepoMove, &moved, map[string]any{"from": from.String(), "to": to.String()})
+	}
+	if err := s.meta.MoveRepo(actx, repo.ID, to.Namespace, to.Name); err != nil {
 		s.git.Move(ctx, t, to, old) // put the folder back where the row says it is
 		s.writeError(w, r, err)
 		return
 	}
 	s.changed(repo)
 	s.tell(ctx, &haven.RepoEvent{Scope: haven.ScopeRepo, Action: haven.ActionMove, Repo: repo, MovedTo: to.String()})
-	s.record(r, haven.AuditRepoMove, repo, map[string]any{"to": to.String()})
-	if !strings.EqualFold(repo.Namespace, to.Namespace) {
-		// The namespace it moved into sees it arrive.
-		moved := *repo
-		moved.Namespace, moved.Name = to.Namespace, to.Name
-		s.record(r, haven.AuditRepoMove, &moved, map[string]any{"from": from.String(), "to": to.String()})
-	}
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
@@ -504,14 +503,14 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, repo *ha
 		s.writeError(w, r, errInvalid(`Invalid gated value: expected "auto", "manual" or false`))
 		return
 	}
-	if err := s.meta.UpdateRepoSettings(r.Context(), repo.ID, private, gated); err != nil {
+	actx := s.audited(r.Context(), r, haven.AuditRepoSettings, repo, map[string]any{"private": private, "gated": gatedValue(gated),
+		"previous": map[string]any{"private": repo.Private, "gated": gatedValue(repo.Gated)}})
+	if err := s.meta.UpdateRepoSettings(actx, repo.ID, private, gated); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	s.changed(repo)
 	s.tellConfig(r.Context(), repo, private, gated)
-	s.record(r, haven.AuditRepoSettings, repo, map[string]any{"private": private, "gated": gatedValue(gated),
-		"previous": map[string]any{"private": repo.Private, "gated": gatedValue(repo.Gated)}})
 	writeJSON(w, http.StatusOK, map[string]any{"private": private, "gated": gatedValue(gated)})
 }
 

@@ -50,7 +50,7 @@ func AuditAs(aud haven.Auditor, r *http.Request, a *auth.Actor, e haven.AuditEnt
 	if aud == nil {
 		return
 	}
-	e = auditEntryAs(r, a, e)
+	e = AuditEntryAs(r, a, e)
 	// The action is done once the request gets here: a client that hangs
 	// up must not keep it out of the log.
 	aud.Record(context.WithoutCancel(r.Context()), e)
@@ -60,10 +60,12 @@ func AuditAs(aud haven.Auditor, r *http.Request, a *auth.Actor, e haven.AuditEnt
 // names one), its client address and user agent, for haven.WithAudit: the
 // store writes it in the transaction of the change it records.
 func AuditEntry(r *http.Request, e haven.AuditEntry) haven.AuditEntry {
-	return auditEntryAs(r, Actor(r), e)
+	return AuditEntryAs(r, Actor(r), e)
 }
 
-func auditEntryAs(r *http.Request, a *auth.Actor, e haven.AuditEntry) haven.AuditEntry {
+// AuditEntryAs is AuditEntry for an actor the request's context does not
+// carry.
+func AuditEntryAs(r *http.Request, a *auth.Actor, e haven.AuditEntry) haven.AuditEntry {
 	if e.ActorID == 0 && e.ActorName == "" && !a.Anonymous() {
 		e.ActorID, e.ActorName, e.TokenID = a.User.ID, a.User.Name, a.TokenID
 	}

@@ -69,8 +69,10 @@ func (s *Store) CreateToken(ctx context.Context, t *haven.Token, hash string) er
 		expires = sql.NullTime{Time: t.ExpiresAt, Valid: true}
 	}
 	created := orNow(t.CreatedAt)
-	err := s.conn().queryRow(ctx, `INSERT INTO tokens (user_id, display_name, role, hash, created_at, expires_at, scopes)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, t.UserID, t.DisplayName, string(t.Role), hash, created, expires, scopes).Scan(&t.ID)
+	err := s.inTx(ctx, func(c conn) error {
+		return c.queryRow(ctx, `INSERT INTO tokens (user_id, display_name, role, hash, created_at, expires_at, scopes)
+			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, t.UserID, t.DisplayName, string(t.Role), hash, created, expires, scopes).Scan(&t.ID)
+	})
 	switch {
 	case isForeignKeyViolation(err):
 		return errUserIDNotFound(t.UserID)
@@ -123,7 +125,9 @@ func (s *Store) TokenByID(ctx context.Context, id int64) (*haven.Token, error) {
 // DeleteToken deletes one of a user's tokens; a token of another user is
 // not found.
 func (s *Store) DeleteToken(ctx context.Context, userID, tokenID int64) error {
-	return s.conn().execOne(ctx, errTokenNotFound, "DELETE FROM tokens WHERE id = ? AND user_id = ?", tokenID, userID)
+	return s.inTx(ctx, func(c conn) error {
+		return c.execOne(ctx, errTokenNotFound, "DELETE FROM tokens WHERE id = ? AND user_id = ?", tokenID, userID)
+	})
 }
 
 // TouchToken records when a token was last used.

@@ -145,8 +145,10 @@ func (s *Store) AddMember(ctx context.Context, orgID, userID int64, role string)
 
 // RemoveMember takes a user out of an organisation.
 func (s *Store) RemoveMember(ctx context.Context, orgID, userID int64) error {
-	return s.conn().execOne(ctx, haven.Errorf(haven.ENotFound, "User #%d is not a member of organization #%d", userID, orgID),
-		"DELETE FROM members WHERE org_id = ? AND user_id = ?", orgID, userID)
+	return s.inTx(ctx, func(c conn) error {
+		return c.execOne(ctx, haven.Errorf(haven.ENotFound, "User #%d is not a member of organization #%d", userID, orgID),
+			"DELETE FROM members WHERE org_id = ? AND user_id = ?", orgID, userID)
+	})
 }
 
 // Memberships lists the organisations a user belongs to, ordered by name.

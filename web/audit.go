@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -15,6 +16,17 @@ import (
 // failed sign-in).
 func (h *Handler) record(r *http.Request, a *auth.Actor, e haven.AuditEntry) {
 	hubhttp.AuditAs(h.audit, r, a, e)
+}
+
+// audited returns the request's context carrying an audit entry of a's
+// action, made by build after the change, which the store writes in the
+// transaction of the change made with it; without an audit log, the
+// context as it is.
+func (h *Handler) audited(r *http.Request, a *auth.Actor, build func() haven.AuditEntry) context.Context {
+	if h.audit == nil {
+		return r.Context()
+	}
+	return haven.WithAuditFunc(r.Context(), func() haven.AuditEntry { return hubhttp.AuditEntryAs(r, a, build()) })
 }
 
 // recordSignIn records that user signed in with method (password, or the

@@ -190,15 +190,17 @@ func (h *Handler) changeMember(r *http.Request, d *membersData) (done, problem s
 		if lastAdmin && role != meta.RoleAdmin {
 			return "", user.Name + " is the only administrator; make someone else one first."
 		}
-		if err := h.meta.AddMember(r.Context(), d.Org.ID, user.ID, role); err != nil {
-			return "", haven.ErrorMessage(err)
-		}
 		act := haven.AuditOrgChangeRole
 		if action == "add" {
 			act = haven.AuditOrgAddUser
 		}
-		h.record(r, actorOf(r), haven.AuditEntry{Action: act, Namespace: d.Org.Name, TargetType: haven.AuditTargetUser,
-			Target: user.Name, Details: map[string]any{"role": role, "previousRole": current}})
+		ctx := h.audited(r, actorOf(r), func() haven.AuditEntry {
+			return haven.AuditEntry{Action: act, Namespace: d.Org.Name, TargetType: haven.AuditTargetUser,
+				Target: user.Name, Details: map[string]any{"role": role, "previousRole": current}}
+		})
+		if err := h.meta.AddMember(ctx, d.Org.ID, user.ID, role); err != nil {
+			return "", haven.ErrorMessage(err)
+		}
 		if action == "add" {
 			return "added", ""
 		}
@@ -210,11 +212,13 @@ func (h *Handler) changeMember(r *http.Request, d *membersData) (done, problem s
 		if lastAdmin {
 			return "", user.Name + " is the only administrator; make someone else one first."
 		}
-		if err := h.meta.RemoveMember(r.Context(), d.Org.ID, user.ID); err != nil {
+		ctx := h.audited(r, actorOf(r), func() haven.AuditEntry {
+			return haven.AuditEntry{Action: haven.AuditOrgRemoveUser, Namespace: d.Org.Name, TargetType: haven.AuditTargetUser,
+				Target: user.Name, Details: map[string]any{"previousRole": current}}
+		})
+		if err := h.meta.RemoveMember(ctx, d.Org.ID, user.ID); err != nil {
 			return "", haven.ErrorMessage(err)
 		}
-		h.record(r, actorOf(r), haven.AuditEntry{Action: haven.AuditOrgRemoveUser, Namespace: d.Org.Name, TargetType: haven.AuditTargetUser,
-			Target: user.Name, Details: map[string]any{"previousRole": current}})
 		return "removed", ""
 	}
 	return "", "Unknown change."

@@ -71,12 +71,14 @@ func (h *Handler) tokens(w http.ResponseWriter, r *http.Request) {
 			if days > 0 {
 				t.ExpiresAt = time.Now().AddDate(0, 0, days)
 			}
-			if err := h.meta.CreateToken(r.Context(), t, hash); err != nil {
+			ctx := h.audited(r, a, func() haven.AuditEntry {
+				return haven.AuditEntry{Action: haven.AuditTokenCreate, Namespace: a.User.Name, TargetType: haven.AuditTargetToken,
+					Target: strconv.FormatInt(t.ID, 10), Details: audit.TokenDetails(t)}
+			})
+			if err := h.meta.CreateToken(ctx, t, hash); err != nil {
 				h.fail(w, r, err)
 				return
 			}
-			h.record(r, a, haven.AuditEntry{Action: haven.AuditTokenCreate, Namespace: a.User.Name, TargetType: haven.AuditTargetToken,
-				Target: strconv.FormatInt(t.ID, 10), Details: audit.TokenDetails(t)})
 			d.Created, d.Name = plain, ""
 		}
 	}
@@ -101,12 +103,13 @@ func (h *Handler) deleteToken(w http.ResponseWriter, r *http.Request, id string)
 		h.notFound(w, r)
 		return
 	}
-	if err := h.meta.DeleteToken(r.Context(), a.User.ID, n); err != nil {
+	ctx := h.audited(r, a, func() haven.AuditEntry {
+		return haven.AuditEntry{Action: haven.AuditTokenRevoke, Namespace: a.User.Name, TargetType: haven.AuditTargetToken, Target: id}
+	})
+	if err := h.meta.DeleteToken(ctx, a.User.ID, n); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.record(r, a, haven.AuditEntry{Action: haven.AuditTokenRevoke, Namespace: a.User.Name, TargetType: haven.AuditTargetToken,
-		Target: id})
 	if h.TokensChanged != nil {
 		h.TokensChanged()
 	}
