@@ -1,6 +1,7 @@
 package haven
 
 import (
+	"context"
 	"net/url"
 	"time"
 )
@@ -17,6 +18,12 @@ const (
 // NotifyInvitation tells a user that an organisation invites them.
 const NotifyInvitation = "org.invitation"
 
+// Mailer sends an email to an address that belongs to no user; it reports
+// whether the email was queued (false: no mail server is configured).
+type Mailer interface {
+	Mail(ctx context.Context, to, subject, body string) bool
+}
+
 // Profile is what a user or organisation says of itself on its page and in
 // the overview API.
 type Profile struct {
@@ -31,9 +38,13 @@ type Profile struct {
 // Invitation asks a user to join an organisation with a role. The
 // membership is made when the user accepts it.
 type Invitation struct {
-	ID        string // 24 hex digits, given when stored
-	Org       User
-	User      User
+	ID   string // 24 hex digits, given when stored
+	Org  User
+	User User
+	// Email is set, and User zero, for an invitation to an address that
+	// has no account yet; Mailed says whether it was sent there.
+	Email     string
+	Mailed    bool
 	Role      string
 	Inviter   string // the name of the administrator who invited
 	CreatedAt time.Time

@@ -289,3 +289,127 @@ func (s *Store) AvatarInUse(ctx context.Context, key string) (bool, error) {
 	err := s.conn().queryRow(ctx, "SELECT COUNT(*) FROM users WHERE avatar_key = ?", key).Scan(&n)
 	return n > 0, err
 }
+
+// InviteEmail stores an invitation of inv.Email, an address no user has,
+// to inv.Org with inv.Role and fills its ID and CreatedAt. Inviting the
+// address again replaces the role.
+func (s *Store) InviteEmail(ctx context.Context, inv *haven.Invitation) error {
+	if !validRole(inv.Role) {
+		return haven.Errorf(haven.EInvalid, "Invalid role %q: expected admin, write, contributor or read", inv.Role)
+	}
+	if !inv.Org.IsOrg {
+		return haven.Errorf(haven.EInvalid, "Only users are invited, to organizations")
+	}
+	err := s.conn().queryRow(ctx, `INSERT INTO org_email_invitations (id, org_id, email, email_key, role, inviter, mailed, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (org_id, email_key) DO UPDATE SET role = excluded.role, inviter = excluded.inviter, mailed = excluded.mailed,
+			created_at = excluded.created_at
+		RETURNING id, created_at`, newObjectID(), inv.Org.ID, inv.Email, strings.ToLower(inv.Email), inv.Role, inv.Inviter,
+		inv.Mailed, now()).Scan(&inv.ID, &inv.CreatedAt)
+	if isForeignKeyViolation(err) {
+		return errUserIDNotFound(inv.Org.ID)
+	}
+	inv.CreatedAt = inv.CreatedAt.UTC()
+	return err
+}
+
+// EmailInvitationsOfOrg lists the invitations of an organisation to
+// addresses without an account, newest first.
+func (s *Store) EmailInvitationsOfOrg(ctx context.Context, org *haven.User) ([]*haven.Invitation, error) {
+	rows, err := s.conn().query(ctx, `SELECT id, email, role, inviter, mailed, created_at FROM org_email_invitations
+		WHERE org_id = ? ORDER BY created_at DESC, id`, org.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*haven.Invitation
+	for rows.Next() {
+		inv := &haven.Invitation{Org: *org}
+		if err := rows.Scan(&inv.ID, &inv.Email, &inv.Role, &inv.Inviter, &inv.Mailed, &inv.CreatedAt); err != nil {
+			return nil, err
+		}
+		inv.CreatedAt = inv.CreatedAt.UTC()
+		out = append(out, inv)
+	}
+	return out, rows.Err()
+}
+
+// DeleteEmailInvitation removes invitation id of org to an address.
+func (s *Store) DeleteEmailInvitation(ctx context.Context, org *haven.User, id string) (*haven.Invitation, error) {
+	inv := &haven.Invitation{Org: *org}
+	err := s.inTx(ctx, func(c conn) error {
+		if err := c.queryRow(ctx, `SELECT id, email, role, inviter, mailed, created_at FROM org_email_invitations WHERE id = ? AND org_id = ?`,
+			strings.ToLower(id), org.ID).Scan(&inv.ID, &inv.Email, &inv.Role, &inv.Inviter, &inv.Mailed, &inv.CreatedAt); err != nil {
+			return noRows(err, errInvitationNotFound())
+		}
+		_, err := c.exec(ctx, "DELETE FROM org_email_invitations WHERE id = ?", inv.ID)
+		return err
+	})
+	return inv, err
+}
+
+// ClaimEmailInvitations turns the invitations sent to email, an address
+// the user has proven to own, into invitations of the user, in one
+// transaction, and returns them; organisations the user is a member of
+// already drop theirs.
+func (s *Store) ClaimEmailInvitations(ctx context.Context, userID int64, email string) ([]*haven.Invitation, error) {
+	email = strings.TrimSpace(email)
+	if email == "" {
+		return nil, nil
+	}
+	var ids []string
+	err := s.inTx(ctx, func(c conn) error {
+		rows, err := c.query(ctx, `SELECT org_id, role, inviter FROM org_email_invitations WHERE email_key = ? ORDER BY created_at, id`,
+			strings.ToLower(email))
+		if err != nil {
+			return err
+		}
+		type pending struct {
+			org           int64
+			role, inviter string
+		}
+		var list []pending
+		for rows.Next() {
+			var p pending
+			if err := rows.Scan(&p.org, &p.role, &p.inviter); err != nil {
+				rows.Close()
+				return err
+			}
+			list = append(list, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, p := range list {
+			var n int
+			if err := c.queryRow(ctx, "SELECT COUNT(*) FROM members WHERE org_id = ? AND user_id = ?", p.org, userID).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			var id string
+			if err := c.queryRow(ctx, `INSERT INTO org_invitations (id, org_id, user_id, role, inviter, created_at) VALUES (?, ?, ?, ?, ?, ?)
+				ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role, inviter = excluded.inviter
+				RETURNING id`, newObjectID(), p.org, userID, p.role, p.inviter, now()).Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		_, err = c.exec(ctx, "DELETE FROM org_email_invitations WHERE email_key = ?", strings.ToLower(email))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []*haven.Invitation
+	for _, id := range ids {
+		inv, err := s.InvitationByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inv)
+	}
+	return out, nil
+}

@@ -140,3 +140,72 @@ func testProfiles(t *testing.T, s *meta.Store) {
 	_, err = s.UserByEmail(ctx, "")
 	wantCode(t, err, haven.ENotFound)
 }
+
+func TestEmailInvitationsSQLite(t *testing.T)   { testEmailInvitations(t, openSQLite(t)) }
+func TestEmailInvitationsPostgres(t *testing.T) { testEmailInvitations(t, postgresOpener(t)(t)) }
+
+// testEmailInvitations keeps invitations to addresses without an account
+// and turns them into the invitations of whoever proves the address.
+func testEmailInvitations(t *testing.T, s *meta.Store) {
+	acme := mustUser(t, s, "acme", true)
+	other := mustUser(t, s, "other-org", true)
+	third := mustUser(t, s, "third-org", true)
+	for _, org := range []*haven.User{acme, other, third} {
+		inv := &haven.Invitation{Org: *org, Email: "New.Person@Example.com", Role: meta.RoleWrite, Inviter: "alice"}
+		mustNil(t, s.InviteEmail(ctx, inv))
+		if len(inv.ID) != 24 {
+			t.Fatalf("id %q", inv.ID)
+		}
+	}
+	// Again, in another spelling: the role is replaced, no second one.
+	again := &haven.Invitation{Org: *acme, Email: "new.person@example.com", Role: meta.RoleRead, Inviter: "alice", Mailed: true}
+	mustNil(t, s.InviteEmail(ctx, again))
+	wantCode(t, s.InviteEmail(ctx, &haven.Invitation{Org: *acme, Email: "x@example.com", Role: "owner"}), haven.EInvalid)
+	list, err := s.EmailInvitationsOfOrg(ctx, acme)
+	mustNil(t, err)
+	if len(list) != 1 || list[0].Role != meta.RoleRead || !list[0].Mailed || list[0].Org.Name != "acme" {
+		t.Fatalf("acme's email invitations = %+v", list)
+	}
+	// Cancelled by an admin of another organisation: not found.
+	_, err = s.DeleteEmailInvitation(ctx, other, list[0].ID)
+	wantCode(t, err, haven.ENotFound)
+	list, err = s.EmailInvitationsOfOrg(ctx, third)
+	mustNil(t, err)
+	gone, err := s.DeleteEmailInvitation(ctx, third, list[0].ID)
+	mustNil(t, err)
+	if gone.Email != "New.Person@Example.com" {
+		t.Fatalf("deleted %+v", gone)
+	}
+
+	// The person signs up; they are a member of other-org already.
+	carol := mustUser(t, s, "carol", false)
+	mustNil(t, s.AddMember(ctx, other.ID, carol.ID, meta.RoleRead))
+	nobody, err := s.ClaimEmailInvitations(ctx, carol.ID, "someone.else@example.com")
+	mustNil(t, err)
+	if len(nobody) != 0 {
+		t.Fatalf("claimed for another address: %+v", nobody)
+	}
+	got, err := s.ClaimEmailInvitations(ctx, carol.ID, "NEW.PERSON@example.com")
+	mustNil(t, err)
+	if len(got) != 1 || got[0].Org.Name != "acme" || got[0].User.Name != "carol" || got[0].Role != meta.RoleRead || got[0].Inviter != "alice" {
+		t.Fatalf("claimed = %+v", got)
+	}
+	mine, err := s.InvitationsOfUser(ctx, carol.ID)
+	mustNil(t, err)
+	if len(mine) != 1 || mine[0].ID != got[0].ID {
+		t.Fatalf("carol's invitations = %+v", mine)
+	}
+	for _, org := range []*haven.User{acme, other} {
+		left, err := s.EmailInvitationsOfOrg(ctx, org)
+		mustNil(t, err)
+		if len(left) != 0 {
+			t.Fatalf("%s keeps %+v", org.Name, left)
+		}
+	}
+	// Claimed once: a second sign-in finds nothing more.
+	got, err = s.ClaimEmailInvitations(ctx, carol.ID, "new.person@example.com")
+	mustNil(t, err)
+	if len(got) != 0 {
+		t.Fatalf("claimed twice: %+v", got)
+	}
+}

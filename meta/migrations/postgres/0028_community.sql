@@ -29,3 +29,20 @@ CREATE INDEX collection_upvotes_user ON collection_upvotes (user_id);
 -- num, and still holds every column the listing filters on.
 DROP INDEX discussions_listing;
 CREATE INDEX discussions_listing ON discussions (repo_id, pinned, num, status, is_pull_request, author);
+
+-- Invitations to organisations sent to email addresses that have no
+-- account yet: kept until someone signs in with that address verified,
+-- when each becomes an invitation of theirs. email_key is the address in
+-- lower case.
+CREATE TABLE org_email_invitations (
+	id         TEXT PRIMARY KEY,
+	org_id     BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	email      TEXT NOT NULL,
+	email_key  TEXT NOT NULL,
+	role       TEXT NOT NULL,
+	inviter    TEXT NOT NULL DEFAULT '',
+	mailed     BOOLEAN NOT NULL DEFAULT FALSE,
+	created_at TIMESTAMPTZ NOT NULL,
+	UNIQUE (org_id, email_key)
+);
+CREATE INDEX org_email_invitations_email ON org_email_invitations (email_key);
