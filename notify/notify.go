@@ -143,6 +143,25 @@ func (s *Service) Notify(ctx context.Context, to *haven.User, n haven.Notificati
 	}
 }
 
+// Mail queues an email to an address that belongs to no user (an
+// invitation to join); it reports false, and sends nothing, without a mail
+// server or for an address that would break the message.
+func (s *Service) Mail(ctx context.Context, to, subject, body string) bool {
+	if s.smtp == nil || to == "" || strings.ContainsAny(to, "\r\n<>") {
+		return false
+	}
+	payload, _ := json.Marshal(email{To: to, Subject: subject, Body: body})
+	if _, err := s.cfg.Meta.Enqueue(context.WithoutCancel(ctx), JobEmail, payload, time.Time{}); err != nil {
+		s.cfg.Logger.Error("notify: cannot queue an email", "kind", "mail", "err", err)
+		return false
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
 // idlePoll is how often an idle sender looks for due emails (retries
 // become due without anyone telling it).
 const idlePoll = time.Second

@@ -274,5 +274,8 @@ func (p *Provider) Finish(w http.ResponseWriter, r *http.Request) (*haven.User, 
 	if err := p.grant(r.Context(), user, cl.groups); err != nil {
 		return nil, "", err
 	}
+	if err := p.claimInvitations(r.Context(), user, cl); err != nil {
+		return nil, "", err
+	}
 	return user, f.Next, nil
 }

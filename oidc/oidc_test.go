@@ -302,3 +302,41 @@ func TestParseGroupRole(t *testing.T) {
 		}
 	}
 }
+
+// TestEmailInvitationClaimed: an invitation kept for an address without
+// an account becomes the invitation of whoever first signs in with that
+// address verified; other addresses keep theirs.
+func TestEmailInvitationClaimed(t *testing.T) {
+	p := start(t)
+	ctx := context.Background()
+	acme := &haven.User{Name: "acme", IsOrg: true}
+	if err := p.meta.CreateUser(ctx, acme, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, email := range []string{"Alice@Example.org", "someone@example.org"} {
+		if err := p.meta.InviteEmail(ctx, &haven.Invitation{Org: *acme, Email: email, Role: "write", Inviter: "root"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, body := p.signIn(t, browser(t, false), "alice@example.org", "pw-alice"); code != http.StatusOK {
+		t.Fatalf("sign-in: %d %s", code, body)
+	}
+	u, err := p.meta.UserByName(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	invs, err := p.meta.InvitationsOfUser(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(invs) != 1 || invs[0].Org.Name != "acme" || invs[0].Role != "write" || invs[0].Inviter != "root" {
+		t.Fatalf("alice's invitations: %+v", invs)
+	}
+	left, err := p.meta.EmailInvitationsOfOrg(ctx, acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0].Email != "someone@example.org" {
+		t.Fatalf("kept: %+v", left)
+	}
+}

@@ -15,8 +15,10 @@ import (
 // identity is what the hub takes from a person's claims.
 type identity struct {
 	subject, username, name, email string
-	groups                         []string
-	hasGroups                      bool
+	// emailVerified: the provider says the person proved the address.
+	emailVerified bool
+	groups        []string
+	hasGroups     bool
 }
 
 // fill takes the claims of an ID token or of the userinfo answer into id,
@@ -30,6 +32,13 @@ func (id *identity) fill(all map[string]any, groupsClaim string) {
 		if *f.dst == "" {
 			*f.dst = strings.TrimSpace(str(f.key))
 		}
+	}
+	switch v := all["email_verified"].(type) {
+	case bool:
+		id.emailVerified = id.emailVerified || v
+	case string:
+		// Some providers send the boolean as a string.
+		id.emailVerified = id.emailVerified || v == "true"
 	}
 	if id.hasGroups {
 		return
@@ -203,6 +212,23 @@ func (p *Provider) grant(ctx context.Context, u *haven.User, groups []string) er
 			return err
 		}
 		p.log.Info("oidc: role given by group", "user", u.Name, "org", o.Name, "role", role)
+	}
+	return nil
+}
+
+// claimInvitations gives the user the invitations kept for their address,
+// when the provider says they proved it: an address no account had when
+// an organisation invited it.
+func (p *Provider) claimInvitations(ctx context.Context, u *haven.User, id *identity) error {
+	if !id.emailVerified || id.email == "" {
+		return nil
+	}
+	invs, err := p.cfg.Meta.ClaimEmailInvitations(ctx, u.ID, id.email)
+	if err != nil {
+		return err
+	}
+	for _, inv := range invs {
+		p.log.Info("oidc: invitation to the address given to its user", "user", u.Name, "org", inv.Org.Name, "role", inv.Role)
 	}
 	return nil
 }

@@ -310,8 +310,10 @@ func (s *Service) patchProfile(w http.ResponseWriter, r *http.Request, u *haven.
 }
 
 // InvitationJSON is an invitation as the API gives it.
+// An invitation to an address without an account has "email" and "mailed"
+// and a null "user".
 func InvitationJSON(inv *haven.Invitation) map[string]any {
-	return map[string]any{
+	out := map[string]any{
 		"id":        inv.ID,
 		"org":       map[string]any{"name": inv.Org.Name, "fullname": fullName(&inv.Org), "avatarUrl": haven.AvatarURL(inv.Org.Name), "type": "org"},
 		"user":      map[string]any{"user": inv.User.Name, "fullname": fullName(&inv.User), "avatarUrl": haven.AvatarURL(inv.User.Name), "type": "user"},
@@ -319,6 +321,10 @@ func InvitationJSON(inv *haven.Invitation) map[string]any {
 		"invitedBy": inv.Inviter,
 		"createdAt": haven.FormatTime(inv.CreatedAt),
 	}
+	if inv.Email != "" {
+		out["user"], out["email"], out["mailed"] = nil, inv.Email, inv.Mailed
+	}
+	return out
 }
 
 func invitationsJSON(list []*haven.Invitation) []map[string]any {

@@ -32,14 +32,25 @@ type hub struct {
 // users alice (admin of acme), bob and carol, each with a write token.
 func newHub(t *testing.T) *hub {
 	t.Helper()
+	return newHubWith(t, nil)
+}
+
+// newHubWith is newHub with the profiles service's configuration changed
+// by edit.
+func newHubWith(t *testing.T, edit func(*profiles.Config)) *hub {
+	t.Helper()
 	ctx := context.Background()
 	st := storetest.Open(t)
 	ts := httptest.NewServer(nil)
 	t.Cleanup(ts.Close)
 	var srv *api.Server
 	log := audit.New(audit.Config{Meta: st.Meta, PublicURL: ts.URL})
-	people := profiles.New(profiles.Config{Meta: st.Meta, Blobs: st.Blobs, PublicURL: ts.URL, Audit: log,
-		Changed: func() { srv.ForgetTokens() }})
+	cfg := profiles.Config{Meta: st.Meta, Blobs: st.Blobs, PublicURL: ts.URL, Audit: log,
+		Changed: func() { srv.ForgetTokens() }}
+	if edit != nil {
+		edit(&cfg)
+	}
+	people := profiles.New(cfg)
 	srv, err := api.New(api.Config{Meta: st.Meta, Git: st.Git, Blobs: st.Blobs, PublicURL: ts.URL, Secret: []byte("secret-secret-secret-secret-secret"),
 		Routes: []api.Routes{log}, Audit: log, Profiles: people})
 	if err != nil {
@@ -206,5 +217,64 @@ func TestAvatarUpload(t *testing.T) {
 	}
 	if res, _ := http.Get(h.url + "/avatars/nobody"); res.StatusCode != 404 {
 		t.Errorf("an unknown name's avatar: %d", res.StatusCode)
+	}
+}
+
+// recordingMailer keeps what it is asked to send, as a mail server would.
+type recordingMailer struct{ to, subject, body []string }
+
+func (m *recordingMailer) Mail(_ context.Context, to, subject, body string) bool {
+	m.to, m.subject, m.body = append(m.to, to), append(m.subject, subject), append(m.body, body)
+	return true
+}
+
+// TestInviteEmailWithoutAccount: an address nobody has yet keeps its
+// invitation, listed for the admins with whether it was emailed, and can
+// be withdrawn; bad addresses are refused.
+func TestInviteEmailWithoutAccount(t *testing.T) {
+	for _, mailed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "no mail server", true: "mail server"}[mailed], func(t *testing.T) {
+			mail := &recordingMailer{}
+			h := newHubWith(t, func(c *profiles.Config) {
+				if mailed {
+					c.Mail = mail
+				}
+			})
+			var inv map[string]any
+			if st, _ := h.do("POST", "/api/organizations/acme/invitations", "alice", map[string]any{"email": "New.Person@Example.com", "role": "write"}, &inv); st != 201 {
+				t.Fatalf("invite: %d", st)
+			}
+			if inv["email"] != "New.Person@Example.com" || inv["user"] != nil || inv["mailed"] != mailed || inv["role"] != "write" {
+				t.Fatalf("invitation: %v", inv)
+			}
+			if mailed && (len(mail.to) != 1 || mail.to[0] != "New.Person@Example.com" || !strings.Contains(mail.body[0], "/settings/invitations") ||
+				!strings.Contains(mail.subject[0], "acme")) {
+				t.Fatalf("mail: %+v", mail)
+			}
+			if st, _ := h.do("POST", "/api/organizations/acme/invitations", "alice", map[string]any{"email": "not an@address", "role": "write"}, nil); st != 400 {
+				t.Errorf("bad address: %d", st)
+			}
+			var list []map[string]any
+			h.do("GET", "/api/organizations/acme/invitations", "alice", nil, &list)
+			if len(list) != 1 || list[0]["id"] != inv["id"] || list[0]["mailed"] != mailed {
+				t.Fatalf("acme's invitations: %v", list)
+			}
+			if st, _ := h.do("DELETE", "/api/organizations/acme/invitations/"+inv["id"].(string), "bob", nil, nil); st != 403 {
+				t.Errorf("bob withdrawing: %d", st)
+			}
+			if st, _ := h.do("DELETE", "/api/organizations/acme/invitations/"+inv["id"].(string), "alice", nil, nil); st != 200 {
+				t.Fatalf("withdraw: %d", st)
+			}
+			list = nil
+			h.do("GET", "/api/organizations/acme/invitations", "alice", nil, &list)
+			if len(list) != 0 {
+				t.Fatalf("after withdrawing: %v", list)
+			}
+			var entries []map[string]any
+			h.do("GET", "/api/organizations/acme/audit-log?action=org.invite_user", "alice", nil, &entries)
+			if len(entries) != 1 || entries[0]["data"].(map[string]any)["mailed"] != mailed {
+				t.Errorf("audit: %v", entries)
+			}
+		})
 	}
 }

@@ -48,6 +48,9 @@ type Config struct {
 	Audit haven.Auditor
 	// Notify tells users of their invitations; nil: nobody is told.
 	Notify haven.Notifier
+	// Mail sends invitations to addresses that have no account yet; nil
+	// (or no mail server): the invitation is kept, and shown as not sent.
+	Mail haven.Mailer
 	// Changed is called when memberships change, so that whoever caches
 	// identities (tokens, sessions) forgets them; may be nil.
 	Changed func()
@@ -95,6 +98,9 @@ func (s *Service) Invite(r *http.Request, org *haven.User, who, role string) (*h
 	if strings.Contains(who, "@") {
 		by = "email"
 		user, err = s.cfg.Meta.UserByEmail(ctx, who)
+		if haven.IsCode(err, haven.ENotFound) {
+			return s.inviteEmail(r, org, who, role)
+		}
 	} else if user, err = s.cfg.Meta.UserByName(ctx, who); err == nil && user.IsOrg {
 		err = haven.Errorf(haven.ENotFound, "User %s not found", who)
 	}
@@ -115,6 +121,45 @@ func (s *Service) Invite(r *http.Request, org *haven.User, who, role string) (*h
 		URL:     s.cfg.PublicURL + InvitationsURL,
 	})
 	return inv, nil
+}
+
+// inviteEmail keeps an invitation to email, an address without an account:
+// whoever signs in with it proven gets the invitation. The address is sent
+// the invitation when there is a mail server.
+func (s *Service) inviteEmail(r *http.Request, org *haven.User, email, role string) (*haven.Invitation, error) {
+	a := hubhttp.Actor(r)
+	if !validEmail(email) {
+		return nil, haven.Errorf(haven.EInvalid, "Invalid email address %q", email)
+	}
+	inv := &haven.Invitation{Org: *org, Email: email, Role: role, Inviter: a.User.Name}
+	if err := s.cfg.Meta.InviteEmail(r.Context(), inv); err != nil {
+		return nil, err
+	}
+	if s.cfg.Mail != nil {
+		inv.Mailed = s.cfg.Mail.Mail(context.WithoutCancel(r.Context()), email,
+			fmt.Sprintf("%s invites you to join %s", a.User.Name, org.Name),
+			fmt.Sprintf("%s invites you to join the organization %s on %s with the role %q.\n\n"+
+				"Sign in with this address (%s) and accept the invitation on your invitations page:\n\n%s\n",
+				a.User.Name, org.Name, s.cfg.PublicURL, role, email, s.cfg.PublicURL+InvitationsURL))
+	}
+	if inv.Mailed {
+		// Kept with the invitation, so that admins see it was sent.
+		if err := s.cfg.Meta.InviteEmail(r.Context(), inv); err != nil {
+			return nil, err
+		}
+	} else {
+		s.cfg.Logger.Info("invitation kept for an address without an account; no email sent", "org", org.Name, "email", email)
+	}
+	hubhttp.Audit(s.cfg.Audit, r, haven.AuditEntry{Action: haven.AuditOrgInvite, Namespace: org.Name,
+		TargetType: haven.AuditTargetUser, Target: email, Details: map[string]any{"role": role, "by": "email", "mailed": inv.Mailed}})
+	return inv, nil
+}
+
+// validEmail is a loose check of an address: one '@' with text around it,
+// no spaces, nothing that would break a mail header.
+func validEmail(e string) bool {
+	at := strings.IndexByte(e, '@')
+	return at > 0 && at < len(e)-1 && strings.Count(e, "@") == 1 && !strings.ContainsAny(e, " \t\r\n<>,;") && len(e) <= 254
 }
 
 // Accept makes the caller a member of the organisation that invited them.
@@ -170,6 +215,15 @@ func (s *Service) Cancel(r *http.Request, org *haven.User, id string) (*haven.In
 		return nil, err
 	}
 	inv, err := s.cfg.Meta.InvitationByID(r.Context(), id)
+	if haven.IsCode(err, haven.ENotFound) {
+		// An invitation to an address without an account.
+		if inv, err = s.cfg.Meta.DeleteEmailInvitation(r.Context(), org, id); err != nil {
+			return nil, err
+		}
+		hubhttp.Audit(s.cfg.Audit, r, haven.AuditEntry{Action: haven.AuditOrgInviteCancel, Namespace: org.Name,
+			TargetType: haven.AuditTargetUser, Target: inv.Email, Details: map[string]any{"role": inv.Role}})
+		return inv, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +243,15 @@ func (s *Service) Invitations(r *http.Request, org *haven.User) ([]*haven.Invita
 	if err := auth.CanSeeInvitations(hubhttp.Actor(r), org.Name); err != nil {
 		return nil, err
 	}
-	return s.cfg.Meta.InvitationsOfOrg(r.Context(), org.ID)
+	list, err := s.cfg.Meta.InvitationsOfOrg(r.Context(), org.ID)
+	if err != nil {
+		return nil, err
+	}
+	byEmail, err := s.cfg.Meta.EmailInvitationsOfOrg(r.Context(), org)
+	if err != nil {
+		return nil, err
+	}
+	return append(list, byEmail...), nil
 }
 
 // MyInvitations lists the caller's pending invitations.

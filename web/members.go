@@ -70,6 +70,12 @@ func (h *Handler) members(w http.ResponseWriter, r *http.Request, name string) {
 			h.fail(w, r, err)
 			return
 		}
+		byEmail, err := h.meta.EmailInvitationsOfOrg(r.Context(), org)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		d.Invitations = append(d.Invitations, byEmail...)
 	}
 	if d.DefaultPrivate, err = h.meta.OrgDefaultPrivate(r.Context(), org.ID); err != nil {
 		h.fail(w, r, err)

@@ -37,6 +37,14 @@ func TestInvitationsFollowsAndProfiles(t *testing.T) {
 	if p := alice.form(members, url.Values{"action": {"invite"}, "username": {"nobody"}, "role": {"read"}}); p.status != http.StatusBadRequest {
 		t.Errorf("inviting nobody: %d, want 400", p.status)
 	}
+	// An address without an account keeps its invitation, shown as not
+	// emailed without a mail server.
+	if p := alice.form(members, url.Values{"action": {"invite"}, "username": {"newcomer@example.com"}, "role": {"read"}}); p.status != http.StatusSeeOther {
+		t.Errorf("inviting an address: %d, want 303", p.status)
+	}
+	if p := alice.get(members); !strings.Contains(p.body, `<span data-invited-email>newcomer@example.com</span>`) || !strings.Contains(p.body, "not emailed") {
+		t.Errorf("the invitation of an address is not listed:\n%s", between(p.body, "<main", "</main>"))
+	}
 	org, _ := s.meta.UserByName(ctx, "acme")
 	if users, _, _ := s.meta.Members(ctx, org.ID); len(users) != 1 {
 		t.Fatalf("bob is a member before accepting: %v", users)

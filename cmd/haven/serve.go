@@ -198,7 +198,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		}
 	}
 	var srv *api.Server
-	people := profiles.New(profiles.Config{Meta: st.meta, Blobs: st.blobs, PublicURL: publicURL, Logger: log, Audit: auditLog, Notify: notes,
+	people := profiles.New(profiles.Config{Meta: st.meta, Blobs: st.blobs, PublicURL: publicURL, Logger: log, Audit: auditLog, Notify: notes, Mail: notes,
 		Changed: func() {
 			srv.ForgetTokens()
 			pages.ForgetSessions()
