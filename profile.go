@@ -33,6 +33,16 @@ type Profile struct {
 	// its media type; both "" when the generated identicon stands in.
 	AvatarKey  string
 	AvatarType string
+	Socials    SocialHandles
+}
+
+// SocialHandles are a user's or organisation's names on other sites, as
+// the Hub's socials API gives them; "" when not given.
+type SocialHandles struct {
+	GitHub   string
+	Twitter  string
+	LinkedIn string
+	Bluesky  string
 }
 
 // Invitation asks a user to join an organisation with a role. The

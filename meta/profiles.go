@@ -31,8 +31,8 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*haven.User, err
 // Profile returns what a user or organisation says of itself.
 func (s *Store) Profile(ctx context.Context, userID int64) (haven.Profile, error) {
 	var p haven.Profile
-	err := s.conn().queryRow(ctx, "SELECT details, website, avatar_key, avatar_type FROM users WHERE id = ?", userID).
-		Scan(&p.Details, &p.Website, &p.AvatarKey, &p.AvatarType)
+	err := s.conn().queryRow(ctx, "SELECT details, website, avatar_key, avatar_type, github, twitter, linkedin, bluesky FROM users WHERE id = ?", userID).
+		Scan(&p.Details, &p.Website, &p.AvatarKey, &p.AvatarType, &p.Socials.GitHub, &p.Socials.Twitter, &p.Socials.LinkedIn, &p.Socials.Bluesky)
 	return p, noRows(err, errUserIDNotFound(userID))
 }
 
@@ -50,6 +50,21 @@ func (s *Store) SetProfile(ctx context.Context, userID int64, fullName, details,
 	}
 	return s.conn().execOne(ctx, errUserIDNotFound(userID),
 		"UPDATE users SET full_name = ?, details = ?, website = ? WHERE id = ?", fullName, details, website, userID)
+}
+
+// MaxSocialHandle bounds each social handle.
+const MaxSocialHandle = 100
+
+// SetSocials replaces the social handles of a user or organisation. The
+// caller checks their form; the store bounds the lengths.
+func (s *Store) SetSocials(ctx context.Context, userID int64, h haven.SocialHandles) error {
+	for _, v := range []string{h.GitHub, h.Twitter, h.LinkedIn, h.Bluesky} {
+		if len(v) > MaxSocialHandle {
+			return haven.Errorf(haven.EInvalid, "A social handle is longer than %d bytes", MaxSocialHandle)
+		}
+	}
+	return s.conn().execOne(ctx, errUserIDNotFound(userID), "UPDATE users SET github = ?, twitter = ?, linkedin = ?, bluesky = ? WHERE id = ?",
+		h.GitHub, h.Twitter, h.LinkedIn, h.Bluesky, userID)
 }
 
 // SetAvatar records the blob key and media type of an uploaded avatar

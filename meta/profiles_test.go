@@ -26,6 +26,13 @@ func testProfiles(t *testing.T, s *meta.Store) {
 		t.Errorf("full name = %q", u.FullName)
 	}
 	wantCode(t, s.SetProfile(ctx, acme.ID, "", string(make([]byte, meta.MaxDetails+1)), ""), haven.EInvalid)
+	socials := haven.SocialHandles{GitHub: "acme-corp", Twitter: "acme", LinkedIn: "acme-corporation", Bluesky: "acme.bsky.social"}
+	mustNil(t, s.SetSocials(ctx, acme.ID, socials))
+	if p, _ := s.Profile(ctx, acme.ID); p.Socials != socials || p.Details != "We make <b>things</b>" {
+		t.Fatalf("socials = %+v", p)
+	}
+	wantCode(t, s.SetSocials(ctx, acme.ID, haven.SocialHandles{GitHub: string(make([]byte, meta.MaxSocialHandle+1))}), haven.EInvalid)
+	wantCode(t, s.SetSocials(ctx, 999999, socials), haven.ENotFound)
 	old, err := s.SetAvatar(ctx, acme.ID, "avatars/1/a", "image/png")
 	mustNil(t, err)
 	if old != "" {

@@ -55,6 +55,7 @@ func (s *Service) serveNamespace(w http.ResponseWriter, r *http.Request, org boo
 	case len(rest) == 1 && action == "follow" && (r.Method == http.MethodPost || r.Method == http.MethodDelete):
 	case len(rest) == 1 && action == "avatar" && (get || r.Method == http.MethodPut || r.Method == http.MethodDelete):
 	case len(rest) == 1 && action == "profile" && r.Method == http.MethodPatch:
+	case len(rest) == 1 && action == "socials" && get:
 	case action == "invitations" && org && (len(rest) == 1 && (get || r.Method == http.MethodPost) || len(rest) == 2 && r.Method == http.MethodDelete):
 	default:
 		return false
@@ -84,6 +85,8 @@ func (s *Service) serveNamespace(w http.ResponseWriter, r *http.Request, org boo
 		s.avatar(w, r, u)
 	case "profile":
 		s.patchProfile(w, r, u)
+	case "socials":
+		s.socials(w, r, u)
 	case "invitations":
 		s.invitations(w, r, u, rest[1:])
 	}
@@ -277,11 +280,44 @@ func (s *Service) avatarJSON(w http.ResponseWriter, r *http.Request, name, found
 }
 
 // patchProfile answers PATCH .../profile: the fields given are replaced.
+// socials answers the Hub's socials of a user or organisation:
+// {_id, user|org, socialHandles{github?, twitter?, linkedin?, bluesky?}}.
+func (s *Service) socials(w http.ResponseWriter, r *http.Request, u *haven.User) {
+	p, err := s.cfg.Meta.Profile(r.Context(), u.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	kind := "user"
+	if u.IsOrg {
+		kind = "org"
+	}
+	hubhttp.WriteJSON(w, http.StatusOK, map[string]any{"_id": objectID(u.ID), kind: u.Name, "socialHandles": SocialsJSON(p.Socials)})
+}
+
+// SocialsJSON is the Hub's socialHandles object: only the handles given.
+func SocialsJSON(h haven.SocialHandles) map[string]string {
+	out := map[string]string{}
+	for k, v := range map[string]string{"github": h.GitHub, "twitter": h.Twitter, "linkedin": h.LinkedIn, "bluesky": h.Bluesky} {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 func (s *Service) patchProfile(w http.ResponseWriter, r *http.Request, u *haven.User) {
 	var body struct {
 		FullName *string `json:"fullname"`
 		Details  *string `json:"details"`
 		Website  *string `json:"website"`
+		// Handles given replace the old ones; "" removes one.
+		Socials *struct {
+			GitHub   *string `json:"github"`
+			Twitter  *string `json:"twitter"`
+			LinkedIn *string `json:"linkedin"`
+			Bluesky  *string `json:"bluesky"`
+		} `json:"socialHandles"`
 	}
 	if err := hubhttp.DecodeJSON(r, &body); err != nil {
 		s.fail(w, r, err)
@@ -302,9 +338,28 @@ func (s *Service) patchProfile(w http.ResponseWriter, r *http.Request, u *haven.
 	if body.Website != nil {
 		p.Website = *body.Website
 	}
+	h := p.Socials
+	if b := body.Socials; b != nil {
+		for _, f := range []struct{ dst, src *string }{{&h.GitHub, b.GitHub}, {&h.Twitter, b.Twitter}, {&h.LinkedIn, b.LinkedIn}, {&h.Bluesky, b.Bluesky}} {
+			if f.src != nil {
+				*f.dst = *f.src
+			}
+		}
+		// Refused before anything is saved.
+		if _, err := CheckSocials(h); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	if err := s.SetProfile(r, u, fn, p.Details, p.Website); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if body.Socials != nil {
+		if err := s.SetSocials(r, u, h); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	s.overview(w, r, u)
 }

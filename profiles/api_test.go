@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/png"
 	"io"
@@ -276,5 +277,51 @@ func TestInviteEmailWithoutAccount(t *testing.T) {
 				t.Errorf("audit: %v", entries)
 			}
 		})
+	}
+}
+
+// TestSocials: handles set through the profile PATCH, read through the
+// Hub's socials route, only by those who may edit the profile.
+func TestSocials(t *testing.T) {
+	h := newHub(t)
+	var out map[string]any
+	if st, _ := h.do("GET", "/api/users/alice/socials", "", nil, &out); st != 200 || out["user"] != "alice" ||
+		len(out["socialHandles"].(map[string]any)) != 0 {
+		t.Fatalf("no socials yet: %d %v", st, out)
+	}
+	tests := []struct {
+		who, path string
+		body      map[string]any
+		want      int
+	}{
+		{"bob", "/api/users/alice/profile", map[string]any{"socialHandles": map[string]any{"github": "bob"}}, 403},
+		{"alice", "/api/users/alice/profile", map[string]any{"socialHandles": map[string]any{"github": "https://github.com/alice"}}, 400},
+		{"alice", "/api/users/alice/profile", map[string]any{"details": "kept?", "socialHandles": map[string]any{"twitter": "a b"}}, 400},
+		{"alice", "/api/users/alice/profile", map[string]any{"socialHandles": map[string]any{"github": "@alice-gh", "twitter": "alice_tw"}}, 200},
+		{"alice", "/api/users/alice/profile", map[string]any{"socialHandles": map[string]any{"twitter": "", "bluesky": "alice.bsky.social"}}, 200},
+		{"alice", "/api/organizations/acme/profile", map[string]any{"socialHandles": map[string]any{"linkedin": "acme-corp"}}, 200},
+		{"bob", "/api/organizations/acme/profile", map[string]any{"socialHandles": map[string]any{"linkedin": "nope"}}, 403},
+	}
+	for _, tc := range tests {
+		if st, _ := h.do("PATCH", tc.path, tc.who, tc.body, nil); st != tc.want {
+			t.Errorf("PATCH %s as %s with %v: %d, want %d", tc.path, tc.who, tc.body, st, tc.want)
+		}
+	}
+	h.do("GET", "/api/users/alice/socials", "", nil, &out)
+	want := map[string]any{"github": "alice-gh", "bluesky": "alice.bsky.social"}
+	if fmt.Sprint(out["socialHandles"]) != fmt.Sprint(want) {
+		t.Errorf("alice's socials: %v, want %v", out["socialHandles"], want)
+	}
+	var ov map[string]any
+	h.do("GET", "/api/users/alice/overview", "", nil, &ov)
+	if ov["details"] == "kept?" {
+		t.Error("a refused PATCH changed the profile")
+	}
+	h.do("GET", "/api/organizations/acme/socials", "", nil, &out)
+	if out["org"] != "acme" || fmt.Sprint(out["socialHandles"]) != fmt.Sprint(map[string]any{"linkedin": "acme-corp"}) {
+		t.Errorf("acme's socials: %v", out)
+	}
+	if st, _ := h.do("GET", "/api/users/nobody/socials", "", nil, nil); st != 404 {
+		t.Errorf("unknown user: %d", st)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/havenhub/haven"
@@ -289,6 +290,39 @@ func canEdit(a *auth.Actor, u *haven.User) error {
 		return haven.Errorf(haven.EForbidden, "You may only change your own profile")
 	}
 	return nil
+}
+
+// socialHandle is what a handle on another site may be: letters, digits,
+// '_', '.', '-' (Bluesky handles are domain names).
+var socialHandle = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$`)
+
+// CheckSocials returns the handles cleaned (spaces and a leading '@'
+// dropped), or an error naming the first that is not a handle: a link
+// built from it must stay on the site it names.
+func CheckSocials(h haven.SocialHandles) (haven.SocialHandles, error) {
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"GitHub", &h.GitHub}, {"Twitter", &h.Twitter}, {"LinkedIn", &h.LinkedIn}, {"Bluesky", &h.Bluesky}} {
+		*f.v = strings.TrimPrefix(strings.TrimSpace(*f.v), "@")
+		if *f.v != "" && !socialHandle.MatchString(*f.v) {
+			return h, haven.Errorf(haven.EInvalid, "The %s handle %q is not a handle: give the name only, not a link", f.name, *f.v)
+		}
+	}
+	return h, nil
+}
+
+// SetSocials replaces the social handles of u, for those who may edit
+// its profile.
+func (s *Service) SetSocials(r *http.Request, u *haven.User, h haven.SocialHandles) error {
+	if err := canEdit(hubhttp.Actor(r), u); err != nil {
+		return err
+	}
+	h, err := CheckSocials(h)
+	if err != nil {
+		return err
+	}
+	return s.cfg.Meta.SetSocials(r.Context(), u.ID, h)
 }
 
 // CheckWebsite returns the cleaned website address, or an error when it

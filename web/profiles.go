@@ -17,6 +17,7 @@ type profileExtra struct {
 	AvatarURL string
 	Details   string
 	Website   string
+	Socials   []socialLink
 	Followers int
 	Following int
 	// Some of the followers and followed, newest first, shown as avatars.
@@ -38,6 +39,25 @@ func withActor(r *http.Request) *http.Request {
 	return r.WithContext(hubhttp.WithActor(r.Context(), actorOf(r)))
 }
 
+// socialLink is a handle on another site with the link to it.
+type socialLink struct{ Site, Handle, URL string }
+
+func socialLinks(h haven.SocialHandles) []socialLink {
+	var out []socialLink
+	for _, l := range []socialLink{
+		{"GitHub", h.GitHub, "https://github.com/"},
+		{"Twitter", h.Twitter, "https://x.com/"},
+		{"LinkedIn", h.LinkedIn, "https://www.linkedin.com/in/"},
+		{"Bluesky", h.Bluesky, "https://bsky.app/profile/"},
+	} {
+		if l.Handle != "" {
+			l.URL += url.PathEscape(l.Handle)
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // profileExtras fills the profile part of u's page for the visitor.
 func (h *Handler) profileExtras(r *http.Request, u *haven.User) (profileExtra, error) {
 	ctx := r.Context()
@@ -51,6 +71,11 @@ func (h *Handler) profileExtras(r *http.Request, u *haven.User) (profileExtra, e
 	// Only http and https links reach the page; older data is checked again.
 	if w, err := profiles.CheckWebsite(p.Website); err == nil {
 		x.Website = w
+	}
+	// Links are built from handles checked again, so that they stay on
+	// the sites they name.
+	if h, err := profiles.CheckSocials(p.Socials); err == nil {
+		x.Socials = socialLinks(h)
 	}
 	c, err := h.meta.Counts(ctx, u.ID)
 	if err != nil {
@@ -220,7 +245,14 @@ func (h *Handler) profileSettings(w http.ResponseWriter, r *http.Request, u *hav
 			err = haven.Errorf(haven.EInvalid, "The form could not be read: the avatar may be larger than %d bytes.", profiles.MaxAvatarSize)
 		} else {
 			rr := withActor(r)
-			err = h.Profiles.SetProfile(rr, u, r.FormValue("fullname"), r.FormValue("details"), r.FormValue("website"))
+			socials := haven.SocialHandles{GitHub: r.FormValue("github"), Twitter: r.FormValue("twitter"),
+				LinkedIn: r.FormValue("linkedin"), Bluesky: r.FormValue("bluesky")}
+			if _, err = profiles.CheckSocials(socials); err == nil {
+				err = h.Profiles.SetProfile(rr, u, r.FormValue("fullname"), r.FormValue("details"), r.FormValue("website"))
+			}
+			if err == nil {
+				err = h.Profiles.SetSocials(rr, u, socials)
+			}
 			if err == nil && r.FormValue("remove_avatar") == "1" {
 				err = h.Profiles.SetAvatar(rr, u, nil)
 			} else if err == nil && r.MultipartForm != nil && len(r.MultipartForm.File["avatar"]) > 0 {
@@ -254,6 +286,8 @@ func (h *Handler) profileSettings(w http.ResponseWriter, r *http.Request, u *hav
 	if d.Error != "" {
 		status = http.StatusBadRequest
 		d.Profile.Details, d.Profile.Website = r.FormValue("details"), r.FormValue("website")
+		d.Profile.Socials = haven.SocialHandles{GitHub: r.FormValue("github"), Twitter: r.FormValue("twitter"),
+			LinkedIn: r.FormValue("linkedin"), Bluesky: r.FormValue("bluesky")}
 	}
 	h.render(w, r, status, "profilesettings", "Profile of "+u.Name, d)
 }

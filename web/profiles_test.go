@@ -115,6 +115,27 @@ func TestInvitationsFollowsAndProfiles(t *testing.T) {
 	if p := alice.get("/settings/profile"); p.status != 200 || !strings.Contains(p.body, `name="website"`) {
 		t.Errorf("the user's profile settings: %d", p.status)
 	}
+
+	// Social handles: a link is refused, handles are kept and linked.
+	if p := alice.form("/settings/profile", url.Values{"github": {"https://evil.example/x"}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, "not a handle") {
+		t.Errorf("a link as a handle: %d", p.status)
+	}
+	p = alice.form("/settings/profile", url.Values{"fullname": {"Alice"}, "github": {"@alice-gh"}, "bluesky": {"alice.bsky.social"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("save the handles: %d\n%s", p.status, between(p.body, "<main", "</main>"))
+	}
+	p = bob.get("/alice")
+	for _, w := range []string{`href="https://github.com/alice-gh"`, `href="https://bsky.app/profile/alice.bsky.social"`} {
+		if !strings.Contains(p.body, w) {
+			t.Errorf("alice's profile lacks %s", w)
+		}
+	}
+	if strings.Contains(p.body, `data-social="Twitter"`) {
+		t.Error("a handle nobody gave is linked")
+	}
+	if p := alice.get("/settings/profile"); !strings.Contains(p.body, `value="alice-gh"`) {
+		t.Error("the settings form does not show the saved handle")
+	}
 }
 
 func mustID(t *testing.T, s *site, name string) int64 {

@@ -1,7 +1,8 @@
--- Pinned and locked discussions, reactions to comments, and upvotes of
--- collections. reaction_users counts the users who reacted to a
--- discussion's opening comment, kept with each reaction, so that the
--- listing sorts by it without reading the reactions.
+-- Pinned and locked discussions, reactions to comments, upvotes of
+-- collections, invitations by email and social handles. reaction_users
+-- counts the users who reacted to a discussion's opening comment, kept
+-- with each reaction, so that the listing sorts by it without reading the
+-- reactions.
 ALTER TABLE discussions ADD COLUMN pinned BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE discussions ADD COLUMN locked BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE discussions ADD COLUMN reaction_users INTEGER NOT NULL DEFAULT 0;
@@ -46,3 +47,9 @@ CREATE TABLE org_email_invitations (
 	UNIQUE (org_id, email_key)
 );
 CREATE INDEX org_email_invitations_email ON org_email_invitations (email_key);
+
+-- The handles users and organisations give on other sites.
+ALTER TABLE users ADD COLUMN github TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN twitter TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN linkedin TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN bluesky TEXT NOT NULL DEFAULT '';
