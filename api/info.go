@@ -118,7 +118,8 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 	// Space's answer embeds its app's runtime, which changes without commits.
 	// So does whether a model is loaded.
 	expand := expandParams(r)
-	cacheable := (repo.Type != haven.Space || s.spaces == nil) && !expand["inference"] && !expand["childrenModelCount"]
+	// The author's profile and followers change without commits too.
+	cacheable := (repo.Type != haven.Space || s.spaces == nil) && !expand["inference"] && !expand["childrenModelCount"] && !expand["authorData"]
 	if sha, ok := s.cache.rev(repo.ID, rev); ok && cacheable {
 		if b, ok := s.cache.render(infoKey(repo, sha, r)); ok {
 			writeJSONBytes(w, http.StatusOK, b)
@@ -162,6 +163,11 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 		}
 	}
 	s.inferenceFields(m, repo, expand, false)
+	if expand["authorData"] {
+		if a := s.authorData(r.Context(), repo.Namespace, map[string]map[string]any{}); a != nil {
+			m["authorData"] = a
+		}
+	}
 	blobs := flag(r.URL.Query().Get("blobs"))
 	if expand == nil || expand["siblings"] {
 		sibs, err := s.siblingsJSON(repo, g, sha, blobs)
@@ -293,8 +299,14 @@ func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven
 	full := flag(q.Get("full"))
 	withCard := flag(q.Get("cardData"))
 	out := make([]map[string]any, 0, len(repos))
+	authors := map[string]map[string]any{}
 	for _, repo := range repos {
 		m := s.repoFields(repo)
+		if expand["authorData"] {
+			if a := s.authorData(r.Context(), repo.Namespace, authors); a != nil {
+				m["authorData"] = a
+			}
+		}
 		if expand == nil {
 			delete(m, "usedStorage")
 			delete(m, "downloadsAllTime")

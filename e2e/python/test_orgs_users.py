@@ -116,9 +116,16 @@ def test_invitation_by_email_declined_and_cancelled(endpoint):
     assert r.status_code == 200, r.text
     assert raw("GET", endpoint, f"/api/organizations/{org}/invitations", token=admin_tok).json() == []
 
-    # An address nobody has, a role that does not exist.
+    # An address nobody has keeps its invitation (no mail server: not emailed) until withdrawn.
     r = raw("POST", endpoint, f"/api/organizations/{org}/invitations", token=admin_tok, json={"email": "nobody@example.invalid"})
-    assert r.status_code == 404
+    assert r.status_code == 201, r.text
+    kept = r.json()
+    assert kept["user"] is None and kept["email"] == "nobody@example.invalid" and kept["mailed"] is False
+    listed = raw("GET", endpoint, f"/api/organizations/{org}/invitations", token=admin_tok).json()
+    assert [i["email"] for i in listed] == ["nobody@example.invalid"]
+    r = raw("DELETE", endpoint, f"/api/organizations/{org}/invitations/{kept['id']}", token=admin_tok)
+    assert r.status_code == 200, r.text
+    # A role that does not exist.
     r = raw("POST", endpoint, f"/api/organizations/{org}/invitations", token=admin_tok, json={"user": guest, "role": "owner"})
     assert r.status_code == 400
 
@@ -261,3 +268,25 @@ def test_avatars(endpoint):
     assert raw("DELETE", endpoint, f"/api/organizations/{org}/avatar", token=owner_tok).status_code == 200
     r = raw("GET", org_url, "")
     assert r.headers["content-type"] == "image/svg+xml"
+
+
+def test_socials_and_author_data(endpoint):
+    """Social handles set through the profile API; the owner's author object with expand=authorData."""
+    owner, tok = new_user("social")
+    r = raw("PATCH", endpoint, f"/api/users/{owner}/profile", token=tok,
+            json={"socialHandles": {"github": "@octo-" + owner, "bluesky": f"{owner}.bsky.social"}})
+    assert r.status_code == 200, r.text
+    r = raw("PATCH", endpoint, f"/api/users/{owner}/profile", token=tok, json={"socialHandles": {"twitter": "https://x.com/me"}})
+    assert r.status_code == 400
+    socials = raw("GET", endpoint, f"/api/users/{owner}/socials").json()
+    assert socials["user"] == owner
+    assert socials["socialHandles"] == {"github": "octo-" + owner, "bluesky": f"{owner}.bsky.social"}
+
+    api = HfApi(endpoint=endpoint, token=tok)
+    repo = api.create_repo(f"{owner}/{unique('authored')}").repo_id
+    info = api.model_info(repo, expand=["authorData", "likes"])
+    assert info.authorData["name"] == owner and info.authorData["type"] == "user"
+    assert info.authorData["followerCount"] == 0
+    listed = list(api.list_models(author=owner, expand=["authorData"]))
+    assert [m.authorData["name"] for m in listed] == [owner]
+    assert not hasattr(api.model_info(repo), "authorData")
