@@ -185,14 +185,41 @@ func (s *Store) ListDiscussions(ctx context.Context, repoID int64, f haven.Discu
 			(SELECT COUNT(*) FROM discussion_reactions r WHERE r.discussion_id = d.id AND r.created_at >= ?) DESC, d.num DESC`
 		orderArgs = []any{since, since}
 	}
-	rows, err := s.conn().query(ctx, `SELECT `+discussionColumns+`,
+	// The page's rows are read in a second statement, by id, once the
+	// order has picked them: a sort other than the listing index's would
+	// otherwise read every selected row, and count its comments, before
+	// sorting.
+	rows, err := s.conn().query(ctx, `SELECT d.id FROM discussions d WHERE `+anyStatus+` AND `+statusCond+
+		` ORDER BY `+order+` LIMIT ? OFFSET ?`, append(append(append(args, statusArgs...), orderArgs...), limit, max(f.Offset, 0))...)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, 0, 0, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
+		return nil, total, closed, err
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+	idArgs := make([]any, len(ids))
+	for i, id := range ids {
+		idArgs[i] = id
+	}
+	rows, err = s.conn().query(ctx, `SELECT `+discussionColumns+`,
 		(SELECT COUNT(*) FROM discussion_events e WHERE e.discussion_id = d.id AND e.type = 'comment')
-		FROM discussions d WHERE `+anyStatus+` AND `+statusCond+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
-		append(append(append(args, statusArgs...), orderArgs...), limit, max(f.Offset, 0))...)
+		FROM discussions d WHERE d.id IN (`+marks+`)`, idArgs...)
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	defer rows.Close()
+	byID := map[int64]*haven.Discussion{}
 	for rows.Next() {
 		var n int
 		d, err := scanDiscussion(rows, &n)
@@ -200,7 +227,12 @@ func (s *Store) ListDiscussions(ctx context.Context, repoID int64, f haven.Discu
 			return nil, 0, 0, err
 		}
 		d.NumComments = n
-		ds = append(ds, d)
+		byID[d.ID] = d
+	}
+	for _, id := range ids {
+		if d := byID[id]; d != nil {
+			ds = append(ds, d)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, 0, err

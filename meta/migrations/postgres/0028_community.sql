@@ -16,7 +16,9 @@ CREATE TABLE discussion_reactions (
 	PRIMARY KEY (event_id, author, reaction)
 );
 CREATE INDEX discussion_reactions_discussion ON discussion_reactions (discussion_id, created_at);
-CREATE INDEX discussion_events_recent ON discussion_events (discussion_id, created_at);
+-- The trending order counts each discussion's recent comments from this
+-- index alone.
+CREATE INDEX discussion_events_recent ON discussion_events (discussion_id, type, created_at);
 
 CREATE TABLE collection_upvotes (
 	collection_id TEXT NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
@@ -30,6 +32,8 @@ CREATE INDEX collection_upvotes_user ON collection_upvotes (user_id);
 -- num, and still holds every column the listing filters on.
 DROP INDEX discussions_listing;
 CREATE INDEX discussions_listing ON discussions (repo_id, pinned, num, status, is_pull_request, author);
+-- The same for the order by reactions.
+CREATE INDEX discussions_by_reactions ON discussions (repo_id, pinned, reaction_users, num, status, is_pull_request, author);
 
 -- Invitations to organisations sent to email addresses that have no
 -- account yet: kept until someone signs in with that address verified,
