@@ -9,7 +9,9 @@ deselect.txt.
 """
 
 import fnmatch
+import ipaddress
 import os
+import socket
 from pathlib import Path
 from typing import Protocol
 
@@ -31,6 +33,8 @@ def _env(name):
 
 
 ENDPOINT = _env("HAVEN_CS_ENDPOINT").rstrip("/")
+constants.ENDPOINT = ENDPOINT
+constants.HUGGINGFACE_CO_URL_TEMPLATE = ENDPOINT + "/{repo_id}/resolve/{revision}/{filename}"
 
 # The suite's staging endpoint and accounts become Haven's.
 testing_constants.ENDPOINT_STAGING = ENDPOINT
@@ -54,8 +58,35 @@ _SUITE_MARKERS = {
     "vcr": "replays recorded answers of the production hub",
 }
 
-# Tests carrying these markers read the production hub (or its recordings).
-_PRODUCTION_MARKERS = ("production", "vcr")
+PRODUCTION = "https://huggingface.co"
+
+
+class ProductionHubNeeded(RuntimeError):
+    """A test tried to reach a host other than the local server."""
+
+
+_getaddrinfo = socket.getaddrinfo
+
+
+def _local_getaddrinfo(host, *args, **kwargs):
+    # The suite runs without a network: a test that reaches for the production
+    # hub (or any other host) fails at once, naming the host, instead of going
+    # through the client's retries on a name that never resolves.
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    if name != "localhost" and not _is_address(name):
+        raise ProductionHubNeeded(f"this test reaches {name}, which is not the server under test")
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+def _is_address(name):
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+socket.getaddrinfo = _local_getaddrinfo
 
 
 def pytest_configure(config):
@@ -78,8 +109,7 @@ def pytest_collection_modifyitems(config, items):
     keep, drop = [], []
     for item in items:
         nodeid = item.nodeid.split("tests/", 1)[-1]
-        production = any(item.get_closest_marker(m) for m in _PRODUCTION_MARKERS)
-        if production or any(fnmatch.fnmatchcase(nodeid, p) for p in patterns):
+        if any(fnmatch.fnmatchcase(nodeid, p) for p in patterns):
             drop.append(item)
         else:
             keep.append(item)
@@ -105,6 +135,15 @@ def _isolated_cache(monkeypatch):
         monkeypatch.setattr(constants, "HF_HUB_DISABLE_EXPERIMENTAL_WARNING", True)
         monkeypatch.setenv("NO_COLOR", "1")
         yield
+
+
+@pytest.fixture(autouse=True)
+def _production_marker(request, monkeypatch):
+    """As upstream: tests marked production talk to huggingface.co. Those that
+    really do are in deselect.txt; the others only build URLs or read the cache."""
+    if request.node.get_closest_marker("production"):
+        monkeypatch.setattr(constants, "ENDPOINT", PRODUCTION)
+        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", PRODUCTION + "/{repo_id}/resolve/{revision}/{filename}")
 
 
 @pytest.fixture(autouse=True)
@@ -145,7 +184,7 @@ def api():
 
 @pytest.fixture(scope="session")
 def api_prod():
-    pytest.skip("reads the production hub")
+    return HfApi(endpoint=PRODUCTION)
 
 
 class RepoFactory(Protocol):

@@ -6,7 +6,8 @@
 #
 # Environment: PYTHON (default .venv/bin/python), HAVEN_CS_CACHE (where the suite's
 # sdist and the pytest plugins are kept, default ~/.cache/haven-clientsuite),
-# HAVEN_CS_TIMEOUT (seconds per test, default 180), HAVEN_CS_KEEP=1 keeps the
+# HAVEN_CS_TIMEOUT (seconds per test, default 180), HAVEN_CS_TESTS (what pytest
+# runs, relative to the suite folder, default tests/), HAVEN_CS_KEEP=1 keeps the
 # work folder (server data and log, junit.xml).
 set -euo pipefail
 
@@ -67,6 +68,7 @@ admin user create "$user" --fullname "Dummy User" --password "clientsuite-$RANDO
 admin user create "$other" --password "clientsuite-$RANDOM$RANDOM" >/dev/null
 admin user create "$ent_user" --password "clientsuite-$RANDOM$RANDOM" >/dev/null
 admin org create "$ent_org" --owner "$ent_user" >/dev/null
+admin org set "$ent_org" --default-visibility private >/dev/null
 admin org create valid_org_hub --fullname "Dummy Hub Org" --owner "$user" >/dev/null
 
 export HAVEN_CS_ENDPOINT=$url HF_ENDPOINT=$url
@@ -74,7 +76,7 @@ export HAVEN_CS_USER=$user HAVEN_CS_TOKEN=$(token "$user")
 export HAVEN_CS_OTHER_USER=$other HAVEN_CS_OTHER_TOKEN=$(token "$other")
 export HAVEN_CS_ENTERPRISE_USER=$ent_user HAVEN_CS_ENTERPRISE_ORG=$ent_org HAVEN_CS_ENTERPRISE_TOKEN=$(token "$ent_user")
 export HAVEN_CS_DESELECT="$here/deselect.txt"
-export HF_TOKEN= HUGGING_FACE_HUB_TOKEN= HUGGINGFACE_CO_STAGING=1 DISABLE_SYMLINKS_IN_WINDOWS_TESTS=1
+export HF_TOKEN= HUGGING_FACE_HUB_TOKEN= DISABLE_SYMLINKS_IN_WINDOWS_TESTS=1
 export HF_HUB_DISABLE_TELEMETRY=1 PYTHONPATH="$plugins${PYTHONPATH:+:$PYTHONPATH}"
 
 "$haven" serve --addr "127.0.0.1:$port" --data "$data" --public-url "$url" >"$work/server.log" 2>&1 &
@@ -88,7 +90,7 @@ echo "haven serve on $url (log: $work/server.log)" >&2
 
 set +e
 (cd "$suite" && "$python" -m pytest -p no:cacheprovider --timeout "$timeout" -rfE -q \
-	--junitxml "$work/junit.xml" "$@" tests/)
+	--junitxml "$work/junit.xml" "$@" ${HAVEN_CS_TESTS:-tests/})
 rc=$?
 set -e
 
