@@ -243,6 +243,14 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &haven.Collection{OwnerID: owner.ID, Title: req.Title, Description: req.Description, Private: req.Private}
 	if err := s.meta.CreateCollection(r.Context(), c); err != nil {
+		if haven.ErrorCode(err) == haven.EConflict {
+			// The Hub names the collection that has the title, which is how
+			// create_collection(exists_ok=True) finds it.
+			msg := haven.ErrorMessage(err)
+			w.Header().Set("X-Error-Message", msg)
+			hubhttp.WriteJSON(w, http.StatusConflict, map[string]string{"error": msg, "slug": c.Slug()})
+			return
+		}
 		s.writeError(w, r, err)
 		return
 	}

@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -85,7 +86,10 @@ func errCollectionNotFound() error {
 }
 
 // CreateCollection adds c, owned by c.OwnerID, after the owner's other
-// collections, and fills its ID, Owner, Position and times.
+// collections, and fills its ID, Owner, Position and times. An owner's
+// titles are unique, as on the Hub: when the owner already has a collection
+// titled c.Title, c.ID becomes that collection's id and the error's code is
+// haven.EConflict.
 func (s *Store) CreateCollection(ctx context.Context, c *haven.Collection) error {
 	if c.Theme == "" {
 		c.Theme = haven.CollectionThemes[0]
@@ -98,6 +102,14 @@ func (s *Store) CreateCollection(ctx context.Context, c *haven.Collection) error
 			return noRows(err, errUserIDNotFound(c.OwnerID))
 		}
 		c.Owner, c.OwnerIsOrg = owner.Name, owner.IsOrg
+		var existing string
+		err = cn.queryRow(ctx, "SELECT id FROM collections WHERE owner_id = ? AND title = ?", c.OwnerID, c.Title).Scan(&existing)
+		if err == nil {
+			c.ID = existing
+			return haven.Errorf(haven.EConflict, "A collection with this title already exists")
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
 		// The owner's row is locked above (or the database is, on SQLite),
 		// so two creations cannot take the same position.
 		if err := cn.queryRow(ctx, "SELECT COUNT(*) FROM collections WHERE owner_id = ?", c.OwnerID).Scan(&c.Position); err != nil {

@@ -61,7 +61,15 @@ func sameStrings(a, b []string) bool {
 func testCollectionCreate(t *testing.T, s *meta.Store) {
 	alice := mustUser(t, s, "Alice", false)
 	a := mustCollection(t, s, alice, "My cool stuff", false)
-	b := mustCollection(t, s, alice, "My cool stuff", true)
+	b := mustCollection(t, s, alice, "My other stuff", true)
+	// An owner's titles are unique; the refusal names the collection.
+	dup := &haven.Collection{OwnerID: alice.ID, Title: "My cool stuff", Private: true}
+	wantCode(t, s.CreateCollection(ctx, dup), haven.EConflict)
+	if dup.ID != a.ID {
+		t.Fatalf("the refused collection names %q, want %q", dup.ID, a.ID)
+	}
+	bob := mustUser(t, s, "Bob", false)
+	mustCollection(t, s, bob, "My cool stuff", false)
 	if len(a.ID) != 24 || a.ID == b.ID || a.Position != 0 || b.Position != 1 || a.Theme != "orange" || a.Owner != "Alice" {
 		t.Fatalf("created %+v and %+v", a, b)
 	}
@@ -70,7 +78,7 @@ func testCollectionCreate(t *testing.T, s *meta.Store) {
 	}
 	got, err := s.CollectionByID(ctx, b.ID)
 	mustNil(t, err)
-	if got.Title != "My cool stuff" || !got.Private || got.Position != 1 || len(got.Items) != 0 {
+	if got.Title != "My other stuff" || !got.Private || got.Position != 1 || len(got.Items) != 0 {
 		t.Fatalf("got %+v", got)
 	}
 	isUTC(t, "UpdatedAt", got.UpdatedAt)

@@ -231,3 +231,21 @@ def test_collection_upvotes(api, anon_api, endpoint, token, other_token, user, c
         assert upvote("POST", f"{user}/missing-0123456789abcdef01234567", token).status_code == 404
     finally:
         api.delete_collection(other.slug, missing_ok=True)
+
+
+def test_create_collection_title_taken(api, other_api, collection):
+    # An owner's titles are unique: the refusal names the collection that has
+    # the title, which exists_ok=True returns unchanged.
+    with pytest.raises(HfHubHTTPError) as e:
+        api.create_collection(collection.title)
+    assert e.value.response.status_code == 409
+    assert e.value.response.json()["slug"] == collection.slug
+    same = api.create_collection(collection.title, description="not applied", exists_ok=True)
+    assert same.slug == collection.slug
+    assert same.description == collection.description
+    # Another owner may use the title.
+    theirs = other_api.create_collection(collection.title)
+    try:
+        assert theirs.slug != collection.slug
+    finally:
+        other_api.delete_collection(theirs.slug)
