@@ -503,7 +503,6 @@ func (s *Service) object(c *haven.Collection, withPosition bool, maxItems int) m
 		"_id":             c.ID,
 		"slug":            c.Slug(),
 		"title":           c.Title,
-		"description":     c.Description,
 		"owner":           author(c.Owner, c.OwnerID, c.OwnerIsOrg),
 		"items":           out,
 		"lastUpdated":     haven.FormatTime(c.UpdatedAt),
@@ -513,6 +512,10 @@ func (s *Service) object(c *haven.Collection, withPosition bool, maxItems int) m
 		"isUpvotedByUser": c.Upvoted,
 		"shareUrl":        s.URL(c),
 		"gating":          false,
+	}
+	// The Hub leaves out a description never given; clients read it as None.
+	if c.Description != "" {
+		o["description"] = c.Description
 	}
 	if withPosition {
 		o["position"] = c.Position

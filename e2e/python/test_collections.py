@@ -243,9 +243,10 @@ def test_create_collection_title_taken(api, other_api, collection):
     same = api.create_collection(collection.title, description="not applied", exists_ok=True)
     assert same.slug == collection.slug
     assert same.description == collection.description
-    # Another owner may use the title.
+    # Another owner may use the title. Without a description, there is none.
     theirs = other_api.create_collection(collection.title)
     try:
         assert theirs.slug != collection.slug
+        assert theirs.description is None
     finally:
         other_api.delete_collection(theirs.slug)
