@@ -1,9 +1,13 @@
 package fts
 
 import (
+	"cmp"
 	"context"
+	"maps"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -172,6 +176,97 @@ func TestSearchStemming(t *testing.T) {
 		ids, total, err := ix.Search(context.Background(), tc.query, 0, 10)
 		if err != nil || total != int64(len(tc.ids)) || !reflect.DeepEqual(ids, tc.ids) && len(tc.ids) > 0 {
 			t.Errorf("%s %q: ids %v total %d %v, want %v", tc.lang, tc.query, ids, total, err, tc.ids)
+		}
+	}
+}
+
+// rank is the reference ranking: every row scored in full, sorted by
+// score, then row number.
+func rank(docs []string, stop bool, qterms [][]string) []int64 {
+	var numTokens int64
+	toks := make([][]string, len(docs))
+	for i, d := range docs {
+		t, s := tokens(d, nil)
+		numTokens += int64(len(t))
+		if stop {
+			toks[i] = s
+		} else {
+			toks[i] = t
+		}
+	}
+	avg := avgLen(int64(len(docs)), numTokens)
+	scores := map[int64]float64{}
+	for _, term := range qterms {
+		tf := map[int64]uint32{}
+		for i, ts := range toks {
+			for j := 0; j+len(term) <= len(ts); j++ {
+				if slices.Equal(ts[j:j+len(term)], term) {
+					tf[int64(i)]++
+				}
+			}
+		}
+		idf := idf(int64(len(docs)), int64(len(tf)))
+		for i, n := range tf {
+			length, _ := tokens(docs[i], nil)
+			scores[i] += termScore(idf, n, uint32(len(length)), avg)
+		}
+	}
+	ids := slices.Collect(maps.Keys(scores))
+	slices.SortFunc(ids, func(a, b int64) int {
+		if c := cmp.Compare(scores[b], scores[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	return ids
+}
+
+// The index's windows (narrowed here to 16 rows) let a query skip the rows
+// that cannot enter its page; the pages and totals must be those of
+// scoring every match, whatever the page, across windows, with ties, rare
+// and common words, phrases and queries of stop words only.
+func TestSearchRankedPagesMatchFullScoring(t *testing.T) {
+	defer func(b int64) { windowBits = b }(windowBits)
+	windowBits = 4
+	rnd := rand.New(rand.NewPCG(1, 2))
+	words := []string{"alpha", "beta", "gamma", "delta", "東京", "京都", "the", "of", "x1", "x2"}
+	docs := make([]string, 700)
+	for i := range docs {
+		var b strings.Builder
+		for range 1 + rnd.IntN(8) {
+			// Skewed: "alpha" in most rows, "x2" in few.
+			b.WriteString(words[min(rnd.IntN(len(words)), rnd.IntN(len(words)))] + " ")
+		}
+		if i == 650 {
+			b.WriteString("unique")
+		}
+		docs[i] = b.String()
+	}
+	docs[3] = "" // an empty row
+	ix := buildIndex(t, "", docs)
+	queries := []string{"alpha", "x2", "unique", "alpha unique", "beta gamma", "東京", "京", "東京 delta x2", "the", "of the", "alpha beta gamma delta x1 x2", "absent", "absent x1"}
+	for _, q := range queries {
+		qterms, _ := QueryTerms(q)
+		stop := len(qterms) == 0
+		if stop {
+			qterms = stopTerms(q)
+		}
+		want := rank(docs, stop, qterms)
+		for _, pg := range []struct{ offset, limit int }{{0, 10}, {0, 100}, {10, 7}, {95, 10}, {0, 1000}, {len(want) - 1, 10}, {len(want) + 5, 10}, {3, 0}} {
+			if pg.offset < 0 {
+				continue
+			}
+			ids, total, err := ix.Search(context.Background(), q, pg.offset, pg.limit)
+			if err != nil {
+				t.Fatalf("%q: %v", q, err)
+			}
+			var page []int64
+			if pg.offset < len(want) {
+				page = want[pg.offset:min(len(want), pg.offset+pg.limit)]
+			}
+			if total != int64(len(want)) || !slices.Equal(ids, page) {
+				t.Errorf("%q offset %d limit %d: %v total %d, want %v total %d", q, pg.offset, pg.limit, ids, total, page, len(want))
+			}
 		}
 	}
 }

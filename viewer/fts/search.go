@@ -1,0 +1,467 @@
+package fts
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+)
+
+// Index is an open, read-only index.
+type Index struct {
+	db         *sql.DB
+	numDocs    int64
+	numTokens  int64
+	stem       Stemmer
+	windowBits int64
+}
+
+// Open opens an index written by Build.
+func Open(path string) (*Index, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=query_only(1)")
+	if err != nil {
+		return nil, err
+	}
+	ix := &Index{db: db}
+	var lang string
+	err = db.QueryRow("SELECT num_docs, num_tokens, lang, window_bits FROM stats").Scan(&ix.numDocs, &ix.numTokens, &lang, &ix.windowBits)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = nil
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("fts: %s: %w", path, err)
+	}
+	ix.stem = StemmerFor(lang)
+	return ix, nil
+}
+
+// Close closes the index.
+func (ix *Index) Close() error { return ix.db.Close() }
+
+// Result is a page of a search.
+type Result struct {
+	// IDs are the rows of the page, best BM25 score first, ties in row
+	// order.
+	IDs []int64
+	// Total is the number of rows that match.
+	Total int64
+}
+
+// list is a query term's postings, by window: those of a word as stored,
+// read a window at a time when needed, those of a phrase computed whole.
+type list struct {
+	stop int
+	term string
+	idf  float64
+	wins []*plist
+}
+
+// plist is a term's postings in one window, decoded as far as needed.
+type plist struct {
+	win   int64
+	n     int64
+	best  float64
+	docs  []int64  // nil until read
+	tfs   []uint32 // nil until read, as lens
+	lens  []uint32
+	poss  [][]uint32 // positions, for phrases
+	dense bool       // docs, tfs and lens read
+}
+
+// Search returns the rows matching any term of the query, best BM25 score
+// first (ties in row order), from offset, at most limit of them, and the
+// number of matches.
+//
+// It reads the query's windows in row order and scores only those whose
+// best possible score (the sum of its terms' best scores there, stored in
+// the index) could still enter the page: a row of a later window has to
+// score strictly more than the page's worst to displace it. A window only
+// one term occurs in is counted from its stored size; one shared by
+// several terms has its row numbers merged to count each row once.
+func (ix *Index) Search(ctx context.Context, query string, offset, limit int) ([]int64, int64, error) {
+	r, err := ix.search(ctx, query, offset, limit)
+	return r.IDs, r.Total, err
+}
+
+func (ix *Index) search(ctx context.Context, query string, offset, limit int) (Result, error) {
+	if _, err := QueryTerms(query); err != nil {
+		return Result{}, err
+	}
+	if ix.numDocs == 0 || offset < 0 || limit < 0 {
+		return Result{}, nil
+	}
+	qterms, err := queryTerms(query, ix.stem)
+	if err != nil {
+		return Result{}, err
+	}
+	stop := 0
+	if len(qterms) == 0 {
+		if qterms = stopTerms(query); len(qterms) == 0 {
+			return Result{}, nil
+		}
+		stop = 1
+	}
+	avg := avgLen(ix.numDocs, ix.numTokens)
+	lists := make([]*list, 0, len(qterms))
+	for _, t := range qterms {
+		var l *list
+		if len(t) == 1 {
+			l, err = ix.word(ctx, stop, t[0])
+		} else {
+			l, err = ix.phrase(ctx, stop, t, avg)
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		if len(l.wins) > 0 {
+			lists = append(lists, l)
+		}
+	}
+	k := offset + limit
+	top := &topK{k: k}
+	var total int64
+	// Each list's next window, in row order.
+	next := make([]int, len(lists))
+	present := make([]int, 0, len(lists))
+	for {
+		win := int64(-1)
+		for i, l := range lists {
+			if next[i] < len(l.wins) && (win < 0 || l.wins[next[i]].win < win) {
+				win = l.wins[next[i]].win
+			}
+		}
+		if win < 0 {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
+		present = present[:0]
+		bound := 0.0
+		for i, l := range lists {
+			if next[i] < len(l.wins) && l.wins[next[i]].win == win {
+				present = append(present, i)
+				bound += l.wins[next[i]].best
+			}
+		}
+		score := top.admits(bound)
+		if len(present) == 1 && !score {
+			total += lists[present[0]].wins[next[present[0]]].n
+		} else {
+			n, err := ix.window(ctx, lists, next, present, score, avg, top)
+			if err != nil {
+				return Result{}, err
+			}
+			total += n
+		}
+		for _, i := range present {
+			next[i]++
+		}
+	}
+	ids := top.sorted()
+	if offset >= len(ids) {
+		return Result{Total: total}, nil
+	}
+	return Result{IDs: ids[offset:min(len(ids), k)], Total: total}, nil
+}
+
+// window merges the postings of the lists present in one window, counts
+// the rows and, when score is set, offers each row to top. A row's score
+// sums its terms' shares in query order, as the bound does.
+func (ix *Index) window(ctx context.Context, lists []*list, next, present []int, score bool, avg float64, top *topK) (int64, error) {
+	ps := make([]*plist, len(present))
+	for j, i := range present {
+		ps[j] = lists[i].wins[next[i]]
+		if err := ix.read(ctx, lists[i], ps[j], score); err != nil {
+			return 0, err
+		}
+	}
+	at := make([]int, len(ps))
+	var n int64
+	for {
+		doc := int64(-1)
+		for j, p := range ps {
+			if at[j] < len(p.docs) && (doc < 0 || p.docs[at[j]] < doc) {
+				doc = p.docs[at[j]]
+			}
+		}
+		if doc < 0 {
+			return n, nil
+		}
+		n++
+		s := 0.0
+		for j, p := range ps {
+			if at[j] < len(p.docs) && p.docs[at[j]] == doc {
+				if score {
+					s += termScore(lists[present[j]].idf, p.tfs[at[j]], p.lens[at[j]], avg)
+				}
+				at[j]++
+			}
+		}
+		if score {
+			top.offer(s, doc)
+		}
+	}
+}
+
+// word reads the windows of a word: their sizes and best scores.
+func (ix *Index) word(ctx context.Context, stop int, term string) (*list, error) {
+	rows, err := ix.db.QueryContext(ctx, "SELECT win, n, best FROM postings WHERE stop = ? AND term = ? ORDER BY win", stop, term)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	l := &list{stop: stop, term: term}
+	var df int64
+	for rows.Next() {
+		p := &plist{}
+		if err := rows.Scan(&p.win, &p.n, &p.best); err != nil {
+			return nil, err
+		}
+		df += p.n
+		l.wins = append(l.wins, p)
+	}
+	l.idf = idf(ix.numDocs, df)
+	return l, rows.Err()
+}
+
+// read decodes a window's row numbers, and its frequencies and lengths too
+// when dense is set.
+func (ix *Index) read(ctx context.Context, l *list, p *plist, dense bool) error {
+	if p.dense || p.docs != nil && !dense {
+		return nil
+	}
+	var docs, freqs []byte
+	var err error
+	if dense {
+		err = ix.db.QueryRowContext(ctx, "SELECT docs, freqs FROM postings WHERE stop = ? AND term = ? AND win = ?", l.stop, l.term, p.win).Scan(&docs, &freqs)
+	} else {
+		err = ix.db.QueryRowContext(ctx, "SELECT docs FROM postings WHERE stop = ? AND term = ? AND win = ?", l.stop, l.term, p.win).Scan(&docs)
+	}
+	if err != nil {
+		return err
+	}
+	if p.docs, err = decodeDocs(docs, p.win<<ix.windowBits, int(p.n)); err != nil {
+		return err
+	}
+	if dense {
+		p.tfs, p.lens = make([]uint32, p.n), make([]uint32, p.n)
+		for i := range p.n {
+			tf, k := binary.Uvarint(freqs)
+			length, k2 := binary.Uvarint(freqs[max(k, 0):])
+			if k <= 0 || k2 <= 0 {
+				return errCorrupt
+			}
+			freqs = freqs[k+k2:]
+			p.tfs[i], p.lens[i] = uint32(tf), uint32(length)
+		}
+		p.dense = true
+	}
+	return nil
+}
+
+var errCorrupt = errors.New("fts: corrupt postings")
+
+func decodeDocs(b []byte, start int64, n int) ([]int64, error) {
+	docs := make([]int64, n)
+	doc := start
+	for i := range docs {
+		d, k := binary.Uvarint(b)
+		if k <= 0 {
+			return nil, errCorrupt
+		}
+		b = b[k:]
+		doc += int64(d)
+		docs[i] = doc
+	}
+	return docs, nil
+}
+
+// phrase computes the postings of a run of tokens that must follow each
+// other (a word of a script written without spaces), in every window
+// where all its tokens occur: its idf depends on how many rows hold it.
+func (ix *Index) phrase(ctx context.Context, stop int, toks []string, avg float64) (*list, error) {
+	parts := make([]*list, len(toks))
+	for i, t := range toks {
+		l, err := ix.word(ctx, stop, t)
+		if err != nil {
+			return nil, err
+		}
+		parts[i] = l
+	}
+	out := &list{stop: stop}
+	var df int64
+	at := make([]int, len(parts))
+	for _, first := range parts[0].wins {
+		all := true
+		ws := make([]*plist, len(parts))
+		for i, l := range parts {
+			for at[i] < len(l.wins) && l.wins[at[i]].win < first.win {
+				at[i]++
+			}
+			if at[i] == len(l.wins) || l.wins[at[i]].win != first.win {
+				all = false
+				break
+			}
+			ws[i] = l.wins[at[i]]
+		}
+		if !all {
+			continue
+		}
+		for i, w := range ws {
+			if err := ix.readPositions(ctx, parts[i], w); err != nil {
+				return nil, err
+			}
+		}
+		p := &plist{win: first.win, dense: true}
+		// Rows of the first token, with the positions where the phrase
+		// starts, kept while the next tokens follow.
+		cur := make([]int, len(ws))
+		for d, doc := range ws[0].docs {
+			starts := ws[0].poss[d]
+			for i := 1; i < len(ws) && len(starts) > 0; i++ {
+				w := ws[i]
+				for cur[i] < len(w.docs) && w.docs[cur[i]] < doc {
+					cur[i]++
+				}
+				if cur[i] == len(w.docs) || w.docs[cur[i]] != doc {
+					starts = nil
+					break
+				}
+				var kept []uint32
+				for _, s := range starts {
+					if slices.Contains(w.poss[cur[i]], s+uint32(i)) {
+						kept = append(kept, s)
+					}
+				}
+				starts = kept
+			}
+			if len(starts) > 0 {
+				p.docs = append(p.docs, doc)
+				p.tfs = append(p.tfs, uint32(len(starts)))
+				p.lens = append(p.lens, ws[0].lens[d])
+			}
+		}
+		if p.n = int64(len(p.docs)); p.n > 0 {
+			df += p.n
+			out.wins = append(out.wins, p)
+		}
+	}
+	out.idf = idf(ix.numDocs, df)
+	for _, p := range out.wins {
+		for i := range p.docs {
+			p.best = max(p.best, termScore(out.idf, p.tfs[i], p.lens[i], avg))
+		}
+	}
+	return out, nil
+}
+
+// readPositions decodes a window of a word whole, positions included.
+func (ix *Index) readPositions(ctx context.Context, l *list, p *plist) error {
+	if p.poss != nil {
+		return nil
+	}
+	if err := ix.read(ctx, l, p, true); err != nil {
+		return err
+	}
+	var pos []byte
+	if err := ix.db.QueryRowContext(ctx, "SELECT pos FROM postings WHERE stop = ? AND term = ? AND win = ?", l.stop, l.term, p.win).Scan(&pos); err != nil {
+		return err
+	}
+	p.poss = make([][]uint32, p.n)
+	for i, tf := range p.tfs {
+		ps := make([]uint32, tf)
+		prev := uint32(0)
+		for j := range ps {
+			d, k := binary.Uvarint(pos)
+			if k <= 0 {
+				return errCorrupt
+			}
+			pos = pos[k:]
+			prev += uint32(d)
+			ps[j] = prev
+		}
+		p.poss[i] = ps
+	}
+	return nil
+}
+
+// topK keeps the k best rows seen: a heap with the worst at its root.
+type topK struct {
+	k int
+	h []hit
+}
+
+type hit struct {
+	score float64
+	doc   int64
+}
+
+// better orders hits: higher score first, then lower row number.
+func better(a, b hit) bool { return a.score > b.score || a.score == b.score && a.doc < b.doc }
+
+// admits reports whether a row of a window not read yet, scoring at most
+// bound, could still enter: its row number is higher than those kept, so
+// it must score strictly more than the worst of them.
+func (t *topK) admits(bound float64) bool {
+	return t.k > 0 && (len(t.h) < t.k || bound > t.h[0].score)
+}
+
+func (t *topK) offer(score float64, doc int64) {
+	x := hit{score, doc}
+	if len(t.h) < t.k {
+		t.h = append(t.h, x)
+		for i := len(t.h) - 1; i > 0; {
+			p := (i - 1) / 2
+			if !better(t.h[p], t.h[i]) {
+				break
+			}
+			t.h[p], t.h[i] = t.h[i], t.h[p]
+			i = p
+		}
+		return
+	}
+	if !better(x, t.h[0]) {
+		return
+	}
+	t.h[0] = x
+	for i := 0; ; {
+		w, l, r := i, 2*i+1, 2*i+2
+		if l < len(t.h) && better(t.h[w], t.h[l]) {
+			w = l
+		}
+		if r < len(t.h) && better(t.h[w], t.h[r]) {
+			w = r
+		}
+		if w == i {
+			return
+		}
+		t.h[i], t.h[w] = t.h[w], t.h[i]
+		i = w
+	}
+}
+
+// sorted returns the kept rows, best first.
+func (t *topK) sorted() []int64 {
+	slices.SortFunc(t.h, func(a, b hit) int {
+		if better(a, b) {
+			return -1
+		}
+		if better(b, a) {
+			return 1
+		}
+		return 0
+	})
+	ids := make([]int64, len(t.h))
+	for i, x := range t.h {
+		ids[i] = x.doc
+	}
+	return ids
+}
