@@ -29,22 +29,35 @@ func benchRows() int64 {
 // the converter does for short rows) and returns a server over it.
 func benchSplit(b *testing.B, n int64) (*Server, []shard, *viewer.Config, *viewer.Split) {
 	b.Helper()
+	// Under HAVEN_BENCH_DIR the split and its search index are kept for
+	// the next run: writing and indexing 10 million rows takes minutes.
 	dir := b.TempDir()
+	if d := os.Getenv("HAVEN_BENCH_DIR"); d != "" {
+		dir = filepath.Join(d, fmt.Sprintf("viewer-%d", n))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
 	db, err := duck.Open(duck.Options{AllowedDirs: []string{dir}, MemoryLimit: "1GB", Threads: 2})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
 	p := filepath.Join(dir, "0000.parquet")
-	words := "['alpha','beta','gamma','delta','epsilon','zeta','eta','theta','東京','Привет']"
-	start := time.Now()
-	_, err = db.CopyToParquet(context.Background(), fmt.Sprintf(`(SELECT range AS id,
+	if _, err := os.Stat(p); err != nil {
+		words := "['alpha','beta','gamma','delta','epsilon','zeta','eta','theta','東京','Привет']"
+		start := time.Now()
+		_, err = db.CopyToParquet(context.Background(), fmt.Sprintf(`(SELECT range AS id,
 		'row ' || range::VARCHAR || ' ' || %[1]s[1 + range %% 10] || ' ' || %[1]s[1 + (range // 10) %% 10] AS text,
-		(range %% 7)::BIGINT AS label, (range %% 1000) / 10.0 AS score FROM range(%[2]d))`, words, n), p, 100_000, nil)
-	if err != nil {
-		b.Fatal(err)
+		(range %% 7)::BIGINT AS label, (range %% 1000) / 10.0 AS score FROM range(%[2]d))`, words, n), p+".part", 100_000, nil)
+		if err == nil {
+			err = os.Rename(p+".part", p)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("wrote %d rows in %v", n, time.Since(start).Round(time.Millisecond))
 	}
-	b.Logf("wrote %d rows in %v", n, time.Since(start).Round(time.Millisecond))
 	cache, err := viewer.NewCache(filepath.Join(dir, "cache"), nil)
 	if err != nil {
 		b.Fatal(err)
@@ -128,33 +141,65 @@ func BenchmarkViewer(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, q := range []struct{ name, query, like string }{
-		{"rare", "row 4242424", "%4242424%"},
-		{"common", "東京", "%東京%"},
+	scanReps := 3
+	if v, err := strconv.Atoi(os.Getenv("HAVEN_BENCH_SCAN_REPS")); err == nil && v > 0 {
+		scanReps = v
+	}
+	rare := fmt.Sprint(n * 4 / 10)
+	for _, q := range []struct {
+		name, query, like string
+		offset            int
+	}{
+		{"rare/number", rare, "%" + rare + "%", 0},
+		{"rare/two-numbers", fmt.Sprintf("%d %d", n/3, n/7), "", 0},
+		{"common/word", "gamma", "%gamma%", 0},
+		{"common/word-page-11", "gamma", "", 1000},
+		{"common/two-words", "gamma delta", "", 0},
+		{"common/phrase", "東京", "%東京%", 0},
+		{"common/every-row-and-rare", "row " + rare, "", 0},
 	} {
+		// The answer of /search: the page of row numbers from the index,
+		// then those rows from the parquet file.
 		b.Run("search/haven/"+q.name, func(b *testing.B) {
+			var lat, inIndex []time.Duration
 			for b.Loop() {
-				ids, _, err := idx.Search(ctx, q.query, 0, 100)
+				t := time.Now()
+				ids, _, err := idx.Search(ctx, q.query, q.offset, 100)
 				if err != nil {
 					b.Fatal(err)
 				}
 				if len(ids) == 0 {
 					b.Fatalf("no match for %q", q.query)
 				}
-				if _, err := s.readIDs(ctx, shards, ids); err != nil {
-					b.Fatal(err)
+				inIndex = append(inIndex, time.Since(t))
+				items, err := s.readIDs(ctx, shards, ids)
+				if err != nil || len(items) != len(ids) {
+					b.Fatalf("%d rows of %d: %v", len(items), len(ids), err)
 				}
+				lat = append(lat, time.Since(t))
 			}
+			b.ReportMetric(float64(percentile(lat, 0.5).Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(percentile(lat, 0.95).Microseconds())/1000, "p95-ms")
+			b.ReportMetric(float64(percentile(inIndex, 0.5).Microseconds())/1000, "index-p50-ms")
 		})
-		b.Run("search/duckdb/"+q.name, func(b *testing.B) {
-			for b.Loop() {
+		if q.like == "" {
+			continue
+		}
+		// The same page found by scanning: the count, then the first rows.
+		b.Run("search/duckdb-ilike/"+q.name, func(b *testing.B) {
+			var lat []time.Duration
+			for range scanReps {
+				t := time.Now()
 				if _, err := s.db.QueryInt(ctx, "SELECT count(*) FROM "+rel+" WHERE text ILIKE ?", q.like); err != nil {
 					b.Fatal(err)
 				}
 				if _, err := s.db.Query(ctx, "SELECT * FROM "+rel+" WHERE text ILIKE ? LIMIT 100", q.like); err != nil {
 					b.Fatal(err)
 				}
+				lat = append(lat, time.Since(t))
 			}
+			b.ReportMetric(float64(percentile(lat, 0.5).Microseconds())/1000, "p50-ms")
+			b.ReportMetric(0, "ns/op")
 		})
 	}
 }
