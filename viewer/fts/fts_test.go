@@ -270,3 +270,63 @@ func TestSearchRankedPagesMatchFullScoring(t *testing.T) {
 		}
 	}
 }
+
+// Counting the rows that common terms share is bounded: past the budget
+// the total is an estimate between the commonest term's rows and the sum
+// of all terms' rows, while the page stays exact; a single term's total
+// is always exact.
+func TestSearchBoundedTotals(t *testing.T) {
+	defer func(b, c int64) { windowBits, countBudget = b, c }(windowBits, countBudget)
+	windowBits, countBudget = 4, 40
+	// Rows of two words each, a third of them with both "alpha" and
+	// "beta": the best rows of every window tie, so that after the first
+	// window the others are only counted.
+	pairs := []string{"alpha beta", "alpha zeta", "beta zeta"}
+	docs := make([]string, 300)
+	for i := range docs {
+		docs[i] = pairs[i%3]
+	}
+	ix := buildIndex(t, "", docs)
+	df := func(w string) int64 {
+		var n int64
+		for _, d := range docs {
+			if strings.Contains(d, w) {
+				n++
+			}
+		}
+		return n
+	}
+	tests := []struct {
+		query     string
+		estimated bool
+	}{
+		{"alpha", false},
+		{"zeta", false},
+		{"alpha beta", true},
+		{"alpha zeta", true},
+		// No row holds all three, so every window may hold a row better
+		// than the page's: all are read, and counted exactly.
+		{"alpha beta zeta", false},
+	}
+	for _, tc := range tests {
+		qterms, _ := QueryTerms(tc.query)
+		want := rank(docs, false, qterms)
+		var most, sum int64
+		for _, w := range strings.Fields(tc.query) {
+			most, sum = max(most, df(w)), sum+df(w)
+		}
+		for _, offset := range []int{0, 50, 150} {
+			r, err := ix.search(context.Background(), tc.query, offset, 20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page := want[min(offset, len(want)):min(len(want), offset+20)]; !slices.Equal(r.IDs, page) {
+				t.Errorf("%q at %d: %v, want %v", tc.query, offset, r.IDs, page)
+			}
+			// Deeper pages read more windows whole, and may count all.
+			if offset == 0 && r.Estimated != tc.estimated || !r.Estimated && r.Total != int64(len(want)) || r.Total < most || r.Total > sum {
+				t.Errorf("%q: total %d (estimated %v), %d rows match, bounds %d–%d", tc.query, r.Total, r.Estimated, len(want), most, sum)
+			}
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	bits64 "math/bits"
 	"os"
 	"slices"
 )
@@ -52,6 +54,10 @@ type Result struct {
 	IDs []int64
 	// Total is the number of rows that match.
 	Total int64
+	// Estimated is set when Total was estimated in part: counting the
+	// rows that several common terms share would have cost more than
+	// finding the page.
+	Estimated bool
 }
 
 // list is a query term's postings, by window: those of a word as stored,
@@ -71,8 +77,7 @@ type plist struct {
 	docs  []int64  // nil until read
 	tfs   []uint32 // nil until read, as lens
 	lens  []uint32
-	poss  [][]uint32 // positions, for phrases
-	dense bool       // docs, tfs and lens read
+	dense bool // docs, tfs and lens read
 }
 
 // Search returns the rows matching any term of the query, best BM25 score
@@ -84,7 +89,8 @@ type plist struct {
 // the index) could still enter the page: a row of a later window has to
 // score strictly more than the page's worst to displace it. A window only
 // one term occurs in is counted from its stored size; one shared by
-// several terms has its row numbers merged to count each row once.
+// several terms has its row numbers merged to count each row once, up to
+// countBudget postings a search, and is estimated past it.
 func (ix *Index) Search(ctx context.Context, query string, offset, limit int) ([]int64, int64, error) {
 	r, err := ix.search(ctx, query, offset, limit)
 	return r.IDs, r.Total, err
@@ -126,7 +132,9 @@ func (ix *Index) search(ctx context.Context, query string, offset, limit int) (R
 	}
 	k := offset + limit
 	top := &topK{k: k}
-	var total int64
+	var total, counted int64
+	var bits []uint64
+	var r Result
 	// Each list's next window, in row order.
 	next := make([]int, len(lists))
 	present := make([]int, 0, len(lists))
@@ -152,10 +160,26 @@ func (ix *Index) search(ctx context.Context, query string, offset, limit int) (R
 			}
 		}
 		score := top.admits(bound)
-		if len(present) == 1 && !score {
-			total += lists[present[0]].wins[next[present[0]]].n
-		} else {
-			n, err := ix.window(ctx, lists, next, present, score, avg, top)
+		var sum, most int64
+		for _, i := range present {
+			n := lists[i].wins[next[i]].n
+			sum += n
+			most = max(most, n)
+		}
+		switch {
+		case len(present) == 1 && !score:
+			total += sum
+		case !score && counted+sum > countBudget:
+			r.Estimated = true
+			total += ix.estimate(lists, next, present, win, most, sum)
+		default:
+			if !score {
+				counted += sum
+			}
+			if bits == nil {
+				bits = make([]uint64, (1<<ix.windowBits+63)/64)
+			}
+			n, err := ix.window(ctx, lists, next, present, score, avg, top, bits)
 			if err != nil {
 				return Result{}, err
 			}
@@ -165,21 +189,55 @@ func (ix *Index) search(ctx context.Context, query string, offset, limit int) (R
 			next[i]++
 		}
 	}
-	ids := top.sorted()
-	if offset >= len(ids) {
-		return Result{Total: total}, nil
+	r.Total = total
+	if ids := top.sorted(); offset < len(ids) {
+		r.IDs = ids[offset:min(len(ids), k)]
 	}
-	return Result{IDs: ids[offset:min(len(ids), k)], Total: total}, nil
+	return r, nil
 }
 
-// window merges the postings of the lists present in one window, counts
-// the rows and, when score is set, offers each row to top. A row's score
-// sums its terms' shares in query order, as the bound does.
-func (ix *Index) window(ctx context.Context, lists []*list, next, present []int, score bool, avg float64, top *topK) (int64, error) {
+// countBudget bounds the postings a search decodes only to count the rows
+// that several of its terms share (about 20 ms of work): past it, the
+// shared rows of the remaining windows are estimated.
+var countBudget int64 = 8 << 20
+
+// estimate is the number of rows of a window holding any of the present
+// terms, were the terms independent, within its bounds: at least the
+// commonest term's rows, at most all of them.
+func (ix *Index) estimate(lists []*list, next, present []int, win, most, sum int64) int64 {
+	size := min(int64(1)<<ix.windowBits, max(ix.numDocs-win<<ix.windowBits, most))
+	none := 1.0
+	for _, i := range present {
+		none *= 1 - float64(lists[i].wins[next[i]].n)/float64(size)
+	}
+	est := int64(math.Round(float64(size) * (1 - none)))
+	return min(max(est, most), sum, size)
+}
+
+// window counts the rows of the lists present in one window and, when
+// score is set, offers each row to top. A row's score sums its terms'
+// shares in query order, as the bound does. Counting alone marks the rows
+// in a bitmap of the window, without decoding more than row numbers.
+func (ix *Index) window(ctx context.Context, lists []*list, next, present []int, score bool, avg float64, top *topK, bits []uint64) (int64, error) {
 	ps := make([]*plist, len(present))
 	for j, i := range present {
 		ps[j] = lists[i].wins[next[i]]
-		if err := ix.read(ctx, lists[i], ps[j], score); err != nil {
+	}
+	if !score {
+		clear(bits)
+		for j, i := range present {
+			if err := ix.mark(ctx, lists[i], ps[j], bits); err != nil {
+				return 0, err
+			}
+		}
+		var n int64
+		for _, w := range bits {
+			n += int64(bits64.OnesCount64(w))
+		}
+		return n, nil
+	}
+	for j, i := range present {
+		if err := ix.read(ctx, lists[i], ps[j], true); err != nil {
 			return 0, err
 		}
 	}
@@ -199,16 +257,41 @@ func (ix *Index) window(ctx context.Context, lists []*list, next, present []int,
 		s := 0.0
 		for j, p := range ps {
 			if at[j] < len(p.docs) && p.docs[at[j]] == doc {
-				if score {
-					s += termScore(lists[present[j]].idf, p.tfs[at[j]], p.lens[at[j]], avg)
-				}
+				s += termScore(lists[present[j]].idf, p.tfs[at[j]], p.lens[at[j]], avg)
 				at[j]++
 			}
 		}
-		if score {
-			top.offer(s, doc)
-		}
+		top.offer(s, doc)
 	}
+}
+
+// mark sets the bits of a window's rows, relative to the window's start.
+func (ix *Index) mark(ctx context.Context, l *list, p *plist, bits []uint64) error {
+	start := p.win << ix.windowBits
+	if p.docs != nil {
+		for _, d := range p.docs {
+			bits[(d-start)>>6] |= 1 << ((d - start) & 63)
+		}
+		return nil
+	}
+	var docs []byte
+	if err := ix.db.QueryRowContext(ctx, "SELECT docs FROM postings WHERE stop = ? AND term = ? AND win = ?", l.stop, l.term, p.win).Scan(&docs); err != nil {
+		return err
+	}
+	var d uint64
+	for range p.n {
+		delta, k := binary.Uvarint(docs)
+		if k <= 0 {
+			return errCorrupt
+		}
+		docs = docs[k:]
+		d += delta
+		if d >= uint64(len(bits))*64 {
+			return errCorrupt
+		}
+		bits[d>>6] |= 1 << (d & 63)
+	}
+	return nil
 }
 
 // word reads the windows of a word: their sizes and best scores.
@@ -299,9 +382,10 @@ func (ix *Index) phrase(ctx context.Context, stop int, toks []string, avg float6
 	out := &list{stop: stop}
 	var df int64
 	at := make([]int, len(parts))
+	cs := make([]cursor, len(parts))
+	var starts []uint32
 	for _, first := range parts[0].wins {
 		all := true
-		ws := make([]*plist, len(parts))
 		for i, l := range parts {
 			for at[i] < len(l.wins) && l.wins[at[i]].win < first.win {
 				at[i]++
@@ -310,34 +394,53 @@ func (ix *Index) phrase(ctx context.Context, stop int, toks []string, avg float6
 				all = false
 				break
 			}
-			ws[i] = l.wins[at[i]]
 		}
 		if !all {
 			continue
 		}
-		for i, w := range ws {
-			if err := ix.readPositions(ctx, parts[i], w); err != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		for i, l := range parts {
+			if err := ix.open(ctx, l, l.wins[at[i]], &cs[i]); err != nil {
 				return nil, err
 			}
 		}
 		p := &plist{win: first.win, dense: true}
-		// Rows of the first token, with the positions where the phrase
-		// starts, kept while the next tokens follow.
-		cur := make([]int, len(ws))
-		for d, doc := range ws[0].docs {
-			starts := ws[0].poss[d]
-			for i := 1; i < len(ws) && len(starts) > 0; i++ {
-				w := ws[i]
-				for cur[i] < len(w.docs) && w.docs[cur[i]] < doc {
-					cur[i]++
+		valid := make([]bool, len(cs))
+		for i := 1; i < len(cs); i++ {
+			ok, err := cs[i].next()
+			if err != nil {
+				return nil, err
+			}
+			valid[i] = ok
+		}
+		for {
+			ok, err := cs[0].next()
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				break
+			}
+			doc := cs[0].doc
+			// The positions where the phrase starts, kept while the next
+			// tokens follow.
+			starts = append(starts[:0], cs[0].poss...)
+			for i := 1; i < len(cs) && len(starts) > 0; i++ {
+				c := &cs[i]
+				for valid[i] && c.doc < doc {
+					if valid[i], err = c.next(); err != nil {
+						return nil, err
+					}
 				}
-				if cur[i] == len(w.docs) || w.docs[cur[i]] != doc {
-					starts = nil
+				if !valid[i] || c.doc != doc {
+					starts = starts[:0]
 					break
 				}
-				var kept []uint32
+				kept := starts[:0]
 				for _, s := range starts {
-					if slices.Contains(w.poss[cur[i]], s+uint32(i)) {
+					if slices.Contains(c.poss, s+uint32(i)) {
 						kept = append(kept, s)
 					}
 				}
@@ -346,7 +449,7 @@ func (ix *Index) phrase(ctx context.Context, stop int, toks []string, avg float6
 			if len(starts) > 0 {
 				p.docs = append(p.docs, doc)
 				p.tfs = append(p.tfs, uint32(len(starts)))
-				p.lens = append(p.lens, ws[0].lens[d])
+				p.lens = append(p.lens, cs[0].length)
 			}
 		}
 		if p.n = int64(len(p.docs)); p.n > 0 {
@@ -363,34 +466,51 @@ func (ix *Index) phrase(ctx context.Context, stop int, toks []string, avg float6
 	return out, nil
 }
 
-// readPositions decodes a window of a word whole, positions included.
-func (ix *Index) readPositions(ctx context.Context, l *list, p *plist) error {
-	if p.poss != nil {
-		return nil
+// cursor walks a word's postings in one window, positions included.
+type cursor struct {
+	docs, freqs, pos []byte
+	left             int64
+	doc              int64
+	length           uint32
+	poss             []uint32
+}
+
+// open reads a window of a word into c.
+func (ix *Index) open(ctx context.Context, l *list, p *plist, c *cursor) error {
+	c.left, c.doc = p.n, p.win<<ix.windowBits
+	return ix.db.QueryRowContext(ctx, "SELECT docs, freqs, pos FROM postings WHERE stop = ? AND term = ? AND win = ?", l.stop, l.term, p.win).Scan(&c.docs, &c.freqs, &c.pos)
+}
+
+// next moves to the next row, reporting false past the last one.
+func (c *cursor) next() (bool, error) {
+	if c.left == 0 {
+		return false, nil
 	}
-	if err := ix.read(ctx, l, p, true); err != nil {
-		return err
+	c.left--
+	d, k1 := binary.Uvarint(c.docs)
+	tf, k2 := binary.Uvarint(c.freqs)
+	if k1 <= 0 || k2 <= 0 {
+		return false, errCorrupt
 	}
-	var pos []byte
-	if err := ix.db.QueryRowContext(ctx, "SELECT pos FROM postings WHERE stop = ? AND term = ? AND win = ?", l.stop, l.term, p.win).Scan(&pos); err != nil {
-		return err
+	length, k3 := binary.Uvarint(c.freqs[k2:])
+	if k3 <= 0 {
+		return false, errCorrupt
 	}
-	p.poss = make([][]uint32, p.n)
-	for i, tf := range p.tfs {
-		ps := make([]uint32, tf)
-		prev := uint32(0)
-		for j := range ps {
-			d, k := binary.Uvarint(pos)
-			if k <= 0 {
-				return errCorrupt
-			}
-			pos = pos[k:]
-			prev += uint32(d)
-			ps[j] = prev
+	c.docs, c.freqs = c.docs[k1:], c.freqs[k2+k3:]
+	c.doc += int64(d)
+	c.length = uint32(length)
+	c.poss = c.poss[:0]
+	prev := uint32(0)
+	for range tf {
+		d, k := binary.Uvarint(c.pos)
+		if k <= 0 {
+			return false, errCorrupt
 		}
-		p.poss[i] = ps
+		c.pos = c.pos[k:]
+		prev += uint32(d)
+		c.poss = append(c.poss, prev)
 	}
-	return nil
+	return true, nil
 }
 
 // topK keeps the k best rows seen: a heap with the worst at its root.
