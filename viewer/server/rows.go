@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,8 +25,6 @@ const (
 	firstRowsMaxBytes     = 200_000
 	firstRowsMinRows      = 10
 	firstRowsMinCellBytes = 100
-	// bucketRows groups row indexes read together from one parquet file.
-	bucketRows = 100_000
 )
 
 // rowItem is one row of a paginated answer.
@@ -117,41 +115,34 @@ func (s *Server) readRange(ctx context.Context, shards []shard, from, to int64) 
 	return items, nil
 }
 
-// readIDs returns the rows with the given indexes, in that order.
+// readIDs returns the rows with the given indexes, in that order. Each
+// shard is read with one query for all its rows, so that DuckDB reads the
+// row groups they fall in, and only those, in parallel: a page of ranked
+// search results is scattered over the split.
 func (s *Server) readIDs(ctx context.Context, shards []shard, ids []int64) ([]rowItem, error) {
-	type bucket struct {
-		sh  int
-		ids []int64
-	}
-	buckets := map[[2]int64]*bucket{}
-	var keys [][2]int64
+	byShard := make([][]int64, len(shards))
 	for _, id := range ids {
 		for i, sh := range shards {
 			if id >= sh.start && id < sh.start+sh.rows {
-				k := [2]int64{int64(i), (id - sh.start) / bucketRows}
-				b, ok := buckets[k]
-				if !ok {
-					b = &bucket{sh: i}
-					buckets[k] = b
-					keys = append(keys, k)
-				}
-				b.ids = append(b.ids, id-sh.start)
+				byShard[i] = append(byShard[i], id-sh.start)
 				break
 			}
 		}
 	}
 	found := map[int64]viewer.Object{}
-	for _, k := range keys {
-		b := buckets[k]
-		sh := shards[b.sh]
-		sort.Slice(b.ids, func(i, j int) bool { return b.ids[i] < b.ids[j] })
-		in := make([]string, len(b.ids))
-		for i, id := range b.ids {
-			in[i] = strconv.FormatInt(id, 10)
+	for i, rel := range byShard {
+		if len(rel) == 0 {
+			continue
+		}
+		sh := shards[i]
+		slices.Sort(rel)
+		in := make([]string, len(rel))
+		for j, id := range rel {
+			in[j] = strconv.FormatInt(id, 10)
 		}
 		res, err := s.db.Query(ctx, "SELECT file_row_number, * EXCLUDE (file_row_number) FROM read_parquet("+duck.Quote(sh.path)+
 			", file_row_number=true) WHERE file_row_number >= ? AND file_row_number <= ? AND file_row_number IN ("+strings.Join(in, ",")+")",
-			b.ids[0], b.ids[len(b.ids)-1])
+			rel[0], rel[len(rel)-1])
 		if err != nil {
 			return nil, err
 		}
