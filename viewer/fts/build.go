@@ -206,8 +206,7 @@ func writePostings(ctx context.Context, scratch, path string, c *corpus) error {
 		// The blobs come last so that reading a window's count and best
 		// score does not read its postings.
 		`CREATE TABLE postings(stop INTEGER NOT NULL, term TEXT NOT NULL, win INTEGER NOT NULL, n INTEGER NOT NULL,
-			best REAL NOT NULL, docs BLOB NOT NULL, freqs BLOB NOT NULL, pos BLOB NOT NULL)`,
-		"CREATE UNIQUE INDEX postings_term ON postings(stop, term, win)",
+			best REAL NOT NULL, docs BLOB NOT NULL, freqs BLOB NOT NULL, pos BLOB NOT NULL, PRIMARY KEY (stop, term, win)) WITHOUT ROWID`,
 	} {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("fts: %s: %w", s, err)

@@ -9,6 +9,37 @@ import (
 	"strings"
 )
 
+// legacyCorpus reads back the corpus of a scratch file completed by
+// addLegacyTables.
+func legacyCorpus(ctx context.Context, path string) (*corpus, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	c := &corpus{}
+	if err := db.QueryRowContext(ctx, "SELECT num_docs, num_tokens, lang FROM stats").Scan(&c.numDocs, &c.numTokens, &c.lang); err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, "SELECT id, len FROM lens ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var n uint32
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		for int64(len(c.lens)) <= id {
+			c.lens = append(c.lens, 0)
+		}
+		c.lens[id] = n
+	}
+	return c, rows.Err()
+}
+
 // legacyIndex is the search the index replaced, kept to measure against:
 // every posting of the query's terms read a row at a time through FTS5's
 // vocabulary table, every match scored, all of them sorted. It runs on the
