@@ -10,6 +10,7 @@ import (
 	bits64 "math/bits"
 	"os"
 	"slices"
+	"strings"
 )
 
 // Index is an open, read-only index.
@@ -26,7 +27,7 @@ func Open(path string) (*Index, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=query_only(1)")
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=query_only(1)&_pragma=mmap_size(4294967296)")
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +68,9 @@ type list struct {
 	term string
 	idf  float64
 	wins []*plist
+	// The window being read, decoded.
+	docs      []int64
+	tfs, lens []uint32
 }
 
 // plist is a term's postings in one window, decoded as far as needed.
@@ -75,7 +79,7 @@ type plist struct {
 	n     int64
 	best  float64
 	docs  []int64  // nil until read
-	tfs   []uint32 // nil until read, as lens
+	tfs   []uint32 // as lens
 	lens  []uint32
 	dense bool // docs, tfs and lens read
 }
@@ -237,7 +241,7 @@ func (ix *Index) window(ctx context.Context, lists []*list, next, present []int,
 		return n, nil
 	}
 	for j, i := range present {
-		if err := ix.read(ctx, lists[i], ps[j], true); err != nil {
+		if err := ix.read(ctx, lists[i], ps[j]); err != nil {
 			return 0, err
 		}
 	}
@@ -274,24 +278,23 @@ func (ix *Index) mark(ctx context.Context, l *list, p *plist, bits []uint64) err
 		}
 		return nil
 	}
-	var docs []byte
-	if err := ix.db.QueryRowContext(ctx, "SELECT docs FROM postings WHERE stop = ? AND term = ? AND win = ?", l.stop, l.term, p.win).Scan(&docs); err != nil {
-		return err
-	}
-	var d uint64
-	for range p.n {
-		delta, k := binary.Uvarint(docs)
-		if k <= 0 {
-			return errCorrupt
+	return ix.fetch(ctx, "docs", l, p.win, func(b []sql.RawBytes) error {
+		docs := b[0]
+		var d uint64
+		for range p.n {
+			delta, k := binary.Uvarint(docs)
+			if k <= 0 {
+				return errCorrupt
+			}
+			docs = docs[k:]
+			d += delta
+			if d >= uint64(len(bits))*64 {
+				return errCorrupt
+			}
+			bits[d>>6] |= 1 << (d & 63)
 		}
-		docs = docs[k:]
-		d += delta
-		if d >= uint64(len(bits))*64 {
-			return errCorrupt
-		}
-		bits[d>>6] |= 1 << (d & 63)
-	}
-	return nil
+		return nil
+	})
 }
 
 // word reads the windows of a word: their sizes and best scores.
@@ -315,57 +318,63 @@ func (ix *Index) word(ctx context.Context, stop int, term string) (*list, error)
 	return l, rows.Err()
 }
 
-// read decodes a window's row numbers, and its frequencies and lengths too
-// when dense is set.
-func (ix *Index) read(ctx context.Context, l *list, p *plist, dense bool) error {
-	if p.dense || p.docs != nil && !dense {
+// read decodes a window's row numbers, frequencies and lengths into the
+// list's buffers: a word's windows are each read once, in order.
+func (ix *Index) read(ctx context.Context, l *list, p *plist) error {
+	if p.dense {
 		return nil
 	}
-	var docs, freqs []byte
-	var err error
-	if dense {
-		err = ix.db.QueryRowContext(ctx, "SELECT docs, freqs FROM postings WHERE stop = ? AND term = ? AND win = ?", l.stop, l.term, p.win).Scan(&docs, &freqs)
-	} else {
-		err = ix.db.QueryRowContext(ctx, "SELECT docs FROM postings WHERE stop = ? AND term = ? AND win = ?", l.stop, l.term, p.win).Scan(&docs)
-	}
+	return ix.fetch(ctx, "docs, freqs", l, p.win, func(b []sql.RawBytes) error {
+		docs, freqs := b[0], b[1]
+		n := int(p.n)
+		l.docs, l.tfs, l.lens = slices.Grow(l.docs[:0], n)[:n], slices.Grow(l.tfs[:0], n)[:n], slices.Grow(l.lens[:0], n)[:n]
+		doc := p.win << ix.windowBits
+		for i := range n {
+			d, k1 := binary.Uvarint(docs)
+			tf, k2 := binary.Uvarint(freqs)
+			if k1 <= 0 || k2 <= 0 {
+				return errCorrupt
+			}
+			length, k3 := binary.Uvarint(freqs[k2:])
+			if k3 <= 0 {
+				return errCorrupt
+			}
+			docs, freqs = docs[k1:], freqs[k2+k3:]
+			doc += int64(d)
+			l.docs[i], l.tfs[i], l.lens[i] = doc, uint32(tf), uint32(length)
+		}
+		p.docs, p.tfs, p.lens = l.docs, l.tfs, l.lens
+		return nil
+	})
+}
+
+// fetch hands f the columns cols of a word's window, valid only during
+// the call: they are not copied out of the database.
+func (ix *Index) fetch(ctx context.Context, cols string, l *list, win int64, f func([]sql.RawBytes) error) error {
+	rows, err := ix.db.QueryContext(ctx, "SELECT "+cols+" FROM postings WHERE stop = ? AND term = ? AND win = ?", l.stop, l.term, win)
 	if err != nil {
 		return err
 	}
-	if p.docs, err = decodeDocs(docs, p.win<<ix.windowBits, int(p.n)); err != nil {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return errCorrupt
+	}
+	n := strings.Count(cols, ",") + 1
+	b := make([]sql.RawBytes, n)
+	dst := make([]any, n)
+	for i := range b {
+		dst[i] = &b[i]
+	}
+	if err := rows.Scan(dst...); err != nil {
 		return err
 	}
-	if dense {
-		p.tfs, p.lens = make([]uint32, p.n), make([]uint32, p.n)
-		for i := range p.n {
-			tf, k := binary.Uvarint(freqs)
-			length, k2 := binary.Uvarint(freqs[max(k, 0):])
-			if k <= 0 || k2 <= 0 {
-				return errCorrupt
-			}
-			freqs = freqs[k+k2:]
-			p.tfs[i], p.lens[i] = uint32(tf), uint32(length)
-		}
-		p.dense = true
-	}
-	return nil
+	return f(b)
 }
 
 var errCorrupt = errors.New("fts: corrupt postings")
-
-func decodeDocs(b []byte, start int64, n int) ([]int64, error) {
-	docs := make([]int64, n)
-	doc := start
-	for i := range docs {
-		d, k := binary.Uvarint(b)
-		if k <= 0 {
-			return nil, errCorrupt
-		}
-		b = b[k:]
-		doc += int64(d)
-		docs[i] = doc
-	}
-	return docs, nil
-}
 
 // phrase computes the postings of a run of tokens that must follow each
 // other (a word of a script written without spaces), in every window
@@ -407,6 +416,8 @@ func (ix *Index) phrase(ctx context.Context, stop int, toks []string, avg float6
 			}
 		}
 		p := &plist{win: first.win, dense: true}
+		n0 := parts[0].wins[at[0]].n
+		p.docs, p.tfs, p.lens = make([]int64, 0, n0), make([]uint32, 0, n0), make([]uint32, 0, n0)
 		valid := make([]bool, len(cs))
 		for i := 1; i < len(cs); i++ {
 			ok, err := cs[i].next()
@@ -468,6 +479,7 @@ func (ix *Index) phrase(ctx context.Context, stop int, toks []string, avg float6
 
 // cursor walks a word's postings in one window, positions included.
 type cursor struct {
+	buf              []byte
 	docs, freqs, pos []byte
 	left             int64
 	doc              int64
@@ -478,7 +490,11 @@ type cursor struct {
 // open reads a window of a word into c.
 func (ix *Index) open(ctx context.Context, l *list, p *plist, c *cursor) error {
 	c.left, c.doc = p.n, p.win<<ix.windowBits
-	return ix.db.QueryRowContext(ctx, "SELECT docs, freqs, pos FROM postings WHERE stop = ? AND term = ? AND win = ?", l.stop, l.term, p.win).Scan(&c.docs, &c.freqs, &c.pos)
+	return ix.fetch(ctx, "docs, freqs, pos", l, p.win, func(b []sql.RawBytes) error {
+		c.buf = append(append(append(c.buf[:0], b[0]...), b[1]...), b[2]...)
+		c.docs, c.freqs, c.pos = c.buf[:len(b[0])], c.buf[len(b[0]):len(b[0])+len(b[1])], c.buf[len(b[0])+len(b[1]):]
+		return nil
+	})
 }
 
 // next moves to the next row, reporting false past the last one.
