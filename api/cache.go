@@ -131,6 +131,15 @@ func (c *readCache) render(key string) ([]byte, bool) {
 	return b, count(renderStats, ok)
 }
 
+// renderKey is render for a key built in a buffer; the lookup does not
+// copy it.
+func (c *readCache) renderKey(key []byte) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.rendered[string(key)]
+	return b, ok
+}
+
 func (c *readCache) putRender(key string, b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -120,8 +120,9 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 	expand := expandParams(r)
 	// The author's profile and followers change without commits too.
 	cacheable := (repo.Type != haven.Space || s.spaces == nil) && !expand["inference"] && !expand["childrenModelCount"] && !expand["authorData"]
+	var kb [256]byte
 	if sha, ok := s.cache.rev(repo.ID, rev); ok && cacheable {
-		if b, ok := s.cache.render(infoKey(repo, sha, r)); ok {
+		if b, ok := s.cache.renderKey(infoKey(kb[:0], repo, sha, r)); ok {
 			writeJSONBytes(w, http.StatusOK, b)
 			return
 		}
@@ -131,7 +132,7 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 		s.writeError(w, r, err)
 		return
 	}
-	key := infoKey(repo, sha, r)
+	key := string(infoKey(kb[:0], repo, sha, r))
 	if b, ok := s.cache.render(key); ok && cacheable {
 		writeJSONBytes(w, http.StatusOK, b)
 		return
@@ -189,11 +190,19 @@ func (s *Server) handleRepoInfo(w http.ResponseWriter, r *http.Request, repo *ha
 }
 
 // infoKey names a rendered repo info answer: it depends only on the commit,
-// the row's counters and the query.
-func infoKey(repo *haven.Repo, sha string, r *http.Request) string {
-	return fmt.Sprintf("info\x00%d\x00%s\x00%s\x00%t\x00%s\x00%d\x00%d\x00%d\x00%d\x00%d\x00%s",
-		repo.ID, sha, repo.SHA, repo.Private, repo.Gated, repo.Likes, repo.Downloads, repo.DownloadsAllTime,
-		repo.TrendingScore, repo.UpdatedAt.UnixNano(), r.URL.RawQuery)
+// the row's counters and the query. It is appended to b, so that a hit in
+// the cache (renderKey) allocates nothing.
+func infoKey(b []byte, repo *haven.Repo, sha string, r *http.Request) []byte {
+	b = append(b, "info\x00"...)
+	b = strconv.AppendInt(b, repo.ID, 10)
+	b = append(append(append(b, 0), sha...), 0)
+	b = append(append(b, repo.SHA...), 0)
+	b = append(strconv.AppendBool(b, repo.Private), 0)
+	b = append(append(b, repo.Gated...), 0)
+	for _, n := range []int64{repo.Likes, repo.Downloads, repo.DownloadsAllTime, repo.TrendingScore, repo.UpdatedAt.UnixNano()} {
+		b = append(strconv.AppendInt(b, n, 10), 0)
+	}
+	return append(b, r.URL.RawQuery...)
 }
 
 // siblingsJSON renders the file list of a commit once per commit.

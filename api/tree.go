@@ -81,9 +81,10 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request, repo *haven.
 	// A page already answered for this commit and URL is served from the
 	// cache without touching git. (Pages with lastCommit are not cached.)
 	cacheable := !flag(r.URL.Query().Get("expand"))
+	var kb [256]byte
 	if rev, rest := splitRevision(segs, nil); cacheable && rev != "" {
 		if sha, ok := s.cache.rev(repo.ID, rev); ok {
-			if b, ok := s.cache.render(treePageKey(repo, sha, rest, r)); ok {
+			if b, ok := s.cache.renderKey(treePageKey(kb[:0], repo, sha, rest, r)); ok {
 				link, body, _ := bytes.Cut(b, []byte{0})
 				if len(link) > 0 {
 					w.Header().Set("Link", string(link))
@@ -156,16 +157,25 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request, repo *haven.
 		if r1, rest1 := splitRevision(segs, nil); r1 == rev && strings.Join(rest1, "/") == strings.Join(rest, "/") {
 			s.cache.putRev(repo.ID, rev, sha)
 			whole := append([]byte(w.Header().Get("Link")+"\x00"), b...)
-			s.cache.putRender(treePageKey(repo, sha, rest, r), whole)
+			s.cache.putRender(string(treePageKey(kb[:0], repo, sha, rest, r)), whole)
 		}
 	}
 	writeJSONBytes(w, http.StatusOK, b)
 }
 
 // treePageKey names a whole tree answer (Link header and body) by commit, folder
-// and query.
-func treePageKey(repo *haven.Repo, sha string, rest []string, r *http.Request) string {
-	return fmt.Sprintf("treepage\x00%d\x00%s\x00%s\x00%s", repo.ID, sha, strings.Join(rest, "/"), r.URL.RawQuery)
+// and query; it is appended to b.
+func treePageKey(b []byte, repo *haven.Repo, sha string, rest []string, r *http.Request) []byte {
+	b = append(b, "treepage\x00"...)
+	b = strconv.AppendInt(b, repo.ID, 10)
+	b = append(append(append(b, 0), sha...), 0)
+	for i, seg := range rest {
+		if i > 0 {
+			b = append(b, '/')
+		}
+		b = append(b, seg...)
+	}
+	return append(append(b, 0), r.URL.RawQuery...)
 }
 
 // handlePathsInfo answers POST /api/{types}/{id}/paths-info/{rev} for a list
