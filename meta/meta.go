@@ -51,6 +51,10 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.fillTagBits(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.Optimize(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -73,7 +73,9 @@ func (s *Store) plan(ctx context.Context, f RepoFilter, listing bool) (shape, er
 		}
 		sh.tags = tags
 		sh.tagsFirst = !walk || counts[idx[0]] < planProbe
-		return sh, nil
+		if sh.tagsFirst {
+			return sh, nil
+		}
 	}
 	q := strings.ToLower(f.Search)
 	if !s.d.trigramSearch || len(q) < 3 {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,6 +68,13 @@ func testPlanShapes(t *testing.T, s *Store) {
 	words := []string{"bert", "gpt", "llama", "vit"}
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	const n = 3000
+	type row struct {
+		typ     haven.RepoType
+		ns      string
+		private bool
+		tags    map[string]bool
+	}
+	truth := map[int64]row{}
 	err := s.inTx(ctx, func(c conn) error {
 		for i := range n {
 			var tags []string
@@ -95,11 +103,63 @@ func testPlanShapes(t *testing.T, s *Store) {
 			if err := setTags(ctx, c, id, tags); err != nil {
 				return err
 			}
+			r := row{typ: typ, ns: k.ns, tags: map[string]bool{}}
+			for _, tag := range tags {
+				r.tags[tag] = true
+			}
+			truth[id] = r
 		}
-		return nil
+		// Rows from before tag_bits existed carry -1 and must still be
+		// found; a later Open fills them in.
+		_, err := c.exec(ctx, "UPDATE repos SET tag_bits = -1 WHERE id % 7 = 0")
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	err = s.inTx(ctx, func(c conn) error {
+		rows, err := c.query(ctx, "SELECT id, private FROM repos")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				id      int64
+				private bool
+			)
+			if err := rows.Scan(&id, &private); err != nil {
+				return err
+			}
+			r := truth[id]
+			r.private = private
+			truth[id] = r
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// trueCount counts the repositories a tags-only filter keeps, from the
+	// tags as inserted: the filter of tag_bits must never lose one.
+	trueCount := func(f RepoFilter) int {
+		n := 0
+		for _, r := range truth {
+			if f.Type != "" && r.typ != f.Type {
+				continue
+			}
+			if r.private && !f.SeeAll && !slicesContainsFold(f.VisibleTo, r.ns) {
+				continue
+			}
+			ok := true
+			for _, tag := range f.Tags {
+				ok = ok && r.tags[tag]
+			}
+			if ok {
+				n++
+			}
+		}
+		return n
 	}
 	filters := []RepoFilter{
 		{Type: haven.Model, Tags: []string{"common"}},
@@ -144,6 +204,16 @@ func testPlanShapes(t *testing.T, s *Store) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				if f.Search == "" && wantCount != trueCount(f) {
+					t.Errorf("count %d, want %d from the inserted tags", wantCount, trueCount(f))
+				}
+				for _, r := range want {
+					for _, tag := range f.Tags {
+						if !truth[r.ID].tags[tag] {
+							t.Errorf("repo %d listed without tag %q", r.ID, tag)
+						}
+					}
+				}
 				check := func(name string, got []*haven.Repo, gotCount int) {
 					t.Helper()
 					if !reflect.DeepEqual(ids(got), ids(want)) {
@@ -184,7 +254,29 @@ func testPlanShapes(t *testing.T, s *Store) {
 				if capped != min(wantCount, 25) {
 					t.Errorf("count up to 25: %d, want %d", capped, min(wantCount, 25))
 				}
+				if f.Type != "" {
+					byType, err := s.CountReposByType(ctx, f, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if byType[f.Type] != wantCount {
+						t.Errorf("count by type: %v, want %s %d", byType, f.Type, wantCount)
+					}
+				}
 			})
+		}
+	}
+	// Open fills in the rows left at -1.
+	if err := s.fillTagBits(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := s.conn().queryRow(ctx, "SELECT COUNT(*) FROM repos WHERE tag_bits = -1").Scan(&left); err != nil || left != 0 {
+		t.Errorf("rows left at -1: %d (%v)", left, err)
+	}
+	for _, f := range filters[:8] {
+		if n, err := s.CountRepos(ctx, f); err != nil || n != trueCount(f) {
+			t.Errorf("after filling tag_bits: count %d (%v), want %d", n, err, trueCount(f))
 		}
 	}
 	// Both shapes are reached by the filters above.
@@ -207,4 +299,13 @@ func ids(repos []*haven.Repo) []int64 {
 		out[i] = r.ID
 	}
 	return out
+}
+
+func slicesContainsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -160,8 +160,12 @@ func encodeTags(tags []string) string {
 	return string(b)
 }
 
-// setTags replaces the indexed tags of a repository.
+// setTags replaces the indexed tags of a repository and their filter
+// (tag_bits).
 func setTags(ctx context.Context, c conn, repoID int64, tags []string) error {
+	if _, err := c.exec(ctx, "UPDATE repos SET tag_bits = ? WHERE id = ?", tagBits(tags), repoID); err != nil {
+		return err
+	}
 	if _, err := c.exec(ctx, "DELETE FROM repo_tags WHERE repo_id = ?", repoID); err != nil {
 		return err
 	}
@@ -368,6 +372,10 @@ func (f RepoFilter) from(d *dialect, sh shape) (string, []any) {
 	}
 	if f.Type != "" {
 		conds, args = append(conds, "r.type = ?"), append(args, string(f.Type))
+	}
+	if m := tagMask(f.Type, sh.tags); m != 0 {
+		// Tested on the sort index before any tag is looked up.
+		conds, args = append(conds, "(r.tag_bits & ?) = ?"), append(args, m, m)
 	}
 	if f.Search != "" {
 		q := strings.ToLower(f.Search)
