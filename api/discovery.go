@@ -20,8 +20,8 @@ import (
 // quicksearchMax bounds the results per group of a quick search.
 const quicksearchMax = 100
 
-// quicksearchCountCap bounds the counts of a quick search: they label a
-// search box, where "10000" and "52000" say the same.
+// quicksearchCountCap bounds the counts of a quick search, all types
+// together: they label a search box, where "10000" and "52000" say the same.
 const quicksearchCountCap = 10_000
 
 // quickSearchTypes maps the type parameter to the groups it selects.
@@ -89,7 +89,7 @@ func (s *Server) handleQuickSearch(w http.ResponseWriter, r *http.Request) {
 			Type: t, Search: text, Sort: "downloads", Limit: limit,
 			VisibleTo: actor.Namespaces(), SeeAll: !actor.Anonymous() && actor.User.IsAdmin,
 		}
-		wg.Add(2)
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			items := []map[string]any{}
@@ -105,12 +105,30 @@ func (s *Server) handleQuickSearch(w http.ResponseWriter, r *http.Request) {
 			}
 			set(group, items, err)
 		}()
-		go func() {
-			defer wg.Done()
-			count, err := s.meta.CountReposUpTo(r.Context(), f, quicksearchCountCap)
-			set(group+"Count", count, err)
-		}()
 	}
+	// One count for every type: a common term's matches are read once.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		f := meta.RepoFilter{Search: text, VisibleTo: actor.Namespaces(), SeeAll: !actor.Anonymous() && actor.User.IsAdmin}
+		var (
+			counts map[haven.RepoType]int
+			err    error
+		)
+		if t, ok := quickSearchTypes[strings.ToLower(q.Get("type"))]; ok && t != "orgs" && t != "users" {
+			f.Type, _ = haven.ParseRepoType(t)
+			var n int
+			n, err = s.meta.CountReposUpTo(r.Context(), f, quicksearchCountCap)
+			counts = map[haven.RepoType]int{f.Type: n}
+		} else if want["models"] || want["datasets"] || want["spaces"] {
+			counts, err = s.meta.CountReposByType(r.Context(), f, quicksearchCountCap)
+		}
+		for _, t := range haven.RepoTypes {
+			if want[t.Plural()] {
+				set(t.Plural()+"Count", counts[t], err)
+			}
+		}
+	}()
 	for _, g := range []struct {
 		group string
 		orgs  bool

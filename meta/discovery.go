@@ -110,3 +110,38 @@ func (s *Store) countRepos(ctx context.Context, f RepoFilter, limit int, sh shap
 	err := s.conn().queryRow(ctx, query, args...).Scan(&n)
 	return n, err
 }
+
+// CountReposByType counts the repositories that match f for each type, in
+// one pass over the matches (f.Type is ignored): a search box shows a count
+// per type, and three counts would read a common term's matches three
+// times. Counting stops after limit matches in all (0: no limit), so when
+// there are more the counts are lower bounds of the same proportions.
+func (s *Store) CountReposByType(ctx context.Context, f RepoFilter, limit int) (map[haven.RepoType]int, error) {
+	f.Type = ""
+	sh, err := s.plan(ctx, f, false)
+	if err != nil {
+		return nil, err
+	}
+	from, args := f.from(s.d, sh)
+	query := "SELECT r.type, COUNT(*)" + from + " GROUP BY r.type"
+	if limit > 0 {
+		query, args = "SELECT x.type, COUNT(*) FROM (SELECT r.type"+from+" LIMIT ?) x GROUP BY x.type", append(args, limit)
+	}
+	rows, err := s.conn().query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	counts := map[haven.RepoType]int{}
+	for rows.Next() {
+		var (
+			t haven.RepoType
+			n int
+		)
+		if err := rows.Scan(&t, &n); err != nil {
+			return nil, err
+		}
+		counts[t] = n
+	}
+	return counts, rows.Err()
+}
