@@ -221,3 +221,58 @@ func TestListSortTrending(t *testing.T) {
 		t.Errorf("trending scores not decreasing: %+v", list)
 	}
 }
+
+// TestListReposCardAndTags checks what a model listing carries depending on
+// its parameters (the card only when asked for), and that several tags
+// together keep only the repositories that have them all.
+func TestListReposCardAndTags(t *testing.T) {
+	h := discoveryHub(t)
+	tests := []struct {
+		name     string
+		query    string
+		token    string
+		ids      []string // sorted
+		withCard bool
+	}{
+		{"default leaves the card out", "search=bert-base", "", []string{"alice/bert-base"}, false},
+		{"cardData=true", "search=bert-base&cardData=true", "", []string{"alice/bert-base"}, true},
+		{"full=true", "search=bert-base&full=true", "", []string{"alice/bert-base"}, true},
+		{"expand cardData", "search=bert-base&expand[]=cardData", "", []string{"alice/bert-base"}, true},
+		{"three tags", "filter=fill-mask&filter=transformers&filter=license:mit&limit=5", "", []string{"alice/bert-base"}, false},
+		{"tags and search", "filter=fill-mask&search=bert", "", []string{"alice/bert-base"}, false},
+		{"tags and search, owner", "filter=fill-mask&search=bert", "alice", []string{"alice/bert-base", "alice/secret-bert"}, false},
+		{"a tag nobody has with a common one", "filter=fill-mask&filter=license:apache-2.0", "", nil, false},
+		{"pipeline_tag and library", "pipeline_tag=text-generation&library=transformers&sort=downloads", "", []string{"alice/gpt-small"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			token := ""
+			if tc.token != "" {
+				token = h.tokens[tc.token]
+			}
+			r := h.do("GET", "/api/models?"+tc.query, token, "", nil)
+			if r.status != 200 {
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+			var got []struct {
+				ID       string         `json:"id"`
+				CardData map[string]any `json:"cardData"`
+			}
+			r.json(t, &got)
+			var ids []string
+			for _, m := range got {
+				ids = append(ids, m.ID)
+				if (m.CardData != nil) != tc.withCard {
+					t.Errorf("%s: cardData %v, want present %t", m.ID, m.CardData, tc.withCard)
+				}
+				if tc.withCard && m.CardData["license"] != "mit" {
+					t.Errorf("%s: cardData %v", m.ID, m.CardData)
+				}
+			}
+			sort.Strings(ids)
+			if !reflect.DeepEqual(ids, tc.ids) {
+				t.Errorf("ids %v, want %v", ids, tc.ids)
+			}
+		})
+	}
+}

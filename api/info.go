@@ -294,6 +294,12 @@ func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven
 	}
 	f.Offset = cursorOffset(q.Get("cursor"))
 	f.Limit = pageSize + 1
+	expand := expandParams(r)
+	full := flag(q.Get("full"))
+	withCard := flag(q.Get("cardData"))
+	// A model's card shows in a listing only when asked for; datasets
+	// take their description from it.
+	f.SkipCardData = t == haven.Model && expand == nil && !full && !withCard
 	repos, err := s.meta.ListRepos(r.Context(), f)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -304,9 +310,6 @@ func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven
 		repos = repos[:pageSize]
 		s.setNextLink(w, r, f.Offset+pageSize)
 	}
-	expand := expandParams(r)
-	full := flag(q.Get("full"))
-	withCard := flag(q.Get("cardData"))
 	out := make([]map[string]any, 0, len(repos))
 	authors := map[string]map[string]any{}
 	for _, repo := range repos {

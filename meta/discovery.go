@@ -127,6 +127,25 @@ func (s *Store) CountReposByType(ctx context.Context, f RepoFilter, limit int) (
 	if limit > 0 {
 		query, args = "SELECT x.type, COUNT(*) FROM (SELECT r.type"+from+" LIMIT ?) x GROUP BY x.type", append(args, limit)
 	}
+	if q := strings.ToLower(f.Search); s.d.trigramSearch && len(q) >= 3 && !sh.likeSearch && !sh.tagsFirst {
+		// Driven from the trigram index's matches, each looked up once in
+		// repos_ident; the planner would otherwise gather the matches into
+		// a list first.
+		rest := f
+		rest.Search = ""
+		from, args := rest.from(s.d, sh)
+		matches := "(SELECT rowid FROM repo_search WHERE repo_search MATCH ?"
+		margs := []any{ftsPhrase(q)}
+		if limit > 0 {
+			matches, margs = matches+" LIMIT ?", append(margs, limit)
+		}
+		where := " WHERE r.id = m.rowid"
+		if w, ok := strings.CutPrefix(from, " FROM repos r WHERE "); ok {
+			where += " AND " + w
+		}
+		query = "SELECT r.type, COUNT(*) FROM " + matches + ") m CROSS JOIN repos r" + where + " GROUP BY r.type"
+		args = append(margs, args...)
+	}
 	rows, err := s.conn().query(ctx, query, args...)
 	if err != nil {
 		return nil, err

@@ -46,6 +46,9 @@ type RepoFilter struct {
 	Sort   string
 	Offset int
 	Limit  int // 0: no limit
+	// SkipCardData leaves Repo.CardData empty: listings that do not show
+	// it need not read and decode every row's card.
+	SkipCardData bool
 }
 
 // sortOrders maps RepoFilter.Sort to an ORDER BY clause that an index of
@@ -65,6 +68,9 @@ var sortOrders = map[string]string{
 const repoColumns = `r.id, r.type, r.namespace, r.name, r.private, r.gated, r.created_at, r.updated_at,
 	r.sha, r.card_data, r.tags, r.pipeline_tag, r.library_name, r.sdk, r.used_storage, r.default_branch,
 	r.downloads, r.downloads_all_time, r.likes, r.trending_score, r.mirror_of`
+
+// repoColumnsNoCard is repoColumns with an empty card.
+var repoColumnsNoCard = strings.Replace(repoColumns, "r.card_data", "''", 1)
 
 func scanRepo(row scanner, extra ...any) (*haven.Repo, error) {
 	var (
@@ -446,7 +452,11 @@ func (s *Store) listRepos(ctx context.Context, f RepoFilter, order string, sh sh
 	}
 	from, args := f.from(s.d, sh)
 	args = append(args, limit, max(f.Offset, 0))
-	return scanRepos(ctx, s.conn(), "SELECT "+repoColumns+from+" ORDER BY "+order+" LIMIT ? OFFSET ?", args...)
+	columns := repoColumns
+	if f.SkipCardData {
+		columns = repoColumnsNoCard
+	}
+	return scanRepos(ctx, s.conn(), "SELECT "+columns+from+" ORDER BY "+order+" LIMIT ? OFFSET ?", args...)
 }
 
 // CountRepos counts the repositories that match f, ignoring its sort,
