@@ -3,6 +3,8 @@
 # (wrk -c200 -t2 -d15s --latency), on a repository of about 50 files.
 # Target: p99 < 10 ms and no errors. Baseline in the same run: nginx serving
 # each response, saved as a static file of the same size, with the same wrk.
+# Each row also gives the server's CPU time per request (nginx: master and
+# workers), which depends far less on other work on the machine.
 #
 #   bench/api-latency.sh
 #   DURATION=5s bench/api-latency.sh
@@ -47,7 +49,11 @@ bench_url() {
 		(sleep 1 && profile_cpu "${PROFILE_SECONDS:-10}" "$name") &
 		prof=$!
 	fi
+	local pids ticks
+	if [[ $name == haven-* ]]; then pids=$HAVEN_PID; else pids=$(nginx_pids); fi
+	ticks=$(cpu_ticks $pids)
 	out=$(wrk -c"$CONNS" -t"$THREADS" -d"$DURATION" --latency "$url")
+	ticks=$(($(cpu_ticks $pids) - ticks))
 	[[ -z $prof ]] || wait "$prof"
 	echo "$out" >"$WORK/wrk-$name.txt"
 	p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
@@ -56,7 +62,10 @@ bench_url() {
 	rps=$(awk '$1 == "Requests/sec:" {printf "%.0f", $2}' <<<"$out")
 	err=$(awk '/Socket errors/ {gsub(/,/, ""); print $4 + $6 + $8 + $10}' <<<"$out")
 	non2xx=$(awk '/Non-2xx or 3xx responses/ {print $NF}' <<<"$out")
-	echo "$name ${p50:-?} ${p99:-?} ${max:-?} ${rps:-?} ${err:-0} ${non2xx:-0}" >>"$WORK/rows"
+	local reqs cpu
+	reqs=$(awk '/requests in/ {print $1; exit}' <<<"$out")
+	cpu=$(awk -v t="$ticks" -v hz="$CLK_TCK" -v n="${reqs:-0}" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "?" }')
+	echo "$name ${p50:-?} ${p99:-?} ${max:-?} ${rps:-?} ${err:-0} ${non2xx:-0} $cpu" >>"$WORK/rows"
 }
 
 : >"$WORK/rows"
@@ -72,10 +81,11 @@ bench_url nginx-tree-c1 "$NGINX_URL/tree.json" 1 1 5s
 echo
 echo "== api latency: wrk -c$CONNS -t$THREADS -d$DURATION --latency; info $(stat -c %s "$WORK/static/info.json") B, tree $ENTRIES entries $(stat -c %s "$WORK/static/tree.json") B"
 echo "   $(machine_line)"
-printf '%-14s %9s %9s %9s %9s %8s %8s  %s\n' endpoint "p50 ms" "p99 ms" "max ms" "req/s" "sockerr" "non-2xx" "target p99<10ms, 0 errors"
-while read -r name p50 p99 max rps err non2xx; do
+printf '%-14s %9s %9s %9s %9s %8s %8s %9s  %s\n' endpoint "p50 ms" "p99 ms" "max ms" "req/s" "sockerr" "non-2xx" "cpu us/req" "target p99<10ms, 0 errors"
+while read -r name p50 p99 max rps err non2xx cpu; do
 	v=""
 	[[ $name == haven-* && $name != *-c1 ]] && v=$(verdict "$p99 < 10 && $err == 0 && $non2xx == 0")
-	printf '%-14s %9s %9s %9s %9s %8s %8s  %s\n' "$name" "$p50" "$p99" "$max" "$rps" "$err" "$non2xx" "$v"
+	printf '%-14s %9s %9s %9s %9s %8s %8s %9s  %s\n' "$name" "$p50" "$p99" "$max" "$rps" "$err" "$non2xx" "$cpu" "$v"
 done <"$WORK/rows"
+echo "   load avg at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "(*-c1: one connection, 5 s, for the cost of a single request; not part of the target)"

@@ -133,18 +133,18 @@ func (s *Store) CountReposByType(ctx context.Context, f RepoFilter, limit int) (
 		// a list first.
 		rest := f
 		rest.Search = ""
-		from, args := rest.from(s.d, sh)
+		restFrom, restArgs := rest.from(s.d, sh)
 		matches := "(SELECT rowid FROM repo_search WHERE repo_search MATCH ?"
 		margs := []any{ftsPhrase(q)}
 		if limit > 0 {
 			matches, margs = matches+" LIMIT ?", append(margs, limit)
 		}
 		where := " WHERE r.id = m.rowid"
-		if w, ok := strings.CutPrefix(from, " FROM repos r WHERE "); ok {
+		if w, ok := strings.CutPrefix(restFrom, " FROM repos r WHERE "); ok {
 			where += " AND " + w
 		}
 		query = "SELECT r.type, COUNT(*) FROM " + matches + ") m CROSS JOIN repos r" + where + " GROUP BY r.type"
-		args = append(margs, args...)
+		args = append(margs, restArgs...)
 	}
 	rows, err := s.conn().query(ctx, query, args...)
 	if err != nil {

@@ -255,12 +255,22 @@ func testPlanShapes(t *testing.T, s *Store) {
 					t.Errorf("count up to 25: %d, want %d", capped, min(wantCount, 25))
 				}
 				if f.Type != "" {
-					byType, err := s.CountReposByType(ctx, f, 0)
+					// Without a cap and with one no count reaches.
+					for _, limit := range []int{0, 1 << 30} {
+						byType, err := s.CountReposByType(ctx, f, limit)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if byType[f.Type] != wantCount {
+							t.Errorf("count by type up to %d: %v, want %s %d", limit, byType, f.Type, wantCount)
+						}
+					}
+					byType, err := s.CountReposByType(ctx, f, 25)
 					if err != nil {
 						t.Fatal(err)
 					}
-					if byType[f.Type] != wantCount {
-						t.Errorf("count by type: %v, want %s %d", byType, f.Type, wantCount)
+					if sum := byType[haven.Model] + byType[haven.Dataset] + byType[haven.Space]; sum > 25 || byType[f.Type] > wantCount {
+						t.Errorf("count by type up to 25: %v (of %d)", byType, wantCount)
 					}
 				}
 			})
