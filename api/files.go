@@ -10,9 +10,11 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/lfs"
 )
@@ -231,6 +233,12 @@ func (s *Server) serveLFSContent(w http.ResponseWriter, r *http.Request, repo *h
 	h.Set("X-Linked-Etag", `"`+ptr.OID+`"`)
 	h.Set("X-Linked-Size", fmt.Sprint(ptr.Size))
 	s.setXetHeaders(w, r, repo, h.Get("X-Repo-Commit"), ptr.OID)
+	if u := s.redirectURL(r, ptr.OID); u != "" {
+		s.countDownload(r, repo, p)
+		h.Set("Location", u)
+		w.WriteHeader(http.StatusFound)
+		return
+	}
 	f, size, err := s.openObject(r.Context(), ptr.OID)
 	if err != nil {
 		if errorsIsNotFound(err) {
@@ -272,4 +280,27 @@ func contentDisposition(name string) string {
 		return r
 	}, name)
 	return fmt.Sprintf(`inline; filename*=UTF-8''%s; filename="%s";`, url.PathEscape(name), ascii)
+}
+
+// redirectTTL is how long a redirected download's URL works; a download
+// that starts in time finishes however long it takes.
+const redirectTTL = time.Hour
+
+// redirectURL returns where a GET of LFS object oid is redirected, or "" to
+// serve it here: with redirects off, for HEAD (clients read the metadata
+// from the answer itself), and for objects stored through Xet only.
+func (s *Server) redirectURL(r *http.Request, oid string) string {
+	if s.redirect == nil || r.Method != http.MethodGet {
+		return ""
+	}
+	key := blob.LFSKey(oid)
+	if _, err := s.blobs.Stat(r.Context(), key); err != nil {
+		return ""
+	}
+	u, err := s.redirect.RedirectURL(r.Context(), key, redirectTTL, "")
+	if err != nil {
+		s.log.WarnContext(r.Context(), "making a download URL; serving the file instead", "oid", oid, "err", err)
+		return ""
+	}
+	return u
 }

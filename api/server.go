@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -71,6 +72,10 @@ type Config struct {
 	// XetUploads bounds the xorb uploads that run at once; 0 or less means
 	// DefaultXetMaxUploads.
 	XetUploads int
+	// Redirect answers GET of large files stored as LFS objects with a
+	// redirect to a short-lived URL of the blob store, which must then be a
+	// blob.Redirector (S3), so that the bytes do not pass through the server.
+	Redirect bool
 	// XetConvert, when not nil and Xet is on, hears of every object stored
 	// through the LFS API, to store it through Xet too (in the background),
 	// so that Xet clients download it chunk by chunk.
@@ -185,6 +190,7 @@ type Server struct {
 
 	cas       *casstore.Store
 	xetOn     bool
+	redirect  blob.Redirector // nil: downloads stream through the server
 	xetMisses missCache
 	xorbSlots chan struct{}
 	convert   XetConverter
@@ -223,6 +229,13 @@ func New(cfg Config) (*Server, error) {
 		audit:    cfg.Audit,
 		fallback: cfg.Fallback,
 		profiles: cfg.Profiles,
+	}
+	if cfg.Redirect {
+		rd, ok := cfg.Blobs.(blob.Redirector)
+		if !ok {
+			return nil, fmt.Errorf("api: redirected downloads need a blob store that makes download URLs (S3)")
+		}
+		s.redirect = rd
 	}
 	if cfg.XetUploads <= 0 {
 		cfg.XetUploads = DefaultXetMaxUploads

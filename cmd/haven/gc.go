@@ -23,6 +23,7 @@ type storageOptions struct {
 	xet        bool
 	xetUploads int
 	xetConvert bool
+	redirect   bool
 	gcInterval time.Duration
 	gcGrace    time.Duration
 }
@@ -34,6 +35,8 @@ func addStorageFlags(cmd *cobra.Command, o *storageOptions) {
 		"xorb uploads that run at once; past it the server answers 503 with Retry-After, which Xet clients retry")
 	cmd.Flags().BoolVar(&o.xetConvert, "xet-convert", envBool("HAVEN_XET_CONVERT", true),
 		"store objects uploaded through the LFS API through Xet too, in the background, so that Xet clients download them chunk by chunk")
+	cmd.Flags().BoolVar(&o.redirect, "blob-redirect", envBool("HAVEN_BLOB_REDIRECT", false),
+		"answer downloads of large files with a redirect to a short-lived URL of the S3 store, as the Hub redirects to its CDN (clients must reach the S3 server)")
 	cmd.Flags().DurationVar(&o.gcInterval, "gc-interval", envDuration("HAVEN_GC_INTERVAL", 6*time.Hour), "how often to remove large objects no ref reaches (0 disables)")
 	cmd.Flags().DurationVar(&o.gcGrace, "gc-grace", envDuration("HAVEN_GC_GRACE", gc.DefaultGrace), "age below which unreferenced objects are kept (uploads in progress)")
 }

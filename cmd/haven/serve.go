@@ -281,6 +281,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		Xet:          storage.xet,
 		XetUploads:   storage.xetUploads,
 		XetConvert:   xetConvert,
+		Redirect:     storage.redirect,
 		Spaces:       spaceApps,
 		Inference:    models,
 		Routes:       []api.Routes{spaceApps, gates, colls, discs, hooks, auditLog, notes, bk, jobRuns, tunes, models, eps, evalsSvc, mirrors},
