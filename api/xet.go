@@ -60,16 +60,34 @@ type xetClaims struct {
 	Exp    int64 `json:"e"`
 }
 
-func (s *Server) signXet(payload string) string {
+// signClaims encodes v as base64url JSON followed by "." and its HMAC
+// under the server's secret for purpose, which keeps one kind of signed
+// value from passing for another.
+func (s *Server) signClaims(purpose string, v any) string {
+	js, _ := json.Marshal(v)
+	payload := base64.RawURLEncoding.EncodeToString(js)
+	return payload + "." + s.claimsMAC(purpose, payload)
+}
+
+// readClaims checks a value made by signClaims for purpose and decodes it
+// into v; it reports false for a bad signature or encoding.
+func (s *Server) readClaims(purpose, signed string, v any) bool {
+	payload, sig, ok := strings.Cut(signed, ".")
+	if !ok || !hmac.Equal([]byte(sig), []byte(s.claimsMAC(purpose, payload))) {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	return err == nil && json.Unmarshal(raw, v) == nil
+}
+
+func (s *Server) claimsMAC(purpose, payload string) string {
 	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte("xet-token\n" + payload))
+	m.Write([]byte(purpose + "\n" + payload))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
 func (s *Server) newXetToken(c xetClaims) string {
-	js, _ := json.Marshal(c)
-	payload := base64.RawURLEncoding.EncodeToString(js)
-	return "xet_" + payload + "." + s.signXet(payload)
+	return "xet_" + s.signClaims("xet-token", c)
 }
 
 // xetActor checks the CAS token of a request; write requires a write token.
@@ -79,13 +97,8 @@ func (s *Server) xetActor(r *http.Request, write bool) (*xetClaims, error) {
 		return nil, haven.Errorf(haven.EUnauthorized, "A Xet access token is required: get one from the xet-read-token or xet-write-token endpoint")
 	}
 	tok, ok = strings.CutPrefix(strings.TrimSpace(tok), "xet_")
-	payload, sig, ok2 := strings.Cut(tok, ".")
-	if !ok || !ok2 || !hmac.Equal([]byte(sig), []byte(s.signXet(payload))) {
-		return nil, haven.Errorf(haven.EUnauthorized, "Invalid Xet access token")
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(payload)
 	var c xetClaims
-	if err != nil || json.Unmarshal(raw, &c) != nil {
+	if !ok || !s.readClaims("xet-token", tok, &c) {
 		return nil, haven.Errorf(haven.EUnauthorized, "Invalid Xet access token")
 	}
 	if time.Now().Unix() > c.Exp {
