@@ -226,12 +226,8 @@ func (s *Service) handleDiff(w http.ResponseWriter, r *http.Request, repo *haven
 
 func (s *Service) handleComment(w http.ResponseWriter, r *http.Request, repo *haven.Repo, num string) {
 	a := hubhttp.Actor(r)
-	d, err := s.open(r.Context(), repo, num)
-	if err == nil {
-		err = auth.CanComment(a, repo, d)
-	}
-	if err != nil {
-		s.writeError(w, r, err)
+	d, ok := s.openFor(w, r, repo, num, func(d *haven.Discussion) error { return auth.CanComment(a, repo, d) })
+	if !ok {
 		return
 	}
 	var req struct {
@@ -312,12 +308,8 @@ func (s *Service) handleEditComment(w http.ResponseWriter, r *http.Request, repo
 
 func (s *Service) handleTitle(w http.ResponseWriter, r *http.Request, repo *haven.Repo, num string) {
 	a := hubhttp.Actor(r)
-	d, err := s.open(r.Context(), repo, num)
-	if err == nil {
-		err = auth.CanDiscuss(a, auth.Moderate, repo, d.Author)
-	}
-	if err != nil {
-		s.writeError(w, r, err)
+	d, ok := s.openFor(w, r, repo, num, func(d *haven.Discussion) error { return auth.CanDiscuss(a, auth.Moderate, repo, d.Author) })
+	if !ok {
 		return
 	}
 	var req struct {
@@ -346,12 +338,8 @@ func (s *Service) handleTitle(w http.ResponseWriter, r *http.Request, repo *have
 // stays merged.
 func (s *Service) handleStatus(w http.ResponseWriter, r *http.Request, repo *haven.Repo, num string) {
 	a := hubhttp.Actor(r)
-	d, err := s.open(r.Context(), repo, num)
-	if err == nil {
-		err = auth.CanDiscuss(a, auth.Moderate, repo, d.Author)
-	}
-	if err != nil {
-		s.writeError(w, r, err)
+	d, ok := s.openFor(w, r, repo, num, func(d *haven.Discussion) error { return auth.CanDiscuss(a, auth.Moderate, repo, d.Author) })
+	if !ok {
 		return
 	}
 	var req struct {
@@ -362,6 +350,7 @@ func (s *Service) handleStatus(w http.ResponseWriter, r *http.Request, repo *hav
 		s.writeError(w, r, err)
 		return
 	}
+	var err error
 	switch {
 	case req.Status != haven.StatusOpen && req.Status != haven.StatusClosed:
 		err = haven.Errorf(haven.EInvalid, "Invalid status %q: expected open or closed", req.Status)
@@ -399,12 +388,8 @@ func (s *Service) handleStatus(w http.ResponseWriter, r *http.Request, repo *hav
 
 func (s *Service) handleMerge(w http.ResponseWriter, r *http.Request, repo *haven.Repo, num string) {
 	a := hubhttp.Actor(r)
-	d, err := s.open(r.Context(), repo, num)
-	if err == nil {
-		err = auth.CanDiscuss(a, auth.Merge, repo, d.Author)
-	}
-	if err != nil {
-		s.writeError(w, r, err)
+	d, ok := s.openFor(w, r, repo, num, func(d *haven.Discussion) error { return auth.CanDiscuss(a, auth.Merge, repo, d.Author) })
+	if !ok {
 		return
 	}
 	var req struct {

@@ -15,12 +15,8 @@ import (
 // status does.
 func (s *Service) handleFlag(w http.ResponseWriter, r *http.Request, repo *haven.Repo, num string, lock bool) {
 	a := hubhttp.Actor(r)
-	d, err := s.open(r.Context(), repo, num)
-	if err == nil {
-		err = auth.CanDiscuss(a, auth.Pin, repo, d.Author)
-	}
-	if err != nil {
-		s.writeError(w, r, err)
+	d, ok := s.openFor(w, r, repo, num, func(d *haven.Discussion) error { return auth.CanDiscuss(a, auth.Pin, repo, d.Author) })
+	if !ok {
 		return
 	}
 	var req struct {
@@ -37,6 +33,7 @@ func (s *Service) handleFlag(w http.ResponseWriter, r *http.Request, repo *haven
 		field, value, current = "locked", req.Locked, d.Locked
 		typ, action, verb = haven.EventLocking, haven.AuditDiscussionLock, "locked"
 	}
+	var err error
 	switch {
 	case value == nil:
 		err = haven.Errorf(haven.EInvalid, "Missing %q: expected true or false", field)
@@ -70,12 +67,8 @@ func (s *Service) handleFlag(w http.ResponseWriter, r *http.Request, repo *haven
 // stays, as its commits may be referenced elsewhere.
 func (s *Service) handleDelete(w http.ResponseWriter, r *http.Request, repo *haven.Repo, num string) {
 	a := hubhttp.Actor(r)
-	d, err := s.open(r.Context(), repo, num)
-	if err == nil {
-		err = auth.CanDiscuss(a, auth.Delete, repo, d.Author)
-	}
-	if err != nil {
-		s.writeError(w, r, err)
+	d, ok := s.openFor(w, r, repo, num, func(d *haven.Discussion) error { return auth.CanDiscuss(a, auth.Delete, repo, d.Author) })
+	if !ok {
 		return
 	}
 	entry := hubhttp.AuditEntry(r, haven.AuditEntry{Action: haven.AuditDiscussionDelete, Namespace: repo.Namespace,
@@ -95,12 +88,8 @@ func (s *Service) handleDelete(w http.ResponseWriter, r *http.Request, repo *hav
 // answers the comment's reactions and the comment as the details show it.
 func (s *Service) handleReaction(w http.ResponseWriter, r *http.Request, repo *haven.Repo, num, commentID string) {
 	a := hubhttp.Actor(r)
-	d, err := s.open(r.Context(), repo, num)
-	if err == nil {
-		err = auth.CanComment(a, repo, d)
-	}
-	if err != nil {
-		s.writeError(w, r, err)
+	d, ok := s.openFor(w, r, repo, num, func(d *haven.Discussion) error { return auth.CanComment(a, repo, d) })
+	if !ok {
 		return
 	}
 	var req struct {

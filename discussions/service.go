@@ -11,6 +11,7 @@ package discussions
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -105,6 +106,20 @@ func checkComment(body string, allowEmpty bool) error {
 		return haven.Errorf(haven.EInvalid, "The comment is empty")
 	}
 	return nil
+}
+
+// openFor opens discussion num of repo and checks it with allow, answering
+// the error itself; ok is false when it did.
+func (s *Service) openFor(w http.ResponseWriter, r *http.Request, repo *haven.Repo, num string, allow func(*haven.Discussion) error) (d *haven.Discussion, ok bool) {
+	d, err := s.open(r.Context(), repo, num)
+	if err == nil {
+		err = allow(d)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return nil, false
+	}
+	return d, true
 }
 
 // open finds discussion num of repo.
