@@ -28,22 +28,10 @@ DURATION=${DURATION:-5s}
 CONNS=${CONNS:-32}
 COMMITS=${COMMITS:-20}
 
-stop_services() {
-	if [[ -n ${HAVEN_TEST_S3_PID:-} ]]; then
-		kill "$HAVEN_TEST_S3_PID" 2>/dev/null || true
-		while kill -0 "$HAVEN_TEST_S3_PID" 2>/dev/null; do sleep 0.1; done
-		rm -rf "${HAVEN_TEST_S3_DIR:?}"
-	fi
-	if [[ -n ${HAVEN_TEST_POSTGRES_DIR:-} ]]; then
-		"$REPO_ROOT/scripts/stop-postgres.sh" "$HAVEN_TEST_POSTGRES_DIR" >/dev/null 2>&1 || true
-	fi
-}
-trap 'cleanup; stop_services' EXIT
 
 build_haven
-log "starting PostgreSQL and S3"
-eval "$("$REPO_ROOT/scripts/start-postgres.sh")"
-eval "$("$REPO_ROOT/scripts/start-s3.sh")"
+start_postgres
+start_s3
 
 # start_one NAME STORE-FLAGS...: a server with its own data folder, user
 # bench and a token; sets URL_[NAME], TOKEN_[NAME], PID_[NAME].

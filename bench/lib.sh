@@ -26,8 +26,28 @@ cleanup() {
 		kill "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null || true
 	fi
 	rm -rf "$WORK" "${PPROF_SRC:-}"
+	# The services go last, once nothing uses them.
+	if [[ -n ${HAVEN_TEST_S3_PID:-} ]]; then
+		kill "$HAVEN_TEST_S3_PID" 2>/dev/null || true
+		while kill -0 "$HAVEN_TEST_S3_PID" 2>/dev/null; do sleep 0.1; done
+		rm -rf "${HAVEN_TEST_S3_DIR:?}"
+	fi
+	if [[ -n ${HAVEN_TEST_POSTGRES_DIR:-} ]]; then
+		"$REPO_ROOT/scripts/stop-postgres.sh" "$HAVEN_TEST_POSTGRES_DIR" >/dev/null 2>&1 || true
+	fi
 }
 trap cleanup EXIT
+
+# start_postgres and start_s3 start the tests' throwaway PostgreSQL and S3
+# servers (scripts/start-*.sh, which set HAVEN_TEST_*); cleanup stops them.
+start_postgres() {
+	log "starting PostgreSQL"
+	eval "$("$REPO_ROOT/scripts/start-postgres.sh")"
+}
+start_s3() {
+	log "starting S3"
+	eval "$("$REPO_ROOT/scripts/start-s3.sh")"
+}
 trap 'exit 130' INT TERM
 
 log() { printf '>> %s\n' "$*" >&2; }

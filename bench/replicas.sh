@@ -27,23 +27,10 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-3}
 
-stop_services() {
-	if [[ -n ${HAVEN_TEST_S3_PID:-} ]]; then
-		kill "$HAVEN_TEST_S3_PID" 2>/dev/null || true
-		while kill -0 "$HAVEN_TEST_S3_PID" 2>/dev/null; do sleep 0.1; done
-		rm -rf "${HAVEN_TEST_S3_DIR:?}"
-	fi
-	if [[ -n ${HAVEN_TEST_POSTGRES_DIR:-} ]]; then
-		"$REPO_ROOT/scripts/stop-postgres.sh" "$HAVEN_TEST_POSTGRES_DIR" >/dev/null 2>&1 || true
-	fi
-}
-# The replicas stop first (lib.sh's cleanup), then their services.
-trap 'cleanup; stop_services' EXIT
 
 build_haven
-log "starting PostgreSQL and S3"
-eval "$("$REPO_ROOT/scripts/start-postgres.sh")"
-eval "$("$REPO_ROOT/scripts/start-s3.sh")"
+start_postgres
+start_s3
 
 openssl rand -hex 32 >"$WORK/secret.key" 2>/dev/null || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/secret.key"
 # The admin commands get the stores; the servers the key too.

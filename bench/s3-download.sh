@@ -18,18 +18,9 @@ REPS=${REPS:-5}
 REDIRECT=${REDIRECT:-0}
 need_tools
 
-stop_s3() {
-	if [[ -n ${HAVEN_TEST_S3_PID:-} ]]; then
-		kill "$HAVEN_TEST_S3_PID" 2>/dev/null || true
-		while kill -0 "$HAVEN_TEST_S3_PID" 2>/dev/null; do sleep 0.1; done
-		rm -rf "${HAVEN_TEST_S3_DIR:?}"
-	fi
-}
-trap 'cleanup; stop_s3' EXIT
 
 build_haven
-log "starting S3"
-eval "$("$REPO_ROOT/scripts/start-s3.sh")"
+start_s3
 # s3://ACCESS:SECRET@HOST:PORT/BUCKET?…
 S3_ACCESS=$(sed -E 's|^s3://([^:]+):.*|\1|' <<<"$HAVEN_TEST_S3_URL")
 S3_SECRET=$(sed -E 's|^s3://[^:]+:([^@]+)@.*|\1|' <<<"$HAVEN_TEST_S3_URL")
