@@ -76,8 +76,9 @@ func (s *Service) work(i int) {
 	}
 }
 
-// fanOut turns an event into one delivery job per webhook that watches its
-// repository, in the event's domain, and whose owner may read it.
+// fanOut turns an event into one delivery job per webhook that watched its
+// repository when it happened, in the event's domain, and whose owner may
+// read it.
 func (s *Service) fanOut(ctx context.Context, job *meta.Job) error {
 	var ev eventJob
 	if err := json.Unmarshal(job.Payload, &ev); err != nil {
@@ -111,6 +112,10 @@ func (s *Service) fanOut(ctx context.Context, job *meta.Job) error {
 	event := ev.Scope + "." + ev.Action
 	enqueued := false
 	for _, w := range hooks {
+		// A webhook made after the event happened did not watch it then.
+		if w.CreatedAt.After(job.CreatedAt) {
+			continue
+		}
 		if repo.Private && !s.ownerCanRead(ctx, w, repo) {
 			continue
 		}

@@ -432,3 +432,37 @@ func TestAccessCheckedAgain(t *testing.T) {
 		}
 	}
 }
+
+// TestEventBeforeWebhook checks that an event still queued when a webhook is
+// made does not reach it: the webhook did not watch the repository when the
+// event happened.
+func TestEventBeforeWebhook(t *testing.T) {
+	st := storetest.Open(t)
+	ctx := context.Background()
+	hooks := webhooks.New(webhooks.Config{Meta: st.Meta, PublicURL: "http://hub.test", AllowPrivate: true, Workers: 1,
+		Timeout: 5 * time.Second})
+	t.Cleanup(hooks.Close)
+	owner := &haven.User{Name: "carol"}
+	if err := st.Meta.CreateUser(ctx, owner, ""); err != nil {
+		t.Fatal(err)
+	}
+	repo := &haven.Repo{ID: 1, Type: haven.Model, Namespace: "carol", Name: "m", SHA: "1111111111111111111111111111111111111111"}
+	hooks.RepoEvent(ctx, &haven.RepoEvent{Scope: haven.ScopeRepo, Action: haven.ActionCreate, Repo: repo})
+	rc := newReceiver(t, 0)
+	w := &haven.Webhook{OwnerID: owner.ID, URL: rc.URL, Domains: []string{haven.DomainRepo},
+		Watched: []haven.WatchedItem{{Type: "model", Name: "carol/m"}}}
+	if err := st.Meta.CreateWebhook(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	later := *repo
+	later.SHA = "2222222222222222222222222222222222222222"
+	hooks.RepoEvent(ctx, &haven.RepoEvent{Scope: haven.ScopeRepoContent, Action: haven.ActionUpdate, Repo: &later})
+	hooks.Start()
+	got := rc.wait(t, 1)
+	time.Sleep(300 * time.Millisecond)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.got) != 1 || field(got[0].payload, "repo.headSha") != later.SHA {
+		t.Fatalf("want only the event after the webhook was made, got %d: %v", len(rc.got), got[0].payload)
+	}
+}
