@@ -100,6 +100,7 @@ type Repo struct {
 	// Fields derived from the default branch, refreshed on each push.
 	SHA         string         // head of the default branch
 	CardData    map[string]any // README front matter
+	CardError   string         // why the front matter does not parse; "" if it does
 	Tags        []string
 	PipelineTag string
 	LibraryName string

@@ -65,6 +65,11 @@ func (s *Server) repoFields(repo *haven.Repo) map[string]any {
 	if repo.CardData != nil {
 		m["cardData"] = repo.CardData
 	}
+	if repo.CardError != "" {
+		// Not a field of the Hub's: the clients ignore it, and it says why
+		// cardData is missing.
+		m["cardDataError"] = repo.CardError
+	}
 	switch repo.Type {
 	case haven.Model:
 		if repo.PipelineTag != "" {

@@ -52,7 +52,10 @@ func (rf Refresher) Refresh(ctx context.Context, repo *haven.Repo) error {
 	content := meta.RepoContent{SHA: sha, UpdatedAt: c.Author.When.UTC(), SDK: repo.SDK}
 	var parsed *card.Card
 	if readme, err := g.ReadFile(sha, "README.md"); err == nil {
-		parsed, _ = card.Parse(readme) // nil when it does not parse
+		var perr error
+		if parsed, perr = card.Parse(readme); perr != nil {
+			content.CardError = haven.ErrorMessage(perr)
+		}
 		if cd := parsed; cd != nil && cd.Data != nil {
 			m := cd.Meta(repo.Type)
 			content.CardData = cd.Data

@@ -16,6 +16,7 @@ import (
 type RepoContent struct {
 	SHA         string
 	CardData    map[string]any // README front matter, stored as JSON
+	CardError   string         // why the front matter does not parse; "" if it does
 	Tags        []string       // also indexed, for RepoFilter.Tags
 	PipelineTag string
 	LibraryName string
@@ -66,7 +67,7 @@ var sortOrders = map[string]string{
 }
 
 const repoColumns = `r.id, r.type, r.namespace, r.name, r.private, r.gated, r.created_at, r.updated_at,
-	r.sha, r.card_data, r.tags, r.pipeline_tag, r.library_name, r.sdk, r.used_storage, r.default_branch,
+	r.sha, r.card_data, r.card_error, r.tags, r.pipeline_tag, r.library_name, r.sdk, r.used_storage, r.default_branch,
 	r.downloads, r.downloads_all_time, r.likes, r.trending_score, r.mirror_of`
 
 // repoColumnsNoCard is repoColumns with an empty card.
@@ -78,7 +79,7 @@ func scanRepo(row scanner, extra ...any) (*haven.Repo, error) {
 		cardData, tags string
 	)
 	dest := append([]any{&r.ID, &r.Type, &r.Namespace, &r.Name, &r.Private, &r.Gated, &r.CreatedAt, &r.UpdatedAt,
-		&r.SHA, &cardData, &tags, &r.PipelineTag, &r.LibraryName, &r.SDK, &r.UsedStorage, &r.DefaultBranchName,
+		&r.SHA, &cardData, &r.CardError, &tags, &r.PipelineTag, &r.LibraryName, &r.SDK, &r.UsedStorage, &r.DefaultBranchName,
 		&r.Downloads, &r.DownloadsAllTime, &r.Likes, &r.TrendingScore, &r.MirrorOf}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
@@ -285,9 +286,9 @@ func (s *Store) UpdateRepoContent(ctx context.Context, id int64, rc RepoContent)
 	}
 	tags := uniqueTags(rc.Tags)
 	return s.inTx(ctx, func(c conn) error {
-		err := c.execOne(ctx, errRepoIDNotFound(id), `UPDATE repos SET sha = ?, card_data = ?, tags = ?, pipeline_tag = ?,
+		err := c.execOne(ctx, errRepoIDNotFound(id), `UPDATE repos SET sha = ?, card_data = ?, card_error = ?, tags = ?, pipeline_tag = ?,
 			library_name = ?, sdk = ?, used_storage = ?, updated_at = ? WHERE id = ?`,
-			rc.SHA, cardData, encodeTags(tags), rc.PipelineTag, rc.LibraryName, rc.SDK, rc.UsedStorage, orNow(rc.UpdatedAt), id)
+			rc.SHA, cardData, rc.CardError, encodeTags(tags), rc.PipelineTag, rc.LibraryName, rc.SDK, rc.UsedStorage, orNow(rc.UpdatedAt), id)
 		if err != nil {
 			return err
 		}

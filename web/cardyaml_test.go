@@ -7,7 +7,8 @@ import (
 )
 
 // Card metadata that does not parse is kept out of the rendered card, and
-// the page says what is wrong and where, as the Hub's does.
+// the page says what is wrong and where, as the Hub's does; so does repo
+// info, beside the missing cardData.
 func TestCardYAMLError(t *testing.T) {
 	s := newSite(t)
 	cases := []struct {
@@ -29,6 +30,18 @@ func TestCardYAMLError(t *testing.T) {
 		}
 		if !strings.Contains(article, c.body) || strings.Contains(article, c.absent) {
 			t.Errorf("%s: card:\n%s", c.name, article)
+		}
+		info := s.apiDo("GET", "/api/models/alice/"+c.name, s.tokens["alice"], "", nil)
+		var m struct {
+			CardData      map[string]any `json:"cardData"`
+			CardDataError *string        `json:"cardDataError"`
+		}
+		if err := json.Unmarshal([]byte(info.body), &m); err != nil || info.status != 200 {
+			t.Fatalf("%s: info %d %s", c.name, info.status, info.body)
+		}
+		if c.warning == "" && (m.CardDataError != nil || m.CardData["license"] != "mit") ||
+			c.warning != "" && (m.CardData != nil || m.CardDataError == nil || !strings.Contains("YAML Metadata Error:</strong> "+*m.CardDataError, c.warning)) {
+			t.Errorf("%s: info %s", c.name, info.body)
 		}
 	}
 }
