@@ -96,6 +96,9 @@ type Repo struct {
 	Gated     string // "" (not gated), "auto" or "manual"
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// DiscussionsDisabled refuses new discussions, pull requests and
+	// comments.
+	DiscussionsDisabled bool
 
 	// Fields derived from the default branch, refreshed on each push.
 	SHA         string         // head of the default branch

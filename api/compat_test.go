@@ -276,7 +276,8 @@ func TestRepoSettingsFields(t *testing.T) {
 		{`{"gated":"manual"}`, 200},
 		{`{"gated":false}`, 200},
 		{`{"discussionsDisabled":false}`, 200},
-		{`{"discussionsDisabled":true}`, 400},
+		{`{"discussionsDisabled":true}`, 200},
+		{`{"discussionsDisabled":false}`, 200},
 		{`{"xetEnabled":false}`, 200}, // this hub has Xet off: false is the state already
 		{`{"xetEnabled":true}`, 400},
 		{`{"visibility":"protected"}`, 400},

@@ -14,6 +14,7 @@ import (
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/hubhttp"
 	"github.com/havenhub/haven/lfs"
+	"github.com/havenhub/haven/meta"
 )
 
 // repoURL is the web URL of a repository on the public base.
@@ -455,10 +456,6 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, repo *ha
 	}
 	// Settings this server cannot change are refused rather than ignored,
 	// so that a client never believes they took effect.
-	if req.DiscussionsDisabled != nil && *req.DiscussionsDisabled {
-		s.writeError(w, r, errInvalid("Disabling discussions is not supported by this server"))
-		return
-	}
 	if req.XetEnabled != nil && *req.XetEnabled != s.xetOn {
 		if s.xetOn {
 			s.writeError(w, r, errInvalid("Xet storage is on for every repository of this server and cannot be turned off for one"))
@@ -471,7 +468,10 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, repo *ha
 		s.writeError(w, r, errInvalid(`The visibility "protected" is not supported by this server: use "public" or "private"`))
 		return
 	}
-	private, gated := repo.Private, repo.Gated
+	private, gated, noDiscussions := repo.Private, repo.Gated, repo.DiscussionsDisabled
+	if req.DiscussionsDisabled != nil {
+		noDiscussions = *req.DiscussionsDisabled
+	}
 	if req.Private != nil {
 		private = *req.Private
 	}
@@ -504,14 +504,16 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, repo *ha
 		return
 	}
 	actx := s.audited(r.Context(), r, haven.AuditRepoSettings, repo, map[string]any{"private": private, "gated": gatedValue(gated),
-		"previous": map[string]any{"private": repo.Private, "gated": gatedValue(repo.Gated)}})
-	if err := s.meta.UpdateRepoSettings(actx, repo.ID, private, gated); err != nil {
+		"discussionsDisabled": noDiscussions,
+		"previous":            map[string]any{"private": repo.Private, "gated": gatedValue(repo.Gated), "discussionsDisabled": repo.DiscussionsDisabled}})
+	set := meta.RepoSettings{Private: private, Gated: gated, DiscussionsDisabled: noDiscussions}
+	if err := s.meta.UpdateRepoSettings(actx, repo.ID, set); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	s.changed(repo)
 	s.tellConfig(r.Context(), repo, private, gated)
-	writeJSON(w, http.StatusOK, map[string]any{"private": private, "gated": gatedValue(gated)})
+	writeJSON(w, http.StatusOK, map[string]any{"private": private, "gated": gatedValue(gated), "discussionsDisabled": noDiscussions})
 }
 
 func gatedValue(g string) any {

@@ -36,7 +36,9 @@ const (
 // as they may open pull requests, and so may org contributors, who change
 // repositories only through pull requests; fine-grained tokens need
 // discussion.write (or repo.write) on the repository, or discussion.write
-// globally for a public one.
+// globally for a public one. Once a repository's discussions are disabled
+// nobody opens or comments on one, but its writers still close, merge and
+// moderate those there are.
 func CanDiscuss(a *Actor, act DiscussionAction, repo *haven.Repo, author string) error {
 	if err := Can(a, Read, repo); err != nil {
 		return err
@@ -49,6 +51,9 @@ func CanDiscuss(a *Actor, act DiscussionAction, repo *haven.Repo, author string)
 	}
 	switch act {
 	case Discuss:
+		if repo.DiscussionsDisabled {
+			return haven.Errorf(haven.EForbidden, "Discussions are disabled for %s", repo.FullName())
+		}
 		return nil
 	case Moderate:
 		if author != "" && strings.EqualFold(author, a.User.Name) {

@@ -267,3 +267,39 @@ func TestDetailsAreStable(t *testing.T) {
 		t.Fatalf("comment id %q is not 24 lowercase hex digits", id)
 	}
 }
+
+// TestDiscussionsDisabled checks the discussionsDisabled setting: nobody
+// opens, proposes or comments while it is on, and what is there stays
+// readable and in its writers' hands.
+func TestDiscussionsDisabled(t *testing.T) {
+	h := newHub(t)
+	h.do("bob", "POST", base, map[string]any{"title": "Bob's question"}, 200) // #1
+	h.do("carol", "PUT", "/api/models/alice/tiny/settings", map[string]any{"discussionsDisabled": true}, 403)
+	h.do("alice", "PUT", "/api/models/alice/tiny/settings", map[string]any{"discussionsDisabled": true}, 200)
+	tests := []struct {
+		name, user, method, path string
+		body                     any
+		want                     int
+	}{
+		{"nobody opens", "bob", "POST", base, map[string]any{"title": "Another"}, 403},
+		{"not even the owner", "alice", "POST", base, map[string]any{"title": "Mine"}, 403},
+		{"nobody comments", "bob", "POST", base + "/1/comment", map[string]any{"comment": "hello"}, 403},
+		{"no pull request from a commit", "bob", "", "main?create_pr=1", nil, 403},
+		{"the owner still commits", "alice", "", "main", nil, 200},
+		{"anyone reads", "", "GET", base + "/1", nil, 200},
+		{"the list stays", "", "GET", base, nil, 200},
+		{"writers still close", "alice", "POST", base + "/1/status", map[string]any{"status": "closed"}, 200},
+		{"enabled again", "alice", "PUT", "/api/models/alice/tiny/settings", map[string]any{"discussionsDisabled": false}, 200},
+		{"then bob opens", "bob", "POST", base, map[string]any{"title": "Back again"}, 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h.t = t
+			if tc.method == "" {
+				h.commit(tc.user, "alice/tiny", tc.path, "change", "b.txt", tc.user+"\n", tc.want)
+				return
+			}
+			h.do(tc.user, tc.method, tc.path, tc.body, tc.want)
+		})
+	}
+}

@@ -218,13 +218,13 @@ func testBoardSummary(t *testing.T, s *meta.Store) {
 	want(meta.BoardFilter{TaskType: "translation"})
 
 	// A private model counts for its namespace and administrators only.
-	mustNil(t, s.UpdateRepoSettings(ctx, a.ID, true, ""))
+	mustNil(t, s.UpdateRepoSettings(ctx, a.ID, meta.RepoSettings{Private: true, Gated: ""}))
 	want(meta.BoardFilter{}, "imdb/accuracy:1::text-classification")
 	want(meta.BoardFilter{VisibleTo: []string{"Alice"}}, "imdb/accuracy:2::text-classification", "squad/f1:1:SQuAD:question-answering")
 	want(meta.BoardFilter{VisibleTo: []string{"alice"}, TaskType: "question-answering"}, "squad/f1:1:SQuAD:question-answering")
 	want(meta.BoardFilter{VisibleTo: []string{"bob"}, DatasetID: "imdb"}, "imdb/accuracy:1::text-classification")
 	want(meta.BoardFilter{SeeAll: true, Limit: 1}, "imdb/accuracy:2::text-classification")
-	mustNil(t, s.UpdateRepoSettings(ctx, a.ID, false, ""))
+	mustNil(t, s.UpdateRepoSettings(ctx, a.ID, meta.RepoSettings{Private: false, Gated: ""}))
 	want(meta.BoardFilter{}, "imdb/accuracy:2::text-classification", "squad/f1:1:SQuAD:question-answering")
 
 	// New results replace the old ones' counts; a deleted model leaves.

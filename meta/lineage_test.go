@@ -97,7 +97,7 @@ func testLineage(t *testing.T, s *meta.Store) {
 	}
 
 	// The links follow a change of visibility.
-	mustNil(t, s.UpdateRepoSettings(ctx, tuned.ID, true, ""))
+	mustNil(t, s.UpdateRepoSettings(ctx, tuned.ID, meta.RepoSettings{Private: true, Gated: ""}))
 	if counts, err := s.LinkCounts(ctx, "alice/base", lineage.Relations, anon); err != nil || len(counts) != 0 {
 		t.Errorf("anonymous counts of a private fine-tune = %v, %v", counts, err)
 	}
@@ -107,7 +107,7 @@ func testLineage(t *testing.T, s *meta.Store) {
 	if n, _ := s.ChildrenModelCount(ctx, "alice/base"); n != 0 {
 		t.Errorf("ChildrenModelCount of private children = %d", n)
 	}
-	mustNil(t, s.UpdateRepoSettings(ctx, tuned.ID, false, ""))
+	mustNil(t, s.UpdateRepoSettings(ctx, tuned.ID, meta.RepoSettings{Private: false, Gated: ""}))
 
 	// base_model: tag filters read the links, in any letter case.
 	for _, tc := range []struct {

@@ -68,7 +68,7 @@ var sortOrders = map[string]string{
 
 const repoColumns = `r.id, r.type, r.namespace, r.name, r.private, r.gated, r.created_at, r.updated_at,
 	r.sha, r.card_data, r.card_error, r.tags, r.pipeline_tag, r.library_name, r.sdk, r.used_storage, r.default_branch,
-	r.downloads, r.downloads_all_time, r.likes, r.trending_score, r.mirror_of`
+	r.downloads, r.downloads_all_time, r.likes, r.trending_score, r.mirror_of, r.discussions_disabled`
 
 // repoColumnsNoCard is repoColumns with an empty card.
 var repoColumnsNoCard = strings.Replace(repoColumns, "r.card_data", "''", 1)
@@ -80,7 +80,7 @@ func scanRepo(row scanner, extra ...any) (*haven.Repo, error) {
 	)
 	dest := append([]any{&r.ID, &r.Type, &r.Namespace, &r.Name, &r.Private, &r.Gated, &r.CreatedAt, &r.UpdatedAt,
 		&r.SHA, &cardData, &r.CardError, &tags, &r.PipelineTag, &r.LibraryName, &r.SDK, &r.UsedStorage, &r.DefaultBranchName,
-		&r.Downloads, &r.DownloadsAllTime, &r.Likes, &r.TrendingScore, &r.MirrorOf}, extra...)
+		&r.Downloads, &r.DownloadsAllTime, &r.Likes, &r.TrendingScore, &r.MirrorOf, &r.DiscussionsDisabled}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -260,18 +260,25 @@ func (s *Store) RepoByID(ctx context.Context, id int64) (*haven.Repo, error) {
 	return r, noRows(err, errRepoIDNotFound(id))
 }
 
-// UpdateRepoSettings changes the visibility and gating mode ("", "auto" or
-// "manual") of a repository.
-func (s *Store) UpdateRepoSettings(ctx context.Context, id int64, private bool, gated string) error {
-	if err := validGated(gated); err != nil {
+// RepoSettings are the settings of a repository that its admins change.
+type RepoSettings struct {
+	Private             bool
+	Gated               string // "", "auto" or "manual"
+	DiscussionsDisabled bool
+}
+
+// UpdateRepoSettings changes the settings of a repository, all at once.
+func (s *Store) UpdateRepoSettings(ctx context.Context, id int64, set RepoSettings) error {
+	if err := validGated(set.Gated); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(c conn) error {
 		return recountRepoBoards(ctx, c, id, func() error {
-			if err := c.execOne(ctx, errRepoIDNotFound(id), "UPDATE repos SET private = ?, gated = ? WHERE id = ?", private, gated, id); err != nil {
+			if err := c.execOne(ctx, errRepoIDNotFound(id), "UPDATE repos SET private = ?, gated = ?, discussions_disabled = ? WHERE id = ?",
+				set.Private, set.Gated, set.DiscussionsDisabled, id); err != nil {
 				return err
 			}
-			_, err := c.exec(ctx, "UPDATE repo_links SET private = ? WHERE repo_id = ?", private, id)
+			_, err := c.exec(ctx, "UPDATE repo_links SET private = ? WHERE repo_id = ?", set.Private, id)
 			return err
 		})
 	})

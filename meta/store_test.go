@@ -343,13 +343,13 @@ func testRepos(t *testing.T, s *meta.Store) {
 		t.Errorf("empty type became %q, want model", empty.Type)
 	}
 
-	mustNil(t, s.UpdateRepoSettings(ctx, r.ID, false, "auto"))
+	mustNil(t, s.UpdateRepoSettings(ctx, r.ID, meta.RepoSettings{Private: false, Gated: "auto"}))
 	got, _ = s.RepoByID(ctx, r.ID)
 	if got.Private || got.Gated != "auto" {
 		t.Errorf("after UpdateRepoSettings: private=%v gated=%q", got.Private, got.Gated)
 	}
-	wantCode(t, s.UpdateRepoSettings(ctx, r.ID, false, "bogus"), haven.EInvalid)
-	wantCode(t, s.UpdateRepoSettings(ctx, r.ID+1000, false, ""), haven.ERepoNotFound)
+	wantCode(t, s.UpdateRepoSettings(ctx, r.ID, meta.RepoSettings{Private: false, Gated: "bogus"}), haven.EInvalid)
+	wantCode(t, s.UpdateRepoSettings(ctx, r.ID+1000, meta.RepoSettings{Private: false, Gated: ""}), haven.ERepoNotFound)
 }
 
 func testRepoContent(t *testing.T, s *meta.Store) {

@@ -193,3 +193,37 @@ func TestCommunityPinsLocksReactions(t *testing.T) {
 		})
 	}
 }
+
+// TestCommunityDiscussionsDisabled checks that the pages follow the
+// discussionsDisabled setting: the owner's settings show it, and nobody is
+// offered a form to open or comment.
+func TestCommunityDiscussionsDisabled(t *testing.T) {
+	s := newSite(t)
+	s.createRepo("alice", "tiny", false)
+	s.commit("alice", "alice/tiny", "base", map[string]string{"a.txt": "base\n"})
+	if p := s.apiDo("POST", "/api/models/alice/tiny/discussions", s.tokens["bob"], "application/json", []byte(`{"title":"A question"}`)); p.status != 200 {
+		t.Fatalf("open: %d %s", p.status, p.body)
+	}
+	if p := s.apiDo("PUT", "/api/models/alice/tiny/settings", s.tokens["alice"], "application/json", []byte(`{"discussionsDisabled":true}`)); p.status != 200 {
+		t.Fatalf("settings: %d %s", p.status, p.body)
+	}
+	alice, bob := s.browser(), s.browser()
+	alice.signIn("alice")
+	bob.signIn("bob")
+	tests := []struct {
+		who           *browser
+		path          string
+		want, wantNot string
+	}{
+		{alice, "/alice/tiny/settings", `name="disabled" checked`, ""},
+		{alice, "/alice/tiny/discussions", "data-discussions-disabled", "data-new-discussion"},
+		{bob, "/alice/tiny/discussions", "A question", "data-new-discussion"},
+		{bob, "/alice/tiny/discussions/1", "data-discussions-disabled", `<form class="body" data-comment>`},
+	}
+	for _, tc := range tests {
+		p := tc.who.get(tc.path)
+		if p.status != 200 || !strings.Contains(p.body, tc.want) || tc.wantNot != "" && strings.Contains(p.body, tc.wantNot) {
+			t.Errorf("%s: %d, want %q and not %q", tc.path, p.status, tc.want, tc.wantNot)
+		}
+	}
+}

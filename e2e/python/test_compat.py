@@ -3,7 +3,7 @@ Hub routes Haven lacks, settings, special refs, automatic tags, listings."""
 
 import pytest
 from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
-from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError
 
 from helpers import unique
 
@@ -38,8 +38,20 @@ def test_settings_applied_or_refused(api, new_repo):
     assert api.model_info(new_repo).gated == "manual"
     import httpx
 
+    # The client has no argument for discussionsDisabled; the Hub's settings
+    # take it, and then refuse new discussions and pull requests.
+    settings = f"{api.endpoint}/api/models/{new_repo}/settings"
+    r = httpx.put(settings, headers=api._build_hf_headers(), json={"discussionsDisabled": True})
+    assert r.status_code == 200 and r.json()["discussionsDisabled"] is True
+    with pytest.raises(HfHubHTTPError) as e:
+        api.create_discussion(new_repo, title="Closed for now")
+    assert e.value.response.status_code == 403 and "disabled" in e.value.response.headers["X-Error-Message"]
+    with pytest.raises(HfHubHTTPError):
+        api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=new_repo, create_pr=True)
+    assert httpx.put(settings, headers=api._build_hf_headers(), json={"discussionsDisabled": False}).status_code == 200
+    assert api.create_discussion(new_repo, title="Open again").num == 1
     # The client refuses "protected" for models itself; the server does too.
-    r = httpx.put(f"{api.endpoint}/api/models/{new_repo}/settings", headers=api._build_hf_headers(), json={"discussionsDisabled": True})
+    r = httpx.put(settings, headers=api._build_hf_headers(), json={"visibility": "protected"})
     assert r.status_code == 400 and "not supported" in r.headers["X-Error-Message"]
 
 

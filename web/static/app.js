@@ -274,6 +274,10 @@
 			await api("PUT", root.dataset.api + "/settings", { gated: g === "off" ? false : g });
 			location.reload();
 		});
+		run($("form[data-discussions]", root), async (f) => {
+			await api("PUT", root.dataset.api + "/settings", { discussionsDisabled: f.disabled.checked });
+			show(ok, f.disabled.checked ? "Discussions are now disabled." : "Discussions are now enabled.");
+		});
 		run($("form[data-push-mirror]", root), async (f) => {
 			await api("POST", root.dataset.api + "/mirrors", { pushTo: f.pushTo.value.trim(), token: f.token.value });
 			location.reload();
