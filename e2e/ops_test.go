@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -199,6 +201,30 @@ func TestOperations(t *testing.T) {
 	// The live folder is untouched by that (the restore linked, not moved).
 	if out, err := runHaven(t, "doctor", "--data", s.DataDir); err != nil {
 		t.Errorf("doctor on the live folder: %v\n%s", err, out)
+	}
+}
+
+// TestJSONLogsFatal checks that with --log-format json even the error that
+// stops the server is a JSON line, not plain text after the log.
+func TestJSONLogsFatal(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	out, err := runHaven(t, "serve", "--log-format", "json", "--data", t.TempDir(), "--addr", busy.Addr().String())
+	if err == nil {
+		t.Fatalf("serve on a taken address did not fail:\n%s", out)
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	var last map[string]any
+	for _, line := range lines {
+		if err := json.Unmarshal([]byte(line), &last); err != nil {
+			t.Fatalf("a line is not JSON (%v): %s", err, line)
+		}
+	}
+	if last["level"] != "ERROR" || last["msg"] != "haven stopped" || !strings.Contains(fmt.Sprint(last["err"]), busy.Addr().String()) {
+		t.Errorf("last line %v", last)
 	}
 }
 

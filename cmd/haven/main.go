@@ -14,6 +14,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,10 +28,18 @@ func main() {
 	// Workloads of the process runner start as this binary re-executed.
 	process.Main()
 	if err := rootCmd().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "haven:", err)
+		if !errors.As(err, new(loggedError)) {
+			fmt.Fprintln(os.Stderr, "haven:", err)
+		}
 		os.Exit(1)
 	}
 }
+
+// loggedError is an error that ended a command and was already written to
+// its log, in the log's format.
+type loggedError struct{ error }
+
+func (e loggedError) Unwrap() error { return e.error }
 
 // options are the settings shared by every command. Flags win over HAVEN_*
 // environment variables, which win over the defaults.

@@ -133,12 +133,22 @@ func openStores(ctx context.Context, opts *options) (*stores, error) {
 	return &stores{meta: m, git: g, blobs: b}, nil
 }
 
-func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions, wh *webhooksOptions, jo *jobsOptions, inf *inferenceOptions, smtpURL string, metricsPublic bool, up *upstreamOptions, mo *mirrorOptions) error {
+func serve(ctx context.Context, opts *options, addr, publicURL string, storage *storageOptions, spo *spacesOptions, od *oidcOptions, wh *webhooksOptions, jo *jobsOptions, inf *inferenceOptions, smtpURL string, metricsPublic bool, up *upstreamOptions, mo *mirrorOptions) (err error) {
 	logOut := newLogWriter(os.Stderr, 200*time.Millisecond)
 	defer logOut.Close()
 	log, err := newLogger(logOut, opts.logFormat)
 	if err != nil {
 		return err
+	}
+	if opts.logFormat == "json" {
+		// A log collector reads one JSON object per line: the reason the
+		// server stops is one of them, not a line of plain text.
+		defer func() {
+			if err != nil {
+				log.Error("haven stopped", "err", err)
+				err = loggedError{err}
+			}
+		}()
 	}
 	// Libraries that log through the log package, or slog's default, write
 	// in the same format.
