@@ -58,6 +58,15 @@ func userCmd(opts *options) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created user %s\n", u.Name)
+			// The administrator vouches for the address: what organisations
+			// sent to it before the account existed is now the user's.
+			invs, err := m.ClaimEmailInvitations(cmd.Context(), u.ID, email)
+			if err != nil {
+				return err
+			}
+			for _, inv := range invs {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s has an invitation to %s (%s) sent to %s\n", u.Name, inv.Org.Name, inv.Role, email)
+			}
 			return nil
 		},
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/havenhub/haven"
 )
 
 // haven runs the command line on a data folder and returns what it printed.
@@ -75,5 +77,44 @@ func TestAdminUsersAndTokens(t *testing.T) {
 	hash, _ := m.PasswordHash(context.Background(), u.ID)
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte("s3cret")) != nil {
 		t.Error("the password read from standard input is not alice's password")
+	}
+}
+
+// TestUserCreateClaimsInvitations checks that a user made by an
+// administrator with an address gets the invitations organisations sent to
+// that address before the account existed.
+func TestUserCreateClaimsInvitations(t *testing.T) {
+	data := t.TempDir()
+	ctx := context.Background()
+	for _, args := range [][]string{{"user", "create", "root"}, {"org", "create", "acme", "--owner", "root"}} {
+		if out, err := havenCLI(t, data, "", args...); err != nil {
+			t.Fatalf("%v: %v (%s)", args, err, out)
+		}
+	}
+	m, err := openMeta(ctx, &options{data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme, _ := m.UserByName(ctx, "acme")
+	if err := m.InviteEmail(ctx, &haven.Invitation{Org: *acme, Email: "Dana@Example.org", Role: "write", Inviter: "root"}); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	out, err := havenCLI(t, data, "", "user", "create", "dana", "--email", "dana@example.org")
+	if err != nil || !strings.Contains(out, "dana has an invitation to acme (write) sent to dana@example.org") {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	m, err = openMeta(ctx, &options{data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if left, err := m.EmailInvitationsOfOrg(ctx, acme); err != nil || len(left) != 0 {
+		t.Errorf("invitations to addresses left: %v %v", left, err)
+	}
+	dana, _ := m.UserByName(ctx, "dana")
+	invs, err := m.InvitationsOfUser(ctx, dana.ID)
+	if err != nil || len(invs) != 1 || invs[0].Org.Name != "acme" || invs[0].Role != "write" {
+		t.Errorf("dana's invitations: %v %v", invs, err)
 	}
 }
