@@ -13,6 +13,7 @@ import (
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/runner"
 	"github.com/havenhub/haven/runner/runlog"
 )
@@ -25,8 +26,8 @@ import (
 func (s *Service) workLoop() {
 	defer s.wg.Done()
 	worker := "jobs-" + newID()[:8]
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	w := meta.Waiting{Kinds: []string{queueKind}, Worker: worker, Lease: 5 * time.Minute, Wake: s.wake, Poll: time.Second,
+		OnError: func(err error) { s.log.Warn("jobs: leasing from the queue", "err", err) }}
 	for {
 		select {
 		case s.slots <- struct{}{}:
@@ -35,18 +36,9 @@ func (s *Service) workLoop() {
 		}
 		started := false
 		for !started {
-			item, err := s.cfg.Meta.Lease(s.ctx, []string{queueKind}, worker, 5*time.Minute)
-			if err != nil && s.ctx.Err() == nil {
-				s.log.Warn("jobs: leasing from the queue", "err", err)
-			}
+			item := s.cfg.Meta.NextJob(s.ctx, w)
 			if item == nil {
-				select {
-				case <-s.wake:
-				case <-tick.C:
-				case <-s.ctx.Done():
-					return
-				}
-				continue
+				return
 			}
 			var p struct{ ID string }
 			json.Unmarshal(item.Payload, &p)

@@ -2,6 +2,8 @@ package meta
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"time"
 
 	"github.com/havenhub/haven"
@@ -99,4 +101,67 @@ func (s *Store) Fail(ctx context.Context, jobID int64, errMsg string, retryAt ti
 func (s *Store) JobByID(ctx context.Context, id int64) (*Job, error) {
 	j, err := scanJob(s.conn().queryRow(ctx, "SELECT "+jobColumns+" FROM jobs WHERE id = ?", id))
 	return j, noRows(err, errJobNotFound(id))
+}
+
+// Waiting is how a queue worker takes jobs: which kinds, under what name
+// and lease, and how it waits while none is due.
+type Waiting struct {
+	Kinds  []string
+	Worker string // see WorkerName
+	Lease  time.Duration
+	// Wake is told when a job is queued; nil: the worker only polls.
+	Wake <-chan struct{}
+	// Poll is how often an idle worker looks anyway: retries fall due
+	// without anyone telling it, and other replicas queue jobs too.
+	Poll time.Duration
+	// OnError is told of a lease that failed (the database is away); the
+	// worker then waits as for an empty queue.
+	OnError func(error)
+}
+
+// NextJob leases the next due job as w says, waiting while none is due,
+// and returns nil once ctx is done.
+func (s *Store) NextJob(ctx context.Context, w Waiting) *Job {
+	for {
+		job, err := s.Lease(ctx, w.Kinds, w.Worker, w.Lease)
+		if ctx.Err() != nil {
+			return nil // a job leased just now comes back when its lease ends
+		}
+		if job != nil {
+			return job
+		}
+		if err != nil && w.OnError != nil {
+			w.OnError(err)
+		}
+		t := time.NewTimer(w.Poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-w.Wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// Release hands a leased job back to the queue, due at once: its worker is
+// shutting down, and the next start should not wait for the lease to end.
+func (s *Store) Release(ctx context.Context, jobID int64) error {
+	return s.Fail(ctx, jobID, "interrupted by shutdown", time.Time{}, 0)
+}
+
+// Retry records a failed attempt of job and makes it due again after the
+// backoff step of its attempt (the last step for later ones); after
+// len(backoff) retries it fails for good.
+func (s *Store) Retry(ctx context.Context, job *Job, errMsg string, backoff []time.Duration) error {
+	wait := backoff[max(min(job.Attempts, len(backoff)), 1)-1]
+	return s.Fail(ctx, job.ID, errMsg, time.Now().Add(wait), len(backoff)+1)
+}
+
+// WorkerName names a queue worker of this process for leases: what it
+// does, then the host and process, so that a stuck lease says whose it is.
+func WorkerName(what string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%s/%d", what, host, os.Getpid())
 }

@@ -99,6 +99,7 @@ func runStoreTests(t *testing.T, open func(*testing.T) *meta.Store) {
 		{"Downloads", testDownloads},
 		{"Queue", testQueue},
 		{"QueueConcurrentLease", testQueueConcurrentLease},
+		{"QueueWorker", testQueueWorker},
 		{"ConcurrentWrites", testConcurrentWrites},
 	}
 	for _, tt := range tests {
@@ -877,5 +878,70 @@ func testConcurrentWrites(t *testing.T, s *meta.Store) {
 	mustNil(t, err)
 	if count != n+1 {
 		t.Errorf("%d repos, want %d", count, n+1)
+	}
+}
+
+// testQueueWorker checks what a queue worker is made of: NextJob waits
+// until a job is queued and its wake-up told, or until the poll, and stops
+// with its context; Retry backs off step by step and gives up after the
+// last; Release hands a job back at once.
+func testQueueWorker(t *testing.T, s *meta.Store) {
+	wake := make(chan struct{}, 1)
+	w := meta.Waiting{Kinds: []string{"mail"}, Worker: meta.WorkerName("test"), Lease: time.Minute, Wake: wake, Poll: time.Hour}
+	got := make(chan *meta.Job)
+	go func() { got <- s.NextJob(ctx, w) }()
+	id, err := s.Enqueue(ctx, "mail", []byte("hi"), time.Time{})
+	mustNil(t, err)
+	wake <- struct{}{}
+	select {
+	case j := <-got:
+		if j == nil || j.ID != id || j.Attempts != 1 {
+			t.Fatalf("NextJob = %+v, want job %d", j, id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("NextJob did not wake up")
+	}
+
+	// Without a wake-up, the poll finds it.
+	polled := w
+	polled.Wake, polled.Poll = nil, 20*time.Millisecond
+	mustNil(t, s.Release(ctx, id))
+	if j := s.NextJob(ctx, polled); j == nil || j.ID != id || j.Attempts != 2 {
+		t.Fatalf("NextJob after Release = %+v, want job %d at attempt 2", j, id)
+	}
+
+	// A new job: each lease is an attempt, and each failed one waits
+	// longer, until the last.
+	mustNil(t, s.Complete(ctx, id))
+	id, err = s.Enqueue(ctx, "mail", nil, time.Time{})
+	mustNil(t, err)
+	backoff := []time.Duration{time.Hour, 2 * time.Hour}
+	for attempt, want := range []string{meta.JobQueued, meta.JobQueued, meta.JobFailed} {
+		j := s.NextJob(ctx, polled)
+		if j == nil || j.ID != id || j.Attempts != attempt+1 {
+			t.Fatalf("lease %d: %+v, want job %d", attempt+1, j, id)
+		}
+		before := time.Now()
+		mustNil(t, s.Retry(ctx, j, "boom", backoff))
+		j, _ = s.JobByID(ctx, id)
+		step := backoff[min(attempt, len(backoff)-1)]
+		if j.State != want || j.LastError != "boom" || want == meta.JobQueued && j.RunAt.Before(before.Add(step-time.Second)) {
+			t.Errorf("after failure %d: %+v, want %s due in %s", attempt+1, j, want, step)
+		}
+		if want == meta.JobQueued {
+			mustNil(t, s.Release(ctx, id)) // due now rather than in an hour
+		}
+	}
+
+	stopped, cancel := context.WithCancel(ctx)
+	go func() { got <- s.NextJob(stopped, w) }()
+	cancel()
+	select {
+	case j := <-got:
+		if j != nil {
+			t.Errorf("NextJob after its context ended = %+v", j)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("NextJob did not stop with its context")
 	}
 }

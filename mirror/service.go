@@ -171,21 +171,12 @@ const maxAttempts = 5
 
 func (s *Service) work() {
 	defer s.wg.Done()
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
+	w := meta.Waiting{Kinds: []string{JobSync, JobSynced}, Worker: s.worker, Lease: syncGuard, Wake: s.wake, Poll: time.Second,
+		OnError: func(err error) { s.log.Warn("mirror: leasing from the queue", "err", err) }}
 	for {
-		job, err := s.cfg.Meta.Lease(s.ctx, []string{JobSync, JobSynced}, s.worker, syncGuard)
-		if err != nil && s.ctx.Err() == nil {
-			s.log.Warn("mirror: leasing from the queue", "err", err)
-		}
+		job := s.cfg.Meta.NextJob(s.ctx, w)
 		if job == nil {
-			select {
-			case <-s.wake:
-			case <-t.C:
-			case <-s.ctx.Done():
-				return
-			}
-			continue
+			return
 		}
 		var p struct {
 			Mirror int64 `json:"mirror"`
@@ -199,7 +190,7 @@ func (s *Service) work() {
 			s.cfg.Meta.Complete(s.ctx, job.ID)
 			continue
 		}
-		err = s.Sync(s.ctx, p.Mirror, nil)
+		err := s.Sync(s.ctx, p.Mirror, nil)
 		switch {
 		case err == nil, haven.IsCode(err, haven.ENotFound):
 			s.cfg.Meta.Complete(s.ctx, job.ID)

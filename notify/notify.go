@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -185,27 +184,16 @@ func (s *Service) Close() {
 
 func (s *Service) work() {
 	defer s.wg.Done()
-	host, _ := os.Hostname()
-	name := fmt.Sprintf("notify/%s/%d", host, os.Getpid())
+	w := meta.Waiting{Kinds: []string{JobEmail}, Worker: meta.WorkerName("notify"), Lease: 2*s.cfg.Timeout + 30*time.Second,
+		Wake: s.wake, Poll: idlePoll, OnError: func(err error) { s.cfg.Logger.Error("notify: leasing an email", "err", err) }}
 	for {
-		job, err := s.cfg.Meta.Lease(s.ctx, []string{JobEmail}, name, 2*s.cfg.Timeout+30*time.Second)
-		if s.ctx.Err() != nil {
+		job := s.cfg.Meta.NextJob(s.ctx, w)
+		if job == nil {
 			return
 		}
-		if err != nil {
-			s.cfg.Logger.Error("notify: leasing an email", "err", err)
-		}
-		if job == nil {
-			select {
-			case <-s.ctx.Done():
-				return
-			case <-s.wake:
-			case <-time.After(idlePoll):
-			}
-			continue
-		}
 		var m email
-		if err = json.Unmarshal(job.Payload, &m); err == nil {
+		err := json.Unmarshal(job.Payload, &m)
+		if err == nil {
 			err = s.send(s.ctx, m)
 		}
 		bg := context.WithoutCancel(s.ctx)
@@ -215,12 +203,11 @@ func (s *Service) work() {
 				s.cfg.Logger.Error("notify: completing an email", "job", job.ID, "err", err)
 			}
 		case s.ctx.Err() != nil:
-			s.cfg.Meta.Fail(bg, job.ID, "interrupted by shutdown", time.Time{}, 0)
+			s.cfg.Meta.Release(bg, job.ID)
 			return
 		default:
 			s.cfg.Logger.Warn("notify: sending an email", "job", job.ID, "attempt", job.Attempts, "err", err)
-			wait := s.cfg.Backoff[min(job.Attempts, len(s.cfg.Backoff))-1]
-			s.cfg.Meta.Fail(bg, job.ID, err.Error(), time.Now().Add(wait), len(s.cfg.Backoff)+1)
+			s.cfg.Meta.Retry(bg, job, err.Error(), s.cfg.Backoff)
 		}
 	}
 }

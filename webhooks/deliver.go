@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -37,26 +36,15 @@ const idlePoll = 250 * time.Millisecond
 
 func (s *Service) work(i int) {
 	defer s.wg.Done()
-	host, _ := os.Hostname()
-	name := fmt.Sprintf("webhooks/%s/%d/%d", host, os.Getpid(), i)
-	kinds := []string{JobEvent, JobDelivery}
+	w := meta.Waiting{Kinds: []string{JobEvent, JobDelivery}, Worker: fmt.Sprintf("%s/%d", meta.WorkerName("webhooks"), i),
+		Lease: 2*s.cfg.Timeout + 30*time.Second, Wake: s.wake, Poll: idlePoll,
+		OnError: func(err error) { s.cfg.Logger.Error("leasing a webhook job", "err", err) }}
 	for {
-		job, err := s.cfg.Meta.Lease(s.ctx, kinds, name, 2*s.cfg.Timeout+30*time.Second)
-		if s.ctx.Err() != nil {
+		job := s.cfg.Meta.NextJob(s.ctx, w)
+		if job == nil {
 			return
 		}
-		if err != nil {
-			s.cfg.Logger.Error("leasing a webhook job", "err", err)
-		}
-		if job == nil {
-			select {
-			case <-s.ctx.Done():
-				return
-			case <-s.wake:
-			case <-time.After(idlePoll):
-			}
-			continue
-		}
+		var err error
 		switch job.Kind {
 		case JobEvent:
 			err = s.fanOut(s.ctx, job)
@@ -65,9 +53,7 @@ func (s *Service) work(i int) {
 		}
 		switch {
 		case err != nil && s.ctx.Err() != nil:
-			// Shutting down: hand the job back now rather than when its
-			// lease ends, so that the next start takes it at once.
-			s.cfg.Meta.Fail(context.WithoutCancel(s.ctx), job.ID, "interrupted by shutdown", time.Time{}, 0)
+			s.cfg.Meta.Release(context.WithoutCancel(s.ctx), job.ID)
 			return
 		case err != nil:
 			s.cfg.Logger.Error("webhook job", "job", job.ID, "kind", job.Kind, "err", err)

@@ -13,9 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
 	"path"
 	"sync"
 	"time"
@@ -154,25 +152,9 @@ func (s *Service) Convert(ctx context.Context, oid string) error {
 
 func (s *Service) work() {
 	defer s.wg.Done()
-	host, _ := os.Hostname()
-	name := fmt.Sprintf("xet-convert/%s/%d", host, os.Getpid())
-	for {
-		job, err := s.cfg.Meta.Lease(s.ctx, []string{Job}, name, lease)
-		if s.ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			s.cfg.Logger.Error("xet: leasing a conversion", "err", err)
-		}
-		if job == nil {
-			select {
-			case <-s.ctx.Done():
-				return
-			case <-s.wake:
-			case <-time.After(idlePoll):
-			}
-			continue
-		}
+	w := meta.Waiting{Kinds: []string{Job}, Worker: meta.WorkerName("xet-convert"), Lease: lease, Wake: s.wake, Poll: idlePoll,
+		OnError: func(err error) { s.cfg.Logger.Error("xet: leasing a conversion", "err", err) }}
+	for job := s.cfg.Meta.NextJob(s.ctx, w); job != nil; job = s.cfg.Meta.NextJob(s.ctx, w) {
 		s.run(job)
 	}
 }
@@ -192,14 +174,13 @@ func (s *Service) run(job *meta.Job) {
 			s.cfg.Logger.Error("xet: completing a conversion", "job", job.ID, "err", err)
 		}
 	case s.ctx.Err() != nil:
-		s.cfg.Meta.Fail(bg, job.ID, "interrupted by shutdown", time.Time{}, 0)
+		s.cfg.Meta.Release(bg, job.ID)
 	case haven.ErrorCode(err) == haven.EInvalid:
 		// The object does not hash to its oid: retrying cannot help.
 		s.cfg.Logger.Error("xet: converting an LFS object", "oid", req.OID, "err", err)
 		s.cfg.Meta.Fail(bg, job.ID, err.Error(), time.Time{}, job.Attempts)
 	default:
 		s.cfg.Logger.Warn("xet: converting an LFS object", "oid", req.OID, "attempt", job.Attempts, "err", err)
-		wait := s.cfg.Backoff[min(job.Attempts, len(s.cfg.Backoff))-1]
-		s.cfg.Meta.Fail(bg, job.ID, err.Error(), time.Now().Add(wait), len(s.cfg.Backoff)+1)
+		s.cfg.Meta.Retry(bg, job, err.Error(), s.cfg.Backoff)
 	}
 }
