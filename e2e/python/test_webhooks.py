@@ -191,7 +191,15 @@ def test_retry(api, new_repo, flaky_receiver, endpoint, token):
         assert secret is None  # no secret set, no header
         check_v3(p)
         assert flaky_receiver.calls == 2
-        log = [e for e in deliveries(endpoint, token, hook.id) if e["event"] == "repo.content.update"]
+
+        # The receiver has its answer before the server writes the attempt
+        # down.
+        def logged():
+            log = [e for e in deliveries(endpoint, token, hook.id) if e["event"] == "repo.content.update"]
+            assert len(log) == 2
+            return log
+
+        log = eventually(logged, timeout=30)
         assert [(e["attempt"], e["status"], e["ok"]) for e in reversed(log)] == [(1, 500, False), (2, 200, True)]
         assert log[-1]["response"] == "not yet"
     finally:
