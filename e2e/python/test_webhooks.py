@@ -159,8 +159,12 @@ def test_commit_and_comment(api, other_api, new_repo, receiver, endpoint, token)
         assert opened and opened[0][1]["event"]["action"] == "create" and opened[0][1]["comment"]["content"] == "Is it **bold**?"
 
         # Replay the commit's delivery: the receiver gets the same payload again.
-        log = deliveries(endpoint, token, hook.id)
-        first = [e for e in log if e["event"] == "repo.content.update"][-1]
+        def commit_logged():
+            log = [e for e in deliveries(endpoint, token, hook.id) if e["event"] == "repo.content.update"]
+            assert log
+            return log[-1]
+
+        first = eventually(commit_logged)
         assert first["status"] == 200 and first["response"] == "ok" and first["durationMs"] >= 0
         before = len(receiver.payloads("repo.content"))
         r = get_session().post(f"{endpoint}/api/settings/webhooks/{hook.id}/replay/{first['id']}",
