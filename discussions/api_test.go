@@ -151,6 +151,28 @@ func (h *hub) head(rev string) string {
 
 const base = "/api/models/alice/tiny/discussions"
 
+// step is a call of a table-driven test: an API call, or with no method a
+// commit to the revision in path.
+type step struct {
+	name, user, method, path string
+	body                     any
+	want                     int
+}
+
+// steps runs each step in order as a subtest, checking its status.
+func (h *hub) steps(t *testing.T, steps []step) {
+	for _, tc := range steps {
+		t.Run(tc.name, func(t *testing.T) {
+			h.t = t
+			if tc.method == "" {
+				h.commit(tc.user, "alice/tiny", tc.path, "change", "b.txt", tc.user+"\n", tc.want)
+				return
+			}
+			h.do(tc.user, tc.method, tc.path, tc.body, tc.want)
+		})
+	}
+}
+
 func TestRights(t *testing.T) {
 	h := newHub(t)
 	h.do("bob", "POST", base, map[string]any{"title": "Bob's question"}, 200)                // #1
@@ -158,14 +180,7 @@ func TestRights(t *testing.T) {
 	c := h.do("bob", "POST", base+"/1/comment", map[string]any{"comment": "hello"}, 201)
 	bobComment := c["newMessage"].(map[string]any)["id"].(string)
 
-	tests := []struct {
-		name   string
-		user   string
-		method string
-		path   string
-		body   any
-		want   int
-	}{
+	tests := []step{
 		{"anonymous reads", "", "GET", base, nil, 200},
 		{"anonymous cannot open", "", "POST", base, map[string]any{"title": "Anon"}, 401},
 		{"anonymous cannot comment", "", "POST", base + "/1/comment", map[string]any{"comment": "x"}, 401},
@@ -193,16 +208,7 @@ func TestRights(t *testing.T) {
 		{"writer merges with no body", "alice", "POST", base + "/2/merge", nil, 200},
 		{"merged stays merged", "alice", "POST", base + "/2/status", map[string]any{"status": "closed"}, 400},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			h.t = t
-			if tc.method == "" {
-				h.commit(tc.user, "alice/tiny", tc.path, "change", "b.txt", tc.user+"\n", tc.want)
-				return
-			}
-			h.do(tc.user, tc.method, tc.path, tc.body, tc.want)
-		})
-	}
+	h.steps(t, tests)
 }
 
 func TestMergeConflictChangesNothing(t *testing.T) {
@@ -276,11 +282,7 @@ func TestDiscussionsDisabled(t *testing.T) {
 	h.do("bob", "POST", base, map[string]any{"title": "Bob's question"}, 200) // #1
 	h.do("carol", "PUT", "/api/models/alice/tiny/settings", map[string]any{"discussionsDisabled": true}, 403)
 	h.do("alice", "PUT", "/api/models/alice/tiny/settings", map[string]any{"discussionsDisabled": true}, 200)
-	tests := []struct {
-		name, user, method, path string
-		body                     any
-		want                     int
-	}{
+	tests := []step{
 		{"nobody opens", "bob", "POST", base, map[string]any{"title": "Another"}, 403},
 		{"not even the owner", "alice", "POST", base, map[string]any{"title": "Mine"}, 403},
 		{"nobody comments", "bob", "POST", base + "/1/comment", map[string]any{"comment": "hello"}, 403},
@@ -292,14 +294,5 @@ func TestDiscussionsDisabled(t *testing.T) {
 		{"enabled again", "alice", "PUT", "/api/models/alice/tiny/settings", map[string]any{"discussionsDisabled": false}, 200},
 		{"then bob opens", "bob", "POST", base, map[string]any{"title": "Back again"}, 200},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			h.t = t
-			if tc.method == "" {
-				h.commit(tc.user, "alice/tiny", tc.path, "change", "b.txt", tc.user+"\n", tc.want)
-				return
-			}
-			h.do(tc.user, tc.method, tc.path, tc.body, tc.want)
-		})
-	}
+	h.steps(t, tests)
 }
