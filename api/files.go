@@ -16,6 +16,7 @@ import (
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/hubhttp"
 	"github.com/havenhub/haven/lfs"
 )
 
@@ -221,7 +222,7 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request, repo *hav
 		s.writeError(w, r, err)
 		return
 	}
-	serveContent(w, r, bytes.NewReader(data), int64(len(data)))
+	hubhttp.ServeContent(w, r, bytes.NewReader(data), int64(len(data)))
 }
 
 // maxBufferedBlob bounds the git blobs read into memory to serve ranges.
@@ -249,27 +250,7 @@ func (s *Server) serveLFSContent(w http.ResponseWriter, r *http.Request, repo *h
 	}
 	defer f.Close()
 	s.countDownload(r, repo, p)
-	serveContent(w, r, f, size)
-}
-
-// serveContent answers GET and HEAD with Range support. An empty file
-// answers a "bytes=0-0" probe with 200 and "Content-Range: bytes */0" so that
-// the JS client can still read the size.
-func serveContent(w http.ResponseWriter, r *http.Request, content io.ReadSeeker, size int64) {
-	if size == 0 && r.Header.Get("Range") != "" {
-		w.Header().Set("Content-Range", "bytes */0")
-		w.Header().Set("Content-Length", "0")
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	if r.Method == http.MethodHead && r.Header.Get("Range") == "" {
-		// ServeContent omits nothing on HEAD, but set it explicitly: the
-		// Python client requires Content-Length on the metadata HEAD.
-		w.Header().Set("Content-Length", fmt.Sprint(size))
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	http.ServeContent(w, r, "", timeZero, content)
+	hubhttp.ServeContent(w, r, f, size)
 }
 
 func contentDisposition(name string) string {

@@ -19,6 +19,8 @@ import (
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/blob"
+	"github.com/havenhub/haven/hubhttp"
+	"github.com/havenhub/haven/internal/uploadmem"
 	"github.com/havenhub/haven/lfs"
 )
 
@@ -204,7 +206,7 @@ func (s *Server) serveLFSObject(w http.ResponseWriter, r *http.Request, segs []s
 	}
 	ctx := r.Context()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		defer uploadMemory.track()()
+		defer uploadmem.Track()()
 	}
 	switch {
 	case op == "upload" && r.Method == http.MethodPut:
@@ -236,7 +238,7 @@ func (s *Server) serveLFSObject(w http.ResponseWriter, r *http.Request, segs []s
 		defer f.Close()
 		w.Header().Set("ETag", `"`+oid+`"`)
 		w.Header().Set("Content-Type", "application/octet-stream")
-		serveContent(w, r, f, size)
+		hubhttp.ServeContent(w, r, f, size)
 	default:
 		s.writeError(w, r, haven.Errorf(haven.EInvalid, "Method %s not allowed for this URL", r.Method))
 	}

@@ -10,14 +10,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/gitstore"
 )
-
-var timeZero time.Time
 
 func errorsIsNotFound(err error) bool { return errors.Is(err, blob.ErrNotFound) }
 

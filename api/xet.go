@@ -22,6 +22,8 @@ import (
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/blob"
+	"github.com/havenhub/haven/hubhttp"
+	"github.com/havenhub/haven/internal/uploadmem"
 	"github.com/havenhub/haven/lfs"
 	"github.com/havenhub/haven/xet"
 	"github.com/havenhub/haven/xet/casstore"
@@ -235,7 +237,7 @@ func (s *Server) handlePutXorb(w http.ResponseWriter, r *http.Request, prefix, h
 		return
 	}
 	defer s.releaseXorbSlot()
-	defer uploadMemory.track()()
+	defer uploadmem.Track()()
 	inserted, err := s.cas.PutXorb(r.Context(), h, body)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -292,7 +294,7 @@ func (s *Server) handlePutShard(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	defer uploadMemory.track()()
+	defer uploadmem.Track()()
 	added, err := s.cas.PutShard(r.Context(), r.Body)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -547,7 +549,7 @@ func (s *Server) serveXorbRange(w http.ResponseWriter, r *http.Request, xorb str
 	}
 	defer f.Close()
 	w.Header().Set("Content-Type", "application/octet-stream")
-	serveContent(w, r, f, info.Size)
+	hubhttp.ServeContent(w, r, f, info.Size)
 }
 
 // openObject opens the content of an LFS object: the stored object, or the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/internal/uploadmem"
 	"github.com/havenhub/haven/xet"
 	"github.com/havenhub/haven/xet/casstore"
 )
@@ -138,7 +139,7 @@ func (s *Server) handleGrantUpload(w http.ResponseWriter, r *http.Request, id st
 		return
 	}
 	defer s.releaseXorbSlot()
-	defer uploadMemory.track()()
+	defer uploadmem.Track()()
 	if _, err := s.cas.PutXorb(r.Context(), h, &lengthReader{r: body, want: g.Len}); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -213,7 +214,7 @@ func (s *Server) handlePutShardV2(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	defer uploadMemory.track()()
+	defer uploadmem.Track()()
 	sh, err := casstore.ReadShard(r.Body)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -7,12 +7,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
@@ -189,4 +191,24 @@ func Segments(r *http.Request, skip int) ([]string, error) {
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// ServeContent answers GET and HEAD with Range support. An empty file
+// answers a "bytes=0-0" probe with 200 and "Content-Range: bytes */0" so that
+// the JS client can still read the size.
+func ServeContent(w http.ResponseWriter, r *http.Request, content io.ReadSeeker, size int64) {
+	if size == 0 && r.Header.Get("Range") != "" {
+		w.Header().Set("Content-Range", "bytes */0")
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if r.Method == http.MethodHead && r.Header.Get("Range") == "" {
+		// ServeContent omits nothing on HEAD, but set it explicitly: the
+		// Python client requires Content-Length on the metadata HEAD.
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	http.ServeContent(w, r, "", time.Time{}, content)
 }

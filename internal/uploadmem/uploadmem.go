@@ -1,4 +1,6 @@
-package api
+// Package uploadmem hands the memory of a burst of uploads back to the
+// operating system once they are over, for every server that takes uploads.
+package uploadmem
 
 import (
 	"runtime"
@@ -7,13 +9,17 @@ import (
 	"time"
 )
 
-// uploadMemory hands the memory of a burst of uploads back to the operating
+// process hands the memory of a burst of uploads back to the operating
 // system once they are over. Without it the Go runtime keeps the heap that
 // a burst grew to until its next forced collection (every two minutes on an
 // idle server) and returns it gradually after that, so the server's RSS
 // would stay at the burst's height long after the last upload. The heap is
 // the process's, hence one for all servers.
-var uploadMemory = &memReleaser{delay: 5 * time.Second, free: freeMemory}
+var process = &memReleaser{delay: 5 * time.Second, free: freeMemory}
+
+// Track marks an upload as started; call the function it returns when the
+// upload is over.
+func Track() func() { return process.track() }
 
 // freeMemory collects twice before returning the free heap to the system:
 // what sits in a sync.Pool (copy buffers, decompressors) survives one
