@@ -11,6 +11,7 @@ import (
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/hubhttp"
+	"github.com/havenhub/haven/xet/casapi"
 )
 
 // actorOf returns the caller identity stored in the request context; it is
@@ -41,8 +42,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The CAS service authenticates with its own tokens.
-	if s.isCASPath(segs) {
-		s.routeCAS(w, r, segs)
+	if s.xetOn && casapi.Handles(segs) {
+		s.casAPI.ServeHTTP(w, r)
 		return
 	}
 	actor, err := s.authenticate(r)

@@ -20,6 +20,7 @@ import (
 	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/hubhttp"
 	"github.com/havenhub/haven/meta"
+	"github.com/havenhub/haven/xet/casapi"
 	"github.com/havenhub/haven/xet/casstore"
 )
 
@@ -65,13 +66,12 @@ type Config struct {
 	// changes; nil: nothing is recorded.
 	Audit haven.Auditor
 
-	// Xet turns on the Xet protocol: token endpoints, the CAS service under
-	// /v1 and the Xet hints in resolve, tree, repo info and LFS batch. Files
-	// already stored through Xet stay downloadable when it is off.
-	Xet bool
-	// XetUploads bounds the xorb uploads that run at once; 0 or less means
-	// DefaultXetMaxUploads.
-	XetUploads int
+	// CAS, when not nil, turns on the Xet protocol: it serves the CAS routes
+	// under /v1 and /v2 (see casapi.Handles), and the API the token
+	// endpoints and the Xet hints in resolve, tree, repo info and LFS batch.
+	// It must share Secret and PublicURL. When nil, files already stored
+	// through Xet stay downloadable.
+	CAS *casapi.Server
 	// Redirect answers GET of large files stored as LFS objects with a
 	// redirect to a short-lived URL of the blob store, which must then be a
 	// blob.Redirector (S3), so that the bytes do not pass through the server.
@@ -189,10 +189,10 @@ type Server struct {
 	refresh   sync.Map // repo ID → *sync.Mutex, serialises metadata refreshes
 
 	cas       *casstore.Store
+	casAPI    *casapi.Server // nil: Xet is off
 	xetOn     bool
 	redirect  blob.Redirector // nil: downloads stream through the server
 	xetMisses missCache
-	xorbSlots chan struct{}
 	convert   XetConverter
 
 	fallback Fallback
@@ -217,8 +217,8 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		web:      cfg.Web,
 		sessions: cfg.Sessions,
-		cas:      casstore.New(cfg.Blobs),
-		xetOn:    cfg.Xet,
+		casAPI:   cfg.CAS,
+		xetOn:    cfg.CAS != nil,
 		convert:  cfg.XetConvert,
 		viewer:   cfg.Viewer,
 		routes:   cfg.Routes,
@@ -237,10 +237,12 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.redirect = rd
 	}
-	if cfg.XetUploads <= 0 {
-		cfg.XetUploads = DefaultXetMaxUploads
+	// One store for both sides, so that they share its caches.
+	if cfg.CAS != nil {
+		s.cas = cfg.CAS.Store()
+	} else {
+		s.cas = casstore.New(cfg.Blobs)
 	}
-	s.xorbSlots = make(chan struct{}, cfg.XetUploads)
 	s.downloads = newDownloadCounter(cfg.Meta, cfg.Logger)
 	return s, nil
 }

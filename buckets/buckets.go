@@ -12,11 +12,6 @@ package buckets
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -27,17 +22,18 @@ import (
 	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/xet"
+	"github.com/havenhub/haven/xet/casapi"
 	"github.com/havenhub/haven/xet/casstore"
 )
 
 // Config is what the service needs.
 type Config struct {
 	Meta *meta.Store
-	// Blobs is the blob store of the Xet CAS that api serves under /v1.
+	// Blobs is the blob store of the Xet CAS that xet/casapi serves under /v1.
 	Blobs     blob.Driver
 	PublicURL string // base of URLs in answers, e.g. "http://127.0.0.1:8080"
-	// Secret is the server's secret (api.Config.Secret): it signs the Xet
-	// tokens handed out for buckets, which the CAS checks.
+	// Secret is the server's secret (casapi.Config.Secret): it signs the
+	// Xet tokens handed out for buckets, which the CAS checks.
 	Secret []byte
 	Logger *slog.Logger
 }
@@ -195,28 +191,6 @@ func (s *Service) Move(ctx context.Context, a *auth.Actor, from, to string) erro
 	return s.meta.MoveBucket(ctx, b.ID, owner.Name, name)
 }
 
-// Xet tokens. The CAS (api) accepts a token that it signed: "xet_" +
-// base64url(JSON claims) + "." + hex HMAC-SHA256 under the server's secret
-// of "xet-token\n" + the base64 part. A bucket token carries the bucket in
-// "b" and no repository ("r" is 0); TestXetTokenAcceptedByCAS keeps this in
-// step with api/xet.go.
-const xetTokenTTL = time.Hour
-
-type xetClaims struct {
-	Repo   int64 `json:"r"`
-	Write  bool  `json:"w"`
-	Exp    int64 `json:"e"`
-	Bucket int64 `json:"b"`
-}
-
-func (s *Service) xetToken(bucketID int64, write bool, exp time.Time) string {
-	js, _ := json.Marshal(xetClaims{Write: write, Exp: exp.Unix(), Bucket: bucketID})
-	payload := base64.RawURLEncoding.EncodeToString(js)
-	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte("xet-token\n" + payload))
-	return "xet_" + payload + "." + hex.EncodeToString(m.Sum(nil))
-}
-
 // XetToken returns a CAS token for the bucket named id: a write token if
 // the actor may write it, else a read token if the actor may read it.
 func (s *Service) XetToken(ctx context.Context, a *auth.Actor, id string, write bool) (token string, exp time.Time, err error) {
@@ -229,8 +203,8 @@ func (s *Service) XetToken(ctx context.Context, a *auth.Actor, id string, write 
 			return "", exp, err
 		}
 	}
-	exp = time.Now().Add(xetTokenTTL)
-	return s.xetToken(b.ID, write, exp), exp, nil
+	exp = time.Now().Add(casapi.TokenTTL)
+	return casapi.Token(s.secret, casapi.Claims{Bucket: b.ID, Write: write, Exp: exp.Unix()}), exp, nil
 }
 
 // emptyFile is the Xet hash of a file without content; clients may name it

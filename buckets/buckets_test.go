@@ -19,6 +19,8 @@ import (
 	"github.com/havenhub/haven/buckets"
 	"github.com/havenhub/haven/internal/storetest"
 	"github.com/havenhub/haven/xet"
+	"github.com/havenhub/haven/xet/casapi"
+	"github.com/havenhub/haven/xet/casstore"
 )
 
 var secret = []byte("test-secret-test-secret-test-secret")
@@ -38,8 +40,12 @@ func newHub(t *testing.T) *hub {
 	st := storetest.Open(t)
 	ts := httptest.NewUnstartedServer(nil)
 	svc := buckets.New(buckets.Config{Meta: st.Meta, Blobs: st.Blobs, PublicURL: "http://" + ts.Listener.Addr().String(), Secret: secret})
+	cas, err := casapi.New(casapi.Config{Store: casstore.New(st.Blobs), Secret: secret, PublicURL: "http://" + ts.Listener.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := api.New(api.Config{Meta: st.Meta, Git: st.Git, Blobs: st.Blobs, PublicURL: "http://" + ts.Listener.Addr().String(),
-		Secret: secret, Xet: true, Routes: []api.Routes{svc}, Web: svc.Files(nil)})
+		Secret: secret, CAS: cas, Routes: []api.Routes{svc}, Web: svc.Files(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/havenhub/haven/api"
 	"github.com/havenhub/haven/gc"
 	"github.com/havenhub/haven/metrics"
+	"github.com/havenhub/haven/xet/casapi"
 	"github.com/havenhub/haven/xet/casstore"
 )
 
@@ -31,7 +31,7 @@ type storageOptions struct {
 func addStorageFlags(cmd *cobra.Command, o *storageOptions) {
 	cmd.Flags().BoolVar(&o.xet, "xet", envBool("HAVEN_XET", true), "serve the Xet protocol (chunk-deduplicated uploads and downloads); false hides every Xet signal")
 	xetUploads, _ := strconv.Atoi(os.Getenv("HAVEN_XET_MAX_UPLOADS"))
-	cmd.Flags().IntVar(&o.xetUploads, "xet-max-uploads", cmp.Or(xetUploads, api.DefaultXetMaxUploads),
+	cmd.Flags().IntVar(&o.xetUploads, "xet-max-uploads", cmp.Or(xetUploads, casapi.DefaultMaxUploads),
 		"xorb uploads that run at once; past it the server answers 503 with Retry-After, which Xet clients retry")
 	cmd.Flags().BoolVar(&o.xetConvert, "xet-convert", envBool("HAVEN_XET_CONVERT", true),
 		"store objects uploaded through the LFS API through Xet too, in the background, so that Xet clients download them chunk by chunk")

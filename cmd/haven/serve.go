@@ -37,6 +37,8 @@ import (
 	"github.com/havenhub/haven/runner"
 	"github.com/havenhub/haven/spaces"
 	"github.com/havenhub/haven/web"
+	"github.com/havenhub/haven/xet/casapi"
+	"github.com/havenhub/haven/xet/casstore"
 	"github.com/havenhub/haven/xet/convert"
 )
 
@@ -278,6 +280,13 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		defer conv.Close()
 		xetConvert = conv
 	}
+	var cas *casapi.Server
+	if storage.xet {
+		cas, err = casapi.New(casapi.Config{Store: casstore.New(st.blobs), Secret: secret, PublicURL: publicURL, MaxUploads: storage.xetUploads, Logger: log})
+		if err != nil {
+			return err
+		}
+	}
 	srv, err = api.New(api.Config{
 		Web:          models.Handler(bk.Files(pages)),
 		Sessions:     pages,
@@ -288,8 +297,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 		PublicURL:    publicURL,
 		Secret:       secret,
 		Logger:       log,
-		Xet:          storage.xet,
-		XetUploads:   storage.xetUploads,
+		CAS:          cas,
 		XetConvert:   xetConvert,
 		Redirect:     storage.redirect,
 		Spaces:       spaceApps,

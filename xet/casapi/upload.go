@@ -1,4 +1,4 @@
-package api
+package casapi
 
 import (
 	"context"
@@ -34,12 +34,12 @@ type xorbGrant struct {
 	Exp    int64  `json:"e"`
 }
 
-func (s *Server) grantID(g xorbGrant) string { return s.signClaims("xet-grant", g) }
+func (s *Server) grantID(g xorbGrant) string { return signClaims(s.secret, "xet-grant", g) }
 
 // parseGrant checks a grant id's signature; expiry is the caller's to check.
 func (s *Server) parseGrant(id string) (*xorbGrant, error) {
 	var g xorbGrant
-	if !s.readClaims("xet-grant", id, &g) {
+	if !readClaims(s.secret, "xet-grant", id, &g) {
 		return nil, haven.Errorf(haven.EForbidden, "Invalid or tampered upload grant")
 	}
 	return &g, nil
@@ -48,10 +48,10 @@ func (s *Server) parseGrant(id string) (*xorbGrant, error) {
 // xorbWriteRequest authenticates a request with a write token and parses
 // the xorb it names under the prefix "default"; on failure it has answered
 // and ok is false.
-func (s *Server) xorbWriteRequest(w http.ResponseWriter, r *http.Request, prefix, hash string) (c *xetClaims, h xet.Hash, ok bool) {
-	c, err := s.xetActor(r, true)
+func (s *Server) xorbWriteRequest(w http.ResponseWriter, r *http.Request, prefix, hash string) (c *Claims, h xet.Hash, ok bool) {
+	c, err := s.actor(r, true)
 	if err == nil {
-		h, err = parseXetHash(hash)
+		h, err = parseHash(hash)
 	}
 	if err == nil && prefix != "default" {
 		err = errInvalid("Unknown prefix %q", prefix)
@@ -117,7 +117,7 @@ func (s *Server) handleGrantUpload(w http.ResponseWriter, r *http.Request, id st
 	}
 	var h xet.Hash
 	if err == nil {
-		h, err = parseXetHash(g.Xorb)
+		h, err = parseHash(g.Xorb)
 	}
 	if err == nil && r.ContentLength >= 0 && r.ContentLength != g.Len {
 		err = errInvalid("The grant is for %d bytes, the request has %d", g.Len, r.ContentLength)
@@ -210,7 +210,7 @@ type shardEvent struct {
 // is at fault). Until then the server sends "validating" frames with the
 // files checked, repeated as heartbeats, then "committing", then "result".
 func (s *Server) handlePutShardV2(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.xetActor(r, true); err != nil {
+	if _, err := s.actor(r, true); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

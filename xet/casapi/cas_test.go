@@ -1,4 +1,4 @@
-package api
+package casapi
 
 import (
 	"bytes"
@@ -16,23 +16,23 @@ import (
 
 	"github.com/havenhub/haven/internal/storetest"
 	"github.com/havenhub/haven/xet"
+	"github.com/havenhub/haven/xet/casstore"
 )
 
-// xetTestServer is a Server with Xet on and at most one xorb upload at
-// once; it returns the server, its URL, a CAS write token and the folder of
-// its blob store.
+// xetTestServer is a Server with at most one xorb upload at once; it
+// returns the server, its URL, a CAS write token and the folder of its blob
+// store.
 func xetTestServer(t *testing.T) (*Server, string, string, string) {
 	t.Helper()
 	st := storetest.Open(t)
 	ts := httptest.NewServer(nil)
 	t.Cleanup(ts.Close)
-	s, err := New(Config{Meta: st.Meta, Git: st.Git, Blobs: st.Blobs, PublicURL: ts.URL, Secret: []byte("test-secret-test-secret-test-secret"), Xet: true, XetUploads: 1})
+	s, err := New(Config{Store: casstore.New(st.Blobs), PublicURL: ts.URL, Secret: []byte("test-secret-test-secret-test-secret"), MaxUploads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
 	ts.Config.Handler = s
-	tok := s.newXetToken(xetClaims{Repo: 1, Write: true, Exp: time.Now().Add(time.Hour).Unix()})
+	tok := Token(s.secret, Claims{Repo: 1, Write: true, Exp: time.Now().Add(time.Hour).Unix()})
 	return s, ts.URL, tok, filepath.Join(st.Dir, "blobs")
 }
 

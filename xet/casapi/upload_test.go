@@ -1,4 +1,4 @@
-package api
+package casapi
 
 import (
 	"bufio"
@@ -99,7 +99,7 @@ func TestXorbUploadGrants(t *testing.T) {
 	if code != http.StatusCreated || g.Method != "PUT" || !strings.HasPrefix(g.URL, url+"/v1/xorb-uploads/") {
 		t.Fatalf("grant = %d %+v", code, g)
 	}
-	other := s.newXetToken(xetClaims{Repo: 2, Write: true, Exp: time.Now().Add(time.Hour).Unix()})
+	other := Token(s.secret, Claims{Repo: 2, Write: true, Exp: time.Now().Add(time.Hour).Unix()})
 	tampered := *g
 	dot := strings.LastIndex(g.URL, ".")
 	tampered.URL = g.URL[:dot] + ".0" + g.URL[dot+1:]
@@ -129,7 +129,7 @@ func TestXorbUploadGrants(t *testing.T) {
 	if code, msg := sendToGrant(t, &testGrant{Method: "PUT", URL: url + "/v1/xorb-uploads/" + expired}, []byte("x")); code != http.StatusForbidden || !strings.Contains(msg, "expired") {
 		t.Errorf("upload to an expired grant: %d %s", code, msg)
 	}
-	read := s.newXetToken(xetClaims{Repo: 1, Exp: time.Now().Add(time.Hour).Unix()})
+	read := Token(s.secret, Claims{Repo: 1, Exp: time.Now().Add(time.Hour).Unix()})
 	if code, _ := requestGrant(t, url, read, xh, int64(len(xorb)), crc); code != http.StatusForbidden {
 		t.Errorf("grant with a read token: %d, want 403", code)
 	}
