@@ -60,8 +60,6 @@ func (s *Server) handleXetToken(w http.ResponseWriter, r *http.Request, repo *ha
 	writeJSON(w, http.StatusOK, map[string]any{"casUrl": cas, "accessToken": tok, "exp": exp})
 }
 
-// openObject opens the content of an LFS object: the stored object, or the
-// Xet file with that SHA-256, reconstructed.
 // OpenObject returns the bytes of an LFS object by its SHA-256, stored
 // either as a plain LFS object or through Xet.
 func (s *Server) OpenObject(ctx context.Context, oid string) (io.ReadSeekCloser, int64, error) {
