@@ -41,6 +41,13 @@ func benchIndex(b *testing.B, n int64) (*Index, *legacyIndex) {
 		}
 	}
 	scratch, index, done := filepath.Join(dir, "scratch.fts5"), filepath.Join(dir, "index.fts"), filepath.Join(dir, "done")
+	if _, err := os.Stat(done); err == nil && !hasTables(b, scratch, vocabTables[:]...) {
+		// A kept inversion of an older layout, without a vocabulary the
+		// index needs now: invert again.
+		for _, p := range []string{done, scratch, index} {
+			os.Remove(p)
+		}
+	}
 	if _, err := os.Stat(done); err != nil {
 		start := time.Now()
 		c, err := invert(ctx, scratch, nil, func(yield func(Doc) error) error {
@@ -103,6 +110,22 @@ func benchIndex(b *testing.B, n int64) (*Index, *legacyIndex) {
 	}
 	b.Cleanup(func() { db.Close() })
 	return ix, &legacyIndex{db: db}
+}
+
+// hasTables reports whether the SQLite file at path has the tables.
+func hasTables(b *testing.B, path string, tables ...string) bool {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	for _, t := range tables {
+		var n int
+		if err := db.QueryRow("SELECT count(*) FROM sqlite_master WHERE name = ?", t).Scan(&n); err != nil || n == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func p50(d []time.Duration, p float64) float64 {

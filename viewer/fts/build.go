@@ -28,7 +28,7 @@ type Doc struct {
 // it; the index records the language so that queries are stemmed alike.
 //
 // SQLite's FTS5 inverts the rows into a scratch file beside path; its
-// term list is then rewritten into the index's own postings (row numbers,
+// term lists are then rewritten into the index's own postings (row numbers,
 // frequencies, row lengths and positions by window, with each window's
 // best score), which a query reads without visiting a row per match.
 func Build(ctx context.Context, path, lang string, docs func(yield func(Doc) error) error) error {
@@ -45,6 +45,19 @@ func Build(ctx context.Context, path, lang string, docs func(yield func(Doc) err
 	st.lang = lang
 	return writePostings(ctx, scratch, path, st)
 }
+
+// The vocabularies of an index, each inverted into an FTS5 table of the
+// scratch file and stored apart in the index: words and the characters of
+// unspaced scripts, the stop words (for queries made only of them), and the
+// pairs of adjacent unspaced characters (for phrases of them).
+const (
+	vocabWords = iota
+	vocabStops
+	vocabPairs
+)
+
+// vocabTables are the scratch file's FTS5 tables, by vocabulary.
+var vocabTables = [...]string{vocabWords: "docs", vocabStops: "stops", vocabPairs: "pairs"}
 
 // corpus is what BM25 needs of the whole split.
 type corpus struct {
@@ -82,7 +95,8 @@ func termScore(idf float64, tf, length uint32, avg float64) float64 {
 }
 
 // invert indexes the documents with FTS5 into the scratch file at path,
-// stop words in a table apart, and returns the rows' lengths.
+// stop words and pairs of unspaced characters in tables apart, and returns
+// the rows' lengths.
 func invert(ctx context.Context, path string, stem Stemmer, docs func(yield func(Doc) error) error) (*corpus, error) {
 	os.Remove(path)
 	db, err := sql.Open("sqlite", "file:"+path)
@@ -98,13 +112,15 @@ func invert(ctx context.Context, path string, stem Stemmer, docs func(yield func
 		"CREATE VIRTUAL TABLE docs USING fts5(body, content='', tokenize=\"unicode61 remove_diacritics 0 categories 'L* N* Co M*'\")",
 		// The stop words of each row, apart, for queries made only of them.
 		"CREATE VIRTUAL TABLE stops USING fts5(body, content='', tokenize=\"unicode61 remove_diacritics 0 categories 'L* N* Co M*'\")",
+		// The pairs of adjacent unspaced characters of each row (pairs).
+		"CREATE VIRTUAL TABLE pairs USING fts5(body, content='', tokenize=\"unicode61 remove_diacritics 0 categories 'L* N* Co M*'\")",
 	} {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return nil, fmt.Errorf("fts: %s: %w", s, err)
 		}
 	}
 	var tx *sql.Tx
-	var ins, insStops *sql.Stmt
+	var ins, insStops, insPairs *sql.Stmt
 	begin := func() error {
 		var err error
 		if tx, err = db.BeginTx(ctx, nil); err != nil {
@@ -113,12 +129,16 @@ func invert(ctx context.Context, path string, stem Stemmer, docs func(yield func
 		if ins, err = tx.PrepareContext(ctx, "INSERT INTO docs(rowid, body) VALUES (?, ?)"); err != nil {
 			return err
 		}
-		insStops, err = tx.PrepareContext(ctx, "INSERT INTO stops(rowid, body) VALUES (?, ?)")
+		if insStops, err = tx.PrepareContext(ctx, "INSERT INTO stops(rowid, body) VALUES (?, ?)"); err != nil {
+			return err
+		}
+		insPairs, err = tx.PrepareContext(ctx, "INSERT INTO pairs(rowid, body) VALUES (?, ?)")
 		return err
 	}
 	commit := func() error {
 		ins.Close()
 		insStops.Close()
+		insPairs.Close()
 		return tx.Commit()
 	}
 	if err := begin(); err != nil {
@@ -137,6 +157,11 @@ func invert(ctx context.Context, path string, stem Stemmer, docs func(yield func
 		}
 		if len(stops) > 0 {
 			if _, err := insStops.ExecContext(ctx, d.ID, strings.Join(stops, " ")); err != nil {
+				return err
+			}
+		}
+		if p := pairs(toks); p != "" {
+			if _, err := insPairs.ExecContext(ctx, d.ID, p); err != nil {
 				return err
 			}
 		}
@@ -163,8 +188,8 @@ func invert(ctx context.Context, path string, stem Stemmer, docs func(yield func
 	if err := commit(); err != nil {
 		return nil, err
 	}
-	for _, q := range []string{"INSERT INTO docs(docs) VALUES ('optimize')", "INSERT INTO stops(stops) VALUES ('optimize')"} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
+	for _, t := range vocabTables {
+		if _, err := db.ExecContext(ctx, "INSERT INTO "+t+"("+t+") VALUES ('optimize')"); err != nil {
 			return nil, err
 		}
 	}
@@ -205,8 +230,8 @@ func writePostings(ctx context.Context, scratch, path string, c *corpus) error {
 		"CREATE TABLE stats(num_docs INTEGER NOT NULL, num_tokens INTEGER NOT NULL, lang TEXT NOT NULL, window_bits INTEGER NOT NULL)",
 		// The blobs come last so that reading a window's count and best
 		// score does not read its postings.
-		`CREATE TABLE postings(stop INTEGER NOT NULL, term TEXT NOT NULL, win INTEGER NOT NULL, n INTEGER NOT NULL,
-			best REAL NOT NULL, docs BLOB NOT NULL, freqs BLOB NOT NULL, pos BLOB NOT NULL, PRIMARY KEY (stop, term, win)) WITHOUT ROWID`,
+		`CREATE TABLE postings(vocab INTEGER NOT NULL, term TEXT NOT NULL, win INTEGER NOT NULL, n INTEGER NOT NULL,
+			best REAL NOT NULL, docs BLOB NOT NULL, freqs BLOB NOT NULL, pos BLOB NOT NULL, PRIMARY KEY (vocab, term, win)) WITHOUT ROWID`,
 	} {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("fts: %s: %w", s, err)
@@ -223,8 +248,11 @@ func writePostings(ctx context.Context, scratch, path string, c *corpus) error {
 	}
 	defer ins.Close()
 	avg := c.avg()
-	for stop, vocab := range []string{"docs", "stops"} {
-		if err := copyTerms(ctx, src, vocab, func(term string, wins []*window) error {
+	for vocab, table := range vocabTables {
+		if err := copyTerms(ctx, src, table, func(term string, wins []*window) error {
+			if vocab == vocabPairs && term == pairSep {
+				return nil
+			}
 			var df int64
 			for _, w := range wins {
 				df += w.n
@@ -235,7 +263,7 @@ func writePostings(ctx context.Context, scratch, path string, c *corpus) error {
 				for p := range w.pairs {
 					best = max(best, termScore(idf, p[0], p[1], avg))
 				}
-				if _, err := ins.ExecContext(ctx, stop, term, w.win, w.n, best, w.docs, w.freqs, w.pos); err != nil {
+				if _, err := ins.ExecContext(ctx, vocab, term, w.win, w.n, best, w.docs, w.freqs, w.pos); err != nil {
 					return err
 				}
 			}

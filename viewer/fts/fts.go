@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, with FTS5
@@ -143,6 +144,54 @@ func tokens(s string, stem Stemmer) (out, stops []string) {
 	}
 	flush()
 	return out, stops
+}
+
+// unspacedToken reports whether a token is one character of an unspaced
+// script: the tokens that pairs join.
+func unspacedToken(t string) bool {
+	r, n := utf8.DecodeRuneInString(t)
+	return n == len(t) && n > 0 && unspaced(r)
+}
+
+// pairSep separates the runs of pairs of a row in the pairs table, so that
+// the last pair of a run and the first of the next are not adjacent there:
+// a phrase of three characters or more is matched as a chain of adjacent
+// pairs. It is not a pair, so it is left out of the index.
+const pairSep = "0"
+
+// pairs returns the text of a row's pairs of adjacent unspaced tokens (toks
+// as tokens returns them), each pair one token of the text, or "" when the
+// row has none. A pair's position in that text, counted from the start of
+// its run, is its first character's there: within a run, the pairs of a
+// phrase follow each other as its characters do.
+func pairs(toks []string) string {
+	var b strings.Builder
+	inRun := false
+	for i := 1; i < len(toks); i++ {
+		if !unspacedToken(toks[i-1]) || !unspacedToken(toks[i]) {
+			inRun = false
+			continue
+		}
+		if !inRun && b.Len() > 0 {
+			b.WriteString(" " + pairSep)
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(toks[i-1] + toks[i])
+		inRun = true
+	}
+	return b.String()
+}
+
+// pairTerms returns the pairs that make up a phrase of unspaced
+// characters, in order.
+func pairTerms(phrase []string) []string {
+	out := make([]string, 0, len(phrase)-1)
+	for i := 1; i < len(phrase); i++ {
+		out = append(out, phrase[i-1]+phrase[i])
+	}
+	return out
 }
 
 // QueryTerms returns the distinct terms a query searches for, each a list of

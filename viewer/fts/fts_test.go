@@ -41,6 +41,26 @@ func TestQueryTerms(t *testing.T) {
 	}
 }
 
+// Pairs join adjacent characters of unspaced scripts, as a phrase does:
+// stop words and separators between them do not part them, words do, and
+// separate runs stay apart in the pairs' positions.
+func TestPairs(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"東京タワー", "東京 京タ タワ ワー"},
+		{"東京 zz 京都", "東京 " + pairSep + " 京都"},
+		{"東, 京", "東京"},
+		{"東 the 京", "東京"},
+		{"東", ""},
+		{"hello world", ""},
+		{"ไทย 2024 日本", "ไท ทย " + pairSep + " 日本"},
+	}
+	for _, tc := range tests {
+		if got := pairs(Tokens(tc.in)); got != tc.want {
+			t.Errorf("pairs(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestSearch(t *testing.T) {
 	docs := []string{
 		"The quick brown fox",            // 0
@@ -53,6 +73,8 @@ func TestSearch(t *testing.T) {
 		"nothing relevant here",          // 7
 		"brown bread and brown butter",   // 8
 		"京東 market 2024",                 // 9
+		"東京 zz 京都",                       // 10
+		"東京都庁",                           // 11
 	}
 	p := filepath.Join(t.TempDir(), "idx.fts")
 	err := Build(context.Background(), p, "", func(yield func(Doc) error) error {
@@ -77,7 +99,11 @@ func TestSearch(t *testing.T) {
 	}{
 		{"fox", []int64{5, 0}}, // ranked by BM25: more occurrences first
 		{"привет", []int64{1}},
-		{"東京", []int64{2}}, // a phrase: "京東" in row 9 does not match
+		{"東京", []int64{11, 10, 2}}, // a phrase: "京東" in row 9 does not match; shorter rows first
+		{"東京都", []int64{11}},       // not row 10: its "東京" and "京都" are apart
+		{"京都", []int64{11, 10}},
+		{"東京都庁", []int64{11}},
+		{"京", []int64{10, 9, 11, 2}}, // one character: a word; row 10 has it twice
 		{"首都", []int64{2}},
 		{"cafe zurich", []int64{3}},
 		{"ZÜRICH", []int64{3}},
@@ -229,7 +255,7 @@ func TestSearchRankedPagesMatchFullScoring(t *testing.T) {
 	defer func(b int64) { windowBits = b }(windowBits)
 	windowBits = 4
 	rnd := rand.New(rand.NewPCG(1, 2))
-	words := []string{"alpha", "beta", "gamma", "delta", "東京", "京都", "the", "of", "x1", "x2"}
+	words := []string{"alpha", "beta", "gamma", "delta", "東京", "京都", "都", "the", "of", "x1", "x2"}
 	docs := make([]string, 700)
 	for i := range docs {
 		var b strings.Builder
@@ -244,7 +270,7 @@ func TestSearchRankedPagesMatchFullScoring(t *testing.T) {
 	}
 	docs[3] = "" // an empty row
 	ix := buildIndex(t, "", docs)
-	queries := []string{"alpha", "x2", "unique", "alpha unique", "beta gamma", "東京", "京", "東京 delta x2", "the", "of the", "alpha beta gamma delta x1 x2", "absent", "absent x1"}
+	queries := []string{"alpha", "x2", "unique", "alpha unique", "beta gamma", "東京", "京", "東京 delta x2", "東京都", "京都東京", "都都", "京京都", "都 京都x1", "the", "of the", "alpha beta gamma delta x1 x2", "absent", "absent x1"}
 	for _, q := range queries {
 		qterms, _ := QueryTerms(q)
 		stop := len(qterms) == 0

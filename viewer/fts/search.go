@@ -64,24 +64,49 @@ type Result struct {
 // list is a query term's postings, by window: those of a word as stored,
 // read a window at a time when needed, those of a phrase computed whole.
 type list struct {
-	stop int
-	term string
-	idf  float64
-	wins []*plist
-	// The window being read, decoded.
-	docs      []int64
-	tfs, lens []uint32
+	vocab int
+	term  string
+	idf   float64
+	wins  []*plist
+	// scores caches the term's shares by occurrences and row length, the
+	// commonest ones (0: not computed yet; a share is never 0).
+	scores []float64
 }
 
-// plist is a term's postings in one window, decoded as far as needed.
+// The shares a list caches: of rows with fewer than scoreTFs occurrences
+// and scoreLens tokens.
+const (
+	scoreTFs  = 8
+	scoreLens = 512
+)
+
+// score is termScore of the list's term, cached.
+func (l *list) score(tf, length uint32, avg float64) float64 {
+	if tf >= scoreTFs || length >= scoreLens {
+		return termScore(l.idf, tf, length, avg)
+	}
+	if l.scores == nil {
+		l.scores = make([]float64, scoreTFs*scoreLens)
+	}
+	i := tf*scoreLens + length
+	if s := l.scores[i]; s != 0 {
+		return s
+	}
+	s := termScore(l.idf, tf, length, avg)
+	l.scores[i] = s
+	return s
+}
+
+// plist is a term's postings in one window: a word's are read from the
+// index when needed, a phrase's are computed whole (dense).
 type plist struct {
 	win   int64
 	n     int64
 	best  float64
-	docs  []int64  // nil until read
-	tfs   []uint32 // as lens
+	docs  []int64 // a phrase's rows, occurrences and lengths
+	tfs   []uint32
 	lens  []uint32
-	dense bool // docs, tfs and lens read
+	dense bool
 }
 
 // Search returns the rows matching any term of the query, best BM25 score
@@ -111,21 +136,26 @@ func (ix *Index) search(ctx context.Context, query string, offset, limit int) (R
 	if err != nil {
 		return Result{}, err
 	}
-	stop := 0
+	vocab := vocabWords
 	if len(qterms) == 0 {
 		if qterms = stopTerms(query); len(qterms) == 0 {
 			return Result{}, nil
 		}
-		stop = 1
+		vocab = vocabStops
 	}
 	avg := avgLen(ix.numDocs, ix.numTokens)
 	lists := make([]*list, 0, len(qterms))
 	for _, t := range qterms {
+		// A phrase (of unspaced characters) of two is a pair, stored as a
+		// word is; a longer one is a chain of pairs.
 		var l *list
-		if len(t) == 1 {
-			l, err = ix.word(ctx, stop, t[0])
-		} else {
-			l, err = ix.phrase(ctx, stop, t, avg)
+		switch len(t) {
+		case 1:
+			l, err = ix.word(ctx, vocab, t[0])
+		case 2:
+			l, err = ix.word(ctx, vocabPairs, t[0]+t[1])
+		default:
+			l, err = ix.phrase(ctx, vocabPairs, pairTerms(t), avg)
 		}
 		if err != nil {
 			return Result{}, err
@@ -137,7 +167,7 @@ func (ix *Index) search(ctx context.Context, query string, offset, limit int) (R
 	k := offset + limit
 	top := &topK{k: k}
 	var total, counted int64
-	var bits []uint64
+	var sc scratch
 	var r Result
 	// Each list's next window, in row order.
 	next := make([]int, len(lists))
@@ -180,10 +210,7 @@ func (ix *Index) search(ctx context.Context, query string, offset, limit int) (R
 			if !score {
 				counted += sum
 			}
-			if bits == nil {
-				bits = make([]uint64, (1<<ix.windowBits+63)/64)
-			}
-			n, err := ix.window(ctx, lists, next, present, score, avg, top, bits)
+			n, err := ix.window(ctx, lists, next, present, score, avg, top, &sc)
 			if err != nil {
 				return Result{}, err
 			}
@@ -218,19 +245,29 @@ func (ix *Index) estimate(lists []*list, next, present []int, win, most, sum int
 	return min(max(est, most), sum, size)
 }
 
+// scratch is the working memory of a search's windows, made on first use:
+// a bitmap of a window's rows and their scores so far.
+type scratch struct {
+	bits []uint64
+	acc  []float64
+}
+
 // window counts the rows of the lists present in one window and, when
-// score is set, offers each row to top. A row's score sums its terms'
-// shares in query order, as the bound does. Counting alone marks the rows
-// in a bitmap of the window, without decoding more than row numbers.
-func (ix *Index) window(ctx context.Context, lists []*list, next, present []int, score bool, avg float64, top *topK, bits []uint64) (int64, error) {
-	ps := make([]*plist, len(present))
-	for j, i := range present {
-		ps[j] = lists[i].wins[next[i]]
+// score is set, offers each row to top. Counting alone marks the rows in a
+// bitmap of the window, without decoding more than row numbers. Scoring
+// adds each term's shares to the rows' scores a term at a time, in query
+// order as the bound sums them, then offers the rows that could enter the
+// page in row order.
+func (ix *Index) window(ctx context.Context, lists []*list, next, present []int, score bool, avg float64, top *topK, sc *scratch) (int64, error) {
+	if sc.bits == nil {
+		sc.bits = make([]uint64, (1<<ix.windowBits+63)/64)
 	}
+	bits := sc.bits
+	clear(bits)
 	if !score {
-		clear(bits)
-		for j, i := range present {
-			if err := ix.mark(ctx, lists[i], ps[j], bits); err != nil {
+		for _, i := range present {
+			l := lists[i]
+			if err := ix.mark(ctx, l, l.wins[next[i]], bits); err != nil {
 				return 0, err
 			}
 		}
@@ -240,33 +277,79 @@ func (ix *Index) window(ctx context.Context, lists []*list, next, present []int,
 		}
 		return n, nil
 	}
-	for j, i := range present {
-		if err := ix.read(ctx, lists[i], ps[j]); err != nil {
+	if sc.acc == nil {
+		sc.acc = make([]float64, 1<<ix.windowBits)
+	}
+	acc := sc.acc
+	for _, i := range present {
+		l := lists[i]
+		if err := ix.accumulate(ctx, l, l.wins[next[i]], avg, acc, bits); err != nil {
+			clear(acc)
 			return 0, err
 		}
 	}
-	at := make([]int, len(ps))
+	start := lists[present[0]].wins[next[present[0]]].win << ix.windowBits
 	var n int64
-	for {
-		doc := int64(-1)
-		for j, p := range ps {
-			if at[j] < len(p.docs) && (doc < 0 || p.docs[at[j]] < doc) {
-				doc = p.docs[at[j]]
+	for wi, w := range bits {
+		n += int64(bits64.OnesCount64(w))
+		for w != 0 {
+			k := wi<<6 | bits64.TrailingZeros64(w)
+			w &= w - 1
+			s := acc[k]
+			acc[k] = 0
+			// A row here comes after every kept one: it must score
+			// strictly more than the worst of them.
+			if len(top.h) < top.k || s > top.h[0].score {
+				top.offer(s, start+int64(k))
 			}
 		}
-		if doc < 0 {
-			return n, nil
-		}
-		n++
-		s := 0.0
-		for j, p := range ps {
-			if at[j] < len(p.docs) && p.docs[at[j]] == doc {
-				s += termScore(lists[present[j]].idf, p.tfs[at[j]], p.lens[at[j]], avg)
-				at[j]++
-			}
-		}
-		top.offer(s, doc)
 	}
+	return n, nil
+}
+
+// accumulate adds a list's shares in one window to the scores of its rows
+// (acc, relative to the window's start) and marks the rows in bits.
+func (ix *Index) accumulate(ctx context.Context, l *list, p *plist, avg float64, acc []float64, bits []uint64) error {
+	if p.dense {
+		start := p.win << ix.windowBits
+		for i, d := range p.docs {
+			k := d - start
+			acc[k] += l.score(p.tfs[i], p.lens[i], avg)
+			bits[k>>6] |= 1 << (k & 63)
+		}
+		return nil
+	}
+	return ix.fetch(ctx, "docs, freqs", l, p.win, func(b []sql.RawBytes) error {
+		docs, freqs := b[0], b[1]
+		var d uint64
+		for range p.n {
+			delta, k1 := uvarint(docs)
+			tf, k2 := uvarint(freqs)
+			if k1 <= 0 || k2 <= 0 {
+				return errCorrupt
+			}
+			length, k3 := uvarint(freqs[k2:])
+			if k3 <= 0 {
+				return errCorrupt
+			}
+			docs, freqs = docs[k1:], freqs[k2+k3:]
+			if d += delta; d >= uint64(len(acc)) {
+				return errCorrupt
+			}
+			acc[d] += l.score(uint32(tf), uint32(length), avg)
+			bits[d>>6] |= 1 << (d & 63)
+		}
+		return nil
+	})
+}
+
+// uvarint is binary.Uvarint, inlined for the one-byte values that most
+// row gaps, occurrences and lengths are.
+func uvarint(b []byte) (uint64, int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return uint64(b[0]), 1
+	}
+	return binary.Uvarint(b)
 }
 
 // mark sets the bits of a window's rows, relative to the window's start.
@@ -282,7 +365,7 @@ func (ix *Index) mark(ctx context.Context, l *list, p *plist, bits []uint64) err
 		docs := b[0]
 		var d uint64
 		for range p.n {
-			delta, k := binary.Uvarint(docs)
+			delta, k := uvarint(docs)
 			if k <= 0 {
 				return errCorrupt
 			}
@@ -298,13 +381,13 @@ func (ix *Index) mark(ctx context.Context, l *list, p *plist, bits []uint64) err
 }
 
 // word reads the windows of a word: their sizes and best scores.
-func (ix *Index) word(ctx context.Context, stop int, term string) (*list, error) {
-	rows, err := ix.db.QueryContext(ctx, "SELECT win, n, best FROM postings WHERE stop = ? AND term = ? ORDER BY win", stop, term)
+func (ix *Index) word(ctx context.Context, vocab int, term string) (*list, error) {
+	rows, err := ix.db.QueryContext(ctx, "SELECT win, n, best FROM postings WHERE vocab = ? AND term = ? ORDER BY win", vocab, term)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	l := &list{stop: stop, term: term}
+	l := &list{vocab: vocab, term: term}
 	var df int64
 	for rows.Next() {
 		p := &plist{}
@@ -318,40 +401,10 @@ func (ix *Index) word(ctx context.Context, stop int, term string) (*list, error)
 	return l, rows.Err()
 }
 
-// read decodes a window's row numbers, frequencies and lengths into the
-// list's buffers: a word's windows are each read once, in order.
-func (ix *Index) read(ctx context.Context, l *list, p *plist) error {
-	if p.dense {
-		return nil
-	}
-	return ix.fetch(ctx, "docs, freqs", l, p.win, func(b []sql.RawBytes) error {
-		docs, freqs := b[0], b[1]
-		n := int(p.n)
-		l.docs, l.tfs, l.lens = slices.Grow(l.docs[:0], n)[:n], slices.Grow(l.tfs[:0], n)[:n], slices.Grow(l.lens[:0], n)[:n]
-		doc := p.win << ix.windowBits
-		for i := range n {
-			d, k1 := binary.Uvarint(docs)
-			tf, k2 := binary.Uvarint(freqs)
-			if k1 <= 0 || k2 <= 0 {
-				return errCorrupt
-			}
-			length, k3 := binary.Uvarint(freqs[k2:])
-			if k3 <= 0 {
-				return errCorrupt
-			}
-			docs, freqs = docs[k1:], freqs[k2+k3:]
-			doc += int64(d)
-			l.docs[i], l.tfs[i], l.lens[i] = doc, uint32(tf), uint32(length)
-		}
-		p.docs, p.tfs, p.lens = l.docs, l.tfs, l.lens
-		return nil
-	})
-}
-
 // fetch hands f the columns cols of a word's window, valid only during
 // the call: they are not copied out of the database.
 func (ix *Index) fetch(ctx context.Context, cols string, l *list, win int64, f func([]sql.RawBytes) error) error {
-	rows, err := ix.db.QueryContext(ctx, "SELECT "+cols+" FROM postings WHERE stop = ? AND term = ? AND win = ?", l.stop, l.term, win)
+	rows, err := ix.db.QueryContext(ctx, "SELECT "+cols+" FROM postings WHERE vocab = ? AND term = ? AND win = ?", l.vocab, l.term, win)
 	if err != nil {
 		return err
 	}
@@ -376,19 +429,20 @@ func (ix *Index) fetch(ctx context.Context, cols string, l *list, win int64, f f
 
 var errCorrupt = errors.New("fts: corrupt postings")
 
-// phrase computes the postings of a run of tokens that must follow each
-// other (a word of a script written without spaces), in every window
-// where all its tokens occur: its idf depends on how many rows hold it.
-func (ix *Index) phrase(ctx context.Context, stop int, toks []string, avg float64) (*list, error) {
+// phrase computes the postings of a run of terms that must follow each
+// other (the pairs of a word of a script written without spaces), in every
+// window where all its terms occur: its idf depends on how many rows hold
+// it. Its occurrences in a row are the positions where the whole chain starts.
+func (ix *Index) phrase(ctx context.Context, vocab int, toks []string, avg float64) (*list, error) {
 	parts := make([]*list, len(toks))
 	for i, t := range toks {
-		l, err := ix.word(ctx, stop, t)
+		l, err := ix.word(ctx, vocab, t)
 		if err != nil {
 			return nil, err
 		}
 		parts[i] = l
 	}
-	out := &list{stop: stop}
+	out := &list{vocab: vocab}
 	var df int64
 	at := make([]int, len(parts))
 	cs := make([]cursor, len(parts))

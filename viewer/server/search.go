@@ -25,7 +25,7 @@ const indexWait = 20 * time.Second
 
 // indexExt names the index files; it changes with the index's layout so that
 // files of an older layout are rebuilt rather than misread.
-const indexExt = ".v4.fts"
+const indexExt = ".v5.fts"
 
 // indexes builds the search index of a split on first use, once, and keeps
 // the open ones. Built indexes are shared through the blob store, so that

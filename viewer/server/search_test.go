@@ -15,10 +15,10 @@ func TestPruneKeepsOnlyTheCurrentRevision(t *testing.T) {
 		building []string
 		want     []string // left after pruning repo 7 at revision "cur"
 	}{
-		{"old revisions go", []string{"7/old/a.v4.fts", "7/older/b.v4.fts", "7/cur/a.v4.fts"}, nil, []string{"7/cur/a.v4.fts"}},
-		{"other datasets stay", []string{"8/old/a.v4.fts", "7/old/a.v4.fts"}, nil, []string{"8/old/a.v4.fts"}},
-		{"older layouts go", []string{"7/cur/a.fts", "7/cur/c.v3.fts", "7/cur/b.v4.fts", "7/cur/b.v4.fts.tmp"}, nil, []string{"7/cur/b.v4.fts", "7/cur/b.v4.fts.tmp"}},
-		{"builds in progress stay", []string{"7/old/a.v4.fts.tmp"}, []string{"7/old/a.v4.fts"}, []string{"7/old/a.v4.fts.tmp"}},
+		{"old revisions go", []string{"7/old/a.v5.fts", "7/older/b.v5.fts", "7/cur/a.v5.fts"}, nil, []string{"7/cur/a.v5.fts"}},
+		{"other datasets stay", []string{"8/old/a.v5.fts", "7/old/a.v5.fts"}, nil, []string{"8/old/a.v5.fts"}},
+		{"older layouts go", []string{"7/cur/a.fts", "7/cur/c.v3.fts", "7/cur/d.v4.fts", "7/cur/b.v5.fts", "7/cur/b.v5.fts.tmp"}, nil, []string{"7/cur/b.v5.fts", "7/cur/b.v5.fts.tmp"}},
+		{"builds in progress stay", []string{"7/old/a.v5.fts.tmp"}, []string{"7/old/a.v5.fts"}, []string{"7/old/a.v5.fts.tmp"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
