@@ -197,16 +197,19 @@ func invert(ctx context.Context, path string, stem Stemmer, docs func(yield func
 }
 
 // window is the postings of one term in one window of row numbers, encoded
-// as three streams of unsigned varints: docs (row numbers, each as the
+// as four streams of unsigned varints: docs (row numbers, each as the
 // difference from the previous one, the first from the window's start),
-// freqs (occurrences and row length, by row) and pos (each occurrence's
-// token position, as differences within the row).
+// classes (the distinct pairs of occurrences and row length of its rows, in
+// order of first appearance), freqs (each row's class, by row) and pos
+// (each occurrence's token position, as differences within the row). A
+// row's score depends only on its class: a query computes one score per
+// class, not one per row.
 type window struct {
-	win              int64
-	n                int64
-	last             int64
-	docs, freqs, pos []byte
-	pairs            map[[2]uint32]bool // the distinct (occurrences, length)
+	win                       int64
+	n                         int64
+	last                      int64
+	docs, classes, freqs, pos []byte
+	class                     map[[2]uint32]uint64 // index in classes
 }
 
 // writePostings reads the term lists of the scratch FTS5 index in term and
@@ -228,10 +231,14 @@ func writePostings(ctx context.Context, scratch, path string, c *corpus) error {
 	for _, s := range []string{
 		"PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF",
 		"CREATE TABLE stats(num_docs INTEGER NOT NULL, num_tokens INTEGER NOT NULL, lang TEXT NOT NULL, window_bits INTEGER NOT NULL)",
-		// The blobs come last so that reading a window's count and best
-		// score does not read its postings.
+		// The directory of windows: their counts, best scores and where
+		// their postings are. Its rows are small, so that a term's are
+		// read at once.
 		`CREATE TABLE postings(vocab INTEGER NOT NULL, term TEXT NOT NULL, win INTEGER NOT NULL, n INTEGER NOT NULL,
-			best REAL NOT NULL, docs BLOB NOT NULL, freqs BLOB NOT NULL, pos BLOB NOT NULL, PRIMARY KEY (vocab, term, win)) WITHOUT ROWID`,
+			best REAL NOT NULL, blob INTEGER NOT NULL, PRIMARY KEY (vocab, term, win)) WITHOUT ROWID`,
+		// The postings, found by row id; positions come last, since only
+		// phrases read them.
+		"CREATE TABLE blobs(id INTEGER PRIMARY KEY, docs BLOB NOT NULL, classes BLOB NOT NULL, freqs BLOB NOT NULL, pos BLOB NOT NULL)",
 	} {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("fts: %s: %w", s, err)
@@ -242,11 +249,17 @@ func writePostings(ctx context.Context, scratch, path string, c *corpus) error {
 		return err
 	}
 	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, "INSERT INTO postings VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+	ins, err := tx.PrepareContext(ctx, "INSERT INTO postings VALUES (?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		return err
 	}
 	defer ins.Close()
+	insBlob, err := tx.PrepareContext(ctx, "INSERT INTO blobs VALUES (?, ?, ?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	defer insBlob.Close()
+	var blob int64
 	avg := c.avg()
 	for vocab, table := range vocabTables {
 		if err := copyTerms(ctx, src, table, func(term string, wins []*window) error {
@@ -260,10 +273,14 @@ func writePostings(ctx context.Context, scratch, path string, c *corpus) error {
 			idf := idf(c.numDocs, df)
 			for _, w := range wins {
 				best := 0.0
-				for p := range w.pairs {
+				for p := range w.class {
 					best = max(best, termScore(idf, p[0], p[1], avg))
 				}
-				if _, err := ins.ExecContext(ctx, vocab, term, w.win, w.n, best, w.docs, w.freqs, w.pos); err != nil {
+				blob++
+				if _, err := insBlob.ExecContext(ctx, blob, w.docs, w.classes, w.freqs, w.pos); err != nil {
+					return err
+				}
+				if _, err := ins.ExecContext(ctx, vocab, term, w.win, w.n, best, blob); err != nil {
 					return err
 				}
 			}
@@ -310,7 +327,7 @@ func copyTerms(ctx context.Context, src *sql.DB, table string, flush func(string
 		if len(wins) > 0 && wins[len(wins)-1].win == win {
 			w = wins[len(wins)-1]
 		} else {
-			w = &window{win: win, last: win << windowBits, pairs: map[[2]uint32]bool{}}
+			w = &window{win: win, last: win << windowBits, class: map[[2]uint32]uint64{}}
 			wins = append(wins, w)
 		}
 		w.docs = binary.AppendUvarint(w.docs, uint64(doc-w.last))
@@ -321,13 +338,18 @@ func copyTerms(ctx context.Context, src *sql.DB, table string, flush func(string
 			length = lens[doc]
 		}
 		tf := uint32(len(pos))
-		w.freqs = binary.AppendUvarint(binary.AppendUvarint(w.freqs, uint64(tf)), uint64(length))
+		cl, ok := w.class[[2]uint32{tf, length}]
+		if !ok {
+			cl = uint64(len(w.class))
+			w.class[[2]uint32{tf, length}] = cl
+			w.classes = binary.AppendUvarint(binary.AppendUvarint(w.classes, uint64(tf)), uint64(length))
+		}
+		w.freqs = binary.AppendUvarint(w.freqs, cl)
 		prev := uint32(0)
 		for _, p := range pos {
 			w.pos = binary.AppendUvarint(w.pos, uint64(p-prev))
 			prev = p
 		}
-		w.pairs[[2]uint32{tf, length}] = true
 		pos = pos[:0]
 		doc = -1
 	}

@@ -64,37 +64,11 @@ type Result struct {
 // list is a query term's postings, by window: those of a word as stored,
 // read a window at a time when needed, those of a phrase computed whole.
 type list struct {
-	vocab int
-	term  string
-	idf   float64
-	wins  []*plist
-	// scores caches the term's shares by occurrences and row length, the
-	// commonest ones (0: not computed yet; a share is never 0).
-	scores []float64
-}
-
-// The shares a list caches: of rows with fewer than scoreTFs occurrences
-// and scoreLens tokens.
-const (
-	scoreTFs  = 8
-	scoreLens = 512
-)
-
-// score is termScore of the list's term, cached.
-func (l *list) score(tf, length uint32, avg float64) float64 {
-	if tf >= scoreTFs || length >= scoreLens {
-		return termScore(l.idf, tf, length, avg)
-	}
-	if l.scores == nil {
-		l.scores = make([]float64, scoreTFs*scoreLens)
-	}
-	i := tf*scoreLens + length
-	if s := l.scores[i]; s != 0 {
-		return s
-	}
-	s := termScore(l.idf, tf, length, avg)
-	l.scores[i] = s
-	return s
+	idf  float64
+	wins []*plist
+	// shares is the term's share of a row's score by class, in the window
+	// being scored.
+	shares []float64
 }
 
 // plist is a term's postings in one window: a word's are read from the
@@ -103,6 +77,7 @@ type plist struct {
 	win   int64
 	n     int64
 	best  float64
+	blob  int64   // a word's postings in the blobs table
 	docs  []int64 // a phrase's rows, occurrences and lengths
 	tfs   []uint32
 	lens  []uint32
@@ -314,29 +289,39 @@ func (ix *Index) accumulate(ctx context.Context, l *list, p *plist, avg float64,
 		start := p.win << ix.windowBits
 		for i, d := range p.docs {
 			k := d - start
-			acc[k] += l.score(p.tfs[i], p.lens[i], avg)
+			acc[k] += termScore(l.idf, p.tfs[i], p.lens[i], avg)
 			bits[k>>6] |= 1 << (k & 63)
 		}
 		return nil
 	}
-	return ix.fetch(ctx, "docs, freqs", l, p.win, func(b []sql.RawBytes) error {
-		docs, freqs := b[0], b[1]
+	return ix.fetch(ctx, "docs, classes, freqs", p.blob, func(b []sql.RawBytes) error {
+		docs, classes, freqs := b[0], b[1], b[2]
+		l.shares = l.shares[:0]
+		for len(classes) > 0 {
+			tf, k1 := uvarint(classes)
+			if k1 <= 0 {
+				return errCorrupt
+			}
+			length, k2 := uvarint(classes[k1:])
+			if k2 <= 0 {
+				return errCorrupt
+			}
+			classes = classes[k1+k2:]
+			l.shares = append(l.shares, termScore(l.idf, uint32(tf), uint32(length), avg))
+		}
+		shares := l.shares
 		var d uint64
 		for range p.n {
 			delta, k1 := uvarint(docs)
-			tf, k2 := uvarint(freqs)
+			cl, k2 := uvarint(freqs)
 			if k1 <= 0 || k2 <= 0 {
 				return errCorrupt
 			}
-			length, k3 := uvarint(freqs[k2:])
-			if k3 <= 0 {
+			docs, freqs = docs[k1:], freqs[k2:]
+			if d += delta; d >= uint64(len(acc)) || cl >= uint64(len(shares)) {
 				return errCorrupt
 			}
-			docs, freqs = docs[k1:], freqs[k2+k3:]
-			if d += delta; d >= uint64(len(acc)) {
-				return errCorrupt
-			}
-			acc[d] += l.score(uint32(tf), uint32(length), avg)
+			acc[d] += shares[cl]
 			bits[d>>6] |= 1 << (d & 63)
 		}
 		return nil
@@ -361,7 +346,7 @@ func (ix *Index) mark(ctx context.Context, l *list, p *plist, bits []uint64) err
 		}
 		return nil
 	}
-	return ix.fetch(ctx, "docs", l, p.win, func(b []sql.RawBytes) error {
+	return ix.fetch(ctx, "docs", p.blob, func(b []sql.RawBytes) error {
 		docs := b[0]
 		var d uint64
 		for range p.n {
@@ -382,16 +367,16 @@ func (ix *Index) mark(ctx context.Context, l *list, p *plist, bits []uint64) err
 
 // word reads the windows of a word: their sizes and best scores.
 func (ix *Index) word(ctx context.Context, vocab int, term string) (*list, error) {
-	rows, err := ix.db.QueryContext(ctx, "SELECT win, n, best FROM postings WHERE vocab = ? AND term = ? ORDER BY win", vocab, term)
+	rows, err := ix.db.QueryContext(ctx, "SELECT win, n, best, blob FROM postings WHERE vocab = ? AND term = ? ORDER BY win", vocab, term)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	l := &list{vocab: vocab, term: term}
+	l := &list{}
 	var df int64
 	for rows.Next() {
 		p := &plist{}
-		if err := rows.Scan(&p.win, &p.n, &p.best); err != nil {
+		if err := rows.Scan(&p.win, &p.n, &p.best, &p.blob); err != nil {
 			return nil, err
 		}
 		df += p.n
@@ -401,10 +386,11 @@ func (ix *Index) word(ctx context.Context, vocab int, term string) (*list, error
 	return l, rows.Err()
 }
 
-// fetch hands f the columns cols of a word's window, valid only during
-// the call: they are not copied out of the database.
-func (ix *Index) fetch(ctx context.Context, cols string, l *list, win int64, f func([]sql.RawBytes) error) error {
-	rows, err := ix.db.QueryContext(ctx, "SELECT "+cols+" FROM postings WHERE vocab = ? AND term = ? AND win = ?", l.vocab, l.term, win)
+// fetch hands f the columns cols of a word's postings in a window (its
+// blob), valid only during the call: they are not copied out of the
+// database.
+func (ix *Index) fetch(ctx context.Context, cols string, blob int64, f func([]sql.RawBytes) error) error {
+	rows, err := ix.db.QueryContext(ctx, "SELECT "+cols+" FROM blobs WHERE id = ?", blob)
 	if err != nil {
 		return err
 	}
@@ -442,7 +428,7 @@ func (ix *Index) phrase(ctx context.Context, vocab int, toks []string, avg float
 		}
 		parts[i] = l
 	}
-	out := &list{vocab: vocab}
+	out := &list{}
 	var df int64
 	at := make([]int, len(parts))
 	cs := make([]cursor, len(parts))
@@ -465,7 +451,7 @@ func (ix *Index) phrase(ctx context.Context, vocab int, toks []string, avg float
 			return nil, err
 		}
 		for i, l := range parts {
-			if err := ix.open(ctx, l, l.wins[at[i]], &cs[i]); err != nil {
+			if err := ix.open(ctx, l.wins[at[i]], &cs[i]); err != nil {
 				return nil, err
 			}
 		}
@@ -535,6 +521,7 @@ func (ix *Index) phrase(ctx context.Context, vocab int, toks []string, avg float
 type cursor struct {
 	buf              []byte
 	docs, freqs, pos []byte
+	classes          [][2]uint32 // occurrences and length, by class
 	left             int64
 	doc              int64
 	length           uint32
@@ -542,11 +529,25 @@ type cursor struct {
 }
 
 // open reads a window of a word into c.
-func (ix *Index) open(ctx context.Context, l *list, p *plist, c *cursor) error {
+func (ix *Index) open(ctx context.Context, p *plist, c *cursor) error {
 	c.left, c.doc = p.n, p.win<<ix.windowBits
-	return ix.fetch(ctx, "docs, freqs, pos", l, p.win, func(b []sql.RawBytes) error {
-		c.buf = append(append(append(c.buf[:0], b[0]...), b[1]...), b[2]...)
-		c.docs, c.freqs, c.pos = c.buf[:len(b[0])], c.buf[len(b[0]):len(b[0])+len(b[1])], c.buf[len(b[0])+len(b[1]):]
+	return ix.fetch(ctx, "docs, classes, freqs, pos", p.blob, func(b []sql.RawBytes) error {
+		classes := b[1]
+		c.classes = c.classes[:0]
+		for len(classes) > 0 {
+			tf, k1 := uvarint(classes)
+			if k1 <= 0 {
+				return errCorrupt
+			}
+			length, k2 := uvarint(classes[k1:])
+			if k2 <= 0 {
+				return errCorrupt
+			}
+			classes = classes[k1+k2:]
+			c.classes = append(c.classes, [2]uint32{uint32(tf), uint32(length)})
+		}
+		c.buf = append(append(append(c.buf[:0], b[0]...), b[2]...), b[3]...)
+		c.docs, c.freqs, c.pos = c.buf[:len(b[0])], c.buf[len(b[0]):len(b[0])+len(b[2])], c.buf[len(b[0])+len(b[2]):]
 		return nil
 	})
 }
@@ -557,22 +558,19 @@ func (c *cursor) next() (bool, error) {
 		return false, nil
 	}
 	c.left--
-	d, k1 := binary.Uvarint(c.docs)
-	tf, k2 := binary.Uvarint(c.freqs)
-	if k1 <= 0 || k2 <= 0 {
+	d, k1 := uvarint(c.docs)
+	cl, k2 := uvarint(c.freqs)
+	if k1 <= 0 || k2 <= 0 || cl >= uint64(len(c.classes)) {
 		return false, errCorrupt
 	}
-	length, k3 := binary.Uvarint(c.freqs[k2:])
-	if k3 <= 0 {
-		return false, errCorrupt
-	}
-	c.docs, c.freqs = c.docs[k1:], c.freqs[k2+k3:]
+	c.docs, c.freqs = c.docs[k1:], c.freqs[k2:]
 	c.doc += int64(d)
-	c.length = uint32(length)
+	tf := c.classes[cl][0]
+	c.length = c.classes[cl][1]
 	c.poss = c.poss[:0]
 	prev := uint32(0)
 	for range tf {
-		d, k := binary.Uvarint(c.pos)
+		d, k := uvarint(c.pos)
 		if k <= 0 {
 			return false, errCorrupt
 		}
