@@ -212,6 +212,15 @@ type window struct {
 	class                     map[[2]uint32]uint64 // index in classes
 }
 
+// maxInline is the size of the largest postings kept in the window
+// directory (about a dozen rows): most terms have only these, and moving
+// them apart would cost a row of the blobs table each. Tests change it to
+// store all postings apart.
+var maxInline = 128
+
+// empty is an empty blob: a nil []byte would be stored as NULL.
+var empty = []byte{}
+
 // writePostings reads the term lists of the scratch FTS5 index in term and
 // row order and writes them to a new index at path, by window.
 func writePostings(ctx context.Context, scratch, path string, c *corpus) error {
@@ -232,10 +241,12 @@ func writePostings(ctx context.Context, scratch, path string, c *corpus) error {
 		"PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF",
 		"CREATE TABLE stats(num_docs INTEGER NOT NULL, num_tokens INTEGER NOT NULL, lang TEXT NOT NULL, window_bits INTEGER NOT NULL)",
 		// The directory of windows: their counts, best scores and where
-		// their postings are. Its rows are small, so that a term's are
-		// read at once.
+		// their postings are, in the blobs table, or here (blob 0) when
+		// they are small. Its rows are small, so that a term's are read
+		// at once, and a rare term's postings with them.
 		`CREATE TABLE postings(vocab INTEGER NOT NULL, term TEXT NOT NULL, win INTEGER NOT NULL, n INTEGER NOT NULL,
-			best REAL NOT NULL, blob INTEGER NOT NULL, PRIMARY KEY (vocab, term, win)) WITHOUT ROWID`,
+			best REAL NOT NULL, blob INTEGER NOT NULL, docs BLOB NOT NULL, classes BLOB NOT NULL, freqs BLOB NOT NULL,
+			pos BLOB NOT NULL, PRIMARY KEY (vocab, term, win)) WITHOUT ROWID`,
 		// The postings, found by row id; positions come last, since only
 		// phrases read them.
 		"CREATE TABLE blobs(id INTEGER PRIMARY KEY, docs BLOB NOT NULL, classes BLOB NOT NULL, freqs BLOB NOT NULL, pos BLOB NOT NULL)",
@@ -249,7 +260,7 @@ func writePostings(ctx context.Context, scratch, path string, c *corpus) error {
 		return err
 	}
 	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, "INSERT INTO postings VALUES (?, ?, ?, ?, ?, ?)")
+	ins, err := tx.PrepareContext(ctx, "INSERT INTO postings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		return err
 	}
@@ -276,11 +287,17 @@ func writePostings(ctx context.Context, scratch, path string, c *corpus) error {
 				for p := range w.class {
 					best = max(best, termScore(idf, p[0], p[1], avg))
 				}
-				blob++
-				if _, err := insBlob.ExecContext(ctx, blob, w.docs, w.classes, w.freqs, w.pos); err != nil {
-					return err
+				var err error
+				if len(w.docs)+len(w.classes)+len(w.freqs)+len(w.pos) <= maxInline {
+					_, err = ins.ExecContext(ctx, vocab, term, w.win, w.n, best, 0, w.docs, w.classes, w.freqs, w.pos)
+				} else {
+					blob++
+					if _, err := insBlob.ExecContext(ctx, blob, w.docs, w.classes, w.freqs, w.pos); err != nil {
+						return err
+					}
+					_, err = ins.ExecContext(ctx, vocab, term, w.win, w.n, best, blob, empty, empty, empty, empty)
 				}
-				if _, err := ins.ExecContext(ctx, vocab, term, w.win, w.n, best, blob); err != nil {
+				if err != nil {
 					return err
 				}
 			}

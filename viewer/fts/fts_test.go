@@ -3,6 +3,7 @@ package fts
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"path/filepath"
@@ -250,8 +251,19 @@ func rank(docs []string, stop bool, qterms [][]string) []int64 {
 // The index's windows (narrowed here to 16 rows) let a query skip the rows
 // that cannot enter its page; the pages and totals must be those of
 // scoring every match, whatever the page, across windows, with ties, rare
-// and common words, phrases and queries of stop words only.
+// and common words, phrases and queries of stop words only, whether the
+// postings are kept in the window directory or apart.
 func TestSearchRankedPagesMatchFullScoring(t *testing.T) {
+	for _, inline := range []int{128, 16, 0} {
+		t.Run(fmt.Sprintf("inline %d", inline), func(t *testing.T) {
+			defer func(i int) { maxInline = i }(maxInline)
+			maxInline = inline
+			testSearchRankedPages(t)
+		})
+	}
+}
+
+func testSearchRankedPages(t *testing.T) {
 	defer func(b int64) { windowBits = b }(windowBits)
 	windowBits = 4
 	rnd := rand.New(rand.NewPCG(1, 2))

@@ -74,14 +74,16 @@ type list struct {
 // plist is a term's postings in one window: a word's are read from the
 // index when needed, a phrase's are computed whole (dense).
 type plist struct {
-	win   int64
-	n     int64
-	best  float64
-	blob  int64   // a word's postings in the blobs table
-	docs  []int64 // a phrase's rows, occurrences and lengths
-	tfs   []uint32
-	lens  []uint32
-	dense bool
+	win  int64
+	n    int64
+	best float64
+	// A word's postings: in the blobs table, or inline (blob 0).
+	blob   int64
+	inline [][]byte
+	docs   []int64 // a phrase's rows, occurrences and lengths
+	tfs    []uint32
+	lens   []uint32
+	dense  bool
 }
 
 // Search returns the rows matching any term of the query, best BM25 score
@@ -294,7 +296,7 @@ func (ix *Index) accumulate(ctx context.Context, l *list, p *plist, avg float64,
 		}
 		return nil
 	}
-	return ix.fetch(ctx, "docs, classes, freqs", p.blob, func(b []sql.RawBytes) error {
+	return ix.fetch(ctx, p, 3, func(b [][]byte) error {
 		docs, classes, freqs := b[0], b[1], b[2]
 		l.shares = l.shares[:0]
 		for len(classes) > 0 {
@@ -346,7 +348,7 @@ func (ix *Index) mark(ctx context.Context, l *list, p *plist, bits []uint64) err
 		}
 		return nil
 	}
-	return ix.fetch(ctx, "docs", p.blob, func(b []sql.RawBytes) error {
+	return ix.fetch(ctx, p, 1, func(b [][]byte) error {
 		docs := b[0]
 		var d uint64
 		for range p.n {
@@ -367,7 +369,7 @@ func (ix *Index) mark(ctx context.Context, l *list, p *plist, bits []uint64) err
 
 // word reads the windows of a word: their sizes and best scores.
 func (ix *Index) word(ctx context.Context, vocab int, term string) (*list, error) {
-	rows, err := ix.db.QueryContext(ctx, "SELECT win, n, best, blob FROM postings WHERE vocab = ? AND term = ? ORDER BY win", vocab, term)
+	rows, err := ix.db.QueryContext(ctx, "SELECT win, n, best, blob, docs, classes, freqs, pos FROM postings WHERE vocab = ? AND term = ? ORDER BY win", vocab, term)
 	if err != nil {
 		return nil, err
 	}
@@ -376,8 +378,12 @@ func (ix *Index) word(ctx context.Context, vocab int, term string) (*list, error
 	var df int64
 	for rows.Next() {
 		p := &plist{}
-		if err := rows.Scan(&p.win, &p.n, &p.best, &p.blob); err != nil {
+		var docs, classes, freqs, pos []byte
+		if err := rows.Scan(&p.win, &p.n, &p.best, &p.blob, &docs, &classes, &freqs, &pos); err != nil {
 			return nil, err
+		}
+		if p.blob == 0 {
+			p.inline = [][]byte{docs, classes, freqs, pos}
 		}
 		df += p.n
 		l.wins = append(l.wins, p)
@@ -386,11 +392,19 @@ func (ix *Index) word(ctx context.Context, vocab int, term string) (*list, error
 	return l, rows.Err()
 }
 
-// fetch hands f the columns cols of a word's postings in a window (its
-// blob), valid only during the call: they are not copied out of the
-// database.
-func (ix *Index) fetch(ctx context.Context, cols string, blob int64, f func([]sql.RawBytes) error) error {
-	rows, err := ix.db.QueryContext(ctx, "SELECT "+cols+" FROM blobs WHERE id = ?", blob)
+// postingCols are the columns of a window's postings, in the order fetch
+// hands them.
+var postingCols = [...]string{"docs, ", "classes, ", "freqs, ", "pos"}
+
+// fetch hands f the first n columns of a word's postings in a window (of
+// postingCols), valid only during the call: they are not copied out of
+// the database.
+func (ix *Index) fetch(ctx context.Context, p *plist, n int, f func([][]byte) error) error {
+	if p.blob == 0 {
+		return f(p.inline[:n])
+	}
+	cols := strings.TrimSuffix(strings.Join(postingCols[:n], ""), ", ")
+	rows, err := ix.db.QueryContext(ctx, "SELECT "+cols+" FROM blobs WHERE id = ?", p.blob)
 	if err != nil {
 		return err
 	}
@@ -401,7 +415,6 @@ func (ix *Index) fetch(ctx context.Context, cols string, blob int64, f func([]sq
 		}
 		return errCorrupt
 	}
-	n := strings.Count(cols, ",") + 1
 	b := make([]sql.RawBytes, n)
 	dst := make([]any, n)
 	for i := range b {
@@ -410,7 +423,11 @@ func (ix *Index) fetch(ctx context.Context, cols string, blob int64, f func([]sq
 	if err := rows.Scan(dst...); err != nil {
 		return err
 	}
-	return f(b)
+	bs := make([][]byte, n)
+	for i := range b {
+		bs[i] = b[i]
+	}
+	return f(bs)
 }
 
 var errCorrupt = errors.New("fts: corrupt postings")
@@ -531,7 +548,7 @@ type cursor struct {
 // open reads a window of a word into c.
 func (ix *Index) open(ctx context.Context, p *plist, c *cursor) error {
 	c.left, c.doc = p.n, p.win<<ix.windowBits
-	return ix.fetch(ctx, "docs, classes, freqs, pos", p.blob, func(b []sql.RawBytes) error {
+	return ix.fetch(ctx, p, 4, func(b [][]byte) error {
 		classes := b[1]
 		c.classes = c.classes[:0]
 		for len(classes) > 0 {
