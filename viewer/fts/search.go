@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Index is an open, read-only index.
@@ -20,6 +21,10 @@ type Index struct {
 	numTokens  int64
 	stem       Stemmer
 	windowBits int64
+	// scratches keeps the windows' working memory between searches:
+	// making it (half a megabyte, cleared) would cost a rare term's search
+	// more than the search itself.
+	scratches sync.Pool
 }
 
 // Open opens an index written by Build.
@@ -144,7 +149,11 @@ func (ix *Index) search(ctx context.Context, query string, offset, limit int) (R
 	k := offset + limit
 	top := &topK{k: k}
 	var total, counted int64
-	var sc scratch
+	sc, _ := ix.scratches.Get().(*scratch)
+	if sc == nil {
+		sc = &scratch{}
+	}
+	defer ix.scratches.Put(sc)
 	var r Result
 	// Each list's next window, in row order.
 	next := make([]int, len(lists))
@@ -187,7 +196,7 @@ func (ix *Index) search(ctx context.Context, query string, offset, limit int) (R
 			if !score {
 				counted += sum
 			}
-			n, err := ix.window(ctx, lists, next, present, score, avg, top, &sc)
+			n, err := ix.window(ctx, lists, next, present, score, avg, top, sc)
 			if err != nil {
 				return Result{}, err
 			}
@@ -223,7 +232,8 @@ func (ix *Index) estimate(lists []*list, next, present []int, win, most, sum int
 }
 
 // scratch is the working memory of a search's windows, made on first use:
-// a bitmap of a window's rows and their scores so far.
+// a bitmap of a window's rows and their scores so far. Scores are left all
+// zero after each window, so that the next can use them as they are.
 type scratch struct {
 	bits []uint64
 	acc  []float64
