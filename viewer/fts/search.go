@@ -321,23 +321,47 @@ func (ix *Index) accumulate(ctx context.Context, l *list, p *plist, avg float64,
 			classes = classes[k1+k2:]
 			l.shares = append(l.shares, termScore(l.idf, uint32(tf), uint32(length), avg))
 		}
-		shares := l.shares
-		var d uint64
-		for range p.n {
-			delta, k1 := uvarint(docs)
-			cl, k2 := uvarint(freqs)
-			if k1 <= 0 || k2 <= 0 {
-				return errCorrupt
-			}
-			docs, freqs = docs[k1:], freqs[k2:]
-			if d += delta; d >= uint64(len(acc)) || cl >= uint64(len(shares)) {
-				return errCorrupt
-			}
-			acc[d] += shares[cl]
-			bits[d>>6] |= 1 << (d & 63)
-		}
-		return nil
+		return addShares(docs, freqs, p.n, l.shares, acc, bits)
 	})
+}
+
+// addShares adds the shares of a window's rows, by class, to their scores
+// and marks them. It is the innermost loop of a search: one-byte varints,
+// the common case, are decoded in place.
+func addShares(docs, freqs []byte, n int64, shares, acc []float64, bits []uint64) error {
+	var d uint64
+	i, j := 0, 0
+	for range n {
+		if i >= len(docs) || j >= len(freqs) {
+			return errCorrupt
+		}
+		delta := uint64(docs[i])
+		if delta < 0x80 {
+			i++
+		} else {
+			v, k := binary.Uvarint(docs[i:])
+			if k <= 0 {
+				return errCorrupt
+			}
+			delta, i = v, i+k
+		}
+		cl := uint64(freqs[j])
+		if cl < 0x80 {
+			j++
+		} else {
+			v, k := binary.Uvarint(freqs[j:])
+			if k <= 0 {
+				return errCorrupt
+			}
+			cl, j = v, j+k
+		}
+		if d += delta; d >= uint64(len(acc)) || cl >= uint64(len(shares)) {
+			return errCorrupt
+		}
+		acc[d] += shares[cl]
+		bits[d>>6] |= 1 << (d & 63)
+	}
+	return nil
 }
 
 // uvarint is binary.Uvarint, inlined for the one-byte values that most
