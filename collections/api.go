@@ -385,10 +385,6 @@ func (s *Service) handleAddItem(w http.ResponseWriter, r *http.Request, slug str
 		s.writeError(w, r, err)
 		return
 	}
-	if it.Collection != nil && it.Collection.ID == c.ID {
-		s.writeError(w, r, haven.Errorf(haven.EInvalid, "A collection cannot contain itself"))
-		return
-	}
 	it.Note = req.Note
 	if err := s.meta.AddCollectionItem(r.Context(), c.ID, it); err != nil {
 		s.writeError(w, r, err)

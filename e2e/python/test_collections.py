@@ -115,6 +115,22 @@ def test_collection_items(api, user, collection, repo_name):
         api.delete_collection(inner.slug, missing_ok=True)
 
 
+def test_collection_holds_itself(api, anon_api, collection):
+    # The Hub lets a collection list itself (the JS client's own tests do);
+    # items are not expanded, so nothing recurses.
+    slug = collection.slug
+    c = api.add_collection_item(slug, slug, "collection", note="see also")
+    assert [(i.item_type, i.item_id, i.note) for i in c.items] == [("collection", slug, "see also")]
+    assert anon_api.get_collection(slug).items[0].item_id == slug
+    api.delete_collection_item(slug, c.items[0].item_object_id)
+    assert api.get_collection(slug).items == []
+    c = api.add_collection_item(slug, slug, "collection")
+    api.delete_collection(slug)
+    with pytest.raises(HfHubHTTPError) as e:
+        api.get_collection(slug)
+    assert e.value.response.status_code == 404
+
+
 def test_list_collections(api, anon_api, user, collection, new_repo):
     api.add_collection_item(collection.slug, new_repo, "model")
     second = api.create_collection(unique("Second"))
