@@ -1,10 +1,12 @@
 // Setup file of the suite (run.sh copies it into the work folder as
 // src/test/haven-guard.ts and names it in vitest's setupFiles).
 //
-// Two jobs: a test that reaches for a host other than the server under test
+// Three jobs: a test that reaches for a host other than the server under test
 // (the production hub, its CDN, an inference provider) fails at once, naming
 // the host, instead of going through retries on a name that never resolves;
-// and the tests listed in deselect.txt are skipped before they start.
+// the few production files that upload specs take as content are read from
+// their stand-ins on the server under test (standins.mjs); and the tests
+// listed in deselect.txt are skipped before they start.
 import { beforeEach } from "vitest";
 
 const allowed = new Set(["localhost", "127.0.0.1", "[::1]"]);
@@ -22,8 +24,14 @@ function hostOf(input: unknown): string | undefined {
 	return undefined;
 }
 
+const standins: Record<string, string> = JSON.parse(process.env.HAVEN_CS_STANDINS ?? "{}");
+
 const realFetch = globalThis.fetch;
 globalThis.fetch = function guardedFetch(input: Parameters<typeof fetch>[0], init?: RequestInit) {
+	const url = typeof input === "string" ? input : input instanceof URL ? input.href : undefined;
+	if (url !== undefined && standins[url]) {
+		return realFetch(standins[url], init);
+	}
 	const host = hostOf(input);
 	if (host !== undefined && !allowed.has(host)) {
 		return Promise.reject(new ProductionHubNeeded(`this test reaches ${host}, which is not the server under test`));

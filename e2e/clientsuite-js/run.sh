@@ -102,6 +102,7 @@ for _ in $(seq 1 120); do
 	sleep 0.5
 done
 echo "haven serve on $url (log: $work/server.log)" >&2
+export HAVEN_CS_STANDINS=$(node "$here/standins.mjs" "$url" "$user" "$token" "$suite/src/lib")
 
 set +e
 # shellcheck disable=SC2086
