@@ -11,16 +11,18 @@ import (
 // collections, owned by a user or an organisation. Its ID never changes;
 // its slug follows the title.
 type Collection struct {
-	ID          string // 24 lowercase hex digits
-	OwnerID     int64
-	Owner       string // the owning namespace, as spelled now
-	OwnerIsOrg  bool
-	Title       string
-	Description string
-	Private     bool
-	Theme       string
-	Position    int // order among the owner's collections, from 0
-	Upvotes     int64
+	ID      string // 24 lowercase hex digits
+	OwnerID int64
+	Owner   string // the owning namespace, as spelled now
+	// OwnerFullName is the owner's full name, empty where none is set.
+	OwnerFullName string
+	OwnerIsOrg    bool
+	Title         string
+	Description   string
+	Private       bool
+	Theme         string
+	Position      int // order among the owner's collections, from 0
+	Upvotes       int64
 	// Upvoted says whether the user who asks upvoted it; filled in for a
 	// signed-in caller.
 	Upvoted   bool

@@ -472,16 +472,23 @@ func (s *Service) handleDeleteItem(w http.ResponseWriter, r *http.Request, slug,
 // objectID is the 24-hex "_id" of a user, organisation or repository row.
 func objectID(id int64) string { return fmt.Sprintf("%024d", id) }
 
-// author is the Hub's author object of a namespace.
-func author(name string, id int64, org bool) map[string]any {
-	kind := "user"
-	if org {
-		kind = "org"
+// author is the Hub's object of the owner of c: its full name (its name
+// where none is set), and isPro only for a user, as on the Hub.
+func author(c *haven.Collection) map[string]any {
+	fullname := c.OwnerFullName
+	if fullname == "" {
+		fullname = c.Owner
 	}
-	return map[string]any{
-		"_id": objectID(id), "name": name, "fullname": name, "avatarUrl": haven.AvatarURL(name), "type": kind,
-		"isPro": false, "isHf": false, "isHfAdmin": false, "isMod": false,
+	o := map[string]any{
+		"_id": objectID(c.OwnerID), "name": c.Owner, "fullname": fullname, "avatarUrl": haven.AvatarURL(c.Owner),
+		"type": "user", "isHf": false, "isHfAdmin": false, "isMod": false,
 	}
+	if c.OwnerIsOrg {
+		o["type"] = "org"
+	} else {
+		o["isPro"] = false
+	}
+	return o
 }
 
 // object is the Hub's collection object, with position or without (in
@@ -499,7 +506,7 @@ func (s *Service) object(c *haven.Collection, withPosition bool, maxItems int) m
 		"_id":             c.ID,
 		"slug":            c.Slug(),
 		"title":           c.Title,
-		"owner":           author(c.Owner, c.OwnerID, c.OwnerIsOrg),
+		"owner":           author(c),
 		"items":           out,
 		"lastUpdated":     haven.FormatTime(c.UpdatedAt),
 		"private":         c.Private,
@@ -551,7 +558,7 @@ func (s *Service) itemObject(it *haven.CollectionItem) map[string]any {
 		o["slug"] = n.Slug()
 		o["title"] = n.Title
 		o["description"] = n.Description
-		o["owner"] = author(n.Owner, n.OwnerID, n.OwnerIsOrg)
+		o["owner"] = author(n)
 		o["private"] = n.Private
 		o["theme"] = n.Theme
 		o["upvotes"] = n.Upvotes

@@ -49,14 +49,14 @@ func ItemKey(it *haven.CollectionItem) string {
 	return "paper:" + it.Paper
 }
 
-const collectionColumns = `c.id, c.owner_id, u.name, u.is_org, c.title, c.description, c.private, c.theme,
+const collectionColumns = `c.id, c.owner_id, u.name, u.full_name, u.is_org, c.title, c.description, c.private, c.theme,
 	c.position, c.upvotes, c.created_at, c.updated_at`
 
 const collectionFrom = " FROM collections c JOIN users u ON u.id = c.owner_id"
 
 func scanCollection(row scanner) (*haven.Collection, error) {
 	var c haven.Collection
-	if err := row.Scan(&c.ID, &c.OwnerID, &c.Owner, &c.OwnerIsOrg, &c.Title, &c.Description, &c.Private, &c.Theme,
+	if err := row.Scan(&c.ID, &c.OwnerID, &c.Owner, &c.OwnerFullName, &c.OwnerIsOrg, &c.Title, &c.Description, &c.Private, &c.Theme,
 		&c.Position, &c.Upvotes, &c.CreatedAt, &c.UpdatedAt); err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func (s *Store) CreateCollection(ctx context.Context, c *haven.Collection) error
 		if err != nil {
 			return noRows(err, errUserIDNotFound(c.OwnerID))
 		}
-		c.Owner, c.OwnerIsOrg = owner.Name, owner.IsOrg
+		c.Owner, c.OwnerFullName, c.OwnerIsOrg = owner.Name, owner.FullName, owner.IsOrg
 		var existing string
 		err = cn.queryRow(ctx, "SELECT id FROM collections WHERE owner_id = ? AND title = ?", c.OwnerID, c.Title).Scan(&existing)
 		if err == nil {

@@ -82,6 +82,13 @@ func testCollectionCreate(t *testing.T, s *meta.Store) {
 		t.Fatalf("got %+v", got)
 	}
 	isUTC(t, "UpdatedAt", got.UpdatedAt)
+	// The owner's full name comes along, for the owner object of answers.
+	carol := &haven.User{Name: "carol", FullName: "Carol Danvers"}
+	mustNil(t, s.CreateUser(ctx, carol, ""))
+	c := mustCollection(t, s, carol, "Picks", false)
+	if got, _ := s.CollectionByID(ctx, c.ID); c.OwnerFullName != "Carol Danvers" || got.OwnerFullName != "Carol Danvers" || a.OwnerFullName != "" {
+		t.Fatalf("owner full names %q (created), %q (read), %q (none set)", c.OwnerFullName, got.OwnerFullName, a.OwnerFullName)
+	}
 	_, err = s.CollectionByID(ctx, "0123456789abcdef01234567")
 	wantCode(t, err, haven.ENotFound)
 

@@ -24,6 +24,8 @@ def test_create_collection_with_description(api, endpoint, user, collection):
     assert collection.slug.startswith(f"{user}/cool-stuff-")
     assert collection.url == f"{endpoint}/collections/{collection.slug}"
     assert collection.owner["name"] == user
+    assert collection.owner["fullname"] == api.whoami()["fullname"] == "Alice Liddell"
+    assert collection.owner["type"] == "user" and collection.owner["isPro"] is False
     assert collection.private is False
     assert collection.theme == "orange"
 
@@ -191,6 +193,10 @@ def test_org_collection(api, other_api, org):
     try:
         assert c.slug.startswith(f"{org}/org-picks-")
         assert c.owner["name"] == org and c.owner["type"] == "org"
+        # The organisation's full name, as on the Hub; organisations have no isPro.
+        overview = get_session().get(f"{api.endpoint}/api/organizations/{org}/overview").json()
+        assert c.owner["fullname"] == overview["fullname"] and "isPro" not in c.owner
+        assert api.get_collection(c.slug).owner == c.owner
         with pytest.raises(HfHubHTTPError) as e:
             other_api.create_collection(unique("Not mine"), namespace=org)
         assert e.value.response.status_code == 403
