@@ -112,6 +112,5 @@ rc=$?
 set -e
 
 [ -f "$work/report.json" ] || exit $rc
-echo "excluded spec files (deselect.txt): ${#files[@]}"
-node "$here/summary.mjs" "$work/report.json" "$HAVEN_CS_DESELECT_TESTS"
+node "$here/summary.mjs" "$work/report.json" "$HAVEN_CS_DESELECT_TESTS" "${#files[@]}"
 exit $rc

@@ -1,9 +1,10 @@
-// Prints passed, failed, skipped and deselected from vitest's JSON report, and
+// Prints passed, failed, skipped and deselected (tests, and spec files left
+// out whole) from vitest's JSON report, and
 // the pass rate passed / (passed + failed). Files that failed to load count
 // as one failure each.
 import { readFileSync } from "node:fs";
 
-const [report, deselectJSON] = process.argv.slice(2);
+const [report, deselectJSON, excludedFiles] = process.argv.slice(2);
 const r = JSON.parse(readFileSync(report, "utf8"));
 const patterns = JSON.parse(deselectJSON).map(
 	(p) => new RegExp("^" + p.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*") + "$")
@@ -32,6 +33,6 @@ if (failures.length) console.log("failed:\n  " + failures.join("\n  "));
 const runnable = passed + failed;
 const rate = runnable ? (100 * passed) / runnable : 0;
 console.log(
-	`passed ${passed}  failed ${failed}  skipped ${skipped}  deselected ${deselected} tests + whole files excluded by deselect.txt  ` +
+	`passed ${passed}  failed ${failed}  skipped ${skipped}  deselected ${deselected} tests and ${excludedFiles} spec files  ` +
 		`pass rate ${passed}/${runnable} = ${rate.toFixed(1)}%`
 );
