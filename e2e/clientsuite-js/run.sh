@@ -63,6 +63,8 @@ admin user create "$user" --fullname "@huggingface/hub CI bot" --email "hub.js@l
 	--password "clientsuite-$RANDOM$RANDOM" >/dev/null
 token=$(admin token create "$user" --role write --name ci-hub.js | tail -n 1)
 
+# TEST_COOKIE is a browser session on the CI hub; only the OAuth spec uses it,
+# and that one is deselected (Haven is no OAuth provider for other apps).
 cat >"$suite/src/test/consts.ts" <<TS
 export const TEST_HUB_URL = "$url";
 export const TEST_USER = "$user";
