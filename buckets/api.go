@@ -507,6 +507,13 @@ func (s *Service) checkSource(ctx context.Context, a *auth.Actor, op batchOp) er
 }
 
 func (s *Service) handleXetToken(w http.ResponseWriter, r *http.Request, id string, write bool) {
+	if s.xetOff {
+		// A token for a CAS nobody serves would only fail later, on the
+		// first xorb, as bad credentials.
+		s.writeError(w, r, haven.Errorf(haven.EUnsupported,
+			"Bucket files are uploaded and read through Xet, which this server does not serve (it runs with --xet=false)"))
+		return
+	}
 	tok, exp, err := s.XetToken(r.Context(), hubhttp.Actor(r), id, write)
 	if err != nil {
 		s.writeError(w, r, err)

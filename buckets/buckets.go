@@ -35,6 +35,10 @@ type Config struct {
 	// Secret is the server's secret (casapi.Config.Secret): it signs the
 	// Xet tokens handed out for buckets, which the CAS checks.
 	Secret []byte
+	// XetOff says the server does not serve the Xet CAS (haven serve
+	// --xet=false): the token endpoints then refuse, since no CAS would take
+	// the tokens. Downloads through resolve and jobs' folders still work.
+	XetOff bool
 	Logger *slog.Logger
 }
 
@@ -44,6 +48,7 @@ type Service struct {
 	cas    *casstore.Store
 	base   string
 	secret []byte
+	xetOff bool
 	log    *slog.Logger
 }
 
@@ -57,6 +62,7 @@ func New(cfg Config) *Service {
 		cas:    casstore.New(cfg.Blobs),
 		base:   strings.TrimRight(cfg.PublicURL, "/"),
 		secret: cfg.Secret,
+		xetOff: cfg.XetOff,
 		log:    cfg.Logger,
 	}
 }

@@ -34,15 +34,22 @@ type hub struct {
 
 // newHub serves the API with the bucket routes, Xet on, and users alice
 // (a write and a read token) and bob.
-func newHub(t *testing.T) *hub {
+func newHub(t *testing.T) *hub { return newHubXet(t, true) }
+
+// newHubXet is newHub with Xet on or, as haven serve --xet=false runs, off.
+func newHubXet(t *testing.T, xetOn bool) *hub {
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.Open(t)
 	ts := httptest.NewUnstartedServer(nil)
-	svc := buckets.New(buckets.Config{Meta: st.Meta, Blobs: st.Blobs, PublicURL: "http://" + ts.Listener.Addr().String(), Secret: secret})
-	cas, err := casapi.New(casapi.Config{Store: casstore.New(st.Blobs), Secret: secret, PublicURL: "http://" + ts.Listener.Addr().String()})
-	if err != nil {
-		t.Fatal(err)
+	svc := buckets.New(buckets.Config{Meta: st.Meta, Blobs: st.Blobs, PublicURL: "http://" + ts.Listener.Addr().String(), Secret: secret, XetOff: !xetOn})
+	var cas *casapi.Server
+	if xetOn {
+		var err error
+		cas, err = casapi.New(casapi.Config{Store: casstore.New(st.Blobs), Secret: secret, PublicURL: "http://" + ts.Listener.Addr().String()})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	srv, err := api.New(api.Config{Meta: st.Meta, Git: st.Git, Blobs: st.Blobs, PublicURL: "http://" + ts.Listener.Addr().String(),
 		Secret: secret, CAS: cas, Routes: []api.Routes{svc}, Web: svc.Files(nil)})
@@ -190,6 +197,25 @@ func uploadXet(t *testing.T, h *hub, token string, data []byte) string {
 
 // TestXetTokenAcceptedByCAS uploads through the CAS with a bucket's write
 // token, adds the file by hash, lists it and downloads it.
+// TestXetTokenWithXetOff checks that a server without the Xet CAS hands out
+// no bucket tokens: the client would only fail on its first xorb, told its
+// credentials are invalid. Buckets themselves are still made and listed.
+func TestXetTokenWithXetOff(t *testing.T) {
+	h := newHubXet(t, false)
+	if status, body, _ := h.do(t, "alice", "POST", "/api/buckets/alice/b", nil); status != 200 {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	for _, path := range []string{"/api/buckets/alice/b/xet-write-token", "/api/buckets/alice/b/xet-read-token"} {
+		status, body, hdr := h.do(t, "alice", "GET", path, nil)
+		if status != http.StatusNotImplemented || !strings.Contains(string(body), "--xet=false") || hdr.Get("X-Xet-Access-Token") != "" {
+			t.Errorf("%s: %d %s, token %q", path, status, body, hdr.Get("X-Xet-Access-Token"))
+		}
+	}
+	if status, body, _ := h.do(t, "alice", "GET", "/api/buckets/alice/b/tree", nil); status != 200 {
+		t.Errorf("tree: %d %s", status, body)
+	}
+}
+
 func TestXetTokenAcceptedByCAS(t *testing.T) {
 	h := newHub(t)
 	h.do(t, "alice", "POST", "/api/buckets/alice/b", map[string]any{"visibility": "private"})

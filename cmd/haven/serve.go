@@ -241,7 +241,7 @@ func serve(ctx context.Context, opts *options, addr, publicURL string, storage *
 	}
 	colls := collections.New(collections.Config{Meta: st.meta, PublicURL: publicURL, Markdown: web.RenderNote, Logger: log})
 	evalsSvc := evals.New(evals.Config{Meta: st.meta, Logger: log})
-	bk := newBuckets(st, publicURL, secret, log)
+	bk := newBuckets(st, publicURL, secret, storage.xet, log)
 	jobRuns, err := newJobs(jo, st.meta, run, gpus, bk, spaceApps, st.blobs, opts.data, publicURL, secret, self, log)
 	if err != nil {
 		return err
