@@ -14,10 +14,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/api"
 	"github.com/havenhub/haven/auth"
+	"github.com/havenhub/haven/gitstore"
 	"github.com/havenhub/haven/internal/storetest"
 )
 
@@ -27,6 +29,7 @@ type hub struct {
 	url    string
 	tokens map[string]string // user → write token
 	read   map[string]string // user → read token
+	git    *gitstore.Store
 }
 
 func newHub(t *testing.T) *hub {
@@ -34,7 +37,7 @@ func newHub(t *testing.T) *hub {
 	ctx := context.Background()
 	st := storetest.Open(t)
 	m, g, b := st.Meta, st.Git, st.Blobs
-	h := &hub{t: t, tokens: map[string]string{}, read: map[string]string{}}
+	h := &hub{t: t, tokens: map[string]string{}, read: map[string]string{}, git: g}
 	ts := httptest.NewUnstartedServer(nil)
 	ts.Start()
 	t.Cleanup(ts.Close)
@@ -489,5 +492,43 @@ func TestGatedRepoFiles(t *testing.T) {
 	}
 	if r := h.do("HEAD", "/alice/gated/resolve/main/config.json", bob, "", nil); !strings.Contains(r.header.Get("X-Error-Message"), "not in the authorized list") {
 		t.Errorf("message %q", r.header.Get("X-Error-Message"))
+	}
+}
+
+// TestCommitAuthors checks the authors of listed commits: a user of the hub
+// with their avatar, any other name (a commit pushed with git) with none.
+func TestCommitAuthors(t *testing.T) {
+	h := newHub(t)
+	alice := h.tokens["alice"]
+	h.createRepo(alice, "m", false)
+	if r := h.commit(alice, "alice/m", "main", header("x"), file("a.txt", "x")); r.status != 200 {
+		t.Fatalf("commit: %d %s", r.status, r.body)
+	}
+	g, err := h.git.Open(context.Background(), haven.Model, haven.RepoID{Namespace: "alice", Name: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Commit(context.Background(), gitstore.CommitRequest{Ref: "refs/heads/main", Title: "From a laptop",
+		Author: gitstore.Signature{Name: "Alice Liddell", Email: "alice@example.org", When: time.Now()},
+		Ops:    []gitstore.Op{{Kind: gitstore.OpPut, Path: "b.txt", Content: []byte("b")}}}); err != nil {
+		t.Fatal(err)
+	}
+	var commits []struct {
+		Title   string              `json:"title"`
+		Authors []map[string]string `json:"authors"`
+	}
+	h.do("GET", "/api/models/alice/m/commits/main", "", "", nil).json(t, &commits)
+	want := map[string]map[string]string{
+		"From a laptop": {"user": "Alice Liddell", "avatar": ""},
+		"x":             {"user": "alice", "avatar": "/avatars/alice"},
+	}
+	for _, c := range commits {
+		if w, ok := want[c.Title]; ok && (len(c.Authors) != 1 || c.Authors[0]["user"] != w["user"] || c.Authors[0]["avatar"] != w["avatar"]) {
+			t.Errorf("%q: authors %v, want %v", c.Title, c.Authors, w)
+		}
+		delete(want, c.Title)
+	}
+	if len(want) > 0 {
+		t.Errorf("commits not listed: %v", want)
 	}
 }

@@ -87,12 +87,20 @@ func (s *Server) handleCommits(w http.ResponseWriter, r *http.Request, repo *hav
 		formatted = formatted || e == "formatted"
 	}
 	out := make([]map[string]any, 0, len(commits))
+	avatars := map[string]string{} // by author name: a user's avatar, "" for other names
 	for _, c := range commits {
+		avatar, seen := avatars[c.Author.Name]
+		if !seen {
+			if u, err := s.meta.UserByName(r.Context(), c.Author.Name); err == nil && !u.IsOrg {
+				avatar = haven.AvatarURL(u.Name)
+			}
+			avatars[c.Author.Name] = avatar
+		}
 		item := map[string]any{
 			"id":      c.ID,
 			"title":   c.Title,
 			"message": c.Message,
-			"authors": []map[string]any{{"user": c.Author.Name, "avatar": ""}},
+			"authors": []map[string]any{{"user": c.Author.Name, "avatar": avatar}},
 			"date":    haven.FormatTime(c.Author.When),
 		}
 		if formatted {
