@@ -19,6 +19,8 @@ func TestParseURL(t *testing.T) {
 			s3.Config{Endpoint: "s3.example.com", AccessKey: "envkey", SecretKey: "envsecret", Bucket: "bucket", Prefix: "some/prefix", Secure: true}},
 		{"s3://AK:s%2Fe%2Bc@host:1/b?part_size=16777216",
 			s3.Config{Endpoint: "host:1", AccessKey: "AK", SecretKey: "s/e+c", Bucket: "b", Secure: true, PartSize: 16 << 20}},
+		{"s3://AK:SK@host:1/b?concurrency=8&max_buffers=32",
+			s3.Config{Endpoint: "host:1", AccessKey: "AK", SecretKey: "SK", Bucket: "b", Secure: true, Concurrency: 8, MaxBuffers: 32}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
@@ -34,7 +36,8 @@ func TestParseURL(t *testing.T) {
 }
 
 func TestParseURLRejects(t *testing.T) {
-	for _, raw := range []string{"", "http://host/bucket", "s3://", "s3://host", "s3://host/", "s3://host/b?secure=maybe", "s3://host/b?part_size=big"} {
+	for _, raw := range []string{"", "http://host/bucket", "s3://", "s3://host", "s3://host/", "s3://host/b?secure=maybe", "s3://host/b?part_size=big",
+		"s3://host/b?concurrency=0", "s3://host/b?concurrency=many", "s3://host/b?max_buffers=-1"} {
 		if cfg, err := s3.ParseURL(raw); err == nil {
 			t.Errorf("ParseURL(%q) = %+v; want an error", raw, cfg)
 		}

@@ -5,6 +5,8 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,10 +27,19 @@ import (
 )
 
 // DefaultPartSize is the size of the buffer a Put fills before it uploads a
-// part, so it bounds the memory of one Put. With S3's limit of 10,000 parts
-// an object of unknown size can reach about 78 GiB; a Put with a known size
-// picks larger parts when it needs to.
+// part. With S3's limit of 10,000 parts an object of unknown size can reach
+// about 78 GiB; a Put with a known size picks larger parts when it needs to.
 const DefaultPartSize = 8 << 20
+
+// DefaultConcurrency is how many parts of one Put are uploaded at once, while
+// the next part is read from the client. The memory of one Put is at most
+// Concurrency × PartSize (24 MiB).
+const DefaultConcurrency = 3
+
+// DefaultMaxBuffers bounds the part buffers of all Puts together, so the
+// memory of uploads is at most MaxBuffers parts (96 MiB at 8 MiB) however
+// many run at once. Every Put gets one; the others go to the first to ask.
+const DefaultMaxBuffers = 12
 
 // S3 limits for multipart uploads.
 const (
@@ -38,24 +50,29 @@ const (
 
 // Config says where the objects live.
 type Config struct {
-	Endpoint  string // host[:port], no scheme
-	AccessKey string
-	SecretKey string
-	Bucket    string
-	Prefix    string // optional folder inside the bucket, e.g. "haven/blobs"
-	Region    string // "us-east-1" when empty
-	Secure    bool   // HTTPS
-	PartSize  int64  // DefaultPartSize when 0; at least 5 MiB
+	Endpoint    string // host[:port], no scheme
+	AccessKey   string
+	SecretKey   string
+	Bucket      string
+	Prefix      string // optional folder inside the bucket, e.g. "haven/blobs"
+	Region      string // "us-east-1" when empty
+	Secure      bool   // HTTPS
+	PartSize    int64  // DefaultPartSize when 0; at least 5 MiB
+	Concurrency int    // parts in flight per Put; DefaultConcurrency when 0
+	MaxBuffers  int    // part buffers of all Puts together; DefaultMaxBuffers when 0
 }
 
 // Driver stores each object as the S3 object <Prefix>/<key>.
 type Driver struct {
-	client   *minio.Client
-	core     minio.Core
-	bucket   string
-	prefix   string // "" or ending in "/"
-	partSize int64
-	buffers  sync.Pool // *[]byte of partSize bytes
+	client      *minio.Client
+	core        minio.Core
+	bucket      string
+	prefix      string // "" or ending in "/"
+	partSize    int64
+	concurrency int
+	secure      bool
+	slots       chan struct{} // one token for each part buffer in use
+	buffers     sync.Pool     // *[]byte of partSize bytes
 }
 
 var (
@@ -84,6 +101,15 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if cfg.PartSize < minPartSize || cfg.PartSize > maxPartSize {
 		return nil, fmt.Errorf("blob/s3: part size %d outside S3's limits (5 MiB to 5 GiB)", cfg.PartSize)
 	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.MaxBuffers == 0 {
+		cfg.MaxBuffers = DefaultMaxBuffers
+	}
+	if cfg.Concurrency < 1 || cfg.MaxBuffers < 1 {
+		return nil, fmt.Errorf("blob/s3: concurrency %d and max_buffers %d must be at least 1", cfg.Concurrency, cfg.MaxBuffers)
+	}
 	client, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure: cfg.Secure,
@@ -92,7 +118,11 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob/s3: %w", err)
 	}
-	d := &Driver{client: client, core: minio.Core{Client: client}, bucket: cfg.Bucket, prefix: prefix, partSize: cfg.PartSize}
+	d := &Driver{
+		client: client, core: minio.Core{Client: client}, bucket: cfg.Bucket, prefix: prefix,
+		partSize: cfg.PartSize, concurrency: cfg.Concurrency, secure: cfg.Secure,
+		slots: make(chan struct{}, cfg.MaxBuffers),
+	}
 	d.buffers.New = func() any {
 		b := make([]byte, d.partSize)
 		return &b
@@ -122,7 +152,7 @@ func (d *Driver) ensureBucket(ctx context.Context, region string) error {
 }
 
 // ParseURL reads a Config from "s3://ACCESS:SECRET@host:port/bucket[/prefix]
-// ?secure=false&region=…&part_size=…". Missing credentials come from
+// ?secure=false&region=…&part_size=…&concurrency=…&max_buffers=…". Missing credentials come from
 // AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Secure defaults to true.
 func ParseURL(rawURL string) (Config, error) {
 	u, err := url.Parse(rawURL)
@@ -159,6 +189,13 @@ func ParseURL(rawURL string) (Config, error) {
 			return Config{}, fmt.Errorf("blob/s3: part_size=%q: want a number of bytes", s)
 		}
 	}
+	for name, v := range map[string]*int{"concurrency": &cfg.Concurrency, "max_buffers": &cfg.MaxBuffers} {
+		if s := u.Query().Get(name); s != "" {
+			if *v, err = strconv.Atoi(s); err != nil || *v < 1 {
+				return Config{}, fmt.Errorf("blob/s3: %s=%q: want a positive number", name, s)
+			}
+		}
+	}
 	return cfg, nil
 }
 
@@ -166,21 +203,23 @@ func (d *Driver) object(key string) string { return d.prefix + key }
 
 // Put reads r one part at a time. An object that fits in one part is sent
 // with a single PUT once r has reached io.EOF; a larger one becomes a
-// multipart upload that is completed only after io.EOF and aborted on any
-// error, so S3 never shows a partial object.
+// multipart upload whose parts are sent while the next ones are read, up to
+// the configured concurrency and as many part buffers as the driver has free.
+// The upload is completed only after io.EOF and aborted on any error, so S3
+// never shows a partial object.
 func (d *Driver) Put(ctx context.Context, key string, r io.Reader, size int64) error {
 	if err := blob.CheckKey(key); err != nil {
 		return err
 	}
 	partSize := d.partSizeFor(size)
-	var buf []byte
-	if partSize == d.partSize {
-		pb := d.buffers.Get().(*[]byte)
-		defer d.buffers.Put(pb)
-		buf = *pb
-	} else {
-		buf = make([]byte, partSize)
+	// Every Put waits for one buffer and can always finish with it alone, so
+	// a full pool slows uploads down but never blocks them for good.
+	select {
+	case d.slots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("blob/s3: put %s: %w", key, ctx.Err())
 	}
+	buf := d.getBuffer(partSize)
 	src := blob.GuardReader(ctx, r, size)
 	name := d.object(key)
 
@@ -188,17 +227,23 @@ func (d *Driver) Put(ctx context.Context, key string, r io.Reader, size int64) e
 	switch err {
 	case nil: // the buffer is full: there may be more
 	case io.EOF, io.ErrUnexpectedEOF:
-		_, err = d.core.PutObject(ctx, d.bucket, name, bytes.NewReader(buf[:n]), int64(n), "", "", putOptions())
+		defer d.release(buf)
+		hash := d.payloadHash(buf[:n])
+		opts := putOptions()
+		opts.DisableContentSha256 = true // signed with hash, or unsigned over TLS: see payloadHash
+		_, err = d.core.PutObject(ctx, d.bucket, name, bytes.NewReader(buf[:n]), int64(n), "", hash, opts)
 		if err != nil {
 			return fmt.Errorf("blob/s3: put %s: %w", key, err)
 		}
 		return nil
 	default:
+		d.release(buf)
 		return fmt.Errorf("blob/s3: put %s: %w", key, err)
 	}
 
 	uploadID, err := d.core.NewMultipartUpload(ctx, d.bucket, name, putOptions())
 	if err != nil {
+		d.release(buf)
 		return fmt.Errorf("blob/s3: put %s: %w", key, err)
 	}
 	if err := d.uploadParts(ctx, name, uploadID, src, buf, n); err != nil {
@@ -211,42 +256,129 @@ func (d *Driver) Put(ctx context.Context, key string, r io.Reader, size int64) e
 	return nil
 }
 
-// uploadParts sends buf[:n] as the first part, then the rest of src, and
-// completes the upload once src reports io.EOF.
+// payloadHash is the SHA-256 (hex) that signs a part's bytes, or "" to send
+// it as UNSIGNED-PAYLOAD. Over plain HTTP the signature is all that lets the
+// S3 server reject bytes changed on the way, so the hash is computed, once
+// and from the buffer, instead of minio-go's default streaming signature
+// (aws-chunked, a signature every 64 KiB). Over TLS the connection already
+// guards the bytes, as the S3 SDKs assume when they skip the payload hash.
+func (d *Driver) payloadHash(b []byte) string {
+	if d.secure {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// getBuffer returns a buffer of partSize bytes; the caller holds a slot.
+func (d *Driver) getBuffer(partSize int64) []byte {
+	if partSize == d.partSize {
+		return *d.buffers.Get().(*[]byte)
+	}
+	return make([]byte, partSize)
+}
+
+// release gives back a buffer from getBuffer and its slot.
+func (d *Driver) release(b []byte) {
+	if int64(cap(b)) == d.partSize {
+		b = b[:cap(b)]
+		d.buffers.Put(&b)
+	}
+	<-d.slots
+}
+
+// uploadParts sends buf[:n] as the first part, then the rest of src, with up
+// to d.concurrency parts (and buffers) in flight, and completes the upload
+// once src reports io.EOF and every part is stored. It owns buf, and gives it
+// and every buffer it takes back before it returns, once no part is in
+// flight: an abort that follows cannot race a part.
 func (d *Driver) uploadParts(ctx context.Context, name, uploadID string, src io.Reader, buf []byte, n int) error {
-	var parts []minio.CompletePart
-	for {
-		num := len(parts) + 1
-		if num > maxParts {
-			return fmt.Errorf("object exceeds %d parts of %d bytes; pass its size to Put", maxParts, len(buf))
+	partSize := int64(len(buf))
+	ctx, cancel := context.WithCancelCause(ctx)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		parts []minio.CompletePart
+	)
+	// Parts hand their buffer back here when done; it has room for all of
+	// them, so a part never waits to hand it back.
+	done := make(chan []byte, d.concurrency)
+	held := 1 // buffers this upload holds, in flight or in hand
+	defer func() {
+		cancel(nil) // on an error, parts still in flight stop early
+		wg.Wait()
+		close(done)
+		for b := range done {
+			d.release(b)
 		}
-		p, err := d.core.PutObjectPart(ctx, d.bucket, name, uploadID, num, bytes.NewReader(buf[:n]), int64(n), minio.PutObjectPartOptions{})
+		if buf != nil {
+			d.release(buf)
+		}
+	}()
+	send := func(num int, b []byte) {
+		defer wg.Done()
+		hash := d.payloadHash(b)
+		p, err := d.core.PutObjectPart(ctx, d.bucket, name, uploadID, num, bytes.NewReader(b), int64(len(b)),
+			minio.PutObjectPartOptions{Sha256Hex: hash, DisableContentSha256: true})
 		if err != nil {
+			cancel(fmt.Errorf("part %d: %w", num, err))
+		} else {
+			mu.Lock()
+			parts = append(parts, minio.CompletePart{PartNumber: num, ETag: p.ETag})
+			mu.Unlock()
+		}
+		done <- b[:cap(b)]
+	}
+	for num := 1; ; num++ {
+		if num > maxParts {
+			return fmt.Errorf("object exceeds %d parts of %d bytes; pass its size to Put", maxParts, partSize)
+		}
+		last := n < len(buf)
+		wg.Add(1)
+		go send(num, buf[:n])
+		buf = nil
+		if last {
+			break
+		}
+		// The next buffer: one a part has finished with, else a new one
+		// while this upload may have more in flight and the pool has
+		// one free, else wait for a part to finish.
+		select {
+		case buf = <-done:
+		default:
+			if held < d.concurrency {
+				select {
+				case d.slots <- struct{}{}:
+					held++
+					buf = d.getBuffer(partSize)
+				default:
+				}
+			}
+			if buf == nil {
+				select {
+				case buf = <-done:
+				case <-ctx.Done():
+					return context.Cause(ctx)
+				}
+			}
+		}
+		if err := context.Cause(ctx); err != nil {
 			return err
 		}
-		parts = append(parts, minio.CompletePart{PartNumber: num, ETag: p.ETag})
-
+		var err error
 		n, err = io.ReadFull(src, buf)
 		if err == io.EOF {
 			break
 		}
-		if err == io.ErrUnexpectedEOF {
-			// A short last part; any size is allowed for the last one.
-			num++
-			p, err := d.core.PutObjectPart(ctx, d.bucket, name, uploadID, num, bytes.NewReader(buf[:n]), int64(n), minio.PutObjectPartOptions{})
-			if err != nil {
-				return err
-			}
-			parts = append(parts, minio.CompletePart{PartNumber: num, ETag: p.ETag})
-			break
-		}
-		if err != nil {
+		if err != nil && err != io.ErrUnexpectedEOF {
 			return err
 		}
 	}
-	if err := ctx.Err(); err != nil {
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
 		return err
 	}
+	slices.SortFunc(parts, func(a, b minio.CompletePart) int { return a.PartNumber - b.PartNumber })
 	_, err := d.core.CompleteMultipartUpload(ctx, d.bucket, name, uploadID, parts, putOptions())
 	return err
 }

@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path"
+	"strings"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/blob/blobtest"
 	"github.com/havenhub/haven/blob/s3"
@@ -95,6 +99,121 @@ func TestFailedPutAbortsUpload(t *testing.T) {
 	}
 }
 
+// A Put that fails while several parts are in flight, whatever stops it,
+// leaves no object under its key, keeps the object that was there, and leaves
+// no multipart upload behind.
+func TestFailedConcurrentPutLeavesNothing(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.PartSize = 5 << 20
+	cfg.Concurrency = 3
+	d := newDriverWith(t, cfg)
+	const size = 6*(5<<20) + 123 // seven parts
+	data := make([]byte, size)
+	rand.Read(data)
+	sum := sha256.Sum256(data)
+	boom := errors.New("boom")
+	tests := []struct {
+		name string
+		put  func(ctx context.Context, cancel context.CancelFunc, key string) error
+		want func(error) bool
+	}{
+		{"reader error after five parts", func(ctx context.Context, _ context.CancelFunc, key string) error {
+			r := io.MultiReader(bytes.NewReader(data[:5*(5<<20)+7]), errReader{boom})
+			return d.Put(ctx, key, r, size)
+		}, func(err error) bool { return errors.Is(err, boom) }},
+		{"wrong SHA-256, noticed at the end", func(ctx context.Context, _ context.CancelFunc, key string) error {
+			wrong := sha256.Sum256(data[1:])
+			return blob.PutVerified(ctx, d, key, bytes.NewReader(data), hex.EncodeToString(wrong[:]), size)
+		}, func(err error) bool {
+			var he *haven.Error
+			return errors.As(err, &he) && he.Code == haven.EInvalid
+		}},
+		{"short body", func(ctx context.Context, _ context.CancelFunc, key string) error {
+			return blob.PutVerified(ctx, d, key, bytes.NewReader(data[:size-1]), hex.EncodeToString(sum[:]), size)
+		}, func(err error) bool {
+			var he *haven.Error
+			return errors.As(err, &he) && he.Code == haven.EInvalid
+		}},
+		{"cancelled after three parts", func(ctx context.Context, cancel context.CancelFunc, key string) error {
+			r := io.MultiReader(bytes.NewReader(data[:3*(5<<20)]), cancelReader{cancel}, bytes.NewReader(data[3*(5<<20):]))
+			return d.Put(ctx, key, r, size)
+		}, func(err error) bool { return errors.Is(err, context.Canceled) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := "k-" + strings.ReplaceAll(tt.name, " ", "-")
+			key = strings.ReplaceAll(key, ",", "")
+			old := []byte("the object before")
+			if err := d.Put(context.Background(), key, bytes.NewReader(old), int64(len(old))); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if err := tt.put(ctx, cancel, key); !tt.want(err) {
+				t.Fatalf("Put = %v; want the failure", err)
+			}
+			if got := readAll(t, d, key); !bytes.Equal(got, old) {
+				t.Errorf("after the failed Put %s holds %d bytes; want the earlier object", key, len(got))
+			}
+			core := minio.Core{Client: rawClient(t, cfg)}
+			res, err := core.ListMultipartUploads(context.Background(), cfg.Bucket, cfg.Prefix+"/", "", "", "", 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Uploads) != 0 {
+				t.Errorf("%d multipart uploads left after a failed Put: %+v", len(res.Uploads), res.Uploads)
+			}
+		})
+	}
+}
+
+// Puts that share a pool of fewer buffers than they would use each all
+// finish, with their own bytes in order.
+func TestConcurrentPutsShareBuffers(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.PartSize = 5 << 20
+	cfg.Concurrency = 4
+	cfg.MaxBuffers = 2
+	d := newDriverWith(t, cfg)
+	const puts = 3
+	objects := make([][]byte, puts)
+	for i := range objects {
+		objects[i] = make([]byte, 4*(5<<20)+1000*i+1)
+		rand.Read(objects[i])
+	}
+	errs := make(chan error, puts)
+	for i, data := range objects {
+		go func() {
+			sum := sha256.Sum256(data)
+			errs <- blob.PutVerified(context.Background(), d, fmt.Sprintf("o%d", i), bytes.NewReader(data), hex.EncodeToString(sum[:]), int64(len(data)))
+		}()
+	}
+	for range objects {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, data := range objects {
+		if got := readAll(t, d, fmt.Sprintf("o%d", i)); !bytes.Equal(got, data) {
+			t.Errorf("o%d: read back %d bytes that differ from the %d stored", i, len(got), len(data))
+		}
+	}
+}
+
+func readAll(t *testing.T, d blob.Driver, key string) []byte {
+	t.Helper()
+	r, _, err := d.Open(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // Keys live under the configured prefix, and objects outside it are not listed.
 func TestPrefix(t *testing.T) {
 	cfg := testConfig(t)
@@ -149,6 +268,11 @@ func TestNewCreatesBucket(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// cancelReader cancels a context when it is first read, then reads on.
+type cancelReader struct{ cancel context.CancelFunc }
+
+func (c cancelReader) Read([]byte) (int, error) { c.cancel(); return 0, io.EOF }
 
 type errReader struct{ err error }
 
