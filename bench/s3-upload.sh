@@ -5,17 +5,19 @@
 # flight), all to one versitygw on the local disk (scripts/start-s3.sh).
 # With BASE_REV set (default main) a second Haven built from that revision
 # runs beside the working tree's, on the same S3 server, so before and after
-# are measured in the same run. Metadata on SQLite: the PUT only reads the
-# token and the repository. Runs interleaved, a fresh object each time,
+# are measured in the same run. The servers run without the background
+# conversion to Xet, which would read each object back during the next
+# upload. Metadata on SQLite: the PUT only reads the token and the
+# repository. Runs interleaved, a fresh object each time,
 # median of REPS; CPU seconds per GiB of Haven and of the S3 server.
 #
 #   bench/s3-upload.sh                  # 256 MiB, 5 repetitions, against main
 #   SIZE_MB=512 REPS=3 BASE_REV= bench/s3-upload.sh   # no second Haven
 #   PROFILE=1 bench/s3-upload.sh        # CPU profile of Haven during one upload
 
+SIZE_MB=${SIZE_MB:-256}
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_tools
-SIZE_MB=${SIZE_MB:-256}
 REPS=${REPS:-5}
 BASE_REV=${BASE_REV-main}
 
@@ -23,7 +25,7 @@ build_haven
 NEW_BIN=$HAVEN NEW_LABEL=$HAVEN_LABEL
 if [[ -n $BASE_REV ]]; then
 	mv "$HAVEN" "$WORK/haven-new"
-	NEW_BIN=$WORK/haven-new
+	NEW_BIN=$WORK/haven-new HAVEN=$WORK/haven-new # profile_cpu reads $HAVEN
 	(PROFILE=0 HAVEN_REV=$BASE_REV build_haven && mv "$HAVEN" "$WORK/haven-base" && echo "$HAVEN_LABEL" >"$WORK/base-label")
 	BASE_LABEL=$(cat "$WORK/base-label")
 fi
@@ -49,7 +51,7 @@ serve() {
 		env=(HAVEN_PPROF_ADDR="$HAVEN_PPROF_ADDR")
 	fi
 	env "${env[@]}" "$bin" serve --addr "127.0.0.1:$port" --data "$d" --public-url "${URL_[$name]}" \
-		--blob-store "$HAVEN_TEST_S3_URL" --log-requests=false >>"$WORK/$name.log" 2>&1 &
+		--blob-store "$HAVEN_TEST_S3_URL" --xet-convert=false --log-requests=false >>"$WORK/$name.log" 2>&1 &
 	PIDS+=("$!")
 	PID_[$name]=$!
 	wait_http "${URL_[$name]}/api/health"
@@ -95,7 +97,8 @@ put() {
 RUNNERS=("${SERVERS[@]}" direct)
 for r in "${RUNNERS[@]}"; do : >"$WORK/$r.runs"; done
 if [[ ${PROFILE:-0} == 1 ]]; then
-	(sleep 0.3 && profile_cpu 2 s3-upload) &
+	# After the object's hash and the batch call, for most of the PUT.
+	(sleep 1.5 && profile_cpu "${PROFILE_SECS:-4}" s3-upload) &
 	prof=$!
 	put new profile
 	wait "$prof"
