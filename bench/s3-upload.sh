@@ -82,6 +82,17 @@ put() {
 		[[ -n $href ]] || die "$name: no upload URL"
 		pid=${PID_[$name]}
 	fi
+	local prof=
+	if [[ $2 == profile ]]; then
+		# Both servers' CPU while the PUT runs: Haven's with pprof, the S3
+		# server's with perf when it is installed.
+		(sleep 0.3 && profile_cpu "${PROFILE_SECS:-3}" s3-upload) &
+		prof=$!
+		if command -v perf >/dev/null; then
+			perf record -g -o "$PROFILE_DIR/s3-server.perf" -p "$HAVEN_TEST_S3_PID" -- sleep "$((${PROFILE_SECS:-3} + 1))" >/dev/null 2>&1 &
+			prof="$prof $!"
+		fi
+	fi
 	h0=$(cpu_ticks $pid) s0=$(cpu_ticks "$HAVEN_TEST_S3_PID")
 	if [[ $name == direct ]]; then
 		secs=$("$WORK/s3put" -url "$HAVEN_TEST_S3_URL" -file "$WORK/big.bin" -key "direct/$oid")
@@ -90,6 +101,7 @@ put() {
 		[[ $code == 200 ]] || die "$name: PUT answered $code: $(cat "$WORK/put.out")"
 	fi
 	h1=$(cpu_ticks $pid) s1=$(cpu_ticks "$HAVEN_TEST_S3_PID")
+	[[ -z $prof ]] || wait $prof
 	truncate -s "$BYTES" "$WORK/big.bin"
 	echo "$(mbps "$size" "$secs") $(awk -v t=$((h1 - h0)) -v hz="$CLK_TCK" 'BEGIN {print t/hz}') $(awk -v t=$((s1 - s0)) -v hz="$CLK_TCK" 'BEGIN {print t/hz}')" >>"$WORK/$name.runs"
 }
@@ -97,11 +109,8 @@ put() {
 RUNNERS=("${SERVERS[@]}" direct)
 for r in "${RUNNERS[@]}"; do : >"$WORK/$r.runs"; done
 if [[ ${PROFILE:-0} == 1 ]]; then
-	# After the object's hash and the batch call, for most of the PUT.
-	(sleep 1.5 && profile_cpu "${PROFILE_SECS:-4}" s3-upload) &
-	prof=$!
 	put new profile
-	wait "$prof"
+	[[ ! -f $PROFILE_DIR/s3-server.perf ]] || log "perf profile of the S3 server: $PROFILE_DIR/s3-server.perf"
 	: >"$WORK/new.runs"
 fi
 for i in $(seq 1 "$REPS"); do
@@ -126,4 +135,7 @@ for r in "${RUNNERS[@]}"; do
 	[[ $r != direct ]] && hc="$(per_gib "$(col "$r" 2)") s/GiB"
 	printf '%-44s %14s %14s %10s %10s s/GiB\n' "$label" "$(col "$r" 1)" "($(range "$r"))" "$hc" "$(per_gib "$(col "$r" 3)")"
 done
+if [[ -n $BASE_REV ]]; then
+	printf '%-44s %14s\n' "new / base, median of paired ratios" "$(printf '%.2f' "$(median_ratio <(cut -d' ' -f1 "$WORK/new.runs") <(cut -d' ' -f1 "$WORK/base.runs"))")"
+fi
 printf '%-44s %14s\n' "new / direct, median of paired ratios" "$(printf '%.2f' "$(median_ratio <(cut -d' ' -f1 "$WORK/new.runs") <(cut -d' ' -f1 "$WORK/direct.runs"))")"
