@@ -158,7 +158,8 @@ setup_haven() {
 	[[ $TOKEN == hf_* ]] || die "no token: $TOKEN"
 }
 
-# start_haven: starts the server on a free port. Sets HAVEN_PORT, HAVEN_URL, HAVEN_PID.
+# start_haven [FLAGS...]: starts the server on a free port, with FLAGS added
+# to `haven serve`. Sets HAVEN_PORT, HAVEN_URL, HAVEN_PID.
 start_haven() {
 	HAVEN_PORT=$(free_port)
 	HAVEN_URL=http://127.0.0.1:$HAVEN_PORT
@@ -167,7 +168,7 @@ start_haven() {
 		PROFILE_DIR=${PROFILE_DIR:-${TMPDIR:-/tmp}/haven-bench-profiles}
 		export HAVEN_PPROF_ADDR
 	fi
-	"$HAVEN" serve --addr "127.0.0.1:$HAVEN_PORT" --data "$DATA" --public-url "$HAVEN_URL" \
+	"$HAVEN" serve --addr "127.0.0.1:$HAVEN_PORT" --data "$DATA" --public-url "$HAVEN_URL" "$@" \
 		>>"$WORK/haven.log" 2>&1 &
 	HAVEN_PID=$!
 	PIDS+=("$HAVEN_PID")

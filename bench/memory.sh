@@ -10,7 +10,8 @@
 #    < 200 MB, and a minute after the last upload RSS within 20% of the
 #    server's idle RSS (the baseline, taken before the uploads). Needs the
 #    Python test environment (.venv with huggingface_hub and hf_xet); skipped
-#    without it.
+#    without it. With BLOB=s3 the upload servers keep their objects in S3
+#    (versitygw, scripts/start-s3.sh), so the S3 part buffers are counted.
 #
 # Peak RSS is the kernel's high-water mark (VmHWM in /proc/PID/status) of a
 # server started fresh for the measurement; VmRSS is also sampled every 50 ms.
@@ -19,6 +20,7 @@
 #   SIZE_MB=256 CLIENTS=20 bench/memory.sh
 #   PARTS=upload UPLOAD_MB=256 UPLOADERS=10 bench/memory.sh
 #   PARTS=upload UPLOAD_MODES=xet SETTLE=60 bench/memory.sh
+#   PARTS=upload UPLOAD_MODES=lfs BLOB=s3 bench/memory.sh
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_tools
@@ -141,9 +143,9 @@ uploads() {
 	local -a up=()
 	DATA=$WORK/data-$mode
 	mkdir -p "$DATA"
-	"$HAVEN" user create bench --data "$DATA" >/dev/null 2>&1
-	TOKEN=$("$HAVEN" token create bench --role write --data "$DATA" 2>/dev/null | tail -n1)
-	start_haven
+	"$HAVEN" user create bench --data "$DATA" "${STORE[@]}" >/dev/null 2>&1
+	TOKEN=$("$HAVEN" token create bench --role write --data "$DATA" "${STORE[@]}" 2>/dev/null | tail -n1)
+	start_haven "${STORE[@]}"
 	for i in $(seq 1 "$UPLOADERS"); do create_repo "up$i"; done
 	sleep 2
 	idle=$(status_kb "$HAVEN_PID" VmRSS)
@@ -199,6 +201,11 @@ if [[ " $PARTS " == *" upload "* ]]; then
 	[[ -x $PY ]] && "$PY" -c 'import huggingface_hub, hf_xet' 2>/dev/null ||
 		die "the upload part needs .venv with huggingface_hub and hf_xet (scripts/setup-test-deps.sh); PARTS=download skips it"
 	[[ -n ${HAVEN:-} ]] || build_haven
+	STORE=()
+	if [[ ${BLOB:-} == s3 ]]; then
+		start_s3
+		STORE=(--blob-store "$HAVEN_TEST_S3_URL")
+	fi
 	log "making $UPLOADERS different files of ${UPLOAD_MB} MiB"
 	for i in $(seq 1 "$UPLOADERS"); do
 		head -c $((UPLOAD_MB << 20)) /dev/zero |
@@ -210,7 +217,7 @@ if [[ " $PARTS " == *" upload "* ]]; then
 		uploads "$mode" >>"$WORK/rows"
 	done
 	echo
-	echo "== memory: $UPLOADERS concurrent uploads of different ${UPLOAD_MB} MiB files (huggingface_hub upload_file)"
+	echo "== memory: $UPLOADERS concurrent uploads of different ${UPLOAD_MB} MiB files (huggingface_hub upload_file)${STORE:+, blobs in S3}"
 	echo "   $(machine_line)"
 	printf '%-22s %10s %12s %12s %12s %12s %8s %12s\n' server "idle RSS" "peak VmHWM" "max sampled" "of it anon" \
 		"${SETTLE} s later" "wall s" "aggregate"
