@@ -11,7 +11,9 @@
 #    server's idle RSS (the baseline, taken before the uploads). Needs the
 #    Python test environment (.venv with huggingface_hub and hf_xet); skipped
 #    without it. With BLOB=s3 the upload servers keep their objects in S3
-#    (versitygw, scripts/start-s3.sh), so the S3 part buffers are counted.
+#    (versitygw, scripts/start-s3.sh), so the S3 part buffers are counted;
+#    S3_PARAMS adds parameters to the store's URL (max_buffers=4), and
+#    SERVE_FLAGS words to `haven serve` (--xet-convert=false).
 #
 # Peak RSS is the kernel's high-water mark (VmHWM in /proc/PID/status) of a
 # server started fresh for the measurement; VmRSS is also sampled every 50 ms.
@@ -145,7 +147,7 @@ uploads() {
 	mkdir -p "$DATA"
 	"$HAVEN" user create bench --data "$DATA" "${STORE[@]}" >/dev/null 2>&1
 	TOKEN=$("$HAVEN" token create bench --role write --data "$DATA" "${STORE[@]}" 2>/dev/null | tail -n1)
-	start_haven "${STORE[@]}"
+	start_haven "${STORE[@]}" ${SERVE_FLAGS:-}
 	for i in $(seq 1 "$UPLOADERS"); do create_repo "up$i"; done
 	sleep 2
 	idle=$(status_kb "$HAVEN_PID" VmRSS)
@@ -204,7 +206,7 @@ if [[ " $PARTS " == *" upload "* ]]; then
 	STORE=()
 	if [[ ${BLOB:-} == s3 ]]; then
 		start_s3
-		STORE=(--blob-store "$HAVEN_TEST_S3_URL")
+		STORE=(--blob-store "$HAVEN_TEST_S3_URL${S3_PARAMS:+&$S3_PARAMS}")
 	fi
 	log "making $UPLOADERS different files of ${UPLOAD_MB} MiB"
 	for i in $(seq 1 "$UPLOADERS"); do
