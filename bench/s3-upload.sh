@@ -89,6 +89,7 @@ put() {
 		(sleep 0.3 && profile_cpu "${PROFILE_SECS:-3}" s3-upload) &
 		prof=$!
 		if command -v perf >/dev/null; then
+			mkdir -p "$PROFILE_DIR"
 			perf record -g -o "$PROFILE_DIR/s3-server.perf" -p "$HAVEN_TEST_S3_PID" -- sleep "$((${PROFILE_SECS:-3} + 1))" >/dev/null 2>&1 &
 			prof="$prof $!"
 		fi
@@ -101,7 +102,7 @@ put() {
 		[[ $code == 200 ]] || die "$name: PUT answered $code: $(cat "$WORK/put.out")"
 	fi
 	h1=$(cpu_ticks $pid) s1=$(cpu_ticks "$HAVEN_TEST_S3_PID")
-	[[ -z $prof ]] || wait $prof
+	[[ -z $prof ]] || wait $prof || true
 	truncate -s "$BYTES" "$WORK/big.bin"
 	echo "$(mbps "$size" "$secs") $(awk -v t=$((h1 - h0)) -v hz="$CLK_TCK" 'BEGIN {print t/hz}') $(awk -v t=$((s1 - s0)) -v hz="$CLK_TCK" 'BEGIN {print t/hz}')" >>"$WORK/$name.runs"
 }
