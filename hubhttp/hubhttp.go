@@ -4,7 +4,6 @@
 package hubhttp
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -150,13 +149,11 @@ func WriteJSONBytes(w http.ResponseWriter, status int, b []byte) {
 
 // MarshalJSON encodes v without HTML escaping, newline-terminated.
 func MarshalJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := appendJSON(make([]byte, 0, 512), v)
+	if err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return append(b, '\n'), nil
 }
 
 // MaxJSONBody bounds the JSON bodies DecodeJSON reads.

@@ -92,11 +92,41 @@ func scanRepo(row scanner, extra ...any) (*haven.Repo, error) {
 		}
 	}
 	if tags != "" {
-		if err := json.Unmarshal([]byte(tags), &r.Tags); err != nil {
+		var err error
+		if r.Tags, err = decodeTags(tags); err != nil {
 			return nil, fmt.Errorf("meta: tags of repo %d: %w", r.ID, err)
 		}
 	}
 	return &r, nil
+}
+
+// decodeTags decodes the tags column, a JSON list of strings. A listing
+// reads it on every row, so the common form (no escapes, no spaces, as
+// encodeTags writes it) is split directly and anything else is left to
+// encoding/json.
+func decodeTags(s string) ([]string, error) {
+	if len(s) >= 2 && s[0] == '[' && s[len(s)-1] == ']' && !strings.ContainsAny(s, "\\ \t\r\n") {
+		body := s[1 : len(s)-1]
+		if body == "" {
+			return []string{}, nil
+		}
+		tags := make([]string, 0, strings.Count(body, ",")+1)
+		ok := true
+		for part := range strings.SplitSeq(body, ",") {
+			// A comma inside a tag splits it: not this form after all.
+			if len(part) < 2 || part[0] != '"' || part[len(part)-1] != '"' || strings.Contains(part[1:len(part)-1], `"`) {
+				ok = false
+				break
+			}
+			tags = append(tags, part[1:len(part)-1])
+		}
+		if ok {
+			return tags, nil
+		}
+	}
+	var tags []string
+	err := json.Unmarshal([]byte(s), &tags)
+	return tags, err
 }
 
 // scanRepos reads every row of a repoColumns query.
