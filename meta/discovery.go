@@ -93,11 +93,76 @@ func (s *Store) SearchUsers(ctx context.Context, q string, orgs bool, limit int)
 // but stops at limit (0: no limit): pages that show "10,000+" need not
 // count a large result to its end.
 func (s *Store) CountReposUpTo(ctx context.Context, f RepoFilter, limit int) (int, error) {
+	if table, match, ok := s.d.kindSearch(f); ok {
+		// The matches of f.Type and visibility, from the index alone.
+		where, args := kindVisible(f, table+".rowid")
+		if f.Type != "" {
+			where, args = where+" AND ("+table+".rowid & 6) = ?", append(args, kindCode(f.Type))
+		}
+		query := "SELECT COUNT(*) FROM (SELECT rowid FROM " + table + " WHERE " + table + " MATCH ?" + where
+		args = append([]any{match}, args...)
+		if limit > 0 {
+			query, args = query+" LIMIT ?", append(args, limit)
+		}
+		var n int
+		err := s.conn().queryRow(ctx, query+") m", args...).Scan(&n)
+		return n, err
+	}
 	sh, err := s.plan(ctx, f, false)
 	if err != nil {
 		return 0, err
 	}
 	return s.countRepos(ctx, f, limit, sh)
+}
+
+// kindSearch returns the index of names with type and visibility
+// (repo_search_kind, or repo_search_short for text of one or two
+// characters) and the query on it that counts the matches of f, when f
+// selects by search text alone, in the characters of names.
+func (d *dialect) kindSearch(f RepoFilter) (table, match string, ok bool) {
+	q := strings.ToLower(f.Search)
+	if !d.trigramSearch || q == "" || f.Author != "" || len(f.Tags) > 0 || f.Gated != nil || f.MinCardScore > 0 {
+		return "", "", false
+	}
+	for _, c := range []byte(q) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '/') {
+			return "", "", false // in no name
+		}
+	}
+	if len(q) < 3 {
+		return "repo_search_short", `"` + q + `"`, true
+	}
+	return "repo_search_kind", ftsPhrase(q), true
+}
+
+// kindCode is a type's code in the rowids of repo_search_kind and
+// repo_search_short, times two: id * 8 + kindCode + private.
+func kindCode(t haven.RepoType) int {
+	switch t {
+	case haven.Dataset:
+		return 2
+	case haven.Space:
+		return 4
+	}
+	return 0
+}
+
+// kindVisible is the condition on those rowids that keeps what the caller
+// of f may see: public rows, and private ones of its namespaces, which are
+// few and looked up in repos. rowid names the column.
+func kindVisible(f RepoFilter, rowid string) (string, []any) {
+	switch {
+	case f.SeeAll:
+		return "", nil
+	case len(f.VisibleTo) == 0:
+		return " AND (" + rowid + " & 1) = 0", nil
+	}
+	args := make([]any, len(f.VisibleTo))
+	for i, ns := range f.VisibleTo {
+		args[i] = strings.ToLower(ns)
+	}
+	return " AND ((" + rowid + " & 1) = 0 OR EXISTS (SELECT 1 FROM repos r WHERE r.id = " + rowid + " >> 3 AND r.ns_key IN (" +
+		placeholders(len(args)) + ")))", args
 }
 
 func (s *Store) countRepos(ctx context.Context, f RepoFilter, limit int, sh shape) (int, error) {
@@ -118,6 +183,17 @@ func (s *Store) countRepos(ctx context.Context, f RepoFilter, limit int, sh shap
 // there are more the counts are lower bounds of the same proportions.
 func (s *Store) CountReposByType(ctx context.Context, f RepoFilter, limit int) (map[haven.RepoType]int, error) {
 	f.Type = ""
+	if table, match, ok := s.d.kindSearch(f); ok {
+		// From the index alone: the rowid says type and visibility.
+		where, args := kindVisible(f, "m.k")
+		matches := "SELECT rowid AS k FROM " + table + " WHERE " + table + " MATCH ?"
+		margs := []any{match}
+		if limit > 0 {
+			matches, margs = matches+" LIMIT ?", append(margs, limit)
+		}
+		return s.countByKind(ctx, "SELECT m.k & 6, COUNT(*) FROM ("+matches+") m WHERE TRUE"+where+" GROUP BY 1",
+			append(margs, args...)...)
+	}
 	sh, err := s.plan(ctx, f, false)
 	if err != nil {
 		return nil, err
@@ -161,6 +237,29 @@ func (s *Store) CountReposByType(ctx context.Context, f RepoFilter, limit int) (
 			return nil, err
 		}
 		counts[t] = n
+	}
+	return counts, rows.Err()
+}
+
+// countByKind reads the counts by type of a query that groups rowids of
+// repo_search_kind or repo_search_short by their type code.
+func (s *Store) countByKind(ctx context.Context, query string, args ...any) (map[haven.RepoType]int, error) {
+	rows, err := s.conn().query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	counts := map[haven.RepoType]int{}
+	for rows.Next() {
+		var code, n int
+		if err := rows.Scan(&code, &n); err != nil {
+			return nil, err
+		}
+		for _, t := range haven.RepoTypes {
+			if kindCode(t) == code {
+				counts[t] = n
+			}
+		}
 	}
 	return counts, rows.Err()
 }

@@ -178,6 +178,13 @@ func testPlanShapes(t *testing.T, s *Store) {
 		{Type: haven.Model, Search: "gp", Author: "ns2"},
 		{Type: haven.Model, Search: "no-such", Sort: "createdAt"},
 		{Search: "vit", Sort: "id", SeeAll: true},
+		// Text too short for trigrams, and text in no name.
+		{Type: haven.Model, Search: "t-", Sort: "downloads"},
+		{Type: haven.Dataset, Search: "1", VisibleTo: []string{"ns3"}},
+		{Type: haven.Model, Search: "Vi", SeeAll: true},
+		{Type: haven.Space, Search: "/"},
+		{Type: haven.Model, Search: "a b"},
+		{Type: haven.Model, Search: "t~"},
 	}
 	shapes := []struct {
 		name string
@@ -287,6 +294,53 @@ func testPlanShapes(t *testing.T, s *Store) {
 	for _, f := range filters[:8] {
 		if n, err := s.CountRepos(ctx, f); err != nil || n != trueCount(f) {
 			t.Errorf("after filling tag_bits: count %d (%v), want %d", n, err, trueCount(f))
+		}
+	}
+	// The indexes of names by type and visibility follow renames, changes
+	// of visibility and deletions.
+	for id := range truth {
+		var err error
+		switch id % 9 {
+		case 1:
+			err = s.MoveRepo(ctx, id, "moved", fmt.Sprintf("phi-%d", id))
+		case 2:
+			err = s.UpdateRepoSettings(ctx, id, RepoSettings{Private: !truth[id].private})
+		case 3:
+			err = s.DeleteRepo(ctx, id)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{"ph", "p", "phi-", "moved/", "bert", "ns1/", "-1", "no-such", "é"} {
+		for _, f := range []RepoFilter{{Search: q}, {Search: q, VisibleTo: []string{"ns1", "moved"}}, {Search: q, SeeAll: true}} {
+			want := map[haven.RepoType]int{}
+			for _, typ := range haven.RepoTypes {
+				f.Type = typ
+				n, err := s.countRepos(ctx, f, 0, shape{likeSearch: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n > 0 {
+					want[typ] = n
+				}
+				if got, err := s.CountReposUpTo(ctx, f, 0); err != nil || got != n {
+					t.Errorf("after changes, %+v: count %d (%v), want %d", f, got, err, n)
+				}
+			}
+			f.Type = ""
+			got, err := s.CountReposByType(ctx, f, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for typ, n := range got {
+				if n == 0 {
+					delete(got, typ)
+				}
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("after changes, %+v: counts by type %v, want %v", f, got, want)
+			}
 		}
 	}
 	// Both shapes are reached by the filters above.
