@@ -43,6 +43,38 @@ type shape struct {
 	// likeSearch checks the search text on each row with LIKE instead of
 	// starting from the trigram index's matches.
 	likeSearch bool
+	// trigrams, when set, are the rarest trigrams of a long search text:
+	// the trigram index is asked for the names that hold them all, and
+	// those are checked with LIKE, instead of asking it for the whole text,
+	// which reads the lists of every trigram in it.
+	trigrams []string
+}
+
+// rareTrigrams is how many of a search text's trigrams are looked up when
+// it has more: two rare ones leave few names to check with LIKE.
+const rareTrigrams = 2
+
+// pickTrigrams chooses the trigrams of a long text to look up: the rarest,
+// and the rarest of those in the half of the text away from it. Trigrams
+// near each other come from the same word and are in the same names
+// ("lla" and "ama" of "llama-model-4"), so two of them leave as many names
+// to check as one; far apart they are more often independent ("lla" and
+// "l-4"). tris are in the order of the text, at least three.
+func pickTrigrams(tris []string, counts map[string]int) []string {
+	first := 0
+	for i, t := range tris {
+		if counts[t] < counts[tris[first]] {
+			first = i
+		}
+	}
+	reach := len(tris) / 2
+	second := -1
+	for i, t := range tris {
+		if d := max(i-first, first-i); d >= reach && (second < 0 || counts[t] < counts[tris[second]]) {
+			second = i
+		}
+	}
+	return []string{tris[first], tris[second]}
 }
 
 // plan chooses the shape of the query for f: for a listing (ListRepos) or
@@ -80,6 +112,17 @@ func (s *Store) plan(ctx context.Context, f RepoFilter, listing bool) (shape, er
 	q := strings.ToLower(f.Search)
 	if !s.d.trigramSearch || len(q) < 3 {
 		return sh, nil // a LIKE on each row already
+	}
+	if tris := trigramsOf(q); len(tris) > rareTrigrams {
+		counts, err := s.trigramRepos(ctx, tris)
+		if err != nil {
+			return sh, err
+		}
+		sh.trigrams = pickTrigrams(tris, counts)
+		if walk && counts[sh.trigrams[0]] < searchProbe {
+			// No more names than the rarest trigram's: not common.
+			return sh, nil
+		}
 	}
 	if walk && len(q) <= maxWalkTerm {
 		// A common term fills a page after a few rows of the sort order.
@@ -128,4 +171,57 @@ func (s *Store) countUpTo(ctx context.Context, query string, limit int, args ...
 	var n int
 	err := s.conn().queryRow(ctx, "SELECT COUNT(*) FROM ("+query+" LIMIT ?) x", append(args, limit)...).Scan(&n)
 	return n, err
+}
+
+// trigramsOf returns the distinct trigrams of q, in order, as the trigram
+// index splits text; nil for text that is not ASCII, which no name is, and
+// whose characters the index counts differently.
+func trigramsOf(q string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for i := 0; i+3 <= len(q); i++ {
+		if q[i] >= 0x80 || q[i+1] >= 0x80 || q[i+2] >= 0x80 {
+			return nil
+		}
+		if t := q[i : i+3]; !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// trigramRepos reads how many names hold each trigram (search_trigrams).
+func (s *Store) trigramRepos(ctx context.Context, tris []string) (map[string]int, error) {
+	args := make([]any, len(tris))
+	for i, t := range tris {
+		args[i] = t
+	}
+	rows, err := s.conn().query(ctx, "SELECT trigram, repos FROM search_trigrams WHERE trigram IN ("+placeholders(len(tris))+")", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	counts := make(map[string]int, len(tris))
+	for rows.Next() {
+		var (
+			t string
+			n int
+		)
+		if err := rows.Scan(&t, &n); err != nil {
+			return nil, err
+		}
+		counts[t] = n
+	}
+	return counts, rows.Err()
+}
+
+// ftsAll is the trigram index's query for names that hold every one of
+// tris, anywhere.
+func ftsAll(tris []string) string {
+	parts := make([]string, len(tris))
+	for i, t := range tris {
+		parts[i] = ftsPhrase(t)
+	}
+	return strings.Join(parts, " AND ")
 }

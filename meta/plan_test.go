@@ -185,6 +185,10 @@ func testPlanShapes(t *testing.T, s *Store) {
 		{Type: haven.Space, Search: "/"},
 		{Type: haven.Model, Search: "a b"},
 		{Type: haven.Model, Search: "t~"},
+		// Long text: its rarest trigrams, then LIKE.
+		{Type: haven.Model, Search: "ns1/bert-1", Sort: "likes", VisibleTo: []string{"ns1"}},
+		{Search: "ns1/bert-1", Sort: "id", SeeAll: true},
+		{Type: haven.Model, Search: "LLAMA-2", Sort: "downloads"},
 	}
 	shapes := []struct {
 		name string
@@ -193,6 +197,13 @@ func testPlanShapes(t *testing.T, s *Store) {
 		{"walk", func(tags []string) shape { return shape{tags: tags} }},
 		{"tags first", func(tags []string) shape { return shape{tags: tags, tagsFirst: true} }},
 		{"like", func(tags []string) shape { return shape{tags: tags, likeSearch: true} }},
+	}
+	if s.d.trigramSearch {
+		// The last trigrams of the text, rare or not, checked with LIKE.
+		shapes = append(shapes, struct {
+			name string
+			sh   func(tags []string) shape
+		}{"trigrams", func(tags []string) shape { return shape{tags: tags} }})
 	}
 	for i, f := range filters {
 		for _, limit := range []int{0, 1, 30} {
@@ -235,11 +246,15 @@ func testPlanShapes(t *testing.T, s *Store) {
 					if len(tags) > 1 {
 						tags = append(tags[1:len(tags):len(tags)], tags[0]) // another order
 					}
-					got, err := s.listRepos(ctx, f, order, c.sh(tags))
+					sh := c.sh(tags)
+					if tris := trigramsOf(strings.ToLower(f.Search)); c.name == "trigrams" && len(tris) >= 2 {
+						sh.trigrams = tris[len(tris)-2:]
+					}
+					got, err := s.listRepos(ctx, f, order, sh)
 					if err != nil {
 						t.Fatal(err)
 					}
-					gotCount, err := s.countRepos(ctx, f, 0, c.sh(tags))
+					gotCount, err := s.countRepos(ctx, f, 0, sh)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -312,7 +327,7 @@ func testPlanShapes(t *testing.T, s *Store) {
 			t.Fatal(err)
 		}
 	}
-	for _, q := range []string{"ph", "p", "phi-", "moved/", "bert", "ns1/", "-1", "no-such", "é"} {
+	for _, q := range []string{"ph", "p", "phi-", "moved/", "bert", "ns1/", "-1", "no-such", "é", "moved/phi-1", "ns1/bert-1"} {
 		for _, f := range []RepoFilter{{Search: q}, {Search: q, VisibleTo: []string{"ns1", "moved"}}, {Search: q, SeeAll: true}} {
 			want := map[haven.RepoType]int{}
 			for _, typ := range haven.RepoTypes {
@@ -327,6 +342,22 @@ func testPlanShapes(t *testing.T, s *Store) {
 				if got, err := s.CountReposUpTo(ctx, f, 0); err != nil || got != n {
 					t.Errorf("after changes, %+v: count %d (%v), want %d", f, got, err, n)
 				}
+			}
+			if len(trigramsOf(q)) > rareTrigrams {
+				// The counts of search_trigrams follow too.
+				f.Type, f.Limit, f.Sort = "", 1000, "id"
+				want, err := s.listRepos(ctx, f, sortOrders["id"], shape{likeSearch: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := s.ListRepos(ctx, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(ids(got), ids(want)) {
+					t.Errorf("after changes, %+v: %v, want %v", f, ids(got), ids(want))
+				}
+				f.Limit, f.Sort = 0, ""
 			}
 			f.Type = ""
 			got, err := s.CountReposByType(ctx, f, 0)
@@ -343,6 +374,13 @@ func testPlanShapes(t *testing.T, s *Store) {
 			}
 		}
 	}
+	// search_trigrams holds what the names hold.
+	var wrong int
+	err = s.conn().queryRow(ctx, `SELECT COUNT(*) FROM search_trigrams t WHERE t.repos <> (SELECT COUNT(*) FROM repos r
+		WHERE r.full_key LIKE '%' || t.trigram || '%')`).Scan(&wrong)
+	if s.d.trigramSearch && (err != nil || wrong != 0) {
+		t.Errorf("search_trigrams: %d counts wrong (%v)", wrong, err)
+	}
 	// Both shapes are reached by the filters above.
 	common, err := s.plan(ctx, RepoFilter{Type: haven.Model, Tags: []string{"common"}, Limit: 30}, true)
 	if err != nil {
@@ -354,6 +392,15 @@ func testPlanShapes(t *testing.T, s *Store) {
 	}
 	if s.d.choosePlans && (common.tagsFirst || !rare.tagsFirst || rare.tags[0] != "rare-1") {
 		t.Errorf("shapes: common tag %+v, rare tag %+v", common, rare)
+	}
+	// A long text is looked up by its two rarest trigrams: "a-1" is in
+	// every "llama-1…", "lla" in every llama.
+	long, err := s.plan(ctx, RepoFilter{Type: haven.Model, Search: "llama-1", Limit: 30}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.d.trigramSearch && (long.likeSearch || len(long.trigrams) != 2 || long.trigrams[0] != "a-1") {
+		t.Errorf("shape of a long search text: %+v", long)
 	}
 }
 

@@ -428,8 +428,13 @@ func (f RepoFilter) from(d *dialect, sh shape) (string, []any) {
 	if f.Search != "" {
 		q := strings.ToLower(f.Search)
 		cond, arg := d.searchCond(q)
-		if sh.likeSearch {
+		switch {
+		case sh.likeSearch:
 			cond, arg = likeCond(q)
+		case len(sh.trigrams) > 0:
+			like, pattern := likeCond(q)
+			cond = "r.id IN (SELECT rowid FROM repo_search WHERE repo_search MATCH ?) AND " + like
+			args, arg = append(args, ftsAll(sh.trigrams)), pattern
 		}
 		conds, args = append(conds, cond), append(args, arg)
 	}

@@ -53,3 +53,31 @@ CREATE TRIGGER repo_search_kind_update AFTER UPDATE OF full_key, type, private O
 		|| ',' ||
 		(SELECT group_concat(DISTINCT substr(new.full_key, p.n, 2)) FROM search_positions p WHERE p.n < length(new.full_key)));
 END;
+
+-- search_trigrams counts the repositories whose "namespace/name" holds each
+-- trigram. A long search text is looked up by its two rarest trigrams and
+-- checked with LIKE: the whole phrase read the trigram index's lists of
+-- every trigram in it, and the common ones ("mod", "-mo") hold every name.
+CREATE TABLE search_trigrams (trigram TEXT PRIMARY KEY, repos INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO search_trigrams (trigram, repos)
+SELECT t, COUNT(*) FROM (SELECT DISTINCT r.id, substr(r.full_key, p.n, 3) AS t FROM repos r
+	JOIN search_positions p ON p.n <= length(r.full_key) - 2) GROUP BY t;
+
+CREATE TRIGGER search_trigrams_insert AFTER INSERT ON repos BEGIN
+	INSERT INTO search_trigrams (trigram, repos)
+	SELECT DISTINCT substr(new.full_key, p.n, 3), 1 FROM search_positions p WHERE p.n <= length(new.full_key) - 2
+	ON CONFLICT (trigram) DO UPDATE SET repos = repos + 1;
+END;
+
+CREATE TRIGGER search_trigrams_delete AFTER DELETE ON repos BEGIN
+	UPDATE search_trigrams SET repos = repos - 1
+	WHERE trigram IN (SELECT substr(old.full_key, p.n, 3) FROM search_positions p WHERE p.n <= length(old.full_key) - 2);
+END;
+
+CREATE TRIGGER search_trigrams_update AFTER UPDATE OF full_key ON repos BEGIN
+	UPDATE search_trigrams SET repos = repos - 1
+	WHERE trigram IN (SELECT substr(old.full_key, p.n, 3) FROM search_positions p WHERE p.n <= length(old.full_key) - 2);
+	INSERT INTO search_trigrams (trigram, repos)
+	SELECT DISTINCT substr(new.full_key, p.n, 3), 1 FROM search_positions p WHERE p.n <= length(new.full_key) - 2
+	ON CONFLICT (trigram) DO UPDATE SET repos = repos + 1;
+END;
