@@ -95,17 +95,21 @@ func (s *Store) SearchUsers(ctx context.Context, q string, orgs bool, limit int)
 func (s *Store) CountReposUpTo(ctx context.Context, f RepoFilter, limit int) (int, error) {
 	if table, match, ok := s.d.kindSearch(f); ok {
 		// The matches of f.Type and visibility, from the index alone.
-		where, args := kindVisible(f, table+".rowid")
-		if f.Type != "" {
-			where, args = where+" AND ("+table+".rowid & 6) = ?", append(args, kindCode(f.Type))
+		cond, args, err := s.kindMatch(ctx, f, table, match)
+		if err != nil {
+			return 0, err
 		}
-		query := "SELECT COUNT(*) FROM (SELECT rowid FROM " + table + " WHERE " + table + " MATCH ?" + where
-		args = append([]any{match}, args...)
+		where, vargs := kindVisible(f, table+".rowid")
+		if f.Type != "" {
+			where, vargs = where+" AND ("+table+".rowid & 6) = ?", append(vargs, kindCode(f.Type))
+		}
+		query := "SELECT COUNT(*) FROM (SELECT rowid FROM " + table + " WHERE " + cond + where
+		args = append(args, vargs...)
 		if limit > 0 {
 			query, args = query+" LIMIT ?", append(args, limit)
 		}
 		var n int
-		err := s.conn().queryRow(ctx, query+") m", args...).Scan(&n)
+		err = s.conn().queryRow(ctx, query+") m", args...).Scan(&n)
 		return n, err
 	}
 	sh, err := s.plan(ctx, f, false)
@@ -133,6 +137,25 @@ func (d *dialect) kindSearch(f RepoFilter) (table, match string, ok bool) {
 		return "repo_search_short", `"` + q + `"`, true
 	}
 	return "repo_search_kind", ftsPhrase(q), true
+}
+
+// kindMatch is the condition on table (see kindSearch) that keeps the
+// names holding f.Search, and its arguments. A long text is looked up like
+// a listing's (plan): by two rare trigrams, each name that holds both
+// checked with LIKE.
+func (s *Store) kindMatch(ctx context.Context, f RepoFilter, table, match string) (string, []any, error) {
+	q := strings.ToLower(f.Search)
+	tris := trigramsOf(q)
+	if table != "repo_search_kind" || len(tris) <= rareTrigrams {
+		return table + " MATCH ?", []any{match}, nil
+	}
+	counts, err := s.trigramRepos(ctx, tris)
+	if err != nil {
+		return "", nil, err
+	}
+	like, pattern := likeCond(q)
+	return table + " MATCH ? AND EXISTS (SELECT 1 FROM repos r WHERE r.id = " + table + ".rowid >> 3 AND " + like + ")",
+		[]any{ftsAll(pickTrigrams(tris, counts)), pattern}, nil
 }
 
 // kindCode is a type's code in the rowids of repo_search_kind and
@@ -185,9 +208,12 @@ func (s *Store) CountReposByType(ctx context.Context, f RepoFilter, limit int) (
 	f.Type = ""
 	if table, match, ok := s.d.kindSearch(f); ok {
 		// From the index alone: the rowid says type and visibility.
+		cond, margs, err := s.kindMatch(ctx, f, table, match)
+		if err != nil {
+			return nil, err
+		}
 		where, args := kindVisible(f, "m.k")
-		matches := "SELECT rowid AS k FROM " + table + " WHERE " + table + " MATCH ?"
-		margs := []any{match}
+		matches := "SELECT rowid AS k FROM " + table + " WHERE " + cond
 		if limit > 0 {
 			matches, margs = matches+" LIMIT ?", append(margs, limit)
 		}
