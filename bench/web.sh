@@ -10,6 +10,7 @@
 #
 #   bench/web.sh              # 200 requests per case
 #   REPS=50 bench/web.sh
+#   HAVEN_BENCH_DB=/tmp/web.db bench/web.sh   # fill that file once, start each later run from a copy
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${REPS:-200}

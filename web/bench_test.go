@@ -7,12 +7,14 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/internal/storetest"
 	"github.com/havenhub/haven/meta"
 )
 
@@ -22,11 +24,31 @@ const benchRepos = 100_000
 // benchmarkSite returns a site whose database holds benchRepos
 // repositories with cards' tags, in 1000 namespaces (see fillRepos), and
 // one real repository, alice/card, whose card is 50 KB of Markdown.
+//
+// With HAVEN_BENCH_DB set, the repositories are created in that file once
+// (when it does not exist) and every later run starts from a copy of it,
+// so that runs of two revisions can time their requests at the same time
+// rather than one while the other is still filling its database.
 func benchmarkSite(b *testing.B) *site {
 	start := time.Now()
-	s := newSite(b)
-	if err := fillRepos(s.meta, benchRepos); err != nil {
-		b.Fatal(err)
+	db := os.Getenv("HAVEN_BENCH_DB")
+	if _, err := os.Stat(db); db != "" && err != nil {
+		m, err := meta.Open(context.Background(), db)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := fillRepos(m, benchRepos); err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s := newSiteOn(b, storetest.OpenWith(b, db))
+	if db == "" {
+		if err := fillRepos(s.meta, benchRepos); err != nil {
+			b.Fatal(err)
+		}
 	}
 	s.createRepo("alice", "card", false)
 	s.commit("alice", "alice/card", "card", map[string]string{"README.md": bigCard(50 << 10)})

@@ -45,8 +45,13 @@ type site struct {
 
 func newSite(t testing.TB) *site {
 	t.Helper()
+	return newSiteOn(t, storetest.Open(t))
+}
+
+// newSiteOn is newSite on the given stores.
+func newSiteOn(t testing.TB, st *storetest.Stores) *site {
+	t.Helper()
 	ctx := context.Background()
-	st := storetest.Open(t)
 	m, g, b := st.Meta, st.Git, st.Blobs
 	ts := httptest.NewUnstartedServer(nil)
 	ts.Start()

@@ -5,6 +5,7 @@ package storetest
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -25,7 +26,24 @@ type Stores struct {
 // Open creates the stores under t.TempDir(); it fails the test on error.
 func Open(t testing.TB) *Stores {
 	t.Helper()
+	return OpenWith(t, "")
+}
+
+// OpenWith is Open with the metadata database copied from the file db
+// first, when db is not "": a benchmark fills a database once and reuses
+// it, migrated to the code under test when opened.
+func OpenWith(t testing.TB, db string) *Stores {
+	t.Helper()
 	dir := t.TempDir()
+	if db != "" {
+		b, err := os.ReadFile(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "haven.db"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	m, err := meta.Open(context.Background(), filepath.Join(dir, "haven.db"))
 	if err != nil {
 		t.Fatal(err)
