@@ -400,6 +400,9 @@ type item struct {
 	text, pair string
 	hasPair    bool
 	truncate   bool
+	// enc is the item's tokens once count has taken them, so that the
+	// batcher's serial loop does not tokenize again.
+	enc *tokenizer.Encoding
 }
 
 // inputError is a request the model cannot serve, with its status.
@@ -426,8 +429,9 @@ func (m *Model) encode(it item) (*tokenizer.Encoding, error) {
 	return tk.EncodeSingle(it.text, true)
 }
 
-// count tokenizes items and refuses (413) any longer than the model takes
-// unless it is to be truncated; it returns the tokens of all.
+// count tokenizes items, keeping each one's tokens for the forward pass,
+// and refuses (413) any longer than the model takes unless it is to be
+// truncated; it returns the tokens of all.
 func (m *Model) count(items []item) (int, error) {
 	total := 0
 	for i, it := range items {
@@ -439,64 +443,134 @@ func (m *Model) count(items []item) (int, error) {
 		if n > m.maxLen {
 			return 0, badInput(413, "input %d is %d tokens, more than this model's limit of %d tokens; shorten it or pass truncate=true", i, n, m.maxLen)
 		}
+		// Within the limit the truncating tokenizer gives the same tokens.
+		items[i].enc = enc
 		total += n
 	}
 	return total, nil
 }
 
 // forward runs items through the graph: pooled (not normalised) embeddings
-// or classification logits, one row per item.
+// or classification logits, one row per item. The items of a gathered
+// batch run in passes of similar length (see split), so that short inputs
+// are not padded to the longest one.
 func (m *Model) forward(items []item) ([][]float32, error) {
 	encs := make([]*tokenizer.Encoding, len(items))
-	seq := 1
+	lens := make([]int, len(items))
 	for i, it := range items {
-		it.truncate = true // counted already: only the warm-up and the limit's edge get here long
-		enc, err := m.encode(it)
-		if err != nil {
-			return nil, err
+		enc := it.enc
+		if enc == nil { // the warm-up pass: not counted
+			it.truncate = true
+			var err error
+			if enc, err = m.encode(it); err != nil {
+				return nil, err
+			}
 		}
 		encs[i] = enc
-		seq = max(seq, len(enc.Ids))
+		lens[i] = max(1, len(enc.Ids))
 	}
-	b := &batch{n: len(items), seq: seq}
+	rows := make([][]float32, len(items))
+	for _, part := range split(lens, passCost, passTokens) {
+		if err := m.pass(encs, part, rows); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+// pass runs the inputs encs[i] for i in part through the graph as one
+// padded batch and sets their rows.
+func (m *Model) pass(encs []*tokenizer.Encoding, part []int, rows [][]float32) error {
+	seq := 1
+	for _, i := range part {
+		seq = max(seq, len(encs[i].Ids))
+	}
+	b := &batch{n: len(part), seq: seq}
 	b.ids = make([]int64, b.n*seq)
 	b.mask = make([]int64, b.n*seq)
 	b.types = make([]int64, b.n*seq)
-	for i, enc := range encs {
+	for k, i := range part {
+		enc := encs[i]
 		for j, id := range enc.Ids {
-			b.ids[i*seq+j] = int64(id)
-			b.mask[i*seq+j] = int64(enc.AttentionMask[j])
+			b.ids[k*seq+j] = int64(id)
+			b.mask[k*seq+j] = int64(enc.AttentionMask[j])
 			if j < len(enc.TypeIds) && !m.noTypes {
-				b.types[i*seq+j] = int64(enc.TypeIds[j])
+				b.types[k*seq+j] = int64(enc.TypeIds[j])
 			}
 		}
 	}
 	out, err := m.graph.run(b)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	rows := make([][]float32, b.n)
 	switch len(out.shape) {
 	case 2: // pooled already (sentence embeddings or logits)
 		d := out.shape[1]
-		for i := range rows {
-			rows[i] = append([]float32(nil), out.data[i*d:(i+1)*d]...)
+		for k, i := range part {
+			rows[i] = append([]float32(nil), out.data[k*d:(k+1)*d]...)
 		}
 	case 3: // token states: pool them, or per-token logits
 		s, d := out.shape[1], out.shape[2]
-		if m.kind == kindTokens {
-			for i, enc := range encs {
-				rows[i] = append([]float32(nil), out.data[i*s*d:i*s*d+min(len(enc.Ids), s)*d]...)
+		for k, i := range part {
+			states := out.data[k*s*d : (k+1)*s*d]
+			if m.kind == kindTokens {
+				rows[i] = append([]float32(nil), states[:min(len(encs[i].Ids), s)*d]...)
+			} else {
+				rows[i] = pool(states, b.mask[k*seq:k*seq+min(s, seq)], d, m.pooling)
 			}
-			break
-		}
-		for i := range rows {
-			rows[i] = pool(out.data[i*s*d:(i+1)*s*d], b.mask[i*seq:i*seq+min(s, seq)], d, m.pooling)
 		}
 	default:
-		return nil, fmt.Errorf("the model's first output has shape %v; want [batch, tokens, dim] or [batch, dim]", out.shape)
+		return fmt.Errorf("the model's first output has shape %v; want [batch, tokens, dim] or [batch, dim]", out.shape)
 	}
-	return rows, nil
+	return nil
+}
+
+// The cost model of a forward pass on the CPU, in token positions: a pass
+// of n inputs padded to seq tokens costs about passCost + n×seq. The fixed
+// part is what a pass pays whatever its size (waking the intra-op threads
+// for each operator, the small matrices of one short input); passes past
+// passTokens positions no longer get faster per token and run out of
+// cache. Measured on all-MiniLM-L6-v2 on ONNX Runtime, 2 threads
+// (bench/README.md).
+const (
+	passCost   = 8
+	passTokens = 256
+)
+
+// split cuts a gathered batch into passes of inputs of similar length: the
+// indices of lens sorted by length, cut where the padding a longer input
+// forces on shorter ones would cost more than another pass (cost + n×seq
+// per pass, at most maxTokens padded positions in a pass unless one input
+// alone has more). It returns the passes, shortest inputs first.
+func split(lens []int, cost, maxTokens int) [][]int {
+	order := make([]int, len(lens))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return lens[a] - lens[b] })
+	// best[j] is the least cost of the first j sorted inputs, the last
+	// pass starting at from[j].
+	n := len(order)
+	best := make([]int, n+1)
+	from := make([]int, n+1)
+	for j := 1; j <= n; j++ {
+		seq := lens[order[j-1]]
+		best[j] = -1
+		for i := j - 1; i >= 0; i-- {
+			if i < j-1 && (j-i)*seq > maxTokens {
+				break
+			}
+			if c := best[i] + cost + (j-i)*seq; best[j] < 0 || c < best[j] {
+				best[j], from[j] = c, i
+			}
+		}
+	}
+	var parts [][]int
+	for j := n; j > 0; j = from[j] {
+		parts = append(parts, order[from[j]:j])
+	}
+	slices.Reverse(parts)
+	return parts
 }
 
 // pool reduces the token states of one input to one vector: the mean of

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -375,4 +376,62 @@ func maxDiff(a []float32, b []float64) float64 {
 		d = math.Max(d, math.Abs(float64(a[i])-b[i]))
 	}
 	return d
+}
+
+// TestSplit checks how a gathered batch is cut into passes of similar
+// length.
+func TestSplit(t *testing.T) {
+	tests := []struct {
+		name      string
+		lens      []int
+		cost, max int
+		want      [][]int
+	}{
+		{"one input", []int{7}, 8, 256, [][]int{{0}}},
+		{"equal lengths share a pass", []int{10, 10, 10}, 8, 256, [][]int{{0, 1, 2}}},
+		{"small differences are padded", []int{12, 10, 11}, 8, 256, [][]int{{1, 2, 0}}},
+		{"a long input runs apart", []int{10, 100, 10, 10}, 8, 256, [][]int{{0, 2, 3}, {1}}},
+		{"two lengths", []int{40, 10, 40, 10}, 8, 256, [][]int{{1, 3}, {0, 2}}},
+		{"the cap on positions", []int{10, 10, 10, 10}, 8, 20, [][]int{{0, 1}, {2, 3}}},
+		{"an input over the cap alone", []int{30, 10}, 8, 20, [][]int{{1}, {0}}},
+		{"a small cost per pass: no padding", []int{3, 2, 3, 2}, 1, 256, [][]int{{1, 3}, {0, 2}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := split(tt.lens, tt.cost, tt.max)
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("split(%v) = %v, want %v", tt.lens, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSplitPassesKeepRows checks that inputs of very different lengths in
+// one gathered batch run in separate passes and each gets the row it gets
+// alone.
+func TestSplitPassesKeepRows(t *testing.T) {
+	g := &fakeGraph{}
+	m := newTestModel(t, "feature-extraction", g, map[string]string{})
+	texts := []string{"the cat", strings.Repeat("the dog runs ", 40), "a cat sits", "good"}
+	alone := make([][]float32, len(texts))
+	for i, s := range texts {
+		r, _, err := m.Embed([]string{s}, false, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone[i] = r[0]
+	}
+	before := g.passes.Load()
+	rows, _, err := m.Embed(texts, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := g.passes.Load() - before; n != 2 {
+		t.Errorf("%d passes, want 2 (the long input apart)", n)
+	}
+	for i := range texts {
+		if fmt.Sprint(rows[i]) != fmt.Sprint(alone[i]) {
+			t.Errorf("input %d: %v in the batch, %v alone", i, rows[i], alone[i])
+		}
+	}
 }

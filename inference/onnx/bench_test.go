@@ -1,0 +1,125 @@
+//go:build cgo
+
+package onnx
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sugarme/tokenizer"
+)
+
+// benchWords are the words of the sentences bench/inference.py sends.
+var benchWords = strings.Fields(`the a one every this that small large quick slow red green old new bright quiet city river model
+server request answer cat dog house street market engine garden window teacher student music
+morning evening train bridge ocean mountain story picture letter question reason number
+runs walks reads writes sings builds opens closes finds keeps holds brings leaves meets sees
+near under over beside through across after before with without and but because while`)
+
+// benchSentences are n sentences of 6 to 16 words, as the clients of
+// bench/goengine.sh send them.
+func benchSentences(n int, seed uint64) []string {
+	r := rand.New(rand.NewPCG(seed, 0))
+	out := make([]string, n)
+	for i := range out {
+		w := make([]string, 6+r.IntN(11))
+		for j := range w {
+			w[j] = benchWords[r.IntN(len(benchWords))]
+		}
+		out[i] = strings.ToUpper(w[0][:1]) + strings.Join(w, " ")[1:] + fmt.Sprintf(" %d.", i)
+	}
+	return out
+}
+
+// BenchmarkForward compares, on a real model and ONNX Runtime, the ways to
+// run the n sentences a batcher gathers: one pass each (batch 1, the
+// baseline), one pass padded to the longest, and the passes of similar
+// length that forward runs (split), in turn in each round. Set
+// HAVEN_BENCH_ONNX_MODEL to a model folder (bench/inference.py export);
+// HAVEN_BENCH_ORT_LIB defaults to the library of e2e/onnxruntime.
+//
+//	HAVEN_BENCH_ONNX_MODEL=/tmp/minilm-onnx go test -run '^$' -bench Forward -benchtime 20x ./inference/onnx/
+func BenchmarkForward(b *testing.B) {
+	dir := os.Getenv("HAVEN_BENCH_ONNX_MODEL")
+	if dir == "" {
+		b.Skip("HAVEN_BENCH_ONNX_MODEL is not set")
+	}
+	lib := os.Getenv("HAVEN_BENCH_ORT_LIB")
+	if lib == "" {
+		lib, _ = filepath.Abs("../../e2e/onnxruntime/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1")
+	}
+	m, err := Load(dir, Options{Task: "feature-extraction", Name: "bench", ORTLib: lib, Threads: 2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	for _, n := range []int{8, 16, 32} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			ways := []struct {
+				name string
+				run  func(encs []*tokenizer.Encoding, rows [][]float32) error
+			}{
+				{"batch1", func(encs []*tokenizer.Encoding, rows [][]float32) error {
+					for i := range encs {
+						if err := m.pass(encs, []int{i}, rows); err != nil {
+							return err
+						}
+					}
+					return nil
+				}},
+				{"padded", func(encs []*tokenizer.Encoding, rows [][]float32) error {
+					all := make([]int, len(encs))
+					for i := range all {
+						all[i] = i
+					}
+					return m.pass(encs, all, rows)
+				}},
+				{"split", func(encs []*tokenizer.Encoding, rows [][]float32) error {
+					lens := make([]int, len(encs))
+					for i, e := range encs {
+						lens[i] = len(e.Ids)
+					}
+					for _, part := range split(lens, passCost, passTokens) {
+						if err := m.pass(encs, part, rows); err != nil {
+							return err
+						}
+					}
+					return nil
+				}},
+			}
+			spent := make([]time.Duration, len(ways))
+			b.ResetTimer()
+			for it := 0; it < b.N; it++ {
+				items := make([]item, n)
+				for i, s := range benchSentences(n, uint64(it)) {
+					items[i] = item{text: s}
+				}
+				if _, err := m.count(items); err != nil {
+					b.Fatal(err)
+				}
+				encs := make([]*tokenizer.Encoding, n)
+				for i := range items {
+					encs[i] = items[i].enc
+				}
+				for k := range ways {
+					w := ways[(k+it)%len(ways)]
+					rows := make([][]float32, n)
+					start := time.Now()
+					if err := w.run(encs, rows); err != nil {
+						b.Fatal(err)
+					}
+					spent[(k+it)%len(ways)] += time.Since(start)
+				}
+			}
+			for k, w := range ways {
+				b.ReportMetric(float64(n*b.N)/spent[k].Seconds(), w.name+"_sent/s")
+			}
+			b.ReportMetric(spent[0].Seconds()/spent[2].Seconds(), "split_vs_batch1")
+		})
+	}
+}
