@@ -525,54 +525,6 @@ func (m *Model) pass(encs []*tokenizer.Encoding, part []int, rows [][]float32) e
 	return nil
 }
 
-// The cost model of a forward pass on the CPU, in token positions: a pass
-// of n inputs padded to seq tokens costs about passCost + n×seq. The fixed
-// part is what a pass pays whatever its size (waking the intra-op threads
-// for each operator, the small matrices of one short input); passes past
-// passTokens positions no longer get faster per token and run out of
-// cache. Measured on all-MiniLM-L6-v2 on ONNX Runtime, 2 threads
-// (bench/README.md).
-const (
-	passCost   = 8
-	passTokens = 256
-)
-
-// split cuts a gathered batch into passes of inputs of similar length: the
-// indices of lens sorted by length, cut where the padding a longer input
-// forces on shorter ones would cost more than another pass (cost + n×seq
-// per pass, at most maxTokens padded positions in a pass unless one input
-// alone has more). It returns the passes, shortest inputs first.
-func split(lens []int, cost, maxTokens int) [][]int {
-	order := make([]int, len(lens))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return lens[a] - lens[b] })
-	// best[j] is the least cost of the first j sorted inputs, the last
-	// pass starting at from[j].
-	n := len(order)
-	best := make([]int, n+1)
-	from := make([]int, n+1)
-	for j := 1; j <= n; j++ {
-		seq := lens[order[j-1]]
-		best[j] = -1
-		for i := j - 1; i >= 0; i-- {
-			if i < j-1 && (j-i)*seq > maxTokens {
-				break
-			}
-			if c := best[i] + cost + (j-i)*seq; best[j] < 0 || c < best[j] {
-				best[j], from[j] = c, i
-			}
-		}
-	}
-	var parts [][]int
-	for j := n; j > 0; j = from[j] {
-		parts = append(parts, order[from[j]:j])
-	}
-	slices.Reverse(parts)
-	return parts
-}
-
 // pool reduces the token states of one input to one vector: the mean of
 // those under the attention mask, or the first token's.
 func pool(states []float32, mask []int64, d int, mode string) []float32 {
