@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,4 +124,64 @@ func BenchmarkForward(b *testing.B) {
 			b.ReportMetric(spent[0].Seconds()/spent[2].Seconds(), "split_vs_batch1")
 		})
 	}
+}
+
+// BenchmarkConcurrent measures the engine under load as an endpoint sees
+// it: 32 requests of one sentence at a time (the places Haven gives a
+// replica) for a window, on a model with dynamic batching and on one that
+// takes one input per pass (maxBatch 1, the baseline), the windows
+// alternating. Set HAVEN_BENCH_ONNX_MODEL as for BenchmarkForward.
+//
+//	HAVEN_BENCH_ONNX_MODEL=/tmp/minilm-onnx go test -run '^$' -bench Concurrent -benchtime 4x ./inference/onnx/
+func BenchmarkConcurrent(b *testing.B) {
+	dir := os.Getenv("HAVEN_BENCH_ONNX_MODEL")
+	if dir == "" {
+		b.Skip("HAVEN_BENCH_ONNX_MODEL is not set")
+	}
+	lib := os.Getenv("HAVEN_BENCH_ORT_LIB")
+	if lib == "" {
+		lib, _ = filepath.Abs("../../e2e/onnxruntime/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1")
+	}
+	models := make([]*Model, 2)
+	for i, max := range []int{32, 1} {
+		m, err := Load(dir, Options{Task: "feature-extraction", Name: "bench", ORTLib: lib, Threads: 2, MaxBatch: max})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer m.Close()
+		models[i] = m
+	}
+	const places, window = 32, 5 * time.Second
+	sentences := benchSentences(1000, 1)
+	answers := make([]int64, 2)
+	var spent [2]time.Duration
+	b.ResetTimer()
+	for it := 0; it < b.N; it++ {
+		for k := range models {
+			k = (k + it) % 2
+			var done atomic.Int64
+			var wg sync.WaitGroup
+			start := time.Now()
+			for p := range places {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := p; time.Since(start) < window; i += places {
+						if _, _, err := models[k].Embed([]string{sentences[i%len(sentences)]}, true, false); err != nil {
+							b.Error(err)
+							return
+						}
+						done.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			spent[k] += time.Since(start)
+			answers[k] += done.Load()
+		}
+	}
+	batching, one := float64(answers[0])/spent[0].Seconds(), float64(answers[1])/spent[1].Seconds()
+	b.ReportMetric(batching, "batching_answers/s")
+	b.ReportMetric(one, "batch1_answers/s")
+	b.ReportMetric(batching/one, "batching_vs_batch1")
 }
