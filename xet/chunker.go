@@ -42,14 +42,24 @@ func NextBoundary(data []byte) int {
 
 // Chunker cuts a stream into content-defined chunks.
 type Chunker struct {
-	r   io.Reader
-	buf []byte
-	eof bool
+	r     io.Reader
+	buf   []byte
+	eof   bool
+	reuse bool
+	base  []byte // the whole buffer, when reused
 }
 
 // NewChunker returns a chunker that reads r.
 func NewChunker(r io.Reader) *Chunker {
 	return &Chunker{r: r, buf: make([]byte, 0, 4*MaxChunkSize)}
+}
+
+// Reuse makes c read into one buffer for good rather than into a fresh one
+// whenever it fills up: each chunk Next returns is then overwritten by a
+// later call, so a caller that keeps chunks must not use it.
+func (c *Chunker) Reuse() {
+	c.reuse = true
+	c.base = c.buf[:cap(c.buf)]
 }
 
 // Next returns the next chunk, or io.EOF after the last one. The returned
@@ -79,7 +89,9 @@ func (c *Chunker) take(n int) []byte {
 }
 
 func (c *Chunker) fill() error {
-	if cap(c.buf)-len(c.buf) < MaxChunkSize {
+	if cap(c.buf)-len(c.buf) < MaxChunkSize && c.reuse {
+		c.buf = c.base[:copy(c.base, c.buf)]
+	} else if cap(c.buf)-len(c.buf) < MaxChunkSize {
 		// Move the unread bytes to a fresh buffer: the old one may still
 		// back the chunk returned last.
 		nb := make([]byte, len(c.buf), 4*MaxChunkSize)

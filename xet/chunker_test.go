@@ -72,8 +72,15 @@ func TestChunkerStreamingMatches(t *testing.T) {
 		data[i] = byte(rng.Uint32())
 	}
 	want := Chunks(data)
-	for _, readSize := range []int{1000, 65536, 1 << 20} {
+	for _, tc := range []struct {
+		readSize int
+		reuse    bool
+	}{{1000, false}, {65536, false}, {1 << 20, false}, {1000, true}, {1 << 20, true}} {
+		readSize := tc.readSize
 		c := NewChunker(&smallReader{r: bytes.NewReader(data), n: readSize})
+		if tc.reuse {
+			c.Reuse()
+		}
 		var got []int
 		var joined []byte
 		for {
@@ -88,7 +95,7 @@ func TestChunkerStreamingMatches(t *testing.T) {
 			joined = append(joined, ch...)
 		}
 		if !reflect.DeepEqual(got, want) || !bytes.Equal(joined, data) {
-			t.Errorf("read size %d: %d chunks, want %d (content equal: %v)", readSize, len(got), len(want), bytes.Equal(joined, data))
+			t.Errorf("read size %d, reuse %v: %d chunks, want %d (content equal: %v)", readSize, tc.reuse, len(got), len(want), bytes.Equal(joined, data))
 		}
 	}
 	for _, n := range want[:len(want)-1] {

@@ -354,20 +354,51 @@ func ungroup4(b []byte) {
 // AppendChunk serializes one chunk (header and body) onto dst, compressing
 // with LZ4 when that makes it smaller.
 func AppendChunk(dst, data []byte) []byte {
-	scheme := byte(CompressionNone)
-	body := data
-	var zb bytes.Buffer
-	zw := lz4.NewWriter(&zb)
-	if _, err := zw.Write(data); err == nil && zw.Close() == nil && zb.Len() < len(data) {
-		scheme, body = CompressionLZ4, zb.Bytes()
+	start := len(dst)
+	dst = append(dst, make([]byte, chunkHeaderSize)...)
+	out := appender{dst}
+	zw := lz4Writers.Get().(*lz4.Writer)
+	zw.Reset(&out)
+	_, err := zw.Write(data)
+	if err == nil {
+		err = zw.Close()
 	}
-	return appendChunkRaw(dst, scheme, body, len(data))
+	// A pooled writer must not keep dst alive.
+	zw.Reset(nil)
+	lz4Writers.Put(zw)
+	if n := len(out.b) - start - chunkHeaderSize; err == nil && n < len(data) {
+		// The header goes over the 8 bytes reserved before the body.
+		return appendChunkHeader(out.b[:start], CompressionLZ4, n, len(data))[:start+chunkHeaderSize+n]
+	}
+	return appendChunkRaw(out.b[:start], CompressionNone, data, len(data))
+}
+
+// lz4Writers keeps the compressors of AppendChunk, whose buffers would
+// otherwise be allocated for every chunk. Blocks of 256 KiB hold the
+// largest chunk in one block, where the default 4 MiB would cost a buffer
+// sixteen times the size for every writer and every reader.
+var lz4Writers = sync.Pool{New: func() any {
+	zw := lz4.NewWriter(nil)
+	_ = zw.Apply(lz4.BlockSizeOption(lz4.Block256Kb))
+	return zw
+}}
+
+// appender is an io.Writer that appends to b.
+type appender struct{ b []byte }
+
+func (a *appender) Write(p []byte) (int, error) {
+	a.b = append(a.b, p...)
+	return len(p), nil
+}
+
+// appendChunkHeader appends the header of a chunk of size bytes whose body
+// of n bytes is stored with scheme.
+func appendChunkHeader(dst []byte, scheme byte, n, size int) []byte {
+	return append(dst, 0, byte(n), byte(n>>8), byte(n>>16), scheme, byte(size), byte(size>>8), byte(size>>16))
 }
 
 func appendChunkRaw(dst []byte, scheme byte, body []byte, size int) []byte {
-	n := len(body)
-	dst = append(dst, 0, byte(n), byte(n>>8), byte(n>>16), scheme, byte(size), byte(size>>8), byte(size>>16))
-	return append(dst, body...)
+	return append(appendChunkHeader(dst, scheme, len(body), size), body...)
 }
 
 // DecodeChunks decompresses consecutive serialized chunks (a byte range of

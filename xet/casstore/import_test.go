@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
+	"runtime"
 	"testing"
 	"time"
 
@@ -32,8 +34,9 @@ func TestImport(t *testing.T) {
 		{"one chunk", randomData(10, 5000), 1, true},
 		{"one xorb", randomData(11, 700<<10), 1, true},
 		{"several xorbs", randomData(12, 3<<20+12345), 4, false},
-		// Xorbs are bounded by their serialized size: this one compresses.
-		{"compressible", bytes.Repeat([]byte("weights "), 300<<10), 1, false},
+		// Xorbs are planned before they are compressed: compressible
+		// content takes as many as any other.
+		{"compressible", bytes.Repeat([]byte("weights "), 300<<10), 3, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,7 +61,7 @@ func TestImport(t *testing.T) {
 				t.Errorf("plan = %+v, %v", plan, err)
 			}
 			// Imported again: found by its oid, r is not read.
-			again, err := New(s.blobs).Import(ctx, u.oid, &failingReader{r: bytes.NewReader(nil), err: errors.New("read")})
+			again, err := New(s.blobs).Import(ctx, u.oid, &cutReader{r: bytes.NewReader(nil), err: errors.New("read")})
 			if err != nil || again.Hash != f.Hash {
 				t.Errorf("second import = %v, %v", again, err)
 			}
@@ -77,21 +80,91 @@ func TestImport(t *testing.T) {
 	})
 
 	t.Run("interrupted, then repeated", func(t *testing.T) {
-		s, _ := newStore(t)
-		data := randomData(15, 2<<20+999)
+		data := randomData(15, 3<<20+999)
 		u := prepare(data)
-		cut := &failingReader{r: bytes.NewReader(data[:len(data)/2+7]), err: errors.New("connection reset")}
-		if _, err := s.Import(ctx, u.oid, cut); err == nil {
-			t.Fatal("an interrupted read was imported")
+		for _, tc := range []struct {
+			name  string
+			after int  // bytes read before the failure; Import reads the content twice
+			kept  bool // whether a xorb was stored before it
+		}{
+			{"while planning", len(data)/2 + 7, false},
+			{"while storing", len(data) + len(data)/2 + 7, true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				s, d := newStore(t)
+				cut := &cutReader{r: bytes.NewReader(data), left: tc.after, err: errors.New("connection reset")}
+				if _, err := s.Import(ctx, u.oid, cut); err == nil {
+					t.Fatal("an interrupted read was imported")
+				}
+				if _, err := s.FileBySHA256(ctx, u.oid); !errors.Is(err, blob.ErrNotFound) {
+					t.Fatalf("the oid resolves after an interrupted import: %v", err)
+				}
+				var kept []string
+				if err := d.List(ctx, PrefixXorbMeta, func(i blob.Info) error { kept = append(kept, i.Key); return nil }); err != nil {
+					t.Fatal(err)
+				}
+				if (len(kept) > 0) != tc.kept {
+					t.Fatalf("xorbs stored by the interrupted import: %v", kept)
+				}
+				// The repeat skips the stored xorbs: it reads less than twice the content.
+				again := &cutReader{r: bytes.NewReader(data), left: 2 * len(data)}
+				if _, err := New(d).Import(ctx, u.oid, again); err != nil {
+					t.Fatal(err)
+				}
+				if tc.kept && again.read >= 2*len(data) {
+					t.Errorf("the repeated import read %d bytes of %d: the kept xorbs were read again", again.read, len(data))
+				}
+				checkReadable(t, s, u.oid, data)
+			})
 		}
-		if _, err := s.FileBySHA256(ctx, u.oid); !errors.Is(err, blob.ErrNotFound) {
-			t.Fatalf("the oid resolves after an interrupted import: %v", err)
-		}
-		if _, err := s.Import(ctx, u.oid, bytes.NewReader(data)); err != nil {
-			t.Fatal(err)
-		}
-		checkReadable(t, s, u.oid, data)
 	})
+}
+
+// cutReader reads r, seeking as it does, and fails with err once it has
+// read left bytes in all (or at the end of r, when left is 0).
+type cutReader struct {
+	r    *bytes.Reader
+	left int
+	read int
+	err  error
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if c.err != nil && c.left > 0 && c.read >= c.left {
+		return 0, c.err
+	}
+	if c.left > 0 && len(p) > c.left-c.read {
+		p = p[:c.left-c.read]
+	}
+	n, err := c.r.Read(p)
+	c.read += n
+	if err == io.EOF && c.err != nil && c.left == 0 {
+		return n, c.err
+	}
+	return n, err
+}
+
+func (c *cutReader) Seek(off int64, whence int) (int64, error) { return c.r.Seek(off, whence) }
+
+// TestImportStreamsXorbs: an import holds a chunk of a xorb at a time, not
+// the xorb (64 MiB at most), whatever the size of the content.
+func TestImportStreamsXorbs(t *testing.T) {
+	data := randomData(18, 48<<20)
+	sum := sha256.Sum256(data)
+	oid := hex.EncodeToString(sum[:])
+	s, _ := newStore(t)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	if _, err := s.Import(context.Background(), oid, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	// Not even the garbage adds up to a xorb: the buffers are reused.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+		t.Errorf("importing %d MiB allocated %d MiB", len(data)>>20, alloc>>20)
+	}
+	checkReadable(t, s, oid, data)
 }
 
 // TestSweepKeepsImportedFiles: an imported file is kept, with its xorbs,
