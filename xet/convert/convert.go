@@ -20,6 +20,7 @@ import (
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/blob"
+	"github.com/havenhub/haven/internal/uploadmem"
 	"github.com/havenhub/haven/meta"
 	"github.com/havenhub/haven/xet/casstore"
 )
@@ -146,6 +147,9 @@ func (s *Service) Convert(ctx context.Context, oid string) error {
 		return err
 	}
 	defer f.Close()
+	// A conversion follows a burst of uploads and is as much part of it:
+	// the memory goes back to the system once both are over.
+	defer uploadmem.Track()()
 	_, err = s.cas.Import(ctx, oid, f)
 	return err
 }
