@@ -13,7 +13,10 @@
 #    without it. With BLOB=s3 the upload servers keep their objects in S3
 #    (versitygw, scripts/start-s3.sh), so the S3 part buffers are counted;
 #    S3_PARAMS adds parameters to the store's URL (max_buffers=4), and
-#    SERVE_FLAGS words to `haven serve` (--xet-convert=false).
+#    SERVE_FLAGS words to `haven serve` (--xet-convert=false). Plain LFS
+#    uploads are converted into Xet in the background: unless
+#    --xet-convert=false, the part waits for the conversions (up to
+#    CONVERT_WAIT s, 600), and the peak and the minute count to their end.
 #
 # Peak RSS is the kernel's high-water mark (VmHWM in /proc/PID/status) of a
 # server started fresh for the measurement; VmRSS is also sampled every 50 ms.
@@ -141,12 +144,13 @@ downloads() {
 # (HF_HUB_DISABLE_XET=1) or xet. Prints one table row and appends the
 # verdicts to $WORK/verdicts.
 uploads() {
-	local mode=$1 i bad=0 t0 t1 idle idleanon hwm after afteranon sampled anon
+	local mode=$1 i bad=0 t0 t1 idle idleanon hwm after afteranon sampled anon logstart conv
 	local -a up=()
 	DATA=$WORK/data-$mode
 	mkdir -p "$DATA"
 	"$HAVEN" user create bench --data "$DATA" "${STORE[@]}" >/dev/null 2>&1
 	TOKEN=$("$HAVEN" token create bench --role write --data "$DATA" "${STORE[@]}" 2>/dev/null | tail -n1)
+	logstart=$(($(stat -c %s "$WORK/haven.log" 2>/dev/null || echo 0) + 1))
 	start_haven "${STORE[@]}" ${SERVE_FLAGS:-}
 	for i in $(seq 1 "$UPLOADERS"); do create_repo "up$i"; done
 	sleep 2
@@ -182,6 +186,20 @@ HfApi().upload_file(path_or_fileobj=sys.argv[1], path_in_repo="big.bin", repo_id
 		}
 	done
 	((bad == 0)) || die "$bad of $UPLOADERS $mode uploads failed"
+	# LFS uploads are converted into Xet in the background (unless
+	# --xet-convert=false): wait for the conversions, whose memory counts too.
+	conv=""
+	if [[ $mode == lfs && " ${SERVE_FLAGS:-} " != *" --xet-convert=false "* ]]; then
+		local n=0 waited=0
+		while ((waited < ${CONVERT_WAIT:-600})); do
+			n=$(tail -c +"$logstart" "$WORK/haven.log" | grep -c 'converted an LFS object' || true)
+			((n >= UPLOADERS)) && break
+			sleep 1
+			waited=$((waited + 1))
+		done
+		conv="; $n of $UPLOADERS conversions done $(awk -v a="$t1" -v b="$(date +%s.%N)" 'BEGIN {printf "%.0f", b-a}') s after the uploads"
+		hwm=$(status_kb "$HAVEN_PID" VmHWM)
+	fi
 	log "waiting ${SETTLE} s"
 	sleep "$SETTLE"
 	after=$(status_kb "$HAVEN_PID" VmRSS)
@@ -191,9 +209,9 @@ HfApi().upload_file(path_or_fileobj=sys.argv[1], path_in_repo="big.bin", repo_id
 	printf '%-22s %7s MB %9s MB %9s MB %9s MB %9s MB %8.1f %7s MB/s\n' "haven ($mode)" "$(mb "$idle")" "$(mb "$hwm")" \
 		"$(mb "$sampled")" "$(mb "$anon")" "$(mb "$after")" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b-a}')" \
 		"$(awk -v n="$UPLOADERS" -v m="$UPLOAD_MB" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n*m*1048576/(b-a)/1e6}')"
-	printf '%-22s peak %s MB < 200 MB: %s; after %s s %s MB within 20%% of idle %s MB: %s (anonymous: %s MB, idle %s MB)\n' \
+	printf '%-22s peak %s MB < 200 MB: %s; after %s s %s MB within 20%% of idle %s MB: %s (anonymous: %s MB, idle %s MB)%s\n' \
 		"haven ($mode)" "$(mb "$hwm")" "$(verdict "$hwm * 1024 < 200e6")" "$SETTLE" "$(mb "$after")" "$(mb "$idle")" \
-		"$(verdict "$after <= 1.2 * $idle")" "$(mb "$afteranon")" "$(mb "$idleanon")" >>"$WORK/verdicts"
+		"$(verdict "$after <= 1.2 * $idle")" "$(mb "$afteranon")" "$(mb "$idleanon")" "$conv" >>"$WORK/verdicts"
 }
 
 if [[ " $PARTS " == *" download "* ]]; then
