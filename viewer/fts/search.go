@@ -330,17 +330,10 @@ func (ix *Index) accumulate(ctx context.Context, l *list, p *plist, avg float64,
 	return ix.fetch(ctx, p, 3, func(b [][]byte) error {
 		docs, classes, freqs := b[0], b[1], b[2]
 		l.shares = l.shares[:0]
-		for len(classes) > 0 {
-			tf, k1 := uvarint(classes)
-			if k1 <= 0 {
-				return errCorrupt
-			}
-			length, k2 := uvarint(classes[k1:])
-			if k2 <= 0 {
-				return errCorrupt
-			}
-			classes = classes[k1+k2:]
-			l.shares = append(l.shares, termScore(l.idf, uint32(tf), uint32(length), avg))
+		if err := eachClass(classes, func(tf, length uint32) {
+			l.shares = append(l.shares, termScore(l.idf, tf, length, avg))
+		}); err != nil {
+			return err
 		}
 		return addShares(docs, freqs, p.n, l.shares, acc, bits)
 	})
@@ -599,23 +592,34 @@ type cursor struct {
 	poss             []uint32
 }
 
+// eachClass calls fn with each (occurrences, length) class of a window, as
+// the window directory stores them: pairs of uvarints.
+func eachClass(classes []byte, fn func(tf, length uint32)) error {
+	for len(classes) > 0 {
+		tf, k1 := uvarint(classes)
+		if k1 <= 0 {
+			return errCorrupt
+		}
+		length, k2 := uvarint(classes[k1:])
+		if k2 <= 0 {
+			return errCorrupt
+		}
+		classes = classes[k1+k2:]
+		fn(uint32(tf), uint32(length))
+	}
+	return nil
+}
+
 // open reads a window of a word into c.
 func (ix *Index) open(ctx context.Context, p *plist, c *cursor) error {
 	c.left, c.doc = p.n, p.win<<ix.windowBits
 	return ix.fetch(ctx, p, 4, func(b [][]byte) error {
 		classes := b[1]
 		c.classes = c.classes[:0]
-		for len(classes) > 0 {
-			tf, k1 := uvarint(classes)
-			if k1 <= 0 {
-				return errCorrupt
-			}
-			length, k2 := uvarint(classes[k1:])
-			if k2 <= 0 {
-				return errCorrupt
-			}
-			classes = classes[k1+k2:]
-			c.classes = append(c.classes, [2]uint32{uint32(tf), uint32(length)})
+		if err := eachClass(classes, func(tf, length uint32) {
+			c.classes = append(c.classes, [2]uint32{tf, length})
+		}); err != nil {
+			return err
 		}
 		c.buf = append(append(append(c.buf[:0], b[0]...), b[2]...), b[3]...)
 		c.docs, c.freqs, c.pos = c.buf[:len(b[0])], c.buf[len(b[0]):len(b[0])+len(b[2])], c.buf[len(b[0])+len(b[2]):]
