@@ -45,16 +45,11 @@ func (s *Server) handlePutXorb(w http.ResponseWriter, r *http.Request, prefix, h
 		return
 	}
 	body := http.MaxBytesReader(w, r.Body, xet.MaxXorbSize+(1<<20)+1)
-	if !s.acquireXorbSlot(r.Context()) {
-		// Read the body first, so that the client, still sending, gets
-		// the answer rather than a reset connection.
-		io.Copy(io.Discard, body)
-		w.Header().Set("Retry-After", xorbRetryAfter)
-		s.writeError(w, r, haven.Errorf(haven.EUnavailable, "Too many xorb uploads at once; retry in %s seconds", xorbRetryAfter))
+	done, ok := s.startXorbUpload(w, r, body)
+	if !ok {
 		return
 	}
-	defer s.releaseXorbSlot()
-	defer uploadmem.Track()()
+	defer done()
 	inserted, err := s.cas.PutXorb(r.Context(), h, body)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -84,6 +79,24 @@ func (s *Server) acquireXorbSlot(ctx context.Context) bool {
 }
 
 func (s *Server) releaseXorbSlot() { <-s.xorbSlots }
+
+// startXorbUpload takes an upload slot for a xorb whose body is still
+// arriving, or answers 503 with Retry-After once it has read the body, so
+// that the client, still sending, gets the answer rather than a reset
+// connection. The caller calls done when the upload ends.
+func (s *Server) startXorbUpload(w http.ResponseWriter, r *http.Request, body io.Reader) (done func(), ok bool) {
+	if !s.acquireXorbSlot(r.Context()) {
+		io.Copy(io.Discard, body)
+		w.Header().Set("Retry-After", xorbRetryAfter)
+		s.writeError(w, r, haven.Errorf(haven.EUnavailable, "Too many xorb uploads at once; retry in %s seconds", xorbRetryAfter))
+		return nil, false
+	}
+	untrack := uploadmem.Track()
+	return func() {
+		untrack()
+		s.releaseXorbSlot()
+	}, true
+}
 
 func (s *Server) handleHeadXorb(w http.ResponseWriter, r *http.Request, prefix, hash string) {
 	h, ok := s.casRequest(w, r, false, prefix, prefix, hash)

@@ -132,14 +132,11 @@ func (s *Server) handleGrantUpload(w http.ResponseWriter, r *http.Request, id st
 		s.writeError(w, r, haven.Errorf(haven.EPrecondition, "Xorb %s is stored already", h))
 		return
 	}
-	if !s.acquireXorbSlot(r.Context()) {
-		io.Copy(io.Discard, body)
-		w.Header().Set("Retry-After", xorbRetryAfter)
-		s.writeError(w, r, haven.Errorf(haven.EUnavailable, "Too many xorb uploads at once; retry in %s seconds", xorbRetryAfter))
+	done, ok := s.startXorbUpload(w, r, body)
+	if !ok {
 		return
 	}
-	defer s.releaseXorbSlot()
-	defer uploadmem.Track()()
+	defer done()
 	if _, err := s.cas.PutXorb(r.Context(), h, &lengthReader{r: body, want: g.Len}); err != nil {
 		s.writeError(w, r, err)
 		return
