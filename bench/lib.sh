@@ -266,7 +266,7 @@ start_nginx() {
 	[[ $(id -u) -ne 0 ]] || user="user root root;"
 	cat >"$d/nginx.conf" <<EOF
 $user
-worker_processes auto;
+worker_processes ${NGINX_WORKERS:-auto};
 pid $d/nginx.pid;
 error_log $d/error.log warn;
 events { worker_connections 4096; }
