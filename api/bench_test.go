@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/api"
@@ -73,3 +74,46 @@ func BenchmarkRepoInfoTokens(b *testing.B) {
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+// BenchmarkListModelsPage measures GET /api/models without a limit (the
+// default page of 1000 models) over 2000 models with the tags of
+// bench/web.sh's repositories, anonymous: the cost of one page's reading,
+// per-row work and encoding, which the listing over 100,000 repositories
+// (BenchmarkWeb/api-models-default-page) adds to its index walk.
+func BenchmarkListModelsPage(b *testing.B) {
+	ctx := context.Background()
+	st := storetest.Open(b)
+	srv, err := api.New(api.Config{Meta: st.Meta, Git: st.Git, Blobs: st.Blobs, PublicURL: "http://hub.test", Secret: []byte("bench-secret-bench-secret-bench-secret")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+	base := time.Now().Add(-365 * 24 * time.Hour)
+	pipes := []string{"text-classification", "fill-mask", "text-generation", "translation", "summarization"}
+	libs := []string{"transformers", "diffusers", "timm", "sentence-transformers", "peft"}
+	for i := range 2000 {
+		r := &haven.Repo{
+			Type:        haven.Model,
+			Namespace:   fmt.Sprintf("org%03d", i%100),
+			Name:        fmt.Sprintf("bert-model-%d", i),
+			Private:     i%20 == 0,
+			CreatedAt:   base.Add(time.Duration(i) * time.Minute),
+			UpdatedAt:   base.Add(time.Duration(i*7919%2000) * time.Minute),
+			PipelineTag: pipes[i%len(pipes)],
+			LibraryName: libs[i/5%len(libs)],
+		}
+		r.Tags = []string{r.LibraryName, r.PipelineTag, "license:mit", "language:en", fmt.Sprintf("series:%d", i%40)}
+		if err := st.Meta.CreateRepo(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", "/api/models", nil))
+		if rec.Code != http.StatusOK {
+			b.Fatalf("list: %d %s", rec.Code, rec.Body)
+		}
+	}
+}

@@ -104,14 +104,15 @@ func repoRequestOf(segs []string) (RepoRequest, bool) {
 	return RepoRequest{}, false
 }
 
-// appendFallbackRepos adds the fallback's repositories to the last page of a
-// listing without tag or gating filters, leaving out ids that exist here
-// (local repositories win).
-func (s *Server) appendFallbackRepos(r *http.Request, t haven.RepoType, search, author string, out []map[string]any, expand map[string]bool) []map[string]any {
+// fallbackRepos returns the fallback's repositories that the last page of a
+// listing without tag or gating filters ends with, leaving out ids that
+// exist here (local repositories win).
+func (s *Server) fallbackRepos(r *http.Request, t haven.RepoType, search, author string, expand map[string]bool) []map[string]any {
 	l, ok := s.fallback.(FallbackLister)
 	if !ok {
-		return out
+		return nil
 	}
+	var out []map[string]any
 	for _, m := range l.Listed(r.Context(), t, search, author) {
 		id, _ := m["id"].(string)
 		ns, name, _ := strings.Cut(id, "/")

@@ -12,6 +12,7 @@ import (
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/card"
 	"github.com/havenhub/haven/gitstore"
+	"github.com/havenhub/haven/hubhttp"
 	"github.com/havenhub/haven/meta"
 )
 
@@ -302,9 +303,13 @@ func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven
 	expand := expandParams(r)
 	full := flag(q.Get("full"))
 	withCard := flag(q.Get("cardData"))
-	// A model's card shows in a listing only when asked for; datasets
-	// take their description from it.
-	f.SkipCardData = t == haven.Model && expand == nil && !full && !withCard
+	// The default item (no expansion, card or full) is written directly
+	// (appendBriefItem) rather than built as a map and encoded: a page of
+	// 1000 of them spent most of its time there. A model's brief item reads
+	// only a few columns; datasets take their description from the card,
+	// and a Space's runtime comes from the Spaces service.
+	brief := expand == nil && !full && !withCard && t != haven.Space
+	f.Brief = brief && t == haven.Model
 	repos, err := s.meta.ListRepos(r.Context(), f)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -315,46 +320,176 @@ func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven
 		repos = repos[:pageSize]
 		s.setNextLink(w, r, f.Offset+pageSize)
 	}
-	out := make([]map[string]any, 0, len(repos))
+	bp := listBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxPooledListBuffer {
+			listBuffers.Put(bp)
+		}
+	}()
+	b := append((*bp)[:0], '[')
 	authors := map[string]map[string]any{}
-	for _, repo := range repos {
-		m := s.repoFields(repo)
-		if expand["authorData"] {
-			if a := s.authorData(r.Context(), repo.Namespace, authors); a != nil {
-				m["authorData"] = a
-			}
+	for i, repo := range repos {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		if expand == nil {
-			delete(m, "usedStorage")
-			delete(m, "downloadsAllTime")
-			delete(m, "disabled")
-			delete(m, "xetEnabled")
-			delete(m, "runtime")
-			delete(m, "baseModels")
-			if !withCard && !full {
-				delete(m, "cardData")
-			}
-			if !full {
-				delete(m, "sha")
-			}
+		if brief {
+			b = appendBriefItem(b, repo)
+			continue
 		}
-		if full || (expand != nil && expand["siblings"]) {
-			if sibs, err := s.siblingNames(r, repo); err == nil {
-				m["siblings"] = sibs
-			}
+		if b, err = hubhttp.AppendJSON(b, s.listItem(r, repo, expand, full, withCard, authors)); err != nil {
+			hubhttp.WriteUnencodable(w)
+			return
 		}
-		if expand["safetensors"] {
-			if st := s.safetensorsField(r.Context(), repo); st != nil {
-				m["safetensors"] = st
-			}
-		}
-		s.inferenceFields(m, repo, expand, true)
-		out = append(out, filterExpand(m, expand))
 	}
 	if lastPage && len(f.Tags) == 0 && f.Gated == nil && f.MinCardScore == 0 {
-		out = s.appendFallbackRepos(r, t, f.Search, f.Author, out, expand)
+		for _, m := range s.fallbackRepos(r, t, f.Search, f.Author, expand) {
+			if len(b) > 1 {
+				b = append(b, ',')
+			}
+			if b, err = hubhttp.AppendJSON(b, m); err != nil {
+				hubhttp.WriteUnencodable(w)
+				return
+			}
+		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	b = append(b, "]\n"...)
+	*bp = b
+	writeJSONBytes(w, http.StatusOK, b)
+}
+
+// listBuffers holds the buffers that listings encode their pages in (about
+// 300 kB for 1000 models); larger ones are left to the collector.
+var listBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledListBuffer = 4 << 20
+
+// listItem is a listing's item for repo as a map, with the fields that
+// expand, full and withCard ask for.
+func (s *Server) listItem(r *http.Request, repo *haven.Repo, expand map[string]bool, full, withCard bool, authors map[string]map[string]any) map[string]any {
+	m := s.repoFields(repo)
+	if expand["authorData"] {
+		if a := s.authorData(r.Context(), repo.Namespace, authors); a != nil {
+			m["authorData"] = a
+		}
+	}
+	if expand == nil {
+		delete(m, "usedStorage")
+		delete(m, "downloadsAllTime")
+		delete(m, "disabled")
+		delete(m, "xetEnabled")
+		delete(m, "runtime")
+		delete(m, "baseModels")
+		if !withCard && !full {
+			delete(m, "cardData")
+		}
+		if !full {
+			delete(m, "sha")
+		}
+	}
+	if full || (expand != nil && expand["siblings"]) {
+		if sibs, err := s.siblingNames(r, repo); err == nil {
+			m["siblings"] = sibs
+		}
+	}
+	if expand["safetensors"] {
+		if st := s.safetensorsField(r.Context(), repo); st != nil {
+			m["safetensors"] = st
+		}
+	}
+	s.inferenceFields(m, repo, expand, true)
+	return filterExpand(m, expand)
+}
+
+// appendBriefItem appends the default listing item of a model or dataset,
+// the bytes that encoding listItem's map (no expansion, card or full)
+// gives: its keys in sorted order. TestBriefItemMatchesMap holds the two
+// together.
+func appendBriefItem(b []byte, repo *haven.Repo) []byte {
+	b = append(b, `{"_id":"`...)
+	b = appendObjectID(b, repo.ID)
+	b = append(b, `","author":`...)
+	b = hubhttp.AppendJSONString(b, repo.Namespace)
+	if repo.CardError != "" {
+		b = append(b, `,"cardDataError":`...)
+		b = hubhttp.AppendJSONString(b, repo.CardError)
+	}
+	b = append(b, `,"createdAt":"`...)
+	b = repo.CreatedAt.UTC().AppendFormat(b, haven.TimeFormat)
+	b = append(b, '"')
+	if repo.Type == haven.Dataset {
+		if d, ok := repo.CardData["pretty_name"].(string); ok {
+			b = append(b, `,"description":`...)
+			b = hubhttp.AppendJSONString(b, d)
+		}
+	}
+	b = append(b, `,"downloads":`...)
+	b = strconv.AppendInt(b, repo.Downloads, 10)
+	b = append(b, `,"gated":`...)
+	if repo.Gated == "" {
+		b = append(b, "false"...)
+	} else {
+		b = hubhttp.AppendJSONString(b, repo.Gated)
+	}
+	b = append(b, `,"id":`...)
+	b = appendFullName(b, repo)
+	b = append(b, `,"lastModified":"`...)
+	b = repo.UpdatedAt.UTC().AppendFormat(b, haven.TimeFormat)
+	b = append(b, '"')
+	if repo.Type == haven.Model && repo.LibraryName != "" {
+		b = append(b, `,"library_name":`...)
+		b = hubhttp.AppendJSONString(b, repo.LibraryName)
+	}
+	b = append(b, `,"likes":`...)
+	b = strconv.AppendInt(b, repo.Likes, 10)
+	if repo.Type == haven.Model && repo.PipelineTag != "" {
+		b = append(b, `,"pipeline_tag":`...)
+		b = hubhttp.AppendJSONString(b, repo.PipelineTag)
+	}
+	b = append(b, `,"private":`...)
+	b = strconv.AppendBool(b, repo.Private)
+	b = append(b, `,"tags":[`...)
+	for i, tag := range repo.Tags {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = hubhttp.AppendJSONString(b, tag)
+	}
+	b = append(b, `],"trendingScore":`...)
+	b = strconv.AppendInt(b, repo.TrendingScore, 10)
+	return append(b, '}')
+}
+
+// appendObjectID appends repoObjectID's 24 digits.
+func appendObjectID(b []byte, id int64) []byte {
+	var d [20]byte
+	n := strconv.AppendInt(d[:0], id, 10)
+	for range 24 - len(n) {
+		b = append(b, '0')
+	}
+	return append(b, n...)
+}
+
+// appendFullName appends "namespace/name" as a JSON string.
+func appendFullName(b []byte, repo *haven.Repo) []byte {
+	if plainJSON(repo.Namespace) && plainJSON(repo.Name) {
+		b = append(b, '"')
+		b = append(b, repo.Namespace...)
+		b = append(b, '/')
+		b = append(b, repo.Name...)
+		return append(b, '"')
+	}
+	return hubhttp.AppendJSONString(b, repo.FullName())
+}
+
+// plainJSON reports whether s is printable ASCII that a JSON string holds
+// as it is.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) siblingNames(r *http.Request, repo *haven.Repo) ([]map[string]any, error) {

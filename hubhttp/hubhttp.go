@@ -130,12 +130,18 @@ func WriteError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err er
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	b, err := MarshalJSON(v)
 	if err != nil {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.WriteHeader(http.StatusInternalServerError)
-		io.WriteString(w, `{"error":"Internal Error - could not encode the response"}`)
+		WriteUnencodable(w)
 		return
 	}
 	WriteJSONBytes(w, status, b)
+}
+
+// WriteUnencodable answers that the response could not be encoded, as
+// WriteJSON does for a value that encoding/json refuses (a NaN in a card).
+func WriteUnencodable(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusInternalServerError)
+	io.WriteString(w, `{"error":"Internal Error - could not encode the response"}`)
 }
 
 // WriteJSONBytes answers with an already encoded JSON body.

@@ -115,3 +115,10 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// AppendJSON appends v encoded as MarshalJSON encodes it, without the
+// newline, for answers that write some of their parts directly.
+func AppendJSON(b []byte, v any) ([]byte, error) { return appendJSON(b, v) }
+
+// AppendJSONString appends s as a JSON string, as MarshalJSON writes it.
+func AppendJSONString(b []byte, s string) []byte { return appendJSONString(b, s) }

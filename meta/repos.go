@@ -47,9 +47,10 @@ type RepoFilter struct {
 	Sort   string
 	Offset int
 	Limit  int // 0: no limit
-	// SkipCardData leaves Repo.CardData empty: listings that do not show
-	// it need not read and decode every row's card.
-	SkipCardData bool
+	// Brief reads only the fields of a listing's default item (see
+	// briefColumns): a page of 1000 rows need not read and decode every
+	// row's card, commit, storage and settings. The others stay empty.
+	Brief bool
 }
 
 // sortOrders maps RepoFilter.Sort to an ORDER BY clause that an index of
@@ -70,38 +71,45 @@ const repoColumns = `r.id, r.type, r.namespace, r.name, r.private, r.gated, r.cr
 	r.sha, r.card_data, r.card_error, r.tags, r.pipeline_tag, r.library_name, r.sdk, r.used_storage, r.default_branch,
 	r.downloads, r.downloads_all_time, r.likes, r.trending_score, r.mirror_of, r.discussions_disabled`
 
-// repoColumnsNoCard is repoColumns with an empty card.
-var repoColumnsNoCard = strings.Replace(repoColumns, "r.card_data", "''", 1)
+// briefColumns are the columns of RepoFilter.Brief, read by scanBrief.
+const briefColumns = `r.id, r.type, r.namespace, r.name, r.private, r.gated, r.created_at, r.updated_at,
+	r.card_error, r.tags, r.pipeline_tag, r.library_name, r.sdk, r.downloads, r.likes, r.trending_score`
 
 // sqliteTimeColumns reads repoColumns' times as text on SQLite, which
 // scanRepo parses faster than the driver (see timeText).
 var sqliteTimeColumns = strings.NewReplacer("r.created_at, r.updated_at", "CAST(r.created_at AS TEXT), CAST(r.updated_at AS TEXT)")
 
 func scanRepo(row scanner, extra ...any) (*haven.Repo, error) {
-	var (
-		r              haven.Repo
-		cardData, tags string
-	)
+	r := new(haven.Repo)
+	if err := scanRepoInto(row, r, extra...); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// scanRepoInto reads a row of repoColumns (and extra) into r.
+func scanRepoInto(row scanner, r *haven.Repo, extra ...any) error {
+	var cardData, tags string
 	dest := append([]any{&r.ID, &r.Type, &r.Namespace, &r.Name, &r.Private, &r.Gated, timeText{&r.CreatedAt}, timeText{&r.UpdatedAt},
 		&r.SHA, &cardData, &r.CardError, &tags, &r.PipelineTag, &r.LibraryName, &r.SDK, &r.UsedStorage, &r.DefaultBranchName,
 		&r.Downloads, &r.DownloadsAllTime, &r.Likes, &r.TrendingScore, &r.MirrorOf, &r.DiscussionsDisabled}, extra...)
 	if err := row.Scan(dest...); err != nil {
-		return nil, err
+		return err
 	}
 	r.CreatedAt = r.CreatedAt.UTC()
 	r.UpdatedAt = r.UpdatedAt.UTC()
 	if cardData != "" {
 		if err := json.Unmarshal([]byte(cardData), &r.CardData); err != nil {
-			return nil, fmt.Errorf("meta: card data of repo %d: %w", r.ID, err)
+			return fmt.Errorf("meta: card data of repo %d: %w", r.ID, err)
 		}
 	}
 	if tags != "" {
 		var err error
 		if r.Tags, err = decodeTags(tags); err != nil {
-			return nil, fmt.Errorf("meta: tags of repo %d: %w", r.ID, err)
+			return fmt.Errorf("meta: tags of repo %d: %w", r.ID, err)
 		}
 	}
-	return &r, nil
+	return nil
 }
 
 // decodeTags decodes the tags column, a JSON list of strings. A listing
@@ -133,17 +141,48 @@ func decodeTags(s string) ([]string, error) {
 	return tags, err
 }
 
+// scanBrief reads a row of briefColumns into r.
+func scanBrief(row scanner, r *haven.Repo) error {
+	var tags string
+	if err := row.Scan(&r.ID, &r.Type, &r.Namespace, &r.Name, &r.Private, &r.Gated, timeText{&r.CreatedAt}, timeText{&r.UpdatedAt},
+		&r.CardError, &tags, &r.PipelineTag, &r.LibraryName, &r.SDK, &r.Downloads, &r.Likes, &r.TrendingScore); err != nil {
+		return err
+	}
+	r.CreatedAt = r.CreatedAt.UTC()
+	r.UpdatedAt = r.UpdatedAt.UTC()
+	if tags != "" {
+		var err error
+		if r.Tags, err = decodeTags(tags); err != nil {
+			return fmt.Errorf("meta: tags of repo %d: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
 // scanRepos reads every row of a repoColumns query.
 func scanRepos(ctx context.Context, c conn, query string, args ...any) ([]*haven.Repo, error) {
+	return scanReposWith(ctx, c, func(row scanner, r *haven.Repo) error { return scanRepoInto(row, r) }, query, args...)
+}
+
+// scanReposWith reads every row of a query with scan. The rows are
+// allocated in blocks: a listing reads up to 1001 of them.
+func scanReposWith(ctx context.Context, c conn, scan func(scanner, *haven.Repo) error, query string, args ...any) ([]*haven.Repo, error) {
 	rows, err := c.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var repos []*haven.Repo
+	var (
+		repos []*haven.Repo
+		block []haven.Repo
+	)
 	for rows.Next() {
-		r, err := scanRepo(rows)
-		if err != nil {
+		if len(block) == 0 {
+			block = make([]haven.Repo, min(max(len(repos), 8), 256))
+		}
+		r := &block[0]
+		block = block[1:]
+		if err := scan(rows, r); err != nil {
 			return nil, err
 		}
 		repos = append(repos, r)
@@ -499,14 +538,14 @@ func (s *Store) listRepos(ctx context.Context, f RepoFilter, order string, sh sh
 	}
 	from, args := f.from(s.d, sh)
 	args = append(args, limit, max(f.Offset, 0))
-	columns := repoColumns
-	if f.SkipCardData {
-		columns = repoColumnsNoCard
+	columns, scan := repoColumns, func(row scanner, r *haven.Repo) error { return scanRepoInto(row, r) }
+	if f.Brief {
+		columns, scan = briefColumns, scanBrief
 	}
 	if s.d == sqliteDialect {
 		columns = sqliteTimeColumns.Replace(columns)
 	}
-	return scanRepos(ctx, s.conn(), "SELECT "+columns+from+" ORDER BY "+order+" LIMIT ? OFFSET ?", args...)
+	return scanReposWith(ctx, s.conn(), scan, "SELECT "+columns+from+" ORDER BY "+order+" LIMIT ? OFFSET ?", args...)
 }
 
 // CountRepos counts the repositories that match f, ignoring its sort,
