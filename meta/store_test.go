@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -529,6 +530,11 @@ func testListRepos(t *testing.T, s *meta.Store) {
 	mk(haven.Model, "acme", "internal", true, "", 4, 2)
 	fork := mk(haven.Model, "bob", "llama_fork", false, "", 5, 3, "text-generation")
 	mk(haven.Dataset, "alice", "llama-data", false, "", 6, 4)
+	// Content read by full listings but not brief ones (commit, card,
+	// storage) next to what both read.
+	mustNil(t, s.UpdateRepoContent(ctx, fork.ID, meta.RepoContent{SHA: "0123abcd", CardData: map[string]any{"license": "mit"},
+		CardError: "bad \"yaml\"", Tags: fork.Tags, PipelineTag: "text-generation", LibraryName: "peft", SDK: "gradio",
+		UsedStorage: 1234, UpdatedAt: fork.UpdatedAt}))
 
 	tiny, _ := s.RepoByName(ctx, haven.Model, "alice", "llama-tiny")
 	mustNil(t, s.AddDownloads(ctx, tiny.ID, time.Now(), 50))
@@ -594,6 +600,23 @@ func testListRepos(t *testing.T, s *meta.Store) {
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("ListRepos = %v, want %v", got, tt.want)
+			}
+			// A brief listing gives the same rows with the fields of a
+			// listing's default item, and no others.
+			brief := tt.filter
+			brief.Brief = true
+			briefs, err := s.ListRepos(ctx, brief)
+			mustNil(t, err)
+			if len(briefs) != len(repos) {
+				t.Fatalf("brief ListRepos gave %d repos, want %d", len(briefs), len(repos))
+			}
+			for i, r := range repos {
+				want := haven.Repo{ID: r.ID, Type: r.Type, Namespace: r.Namespace, Name: r.Name, Private: r.Private, Gated: r.Gated,
+					CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, CardError: r.CardError, Tags: r.Tags, PipelineTag: r.PipelineTag,
+					LibraryName: r.LibraryName, SDK: r.SDK, Downloads: r.Downloads, Likes: r.Likes, TrendingScore: r.TrendingScore}
+				if !reflect.DeepEqual(*briefs[i], want) {
+					t.Errorf("brief repo %d = %+v, want %+v", i, *briefs[i], want)
+				}
 			}
 			n, err := s.CountRepos(ctx, tt.filter)
 			mustNil(t, err)
