@@ -18,8 +18,8 @@ echo "== web: $(nproc) CPUs, $(uname -m), $(go version | cut -d' ' -f3), load av
 go test -run '^$' -bench '^BenchmarkWeb$' -benchtime "${REPS}x" -timeout 60m ./web/ |
 	awk '/^BenchmarkWeb\// {
 		name = $1; sub(/^BenchmarkWeb\//, "", name); sub(/-[0-9]+$/, "", name)
-		for (i = 1; i <= NF; i++) { if ($i == "p50-ms") p50 = $(i-1); if ($i == "p90-ms") p90 = $(i-1); if ($i == "p99-ms") p99 = $(i-1) }
-		printf "%-30s p50 %8.2f ms   p90 %8.2f ms   p99 %8.2f ms\n", name, p50, p90, p99
+		for (i = 1; i <= NF; i++) { if ($i == "p50-ms") p50 = $(i-1); if ($i == "p90-ms") p90 = $(i-1); if ($i == "p99-ms") p99 = $(i-1); if ($i == "cpu-ms") cpu = $(i-1) }
+		printf "%-30s p50 %8.2f ms   p90 %8.2f ms   p99 %8.2f ms   cpu %7.2f ms\n", name, p50, p90, p99, cpu
 		next
 	}
 	/repositories created|^(ok|FAIL|PASS)/ { print }'
