@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -49,6 +50,28 @@ func TestBriefItemMatchesMap(t *testing.T) {
 					t.Errorf("brief item\n got %s\nwant prefix%s", got, want)
 				}
 			})
+		}
+	}
+}
+
+// TestAppendTime holds appendTime to haven.FormatTime.
+func TestAppendTime(t *testing.T) {
+	times := []time.Time{
+		{},
+		time.Date(2025, 1, 2, 3, 4, 5, 999_999_999, time.UTC),
+		time.Date(1999, 12, 31, 23, 59, 59, 1_000_000, time.FixedZone("y", -7*3600)),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 12, 6, 21, 0, 0, 0, time.Local),
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 1000 {
+		times = append(times, time.Unix(rng.Int64N(1<<36)-1<<35, rng.Int64N(1e9)))
+	}
+	for _, tm := range times {
+		if got, want := string(appendTime(nil, tm)), `"`+haven.FormatTime(tm)+`"`; got != want {
+			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
 		}
 	}
 }
