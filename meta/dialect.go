@@ -60,8 +60,9 @@ func dialectFor(dsn string) (*dialect, string) {
 // sqliteDSN turns a file path into a modernc DSN with the settings every
 // connection needs: WAL so readers never wait for the writer, a busy
 // timeout so that writers from other processes queue instead of failing,
-// foreign keys for cascading deletes, and immediate transactions so that a
-// transaction that reads before it writes cannot fail on a lock upgrade.
+// foreign keys for cascading deletes, immediate transactions so that a
+// transaction that reads before it writes cannot fail on a lock upgrade,
+// and reads through a memory map of the file (sqliteMmapSize).
 func sqliteDSN(path string) string {
 	// A "file:" URI is taken as written, with its own query; a plain path
 	// may contain any character and is escaped.
@@ -74,6 +75,7 @@ func sqliteDSN(path string) string {
 		"_pragma=foreign_keys(1)",
 		"_txlock=immediate",
 		"_time_format=sqlite",
+		"_pragma=mmap_size(" + strconv.Itoa(sqliteMmapSize) + ")",
 	}
 	if !sqliteInMemory(path) {
 		params = append(params, "_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)")
@@ -83,6 +85,15 @@ func sqliteDSN(path string) string {
 	}
 	return "file:" + name + "?" + strings.Join(params, "&")
 }
+
+// sqliteMmapSize is how much of the database file SQLite reads through a
+// memory map rather than with a read call per page into each connection's
+// own page cache (2 MB): a listing of 1000 repositories looks up 1000 rows
+// scattered over the table, and with 100,000 repositories a quarter of its
+// time went to those reads. The mapped pages are the kernel's page cache,
+// shared by the connections; they count toward the process's resident
+// memory (RssFile) while they are in it. Writes still go through write calls.
+const sqliteMmapSize = 1 << 30
 
 // sqliteInMemory reports whether a SQLite DSN names an in-memory database.
 func sqliteInMemory(dsn string) bool {
