@@ -548,6 +548,22 @@ func (s *Store) listRepos(ctx context.Context, f RepoFilter, order string, sh sh
 	return scanReposWith(ctx, s.conn(), scan, "SELECT "+columns+from+" ORDER BY "+order+" LIMIT ? OFFSET ?", args...)
 }
 
+// RepoChanges returns a number that changes whenever a change to the
+// repositories (their rows, likes and download counters included) is
+// committed, so that a listing read after it was n is still right while it
+// is n. ok is false where the database keeps no such count (PostgreSQL,
+// where a row every writer updates would make the writers of different
+// repositories wait for each other).
+func (s *Store) RepoChanges(ctx context.Context) (n int64, ok bool, err error) {
+	if s.d != sqliteDialect {
+		return 0, false, nil
+	}
+	if err := s.conn().queryRow(ctx, "SELECT n FROM repo_changes WHERE id = 1").Scan(&n); err != nil {
+		return 0, false, err
+	}
+	return n, true, nil
+}
+
 // CountRepos counts the repositories that match f, ignoring its sort,
 // offset and limit.
 func (s *Store) CountRepos(ctx context.Context, f RepoFilter) (int, error) {

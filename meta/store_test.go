@@ -96,6 +96,7 @@ func runStoreTests(t *testing.T, open func(*testing.T) *meta.Store) {
 		{"DeleteRepo", testDeleteRepo},
 		{"MoveRepo", testMoveRepo},
 		{"ListRepos", testListRepos},
+		{"RepoChanges", testRepoChanges},
 		{"Likes", testLikes},
 		{"Downloads", testDownloads},
 		{"Queue", testQueue},
@@ -639,6 +640,51 @@ func testListRepos(t *testing.T, s *meta.Store) {
 	if len(repos) != 1 || repos[0].Likes != 2 || repos[0].Downloads != 10 || repos[0].DownloadsAllTime != 10 ||
 		repos[0].TrendingScore != 210 || fmt.Sprint(repos[0].Tags) != "[image-classification pytorch]" {
 		t.Errorf("listed repo = %+v", repos)
+	}
+}
+
+// testRepoChanges checks that every kind of change to a repository moves
+// RepoChanges, and that reads and changes elsewhere do not.
+func testRepoChanges(t *testing.T, s *meta.Store) {
+	n, ok, err := s.RepoChanges(ctx)
+	mustNil(t, err)
+	if !ok {
+		if s.Shared() {
+			return // PostgreSQL keeps no count
+		}
+		t.Fatal("RepoChanges: no count on SQLite")
+	}
+	alice := mustUser(t, s, "alice", false)
+	var r *haven.Repo
+	steps := []struct {
+		name   string
+		change func() error
+		moves  bool
+	}{
+		{"create", func() error {
+			r = mustRepo(t, s, &haven.Repo{Type: haven.Model, Namespace: "alice", Name: "m"})
+			return nil
+		}, true},
+		{"read", func() error { _, err := s.ListRepos(ctx, meta.RepoFilter{Type: haven.Model}); return err }, false},
+		{"another table", func() error { mustUser(t, s, "bob", false); return nil }, false},
+		{"like", func() error { return s.Like(ctx, alice.ID, r.ID) }, true},
+		{"unlike", func() error { return s.Unlike(ctx, alice.ID, r.ID) }, true},
+		{"downloads", func() error { return s.AddDownloads(ctx, r.ID, time.Now(), 3) }, true},
+		{"settings", func() error { return s.UpdateRepoSettings(ctx, r.ID, meta.RepoSettings{Private: true}) }, true},
+		{"content", func() error {
+			return s.UpdateRepoContent(ctx, r.ID, meta.RepoContent{SHA: "abc", Tags: []string{"fill-mask"}, PipelineTag: "fill-mask"})
+		}, true},
+		{"move", func() error { return s.MoveRepo(ctx, r.ID, "alice", "m2") }, true},
+		{"delete", func() error { return s.DeleteRepo(ctx, r.ID) }, true},
+	}
+	for _, step := range steps {
+		mustNil(t, step.change())
+		next, ok, err := s.RepoChanges(ctx)
+		mustNil(t, err)
+		if !ok || (next != n) != step.moves {
+			t.Errorf("%s: RepoChanges %d → %d (ok %v), want a change: %v", step.name, n, next, ok, step.moves)
+		}
+		n = next
 	}
 }
 
