@@ -27,6 +27,19 @@ type readCache struct {
 	// pages, siblings), so that hot requests skip re-encoding them.
 	rendered      map[string][]byte
 	renderedBytes int
+
+	// listings holds encoded pages of listings of default items, each
+	// under the count of repository changes it was read after
+	// (meta.RepoChanges): right while the count stays, with nothing to
+	// expire. Only where the database keeps the count (SQLite).
+	listings      map[string]listingEntry
+	listingsBytes int
+}
+
+type listingEntry struct {
+	changes int64
+	body    []byte // the whole answer
+	next    bool   // a next page follows (the Link header)
 }
 
 type repoEntry struct {
@@ -148,6 +161,35 @@ func (c *readCache) putRender(key string, b []byte) {
 	}
 	c.rendered[key] = b
 	c.renderedBytes += len(b)
+}
+
+// maxListingBytes bounds the listing pages held: about 50 default pages of
+// 1000 models.
+const maxListingBytes = 16 << 20
+
+// listing returns the page cached under key if it was read after the
+// repository change count changes.
+func (c *readCache) listing(key string, changes int64) (listingEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.listings[key]
+	return e, count(listingStats, ok && e.changes == changes)
+}
+
+func (c *readCache) putListing(key string, e listingEntry) {
+	if len(e.body) > maxListingBytes {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.listings == nil || c.listingsBytes+len(e.body) > maxListingBytes {
+		c.listings, c.listingsBytes = map[string]listingEntry{}, 0
+	}
+	if old, ok := c.listings[key]; ok {
+		c.listingsBytes -= len(old.body)
+	}
+	c.listings[key] = e
+	c.listingsBytes += len(e.body)
 }
 
 // forget drops what is cached about a repository after this server changed it.

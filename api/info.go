@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -311,6 +312,25 @@ func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven
 	// and a Space's runtime comes from the Spaces service.
 	brief := expand == nil && !full && !withCard && t != haven.Space
 	f.Brief = brief && t == haven.Model
+	// A page of default items depends on the rows alone (and on who asks,
+	// which the key holds), so it is kept under the repositories' change
+	// count and answered again while that stays.
+	var (
+		cacheKey string
+		changes  int64
+	)
+	if brief {
+		if n, ok, err := s.meta.RepoChanges(r.Context()); err == nil && ok {
+			cacheKey, changes = listingKey(f), n
+			if e, hit := s.cache.listing(cacheKey, n); hit {
+				if e.next {
+					s.setNextLink(w, r, f.Offset+pageSize)
+				}
+				writeJSONBytes(w, http.StatusOK, e.body)
+				return
+			}
+		}
+	}
 	repos, err := s.meta.ListRepos(r.Context(), f)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -342,6 +362,11 @@ func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven
 			return
 		}
 	}
+	_, lists := s.fallback.(FallbackLister)
+	if lastPage && lists {
+		// The fallback's repositories come and go apart from the count.
+		cacheKey = ""
+	}
 	if lastPage && len(f.Tags) == 0 && f.Gated == nil && f.MinCardScore == 0 {
 		for _, m := range s.fallbackRepos(r, t, f.Search, f.Author, expand) {
 			if len(b) > 1 {
@@ -355,7 +380,43 @@ func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven
 	}
 	b = append(b, "]\n"...)
 	*bp = b
+	if cacheKey != "" {
+		s.cache.putListing(cacheKey, listingEntry{changes: changes, body: bytes.Clone(b), next: !lastPage})
+	}
 	writeJSONBytes(w, http.StatusOK, b)
+}
+
+// listingKey identifies a listing's page by everything that selects and
+// orders its rows, who asks included.
+func listingKey(f meta.RepoFilter) string {
+	var b strings.Builder
+	field := func(s string) {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	field(string(f.Type))
+	field(f.Search)
+	field(f.Author)
+	field(f.Sort)
+	b.WriteString(strconv.Itoa(len(f.Tags)))
+	b.WriteByte('|')
+	for _, tag := range f.Tags {
+		field(tag)
+	}
+	switch {
+	case f.Gated == nil:
+		b.WriteByte('-')
+	case *f.Gated:
+		b.WriteByte('t')
+	default:
+		b.WriteByte('f')
+	}
+	fmt.Fprintf(&b, "%d,%d,%d,%t,%t,%d|", f.MinCardScore, f.Offset, f.Limit, f.SeeAll, f.Brief, len(f.VisibleTo))
+	for _, ns := range f.VisibleTo {
+		field(ns)
+	}
+	return b.String()
 }
 
 // listBuffers holds the buffers that listings encode their pages in (about
