@@ -1,14 +1,18 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/hubhttp"
+	"github.com/havenhub/haven/internal/storetest"
+	"github.com/havenhub/haven/meta"
 )
 
 // TestBriefItemMatchesMap holds appendBriefItem to the bytes of the map
@@ -72,6 +76,87 @@ func TestAppendTime(t *testing.T) {
 	for _, tm := range times {
 		if got, want := string(appendTime(nil, tm)), `"`+haven.FormatTime(tm)+`"`; got != want {
 			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
+// TestBriefPageMatchesMaps lists models and datasets through the brief
+// path (fewer columns, items written directly, then the listing cache) and
+// checks each answer against the encoded maps of the full rows, as every
+// listing was answered before.
+func TestBriefPageMatchesMaps(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t)
+	s, err := New(Config{Meta: st.Meta, Git: st.Git, Blobs: st.Blobs, PublicURL: "http://hub.test", Secret: []byte("test-secret-test-secret-test-secret")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	base := time.Date(2025, 3, 4, 5, 6, 7, 891_234_567, time.UTC)
+	for i := range 40 {
+		typ := haven.Model
+		if i%4 == 3 {
+			typ = haven.Dataset
+		}
+		r := &haven.Repo{Type: typ, Namespace: fmt.Sprintf("ns%d", i%3), Name: fmt.Sprintf("repo-%d", i), Private: i%7 == 0,
+			CreatedAt: base.Add(time.Duration(i) * time.Hour), UpdatedAt: base.Add(time.Duration(i*13%40) * time.Minute)}
+		if err := st.Meta.CreateRepo(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		rc := meta.RepoContent{SHA: fmt.Sprintf("%040d", i), Tags: []string{"license:mit", fmt.Sprintf("tag-%d", i%5)}, UsedStorage: int64(i),
+			UpdatedAt: r.UpdatedAt}
+		switch i % 5 {
+		case 0:
+			rc.PipelineTag, rc.LibraryName = "fill-mask", "transformers"
+			rc.Tags = append(rc.Tags, "fill-mask", "transformers", "base_model:finetune:a/b")
+		case 1:
+			rc.CardError = "line 2: did not find expected key \"x\""
+		case 2:
+			rc.CardData = map[string]any{"pretty_name": "A \"pretty\" name é", "license": "mit"}
+			rc.Tags = append(rc.Tags, "日本語", "quote\"d")
+		case 3:
+			rc.Tags = nil
+		}
+		if err := st.Meta.UpdateRepoContent(ctx, r.ID, rc); err != nil {
+			t.Fatal(err)
+		}
+		if i%6 == 1 {
+			if err := st.Meta.UpdateRepoSettings(ctx, r.ID, meta.RepoSettings{Private: r.Private, Gated: "manual"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := st.Meta.AddDownloads(ctx, r.ID, time.Now(), int64(i*i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, typ := range []haven.RepoType{haven.Model, haven.Dataset} {
+		for _, query := range []string{"", "?limit=3", "?sort=downloads&limit=5&cursor=Mw"} {
+			path := "/api/" + typ.Plural() + query
+			req := httptest.NewRequest("GET", path, nil)
+			q := req.URL.Query()
+			f := meta.RepoFilter{Type: typ, Sort: q.Get("sort"), Offset: cursorOffset(q.Get("cursor")), Limit: 1000}
+			if n, err := strconv.Atoi(q.Get("limit")); err == nil {
+				f.Limit = n
+			}
+			repos, err := st.Meta.ListRepos(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := []map[string]any{}
+			for _, repo := range repos {
+				out = append(out, s.listItem(req, repo, nil, false, false, nil))
+			}
+			want, err := hubhttp.MarshalJSON(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, pass := range []string{"read", "cached"} {
+				rec := httptest.NewRecorder()
+				s.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+				if rec.Code != 200 || rec.Body.String() != string(want) {
+					t.Errorf("GET %s (%s): %d\n%s\nwant\n%s", path, pass, rec.Code, rec.Body, want)
+				}
+			}
 		}
 	}
 }
