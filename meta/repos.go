@@ -549,8 +549,8 @@ func (s *Store) listRepos(ctx context.Context, f RepoFilter, order string, sh sh
 }
 
 // RepoChanges returns a number that changes whenever a change to the
-// repositories (their rows, likes and download counters included) is
-// committed, so that a listing read after it was n is still right while it
+// repositories (their rows, likes and download counters included, their
+// tags and links) is committed, so that a listing read after it was n is still right while it
 // is n. ok is false where the database keeps no such count (PostgreSQL,
 // where a row every writer updates would make the writers of different
 // repositories wait for each other).

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/lineage"
 	"github.com/havenhub/haven/meta"
 )
 
@@ -673,6 +674,9 @@ func testRepoChanges(t *testing.T, s *meta.Store) {
 		{"settings", func() error { return s.UpdateRepoSettings(ctx, r.ID, meta.RepoSettings{Private: true}) }, true},
 		{"content", func() error {
 			return s.UpdateRepoContent(ctx, r.ID, meta.RepoContent{SHA: "abc", Tags: []string{"fill-mask"}, PipelineTag: "fill-mask"})
+		}, true},
+		{"links", func() error {
+			return s.SetRepoLinks(ctx, r.ID, []lineage.Edge{{Target: "alice/base", Relation: "finetune"}})
 		}, true},
 		{"move", func() error { return s.MoveRepo(ctx, r.ID, "alice", "m2") }, true},
 		{"delete", func() error { return s.DeleteRepo(ctx, r.ID) }, true},
