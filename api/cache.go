@@ -34,6 +34,23 @@ type readCache struct {
 	// expire. Only where the database keeps the count (SQLite).
 	listings      map[string]listingEntry
 	listingsBytes int
+	// reading holds the listing pages being read, for the requests that
+	// want the same page meanwhile.
+	reading map[listingRead]*listingFlight
+}
+
+type listingRead struct {
+	key     string
+	changes int64
+}
+
+// listingFlight is a listing page being read; done closes when page, keep
+// and err are set.
+type listingFlight struct {
+	done chan struct{}
+	page listingEntry
+	keep bool
+	err  error
 }
 
 type listingEntry struct {
@@ -190,6 +207,35 @@ func (c *readCache) putListing(key string, e listingEntry) {
 	}
 	c.listings[key] = e
 	c.listingsBytes += len(e.body)
+}
+
+// joinListing returns the read of the page under key and changes that is
+// under way, or starts one (first): its reader must call endListing.
+func (c *readCache) joinListing(key string, changes int64) (fl *listingFlight, first bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := listingRead{key, changes}
+	if fl := c.reading[k]; fl != nil {
+		return fl, false
+	}
+	if c.reading == nil {
+		c.reading = map[listingRead]*listingFlight{}
+	}
+	fl = &listingFlight{done: make(chan struct{})}
+	c.reading[k] = fl
+	return fl, true
+}
+
+// endListing ends a read that joinListing started, keeping its page when
+// it may be kept, and hands the page to the requests that waited for it.
+func (c *readCache) endListing(key string, changes int64, fl *listingFlight) {
+	if fl.err == nil && fl.keep {
+		c.putListing(key, fl.page)
+	}
+	c.mu.Lock()
+	delete(c.reading, listingRead{key, changes})
+	c.mu.Unlock()
+	close(fl.done)
 }
 
 // forget drops what is cached about a repository after this server changed it.

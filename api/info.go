@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -311,34 +312,57 @@ func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven
 	// and a Space's runtime comes from the Spaces service.
 	brief := expand == nil && !full && !withCard && t != haven.Space
 	f.Brief = brief && t == haven.Model
+	read := func() (listingEntry, bool, error) {
+		return s.readListPage(r, t, f, pageSize, expand, full, withCard, brief)
+	}
 	// A page of default items depends on the rows alone (and on who asks,
 	// which the key holds), so it is kept under the repositories' change
 	// count and answered again while that stays.
 	var (
-		cacheKey string
-		changes  int64
+		page    listingEntry
+		err     error
+		changes int64
+		counted bool
 	)
 	if brief {
-		if n, ok, err := s.meta.RepoChanges(r.Context()); err == nil && ok {
-			cacheKey, changes = listingKey(f), n
-			if e, hit := s.cache.listing(cacheKey, n); hit {
-				if e.next {
-					s.setNextLink(w, r, f.Offset+pageSize)
-				}
-				writeJSONBytes(w, http.StatusOK, e.body)
-				return
-			}
-		}
+		changes, counted, err = s.meta.RepoChanges(r.Context())
 	}
-	repos, err := s.meta.ListRepos(r.Context(), f)
-	if err != nil {
+	if counted && err == nil {
+		page, err = s.cachedListPage(r.Context(), listingKey(f), changes, read)
+	} else {
+		page, _, err = read()
+	}
+	switch {
+	case errors.Is(err, errUnencodable):
+		hubhttp.WriteUnencodable(w)
+		return
+	case err != nil:
 		s.writeError(w, r, err)
 		return
+	}
+	if page.next {
+		s.setNextLink(w, r, f.Offset+pageSize)
+	}
+	writeJSONBytes(w, http.StatusOK, page.body)
+}
+
+// errUnencodable is a listing's item that encoding/json refuses (a NaN in
+// a card).
+var errUnencodable = errors.New("api: the answer could not be encoded")
+
+// errReadEnded is the result of a listing's read that ended without one.
+var errReadEnded = errors.New("api: the listing's read ended early")
+
+// readListPage reads and encodes a listing's page; keep says whether it
+// may be kept under the repository change count.
+func (s *Server) readListPage(r *http.Request, t haven.RepoType, f meta.RepoFilter, pageSize int, expand map[string]bool, full, withCard, brief bool) (page listingEntry, keep bool, err error) {
+	repos, err := s.meta.ListRepos(r.Context(), f)
+	if err != nil {
+		return listingEntry{}, false, err
 	}
 	lastPage := len(repos) <= pageSize
 	if len(repos) > pageSize {
 		repos = repos[:pageSize]
-		s.setNextLink(w, r, f.Offset+pageSize)
 	}
 	// A default item takes about 300 bytes: one allocation rather than a
 	// dozen as the page grows.
@@ -353,31 +377,54 @@ func (s *Server) handleListRepos(w http.ResponseWriter, r *http.Request, t haven
 			continue
 		}
 		if b, err = hubhttp.AppendJSON(b, s.listItem(r, repo, expand, full, withCard, authors)); err != nil {
-			hubhttp.WriteUnencodable(w)
-			return
+			return listingEntry{}, false, errUnencodable
 		}
 	}
+	// The fallback's repositories come and go apart from the count.
 	_, lists := s.fallback.(FallbackLister)
-	if lastPage && lists {
-		// The fallback's repositories come and go apart from the count.
-		cacheKey = ""
-	}
+	keep = !(lastPage && lists)
 	if lastPage && len(f.Tags) == 0 && f.Gated == nil && f.MinCardScore == 0 {
 		for _, m := range s.fallbackRepos(r, t, f.Search, f.Author, expand) {
 			if len(b) > 1 {
 				b = append(b, ',')
 			}
 			if b, err = hubhttp.AppendJSON(b, m); err != nil {
-				hubhttp.WriteUnencodable(w)
-				return
+				return listingEntry{}, false, errUnencodable
 			}
 		}
 	}
-	b = append(b, "]\n"...)
-	if cacheKey != "" {
-		s.cache.putListing(cacheKey, listingEntry{changes: changes, body: b, next: !lastPage})
+	return listingEntry{body: append(b, "]\n"...), next: !lastPage}, keep, nil
+}
+
+// cachedListPage answers a page kept under the repository change count
+// changes, or reads it. Requests for a page that is being read wait for
+// that read rather than read it too: right after a change, every request
+// for a popular page misses at once.
+func (s *Server) cachedListPage(ctx context.Context, key string, changes int64, read func() (listingEntry, bool, error)) (listingEntry, error) {
+	if page, hit := s.cache.listing(key, changes); hit {
+		return page, nil
 	}
-	writeJSONBytes(w, http.StatusOK, b)
+	fl, first := s.cache.joinListing(key, changes)
+	if !first {
+		select {
+		case <-fl.done:
+			if fl.err == nil {
+				return fl.page, nil
+			}
+			// The first read failed, perhaps only for its own request
+			// (gone away): read on this one's.
+			page, _, err := read()
+			return page, err
+		case <-ctx.Done():
+			return listingEntry{}, ctx.Err()
+		}
+	}
+	fl.err = errReadEnded // until read returns: it may panic
+	defer s.cache.endListing(key, changes, fl)
+	page, keep, err := read()
+	page.changes = changes
+	fl.page, fl.keep, fl.err = page, keep, err
+	return page, err
 }
 
 // listingKey identifies a listing's page by everything that selects and

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,5 +160,74 @@ func TestBriefPageMatchesMaps(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestCachedListPageReadsOnce checks that requests for a page that is being
+// read wait for that read and get its page, that the page is kept, and
+// that after a failed read the next request reads again.
+func TestCachedListPageReadsOnce(t *testing.T) {
+	s := &Server{}
+	ctx := context.Background()
+	var reads atomic.Int32
+	release := make(chan struct{})
+	read := func() (listingEntry, bool, error) {
+		reads.Add(1)
+		<-release
+		return listingEntry{body: []byte("[1]\n"), next: true}, true, nil
+	}
+	first := make(chan listingEntry)
+	go func() {
+		page, err := s.cachedListPage(ctx, "k", 7, read)
+		if err != nil {
+			t.Error(err)
+		}
+		first <- page
+	}()
+	// Once the first request is reading, a second one joins its read.
+	var fl *listingFlight
+	for {
+		s.cache.mu.Lock()
+		fl = s.cache.reading[listingRead{"k", 7}]
+		s.cache.mu.Unlock()
+		if fl != nil {
+			break
+		}
+		runtime.Gosched()
+	}
+	joined, firstRead := s.cache.joinListing("k", 7)
+	if firstRead || joined != fl {
+		t.Fatal("a second request started a read of its own")
+	}
+	close(release)
+	page := <-first
+	<-joined.done
+	if joined.err != nil || string(joined.page.body) != "[1]\n" || !joined.page.next || string(page.body) != "[1]\n" {
+		t.Errorf("first request got %+v; the one that waited %+v, %v", page, joined.page, joined.err)
+	}
+	if page, err := s.cachedListPage(ctx, "k", 7, read); err != nil || string(page.body) != "[1]\n" || reads.Load() != 1 {
+		t.Errorf("after the read: %+v, %v, %d reads", page, err, reads.Load())
+	}
+	// Another count is another page.
+	if _, err := s.cachedListPage(ctx, "k", 8, read); err != nil || reads.Load() != 2 {
+		t.Errorf("another count: %v, %d reads", err, reads.Load())
+	}
+	// A failed read is not kept.
+	failing := func() (listingEntry, bool, error) { reads.Add(1); return listingEntry{}, false, errUnencodable }
+	if _, err := s.cachedListPage(ctx, "k", 9, failing); err != errUnencodable {
+		t.Errorf("failed read: %v", err)
+	}
+	if _, err := s.cachedListPage(ctx, "k", 9, read); err != nil || reads.Load() != 4 {
+		t.Errorf("after a failed read: %v, %d reads", err, reads.Load())
+	}
+	// A page that may not be kept is read each time.
+	once := func() (listingEntry, bool, error) {
+		reads.Add(1)
+		return listingEntry{body: []byte("[]\n")}, false, nil
+	}
+	s.cachedListPage(ctx, "k", 10, once)
+	s.cachedListPage(ctx, "k", 10, once)
+	if reads.Load() != 6 {
+		t.Errorf("a page not to keep: %d reads, want 6", reads.Load())
 	}
 }

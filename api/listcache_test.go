@@ -2,6 +2,10 @@ package api_test
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/havenhub/haven/internal/cachestat"
@@ -110,4 +114,44 @@ func TestListingCacheFollowsChanges(t *testing.T) {
 		pages[id] = it
 	}
 	check("two pages of one", pages, "alice/gpt-small", "bob/bert-tiny")
+}
+
+// TestListingCacheConcurrentReads asks for one page from many clients at
+// once right after a change, when none is kept: every one gets the same
+// page, the one a single client gets afterwards.
+func TestListingCacheConcurrentReads(t *testing.T) {
+	h := discoveryHub(t)
+	for round := range 3 {
+		if r := h.do("POST", "/api/models/bob/bert-tiny/like", h.tokens[[]string{"alice", "bob", "alice"}[round]], "", nil); r.status != 200 {
+			t.Fatalf("like: %d %s", r.status, r.body)
+		}
+		const clients = 16
+		bodies := make([][]byte, clients)
+		errs := make([]error, clients)
+		var wg sync.WaitGroup
+		for i := range clients {
+			wg.Go(func() {
+				res, err := http.Get(h.url + "/api/models")
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				defer res.Body.Close()
+				bodies[i], errs[i] = io.ReadAll(res.Body)
+				if res.StatusCode != 200 {
+					errs[i] = fmt.Errorf("status %d: %s", res.StatusCode, bodies[i])
+				}
+			})
+		}
+		wg.Wait()
+		want := h.do("GET", "/api/models", "", "", nil).body
+		for i := range clients {
+			if errs[i] != nil {
+				t.Fatalf("round %d, client %d: %v", round, i, errs[i])
+			}
+			if !bytes.Equal(bodies[i], want) {
+				t.Errorf("round %d, client %d:\n%s\nwant\n%s", round, i, bodies[i], want)
+			}
+		}
+	}
 }
