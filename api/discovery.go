@@ -78,57 +78,35 @@ func (s *Server) handleQuickSearch(w http.ResponseWriter, r *http.Request) {
 			errs = append(errs, err)
 		}
 	}
+	// The repositories' lists and counts come from one call: the counts
+	// read every match anyway and tell the lists how to find theirs.
+	var types []haven.RepoType
 	for _, t := range haven.RepoTypes {
-		group := t.Plural()
-		set(group, []map[string]any{}, nil)
-		set(group+"Count", 0, nil)
-		if !want[group] {
-			continue
+		set(t.Plural(), []map[string]any{}, nil)
+		set(t.Plural()+"Count", 0, nil)
+		if want[t.Plural()] {
+			types = append(types, t)
 		}
-		f := meta.RepoFilter{
-			Type: t, Search: text, Sort: "downloads", Limit: limit,
-			VisibleTo: actor.Namespaces(), SeeAll: !actor.Anonymous() && actor.User.IsAdmin,
-		}
+	}
+	if len(types) > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			items := []map[string]any{}
-			if limit == 0 {
-				return
+			f := meta.RepoFilter{Search: text, Sort: "downloads", VisibleTo: actor.Namespaces(), SeeAll: !actor.Anonymous() && actor.User.IsAdmin}
+			lists, counts, err := s.meta.QuickSearch(r.Context(), f, types, limit, quicksearchCountCap)
+			for _, t := range types {
+				items := []map[string]any{}
+				for _, repo := range lists[t] {
+					items = append(items, map[string]any{
+						"_id": repoObjectID(repo), "id": repo.FullName(), "private": repo.Private,
+						"downloads": repo.Downloads, "likes": repo.Likes, "trendingScore": repo.TrendingScore,
+					})
+				}
+				set(t.Plural(), items, err)
+				set(t.Plural()+"Count", counts[t], nil)
 			}
-			repos, err := s.meta.ListRepos(r.Context(), f)
-			for _, repo := range repos {
-				items = append(items, map[string]any{
-					"_id": repoObjectID(repo), "id": repo.FullName(), "private": repo.Private,
-					"downloads": repo.Downloads, "likes": repo.Likes, "trendingScore": repo.TrendingScore,
-				})
-			}
-			set(group, items, err)
 		}()
 	}
-	// One count for every type: a common term's matches are read once.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		f := meta.RepoFilter{Search: text, VisibleTo: actor.Namespaces(), SeeAll: !actor.Anonymous() && actor.User.IsAdmin}
-		var (
-			counts map[haven.RepoType]int
-			err    error
-		)
-		if t, ok := quickSearchTypes[strings.ToLower(q.Get("type"))]; ok && t != "orgs" && t != "users" {
-			f.Type, _ = haven.ParseRepoType(t)
-			var n int
-			n, err = s.meta.CountReposUpTo(r.Context(), f, quicksearchCountCap)
-			counts = map[haven.RepoType]int{f.Type: n}
-		} else if want["models"] || want["datasets"] || want["spaces"] {
-			counts, err = s.meta.CountReposByType(r.Context(), f, quicksearchCountCap)
-		}
-		for _, t := range haven.RepoTypes {
-			if want[t.Plural()] {
-				set(t.Plural()+"Count", counts[t], err)
-			}
-		}
-	}()
 	for _, g := range []struct {
 		group string
 		orgs  bool

@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/havenhub/haven"
@@ -93,9 +94,15 @@ func (s *Store) SearchUsers(ctx context.Context, q string, orgs bool, limit int)
 // but stops at limit (0: no limit): pages that show "10,000+" need not
 // count a large result to its end.
 func (s *Store) CountReposUpTo(ctx context.Context, f RepoFilter, limit int) (int, error) {
+	return s.countReposUpTo(ctx, f, limit, nil)
+}
+
+// countReposUpTo is CountReposUpTo with the counts of search_trigrams for
+// f.Search when the caller has read them (else nil).
+func (s *Store) countReposUpTo(ctx context.Context, f RepoFilter, limit int, trigrams map[string]int) (int, error) {
 	if table, match, ok := s.d.kindSearch(f); ok {
 		// The matches of f.Type and visibility, from the index alone.
-		cond, args, err := s.kindMatch(ctx, f, table, match)
+		cond, args, err := s.kindMatch(ctx, f, table, match, trigrams)
 		if err != nil {
 			return 0, err
 		}
@@ -143,15 +150,17 @@ func (d *dialect) kindSearch(f RepoFilter) (table, match string, ok bool) {
 // names holding f.Search, and its arguments. A long text is looked up like
 // a listing's (plan): by two rare trigrams, each name that holds both
 // checked with LIKE.
-func (s *Store) kindMatch(ctx context.Context, f RepoFilter, table, match string) (string, []any, error) {
+func (s *Store) kindMatch(ctx context.Context, f RepoFilter, table, match string, counts map[string]int) (string, []any, error) {
 	q := strings.ToLower(f.Search)
 	tris := trigramsOf(q)
 	if table != "repo_search_kind" || len(tris) <= rareTrigrams {
 		return table + " MATCH ?", []any{match}, nil
 	}
-	counts, err := s.trigramRepos(ctx, tris)
-	if err != nil {
-		return "", nil, err
+	if counts == nil {
+		var err error
+		if counts, err = s.trigramRepos(ctx, tris); err != nil {
+			return "", nil, err
+		}
 	}
 	like, pattern := likeCond(q)
 	return table + " MATCH ? AND EXISTS (SELECT 1 FROM repos r WHERE r.id = " + table + ".rowid >> 3 AND " + like + ")",
@@ -205,10 +214,17 @@ func (s *Store) countRepos(ctx context.Context, f RepoFilter, limit int, sh shap
 // times. Counting stops after limit matches in all (0: no limit), so when
 // there are more the counts are lower bounds of the same proportions.
 func (s *Store) CountReposByType(ctx context.Context, f RepoFilter, limit int) (map[haven.RepoType]int, error) {
+	return s.countReposByType(ctx, f, limit, nil)
+}
+
+// countReposByType is CountReposByType with the counts of search_trigrams
+// for f.Search when the caller has read them (else nil).
+func (s *Store) countReposByType(ctx context.Context, f RepoFilter, limit int, trigrams map[string]int) (map[haven.RepoType]int, error) {
 	f.Type = ""
 	if table, match, ok := s.d.kindSearch(f); ok {
-		// From the index alone: the rowid says type and visibility.
-		cond, margs, err := s.kindMatch(ctx, f, table, match)
+		// From the index alone: the rowid says type and visibility. One
+		// sum per type rather than GROUP BY, which sorted the matches.
+		cond, margs, err := s.kindMatch(ctx, f, table, match, trigrams)
 		if err != nil {
 			return nil, err
 		}
@@ -217,8 +233,27 @@ func (s *Store) CountReposByType(ctx context.Context, f RepoFilter, limit int) (
 		if limit > 0 {
 			matches, margs = matches+" LIMIT ?", append(margs, limit)
 		}
-		return s.countByKind(ctx, "SELECT m.k & 6, COUNT(*) FROM ("+matches+") m WHERE TRUE"+where+" GROUP BY 1",
-			append(margs, args...)...)
+		sums := make([]string, len(haven.RepoTypes))
+		for i, t := range haven.RepoTypes {
+			sums[i] = fmt.Sprintf("COALESCE(SUM((m.k & 6) = %d), 0)", kindCode(t))
+		}
+		n := make([]int, len(haven.RepoTypes))
+		dest := make([]any, len(n))
+		for i := range n {
+			dest[i] = &n[i]
+		}
+		err = s.conn().queryRow(ctx, "SELECT "+strings.Join(sums, ", ")+" FROM ("+matches+") m WHERE TRUE"+where,
+			append(margs, args...)...).Scan(dest...)
+		if err != nil {
+			return nil, err
+		}
+		counts := map[haven.RepoType]int{}
+		for i, t := range haven.RepoTypes {
+			if n[i] > 0 {
+				counts[t] = n[i]
+			}
+		}
+		return counts, nil
 	}
 	sh, err := s.plan(ctx, f, false)
 	if err != nil {
@@ -267,25 +302,66 @@ func (s *Store) CountReposByType(ctx context.Context, f RepoFilter, limit int) (
 	return counts, rows.Err()
 }
 
-// countByKind reads the counts by type of a query that groups rowids of
-// repo_search_kind or repo_search_short by their type code.
-func (s *Store) countByKind(ctx context.Context, query string, args ...any) (map[haven.RepoType]int, error) {
-	rows, err := s.conn().query(ctx, query, args...)
-	if err != nil {
-		return nil, err
+// QuickSearch answers a search box: the repositories of each of types that
+// match f (f.Type is ignored), in f.Sort order and at most limit of each,
+// and how many match, counted as CountReposUpTo counts them when types is
+// one type and as CountReposByType does otherwise, up to countCap. The
+// counts are read first, since they read every match anyway: they say
+// whether the term is common, which a listing would otherwise probe the
+// trigram index for once per type, and which types have no match to list.
+func (s *Store) QuickSearch(ctx context.Context, f RepoFilter, types []haven.RepoType, limit, countCap int) (map[haven.RepoType][]*haven.Repo, map[haven.RepoType]int, error) {
+	order, ok := sortOrders[f.Sort]
+	if !ok {
+		return nil, nil, haven.Errorf(haven.EInvalid, "Invalid sort %q", f.Sort)
 	}
-	defer rows.Close()
+	var (
+		known = searchFacts{matches: -1}
+		q     = strings.ToLower(f.Search)
+		err   error
+	)
+	if tris := trigramsOf(q); s.d.trigramSearch && len(tris) > rareTrigrams {
+		if known.trigrams, err = s.trigramRepos(ctx, tris); err != nil {
+			return nil, nil, err
+		}
+	}
 	counts := map[haven.RepoType]int{}
-	for rows.Next() {
-		var code, n int
-		if err := rows.Scan(&code, &n); err != nil {
-			return nil, err
+	if len(types) == 1 {
+		cf := f
+		cf.Type = types[0]
+		n, err := s.countReposUpTo(ctx, cf, countCap, known.trigrams)
+		if err != nil {
+			return nil, nil, err
 		}
-		for _, t := range haven.RepoTypes {
-			if kindCode(t) == code {
-				counts[t] = n
-			}
+		counts[types[0]] = n
+	} else if counts, err = s.countReposByType(ctx, f, countCap, known.trigrams); err != nil {
+		return nil, nil, err
+	}
+	total := 0
+	for _, t := range types {
+		total += counts[t]
+	}
+	// Below the cap the counts are exact: a type counted 0 has nothing to
+	// list.
+	exact := countCap <= 0 || total < countCap
+	if f.Search != "" {
+		known.matches = total
+	}
+	lists := map[haven.RepoType][]*haven.Repo{}
+	for _, t := range types {
+		if limit <= 0 || exact && counts[t] == 0 {
+			lists[t] = nil
+			continue
+		}
+		lf := f
+		lf.Type, lf.Limit, lf.Offset = t, limit, 0
+		sh, err := s.planKnowing(ctx, lf, true, known)
+		if err != nil {
+			return nil, nil, err
+		}
+		sh.byKind = s.d.trigramSearch
+		if lists[t], err = s.listRepos(ctx, lf, order, sh); err != nil {
+			return nil, nil, err
 		}
 	}
-	return counts, rows.Err()
+	return lists, counts, nil
 }

@@ -48,6 +48,23 @@ type shape struct {
 	// those are checked with LIKE, instead of asking it for the whole text,
 	// which reads the lists of every trigram in it.
 	trigrams []string
+	// byKind asks the index of names by type and visibility
+	// (repo_search_kind) for the trigram matches of f.Type, rather than
+	// repo_search for those of every type: the list the query checks the
+	// sort order's rows against holds only the type's matches.
+	byKind bool
+}
+
+// searchFacts is what a caller already knows about f.Search, so that plan
+// need not find it out again: quick search counts the matches before it
+// lists them.
+type searchFacts struct {
+	// matches is how many names of any type hold the text and are visible
+	// to f's caller, at least up to searchProbe; -1 when not known.
+	matches int
+	// trigrams are the counts of search_trigrams for the text's
+	// trigrams, when it has more than rareTrigrams; nil when not read.
+	trigrams map[string]int
 }
 
 // rareTrigrams is how many of a search text's trigrams are looked up when
@@ -80,6 +97,11 @@ func pickTrigrams(tris []string, counts map[string]int) []string {
 // plan chooses the shape of the query for f: for a listing (ListRepos) or
 // for a count. Every shape gives the same rows; only the cost differs.
 func (s *Store) plan(ctx context.Context, f RepoFilter, listing bool) (shape, error) {
+	return s.planKnowing(ctx, f, listing, searchFacts{matches: -1})
+}
+
+// planKnowing is plan with what the caller knows of the search text.
+func (s *Store) planKnowing(ctx context.Context, f RepoFilter, listing bool, known searchFacts) (shape, error) {
 	sh := shape{tags: uniqueTags(f.Tags)}
 	if !s.d.choosePlans {
 		return sh, nil
@@ -114,9 +136,12 @@ func (s *Store) plan(ctx context.Context, f RepoFilter, listing bool) (shape, er
 		return sh, nil // a LIKE on each row already
 	}
 	if tris := trigramsOf(q); len(tris) > rareTrigrams {
-		counts, err := s.trigramRepos(ctx, tris)
-		if err != nil {
-			return sh, err
+		counts := known.trigrams
+		if counts == nil {
+			var err error
+			if counts, err = s.trigramRepos(ctx, tris); err != nil {
+				return sh, err
+			}
 		}
 		sh.trigrams = pickTrigrams(tris, counts)
 		if walk && counts[sh.trigrams[0]] < searchProbe {
@@ -126,9 +151,12 @@ func (s *Store) plan(ctx context.Context, f RepoFilter, listing bool) (shape, er
 	}
 	if walk && len(q) <= maxWalkTerm {
 		// A common term fills a page after a few rows of the sort order.
-		n, err := s.countUpTo(ctx, "SELECT 1 FROM repo_search WHERE repo_search MATCH ?", searchProbe, ftsPhrase(q))
-		if err != nil {
-			return sh, err
+		n := known.matches
+		if n < 0 {
+			var err error
+			if n, err = s.countUpTo(ctx, "SELECT 1 FROM repo_search WHERE repo_search MATCH ?", searchProbe, ftsPhrase(q)); err != nil {
+				return sh, err
+			}
 		}
 		sh.likeSearch = n >= searchProbe
 		return sh, nil

@@ -473,7 +473,17 @@ func (f RepoFilter) from(d *dialect, sh shape) (string, []any) {
 		case len(sh.trigrams) > 0:
 			like, pattern := likeCond(q)
 			cond = "r.id IN (SELECT rowid FROM repo_search WHERE repo_search MATCH ?) AND " + like
-			args, arg = append(args, ftsAll(sh.trigrams)), pattern
+			if sh.byKind && f.Type != "" {
+				cond = "r.id IN (SELECT rowid >> 3 FROM repo_search_kind WHERE repo_search_kind MATCH ? AND (rowid & 6) = ?) AND " + like
+				args = append(args, ftsAll(sh.trigrams), kindCode(f.Type))
+			} else {
+				args = append(args, ftsAll(sh.trigrams))
+			}
+			arg = pattern
+		case sh.byKind && f.Type != "" && d.trigramSearch && len(q) >= 3:
+			cond = "r.id IN (SELECT rowid >> 3 FROM repo_search_kind WHERE repo_search_kind MATCH ? AND (rowid & 6) = ?)"
+			args = append(args, arg)
+			arg = kindCode(f.Type)
 		}
 		conds, args = append(conds, cond), append(args, arg)
 	}
