@@ -203,7 +203,15 @@ func testPlanShapes(t *testing.T, s *Store) {
 		shapes = append(shapes, struct {
 			name string
 			sh   func(tags []string) shape
-		}{"trigrams", func(tags []string) shape { return shape{tags: tags} }})
+		}{"trigrams", func(tags []string) shape { return shape{tags: tags} }},
+			struct {
+				name string
+				sh   func(tags []string) shape
+			}{"by kind", func(tags []string) shape { return shape{tags: tags, byKind: true} }},
+			struct {
+				name string
+				sh   func(tags []string) shape
+			}{"trigrams by kind", func(tags []string) shape { return shape{tags: tags, byKind: true} }})
 	}
 	for i, f := range filters {
 		for _, limit := range []int{0, 1, 30} {
@@ -247,7 +255,7 @@ func testPlanShapes(t *testing.T, s *Store) {
 						tags = append(tags[1:len(tags):len(tags)], tags[0]) // another order
 					}
 					sh := c.sh(tags)
-					if tris := trigramsOf(strings.ToLower(f.Search)); c.name == "trigrams" && len(tris) >= 2 {
+					if tris := trigramsOf(strings.ToLower(f.Search)); strings.HasPrefix(c.name, "trigrams") && len(tris) >= 2 {
 						sh.trigrams = tris[len(tris)-2:]
 					}
 					got, err := s.listRepos(ctx, f, order, sh)
@@ -371,6 +379,50 @@ func testPlanShapes(t *testing.T, s *Store) {
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("after changes, %+v: counts by type %v, want %v", f, got, want)
+			}
+		}
+	}
+	// Quick search gives what the listings and counts give on their own.
+	for _, q := range []string{"", "ph", "p", "bert", "llama-1", "moved/phi-1", "ns1/", "no-such", "é"} {
+		for _, f := range []RepoFilter{{Search: q}, {Search: q, VisibleTo: []string{"ns1", "moved"}}, {Search: q, SeeAll: true}} {
+			for _, types := range [][]haven.RepoType{haven.RepoTypes, {haven.Model}, {haven.Dataset}, {haven.Space}} {
+				for _, c := range []struct{ limit, countCap int }{{5, 10_000}, {0, 10_000}, {100, 0}, {3, 40}} {
+					for _, sort := range []string{"downloads", "likes"} {
+						f.Sort = sort
+						lists, counts, err := s.QuickSearch(ctx, f, types, c.limit, c.countCap)
+						if err != nil {
+							t.Fatal(err)
+						}
+						var want map[haven.RepoType]int
+						if len(types) == 1 {
+							cf := f
+							cf.Type = types[0]
+							n, err := s.CountReposUpTo(ctx, cf, c.countCap)
+							if err != nil {
+								t.Fatal(err)
+							}
+							want = map[haven.RepoType]int{types[0]: n}
+						} else if want, err = s.CountReposByType(ctx, f, c.countCap); err != nil {
+							t.Fatal(err)
+						}
+						for _, typ := range types {
+							if counts[typ] != want[typ] {
+								t.Errorf("quick search %+v of %v, limit %d, cap %d: %s count %d, want %d", f, types, c.limit, c.countCap, typ, counts[typ], want[typ])
+							}
+							var wantList []*haven.Repo
+							if c.limit > 0 {
+								lf := f
+								lf.Type, lf.Limit = typ, c.limit
+								if wantList, err = s.ListRepos(ctx, lf); err != nil {
+									t.Fatal(err)
+								}
+							}
+							if !reflect.DeepEqual(ids(lists[typ]), ids(wantList)) {
+								t.Errorf("quick search %+v of %v, limit %d: %s %v, want %v", f, types, c.limit, typ, ids(lists[typ]), ids(wantList))
+							}
+						}
+					}
+				}
 			}
 		}
 	}
