@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/havenhub/haven"
@@ -323,6 +324,9 @@ func (s *Store) countReposByType(ctx context.Context, f RepoFilter, limit int, t
 // counts are read first, since they read every match anyway: they say
 // whether the term is common, which a listing would otherwise probe the
 // trigram index for once per type, and which types have no match to list.
+// The matches of a long text, which are checked with LIKE one by one, are
+// read once for the counts and the lists when they are few
+// (quickMatchIDs); each list asked the trigram index again.
 func (s *Store) QuickSearch(ctx context.Context, f RepoFilter, types []haven.RepoType, limit, countCap int) (map[haven.RepoType][]*haven.Repo, map[haven.RepoType]int, error) {
 	order, ok := sortOrders[f.Sort]
 	if !ok {
@@ -338,8 +342,21 @@ func (s *Store) QuickSearch(ctx context.Context, f RepoFilter, types []haven.Rep
 			return nil, nil, err
 		}
 	}
-	counts := map[haven.RepoType]int{}
-	if len(types) == 1 {
+	var (
+		matchIDs map[haven.RepoType][]int64
+		counts   = map[haven.RepoType]int{}
+	)
+	if known.trigrams != nil {
+		// A long text: its matches are checked with LIKE one by one, so
+		// they are read once here, for the counts and the lists, unless
+		// they are many, when the lists walk the sort order instead.
+		if matchIDs, counts, err = s.kindMatchIDs(ctx, f, types, countCap, known.trigrams); err != nil {
+			return nil, nil, err
+		}
+	}
+	if matchIDs != nil {
+		// Counted already.
+	} else if counts = map[haven.RepoType]int{}; len(types) == 1 {
 		cf := f
 		cf.Type = types[0]
 		n, err := s.countReposUpTo(ctx, cf, countCap, known.trigrams)
@@ -362,14 +379,16 @@ func (s *Store) QuickSearch(ctx context.Context, f RepoFilter, types []haven.Rep
 	}
 	lists := map[haven.RepoType][]*haven.Repo{}
 	for _, t := range types {
-		if limit <= 0 || exact && counts[t] == 0 {
+		if limit <= 0 || exact && counts[t] == 0 || matchIDs != nil && len(matchIDs[t]) == 0 {
 			lists[t] = nil
 			continue
 		}
 		lf := f
 		lf.Type, lf.Limit, lf.Offset, lf.Brief = t, limit, 0, true
-		sh, err := s.planKnowing(ctx, lf, true, known)
-		if err != nil {
+		sh := shape{}
+		if matchIDs != nil {
+			sh.matchIDs = idList(matchIDs[t])
+		} else if sh, err = s.planKnowing(ctx, lf, true, known); err != nil {
 			return nil, nil, err
 		}
 		sh.byKind = s.d.trigramSearch
@@ -378,4 +397,79 @@ func (s *Store) QuickSearch(ctx context.Context, f RepoFilter, types []haven.Rep
 		}
 	}
 	return lists, counts, nil
+}
+
+// quickMatchIDs bounds the matches of a long search text that QuickSearch
+// reads one by one; past it a count and the walk of a listing cost less.
+// A variable so that tests can take either way.
+var quickMatchIDs = 2000
+
+// kindMatchIDs reads the ids of the visible names, by type, that hold the
+// long text f.Search, and counts them as QuickSearch counts: of types[0]
+// alone and visible, up to countCap, for one type; the visible ones among
+// the first countCap matches of every type, in id order, for several. nil
+// when the text has no index of names by type or more than quickMatchIDs
+// names hold it.
+func (s *Store) kindMatchIDs(ctx context.Context, f RepoFilter, types []haven.RepoType, countCap int, trigrams map[string]int) (map[haven.RepoType][]int64, map[haven.RepoType]int, error) {
+	f.Type = ""
+	table, match, ok := s.d.kindSearch(f)
+	if !ok || table != "repo_search_kind" {
+		return nil, nil, nil
+	}
+	cond, args, err := s.kindMatch(ctx, f, table, match, trigrams)
+	if err != nil {
+		return nil, nil, err
+	}
+	visible, vargs := "TRUE", []any(nil)
+	if where, wargs := kindVisible(f, "m.k"); where != "" {
+		visible, vargs = strings.TrimPrefix(where, " AND "), wargs
+	}
+	// In id order, as the index gives them and the counts stop.
+	rows, err := s.conn().query(ctx, "SELECT m.k, "+visible+" FROM (SELECT rowid AS k FROM "+table+" WHERE "+cond+" LIMIT ?) m",
+		append(append(vargs, args...), quickMatchIDs+1)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	ids := map[haven.RepoType][]int64{}
+	counts := map[haven.RepoType]int{}
+	n := 0
+	for rows.Next() {
+		var (
+			k  int64
+			ok bool
+		)
+		if err := rows.Scan(&k, &ok); err != nil {
+			return nil, nil, err
+		}
+		if n++; n > quickMatchIDs {
+			return nil, nil, nil
+		}
+		if !ok {
+			continue
+		}
+		for _, t := range haven.RepoTypes {
+			if int64(kindCode(t)) != k&6 {
+				continue
+			}
+			ids[t] = append(ids[t], k>>3)
+			if len(types) > 1 && (countCap <= 0 || n <= countCap) || len(types) == 1 && (countCap <= 0 || counts[t] < countCap) {
+				counts[t]++
+			}
+		}
+	}
+	return ids, counts, rows.Err()
+}
+
+// idList writes ids as a JSON array, for json_each.
+func idList(ids []int64) string {
+	b := make([]byte, 0, 8*len(ids)+2)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
 }

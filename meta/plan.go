@@ -53,6 +53,10 @@ type shape struct {
 	// repo_search for those of every type: the list the query checks the
 	// sort order's rows against holds only the type's matches.
 	byKind bool
+	// matchIDs, when set, are the ids of every name that holds the search
+	// text and that the caller may see, read before (SQLite): the query
+	// checks rows against them instead of asking the trigram index again.
+	matchIDs string
 }
 
 // searchFacts is what a caller already knows about f.Search, so that plan

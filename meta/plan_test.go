@@ -382,43 +382,48 @@ func testPlanShapes(t *testing.T, s *Store) {
 			}
 		}
 	}
-	// Quick search gives what the listings and counts give on their own.
-	for _, q := range []string{"", "ph", "p", "bert", "llama-1", "moved/phi-1", "ns1/", "no-such", "é"} {
-		for _, f := range []RepoFilter{{Search: q}, {Search: q, VisibleTo: []string{"ns1", "moved"}}, {Search: q, SeeAll: true}} {
-			for _, types := range [][]haven.RepoType{haven.RepoTypes, {haven.Model}, {haven.Dataset}, {haven.Space}} {
-				for _, c := range []struct{ limit, countCap int }{{5, 10_000}, {0, 10_000}, {100, 0}, {3, 40}} {
-					for _, sort := range []string{"downloads", "likes"} {
-						f.Sort = sort
-						lists, counts, err := s.QuickSearch(ctx, f, types, c.limit, c.countCap)
-						if err != nil {
-							t.Fatal(err)
-						}
-						var want map[haven.RepoType]int
-						if len(types) == 1 {
-							cf := f
-							cf.Type = types[0]
-							n, err := s.CountReposUpTo(ctx, cf, c.countCap)
+	// Quick search gives what the listings and counts give on their own,
+	// with the matches of a long text read at once or not.
+	defer func(n int) { quickMatchIDs = n }(quickMatchIDs)
+	for _, maxIDs := range []int{quickMatchIDs, 10} {
+		quickMatchIDs = maxIDs
+		for _, q := range []string{"", "ph", "p", "bert", "llama-1", "/bert", "moved/phi-1", "ns1/", "no-such", "é"} {
+			for _, f := range []RepoFilter{{Search: q}, {Search: q, VisibleTo: []string{"ns1", "moved"}}, {Search: q, SeeAll: true}} {
+				for _, types := range [][]haven.RepoType{haven.RepoTypes, {haven.Model}, {haven.Dataset}, {haven.Space}} {
+					for _, c := range []struct{ limit, countCap int }{{5, 10_000}, {0, 10_000}, {100, 0}, {3, 40}} {
+						for _, sort := range []string{"downloads", "likes"} {
+							f.Sort = sort
+							lists, counts, err := s.QuickSearch(ctx, f, types, c.limit, c.countCap)
 							if err != nil {
 								t.Fatal(err)
 							}
-							want = map[haven.RepoType]int{types[0]: n}
-						} else if want, err = s.CountReposByType(ctx, f, c.countCap); err != nil {
-							t.Fatal(err)
-						}
-						for _, typ := range types {
-							if counts[typ] != want[typ] {
-								t.Errorf("quick search %+v of %v, limit %d, cap %d: %s count %d, want %d", f, types, c.limit, c.countCap, typ, counts[typ], want[typ])
-							}
-							var wantList []*haven.Repo
-							if c.limit > 0 {
-								lf := f
-								lf.Type, lf.Limit = typ, c.limit
-								if wantList, err = s.ListRepos(ctx, lf); err != nil {
+							var want map[haven.RepoType]int
+							if len(types) == 1 {
+								cf := f
+								cf.Type = types[0]
+								n, err := s.CountReposUpTo(ctx, cf, c.countCap)
+								if err != nil {
 									t.Fatal(err)
 								}
+								want = map[haven.RepoType]int{types[0]: n}
+							} else if want, err = s.CountReposByType(ctx, f, c.countCap); err != nil {
+								t.Fatal(err)
 							}
-							if !reflect.DeepEqual(ids(lists[typ]), ids(wantList)) {
-								t.Errorf("quick search %+v of %v, limit %d: %s %v, want %v", f, types, c.limit, typ, ids(lists[typ]), ids(wantList))
+							for _, typ := range types {
+								if counts[typ] != want[typ] {
+									t.Errorf("quick search %+v of %v, limit %d, cap %d: %s count %d, want %d", f, types, c.limit, c.countCap, typ, counts[typ], want[typ])
+								}
+								var wantList []*haven.Repo
+								if c.limit > 0 {
+									lf := f
+									lf.Type, lf.Limit = typ, c.limit
+									if wantList, err = s.ListRepos(ctx, lf); err != nil {
+										t.Fatal(err)
+									}
+								}
+								if !reflect.DeepEqual(ids(lists[typ]), ids(wantList)) {
+									t.Errorf("quick search %+v of %v, limit %d: %s %v, want %v", f, types, c.limit, typ, ids(lists[typ]), ids(wantList))
+								}
 							}
 						}
 					}

@@ -468,6 +468,8 @@ func (f RepoFilter) from(d *dialect, sh shape) (string, []any) {
 		q := strings.ToLower(f.Search)
 		cond, arg := d.searchCond(q)
 		switch {
+		case sh.matchIDs != "":
+			cond, arg = "r.id IN (SELECT value FROM json_each(?))", sh.matchIDs
 		case sh.likeSearch:
 			cond, arg = likeCond(q)
 		case len(sh.trigrams) > 0:
