@@ -387,7 +387,7 @@ func (s *Store) QuickSearch(ctx context.Context, f RepoFilter, types []haven.Rep
 		lf.Type, lf.Limit, lf.Offset, lf.Brief = t, limit, 0, true
 		sh := shape{}
 		if matchIDs != nil {
-			sh.matchIDs = idList(matchIDs[t])
+			sh.matchIDs, sh.walkIDs = idList(matchIDs[t]), len(matchIDs[t]) > walkIDsFrom
 		} else if sh, err = s.planKnowing(ctx, lf, true, known); err != nil {
 			return nil, nil, err
 		}
@@ -460,6 +460,13 @@ func (s *Store) kindMatchIDs(ctx context.Context, f RepoFilter, types []haven.Re
 	}
 	return ids, counts, rows.Err()
 }
+
+// walkIDsFrom is how many matches of a type QuickSearch looks up one by
+// one at most; past it the list walks the sort order's index, which at
+// 100,000 repositories reaches a page of five after a few hundred rows
+// when the matches are a hundredth of the type. A variable so that tests
+// can take either way.
+var walkIDsFrom = 200
 
 // idList writes ids as a JSON array, for json_each.
 func idList(ids []int64) string {

@@ -57,6 +57,11 @@ type shape struct {
 	// text and that the caller may see, read before (SQLite): the query
 	// checks rows against them instead of asking the trigram index again.
 	matchIDs string
+	// walkIDs walks the sort order's index and checks each row against
+	// matchIDs, stopping after a page, rather than looking each of them up
+	// and sorting them: for many matches, where the lookups cost more
+	// than the walk to a page.
+	walkIDs bool
 }
 
 // searchFacts is what a caller already knows about f.Search, so that plan

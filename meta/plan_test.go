@@ -384,9 +384,9 @@ func testPlanShapes(t *testing.T, s *Store) {
 	}
 	// Quick search gives what the listings and counts give on their own,
 	// with the matches of a long text read at once or not.
-	defer func(n int) { quickMatchIDs = n }(quickMatchIDs)
-	for _, maxIDs := range []int{quickMatchIDs, 10} {
-		quickMatchIDs = maxIDs
+	defer func(n, w int) { quickMatchIDs, walkIDsFrom = n, w }(quickMatchIDs, walkIDsFrom)
+	for _, c := range []struct{ maxIDs, walkFrom int }{{quickMatchIDs, walkIDsFrom}, {quickMatchIDs, 0}, {10, 0}} {
+		quickMatchIDs, walkIDsFrom = c.maxIDs, c.walkFrom
 		for _, q := range []string{"", "ph", "p", "bert", "llama-1", "/bert", "moved/phi-1", "ns1/", "no-such", "é"} {
 			for _, f := range []RepoFilter{{Search: q}, {Search: q, VisibleTo: []string{"ns1", "moved"}}, {Search: q, SeeAll: true}} {
 				for _, types := range [][]haven.RepoType{haven.RepoTypes, {haven.Model}, {haven.Dataset}, {haven.Space}} {

@@ -468,6 +468,9 @@ func (f RepoFilter) from(d *dialect, sh shape) (string, []any) {
 		q := strings.ToLower(f.Search)
 		cond, arg := d.searchCond(q)
 		switch {
+		case sh.matchIDs != "" && sh.walkIDs:
+			// The unary + keeps SQLite from looking the ids up by rowid.
+			cond, arg = "+r.id IN (SELECT value FROM json_each(?))", sh.matchIDs
 		case sh.matchIDs != "":
 			cond, arg = "r.id IN (SELECT value FROM json_each(?))", sh.matchIDs
 		case sh.likeSearch:
