@@ -374,7 +374,7 @@ func (s *Store) QuickSearch(ctx context.Context, f RepoFilter, types []haven.Rep
 	// Below the cap the counts are exact: a type counted 0 has nothing to
 	// list.
 	exact := countCap <= 0 || total < countCap
-	if f.Search != "" {
+	if f.Search != "" && (exact || countCap >= searchProbe) {
 		known.matches = total
 	}
 	lists := map[haven.RepoType][]*haven.Repo{}
