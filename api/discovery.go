@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,34 +35,28 @@ var quickSearchTypes = map[string]string{
 	"user": "users", "users": "users",
 }
 
-// handleQuickSearch answers GET /api/quicksearch?q=&type=&limit=: repositories
-// whose id contains q (most downloaded first), organisations and users
-// whose name does, and how many repositories of each type match.
+// handleQuickSearch answers GET /api/quicksearch?q=&type=&limit=, and POST
+// with the same in a JSON body: repositories whose id contains q (most
+// downloaded first), organisations and users whose name does, and how many
+// repositories of each type match.
 func (s *Server) handleQuickSearch(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		s.writeError(w, r, errNotFound("Not Found"))
+	var (
+		p   quickSearchParams
+		err error
+	)
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		p, err = quickSearchQuery(r.URL.Query())
+	case http.MethodPost:
+		p, err = quickSearchBody(r)
+	default:
+		err = errNotFound("Not Found")
+	}
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	q := r.URL.Query()
-	text := strings.TrimSpace(q.Get("q"))
-	limit := 10
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			s.writeError(w, r, errInvalid("Invalid limit %q: expected a number from 0 to %d", v, quicksearchMax))
-			return
-		}
-		limit = min(n, quicksearchMax)
-	}
-	want := map[string]bool{"models": true, "datasets": true, "spaces": true, "orgs": true, "users": true}
-	if t := q.Get("type"); t != "" {
-		group, ok := quickSearchTypes[strings.ToLower(t)]
-		if !ok {
-			s.writeError(w, r, errInvalid("Invalid type %q: expected model, dataset, space, org or user", t))
-			return
-		}
-		want = map[string]bool{group: true}
-	}
+	text, limit, want := p.text, p.limit, p.want
 	actor := actorOf(r)
 	// The groups are independent queries; running them side by side lets
 	// the database's readers work in parallel.
@@ -93,10 +89,13 @@ func (s *Server) handleQuickSearch(w http.ResponseWriter, r *http.Request) {
 		go func() {
 			defer wg.Done()
 			f := meta.RepoFilter{Search: text, Sort: "downloads", VisibleTo: actor.Namespaces(), SeeAll: !actor.Anonymous() && actor.User.IsAdmin}
-			lists, counts, err := s.meta.QuickSearch(r.Context(), f, types, limit, quicksearchCountCap)
+			lists, counts, err := s.meta.QuickSearch(r.Context(), f, types, limit+len(p.exclude), quicksearchCountCap)
 			for _, t := range types {
 				items := []map[string]any{}
 				for _, repo := range lists[t] {
+					if p.exclude[repo.FullName()] || len(items) == limit {
+						continue
+					}
 					items = append(items, map[string]any{
 						"_id": repoObjectID(repo), "id": repo.FullName(), "private": repo.Private,
 						"downloads": repo.Downloads, "likes": repo.Likes, "trendingScore": repo.TrendingScore,
@@ -118,10 +117,13 @@ func (s *Server) handleQuickSearch(w http.ResponseWriter, r *http.Request) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			users, err := s.meta.SearchUsers(r.Context(), text, g.orgs, limit)
+			users, err := s.meta.SearchUsers(r.Context(), text, g.orgs, limit+len(p.exclude))
 			items := []map[string]any{}
 			for i := range users {
 				u := &users[i]
+				if p.exclude[u.Name] || len(items) == limit {
+					continue
+				}
 				item := map[string]any{"_id": repoObjectIDFor(u.ID), "name": u.Name, "fullname": fullName(u), "avatarUrl": haven.AvatarURL(u.Name)}
 				if !g.orgs {
 					item["user"] = u.Name
@@ -230,4 +232,98 @@ func (s *Server) RefreshTrending(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// quickSearchParams is what a quick search asks for.
+type quickSearchParams struct {
+	text    string
+	limit   int
+	want    map[string]bool // the groups to answer
+	exclude map[string]bool // repository ids and user or organisation names to leave out
+}
+
+// quickSearchQuery reads a quick search from a query: q, limit, and type
+// and exclude, each of which may be given more than once.
+func quickSearchQuery(q url.Values) (quickSearchParams, error) {
+	limit := q.Get("limit")
+	if limit == "" {
+		limit = "10"
+	}
+	return newQuickSearch(q.Get("q"), limit, q["type"], q["exclude"])
+}
+
+// quickSearchBody reads a quick search from a POST's JSON body: q, limit,
+// type (a name or a list of names) and exclude. The Hub's other filters
+// (lang, library, namespace, …) are refused rather than ignored, so that
+// no one takes an unfiltered answer for a filtered one.
+func quickSearchBody(r *http.Request) (quickSearchParams, error) {
+	var body map[string]json.RawMessage
+	if err := decodeJSON(r, &body); err != nil {
+		return quickSearchParams{}, err
+	}
+	var (
+		q, limit      string
+		types, extras []string
+	)
+	for k, v := range body {
+		if string(v) == "null" {
+			continue
+		}
+		var err error
+		switch k {
+		case "q":
+			err = json.Unmarshal(v, &q)
+		case "limit":
+			var n json.Number
+			if err = json.Unmarshal(v, &n); err == nil {
+				limit = n.String()
+			}
+		case "type":
+			var one string
+			if json.Unmarshal(v, &one) == nil {
+				types = []string{one}
+			} else {
+				err = json.Unmarshal(v, &types)
+			}
+		case "exclude":
+			err = json.Unmarshal(v, &extras)
+		default:
+			return quickSearchParams{}, errInvalid("Quick search by %q is not supported by this server", k)
+		}
+		if err != nil {
+			return quickSearchParams{}, errInvalid("Invalid %q in quick search: %v", k, err)
+		}
+	}
+	if limit == "" {
+		limit = "10"
+	}
+	return newQuickSearch(q, limit, types, extras)
+}
+
+func newQuickSearch(q, limit string, types, exclude []string) (quickSearchParams, error) {
+	p := quickSearchParams{text: strings.TrimSpace(q)}
+	n, err := strconv.Atoi(limit)
+	if err != nil || n < 0 {
+		return p, errInvalid("Invalid limit %q: expected a number from 0 to %d", limit, quicksearchMax)
+	}
+	p.limit = min(n, quicksearchMax)
+	p.want = map[string]bool{"models": true, "datasets": true, "spaces": true, "orgs": true, "users": true}
+	if len(types) > 0 {
+		p.want = map[string]bool{}
+		for _, t := range types {
+			group, ok := quickSearchTypes[strings.ToLower(t)]
+			if !ok {
+				return p, errInvalid("Invalid type %q: expected model, dataset, space, org or user", t)
+			}
+			p.want[group] = true
+		}
+	}
+	if len(exclude) > quicksearchMax {
+		return p, errInvalid("Invalid exclude: at most %d ids", quicksearchMax)
+	}
+	p.exclude = map[string]bool{}
+	for _, id := range exclude {
+		p.exclude[id] = true
+	}
+	return p, nil
 }

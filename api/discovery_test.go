@@ -1,10 +1,12 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"reflect"
 	"sort"
+	"strconv"
 	"testing"
 )
 
@@ -81,39 +83,99 @@ func TestQuickSearch(t *testing.T) {
 		{"type=user keeps users only", "q=b&type=user", "", 200, nil, 0, []string{"bob"}},
 		{"type=model keeps models only", "q=bob&type=model", "", 200, []string{"bob/bert-tiny"}, 1, nil},
 		{"empty query lists popular repos", "q=", "", 200, []string{"alice/bert-base", "alice/gpt-small", "bob/bert-tiny"}, 3, nil},
+		{"types together", "q=b&type=model&type=user", "", 200, []string{"alice/bert-base", "bob/bert-tiny"}, 2, []string{"bob"}},
+		{"exclude leaves out ids", "q=bert&exclude=bob/bert-tiny&limit=1", "", 200, []string{"alice/bert-base"}, 2, nil},
+		{"exclude leaves out users", "q=b&type=user&exclude=bob", "", 200, nil, 0, nil},
 		{"bad type", "q=x&type=cats", "", 400, nil, 0, nil},
 		{"bad limit", "q=x&limit=lots", "", 400, nil, 0, nil},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			token := ""
-			if tc.token != "" {
-				token = h.tokens[tc.token]
-			}
-			r := h.do("GET", "/api/quicksearch?"+tc.query, token, "", nil)
-			if r.status != tc.status {
-				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
-			}
-			if tc.status != 200 {
-				return
-			}
-			var q quickSearch
-			r.json(t, &q)
-			if got := ids(q); !reflect.DeepEqual(got, tc.models) {
-				t.Errorf("models %v, want %v", got, tc.models)
-			}
-			if q.ModelsCount != tc.modelCount {
-				t.Errorf("modelsCount %d, want %d", q.ModelsCount, tc.modelCount)
-			}
-			var users []string
-			for _, u := range q.Users {
-				users = append(users, u.User)
-			}
-			if !reflect.DeepEqual(users, tc.users) {
-				t.Errorf("users %v, want %v", users, tc.users)
-			}
-		})
+		for _, method := range []string{"GET", "POST"} {
+			t.Run(method+" "+tc.name, func(t *testing.T) {
+				token := ""
+				if tc.token != "" {
+					token = h.tokens[tc.token]
+				}
+				var r resp
+				if method == "GET" {
+					r = h.do("GET", "/api/quicksearch?"+tc.query, token, "", nil)
+				} else {
+					r = h.do("POST", "/api/quicksearch", token, "application/json", quickSearchBody(t, tc.query))
+				}
+				checkQuickSearch(t, r, tc.status, tc.models, tc.modelCount, tc.users)
+			})
+		}
 	}
+}
+
+// quickSearchBody is the JSON body of a POST asking what query does: a
+// list for a parameter given more than once, a number for a numeric limit.
+func quickSearchBody(t *testing.T, query string) []byte {
+	t.Helper()
+	v, err := url.ParseQuery(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := map[string]any{}
+	for k, vs := range v {
+		switch {
+		case k == "exclude" || len(vs) > 1:
+			body[k] = vs
+		case k == "limit":
+			if n, err := strconv.Atoi(vs[0]); err == nil {
+				body[k] = n
+				continue
+			}
+			body[k] = vs[0]
+		default:
+			body[k] = vs[0]
+		}
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func checkQuickSearch(t *testing.T, r resp, status int, models []string, modelCount int, wantUsers []string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	if status != 200 {
+		return
+	}
+	var q quickSearch
+	r.json(t, &q)
+	if got := ids(q); !reflect.DeepEqual(got, models) {
+		t.Errorf("models %v, want %v", got, models)
+	}
+	if q.ModelsCount != modelCount {
+		t.Errorf("modelsCount %d, want %d", q.ModelsCount, modelCount)
+	}
+	var users []string
+	for _, u := range q.Users {
+		users = append(users, u.User)
+	}
+	if !reflect.DeepEqual(users, wantUsers) {
+		t.Errorf("users %v, want %v", users, wantUsers)
+	}
+}
+
+// TestQuickSearchPostRefuses checks that a POST's filters Haven does not
+// apply are refused, not ignored, as is a body that is not JSON.
+func TestQuickSearchPostRefuses(t *testing.T) {
+	h := discoveryHub(t)
+	for _, body := range []string{`{"q":"bert","library":"transformers"}`, `{"q":"bert","lang":["en"]}`, `{"q":1}`, `not json`} {
+		r := h.do("POST", "/api/quicksearch", "", "application/json", []byte(body))
+		if r.status != http.StatusBadRequest || r.header.Get("X-Error-Message") == "" {
+			t.Errorf("%s: status %d, X-Error-Message %q; want 400 with a message", body, r.status, r.header.Get("X-Error-Message"))
+		}
+	}
+	// A null is no filter.
+	r := h.do("POST", "/api/quicksearch", "", "application/json", []byte(`{"q":"bert","library":null}`))
+	checkQuickSearch(t, r, 200, []string{"alice/bert-base", "bob/bert-tiny"}, 2, nil)
 }
 
 // TestQuickSearchShape checks that every group is present even when empty,
