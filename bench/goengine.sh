@@ -22,16 +22,23 @@
 # engine): 1 and CLIENTS (200) client threads sending single-sentence
 # requests for CLIENT_SECONDS, against the same on an endpoint whose engine
 # takes one input per forward pass (image maxBatch 1, no dynamic batching),
-# interleaved; errors by kind and the batch sizes from the engine's /metrics. Haven, its engines and the
+# interleaved; errors by kind and the batch sizes from the engine's /metrics. With CLIENT_ROUNDS (1) above 1,
+# the CLIENTS rounds of the two endpoints are repeated, taking turns at going first, and the medians of the
+# paired ratios (batching / batch 1) are given, of answers/s and of answers per CPU-second of Haven's process
+# (Haven's proxy and the Go engine in it; from /proc), which depends far less on the machine's other load than
+# answers/s does. Haven, its engines and the
 # clients are pinned to cores 0-1. Needs what bench/inference.sh needs (uv,
 # .venv); the first Python engine ever builds the ML stack environment into
 # RUNNER_ENVS. PARTS picks parts ("throughput cold clients"); with ML_PY (a
 # python with torch and transformers, for the export) and PARTS=clients the
-# Python engine is not started.
+# Python engine is not started; with ONNX_MODEL (a folder made by
+# `inference.py export`) the export is skipped, and then PARTS=clients
+# CLIENT_ENGINES=go needs neither the Python engine nor ML_PY.
 #
 #   bench/goengine.sh
 #   COLD_REPS=5 THRU_SECONDS=10 bench/goengine.sh
 #   PARTS=clients ML_PY=/path/to/ml/bin/python bench/goengine.sh
+#   PARTS=clients CLIENT_ENGINES=go ONNX_MODEL=/tmp/minilm-onnx CLIENT_ROUNDS=5 CLIENT_SECONDS=10 bench/goengine.sh
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 THRU_SECONDS=${THRU_SECONDS:-8}
@@ -42,11 +49,18 @@ PARTS=${PARTS:-throughput cold clients}
 CLIENTS=${CLIENTS:-200}
 CLIENT_SECONDS=${CLIENT_SECONDS:-10}
 CLIENT_ENGINES=${CLIENT_ENGINES:-go py}
+CLIENT_ROUNDS=${CLIENT_ROUNDS:-1}
+ONNX_MODEL=${ONNX_MODEL:-}
 has() { [[ " $PARTS " == *" $1 "* ]]; }
 python_engine=0
-if has throughput || has cold || [[ -z ${ML_PY:-} ]]; then
+if has throughput || has cold || [[ -z ${ML_PY:-} && -z $ONNX_MODEL ]]; then
 	python_engine=1 # started once through the serverless API: it builds the ML environment and gives ML_PY
 fi
+py_model=$python_engine
+if has clients && [[ " $CLIENT_ENGINES " == *" py "* ]]; then
+	py_model=1
+fi
+[[ -z $ONNX_MODEL || -f $ONNX_MODEL/onnx/model.onnx ]] || die "no onnx/model.onnx in ONNX_MODEL=$ONNX_MODEL"
 RUNNER_ENVS=${RUNNER_ENVS:-/tmp/haven-e2e-envs}
 ORT_LIB=${ORT_LIB:-$REPO_ROOT/e2e/onnxruntime/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1}
 export UV_CACHE_DIR=${UV_CACHE_DIR:-/tmp/haven-e2e-uv-cache}
@@ -92,17 +106,24 @@ export TOKEN NS=bench
 push() { HF_HUB_DISABLE_XET=1 HF_HUB_DISABLE_PROGRESS_BARS=1 "$HUB_PY" "$BENCH_DIR/inference.py" push "$1" "$2" >"$WORK/push.$3.json" 2>"$WORK/push.err" || { cat "$WORK/push.err" >&2; die "could not push $2"; }; }
 
 start_go_haven --onnxruntime-lib "$ORT_LIB"
-log "pushing all-MiniLM-L6-v2 as $PY_MODEL"
-push "$MINILM" "$PY_MODEL" py
+if [[ $py_model == 1 ]]; then
+	log "pushing all-MiniLM-L6-v2 as $PY_MODEL"
+	push "$MINILM" "$PY_MODEL" py
+fi
 if [[ $python_engine == 1 ]]; then
 	log "first request to $PY_MODEL (starts the Python engine; the first ever builds the ML stack environment)"
 	"${IPY[@]}" call "/inference/models/$PY_MODEL" '{"inputs": "hello"}' >"$WORK/first.py.json"
 	"${IPY[@]}" engine "$PY_MODEL" >"$WORK/engine.json"
 	ML_PY=$(jget "$WORK/engine.json" python)
 fi
-log "exporting the encoder to ONNX with $ML_PY"
-env OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 TRANSFORMERS_VERBOSITY=error "${pin[@]}" "$ML_PY" "$BENCH_DIR/inference.py" export "$MINILM" "$WORK/minilm-onnx" \
-	>"$WORK/export.log" 2>&1 || { tail -20 "$WORK/export.log" >&2; die "the export failed"; }
+if [[ -n $ONNX_MODEL ]]; then
+	log "the ONNX export in $ONNX_MODEL"
+	cp -r "$ONNX_MODEL" "$WORK/minilm-onnx"
+else
+	log "exporting the encoder to ONNX with $ML_PY"
+	env OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 TRANSFORMERS_VERBOSITY=error "${pin[@]}" "$ML_PY" "$BENCH_DIR/inference.py" export "$MINILM" "$WORK/minilm-onnx" \
+		>"$WORK/export.log" 2>&1 || { tail -20 "$WORK/export.log" >&2; die "the export failed"; }
+fi
 log "pushing the ONNX export as $GO_MODEL"
 push "$WORK/minilm-onnx" "$GO_MODEL" go
 "${IPY[@]}" call "/inference/models/$GO_MODEL" '{"inputs": "hello"}' >"$WORK/first.go.json"
@@ -145,12 +166,21 @@ if has clients; then
 		log "3. endpoints of $m (the $e engine), batching and batch 1"
 		"${IPY[@]}" endpoint "$e-batch" "$m" "$c" 1 >"$WORK/ep.$e-batch.json"
 		"${IPY[@]}" endpoint "$e-b1" "$m" "$c" 1 '{"maxBatch": 1}' >"$WORK/ep.$e-b1.json"
-		log "   1 and $CLIENTS clients, $CLIENT_SECONDS s each"
-		for n in 1 "$CLIENTS"; do
-			for ep in "$e-batch" "$e-b1"; do
+		log "   1 and $CLIENTS clients, $CLIENT_SECONDS s each, $CLIENT_ROUNDS rounds at $CLIENTS"
+		for ep in "$e-batch" "$e-b1"; do
+			u=$HAVEN_URL/e/$NS/$ep
+			HAVEN_PIDS=$HAVEN_PID "${IPY[@]}" clients 1 "$CLIENT_SECONDS" "$u" "$u/metrics" >"$WORK/clients.$ep.1.json"
+		done
+		for ((k = 1; k <= CLIENT_ROUNDS; k++)); do
+			order=("$e-batch" "$e-b1")
+			((k % 2 == 0)) && order=("$e-b1" "$e-batch")
+			for ep in "${order[@]}"; do
 				u=$HAVEN_URL/e/$NS/$ep
-				"${IPY[@]}" clients "$n" "$CLIENT_SECONDS" "$u" "$u/metrics" >"$WORK/clients.$ep.$n.json"
+				HAVEN_PIDS=$HAVEN_PID "${IPY[@]}" clients "$CLIENTS" "$CLIENT_SECONDS" "$u" "$u/metrics" >"$WORK/clients.$ep.$CLIENTS.r$k.json"
 			done
+			cp "$WORK/clients.$e-batch.$CLIENTS.r1.json" "$WORK/clients.$e-batch.$CLIENTS.json"
+			cp "$WORK/clients.$e-b1.$CLIENTS.r1.json" "$WORK/clients.$e-b1.$CLIENTS.json"
+			log "   round $k: batching $(jget "$WORK/clients.$e-batch.$CLIENTS.r$k.json" per_s), batch 1 $(jget "$WORK/clients.$e-b1.$CLIENTS.r$k.json" per_s) answers/s"
 		done
 		for ep in "$e-batch" "$e-b1"; do curl -fsS -X DELETE -H "Authorization: Bearer $TOKEN" "$HAVEN_URL/api/endpoints/v2/endpoint/$NS/$ep" >/dev/null; done
 	done
@@ -172,9 +202,9 @@ if has throughput || has cold; then
 	grep -h "Go engine serves\|model loaded" "$WORK/haven.log" | tail -n 4 | sed 's/^/   haven log: /' >&2 || true
 
 fi
-python3 - "$WORK" "$PY_MODEL" "$GO_MODEL" "$LOAD1" "$LOAD2" "${LOAD3:-}" "$CLIENTS" "$(machine_line)" <<'PY'
-import json, os, sys
-work, py, go, l1, l2, l3, clients, machine = sys.argv[1:]
+python3 - "$WORK" "$PY_MODEL" "$GO_MODEL" "$LOAD1" "$LOAD2" "${LOAD3:-}" "$CLIENTS" "$(machine_line)" "$CLIENT_ROUNDS" "$HAVEN_PID" <<'PY'
+import json, os, statistics, sys
+work, py, go, l1, l2, l3, clients, machine, rounds, haven = sys.argv[1:]
 r = lambda n: json.load(open(os.path.join(work, n)))
 have = lambda n: os.path.exists(os.path.join(work, n))
 print(machine)
@@ -206,4 +236,23 @@ for e in engines:
             print(f"{e} engine, {name:>8}, {n:3} clients: {c['per_s']:.1f} answers/s ({c['per_s'] / one:.2f}x 1 client with batching), "
                   f"p50 {lat.get('median', 0):.0f} ms, p95 {lat.get('p95', 0):.0f} ms; {c['errors']} errors {c['error_kinds'] or ''}; "
                   f"mean batch {m['mean_batch']:.1f}, largest {m['max_batch_ever']}; engine answers {m['engine_answers']}")
+for e in engines if int(rounds) > 1 else ():
+    rs = [(r(f"clients.{e}-batch.{clients}.r{k}.json"), r(f"clients.{e}-b1.{clients}.r{k}.json")) for k in range(1, int(rounds) + 1)]
+    print(f"{e} engine, {clients} clients, {rounds} rounds, load avg {l1} before, {l3} after (batching / batch 1; answers per CPU-second of Haven's process, "
+          "of the clients' process, share of the machine's busy CPU taken by Haven):")
+    ratios, cpu_ratios = [], []
+    for k, (a, b) in enumerate(rs, 1):
+        line = f"  round {k}: {a['per_s']:.1f} / {b['per_s']:.1f} answers/s ({a['per_s'] / b['per_s']:.2f}x)"
+        if "per_cpu_s" in a and "per_cpu_s" in b:
+            pa, pb = a["per_cpu_s"], b["per_cpu_s"]
+            share = lambda c: c["cpu_s"][haven] / c["cpu_s"]["machine"] if c["cpu_s"]["machine"] else 0.0
+            line += (f"; Haven {pa[haven]:.1f} / {pb[haven]:.1f} per CPU-s ({pa[haven] / pb[haven]:.2f}x), "
+                     f"clients {pa['clients']:.1f} / {pb['clients']:.1f}, Haven's share {share(a):.0%} / {share(b):.0%}")
+            cpu_ratios.append(pa[haven] / pb[haven])
+        line += f"; mean batch {a['metrics']['mean_batch']:.1f}; errors {a['errors']} / {b['errors']}"
+        ratios.append(a["per_s"] / b["per_s"])
+        print(line)
+    print(f"  median of the paired ratios: answers/s {statistics.median(ratios):.2f}x (range {min(ratios):.2f}-{max(ratios):.2f})"
+          + (f", answers per CPU-second of Haven {statistics.median(cpu_ratios):.2f}x (range {min(cpu_ratios):.2f}-{max(cpu_ratios):.2f})"
+             if cpu_ratios else ""))
 PY

@@ -12,7 +12,8 @@ folder added to sys.path).
     inference.py st          MODEL SECONDS BATCH THREADS  sentence-transformers directly, same loop
     inference.py ort         MODEL SECONDS BATCH THREADS LIB  ONNX Runtime (the model exported once with torch.onnx)
     inference.py latency     N NAME=URL...                N rounds, one request to each URL per round (GET for .../v1/models)
-    inference.py clients     N SECONDS URL METRICS-URL    N concurrent clients, single-sentence requests
+    inference.py clients     N SECONDS URL METRICS-URL    N concurrent clients, single-sentence requests (with
+                                                          HAVEN_PIDS set, the CPU seconds of those processes too)
     inference.py endpoint    NAME REPO COMMIT [MIN [IMAGE]]  a dedicated endpoint (minReplica MIN, default 0; maxReplica 1;
                                                           IMAGE the JSON of image.huggingface) created and waited for
     inference.py cold-endpoint NAME REPS PYTHON DIR [PID...]  scaled to zero, then the first request; alternated with the engine by hand
@@ -432,6 +433,27 @@ def metrics_delta(a, b):
             "batch_sizes": buckets, "engine_answers": status}
 
 
+def cpu_seconds(pids):
+    """The user and system CPU seconds so far of the processes pids (HAVEN_PIDS: Haven, with the Go engine in it),
+    of this client process, and of the whole machine, from /proc; {} where /proc has none of it."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        out = {}
+        for p in pids:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[str(p)] = (int(fields[11]) + int(fields[12])) / tick
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out["clients"] = (int(fields[11]) + int(fields[12])) / tick
+        with open("/proc/stat") as f:
+            cpu = [int(x) for x in f.readline().split()[1:]]
+        out["machine"] = (sum(cpu) - cpu[3] - cpu[4]) / tick  # all but idle and iowait
+        return out
+    except (OSError, ValueError, IndexError):
+        return {}
+
+
 def cmd_clients(n, seconds, url, metrics_url):
     """n threads, each with its own connection, sending one sentence per request for seconds.
 
@@ -477,15 +499,25 @@ def cmd_clients(n, seconds, url, metrics_url):
     for t in threads:
         t.start()
     before = engine_metrics(metrics_url)
+    pids = [int(p) for p in os.environ.get("HAVEN_PIDS", "").split()]
+    cpu0 = cpu_seconds(pids)
     t0 = time.monotonic()
     t_end[0] = t0 + seconds
     start.wait()
+    # The CPU time is read at the window's end, not after the requests in flight then have finished, so that it
+    # covers about the answers counted.
+    time.sleep(max(0.0, t_end[0] - time.monotonic()))
+    cpu1 = cpu_seconds(pids)
     for t in threads:
         t.join()
     wall = time.monotonic() - t0
     after = engine_metrics(metrics_url)
     out = {"clients": n, "seconds": wall, "ok": ok[0], "errors": errors[0], "error_kinds": kinds,
            "per_s": ok[0] / seconds, "metrics": metrics_delta(before, after)}
+    if cpu0 and cpu1:
+        used = {k: cpu1[k] - cpu0[k] for k in cpu1}
+        out["cpu_s"] = used
+        out["per_cpu_s"] = {k: ok[0] / v if v > 0 else 0.0 for k, v in used.items()}
     if lat:
         out["latency_ms"] = {k: v * 1000 for k, v in summary(lat).items() if k != "n"}
     print(json.dumps(out))
