@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,7 +131,11 @@ func BenchmarkForward(b *testing.B) {
 // it: 32 requests of one sentence at a time (the places Haven gives a
 // replica) for a window, on a model with dynamic batching and on one that
 // takes one input per pass (maxBatch 1, the baseline), the windows
-// alternating. Set HAVEN_BENCH_ONNX_MODEL as for BenchmarkForward.
+// alternating. Beside answers/s it reports answers per CPU-second of the
+// process (user and system time), which depends far less on the machine's
+// other load. Set HAVEN_BENCH_ONNX_MODEL as for BenchmarkForward, and
+// HAVEN_BENCH_ORT_THREADS for the intra-op threads of a pass (2) and
+// HAVEN_BENCH_PLACES for the requests at a time (32).
 //
 //	HAVEN_BENCH_ONNX_MODEL=/tmp/minilm-onnx go test -run '^$' -bench Concurrent -benchtime 4x ./inference/onnx/
 func BenchmarkConcurrent(b *testing.B) {
@@ -142,25 +147,34 @@ func BenchmarkConcurrent(b *testing.B) {
 	if lib == "" {
 		lib, _ = filepath.Abs("../../e2e/onnxruntime/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1")
 	}
+	threads := 2
+	if t := os.Getenv("HAVEN_BENCH_ORT_THREADS"); t != "" {
+		fmt.Sscan(t, &threads)
+	}
 	models := make([]*Model, 2)
 	for i, max := range []int{32, 1} {
-		m, err := Load(dir, Options{Task: "feature-extraction", Name: "bench", ORTLib: lib, Threads: 2, MaxBatch: max})
+		m, err := Load(dir, Options{Task: "feature-extraction", Name: "bench", ORTLib: lib, Threads: threads, MaxBatch: max})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer m.Close()
 		models[i] = m
 	}
-	const places, window = 32, 5 * time.Second
+	const window = 5 * time.Second
+	places := 32
+	if p := os.Getenv("HAVEN_BENCH_PLACES"); p != "" {
+		fmt.Sscan(p, &places)
+	}
 	sentences := benchSentences(1000, 1)
 	answers := make([]int64, 2)
-	var spent [2]time.Duration
+	var spent, cpu [2]time.Duration
 	b.ResetTimer()
 	for it := 0; it < b.N; it++ {
 		for k := range models {
 			k = (k + it) % 2
 			var done atomic.Int64
 			var wg sync.WaitGroup
+			cpu0 := cpuTime()
 			start := time.Now()
 			for p := range places {
 				wg.Add(1)
@@ -177,6 +191,7 @@ func BenchmarkConcurrent(b *testing.B) {
 			}
 			wg.Wait()
 			spent[k] += time.Since(start)
+			cpu[k] += cpuTime() - cpu0
 			answers[k] += done.Load()
 		}
 	}
@@ -184,4 +199,42 @@ func BenchmarkConcurrent(b *testing.B) {
 	b.ReportMetric(batching, "batching_answers/s")
 	b.ReportMetric(one, "batch1_answers/s")
 	b.ReportMetric(batching/one, "batching_vs_batch1")
+	perCPU := func(k int) float64 { return float64(answers[k]) / cpu[k].Seconds() }
+	b.ReportMetric(perCPU(0), "batching_answers/cpu_s")
+	b.ReportMetric(perCPU(1), "batch1_answers/cpu_s")
+	b.ReportMetric(perCPU(0)/perCPU(1), "batching_vs_batch1_cpu")
+}
+
+// cpuTime is the user and system time of the process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkCount is the tokenization of one sentence as the clients of
+// bench/goengine.sh send them (count, in the request's goroutine), to weigh
+// it against a forward pass. Set HAVEN_BENCH_ONNX_MODEL as for
+// BenchmarkForward.
+func BenchmarkCount(b *testing.B) {
+	dir := os.Getenv("HAVEN_BENCH_ONNX_MODEL")
+	if dir == "" {
+		b.Skip("HAVEN_BENCH_ONNX_MODEL is not set")
+	}
+	m, err := load(dir, Options{Task: "feature-extraction", Name: "bench"}, func(string) (graph, string, error) {
+		return &fakeGraph{}, "fake", nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	sentences := benchSentences(1000, 1)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.count([]item{{text: sentences[i%len(sentences)]}}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
