@@ -6,9 +6,9 @@ import (
 )
 
 // batcher runs the inputs of concurrent requests through the model in
-// shared forward passes: one batch at a time, each taking every request
-// waiting when it starts (up to max inputs), which run then cuts into
-// passes of similar length (split). Under load requests join batches
+// shared forward passes: workers batches at a time, each taking every
+// request waiting when it starts (up to max inputs), which run then cuts
+// into passes of similar length (split). Under load requests join batches
 // without a timed window, so a lone request pays no wait.
 type batcher struct {
 	run  func([]item) ([][]float32, error)
@@ -27,9 +27,12 @@ type request struct {
 
 var errClosed = errors.New("the model was unloaded")
 
-func newBatcher(run func([]item) ([][]float32, error), max int, seen func(n int)) *batcher {
+func newBatcher(run func([]item) ([][]float32, error), max, workers int, seen func(n int)) *batcher {
 	b := &batcher{run: run, max: max, seen: seen, reqs: make(chan *request, 1024), stop: make(chan struct{})}
 	go b.loop()
+	for ; workers > 1; workers-- {
+		go b.loop()
+	}
 	return b
 }
 

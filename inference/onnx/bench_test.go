@@ -56,7 +56,7 @@ func BenchmarkForward(b *testing.B) {
 	if lib == "" {
 		lib, _ = filepath.Abs("../../e2e/onnxruntime/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1")
 	}
-	m, err := Load(dir, Options{Task: "feature-extraction", Name: "bench", ORTLib: lib, Threads: 2})
+	m, err := Load(dir, Options{Task: "feature-extraction", Name: "bench", ORTLib: lib, Threads: 2, Passes: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -134,7 +134,8 @@ func BenchmarkForward(b *testing.B) {
 // alternating. Beside answers/s it reports answers per CPU-second of the
 // process (user and system time), which depends far less on the machine's
 // other load. Set HAVEN_BENCH_ONNX_MODEL as for BenchmarkForward, and
-// HAVEN_BENCH_ORT_THREADS for the intra-op threads of a pass (2) and
+// HAVEN_BENCH_ORT_THREADS for the threads (2), HAVEN_BENCH_PASSES for the
+// passes at once (Options.Passes; the engine's default) and
 // HAVEN_BENCH_PLACES for the requests at a time (32).
 //
 //	HAVEN_BENCH_ONNX_MODEL=/tmp/minilm-onnx go test -run '^$' -bench Concurrent -benchtime 4x ./inference/onnx/
@@ -151,9 +152,13 @@ func BenchmarkConcurrent(b *testing.B) {
 	if t := os.Getenv("HAVEN_BENCH_ORT_THREADS"); t != "" {
 		fmt.Sscan(t, &threads)
 	}
+	passes := 0
+	if p := os.Getenv("HAVEN_BENCH_PASSES"); p != "" {
+		fmt.Sscan(p, &passes)
+	}
 	models := make([]*Model, 2)
 	for i, max := range []int{32, 1} {
-		m, err := Load(dir, Options{Task: "feature-extraction", Name: "bench", ORTLib: lib, Threads: threads, MaxBatch: max})
+		m, err := Load(dir, Options{Task: "feature-extraction", Name: "bench", ORTLib: lib, Threads: threads, Passes: passes, MaxBatch: max})
 		if err != nil {
 			b.Fatal(err)
 		}

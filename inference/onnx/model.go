@@ -20,9 +20,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -111,8 +113,12 @@ type Options struct {
 	// ORTLib is the path of libonnxruntime.so; "" runs the graph on the
 	// pure-Go backend.
 	ORTLib string
-	// Threads bounds the threads of one forward pass (0: all cores).
+	// Threads bounds the threads of the forward passes (0: all cores).
 	Threads int
+	// Passes is how many forward passes run at once, each on
+	// Threads/Passes intra-op threads (0: two on ONNX Runtime when Threads
+	// is 2 or more, else one; the pure-Go backend always runs one).
+	Passes int
 	// MaxBatch bounds the inputs of one forward pass and of one request
 	// (default 32).
 	MaxBatch int
@@ -142,6 +148,7 @@ type Model struct {
 	subwordPrefix string
 	noTypes       bool // token type ids stay 0: transformers passes none
 	batcher       *batcher
+	slots         chan struct{} // one per forward pass that may run at once
 	loadTime      time.Duration
 	metrics       metrics
 	inflight      atomic.Int64
@@ -170,9 +177,24 @@ type tensor struct {
 
 // Load loads the model in dir (a checkout of its repository).
 func Load(dir string, opts Options) (*Model, error) {
+	threads := opts.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	switch {
+	case opts.ORTLib == "" || threads < 2:
+		opts.Passes = 1
+	case opts.Passes <= 0:
+		// Two passes side by side on one thread each use the cores with
+		// less CPU per answer than one pass on two: ONNX Runtime's
+		// threads do not wait for each other at every operator, which on
+		// a busy machine costs a pass the turns its partner thread lost
+		// (bench/README.md).
+		opts.Passes = 2
+	}
 	return load(dir, opts, func(file string) (graph, string, error) {
 		if opts.ORTLib != "" {
-			g, err := newORT(file, opts.ORTLib, opts.Threads)
+			g, err := newORT(file, opts.ORTLib, max(1, threads/opts.Passes))
 			return g, "onnxruntime", err
 		}
 		g, err := newGoMLX(file)
@@ -237,7 +259,12 @@ func load(dir string, opts Options, open func(file string) (graph, string, error
 	if m.graph, m.backend, err = open(filepath.Join(dir, g)); err != nil {
 		return nil, err
 	}
-	m.batcher = newBatcher(m.forward, opts.MaxBatch, m.metrics.batch)
+	if opts.Passes <= 0 {
+		opts.Passes = 1
+	}
+	m.opts.Passes = opts.Passes
+	m.slots = make(chan struct{}, opts.Passes)
+	m.batcher = newBatcher(m.forward, opts.MaxBatch, opts.Passes, m.metrics.batch)
 	// A first pass checks the graph runs and gives the output size.
 	rows, err := m.batcher.submit([]item{{text: "warm up"}})
 	if err != nil {
@@ -453,7 +480,8 @@ func (m *Model) count(items []item) (int, error) {
 // forward runs items through the graph: pooled (not normalised) embeddings
 // or classification logits, one row per item. The items of a gathered
 // batch run in passes of similar length (see split), so that short inputs
-// are not padded to the longest one.
+// are not padded to the longest one, as many at once as the model has
+// slots (Options.Passes): a lone request of many inputs uses every slot.
 func (m *Model) forward(items []item) ([][]float32, error) {
 	encs := make([]*tokenizer.Encoding, len(items))
 	lens := make([]int, len(items))
@@ -470,10 +498,21 @@ func (m *Model) forward(items []item) ([][]float32, error) {
 		lens[i] = max(1, len(enc.Ids))
 	}
 	rows := make([][]float32, len(items))
-	for _, part := range split(lens, passCost, passTokens) {
-		if err := m.pass(encs, part, rows); err != nil {
-			return nil, err
-		}
+	parts := split(lens, passCost, passTokens)
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for k, part := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.slots <- struct{}{}
+			defer func() { <-m.slots }()
+			errs[k] = m.pass(encs, part, rows)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return rows, nil
 }

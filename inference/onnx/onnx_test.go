@@ -45,10 +45,16 @@ type fakeGraph struct {
 	passes     atomic.Int64
 	largest    atomic.Int64
 	gate       chan struct{} // when set, each pass waits on it
+	running    atomic.Int64  // passes running now
+	most       atomic.Int64  // the most passes that ran at once
 }
 
 func (g *fakeGraph) run(b *batch) (tensor, error) {
 	g.passes.Add(1)
+	r := g.running.Add(1)
+	defer g.running.Add(-1)
+	for m := g.most.Load(); r > m && !g.most.CompareAndSwap(m, r); m = g.most.Load() {
+	}
 	if int64(b.n) > g.largest.Load() {
 		g.largest.Store(int64(b.n))
 	}
@@ -433,5 +439,75 @@ func TestSplitPassesKeepRows(t *testing.T) {
 		if fmt.Sprint(rows[i]) != fmt.Sprint(alone[i]) {
 			t.Errorf("input %d: %v in the batch, %v alone", i, rows[i], alone[i])
 		}
+	}
+}
+
+// TestPassesSideBySide checks that a model with two pass slots runs two
+// passes at once, both for two requests that arrive together and for the
+// passes one request is cut into, and that with one slot passes run one at a
+// time; each input keeps the row it gets alone.
+func TestPassesSideBySide(t *testing.T) {
+	long := strings.Repeat("the dog runs ", 40)
+	tests := []struct {
+		name     string
+		passes   int
+		requests [][]string
+		want     int64 // passes at once
+	}{
+		{"two requests, two slots", 2, [][]string{{"the cat"}, {long}}, 2},
+		{"one request cut in two, two slots", 2, [][]string{{"the cat", long}}, 2},
+		{"two requests, one slot", 1, [][]string{{"the cat"}, {long}}, 1},
+		{"one request cut in two, one slot", 1, [][]string{{"the cat", long}}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &fakeGraph{}
+			base := newTestModel(t, "feature-extraction", g, map[string]string{})
+			m, err := load(base.dir, Options{Task: "feature-extraction", Name: "ns/model", Passes: tt.passes},
+				func(string) (graph, string, error) { return g, "fake", nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			alone := map[string][]float32{}
+			for _, s := range []string{"the cat", long} {
+				r, _, err := m.Embed([]string{s}, false, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				alone[s] = r[0]
+			}
+			g.most.Store(0)
+			g.gate = make(chan struct{})
+			var wg sync.WaitGroup
+			for _, texts := range tt.requests {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rows, _, err := m.Embed(texts, false, false)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					for i, s := range texts {
+						if fmt.Sprint(rows[i]) != fmt.Sprint(alone[s]) {
+							t.Errorf("%q: %v, alone %v", s, rows[i], alone[s])
+						}
+					}
+				}()
+			}
+			// The passes wait at the gate: as many as the slots allow get there.
+			for deadline := time.Now().Add(10 * time.Second); g.running.Load() < tt.want && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+			if g.running.Load() < tt.want {
+				t.Fatalf("%d passes running, want %d", g.running.Load(), tt.want)
+			}
+			close(g.gate)
+			wg.Wait()
+			if got := g.most.Load(); got != tt.want {
+				t.Errorf("%d passes at once, want %d", got, tt.want)
+			}
+		})
 	}
 }
