@@ -243,3 +243,49 @@ func BenchmarkCount(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSequential measures lone requests, one after another, of 1 and
+// of 32 sentences on a model running one pass at a time on 2 threads and
+// on one running two passes side by side on one thread each (the default),
+// loaded side by side and taking turns in each round. Set
+// HAVEN_BENCH_ONNX_MODEL as for BenchmarkForward.
+//
+//	HAVEN_BENCH_ONNX_MODEL=/tmp/minilm-onnx go test -run '^$' -bench Sequential -benchtime 20x ./inference/onnx/
+func BenchmarkSequential(b *testing.B) {
+	dir := os.Getenv("HAVEN_BENCH_ONNX_MODEL")
+	if dir == "" {
+		b.Skip("HAVEN_BENCH_ONNX_MODEL is not set")
+	}
+	lib := os.Getenv("HAVEN_BENCH_ORT_LIB")
+	if lib == "" {
+		lib, _ = filepath.Abs("../../e2e/onnxruntime/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1")
+	}
+	models := make([]*Model, 2)
+	for i, passes := range []int{1, 2} {
+		m, err := Load(dir, Options{Task: "feature-extraction", Name: "bench", ORTLib: lib, Threads: 2, Passes: passes})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer m.Close()
+		models[i] = m
+	}
+	for _, n := range []int{1, 32} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			var spent [2]time.Duration
+			for it := 0; it < b.N; it++ {
+				texts := benchSentences(n, uint64(it))
+				for k := range models {
+					k = (k + it) % 2
+					start := time.Now()
+					if _, _, err := models[k].Embed(texts, true, false); err != nil {
+						b.Fatal(err)
+					}
+					spent[k] += time.Since(start)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/spent[0].Seconds(), "one_pass_sent/s")
+			b.ReportMetric(float64(n*b.N)/spent[1].Seconds(), "two_passes_sent/s")
+			b.ReportMetric(spent[0].Seconds()/spent[1].Seconds(), "two_vs_one")
+		})
+	}
+}
