@@ -175,8 +175,6 @@ HfApi().upload_file(path_or_fileobj=sys.argv[1], path_in_repo="big.bin", repo_id
 	done
 	wait "${up[@]}" || true
 	t1=$(date +%s.%N)
-	kill "$SAMPLER"
-	wait "$SAMPLER" 2>/dev/null || true
 	read -r sampled anon <"$WORK/sampled"
 	hwm=$(status_kb "$HAVEN_PID" VmHWM)
 	for i in $(seq 1 "$UPLOADERS"); do
@@ -198,8 +196,12 @@ HfApi().upload_file(path_or_fileobj=sys.argv[1], path_in_repo="big.bin", repo_id
 			waited=$((waited + 1))
 		done
 		conv="; $n of $UPLOADERS conversions done $(awk -v a="$t1" -v b="$(date +%s.%N)" 'BEGIN {printf "%.0f", b-a}') s after the uploads"
+		conv+="; at the uploads' end: peak $(mb "$hwm") MB, max sampled $(mb "$sampled") MB (anonymous $(mb "$anon") MB)"
+		read -r sampled anon <"$WORK/sampled"
 		hwm=$(status_kb "$HAVEN_PID" VmHWM)
 	fi
+	kill "$SAMPLER"
+	wait "$SAMPLER" 2>/dev/null || true
 	log "waiting ${SETTLE} s"
 	sleep "$SETTLE"
 	after=$(status_kb "$HAVEN_PID" VmRSS)

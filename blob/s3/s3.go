@@ -73,7 +73,7 @@ type Driver struct {
 	concurrency int
 	secure      bool
 	slots       chan struct{} // one token for each part buffer in use
-	buffers     sync.Pool     // *[]byte of partSize bytes
+	buffers     partBuffers   // of partSize bytes
 }
 
 var (
@@ -122,11 +122,7 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	d := &Driver{
 		client: client, core: minio.Core{Client: client}, bucket: cfg.Bucket, prefix: prefix,
 		partSize: cfg.PartSize, concurrency: cfg.Concurrency, secure: cfg.Secure,
-		slots: make(chan struct{}, cfg.MaxBuffers),
-	}
-	d.buffers.New = func() any {
-		b := make([]byte, d.partSize)
-		return &b
+		slots: make(chan struct{}, cfg.MaxBuffers), buffers: partBuffers{size: cfg.PartSize},
 	}
 	if err := d.ensureBucket(ctx, cfg.Region); err != nil {
 		return nil, err
@@ -274,7 +270,7 @@ func (d *Driver) payloadHash(b []byte) string {
 // getBuffer returns a buffer of partSize bytes; the caller holds a slot.
 func (d *Driver) getBuffer(partSize int64) []byte {
 	if partSize == d.partSize {
-		return *d.buffers.Get().(*[]byte)
+		return d.buffers.get()
 	}
 	return make([]byte, partSize)
 }
@@ -282,8 +278,7 @@ func (d *Driver) getBuffer(partSize int64) []byte {
 // release gives back a buffer from getBuffer and its slot.
 func (d *Driver) release(b []byte) {
 	if int64(cap(b)) == d.partSize {
-		b = b[:cap(b)]
-		d.buffers.Put(&b)
+		d.buffers.put(b)
 	}
 	<-d.slots
 }
