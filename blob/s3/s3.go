@@ -38,8 +38,8 @@ const DefaultConcurrency = 3
 
 // DefaultMaxBuffers bounds the part buffers of all Puts together, so the
 // memory of uploads is at most MaxBuffers parts (64 MiB at 8 MiB) however
-// many run at once. Every Put waits for one; the others go to the first to
-// ask.
+// many run at once (outside the Go heap, see partBuffers). Every Put waits
+// for one; the others go to the first to ask.
 const DefaultMaxBuffers = 8
 
 // S3 limits for multipart uploads.
