@@ -9,8 +9,9 @@ import (
 // goes back to the operating system.
 const bufferIdle = 5 * time.Second
 
-// partBuffers holds the part buffers of all Puts of a Driver: at most max
-// of size bytes each, made when first needed and kept for reuse.
+// partBuffers holds the part buffers of all Puts of a Driver, of size bytes
+// each and no more than the Driver has slots, made when first needed and
+// kept for reuse.
 //
 // The buffers live outside the Go heap where the system allows it
 // (mapBuffer). In the heap, the full pool (64 MiB by default) is live
@@ -36,7 +37,7 @@ type partBuffers struct {
 func heapBuffer(n int) []byte { return make([]byte, n) }
 
 // get returns a buffer of p.size bytes; the caller holds a slot of the
-// Driver, so no more than max are ever made.
+// Driver.
 func (p *partBuffers) get() []byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
