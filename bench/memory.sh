@@ -16,7 +16,8 @@
 #    SERVE_FLAGS words to `haven serve` (--xet-convert=false). Plain LFS
 #    uploads are converted into Xet in the background: unless
 #    --xet-convert=false, the part waits for the conversions (up to
-#    CONVERT_WAIT s, 600), and the peak and the minute count to their end.
+#    CONVERT_WAIT s, 600), and the peak, the sampled RSS and the minute count
+#    to their end (the peak at the uploads' end is reported too).
 #
 # Peak RSS is the kernel's high-water mark (VmHWM in /proc/PID/status) of a
 # server started fresh for the measurement; VmRSS is also sampled every 50 ms.
