@@ -22,12 +22,7 @@ import (
 // the difference is what checking scopes costs (bench/tokens.sh compares).
 func BenchmarkRepoInfoTokens(b *testing.B) {
 	ctx := context.Background()
-	st := storetest.Open(b)
-	srv, err := api.New(api.Config{Meta: st.Meta, Git: st.Git, Blobs: st.Blobs, PublicURL: "http://hub.test", Secret: []byte("bench-secret-bench-secret-bench-secret")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Close() })
+	st, srv := benchServer(b)
 	u := &haven.User{Name: "alice"}
 	if err := st.Meta.CreateUser(ctx, u, ""); err != nil {
 		b.Fatal(err)
@@ -84,12 +79,7 @@ func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
 // CPU time per request (cpu-ms/op) leaves the changes out.
 func BenchmarkListModelsPage(b *testing.B) {
 	ctx := context.Background()
-	st := storetest.Open(b)
-	srv, err := api.New(api.Config{Meta: st.Meta, Git: st.Git, Blobs: st.Blobs, PublicURL: "http://hub.test", Secret: []byte("bench-secret-bench-secret-bench-secret")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Close() })
+	st, srv := benchServer(b)
 	base := time.Now().Add(-365 * 24 * time.Hour)
 	pipes := []string{"text-classification", "fill-mask", "text-generation", "translation", "summarization"}
 	libs := []string{"transformers", "diffusers", "timm", "sentence-transformers", "peft"}
@@ -147,4 +137,15 @@ func processCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchServer is an API server on a fresh store for the benchmarks.
+func benchServer(b *testing.B) (*storetest.Stores, *api.Server) {
+	st := storetest.Open(b)
+	srv, err := api.New(api.Config{Meta: st.Meta, Git: st.Git, Blobs: st.Blobs, PublicURL: "http://hub.test", Secret: []byte("bench-secret-bench-secret-bench-secret")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+	return st, srv
 }

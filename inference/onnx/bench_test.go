@@ -48,14 +48,7 @@ func benchSentences(n int, seed uint64) []string {
 //
 //	HAVEN_BENCH_ONNX_MODEL=/tmp/minilm-onnx go test -run '^$' -bench Forward -benchtime 20x ./inference/onnx/
 func BenchmarkForward(b *testing.B) {
-	dir := os.Getenv("HAVEN_BENCH_ONNX_MODEL")
-	if dir == "" {
-		b.Skip("HAVEN_BENCH_ONNX_MODEL is not set")
-	}
-	lib := os.Getenv("HAVEN_BENCH_ORT_LIB")
-	if lib == "" {
-		lib, _ = filepath.Abs("../../e2e/onnxruntime/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1")
-	}
+	dir, lib := benchModel(b)
 	m, err := Load(dir, Options{Task: "feature-extraction", Name: "bench", ORTLib: lib, Threads: 2, Passes: 1})
 	if err != nil {
 		b.Fatal(err)
@@ -140,14 +133,7 @@ func BenchmarkForward(b *testing.B) {
 //
 //	HAVEN_BENCH_ONNX_MODEL=/tmp/minilm-onnx go test -run '^$' -bench Concurrent -benchtime 4x ./inference/onnx/
 func BenchmarkConcurrent(b *testing.B) {
-	dir := os.Getenv("HAVEN_BENCH_ONNX_MODEL")
-	if dir == "" {
-		b.Skip("HAVEN_BENCH_ONNX_MODEL is not set")
-	}
-	lib := os.Getenv("HAVEN_BENCH_ORT_LIB")
-	if lib == "" {
-		lib, _ = filepath.Abs("../../e2e/onnxruntime/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1")
-	}
+	dir, lib := benchModel(b)
 	threads := 2
 	if t := os.Getenv("HAVEN_BENCH_ORT_THREADS"); t != "" {
 		fmt.Sscan(t, &threads)
@@ -252,14 +238,7 @@ func BenchmarkCount(b *testing.B) {
 //
 //	HAVEN_BENCH_ONNX_MODEL=/tmp/minilm-onnx go test -run '^$' -bench Sequential -benchtime 20x ./inference/onnx/
 func BenchmarkSequential(b *testing.B) {
-	dir := os.Getenv("HAVEN_BENCH_ONNX_MODEL")
-	if dir == "" {
-		b.Skip("HAVEN_BENCH_ONNX_MODEL is not set")
-	}
-	lib := os.Getenv("HAVEN_BENCH_ORT_LIB")
-	if lib == "" {
-		lib, _ = filepath.Abs("../../e2e/onnxruntime/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1")
-	}
+	dir, lib := benchModel(b)
 	models := make([]*Model, 2)
 	for i, passes := range []int{1, 2} {
 		m, err := Load(dir, Options{Task: "feature-extraction", Name: "bench", ORTLib: lib, Threads: 2, Passes: passes})
@@ -288,4 +267,18 @@ func BenchmarkSequential(b *testing.B) {
 			b.ReportMetric(spent[0].Seconds()/spent[1].Seconds(), "two_vs_one")
 		})
 	}
+}
+
+// benchModel returns the model folder and ONNX Runtime library of the
+// benchmarks on a real model, or skips when HAVEN_BENCH_ONNX_MODEL is not set.
+func benchModel(b *testing.B) (dir, lib string) {
+	dir = os.Getenv("HAVEN_BENCH_ONNX_MODEL")
+	if dir == "" {
+		b.Skip("HAVEN_BENCH_ONNX_MODEL is not set")
+	}
+	lib = os.Getenv("HAVEN_BENCH_ORT_LIB")
+	if lib == "" {
+		lib, _ = filepath.Abs("../../e2e/onnxruntime/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1")
+	}
+	return dir, lib
 }
