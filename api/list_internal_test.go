@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
+	"reflect"
 	"runtime"
 	"strconv"
 	"sync/atomic"
@@ -229,5 +230,36 @@ func TestCachedListPageReadsOnce(t *testing.T) {
 	s.cachedListPage(ctx, "k", 10, once)
 	if reads.Load() != 6 {
 		t.Errorf("a page not to keep: %d reads, want 6", reads.Load())
+	}
+}
+
+// TestListingKeyCoversFilter checks that every field of meta.RepoFilter
+// changes the listing cache's key, so that a field added to the filter
+// cannot make two different listings share a cached page.
+func TestListingKeyCoversFilter(t *testing.T) {
+	yes := true
+	base := listingKey(meta.RepoFilter{})
+	typ := reflect.TypeOf(meta.RepoFilter{})
+	for i := range typ.NumField() {
+		field := typ.Field(i)
+		var f meta.RepoFilter
+		v := reflect.ValueOf(&f).Elem().Field(i)
+		switch v.Kind() {
+		case reflect.String:
+			v.SetString("x")
+		case reflect.Int, reflect.Int64:
+			v.SetInt(1)
+		case reflect.Bool:
+			v.SetBool(true)
+		case reflect.Slice:
+			v.Set(reflect.ValueOf([]string{"x"}))
+		case reflect.Pointer:
+			v.Set(reflect.ValueOf(&yes))
+		default:
+			t.Fatalf("RepoFilter.%s: a %s, which this test does not know how to set", field.Name, v.Kind())
+		}
+		if listingKey(f) == base {
+			t.Errorf("RepoFilter.%s does not change the listing key", field.Name)
+		}
 	}
 }
