@@ -30,7 +30,11 @@ func TestDockerSpace(t *testing.T) {
 	ctx := t.TempDir()
 	b, _ := os.ReadFile(busybox)
 	os.WriteFile(filepath.Join(ctx, "busybox"), b, 0o755)
-	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\n"), 0o644)
+	// The label keeps this image's layers its own: built from the same
+	// busybox as runner/oci's test images, which build at the same time,
+	// its layers would otherwise come from the build cache they share, and
+	// removing this image could remove a layer one of their builds uses.
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM scratch\nLABEL haven.test.image="+base+"\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\n"), 0o644)
 	if out, err := exec.Command(podman, "build", "-q", "-t", base, ctx).CombinedOutput(); err != nil {
 		t.Fatalf("building the base image: %v\n%s", err, out)
 	}

@@ -306,6 +306,9 @@ func staticBusybox() string {
 // engineTest is a runner whose engine runs containers, and a workload
 // whose files build a busybox image; the test is skipped when there is no
 // such engine.
+// testRun names this run of the package's tests.
+var testRun = fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
+
 func engineTest(t *testing.T) (*Runner, *runner.Workload) {
 	t.Helper()
 	r, err := New(Config{Dir: t.TempDir()})
@@ -324,7 +327,12 @@ func engineTest(t *testing.T) (*Runner, *runner.Workload) {
 	os.WriteFile(filepath.Join(files, "busybox"), b, 0o755)
 	os.MkdirAll(filepath.Join(files, "www"), 0o755)
 	os.WriteFile(filepath.Join(files, "www", "index.html"), []byte("hello from the container\n"), 0o644)
+	// The label keeps the layers of this run's images its own: other tests
+	// build from the same busybox at the same time (e2e), and an image of
+	// theirs removed while a build here takes a layer from the build cache
+	// they share would pull that layer from under the build.
 	os.WriteFile(filepath.Join(files, "Dockerfile"), []byte(`FROM scratch
+LABEL haven.test.run=`+testRun+`
 COPY busybox /bin/busybox
 COPY www /www
 ENTRYPOINT ["/bin/busybox"]
