@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/havenhub/haven"
+	"github.com/havenhub/haven/auth"
 	"github.com/havenhub/haven/blob"
 	"github.com/havenhub/haven/internal/storetest"
 	"github.com/havenhub/haven/meta"
@@ -300,5 +301,51 @@ func TestJobLogOutlivesItsReplica(t *testing.T) {
 		}
 		b.Close()
 		b.self.Close()
+	}
+}
+
+// TestCancelWhilePreparing: a job canceled while its environment is being
+// prepared ends CANCELED, though the step the cancel cut short fails.
+func TestCancelWhilePreparing(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t)
+	alice := &haven.User{Name: "alice", Email: "alice@example.com"}
+	if err := st.Meta.CreateUser(ctx, alice, ""); err != nil {
+		t.Fatal(err)
+	}
+	self := replica.New(replica.Config{Meta: st.Meta, ID: "a", URL: "http://a", Beat: 100 * time.Millisecond, Expiry: 2 * time.Second})
+	if err := self.Start(); err != nil {
+		t.Fatal(err)
+	}
+	preparing := make(chan struct{}, 1)
+	s, err := New(Config{Meta: st.Meta, Runner: newHoldRunner(), Dir: t.TempDir(), PublicURL: "http://hub",
+		Secret: []byte("test-secret-test-secret-test-secret"), Replica: self, Concurrency: 2,
+		SpaceRecipe: func(ctx context.Context, _ *auth.Actor, _ string) (runner.Recipe, string, error) {
+			preparing <- struct{}{}
+			<-ctx.Done()
+			return runner.Recipe{}, "", ctx.Err()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(); self.Close() })
+
+	j, err := s.Submit(ctx, alice, alice, "user", "", haven.JobSpec{SpaceID: "alice/app", Command: []string{"true"}, Flavor: "cpu-basic"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-preparing:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the job never reached its Space's recipe")
+	}
+	if err := s.Cancel(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := stageWithin(t, st.Meta, j.ID, haven.JobCanceled, 5*time.Second); got.Message != "Canceled" {
+		t.Errorf("message = %q", got.Message)
 	}
 }

@@ -72,6 +72,10 @@ func (s *Service) execute(ctx context.Context, id string, r *run) {
 	defer r.cancel()
 	j, err := s.cfg.Meta.JobRun(ctx, id)
 	if err != nil {
+		if r.canceledNow(s) {
+			s.finish(id, r, haven.JobCanceled, "Canceled", nil)
+			return
+		}
 		s.finish(id, r, haven.JobError, "Job not found when it started", nil)
 		return
 	}
@@ -93,6 +97,11 @@ func (s *Service) execute(ctx context.Context, id string, r *run) {
 	work := filepath.Join(s.cfg.Dir, "work", id)
 	cleanup := func() { os.RemoveAll(work) }
 	stage, message, after := s.runJob(ctx, j, r, l, work)
+	if stage != haven.JobCompleted && r.canceledNow(s) {
+		// Canceled while it was being prepared: whatever step the cancel
+		// cut short failed because of it, not on its own.
+		stage, message = haven.JobCanceled, "Canceled"
+	}
 	if ctx.Err() != nil && s.ctx.Err() != nil {
 		// Haven is stopping: the next Start settles the job.
 		l.Close()
