@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/havenhub/haven"
 	"github.com/havenhub/haven/gitstore"
@@ -83,13 +84,38 @@ const (
 )
 
 func repoCacheKey(t haven.RepoType, ns, name string) string {
-	return string(t) + "/" + strings.ToLower(ns) + "/" + strings.ToLower(name)
+	return string(appendRepoCacheKey(nil, t, ns, name))
+}
+
+// appendRepoCacheKey appends repoCacheKey's key to b: looked up from a
+// buffer on the stack, the key of every request costs no allocation.
+func appendRepoCacheKey(b []byte, t haven.RepoType, ns, name string) []byte {
+	b = append(append(b, t...), '/')
+	b = appendLower(b, ns)
+	return appendLower(append(b, '/'), name)
+}
+
+// appendLower appends s to b in lower case, as strings.ToLower would give
+// it.
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf {
+			return append(b, strings.ToLower(s[i:])...)
+		} else if 'A' <= c && c <= 'Z' {
+			b = append(b, c+'a'-'A')
+		} else {
+			b = append(b, c)
+		}
+	}
+	return b
 }
 
 func (c *readCache) repo(t haven.RepoType, ns, name string) (*haven.Repo, bool) {
+	var buf [128]byte
+	key := appendRepoCacheKey(buf[:0], t, ns, name)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.repos[repoCacheKey(t, ns, name)]
+	e, ok := c.repos[string(key)]
 	if !count(repoStats, ok && !time.Now().After(e.expires)) {
 		return nil, false
 	}

@@ -25,6 +25,9 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // expandParams returns the requested properties ("expand" and "expand[]"
 // are one key); nil means "the default set".
 func expandParams(r *http.Request) map[string]bool {
+	if q := r.URL.RawQuery; !strings.Contains(q, "expand") && !strings.Contains(q, "%") {
+		return nil // nothing to parse for: most requests
+	}
 	q := r.URL.Query()
 	vals := append(q["expand"], q["expand[]"]...)
 	if len(vals) == 0 {

@@ -57,7 +57,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	r = r.WithContext(hubhttp.WithActor(r.Context(), actor))
+	r = hubhttp.SetActor(r, actor)
 
 	if len(segs) > 0 && segs[0] == "api" {
 		s.routeAPI(w, r, segs[1:])
@@ -85,16 +85,18 @@ func splitPath(escaped string) ([]string, error) {
 	if escaped == "" {
 		return nil, nil
 	}
-	parts := strings.Split(escaped, "/")
-	out := make([]string, len(parts))
-	for i, p := range parts {
+	segs := strings.Split(escaped, "/")
+	for i, p := range segs {
+		if strings.IndexByte(p, '%') < 0 {
+			continue // nothing to unescape: most segments
+		}
 		u, err := url.PathUnescape(p)
 		if err != nil {
 			return nil, errInvalid("Invalid URL path")
 		}
-		out[i] = u
+		segs[i] = u
 	}
-	return out, nil
+	return segs, nil
 }
 
 func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, segs []string) {
@@ -235,11 +237,11 @@ func (s *Server) repoHandler(t haven.RepoType, action, m string) RepoHandler {
 func (s *Server) coreRepoHandler(action, m string) RepoHandler {
 	switch {
 	case action == "" && (m == "GET" || m == "HEAD"):
-		return s.handleRepoInfo
+		return s.repoInfo
 	case action == "revision" && (m == "GET" || m == "HEAD"):
-		return s.handleRepoInfo
+		return s.repoInfo
 	case action == "tree" && m == "GET":
-		return s.handleTree
+		return s.tree
 	case action == "paths-info" && m == "POST":
 		return s.handlePathsInfo
 	case action == "refs" && m == "GET":

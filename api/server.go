@@ -197,6 +197,10 @@ type Server struct {
 
 	fallback Fallback
 	profiles Profiles
+
+	// The hottest handlers, bound once: a method value made per request is
+	// an allocation.
+	repoInfo, tree RepoHandler
 }
 
 // New returns a Server. Call Close to flush counters on shutdown.
@@ -244,6 +248,7 @@ func New(cfg Config) (*Server, error) {
 		s.cas = casstore.New(cfg.Blobs)
 	}
 	s.downloads = newDownloadCounter(cfg.Meta, cfg.Logger)
+	s.repoInfo, s.tree = s.handleRepoInfo, s.handleTree
 	return s, nil
 }
 
@@ -268,7 +273,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if reqID == "" {
 		reqID = newRequestID()
 	}
-	w.Header().Set("X-Request-Id", reqID)
+	if h := w.Header(); headerValue(h, "X-Request-Id") != reqID {
+		h.Set("X-Request-Id", reqID)
+	}
 	setCORS(w, r)
 	if r.Method == http.MethodOptions {
 		w.WriteHeader(http.StatusNoContent)
@@ -300,4 +307,13 @@ func setCORS(w http.ResponseWriter, r *http.Request) {
 type actorEntry struct {
 	actor   *auth.Actor
 	expires time.Time
+}
+
+// headerValue is h.Get(key) for a key already in canonical form, without
+// canonicalising it again.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

@@ -26,26 +26,52 @@ func WithActor(ctx context.Context, a *auth.Actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, a)
 }
 
-type requestIDKey struct{}
+// requestState is what the context of a request being served carries from
+// its first middleware on: its id, and the caller once it is known. One
+// value for both spares a copy of the request when the caller is found.
+type requestState struct {
+	id    string
+	actor *auth.Actor
+}
+
+type requestKey struct{}
 
 // WithRequestID returns ctx carrying the id of the request it serves, the
 // X-Request-Id of its answer, so that what is logged while serving it can
 // name it.
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
+	return context.WithValue(ctx, requestKey{}, &requestState{id: id})
 }
 
 // RequestID returns the request id ctx carries, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if st, ok := ctx.Value(requestKey{}).(*requestState); ok {
+		return st.id
+	}
+	return ""
+}
+
+// SetActor makes a the caller of r. When r's context came from
+// WithRequestID the caller is recorded there, in place, and r is returned
+// as is; otherwise r is copied with a context from WithActor.
+func SetActor(r *http.Request, a *auth.Actor) *http.Request {
+	if st, ok := r.Context().Value(requestKey{}).(*requestState); ok {
+		st.actor = a
+		return r
+	}
+	return r.WithContext(WithActor(r.Context(), a))
 }
 
 // Actor returns the caller stored in the request's context; it is never nil
-// (anonymous when none was stored).
+// (anonymous when none was stored). One given by WithActor wins over the
+// request's own from SetActor.
 func Actor(r *http.Request) *auth.Actor {
-	if a, ok := r.Context().Value(actorKey{}).(*auth.Actor); ok {
+	ctx := r.Context()
+	if a, ok := ctx.Value(actorKey{}).(*auth.Actor); ok {
 		return a
+	}
+	if st, ok := ctx.Value(requestKey{}).(*requestState); ok && st.actor != nil {
+		return st.actor
 	}
 	return &auth.Actor{}
 }
@@ -147,11 +173,15 @@ func WriteUnencodable(w http.ResponseWriter) {
 // WriteJSONBytes answers with an already encoded JSON body.
 func WriteJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
+	h["Content-Type"] = jsonContentType
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	w.Write(b)
 }
+
+// jsonContentType is the Content-Type of JSON answers, one slice for all:
+// header values are replaced or appended to, never written in place.
+var jsonContentType = []string{"application/json; charset=utf-8"}
 
 // MarshalJSON encodes v without HTML escaping, newline-terminated.
 func MarshalJSON(v any) ([]byte, error) {
