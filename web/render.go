@@ -62,31 +62,93 @@ func serveStatic(w http.ResponseWriter, r *http.Request, name string) {
 	w.Write(b)
 }
 
-// pageSet holds one template per page, each joined with the layout.
+// pageSet holds every page in one template set: the layout's parts parsed
+// once, and for each page NAME its content as "content/NAME" inside a copy
+// of the layout, "layout/NAME". A set per page (a clone of the layout and
+// its parts each) kept forty copies of the same parse trees alive, and the
+// garbage collector marks all of them on every cycle.
 type pageSet struct {
-	byName map[string]*template.Template
+	t      *template.Template
+	layout map[string]string // page name → its layout template's name
 }
 
-func parsePages() (*pageSet, error) {
-	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/parts*.html")
+// The layout calls the page's content, and each page defines it, with
+// these exact actions; parsePages gives each page its own name for both.
+const (
+	contentCall = `{{template "content" .}}`
+	contentDef  = `{{define "content"}}`
+)
+
+func parsePages(files fs.FS) (*pageSet, error) {
+	read := func(name string) (string, error) {
+		b, err := fs.ReadFile(files, name)
+		return string(b), err
+	}
+	layout, err := read("templates/layout.html")
 	if err != nil {
 		return nil, err
 	}
-	names, err := fs.Glob(templateFiles, "templates/*.html")
+	if strings.Count(layout, contentCall) != 1 {
+		return nil, fmt.Errorf("web: the layout must call %s once", contentCall)
+	}
+	names, err := fs.Glob(files, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
-	ps := &pageSet{byName: map[string]*template.Template{}}
+	ps := &pageSet{t: template.New("").Funcs(funcs), layout: map[string]string{}}
+	defined := map[string]string{} // template name → the file that defines it
+	add := func(file, src string) error {
+		// In one set a second definition would silently replace the first:
+		// parse each file alone first to learn the names it defines.
+		alone, err := template.New(file).Funcs(funcs).Parse(src)
+		if err != nil {
+			return fmt.Errorf("web: template %s: %w", file, err)
+		}
+		for _, d := range alone.Templates() {
+			if n := d.Name(); n != file {
+				if other, ok := defined[n]; ok {
+					return fmt.Errorf("web: template %q is defined in %s and %s", n, other, file)
+				}
+				defined[n] = file
+			}
+		}
+		_, err = ps.t.New(file).Parse(src)
+		return err
+	}
+	for _, n := range names {
+		base := strings.TrimSuffix(path.Base(n), ".html")
+		if base == "layout" || !strings.HasPrefix(base, "parts") {
+			continue
+		}
+		src, err := read(n)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(n, src); err != nil {
+			return nil, err
+		}
+	}
 	for _, n := range names {
 		base := strings.TrimSuffix(path.Base(n), ".html")
 		if base == "layout" || strings.HasPrefix(base, "parts") {
 			continue
 		}
-		t, err := template.Must(layout.Clone()).ParseFS(templateFiles, n)
+		src, err := read(n)
 		if err != nil {
-			return nil, fmt.Errorf("web: template %s: %w", n, err)
+			return nil, err
 		}
-		ps.byName[base] = t
+		if strings.Count(src, contentDef) != 1 {
+			return nil, fmt.Errorf("web: template %s must define its content with %s once", n, contentDef)
+		}
+		src = strings.Replace(src, contentDef, `{{define "content/`+base+`"}}`, 1)
+		if err := add(n, src); err != nil {
+			return nil, err
+		}
+		name := "layout/" + base
+		if err := add(name, strings.Replace(layout, contentCall, `{{template "content/`+base+`" .}}`, 1)); err != nil {
+			return nil, err
+		}
+		ps.layout[base] = name
 	}
 	return ps, nil
 }
@@ -113,8 +175,8 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 // renderFraming writes a page that may also frame pages of frameOrigin, a
 // scheme://host other than the hub's own ("" for none).
 func (h *Handler) renderFraming(w http.ResponseWriter, r *http.Request, status int, name, title string, d any, frameOrigin string) {
-	t := h.pages.byName[name]
-	if t == nil {
+	layout, ok := h.pages.layout[name]
+	if !ok {
 		panic("web: no template " + name)
 	}
 	a := actorOf(r)
@@ -136,7 +198,7 @@ func (h *Handler) renderFraming(w http.ResponseWriter, r *http.Request, status i
 		p.Unread, _ = h.meta.UnreadNotifications(r.Context(), a.User.ID)
 	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+	if err := h.pages.t.ExecuteTemplate(&buf, layout, p); err != nil {
 		h.log.ErrorContext(r.Context(), "rendering page", "page", name, "err", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return

@@ -100,7 +100,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	pages, err := parsePages()
+	pages, err := parsePages(templateFiles)
 	if err != nil {
 		return nil, err
 	}
