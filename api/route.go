@@ -87,10 +87,7 @@ func splitPath(escaped string) ([]string, error) {
 	}
 	segs := strings.Split(escaped, "/")
 	for i, p := range segs {
-		if strings.IndexByte(p, '%') < 0 {
-			continue // nothing to unescape: most segments
-		}
-		u, err := url.PathUnescape(p)
+		u, err := url.PathUnescape(p) // p itself, without a copy, when it has no '%'
 		if err != nil {
 			return nil, errInvalid("Invalid URL path")
 		}

@@ -273,7 +273,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if reqID == "" {
 		reqID = newRequestID()
 	}
-	if h := w.Header(); headerValue(h, "X-Request-Id") != reqID {
+	if h := w.Header(); hubhttp.HeaderValue(h, "X-Request-Id") != reqID {
 		h.Set("X-Request-Id", reqID)
 	}
 	setCORS(w, r)
@@ -307,13 +307,4 @@ func setCORS(w http.ResponseWriter, r *http.Request) {
 type actorEntry struct {
 	actor   *auth.Actor
 	expires time.Time
-}
-
-// headerValue is h.Get(key) for a key already in canonical form, without
-// canonicalising it again.
-func headerValue(h http.Header, key string) string {
-	if v := h[key]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
 }

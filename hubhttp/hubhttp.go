@@ -62,6 +62,15 @@ func SetActor(r *http.Request, a *auth.Actor) *http.Request {
 	return r.WithContext(WithActor(r.Context(), a))
 }
 
+// HeaderValue is h.Get(key) for a key already in canonical form, without
+// canonicalising it again: for the headers read on every request.
+func HeaderValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // Actor returns the caller stored in the request's context; it is never nil
 // (anonymous when none was stored). One given by WithActor wins over the
 // request's own from SetActor.

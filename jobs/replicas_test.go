@@ -90,12 +90,20 @@ func replicaOf(t *testing.T, m *meta.Store, id string, run runner.Runner) *Servi
 // replicaWithLogs is replicaOf keeping finished logs in logs.
 func replicaWithLogs(t *testing.T, m *meta.Store, id string, run runner.Runner, logs blob.Driver) *Service {
 	t.Helper()
+	return replicaWithConfig(t, m, id, Config{Runner: run, Logs: logs})
+}
+
+// replicaWithConfig is replicaOf with cfg's runner and hooks; it fills in
+// the store, replica, data folder, URL, secret and concurrency (2).
+func replicaWithConfig(t *testing.T, m *meta.Store, id string, cfg Config) *Service {
+	t.Helper()
 	self := replica.New(replica.Config{Meta: m, ID: id, URL: "http://" + id, Beat: 100 * time.Millisecond, Expiry: 2 * time.Second})
 	if err := self.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Meta: m, Runner: run, Dir: t.TempDir(), PublicURL: "http://hub", Secret: []byte("test-secret-test-secret-test-secret"),
-		Replica: self, Concurrency: 2, Logs: logs})
+	cfg.Meta, cfg.Replica, cfg.Dir, cfg.PublicURL = m, self, t.TempDir(), "http://hub"
+	cfg.Secret, cfg.Concurrency = []byte("test-secret-test-secret-test-secret"), 2
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,25 +321,13 @@ func TestCancelWhilePreparing(t *testing.T) {
 	if err := st.Meta.CreateUser(ctx, alice, ""); err != nil {
 		t.Fatal(err)
 	}
-	self := replica.New(replica.Config{Meta: st.Meta, ID: "a", URL: "http://a", Beat: 100 * time.Millisecond, Expiry: 2 * time.Second})
-	if err := self.Start(); err != nil {
-		t.Fatal(err)
-	}
 	preparing := make(chan struct{}, 1)
-	s, err := New(Config{Meta: st.Meta, Runner: newHoldRunner(), Dir: t.TempDir(), PublicURL: "http://hub",
-		Secret: []byte("test-secret-test-secret-test-secret"), Replica: self, Concurrency: 2,
+	s := replicaWithConfig(t, st.Meta, "a", Config{Runner: newHoldRunner(),
 		SpaceRecipe: func(ctx context.Context, _ *auth.Actor, _ string) (runner.Recipe, string, error) {
 			preparing <- struct{}{}
 			<-ctx.Done()
 			return runner.Recipe{}, "", ctx.Err()
 		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close(); self.Close() })
 
 	j, err := s.Submit(ctx, alice, alice, "user", "", haven.JobSpec{SpaceID: "alice/app", Command: []string{"true"}, Flavor: "cpu-basic"}, nil)
 	if err != nil {

@@ -354,18 +354,21 @@ func (s *Store) QuickSearch(ctx context.Context, f RepoFilter, types []haven.Rep
 			return nil, nil, err
 		}
 	}
-	if matchIDs != nil {
-		// Counted already.
-	} else if counts = map[haven.RepoType]int{}; len(types) == 1 {
+	switch {
+	case matchIDs != nil:
+		// Counted with the ids.
+	case len(types) == 1:
 		cf := f
 		cf.Type = types[0]
 		n, err := s.countReposUpTo(ctx, cf, countCap, known.trigrams)
 		if err != nil {
 			return nil, nil, err
 		}
-		counts[types[0]] = n
-	} else if counts, err = s.countReposByType(ctx, f, countCap, known.trigrams); err != nil {
-		return nil, nil, err
+		counts = map[haven.RepoType]int{types[0]: n}
+	default:
+		if counts, err = s.countReposByType(ctx, f, countCap, known.trigrams); err != nil {
+			return nil, nil, err
+		}
 	}
 	total := 0
 	for _, t := range types {

@@ -65,10 +65,10 @@ func withRequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The header keys are canonical already: indexing the maps skips
 		// canonicalising them on every request.
-		sent := headerValue(r.Header, "X-Request-Id")
+		sent := hubhttp.HeaderValue(r.Header, "X-Request-Id")
 		id := sent
 		if !saneRequestID(id) {
-			id = headerValue(r.Header, "X-Amzn-Trace-Id")
+			id = hubhttp.HeaderValue(r.Header, "X-Amzn-Trace-Id")
 		}
 		if !saneRequestID(id) {
 			id = newRequestID()
@@ -80,13 +80,6 @@ func withRequestIDs(next http.Handler) http.Handler {
 		w.Header()["X-Request-Id"] = v
 		next.ServeHTTP(w, r.WithContext(hubhttp.WithRequestID(r.Context(), id)))
 	})
-}
-
-func headerValue(h http.Header, key string) string {
-	if v := h[key]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
 }
 
 // saneRequestID accepts a non-empty id of printable ASCII without spaces.

@@ -30,7 +30,7 @@ var errClosed = errors.New("the model was unloaded")
 func newBatcher(run func([]item) ([][]float32, error), max, workers int, seen func(n int)) *batcher {
 	b := &batcher{run: run, max: max, seen: seen, reqs: make(chan *request, 1024), stop: make(chan struct{})}
 	go b.loop()
-	for ; workers > 1; workers-- {
+	for range workers - 1 { // none when workers is 0 or 1
 		go b.loop()
 	}
 	return b
