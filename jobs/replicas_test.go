@@ -114,6 +114,17 @@ func replicaWithConfig(t *testing.T, m *meta.Store, id string, cfg Config) *Serv
 	return s
 }
 
+// storeWithAlice opens a store holding one user, alice.
+func storeWithAlice(t *testing.T) (*storetest.Stores, *haven.User) {
+	t.Helper()
+	st := storetest.Open(t)
+	alice := &haven.User{Name: "alice", Email: "alice@example.com"}
+	if err := st.Meta.CreateUser(context.Background(), alice, ""); err != nil {
+		t.Fatal(err)
+	}
+	return st, alice
+}
+
 func stageWithin(t *testing.T, m *meta.Store, id, want string, d time.Duration) *haven.Job {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -146,11 +157,7 @@ func submitJob(t *testing.T, s *Service, u *haven.User, resumable bool) *haven.J
 // and cancels it: B leaves the job alone until it asks A to stop it.
 func TestJobsAcrossReplicas(t *testing.T) {
 	ctx := context.Background()
-	st := storetest.Open(t)
-	alice := &haven.User{Name: "alice", Email: "alice@example.com"}
-	if err := st.Meta.CreateUser(ctx, alice, ""); err != nil {
-		t.Fatal(err)
-	}
+	st, alice := storeWithAlice(t)
 	runA := newHoldRunner()
 	a := replicaOf(t, st.Meta, "a", runA)
 
@@ -194,11 +201,7 @@ func TestJobsAcrossReplicas(t *testing.T) {
 // the replica that comes back under its old id settles what it left.
 func TestJobsOfDeadReplica(t *testing.T) {
 	ctx := context.Background()
-	st := storetest.Open(t)
-	alice := &haven.User{Name: "alice", Email: "alice@example.com"}
-	if err := st.Meta.CreateUser(ctx, alice, ""); err != nil {
-		t.Fatal(err)
-	}
+	st, alice := storeWithAlice(t)
 	// Jobs recorded as running on "gone", which beat long ago, and on "c",
 	// alive but about to restart.
 	if err := st.Meta.BeatReplica(ctx, "gone", "http://gone", time.Now().Add(-time.Hour), true); err != nil {
@@ -247,11 +250,7 @@ func TestJobsOfDeadReplica(t *testing.T) {
 // job another replica settled meanwhile, stops that job.
 func TestJobSettledElsewhereStops(t *testing.T) {
 	ctx := context.Background()
-	st := storetest.Open(t)
-	alice := &haven.User{Name: "alice", Email: "alice@example.com"}
-	if err := st.Meta.CreateUser(ctx, alice, ""); err != nil {
-		t.Fatal(err)
-	}
+	st, alice := storeWithAlice(t)
 	runA := newHoldRunner()
 	a := replicaOf(t, st.Meta, "a", runA)
 	j := submitJob(t, a, alice, false)
@@ -275,12 +274,7 @@ func TestJobSettledElsewhereStops(t *testing.T) {
 // read through B after A stopped for good, from the copy in the blob store;
 // without that copy B says where the log is.
 func TestJobLogOutlivesItsReplica(t *testing.T) {
-	ctx := context.Background()
-	st := storetest.Open(t)
-	alice := &haven.User{Name: "alice", Email: "alice@example.com"}
-	if err := st.Meta.CreateUser(ctx, alice, ""); err != nil {
-		t.Fatal(err)
-	}
+	st, alice := storeWithAlice(t)
 	for _, kept := range []bool{true, false} {
 		var logs blob.Driver
 		if kept {
@@ -316,11 +310,7 @@ func TestJobLogOutlivesItsReplica(t *testing.T) {
 // prepared ends CANCELED, though the step the cancel cut short fails.
 func TestCancelWhilePreparing(t *testing.T) {
 	ctx := context.Background()
-	st := storetest.Open(t)
-	alice := &haven.User{Name: "alice", Email: "alice@example.com"}
-	if err := st.Meta.CreateUser(ctx, alice, ""); err != nil {
-		t.Fatal(err)
-	}
+	st, alice := storeWithAlice(t)
 	preparing := make(chan struct{}, 1)
 	s := replicaWithConfig(t, st.Meta, "a", Config{Runner: newHoldRunner(),
 		SpaceRecipe: func(ctx context.Context, _ *auth.Actor, _ string) (runner.Recipe, string, error) {
